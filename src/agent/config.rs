@@ -1,0 +1,163 @@
+//! Agent configuration as tenants write it and stores keep it (JSON, camelCase).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Default number of tool rounds before the model must answer in text.
+pub const DEFAULT_MAX_STEPS: u32 = 5;
+
+/// Everything that defines how an agent behaves and looks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AgentConfig {
+    /// Display name.
+    pub name: String,
+    /// System prompt.
+    pub system_prompt: String,
+    /// Primary model id.
+    pub model: String,
+    /// Fallback models, tried in order when the primary fails before answering.
+    pub models: Vec<String>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Completion token cap per model call.
+    pub max_tokens: Option<u32>,
+    /// Tool rounds allowed per turn; the round after the last must be text.
+    pub max_steps: u32,
+    /// Tools the agent may call.
+    pub tools: ToolsConfig,
+    /// Look of the chat surface.
+    pub branding: Branding,
+    /// First message shown to a visitor.
+    pub welcome_message: Option<String>,
+    /// Suggested first questions.
+    pub starter_prompts: Vec<String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            name: "Assistant".into(),
+            system_prompt: String::new(),
+            model: "openai/gpt-4o-mini".into(),
+            models: Vec::new(),
+            temperature: None,
+            max_tokens: None,
+            max_steps: DEFAULT_MAX_STEPS,
+            tools: ToolsConfig::default(),
+            branding: Branding::default(),
+            welcome_message: None,
+            starter_prompts: Vec::new(),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The primary model followed by the fallbacks, without duplicates or blanks.
+    pub fn model_chain(&self) -> Vec<String> {
+        let mut chain: Vec<String> = Vec::new();
+        for model in std::iter::once(&self.model).chain(&self.models) {
+            let model = model.trim();
+            if !model.is_empty() && !chain.iter().any(|m| m == model) {
+                chain.push(model.to_owned());
+            }
+        }
+        chain
+    }
+}
+
+/// Which tools an agent has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ToolsConfig {
+    /// Names of enabled built-in tools.
+    pub builtin: Vec<String>,
+    /// Tenant-defined HTTP tools.
+    pub webhooks: Vec<WebhookTool>,
+}
+
+/// A tool that calls the tenant's HTTP endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookTool {
+    /// Tool name the model sees.
+    pub name: String,
+    /// What the tool does, for the model.
+    #[serde(default)]
+    pub description: String,
+    /// JSON schema of the arguments.
+    #[serde(default = "empty_object_schema")]
+    pub parameters: Value,
+    /// Endpoint to call.
+    pub url: String,
+    /// HTTP method; arguments go in the JSON body, or the query string for GET.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Headers sent with every call; values are secrets and never leave the server.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Per-call timeout in milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+}
+
+fn empty_object_schema() -> Value {
+    serde_json::json!({"type": "object", "properties": {}})
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+/// Colours, texts and images of the chat surface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Branding {
+    /// Panel title.
+    pub title: Option<String>,
+    /// Accent colour (CSS colour).
+    pub primary_color: Option<String>,
+    /// `light`, `dark` or `auto`.
+    pub theme: Option<String>,
+    /// `bottom-right` or `bottom-left`.
+    pub position: Option<String>,
+    /// Avatar image URL.
+    pub avatar_url: Option<String>,
+    /// Launcher icon URL.
+    pub launcher_icon_url: Option<String>,
+    /// Input placeholder text.
+    pub placeholder: Option<String>,
+    /// Show the "powered by" line.
+    pub show_powered_by: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_defaults() {
+        let config: AgentConfig = serde_json::from_str(r#"{"name":"Support","model":"a/b"}"#).expect("parses");
+        assert_eq!(config.max_steps, DEFAULT_MAX_STEPS);
+        assert!(config.tools.builtin.is_empty());
+    }
+
+    #[test]
+    fn model_chain_dedupes_and_skips_blanks() {
+        let config = AgentConfig {
+            model: "a".into(),
+            models: vec!["b".into(), "a".into(), " ".into(), "c".into()],
+            ..AgentConfig::default()
+        };
+        assert_eq!(config.model_chain(), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn webhook_defaults() {
+        let tool: WebhookTool = serde_json::from_str(r#"{"name":"lookup","url":"https://x.test/h"}"#).expect("parses");
+        assert_eq!(tool.method, "POST");
+        assert_eq!(tool.parameters["type"], "object");
+    }
+}

@@ -1,0 +1,111 @@
+//! The one event type every surface encodes (UI message stream today; others later).
+
+use serde_json::Value;
+
+use crate::llm::FinishReason;
+
+/// Something that happened during a turn, in the order the visitor should see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    /// The assistant message begins.
+    Start {
+        /// Id of the assistant message being produced.
+        message_id: String,
+    },
+    /// A model call begins.
+    StepStart,
+    /// A text block begins.
+    TextStart {
+        /// Block id.
+        id: String,
+    },
+    /// More text.
+    TextDelta {
+        /// Block id.
+        id: String,
+        /// The new text.
+        delta: String,
+    },
+    /// A text block ends.
+    TextEnd {
+        /// Block id.
+        id: String,
+    },
+    /// A reasoning block begins.
+    ReasoningStart {
+        /// Block id.
+        id: String,
+    },
+    /// More reasoning.
+    ReasoningDelta {
+        /// Block id.
+        id: String,
+        /// The new text.
+        delta: String,
+    },
+    /// A reasoning block ends.
+    ReasoningEnd {
+        /// Block id.
+        id: String,
+    },
+    /// The model started a tool call.
+    ToolInputStart {
+        /// Call id.
+        call_id: String,
+        /// Tool name.
+        name: String,
+    },
+    /// More of the call's JSON arguments.
+    ToolInputDelta {
+        /// Call id.
+        call_id: String,
+        /// Argument text.
+        delta: String,
+    },
+    /// The call's arguments are complete and valid.
+    ToolInputAvailable {
+        /// Call id.
+        call_id: String,
+        /// Tool name.
+        name: String,
+        /// Parsed arguments.
+        input: Value,
+    },
+    /// The call's arguments could not be used.
+    ToolInputError {
+        /// Call id.
+        call_id: String,
+        /// Tool name.
+        name: String,
+        /// What the model sent (a string when it was not JSON).
+        input: Value,
+        /// Why it was refused.
+        error: String,
+    },
+    /// The tool returned.
+    ToolOutputAvailable {
+        /// Call id.
+        call_id: String,
+        /// Result (capped in size).
+        output: Value,
+    },
+    /// The tool failed.
+    ToolOutputError {
+        /// Call id.
+        call_id: String,
+        /// A readable reason.
+        error: String,
+    },
+    /// A model call ended.
+    StepFinish,
+    /// The turn failed; the text is for the visitor.
+    Error {
+        /// Readable message.
+        message: String,
+    },
+    /// The assistant message is complete.
+    Finish {
+        /// Why it ended.
+        reason: FinishReason,
+    },
+}
