@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn missing_fields_take_defaults() {
-        let config: AgentConfig = serde_json::from_str(r#"{"name":"Support","model":"a/b"}"#).expect("parses");
+        let config: AgentConfig =
+            serde_json::from_str(r#"{"name":"Support","model":"a/b"}"#).expect("parses");
         assert_eq!(config.max_steps, DEFAULT_MAX_STEPS);
         assert!(config.tools.builtin.is_empty());
     }
@@ -156,7 +157,8 @@ mod tests {
 
     #[test]
     fn webhook_defaults() {
-        let tool: WebhookTool = serde_json::from_str(r#"{"name":"lookup","url":"https://x.test/h"}"#).expect("parses");
+        let tool: WebhookTool =
+            serde_json::from_str(r#"{"name":"lookup","url":"https://x.test/h"}"#).expect("parses");
         assert_eq!(tool.method, "POST");
         assert_eq!(tool.parameters["type"], "object");
     }

@@ -30,7 +30,10 @@ impl Role {
 }
 
 /// Builds the model messages: system prompt, then the newest history in order.
-pub fn build<'a>(system_prompt: &str, history: impl IntoIterator<Item = (Role, &'a [Value])>) -> Vec<ChatMessage> {
+pub fn build<'a>(
+    system_prompt: &str,
+    history: impl IntoIterator<Item = (Role, &'a [Value])>,
+) -> Vec<ChatMessage> {
     let history: Vec<(Role, &[Value])> = history.into_iter().collect();
     let skip = history.len().saturating_sub(MAX_HISTORY_MESSAGES);
     let mut messages = Vec::new();
@@ -59,7 +62,9 @@ fn assistant_messages(parts: &[Value], out: &mut Vec<ChatMessage>) {
         let mut calls = Vec::new();
         let mut results = Vec::new();
         for part in step {
-            let Some((name, call_id)) = tool_identity(part) else { continue };
+            let Some((name, call_id)) = tool_identity(part) else {
+                continue;
+            };
             let result = match part.get("state").and_then(Value::as_str) {
                 Some("output-available") => match part.get("output") {
                     Some(Value::String(s)) => s.clone(),
@@ -67,7 +72,10 @@ fn assistant_messages(parts: &[Value], out: &mut Vec<ChatMessage>) {
                     None => "null".into(),
                 },
                 Some("output-error") => {
-                    let error = part.get("errorText").and_then(Value::as_str).unwrap_or("tool failed");
+                    let error = part
+                        .get("errorText")
+                        .and_then(Value::as_str)
+                        .unwrap_or("tool failed");
                     serde_json::json!({ "error": error }).to_string()
                 }
                 _ => continue,
@@ -123,31 +131,62 @@ mod tests {
             json!({"type": "step-start"}),
             json!({"type": "text", "text": "It is 2026.", "state": "done"}),
         ];
-        let messages = build("Be brief.", [(Role::User, user.as_slice()), (Role::Assistant, assistant.as_slice())]);
+        let messages = build(
+            "Be brief.",
+            [
+                (Role::User, user.as_slice()),
+                (Role::Assistant, assistant.as_slice()),
+            ],
+        );
         assert_eq!(
             messages,
             vec![
-                ChatMessage::System { content: "Be brief.".into() },
-                ChatMessage::User { content: "What time is it in Paris?".into() },
+                ChatMessage::System {
+                    content: "Be brief.".into()
+                },
+                ChatMessage::User {
+                    content: "What time is it in Paris?".into()
+                },
                 ChatMessage::Assistant {
                     content: None,
                     tool_calls: vec![
-                        ToolCall::function("c1", "get_current_time", r#"{"timezone":"Europe/Paris"}"#),
+                        ToolCall::function(
+                            "c1",
+                            "get_current_time",
+                            r#"{"timezone":"Europe/Paris"}"#
+                        ),
                         ToolCall::function("c2", "broken", "{}"),
                     ],
                 },
-                ChatMessage::Tool { tool_call_id: "c1".into(), content: r#"{"iso":"2026"}"#.into() },
-                ChatMessage::Tool { tool_call_id: "c2".into(), content: r#"{"error":"boom"}"#.into() },
-                ChatMessage::Assistant { content: Some("It is 2026.".into()), tool_calls: vec![] },
+                ChatMessage::Tool {
+                    tool_call_id: "c1".into(),
+                    content: r#"{"iso":"2026"}"#.into()
+                },
+                ChatMessage::Tool {
+                    tool_call_id: "c2".into(),
+                    content: r#"{"error":"boom"}"#.into()
+                },
+                ChatMessage::Assistant {
+                    content: Some("It is 2026.".into()),
+                    tool_calls: vec![]
+                },
             ]
         );
     }
 
     #[test]
     fn skips_unfinished_tool_calls_and_empty_messages() {
-        let assistant = vec![json!({"type": "tool-x", "toolCallId": "c", "state": "input-available", "input": {}})];
+        let assistant = vec![
+            json!({"type": "tool-x", "toolCallId": "c", "state": "input-available", "input": {}}),
+        ];
         let empty_user: Vec<Value> = vec![];
-        let messages = build("", [(Role::User, empty_user.as_slice()), (Role::Assistant, assistant.as_slice())]);
+        let messages = build(
+            "",
+            [
+                (Role::User, empty_user.as_slice()),
+                (Role::Assistant, assistant.as_slice()),
+            ],
+        );
         assert!(messages.is_empty());
     }
 
@@ -158,6 +197,11 @@ mod tests {
             .collect();
         let messages = build("", parts.iter().map(|p| (Role::User, p.as_slice())));
         assert_eq!(messages.len(), MAX_HISTORY_MESSAGES);
-        assert_eq!(messages[0], ChatMessage::User { content: "m10".into() });
+        assert_eq!(
+            messages[0],
+            ChatMessage::User {
+                content: "m10".into()
+            }
+        );
     }
 }

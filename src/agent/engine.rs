@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 use super::message::MessageBuilder;
 use super::AgentEvent;
 use crate::llm::tool_calls::{CallUpdate, ToolCallAccumulator};
-use crate::llm::{ChatMessage, FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelStream, ToolCall, ToolChoice, ToolSpec, Usage};
+use crate::llm::{
+    ChatMessage, FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelStream, ToolCall,
+    ToolChoice, ToolSpec, Usage,
+};
 use crate::tools::{cap_output, ToolRunner, MAX_TOOL_OUTPUT_BYTES};
 
 /// Text given to the model and visitor when the model calls tools after its last allowed step.
@@ -63,7 +66,12 @@ pub struct TurnOutcome {
 }
 
 /// Runs one turn, streaming events to `sink`.
-pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink>(model: &M, tools: &T, turn: Turn, sink: &mut S) -> TurnOutcome {
+pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink>(
+    model: &M,
+    tools: &T,
+    turn: Turn,
+    sink: &mut S,
+) -> TurnOutcome {
     let mut run = Run {
         out: Output {
             sink,
@@ -83,7 +91,9 @@ pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink>(model: &M, tools: &
     match &end {
         TurnEnd::Finished(reason) => run.out.emit(AgentEvent::Finish { reason: *reason }),
         TurnEnd::Failed(message) => {
-            run.out.emit(AgentEvent::Error { message: message.clone() });
+            run.out.emit(AgentEvent::Error {
+                message: message.clone(),
+            });
             run.out.emit(AgentEvent::Finish {
                 reason: FinishReason::Error,
             });
@@ -116,7 +126,11 @@ impl<S: EventSink> Output<'_, S> {
 /// What one model step ended with.
 enum Step {
     /// The model answered; tool calls (if any) wait to run.
-    Answered { reason: FinishReason, text: String, calls: Vec<crate::llm::tool_calls::PendingCall> },
+    Answered {
+        reason: FinishReason,
+        text: String,
+        calls: Vec<crate::llm::tool_calls::PendingCall>,
+    },
     /// The step failed before any content, so another model may take it.
     Retry(ModelError),
     /// The turn is over.
@@ -133,7 +147,12 @@ struct Run<'s, S: EventSink> {
 }
 
 impl<S: EventSink> Run<'_, S> {
-    async fn steps<M: Model, T: ToolRunner>(&mut self, model: &M, tools: &T, mut turn: Turn) -> TurnEnd {
+    async fn steps<M: Model, T: ToolRunner>(
+        &mut self,
+        model: &M,
+        tools: &T,
+        mut turn: Turn,
+    ) -> TurnEnd {
         if turn.models.is_empty() {
             return TurnEnd::Failed("This agent has no model configured.".into());
         }
@@ -143,7 +162,11 @@ impl<S: EventSink> Run<'_, S> {
                 model: String::new(),
                 messages: std::mem::take(&mut turn.messages),
                 tools: turn.tools.clone(),
-                tool_choice: Some(if last_step { ToolChoice::None } else { ToolChoice::Auto }),
+                tool_choice: Some(if last_step {
+                    ToolChoice::None
+                } else {
+                    ToolChoice::Auto
+                }),
                 temperature: turn.temperature,
                 max_tokens: turn.max_tokens,
             };
@@ -161,7 +184,11 @@ impl<S: EventSink> Run<'_, S> {
                     Step::Retry(ModelError::Aborted) => return TurnEnd::Aborted,
                     Step::Retry(error) => return TurnEnd::Failed(error.visitor_message()),
                     Step::End(end) => return end,
-                    Step::Answered { reason, text, calls } => break (reason, text, calls),
+                    Step::Answered {
+                        reason,
+                        text,
+                        calls,
+                    } => break (reason, text, calls),
                 }
             };
             turn.messages = request.messages;
@@ -183,7 +210,9 @@ impl<S: EventSink> Run<'_, S> {
                 tool_calls: calls
                     .iter()
                     .zip(&results)
-                    .map(|(call, (arguments, _))| ToolCall::function(&call.id, &call.name, arguments))
+                    .map(|(call, (arguments, _))| {
+                        ToolCall::function(&call.id, &call.name, arguments)
+                    })
                     .collect(),
             });
             for (call, (_, content)) in calls.iter().zip(results) {
@@ -197,12 +226,19 @@ impl<S: EventSink> Run<'_, S> {
     }
 
     /// Opens a stream on the current model, moving down the fallback chain on errors that allow it.
-    async fn open<M: Model>(&mut self, model: &M, chain: &[String], request: &mut ModelRequest) -> Result<ModelStream, ModelError> {
+    async fn open<M: Model>(
+        &mut self,
+        model: &M,
+        chain: &[String],
+        request: &mut ModelRequest,
+    ) -> Result<ModelStream, ModelError> {
         loop {
             request.model = chain[self.model_index].clone();
             match model.open(request).await {
                 Ok(stream) => return Ok(stream),
-                Err(error) if error.allows_fallback() && self.model_index + 1 < chain.len() => self.model_index += 1,
+                Err(error) if error.allows_fallback() && self.model_index + 1 < chain.len() => {
+                    self.model_index += 1
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -220,12 +256,17 @@ impl<S: EventSink> Run<'_, S> {
         let mut done = false;
         let mut updates = Vec::new();
         let failure = loop {
-            let Some(item) = stream.next().await else { break None };
+            let Some(item) = stream.next().await else {
+                break None;
+            };
             let event = match item {
                 Ok(event) => event,
                 Err(error) => break Some(error),
             };
-            let is_content = matches!(event, ModelEvent::Text(_) | ModelEvent::Reasoning(_) | ModelEvent::ToolCall(_));
+            let is_content = matches!(
+                event,
+                ModelEvent::Text(_) | ModelEvent::Reasoning(_) | ModelEvent::ToolCall(_)
+            );
             if is_content && !started {
                 started = true;
                 self.out.emit(AgentEvent::StepStart);
@@ -249,8 +290,12 @@ impl<S: EventSink> Run<'_, S> {
                     accumulator.push(fragment, &mut updates);
                     for update in updates.drain(..) {
                         self.out.emit(match update {
-                            CallUpdate::Started { id, name } => AgentEvent::ToolInputStart { call_id: id, name },
-                            CallUpdate::ArgumentsDelta { id, delta } => AgentEvent::ToolInputDelta { call_id: id, delta },
+                            CallUpdate::Started { id, name } => {
+                                AgentEvent::ToolInputStart { call_id: id, name }
+                            }
+                            CallUpdate::ArgumentsDelta { id, delta } => {
+                                AgentEvent::ToolInputDelta { call_id: id, delta }
+                            }
                         });
                     }
                 }
@@ -270,7 +315,8 @@ impl<S: EventSink> Run<'_, S> {
         self.close(&mut text_block, true);
         self.close(&mut reasoning_block, false);
         self.usage.add(&step_usage);
-        let failure = failure.or_else(|| (!done && finish.is_none()).then_some(ModelError::Truncated));
+        let failure =
+            failure.or_else(|| (!done && finish.is_none()).then_some(ModelError::Truncated));
         if let Some(error) = failure {
             if self.out.gone || error == ModelError::Aborted {
                 return Step::End(TurnEnd::Aborted);
@@ -294,7 +340,12 @@ impl<S: EventSink> Run<'_, S> {
     }
 
     /// Runs the step's tool calls in parallel; returns (arguments sent back, result text) per call.
-    async fn run_tools<T: ToolRunner>(&mut self, tools: &T, calls: &[crate::llm::tool_calls::PendingCall], limit_reached: bool) -> Vec<(String, String)> {
+    async fn run_tools<T: ToolRunner>(
+        &mut self,
+        tools: &T,
+        calls: &[crate::llm::tool_calls::PendingCall],
+        limit_reached: bool,
+    ) -> Vec<(String, String)> {
         let mut results: Vec<(String, String)> = Vec::with_capacity(calls.len());
         let mut pending = FuturesUnordered::new();
         for (slot, call) in calls.iter().enumerate() {
@@ -322,7 +373,10 @@ impl<S: EventSink> Run<'_, S> {
                     }
                 }
                 _ => {
-                    let error = format!("The arguments for {} were not a JSON object: {}", call.name, call.arguments);
+                    let error = format!(
+                        "The arguments for {} were not a JSON object: {}",
+                        call.name, call.arguments
+                    );
                     results.push(("{}".into(), json!({ "error": error }).to_string()));
                     self.out.emit(AgentEvent::ToolInputError {
                         call_id: call.id.clone(),
@@ -339,11 +393,13 @@ impl<S: EventSink> Run<'_, S> {
                 Ok(value) => {
                     let (output, text) = cap_output(value, MAX_TOOL_OUTPUT_BYTES);
                     results[slot].1 = text;
-                    self.out.emit(AgentEvent::ToolOutputAvailable { call_id, output });
+                    self.out
+                        .emit(AgentEvent::ToolOutputAvailable { call_id, output });
                 }
                 Err(error) => {
                     results[slot].1 = json!({ "error": error }).to_string();
-                    self.out.emit(AgentEvent::ToolOutputError { call_id, error });
+                    self.out
+                        .emit(AgentEvent::ToolOutputError { call_id, error });
                 }
             }
             if self.out.gone {
@@ -370,7 +426,11 @@ impl<S: EventSink> Run<'_, S> {
 
     fn close(&mut self, block: &mut Option<String>, text: bool) {
         if let Some(id) = block.take() {
-            self.out.emit(if text { AgentEvent::TextEnd { id } } else { AgentEvent::ReasoningEnd { id } });
+            self.out.emit(if text {
+                AgentEvent::TextEnd { id }
+            } else {
+                AgentEvent::ReasoningEnd { id }
+            });
         }
     }
 }

@@ -53,7 +53,12 @@ impl MessageBuilder {
                     part.insert("input".into(), input.clone());
                 });
             }
-            AgentEvent::ToolInputError { call_id, input, error, .. } => {
+            AgentEvent::ToolInputError {
+                call_id,
+                input,
+                error,
+                ..
+            } => {
                 self.update_tool(call_id, |part| {
                     part.insert("state".into(), json!("output-error"));
                     part.insert("input".into(), input.clone());
@@ -72,14 +77,19 @@ impl MessageBuilder {
                     part.insert("errorText".into(), json!(error));
                 });
             }
-            AgentEvent::Start { .. } | AgentEvent::StepFinish | AgentEvent::Error { .. } | AgentEvent::Finish { .. } => {}
+            AgentEvent::Start { .. }
+            | AgentEvent::StepFinish
+            | AgentEvent::Error { .. }
+            | AgentEvent::Finish { .. } => {}
         }
     }
 
     /// Closes whatever is still open and returns the parts.
     pub fn finish(mut self) -> Vec<Value> {
         for part in &mut self.parts {
-            let Some(obj) = part.as_object_mut() else { continue };
+            let Some(obj) = part.as_object_mut() else {
+                continue;
+            };
             if obj.get("state") == Some(&json!("streaming")) {
                 obj.insert("state".into(), json!("done"));
                 obj.remove("id");
@@ -98,7 +108,8 @@ impl MessageBuilder {
     }
 
     fn open_block(&mut self, kind: &str, id: &str) {
-        self.parts.push(json!({"type": kind, "text": "", "state": "streaming", "id": id}));
+        self.parts
+            .push(json!({"type": kind, "text": "", "state": "streaming", "id": id}));
     }
 
     fn block(&mut self, id: &str) -> Option<&mut Map<String, Value>> {
@@ -140,17 +151,38 @@ mod tests {
     fn builds_parts_like_the_ai_sdk_client() {
         let mut b = MessageBuilder::new();
         for event in [
-            AgentEvent::Start { message_id: "m".into() },
+            AgentEvent::Start {
+                message_id: "m".into(),
+            },
             AgentEvent::StepStart,
-            AgentEvent::ToolInputStart { call_id: "c1".into(), name: "get_current_time".into() },
-            AgentEvent::ToolInputDelta { call_id: "c1".into(), delta: "{}".into() },
-            AgentEvent::ToolInputAvailable { call_id: "c1".into(), name: "get_current_time".into(), input: json!({}) },
-            AgentEvent::ToolOutputAvailable { call_id: "c1".into(), output: json!({"iso": "x"}) },
+            AgentEvent::ToolInputStart {
+                call_id: "c1".into(),
+                name: "get_current_time".into(),
+            },
+            AgentEvent::ToolInputDelta {
+                call_id: "c1".into(),
+                delta: "{}".into(),
+            },
+            AgentEvent::ToolInputAvailable {
+                call_id: "c1".into(),
+                name: "get_current_time".into(),
+                input: json!({}),
+            },
+            AgentEvent::ToolOutputAvailable {
+                call_id: "c1".into(),
+                output: json!({"iso": "x"}),
+            },
             AgentEvent::StepFinish,
             AgentEvent::StepStart,
             AgentEvent::TextStart { id: "t1".into() },
-            AgentEvent::TextDelta { id: "t1".into(), delta: "It is ".into() },
-            AgentEvent::TextDelta { id: "t1".into(), delta: "noon.".into() },
+            AgentEvent::TextDelta {
+                id: "t1".into(),
+                delta: "It is ".into(),
+            },
+            AgentEvent::TextDelta {
+                id: "t1".into(),
+                delta: "noon.".into(),
+            },
             AgentEvent::TextEnd { id: "t1".into() },
             AgentEvent::StepFinish,
         ] {
@@ -173,10 +205,19 @@ mod tests {
     fn unfinished_blocks_and_tools_are_closed() {
         let mut b = MessageBuilder::new();
         b.apply(&AgentEvent::TextStart { id: "t".into() });
-        b.apply(&AgentEvent::TextDelta { id: "t".into(), delta: "partial".into() });
-        b.apply(&AgentEvent::ToolInputStart { call_id: "c".into(), name: "x".into() });
+        b.apply(&AgentEvent::TextDelta {
+            id: "t".into(),
+            delta: "partial".into(),
+        });
+        b.apply(&AgentEvent::ToolInputStart {
+            call_id: "c".into(),
+            name: "x".into(),
+        });
         let parts = b.finish();
-        assert_eq!(parts[0], json!({"type": "text", "text": "partial", "state": "done"}));
+        assert_eq!(
+            parts[0],
+            json!({"type": "text", "text": "partial", "state": "done"})
+        );
         assert_eq!(parts[1]["state"], "output-error");
         assert_eq!(parts[1]["errorText"], INTERRUPTED_TOOL);
     }

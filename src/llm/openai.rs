@@ -60,7 +60,11 @@ pub struct FunctionCall {
 
 impl ToolCall {
     /// Builds a function tool call.
-    pub fn function(id: impl Into<String>, name: impl Into<String>, arguments: impl Into<String>) -> Self {
+    pub fn function(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
         Self {
             id: id.into(),
             kind: "function",
@@ -95,7 +99,11 @@ pub struct FunctionSpec {
 
 impl ToolSpec {
     /// Builds a function tool offer.
-    pub fn function(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
+    pub fn function(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: Value,
+    ) -> Self {
         Self {
             kind: "function",
             function: FunctionSpec {
@@ -149,9 +157,15 @@ pub fn request_body(request: &ModelRequest) -> String {
         model: &request.model,
         messages: &request.messages,
         stream: true,
-        stream_options: StreamOptions { include_usage: true },
+        stream_options: StreamOptions {
+            include_usage: true,
+        },
         tools: &request.tools,
-        tool_choice: if request.tools.is_empty() { None } else { request.tool_choice },
+        tool_choice: if request.tools.is_empty() {
+            None
+        } else {
+            request.tool_choice
+        },
         temperature: request.temperature,
         max_tokens: request.max_tokens,
     };
@@ -228,7 +242,8 @@ pub fn parse_chunk(data: &str, out: &mut Vec<ModelEvent>) -> Result<(), String> 
         out.push(ModelEvent::Done);
         return Ok(());
     }
-    let chunk: Chunk = serde_json::from_str(data).map_err(|e| format!("unreadable chunk from the model provider: {e}"))?;
+    let chunk: Chunk = serde_json::from_str(data)
+        .map_err(|e| format!("unreadable chunk from the model provider: {e}"))?;
     if let Some(model) = chunk.model.filter(|m| !m.is_empty()) {
         out.push(ModelEvent::Model(model));
     }
@@ -238,7 +253,11 @@ pub fn parse_chunk(data: &str, out: &mut Vec<ModelEvent>) -> Result<(), String> 
     }
     for choice in chunk.choices {
         if let Some(delta) = choice.delta {
-            if let Some(reasoning) = delta.reasoning.or(delta.reasoning_content).filter(|r| !r.is_empty()) {
+            if let Some(reasoning) = delta
+                .reasoning
+                .or(delta.reasoning_content)
+                .filter(|r| !r.is_empty())
+            {
                 out.push(ModelEvent::Reasoning(reasoning));
             }
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
@@ -276,7 +295,10 @@ pub fn error_message(error: &Value) -> String {
     match error {
         Value::String(s) => s.clone(),
         Value::Object(map) => {
-            let message = map.get("message").and_then(Value::as_str).unwrap_or("unknown error");
+            let message = map
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error");
             let raw = map
                 .get("metadata")
                 .and_then(|m| m.get("raw"))
@@ -326,38 +348,71 @@ mod tests {
 
     #[test]
     fn text_delta_and_model() {
-        let got = events(r#"{"id":"gen-1","model":"openai/gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}"#);
-        assert_eq!(got, vec![ModelEvent::Model("openai/gpt-4o".into()), ModelEvent::Text("Hel".into())]);
+        let got = events(
+            r#"{"id":"gen-1","model":"openai/gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ModelEvent::Model("openai/gpt-4o".into()),
+                ModelEvent::Text("Hel".into())
+            ]
+        );
     }
 
     #[test]
     fn usage_in_last_chunk_with_empty_choices() {
-        let got = events(r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14,"cost":0.00014}}"#);
-        assert_eq!(got, vec![ModelEvent::Usage(Usage { input_tokens: 10, output_tokens: 4, cost: 0.00014 })]);
+        let got = events(
+            r#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14,"cost":0.00014}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![ModelEvent::Usage(Usage {
+                input_tokens: 10,
+                output_tokens: 4,
+                cost: 0.00014
+            })]
+        );
     }
 
     #[test]
     fn usage_alongside_final_choice() {
-        let got = events(r#"{"choices":[{"delta":{"content":"!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#);
+        let got = events(
+            r#"{"choices":[{"delta":{"content":"!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
+        );
         assert_eq!(
             got,
             vec![
                 ModelEvent::Text("!".into()),
                 ModelEvent::Finish(FinishReason::Stop),
-                ModelEvent::Usage(Usage { input_tokens: 1, output_tokens: 2, cost: 0.0 }),
+                ModelEvent::Usage(Usage {
+                    input_tokens: 1,
+                    output_tokens: 2,
+                    cost: 0.0
+                }),
             ]
         );
     }
 
     #[test]
     fn mid_stream_error_with_string_code() {
-        let got = events(r#"{"model":"m","error":{"code":"server_error","message":"Provider disconnected unexpectedly"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}"#);
-        assert_eq!(got, vec![ModelEvent::Model("m".into()), ModelEvent::Error("Provider disconnected unexpectedly".into())]);
+        let got = events(
+            r#"{"model":"m","error":{"code":"server_error","message":"Provider disconnected unexpectedly"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ModelEvent::Model("m".into()),
+                ModelEvent::Error("Provider disconnected unexpectedly".into())
+            ]
+        );
     }
 
     #[test]
     fn tool_call_fragments_keep_index_id_and_name() {
-        let got = events(r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}"#);
+        let got = events(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}"#,
+        );
         assert_eq!(
             got,
             vec![ModelEvent::ToolCall(ToolCallFragment {
@@ -377,16 +432,27 @@ mod tests {
 
     #[test]
     fn finish_reasons_map_to_ui_spelling() {
-        assert_eq!(FinishReason::from_openai("tool_calls").as_str(), "tool-calls");
-        assert_eq!(FinishReason::from_openai("content_filter").as_str(), "content-filter");
+        assert_eq!(
+            FinishReason::from_openai("tool_calls").as_str(),
+            "tool-calls"
+        );
+        assert_eq!(
+            FinishReason::from_openai("content_filter").as_str(),
+            "content-filter"
+        );
         assert_eq!(FinishReason::from_openai("weird").as_str(), "other");
     }
 
     #[test]
     fn error_bodies_are_readable() {
-        assert_eq!(error_body_message(r#"{"error":{"code":402,"message":"Insufficient credits"}}"#), "Insufficient credits");
         assert_eq!(
-            error_body_message(r#"{"error":{"code":502,"message":"Upstream","metadata":{"raw":"overloaded"}}}"#),
+            error_body_message(r#"{"error":{"code":402,"message":"Insufficient credits"}}"#),
+            "Insufficient credits"
+        );
+        assert_eq!(
+            error_body_message(
+                r#"{"error":{"code":502,"message":"Upstream","metadata":{"raw":"overloaded"}}}"#
+            ),
             "Upstream (overloaded)"
         );
         assert_eq!(error_body_message("Bad Gateway"), "Bad Gateway");
@@ -397,12 +463,17 @@ mod tests {
         let request = ModelRequest {
             model: "m".into(),
             messages: vec![
-                ChatMessage::System { content: "be nice".into() },
+                ChatMessage::System {
+                    content: "be nice".into(),
+                },
                 ChatMessage::Assistant {
                     content: None,
                     tool_calls: vec![ToolCall::function("c1", "t", "{}")],
                 },
-                ChatMessage::Tool { tool_call_id: "c1".into(), content: "42".into() },
+                ChatMessage::Tool {
+                    tool_call_id: "c1".into(),
+                    content: "42".into(),
+                },
             ],
             tools: vec![ToolSpec::function("t", "d", json!({"type":"object"}))],
             tool_choice: Some(ToolChoice::Auto),
@@ -412,8 +483,14 @@ mod tests {
         let body: Value = serde_json::from_str(&request_body(&request)).expect("json");
         assert_eq!(body["stream"], json!(true));
         assert_eq!(body["tool_choice"], json!("auto"));
-        assert_eq!(body["messages"][1], json!({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"t","arguments":"{}"}}]}));
-        assert_eq!(body["messages"][2], json!({"role":"tool","tool_call_id":"c1","content":"42"}));
+        assert_eq!(
+            body["messages"][1],
+            json!({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"t","arguments":"{}"}}]})
+        );
+        assert_eq!(
+            body["messages"][2],
+            json!({"role":"tool","tool_call_id":"c1","content":"42"})
+        );
         assert!(body.get("max_tokens").is_none());
     }
 

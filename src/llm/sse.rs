@@ -116,13 +116,16 @@ mod tests {
 
     #[test]
     fn skips_comments_and_keeps_data() {
-        let events = parse_all(&[b": OPENROUTER PROCESSING\n\ndata: {\"a\":1}\n\n: ping\n\ndata: [DONE]\n\n"]);
+        let events = parse_all(&[
+            b": OPENROUTER PROCESSING\n\ndata: {\"a\":1}\n\n: ping\n\ndata: [DONE]\n\n",
+        ]);
         assert_eq!(data(&events), vec!["{\"a\":1}", "[DONE]"]);
     }
 
     #[test]
     fn handles_crlf_and_multiline_data_and_event_names() {
-        let events = parse_all(&[b"event: message\r\ndata: one\r\ndata: two\r\n\r\ndata:three\r\n\r\n"]);
+        let events =
+            parse_all(&[b"event: message\r\ndata: one\r\ndata: two\r\n\r\ndata:three\r\n\r\n"]);
         assert_eq!(events[0].event.as_deref(), Some("message"));
         assert_eq!(events[0].data, "one\ntwo");
         assert_eq!(events[1].data, "three");

@@ -80,9 +80,15 @@ impl ToolCallAccumulator {
             let call = &mut self.calls[slot];
             call.id = id.clone();
             call.announced = true;
-            out.push(CallUpdate::Started { id: id.clone(), name: call.name.clone() });
+            out.push(CallUpdate::Started {
+                id: id.clone(),
+                name: call.name.clone(),
+            });
             if !call.arguments.is_empty() {
-                out.push(CallUpdate::ArgumentsDelta { id, delta: call.arguments.clone() });
+                out.push(CallUpdate::ArgumentsDelta {
+                    id,
+                    delta: call.arguments.clone(),
+                });
             }
         } else if call.announced && !fragment.arguments.is_empty() {
             out.push(CallUpdate::ArgumentsDelta {
@@ -107,7 +113,10 @@ impl ToolCallAccumulator {
         // Without an index, a named fragment after a call that already has arguments starts a
         // new call (one-shot providers); anything else continues the last call.
         match self.calls.last() {
-            Some(last) if fragment.name.as_deref().is_some_and(|n| !n.is_empty()) && !last.arguments.is_empty() => {
+            Some(last)
+                if fragment.name.as_deref().is_some_and(|n| !n.is_empty())
+                    && !last.arguments.is_empty() =>
+            {
                 self.open(None)
             }
             Some(_) => self.calls.len() - 1,
@@ -149,7 +158,12 @@ impl ToolCallAccumulator {
 mod tests {
     use super::*;
 
-    fn frag(index: Option<u32>, id: Option<&str>, name: Option<&str>, args: &str) -> ToolCallFragment {
+    fn frag(
+        index: Option<u32>,
+        id: Option<&str>,
+        name: Option<&str>,
+        args: &str,
+    ) -> ToolCallFragment {
         ToolCallFragment {
             index,
             id: id.map(str::to_owned),
@@ -176,11 +190,39 @@ mod tests {
             frag(Some(1), Some("call_def"), Some("get_time"), "{}"),
         ]);
         assert_eq!(calls.len(), 2);
-        assert_eq!((calls[0].id.as_str(), calls[0].name.as_str(), calls[0].arguments.as_str()), ("call_abc", "get_weather", "{\"city\":\"Paris\"}"));
-        assert_eq!((calls[1].id.as_str(), calls[1].arguments.as_str()), ("call_def", "{}"));
-        assert_eq!(updates[0], CallUpdate::Started { id: "call_abc".into(), name: "get_weather".into() });
-        assert_eq!(updates[1], CallUpdate::ArgumentsDelta { id: "call_abc".into(), delta: "{\"ci".into() });
-        assert_eq!(updates[4], CallUpdate::ArgumentsDelta { id: "call_def".into(), delta: "{}".into() });
+        assert_eq!(
+            (
+                calls[0].id.as_str(),
+                calls[0].name.as_str(),
+                calls[0].arguments.as_str()
+            ),
+            ("call_abc", "get_weather", "{\"city\":\"Paris\"}")
+        );
+        assert_eq!(
+            (calls[1].id.as_str(), calls[1].arguments.as_str()),
+            ("call_def", "{}")
+        );
+        assert_eq!(
+            updates[0],
+            CallUpdate::Started {
+                id: "call_abc".into(),
+                name: "get_weather".into()
+            }
+        );
+        assert_eq!(
+            updates[1],
+            CallUpdate::ArgumentsDelta {
+                id: "call_abc".into(),
+                delta: "{\"ci".into()
+            }
+        );
+        assert_eq!(
+            updates[4],
+            CallUpdate::ArgumentsDelta {
+                id: "call_def".into(),
+                delta: "{}".into()
+            }
+        );
     }
 
     #[test]
@@ -197,14 +239,21 @@ mod tests {
 
     #[test]
     fn missing_index_appends_to_last_call() {
-        let (_, calls) = run(vec![frag(None, Some("c1"), Some("t"), ""), frag(None, None, None, "{\"a\""), frag(None, None, None, ":1}")]);
+        let (_, calls) = run(vec![
+            frag(None, Some("c1"), Some("t"), ""),
+            frag(None, None, None, "{\"a\""),
+            frag(None, None, None, ":1}"),
+        ]);
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].arguments, "{\"a\":1}");
     }
 
     #[test]
     fn one_shot_calls_without_index_are_separate() {
-        let (_, calls) = run(vec![frag(None, Some("x"), Some("a"), "{\"q\":1}"), frag(None, Some("y"), Some("b"), "{\"q\":2}")]);
+        let (_, calls) = run(vec![
+            frag(None, Some("x"), Some("a"), "{\"q\":1}"),
+            frag(None, Some("y"), Some("b"), "{\"q\":2}"),
+        ]);
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[1].name, "b");
     }
@@ -223,13 +272,22 @@ mod tests {
 
     #[test]
     fn name_arriving_late_announces_buffered_arguments() {
-        let (updates, calls) = run(vec![frag(Some(0), Some("c"), None, "{\"a\":"), frag(Some(0), None, Some("late"), "1}")]);
+        let (updates, calls) = run(vec![
+            frag(Some(0), Some("c"), None, "{\"a\":"),
+            frag(Some(0), None, Some("late"), "1}"),
+        ]);
         assert_eq!(calls[0].name, "late");
         assert_eq!(
             updates,
             vec![
-                CallUpdate::Started { id: "c".into(), name: "late".into() },
-                CallUpdate::ArgumentsDelta { id: "c".into(), delta: "{\"a\":1}".into() },
+                CallUpdate::Started {
+                    id: "c".into(),
+                    name: "late".into()
+                },
+                CallUpdate::ArgumentsDelta {
+                    id: "c".into(),
+                    delta: "{\"a\":1}".into()
+                },
             ]
         );
     }

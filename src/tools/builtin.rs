@@ -55,7 +55,10 @@ pub fn timezone_argument(input: &Value) -> Result<String, String> {
         Some(Value::String(s)) => s.trim(),
         Some(_) => return Err("timezone must be a string such as Europe/Paris".into()),
     };
-    let plausible = tz.len() <= 64 && tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+    let plausible = tz.len() <= 64
+        && tz
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
     if plausible {
         Ok(tz.to_owned())
     } else {
@@ -93,7 +96,11 @@ pub struct LocalTime {
 pub fn current_time_result(timezone: &str, local: &LocalTime) -> Value {
     let offset = utc_offset(&local.offset);
     // Intl may print midnight as 24 with some hour cycles.
-    let hour = if local.hour == "24" { "00" } else { local.hour.as_str() };
+    let hour = if local.hour == "24" {
+        "00"
+    } else {
+        local.hour.as_str()
+    };
     let date = format!("{}-{}-{}", local.year, local.month, local.day);
     let time = format!("{hour}:{}:{}", local.minute, local.second);
     json!({
@@ -107,7 +114,10 @@ pub fn current_time_result(timezone: &str, local: &LocalTime) -> Value {
 }
 
 fn utc_offset(long_offset: &str) -> String {
-    let rest = long_offset.trim().trim_start_matches("GMT").trim_start_matches("UTC");
+    let rest = long_offset
+        .trim()
+        .trim_start_matches("GMT")
+        .trim_start_matches("UTC");
     if rest.is_empty() {
         return "+00:00".into();
     }
@@ -136,23 +146,41 @@ mod tests {
 
     #[test]
     fn formats_iso_with_offsets() {
-        assert_eq!(current_time_result("Europe/Paris", &local("04", "GMT+01:00"))["iso"], "2026-11-26T04:05:09+01:00");
-        assert_eq!(current_time_result("UTC", &local("24", "GMT"))["iso"], "2026-11-26T00:05:09+00:00");
-        assert_eq!(current_time_result("Asia/Kolkata", &local("08", "GMT+5:30"))["utcOffset"], "+05:30");
-        assert_eq!(current_time_result("America/St_Johns", &local("08", "GMT\u{2212}03:30"))["utcOffset"], "-03:30");
+        assert_eq!(
+            current_time_result("Europe/Paris", &local("04", "GMT+01:00"))["iso"],
+            "2026-11-26T04:05:09+01:00"
+        );
+        assert_eq!(
+            current_time_result("UTC", &local("24", "GMT"))["iso"],
+            "2026-11-26T00:05:09+00:00"
+        );
+        assert_eq!(
+            current_time_result("Asia/Kolkata", &local("08", "GMT+5:30"))["utcOffset"],
+            "+05:30"
+        );
+        assert_eq!(
+            current_time_result("America/St_Johns", &local("08", "GMT\u{2212}03:30"))["utcOffset"],
+            "-03:30"
+        );
     }
 
     #[test]
     fn timezone_argument_rules() {
         assert_eq!(timezone_argument(&json!({})).as_deref(), Ok("UTC"));
-        assert_eq!(timezone_argument(&json!({"timezone": " America/New_York "})).as_deref(), Ok("America/New_York"));
+        assert_eq!(
+            timezone_argument(&json!({"timezone": " America/New_York "})).as_deref(),
+            Ok("America/New_York")
+        );
         assert!(timezone_argument(&json!({"timezone": 5})).is_err());
         assert!(timezone_argument(&json!({"timezone": "<script>"})).is_err());
     }
 
     #[test]
     fn builtin_lookup() {
-        assert_eq!(Builtin::from_name("get_current_time"), Some(Builtin::CurrentTime));
+        assert_eq!(
+            Builtin::from_name("get_current_time"),
+            Some(Builtin::CurrentTime)
+        );
         assert_eq!(Builtin::from_name("nope"), None);
     }
 }

@@ -41,7 +41,12 @@ pub struct Registry<'a> {
 impl<'a> Registry<'a> {
     /// Resolves the agent's tool list; unknown built-in names are ignored.
     pub fn for_agent(config: &'a AgentConfig) -> Self {
-        let builtins = config.tools.builtin.iter().filter_map(|n| Builtin::from_name(n)).collect();
+        let builtins = config
+            .tools
+            .builtin
+            .iter()
+            .filter_map(|n| Builtin::from_name(n))
+            .collect();
         Self {
             builtins,
             webhooks: &config.tools.webhooks,
@@ -63,7 +68,10 @@ impl<'a> Registry<'a> {
         if let Some(builtin) = self.builtins.iter().find(|b| b.name() == name) {
             return Some(Tool::Builtin(*builtin));
         }
-        self.webhooks.iter().find(|w| w.name == name).map(Tool::Webhook)
+        self.webhooks
+            .iter()
+            .find(|w| w.name == name)
+            .map(Tool::Webhook)
     }
 }
 
@@ -115,9 +123,16 @@ mod tests {
         }))
         .expect("config");
         let registry = Registry::for_agent(&config);
-        let names: Vec<String> = registry.specs().iter().map(|s| s.name().to_owned()).collect();
+        let names: Vec<String> = registry
+            .specs()
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
         assert_eq!(names, vec!["get_current_time", "lookup_order"]);
-        assert!(matches!(registry.get("lookup_order"), Some(Tool::Webhook(_))));
+        assert!(matches!(
+            registry.get("lookup_order"),
+            Some(Tool::Webhook(_))
+        ));
         assert!(registry.get("no_such_tool").is_none());
     }
 }

@@ -29,14 +29,27 @@ pub struct WebhookRequest {
 pub fn build_request(tool: &WebhookTool, input: &Value) -> Result<WebhookRequest, String> {
     let url = tool.url.trim();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(format!("Tool {} has an invalid URL; it must start with https://", tool.name));
+        return Err(format!(
+            "Tool {} has an invalid URL; it must start with https://",
+            tool.name
+        ));
     }
     let method = tool.method.trim().to_ascii_uppercase();
     if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
-        return Err(format!("Tool {} has an unsupported HTTP method {}", tool.name, tool.method));
+        return Err(format!(
+            "Tool {} has an unsupported HTTP method {}",
+            tool.name, tool.method
+        ));
     }
-    let mut headers: Vec<(String, String)> = tool.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let timeout_ms = tool.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).clamp(1, MAX_TIMEOUT_MS);
+    let mut headers: Vec<(String, String)> = tool
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let timeout_ms = tool
+        .timeout_ms
+        .unwrap_or(DEFAULT_TIMEOUT_MS)
+        .clamp(1, MAX_TIMEOUT_MS);
     if method == "GET" {
         return Ok(WebhookRequest {
             url: with_query(url, input),
@@ -46,7 +59,10 @@ pub fn build_request(tool: &WebhookTool, input: &Value) -> Result<WebhookRequest
             timeout_ms,
         });
     }
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
         headers.push(("content-type".into(), "application/json".into()));
     }
     Ok(WebhookRequest {
@@ -75,7 +91,9 @@ pub fn read_response(status: u16, body: &str) -> Result<Value, String> {
 }
 
 fn with_query(url: &str, input: &Value) -> String {
-    let Some(map) = input.as_object() else { return url.to_owned() };
+    let Some(map) = input.as_object() else {
+        return url.to_owned();
+    };
     let pairs: Vec<String> = map
         .iter()
         .filter_map(|(k, v)| {
@@ -124,14 +142,19 @@ mod tests {
         let req = build_request(&tool("post"), &json!({"id": 7})).expect("builds");
         assert_eq!(req.method, "POST");
         assert_eq!(req.body.as_deref(), Some(r#"{"id":7}"#));
-        assert!(req.headers.contains(&("Authorization".into(), "Bearer secret".into())));
-        assert!(req.headers.contains(&("content-type".into(), "application/json".into())));
+        assert!(req
+            .headers
+            .contains(&("Authorization".into(), "Bearer secret".into())));
+        assert!(req
+            .headers
+            .contains(&("content-type".into(), "application/json".into())));
         assert_eq!(req.timeout_ms, MAX_TIMEOUT_MS);
     }
 
     #[test]
     fn get_puts_arguments_in_the_query() {
-        let req = build_request(&tool("GET"), &json!({"id": 7, "q": "a b&c", "skip": null})).expect("builds");
+        let req = build_request(&tool("GET"), &json!({"id": 7, "q": "a b&c", "skip": null}))
+            .expect("builds");
         assert_eq!(req.url, "https://api.shop.test/orders?v=2&id=7&q=a%20b%26c");
         assert_eq!(req.body, None);
     }
@@ -146,9 +169,15 @@ mod tests {
 
     #[test]
     fn responses() {
-        assert_eq!(read_response(200, r#"{"ok":true}"#), Ok(json!({"ok": true})));
+        assert_eq!(
+            read_response(200, r#"{"ok":true}"#),
+            Ok(json!({"ok": true}))
+        );
         assert_eq!(read_response(200, "plain"), Ok(json!("plain")));
         assert_eq!(read_response(204, ""), Ok(Value::Null));
-        assert_eq!(read_response(500, "oops"), Err("The tool's endpoint answered HTTP 500: oops".into()));
+        assert_eq!(
+            read_response(500, "oops"),
+            Err("The tool's endpoint answered HTTP 500: oops".into())
+        );
     }
 }

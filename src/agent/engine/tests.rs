@@ -31,7 +31,11 @@ impl ScriptedModel {
 impl Model for ScriptedModel {
     async fn open(&self, request: &ModelRequest) -> Result<ModelStream, ModelError> {
         self.requests.borrow_mut().push(request.clone());
-        let script = self.scripts.borrow_mut().pop_front().expect("the test scripted this call");
+        let script = self
+            .scripts
+            .borrow_mut()
+            .pop_front()
+            .expect("the test scripted this call");
         script.map(|events| stream::iter(events).boxed_local())
     }
 }
@@ -61,9 +65,12 @@ struct Tools {
 
 impl ToolRunner for Tools {
     async fn call(&self, name: &str, input: &Value) -> Result<Value, String> {
-        self.calls.borrow_mut().push((name.to_owned(), input.clone()));
+        self.calls
+            .borrow_mut()
+            .push((name.to_owned(), input.clone()));
         self.active.set(self.active.get() + 1);
-        self.max_active.set(self.max_active.get().max(self.active.get()));
+        self.max_active
+            .set(self.max_active.get().max(self.active.get()));
         YieldOnce(false).await;
         self.active.set(self.active.get() - 1);
         match name {
@@ -112,15 +119,24 @@ fn done() -> Result<ModelEvent, ModelError> {
 }
 
 fn usage(input: u64, output: u64, cost: f64) -> Result<ModelEvent, ModelError> {
-    Ok(ModelEvent::Usage(Usage { input_tokens: input, output_tokens: output, cost }))
+    Ok(ModelEvent::Usage(Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cost,
+    }))
 }
 
 fn turn(models: &[&str], tools: &[&str], max_steps: u32) -> Turn {
     Turn {
         message_id: "msg_t1".into(),
         models: models.iter().map(|m| m.to_string()).collect(),
-        messages: vec![ChatMessage::User { content: "hi".into() }],
-        tools: tools.iter().map(|t| ToolSpec::function(*t, "", json!({"type": "object"}))).collect(),
+        messages: vec![ChatMessage::User {
+            content: "hi".into(),
+        }],
+        tools: tools
+            .iter()
+            .map(|t| ToolSpec::function(*t, "", json!({"type": "object"})))
+            .collect(),
         temperature: None,
         max_tokens: None,
         max_steps,
@@ -147,20 +163,43 @@ fn plain_text_turn_streams_in_protocol_order() {
     assert_eq!(
         events,
         vec![
-            AgentEvent::Start { message_id: "msg_t1".into() },
+            AgentEvent::Start {
+                message_id: "msg_t1".into()
+            },
             AgentEvent::StepStart,
             AgentEvent::TextStart { id: "txt_1".into() },
-            AgentEvent::TextDelta { id: "txt_1".into(), delta: "Hel".into() },
-            AgentEvent::TextDelta { id: "txt_1".into(), delta: "lo".into() },
+            AgentEvent::TextDelta {
+                id: "txt_1".into(),
+                delta: "Hel".into()
+            },
+            AgentEvent::TextDelta {
+                id: "txt_1".into(),
+                delta: "lo".into()
+            },
             AgentEvent::TextEnd { id: "txt_1".into() },
             AgentEvent::StepFinish,
-            AgentEvent::Finish { reason: FinishReason::Stop },
+            AgentEvent::Finish {
+                reason: FinishReason::Stop
+            },
         ]
     );
     assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::Stop));
     assert_eq!(outcome.model.as_deref(), Some("a/used"));
-    assert_eq!(outcome.usage, Usage { input_tokens: 10, output_tokens: 2, cost: 0.001 });
-    assert_eq!(outcome.parts, vec![json!({"type": "step-start"}), json!({"type": "text", "text": "Hello", "state": "done"})]);
+    assert_eq!(
+        outcome.usage,
+        Usage {
+            input_tokens: 10,
+            output_tokens: 2,
+            cost: 0.001
+        }
+    );
+    assert_eq!(
+        outcome.parts,
+        vec![
+            json!({"type": "step-start"}),
+            json!({"type": "text", "text": "Hello", "state": "done"})
+        ]
+    );
 }
 
 #[test]
@@ -168,16 +207,31 @@ fn tool_results_feed_the_next_step() {
     let model = ScriptedModel::new(vec![
         Ok(vec![
             call(0, "c1", "get_current_time", "{\"timezone\":"),
-            Ok(ModelEvent::ToolCall(ToolCallFragment { index: Some(0), arguments: "\"Europe/Paris\"}".into(), ..Default::default() })),
+            Ok(ModelEvent::ToolCall(ToolCallFragment {
+                index: Some(0),
+                arguments: "\"Europe/Paris\"}".into(),
+                ..Default::default()
+            })),
             finish(FinishReason::ToolCalls),
             usage(5, 5, 0.5),
             done(),
         ]),
-        Ok(vec![text("Noon."), finish(FinishReason::Stop), usage(7, 1, 0.25), done()]),
+        Ok(vec![
+            text("Noon."),
+            finish(FinishReason::Stop),
+            usage(7, 1, 0.25),
+            done(),
+        ]),
     ]);
     let tools = Tools::default();
     let (outcome, events) = run(&model, &tools, turn(&["m"], &["get_current_time"], 5));
-    assert_eq!(tools.calls.borrow().as_slice(), &[("get_current_time".to_string(), json!({"timezone": "Europe/Paris"}))]);
+    assert_eq!(
+        tools.calls.borrow().as_slice(),
+        &[(
+            "get_current_time".to_string(),
+            json!({"timezone": "Europe/Paris"})
+        )]
+    );
     assert!(events.contains(&AgentEvent::ToolInputAvailable {
         call_id: "c1".into(),
         name: "get_current_time".into(),
@@ -191,16 +245,33 @@ fn tool_results_feed_the_next_step() {
         &[
             ChatMessage::Assistant {
                 content: None,
-                tool_calls: vec![ToolCall::function("c1", "get_current_time", r#"{"timezone":"Europe/Paris"}"#)],
+                tool_calls: vec![ToolCall::function(
+                    "c1",
+                    "get_current_time",
+                    r#"{"timezone":"Europe/Paris"}"#
+                )],
             },
             ChatMessage::Tool {
                 tool_call_id: "c1".into(),
-                content: r#"{"input":{"timezone":"Europe/Paris"},"tool":"get_current_time"}"#.into(),
+                content: r#"{"input":{"timezone":"Europe/Paris"},"tool":"get_current_time"}"#
+                    .into(),
             },
         ]
     );
-    assert_eq!(events.iter().filter(|e| **e == AgentEvent::StepStart).count(), 2);
-    assert_eq!(events.iter().filter(|e| **e == AgentEvent::StepFinish).count(), 2);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == AgentEvent::StepStart)
+            .count(),
+        2
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == AgentEvent::StepFinish)
+            .count(),
+        2
+    );
     assert_eq!(outcome.usage.cost, 0.75);
     assert_eq!(outcome.parts.len(), 4);
     assert_eq!(outcome.parts[1]["state"], "output-available");
@@ -209,24 +280,49 @@ fn tool_results_feed_the_next_step() {
 #[test]
 fn parallel_tool_calls_run_concurrently() {
     let model = ScriptedModel::new(vec![
-        Ok(vec![call(0, "a", "one", "{}"), call(1, "b", "two", "{}"), finish(FinishReason::ToolCalls), done()]),
+        Ok(vec![
+            call(0, "a", "one", "{}"),
+            call(1, "b", "two", "{}"),
+            finish(FinishReason::ToolCalls),
+            done(),
+        ]),
         Ok(vec![text("ok"), finish(FinishReason::Stop), done()]),
     ]);
     let tools = Tools::default();
     let (_, events) = run(&model, &tools, turn(&["m"], &["one", "two"], 5));
-    assert_eq!(tools.max_active.get(), 2, "both tools were in flight at once");
-    let outputs = events.iter().filter(|e| matches!(e, AgentEvent::ToolOutputAvailable { .. })).count();
+    assert_eq!(
+        tools.max_active.get(),
+        2,
+        "both tools were in flight at once"
+    );
+    let outputs = events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::ToolOutputAvailable { .. }))
+        .count();
     assert_eq!(outputs, 2);
 }
 
 #[test]
 fn rate_limited_primary_falls_back_to_next_model() {
     let model = ScriptedModel::new(vec![
-        Err(ModelError::Http { status: 429, message: "slow down".into() }),
-        Ok(vec![Ok(ModelEvent::Model("b".into())), text("from b"), finish(FinishReason::Stop), done()]),
+        Err(ModelError::Http {
+            status: 429,
+            message: "slow down".into(),
+        }),
+        Ok(vec![
+            Ok(ModelEvent::Model("b".into())),
+            text("from b"),
+            finish(FinishReason::Stop),
+            done(),
+        ]),
     ]);
     let (outcome, _) = run(&model, &Tools::default(), turn(&["a", "b"], &[], 5));
-    let asked: Vec<String> = model.requests.borrow().iter().map(|r| r.model.clone()).collect();
+    let asked: Vec<String> = model
+        .requests
+        .borrow()
+        .iter()
+        .map(|r| r.model.clone())
+        .collect();
     assert_eq!(asked, vec!["a", "b"]);
     assert_eq!(outcome.model.as_deref(), Some("b"));
     assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::Stop));
@@ -234,33 +330,65 @@ fn rate_limited_primary_falls_back_to_next_model() {
 
 #[test]
 fn timeout_before_first_token_falls_back() {
-    let model = ScriptedModel::new(vec![Ok(vec![Err(ModelError::Timeout)]), Ok(vec![text("late but fine"), done()])]);
+    let model = ScriptedModel::new(vec![
+        Ok(vec![Err(ModelError::Timeout)]),
+        Ok(vec![text("late but fine"), done()]),
+    ]);
     let (outcome, events) = run(&model, &Tools::default(), turn(&["a", "b"], &[], 5));
     assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::Stop));
-    assert_eq!(events.iter().filter(|e| **e == AgentEvent::StepStart).count(), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == AgentEvent::StepStart)
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn bad_key_fails_without_fallback_and_reads_well() {
-    let model = ScriptedModel::new(vec![Err(ModelError::Http { status: 401, message: "No auth".into() })]);
+    let model = ScriptedModel::new(vec![Err(ModelError::Http {
+        status: 401,
+        message: "No auth".into(),
+    })]);
     let (outcome, events) = run(&model, &Tools::default(), turn(&["a", "b"], &[], 5));
     assert_eq!(model.requests.borrow().len(), 1);
-    let TurnEnd::Failed(message) = &outcome.end else { panic!("expected failure") };
+    let TurnEnd::Failed(message) = &outcome.end else {
+        panic!("expected failure")
+    };
     assert!(message.contains("API key"), "{message}");
     assert_eq!(
         &events[1..],
-        &[AgentEvent::Error { message: message.clone() }, AgentEvent::Finish { reason: FinishReason::Error }]
+        &[
+            AgentEvent::Error {
+                message: message.clone()
+            },
+            AgentEvent::Finish {
+                reason: FinishReason::Error
+            }
+        ]
     );
 }
 
 #[test]
 fn mid_stream_error_keeps_partial_text() {
-    let model = ScriptedModel::new(vec![Ok(vec![text("Half an ans"), Ok(ModelEvent::Error("Provider disconnected".into()))])]);
+    let model = ScriptedModel::new(vec![Ok(vec![
+        text("Half an ans"),
+        Ok(ModelEvent::Error("Provider disconnected".into())),
+    ])]);
     let (outcome, events) = run(&model, &Tools::default(), turn(&["a", "b"], &[], 5));
-    assert_eq!(outcome.end, TurnEnd::Failed("The AI service stopped answering: Provider disconnected".into()));
+    assert_eq!(
+        outcome.end,
+        TurnEnd::Failed("The AI service stopped answering: Provider disconnected".into())
+    );
     assert_eq!(outcome.parts[1]["text"], "Half an ans");
     let tail: Vec<&AgentEvent> = events.iter().rev().take(4).collect();
-    assert!(matches!(tail[0], AgentEvent::Finish { reason: FinishReason::Error }));
+    assert!(matches!(
+        tail[0],
+        AgentEvent::Finish {
+            reason: FinishReason::Error
+        }
+    ));
     assert!(matches!(tail[1], AgentEvent::Error { .. }));
     assert_eq!(*tail[2], AgentEvent::StepFinish);
     assert!(matches!(tail[3], AgentEvent::TextEnd { .. }));
@@ -275,9 +403,22 @@ fn stream_cut_without_done_is_an_error() {
 
 #[test]
 fn visitor_leaving_aborts_and_keeps_what_was_said() {
-    let model = ScriptedModel::new(vec![Ok(vec![text("one "), text("two "), text("three"), done()])]);
-    let mut sink = Sink { accept: Some(4), ..Sink::default() };
-    let outcome = block_on(run_turn(&model, &Tools::default(), turn(&["a"], &[], 5), &mut sink));
+    let model = ScriptedModel::new(vec![Ok(vec![
+        text("one "),
+        text("two "),
+        text("three"),
+        done(),
+    ])]);
+    let mut sink = Sink {
+        accept: Some(4),
+        ..Sink::default()
+    };
+    let outcome = block_on(run_turn(
+        &model,
+        &Tools::default(),
+        turn(&["a"], &[], 5),
+        &mut sink,
+    ));
     assert_eq!(outcome.end, TurnEnd::Aborted);
     assert_eq!(outcome.parts[1]["text"], "one two ");
     assert_eq!(sink.events.len(), 4);
@@ -287,31 +428,63 @@ fn visitor_leaving_aborts_and_keeps_what_was_said() {
 fn last_step_forbids_tools_and_refuses_extra_calls() {
     let model = ScriptedModel::new(vec![
         Ok(vec![call(0, "a", "one", "{}"), done()]),
-        Ok(vec![call(0, "b", "one", "{}"), finish(FinishReason::ToolCalls), done()]),
+        Ok(vec![
+            call(0, "b", "one", "{}"),
+            finish(FinishReason::ToolCalls),
+            done(),
+        ]),
     ]);
     let tools = Tools::default();
     let (outcome, events) = run(&model, &tools, turn(&["m"], &["one"], 1));
-    assert_eq!(model.requests.borrow()[1].tool_choice, Some(ToolChoice::None));
+    assert_eq!(
+        model.requests.borrow()[1].tool_choice,
+        Some(ToolChoice::None)
+    );
     assert_eq!(tools.calls.borrow().len(), 1);
-    assert!(events.contains(&AgentEvent::ToolOutputError { call_id: "b".into(), error: STEP_LIMIT_REACHED.into() }));
+    assert!(events.contains(&AgentEvent::ToolOutputError {
+        call_id: "b".into(),
+        error: STEP_LIMIT_REACHED.into()
+    }));
     assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::ToolCalls));
 }
 
 #[test]
 fn bad_arguments_and_failing_tools_are_reported_to_model_and_visitor() {
     let model = ScriptedModel::new(vec![
-        Ok(vec![call(0, "a", "one", "{not json"), call(1, "b", "fails", "{}"), call(2, "c", "huge", ""), done()]),
+        Ok(vec![
+            call(0, "a", "one", "{not json"),
+            call(1, "b", "fails", "{}"),
+            call(2, "c", "huge", ""),
+            done(),
+        ]),
         Ok(vec![text("sorry"), done()]),
     ]);
-    let (outcome, events) = run(&model, &Tools::default(), turn(&["m"], &["one", "fails", "huge"], 5));
-    assert!(events.iter().any(|e| matches!(e, AgentEvent::ToolInputError { call_id, .. } if call_id == "a")));
-    assert!(events.contains(&AgentEvent::ToolOutputError { call_id: "b".into(), error: "backend down".into() }));
+    let (outcome, events) = run(
+        &model,
+        &Tools::default(),
+        turn(&["m"], &["one", "fails", "huge"], 5),
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::ToolInputError { call_id, .. } if call_id == "a")));
+    assert!(events.contains(&AgentEvent::ToolOutputError {
+        call_id: "b".into(),
+        error: "backend down".into()
+    }));
     let requests = model.requests.borrow();
-    let tool_messages: Vec<&ChatMessage> = requests[1].messages.iter().filter(|m| matches!(m, ChatMessage::Tool { .. })).collect();
+    let tool_messages: Vec<&ChatMessage> = requests[1]
+        .messages
+        .iter()
+        .filter(|m| matches!(m, ChatMessage::Tool { .. }))
+        .collect();
     assert_eq!(tool_messages.len(), 3);
-    let ChatMessage::Tool { content, .. } = tool_messages[1] else { unreachable!() };
+    let ChatMessage::Tool { content, .. } = tool_messages[1] else {
+        unreachable!()
+    };
     assert_eq!(content, r#"{"error":"backend down"}"#);
-    let ChatMessage::Tool { content, .. } = tool_messages[2] else { unreachable!() };
+    let ChatMessage::Tool { content, .. } = tool_messages[2] else {
+        unreachable!()
+    };
     assert!(content.len() < MAX_TOOL_OUTPUT_BYTES + 100 && content.contains("[truncated"));
     assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::Stop));
 }

@@ -1,0 +1,92 @@
+// `npm run dev`: installs what is missing, prepares the local D1 database with the demo tenant,
+// and serves the worker with `wrangler dev` (which builds it through wrangler.toml's [build]).
+//
+// PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE and
+// MODEL_IDLE_TIMEOUT_MS from the environment win over .dev.vars. DEV_PERSIST_DIR moves the
+// local state (D1 database) away from .wrangler/state.
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { npmBin, root, run, step } from "./lib.mjs";
+import { setup } from "./setup.mjs";
+
+const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS"];
+
+function parseDotEnv(text) {
+  const vars = {};
+  for (const line of text.split(/\r?\n/)) {
+    const match = line.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/);
+    if (!match) continue;
+    let value = match[2];
+    if (/^(["']).*\1$/.test(value)) value = value.slice(1, -1);
+    vars[match[1]] = value;
+  }
+  return vars;
+}
+
+/** .dev.vars with environment overrides, written where wrangler reads it via --env-file. */
+function writeDevEnv() {
+  const devVars = join(root, ".dev.vars");
+  const vars = existsSync(devVars) ? parseDotEnv(readFileSync(devVars, "utf8")) : {};
+  for (const name of OVERRIDES) {
+    if (process.env[name]) vars[name] = process.env[name];
+  }
+  mkdirSync(join(root, ".wrangler"), { recursive: true });
+  const file = join(root, ".wrangler", "dev.env");
+  writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n", { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { file, vars };
+}
+
+async function waitForHealth(url, child) {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) return null;
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.ok) return await res.json();
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
+}
+
+async function main() {
+  await setup();
+  const wrangler = npmBin("wrangler");
+  const persist = process.env.DEV_PERSIST_DIR ? ["--persist-to", process.env.DEV_PERSIST_DIR] : [];
+  const quiet = { env: { ...process.env, CI: "true" } };
+  step("Applying D1 migrations to the local database");
+  await run(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
+  step("Seeding the demo tenant and agent `demo`");
+  await run(wrangler, ["d1", "execute", "DB", "--local", "--file", "seed/demo.sql", ...persist], quiet);
+
+  const { file, vars } = writeDevEnv();
+  const port = process.env.PORT || "8787";
+  const url = `http://127.0.0.1:${port}`;
+  step(`Starting wrangler dev on ${url}`);
+  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", file, ...persist], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  child.on("exit", (code) => process.exit(code ?? 0));
+
+  const health = await waitForHealth(url, child);
+  if (!health) return;
+  console.log(`\n  Demo site:   ${url}/`);
+  console.log(`  Chat API:    POST ${url}/api/agents/demo/chat`);
+  if (!health.model?.configured) {
+    console.log("\n  No model configured: put OPENROUTER_API_KEY=sk-or-... in .dev.vars (see .dev.vars.example),");
+    console.log("  or point OPENROUTER_BASE_URL at any OpenAI-compatible server, then restart.");
+  } else if (vars.OPENROUTER_BASE_URL) {
+    console.log(`  Model API:   ${vars.OPENROUTER_BASE_URL}`);
+  }
+  console.log("");
+}
+
+main().catch((error) => {
+  console.error(error.message);
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+-- The demo tenant and its agent `demo`, re-applied by `npm run dev` (upserts keep edits in this file live).
+INSERT INTO tenants (id, name, status, created_at)
+VALUES ('demo', 'Demo Company', 'active', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = 'active';
+
+INSERT INTO agents (id, tenant_id, config, enabled, created_at, updated_at)
+VALUES ('demo', 'demo', json('{
+  "name": "Demo assistant",
+  "systemPrompt": "You are the friendly assistant of Demo Company, shown on its website. Answer briefly and clearly. When a question depends on the date or time, call get_current_time.",
+  "model": "openai/gpt-4o-mini",
+  "models": ["google/gemini-2.5-flash", "anthropic/claude-3.5-haiku"],
+  "temperature": 0.4,
+  "maxSteps": 5,
+  "tools": { "builtin": ["get_current_time"], "webhooks": [] },
+  "branding": { "title": "Demo Company", "primaryColor": "#4f46e5", "theme": "auto" },
+  "welcomeMessage": "Hi! I am the Demo Company assistant. Ask me anything.",
+  "starterPrompts": ["What time is it in Tokyo?", "What can you do?"]
+}'), 1, CAST(unixepoch('subsec') * 1000 AS INTEGER), CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (id) DO UPDATE SET config = excluded.config, enabled = 1, updated_at = excluded.updated_at;

@@ -1,0 +1,48 @@
+//! Small runtime services from the Workers platform: randomness, time, timeouts, settings.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use wasm_bindgen::prelude::*;
+
+use crate::ids;
+use crate::settings::Settings;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]);
+}
+
+/// A fresh random id such as `msg_4fT…` (20 base62 characters, about 119 bits).
+pub fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 20];
+    get_random_values(&mut bytes);
+    ids::from_random(prefix, &bytes)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// Runs `future` for at most `ms` milliseconds; `None` when time ran out.
+pub async fn with_timeout<F: Future>(future: F, ms: u32) -> Option<F::Output> {
+    let future = std::pin::pin!(future);
+    let delay = worker::Delay::from(Duration::from_millis(u64::from(ms)));
+    match select(future, delay).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
+/// Reads the model settings from vars and secrets.
+pub fn settings(env: &worker::Env) -> Settings {
+    Settings::from_lookup(|name| {
+        env.secret(name)
+            .map(|s| s.to_string())
+            .or_else(|_| env.var(name).map(|v| v.to_string()))
+            .ok()
+    })
+}

@@ -1,0 +1,92 @@
+//! Server settings read from the environment (wrangler vars and secrets).
+
+/// Where OpenRouter lives; any OpenAI-compatible base URL can replace it.
+pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
+/// How long the model may stay silent (no headers, no bytes) before the call fails.
+pub const DEFAULT_MODEL_IDLE_TIMEOUT_MS: u32 = 60_000;
+
+/// Settings of the model client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Chat completions base URL, without a trailing slash.
+    pub base_url: String,
+    /// Bearer key for the provider.
+    pub api_key: Option<String>,
+    /// `HTTP-Referer` attribution (a URL).
+    pub app_url: Option<String>,
+    /// `X-OpenRouter-Title` attribution.
+    pub app_title: Option<String>,
+    /// Silence allowed from the model, in ms.
+    pub model_idle_timeout_ms: u32,
+}
+
+impl Settings {
+    /// Reads settings through `get`, which returns a variable or secret by name.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Self {
+            base_url: get("OPENROUTER_BASE_URL")
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            api_key: get("OPENROUTER_API_KEY"),
+            app_url: get("APP_URL"),
+            app_title: get("APP_TITLE"),
+            model_idle_timeout_ms: get("MODEL_IDLE_TIMEOUT_MS")
+                .and_then(|v| v.parse().ok())
+                .filter(|ms| *ms > 0)
+                .unwrap_or(DEFAULT_MODEL_IDLE_TIMEOUT_MS),
+        }
+    }
+
+    /// Whether chat can reach a model: a key is set, or a non-OpenRouter server that may not need one.
+    pub fn model_configured(&self) -> bool {
+        self.api_key.is_some() || self.base_url != DEFAULT_BASE_URL
+    }
+
+    /// The message shown when no model is configured.
+    pub fn missing_key_message() -> &'static str {
+        "No model is configured: set OPENROUTER_API_KEY in .dev.vars (local) or with `wrangler secret put OPENROUTER_API_KEY` (deployed)."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_to_openrouter_and_needs_a_key() {
+        let s = settings(&[]);
+        assert_eq!(s.base_url, DEFAULT_BASE_URL);
+        assert!(!s.model_configured());
+        assert!(settings(&[("OPENROUTER_API_KEY", "sk-or-x")]).model_configured());
+    }
+
+    #[test]
+    fn custom_base_url_needs_no_key_and_loses_trailing_slash() {
+        let s = settings(&[
+            ("OPENROUTER_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("MODEL_IDLE_TIMEOUT_MS", "250"),
+        ]);
+        assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
+        assert!(s.model_configured());
+        assert_eq!(s.model_idle_timeout_ms, 250);
+        assert_eq!(
+            settings(&[("MODEL_IDLE_TIMEOUT_MS", "x")]).model_idle_timeout_ms,
+            DEFAULT_MODEL_IDLE_TIMEOUT_MS
+        );
+    }
+}

@@ -1,0 +1,240 @@
+// A local stand-in for OpenRouter (any OpenAI-compatible chat completions server) and for a
+// tenant's webhook endpoints. It speaks the streaming wire format of protocols.md §2 and picks a
+// scenario from the requested model name: `scenario/<name>`; unknown models get `plain`.
+import { createServer } from "node:http";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function event(payload) {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+function chunkOf(model, choice, extra = {}) {
+  return { id: "gen-standin", object: "chat.completion.chunk", created: 1760000000, model, provider: "StandIn", choices: choice ? [{ index: 0, ...choice }] : [], ...extra };
+}
+
+const text = (model, content) => event(chunkOf(model, { delta: { content }, finish_reason: null }));
+const finish = (model, reason) => event(chunkOf(model, { delta: {}, finish_reason: reason, native_finish_reason: reason }));
+const usage = (model, prompt, completion, cost) =>
+  event(chunkOf(model, null, { usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, cost } }));
+const toolDelta = (model, calls) => event(chunkOf(model, { delta: { tool_calls: calls }, finish_reason: null }));
+const DONE = "data: [DONE]\n\n";
+
+/** Writes `body` in pieces of `size` bytes (splitting UTF-8 characters too), pausing between them. */
+async function writeSplit(res, body, size) {
+  const bytes = Buffer.from(body);
+  for (let i = 0; i < bytes.length; i += size) {
+    res.write(bytes.subarray(i, i + size));
+    await sleep(1);
+  }
+}
+
+function readBody(req) {
+  return new Promise((resolve) => {
+    const parts = [];
+    req.on("data", (c) => parts.push(c));
+    req.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
+  });
+}
+
+function lastMessage(body) {
+  return body.messages?.[body.messages.length - 1] ?? {};
+}
+
+/** Starts the stand-in on a free loopback port. */
+export async function startStandIn() {
+  const requests = [];
+  const hooks = [];
+  const gates = new Map();
+  const streams = [];
+  const sockets = new Set();
+
+  function gate(name) {
+    if (!gates.has(name)) {
+      let release;
+      const promise = new Promise((r) => (release = r));
+      gates.set(name, { promise, release, waiting: false });
+    }
+    return gates.get(name);
+  }
+
+  async function completions(req, res, body) {
+    const requested = String(body.model ?? "");
+    const scenario = requested.startsWith("scenario/") ? requested.slice(9) : "plain";
+    const model = `${requested}@served`;
+    const record = { scenario, closedEarly: false, finished: false };
+    streams.push(record);
+    res.on("close", () => {
+      if (!record.finished) record.closedEarly = true;
+    });
+    const sse = () => {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      res.socket?.setNoDelay(true);
+    };
+    const end = () => {
+      record.finished = true;
+      res.end();
+    };
+    const fail = (status, message, headers = {}) => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      record.finished = true;
+      res.end(JSON.stringify({ error: { code: status, message } }));
+    };
+    const toolTurn = lastMessage(body).role === "tool";
+
+    switch (scenario) {
+      case "rate-limited":
+        return fail(429, "Rate limit exceeded: free-models-per-min", { "retry-after": "3" });
+      case "unauthorized":
+        return fail(401, "No auth credentials found");
+      case "no-credits":
+        return fail(402, "Insufficient credits");
+      case "server-error":
+        return fail(500, "Internal Server Error");
+      case "tool":
+        sse();
+        if (toolTurn) {
+          await writeSplit(res, text(model, `The tool said: ${lastMessage(body).content}`) + finish(model, "stop") + usage(model, 40, 9, 0.0002) + DONE, 64);
+          return end();
+        }
+        await writeSplit(
+          res,
+          ": OPENROUTER PROCESSING\n\n" +
+            toolDelta(model, [{ index: 0, id: "call_time1", type: "function", function: { name: "get_current_time", arguments: "" } }]) +
+            ['{"ti', 'mezo', 'ne":', ' "Eu', 'rope/', 'Paris', '"}'].map((a) => toolDelta(model, [{ index: 0, function: { arguments: a } }])).join("") +
+            finish(model, "tool_calls") +
+            usage(model, 30, 12, 0.0001) +
+            DONE,
+          7,
+        );
+        return end();
+      case "parallel":
+        sse();
+        if (toolTurn) {
+          const results = body.messages.filter((m) => m.role === "tool").map((m) => m.content);
+          await writeSplit(res, text(model, `Both done: ${results.join(" | ")}`) + finish(model, "stop") + DONE, 50);
+          return end();
+        }
+        await writeSplit(
+          res,
+          toolDelta(model, [{ index: 0, id: "call_dup", type: "function", function: { name: "get_current_time", arguments: '{"timezone":' } }]) +
+            toolDelta(model, [{ index: 1, id: "call_dup", type: "function", function: { name: "lookup_order", arguments: '{"orderId":' } }]) +
+            toolDelta(model, [{ index: 0, function: { arguments: '"Asia/Tokyo"}' } }]) +
+            toolDelta(model, [{ index: 1, function: { arguments: '"A-17"}' } }]) +
+            finish(model, "tool_calls") +
+            DONE,
+          11,
+        );
+        return end();
+      case "tool-timeout":
+        sse();
+        if (toolTurn) {
+          res.write(text(model, `Sorry, the lookup failed: ${lastMessage(body).content}`) + finish(model, "stop") + DONE);
+          return end();
+        }
+        res.write(toolDelta(model, [{ index: 0, id: "call_slow", type: "function", function: { name: "slow_lookup", arguments: "{}" } }]) + finish(model, "tool_calls") + DONE);
+        return end();
+      case "keepalive":
+        sse();
+        res.write(": OPENROUTER PROCESSING\r\n\r\n");
+        await sleep(20);
+        res.write(text(model, "Kept ").replace(/\n/g, "\r\n"));
+        res.write(": OPENROUTER PROCESSING\n\n");
+        await sleep(20);
+        res.write(text(model, "alive ✓"));
+        res.write(": ping\n\n" + finish(model, "stop") + usage(model, 3, 2, 0) + DONE);
+        return end();
+      case "midstream-error":
+        sse();
+        res.write(text(model, "Partial answer"));
+        await sleep(20);
+        res.write(event({ ...chunkOf(model, { delta: { content: "" }, finish_reason: "error" }), error: { code: "server_error", message: "Provider disconnected unexpectedly" } }));
+        return end();
+      case "slow-first-token":
+        sse();
+        for (let i = 0; i < 5; i++) {
+          res.write(": OPENROUTER PROCESSING\n\n");
+          await sleep(300);
+        }
+        res.write(text(model, "Worth the wait.") + finish(model, "stop") + DONE);
+        return end();
+      case "hold": {
+        sse();
+        res.write(text(model, "First words"));
+        const g = gate("hold");
+        g.waiting = true;
+        await g.promise;
+        g.waiting = false;
+        res.write(text(model, " and the rest.") + finish(model, "stop") + DONE);
+        return end();
+      }
+      case "silent":
+        sse();
+        res.write(": OPENROUTER PROCESSING\n\n");
+        return; // never answers; the worker must give up on its own
+      case "slow-stream":
+        sse();
+        for (let i = 0; i < 60 && !record.closedEarly; i++) {
+          res.write(text(model, `w${i} `));
+          await sleep(100);
+        }
+        res.write(finish(model, "stop") + DONE);
+        return end();
+      default:
+        sse();
+        res.write(text(model, "Hello"));
+        res.write(text(model, " from the"));
+        res.write(text(model, " stand-in.") + finish(model, "stop") + usage(model, 12, 5, 0.00042) + DONE);
+        return end();
+    }
+  }
+
+  async function hook(req, res, path, body) {
+    hooks.push({ path, method: req.method, url: req.url, headers: req.headers, body });
+    const json = (status, value) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(value));
+    };
+    if (path === "/hooks/order") {
+      const input = body ? JSON.parse(body) : {};
+      return json(200, { orderId: input.orderId, status: "shipped", authorized: req.headers["x-api-key"] === "hook-secret" });
+    }
+    if (path === "/hooks/slow") return; // hangs until the worker gives up
+    return json(404, { error: "no such hook" });
+  }
+
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const raw = await readBody(req);
+    if (path === "/v1/chat/completions" && req.method === "POST") {
+      const body = JSON.parse(raw);
+      requests.push({ headers: req.headers, body });
+      return completions(req, res, body);
+    }
+    if (path.startsWith("/hooks/")) return hook(req, res, path, raw);
+    res.writeHead(404).end();
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    hooks,
+    streams,
+    /** Whether a `hold` stream is waiting for `release`. */
+    holding: (name = "hold") => gates.get(name)?.waiting === true,
+    release(name = "hold") {
+      gate(name).release();
+      gates.delete(name);
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

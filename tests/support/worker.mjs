@@ -1,0 +1,57 @@
+// Runs the built worker in workerd through Miniflare, with a real (in-memory) D1 database
+// migrated from migrations/, on a free loopback port.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+/** Splits a migration file into statements (our migrations end statements with `;` + newline). */
+function statements(sql) {
+  return sql
+    .split("\n")
+    .filter((line) => !line.trim().startsWith("--"))
+    .join("\n")
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Starts the worker with `bindings` as vars; returns its URL, the D1 handle and `stop`. */
+export async function startWorker(bindings) {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: join(root, "build/index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-04-20",
+    compatibilityFlags: ["enable_request_signal"],
+    d1Databases: { DB: "00000000-0000-4000-8000-000000000000" },
+    bindings,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const db = await mf.getD1Database("DB");
+  for (const file of readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
+    for (const sql of statements(readFileSync(join(root, "migrations", file), "utf8"))) {
+      await db.prepare(sql).run();
+    }
+  }
+  return { url, db, stop: () => mf.dispose() };
+}
+
+/** Creates or replaces a tenant and one agent. */
+export async function putAgent(db, { id, tenant = "t_test", tenantStatus = "active", enabled = true, config }) {
+  const now = Date.now();
+  await db
+    .prepare("INSERT INTO tenants (id, name, status, created_at) VALUES (?1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET status = excluded.status")
+    .bind(tenant, tenantStatus, now)
+    .run();
+  await db
+    .prepare(
+      "INSERT INTO agents (id, tenant_id, config, enabled, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) " +
+        "ON CONFLICT (id) DO UPDATE SET config = excluded.config, enabled = excluded.enabled, tenant_id = excluded.tenant_id",
+    )
+    .bind(id, tenant, JSON.stringify(config), enabled ? 1 : 0, now)
+    .run();
+}
