@@ -358,3 +358,27 @@ describe("request errors", () => {
     assert.deepEqual(await res.json(), { status: "ok", store: "d1", model: { configured: true } });
   });
 });
+
+describe("without a model configured", () => {
+  let bare;
+  before(async () => {
+    bare = await startWorker({});
+    await putAgent(bare.db, { id: "plain", config: agentConfig("scenario/plain") });
+  });
+  after(() => bare?.stop());
+
+  test("health says so and chat answers 503 naming OPENROUTER_API_KEY", async () => {
+    assert.deepEqual((await (await fetch(`${bare.url}/api/health`)).json()).model, { configured: false });
+    const res = await fetch(`${bare.url}/api/agents/plain/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "c1", messages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "hi" }] }] }),
+    });
+    assert.equal(res.status, 503);
+    const body = await res.json();
+    assert.equal(body.error.code, "not_configured");
+    assert.match(body.error.message, /OPENROUTER_API_KEY/);
+    const stored = await fetch(`${bare.url}/api/agents/plain/conversations/c1`);
+    assert.equal(stored.status, 404, "nothing is stored for a turn that could not start");
+  });
+});

@@ -1,0 +1,71 @@
+// The README's run command: `npm run dev` migrates and seeds a fresh local D1, serves the demo
+// page and chats with the demo agent (through wrangler dev, against the local stand-in).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { chat, eventually, textOf } from "../support/chat.mjs";
+
+const root = new URL("../..", import.meta.url).pathname;
+let standin;
+let dev;
+let state;
+let base;
+let output = "";
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  standin = await startStandIn();
+  state = mkdtempSync(join(tmpdir(), "dev-state-"));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  dev = spawn("npm", ["run", "dev"], {
+    cwd: root,
+    detached: true,
+    env: { ...process.env, PORT: String(port), DEV_PERSIST_DIR: state, OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "dev-test-key" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  dev.stdout.on("data", (d) => (output += d));
+  dev.stderr.on("data", (d) => (output += d));
+  await eventually(() => output.includes("Demo site:") || dev.exitCode !== null, { timeoutMs: 300_000, intervalMs: 200 });
+  assert.equal(dev.exitCode, null, `npm run dev exited early:\n${output}`);
+});
+
+after(async () => {
+  if (dev && dev.exitCode === null) {
+    process.kill(-dev.pid, "SIGTERM");
+    await new Promise((resolve) => dev.once("exit", resolve));
+  }
+  await standin?.close();
+  if (state) rmSync(state, { recursive: true, force: true });
+});
+
+test("npm run dev prints the demo URL and serves the demo page", async () => {
+  assert.match(output, new RegExp(`Demo site: +${base}/`));
+  const page = await fetch(`${base}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /Demo assistant/);
+  assert.equal((await fetch(`${base}/demo.js`)).status, 200);
+});
+
+test("the seeded demo agent answers with its built-in tools offered", async () => {
+  const result = await chat(base, "demo", { chatId: "dev_smoke", text: "Hello?" });
+  assert.equal(textOf(result.message), "Hello from the stand-in.");
+  const upstream = standin.requests.at(-1);
+  assert.equal(upstream.headers.authorization, "Bearer dev-test-key", "environment wins over .dev.vars");
+  assert.equal(upstream.body.model, "openai/gpt-4o-mini");
+  assert.deepEqual(upstream.body.tools.map((t) => t.function.name), ["get_current_time"]);
+});
