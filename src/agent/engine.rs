@@ -1,25 +1,31 @@
 //! The agent loop: stream a model step, run the tools it asks for, feed the results back,
 //! repeat until the model answers in text or the step limit is reached.
+//!
+//! Model events are pushed into the loop synchronously (`ModelEventHandler`), a network read
+//! at a time, and events leave through the sink in one flush per read. Nothing here polls a
+//! future per chunk: on Workers each such crossing between JavaScript and wasm costs CPU.
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Value};
 
 use super::message::MessageBuilder;
 use super::AgentEvent;
-use crate::llm::tool_calls::{CallUpdate, ToolCallAccumulator};
+use crate::llm::tool_calls::{CallUpdate, PendingCall, ToolCallAccumulator};
 use crate::llm::{
-    ChatMessage, FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelStream, ToolCall,
-    ToolChoice, ToolSpec, Usage,
+    ChatMessage, FinishReason, Model, ModelError, ModelEvent, ModelEventHandler, ModelRequest,
+    ToolCall, ToolChoice, ToolSpec, Usage,
 };
 use crate::tools::{cap_output, ToolRunner, MAX_TOOL_OUTPUT_BYTES};
 
 /// Text given to the model and visitor when the model calls tools after its last allowed step.
 pub const STEP_LIMIT_REACHED: &str = "Tool step limit reached; the tool was not run.";
 
-/// Receives events as they happen; `false` means the visitor has gone.
+/// Where a turn's events go: queued by `send`, delivered by `flush`.
 pub trait EventSink {
-    /// Delivers one event.
-    fn send(&mut self, event: &AgentEvent) -> bool;
+    /// Queues one event.
+    fn send(&mut self, event: &AgentEvent);
+    /// Delivers the queued events; `false` means the visitor has gone.
+    fn flush(&mut self) -> bool;
 }
 
 /// Everything one turn needs.
@@ -65,285 +71,297 @@ pub struct TurnOutcome {
     pub usage: Usage,
 }
 
-/// Runs one turn, streaming events to `sink`.
-pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink>(
+/// Runs one turn, streaming events to `sink`; returns the outcome and the sink.
+pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink + 'static>(
     model: &M,
     tools: &T,
     turn: Turn,
-    sink: &mut S,
-) -> TurnOutcome {
+    sink: S,
+) -> (TurnOutcome, S) {
     let mut run = Run {
-        out: Output {
-            sink,
-            builder: MessageBuilder::new(),
-            gone: false,
-        },
+        sink,
+        builder: MessageBuilder::new(),
+        gone: false,
         usage: Usage::default(),
         model_used: None,
-        model_index: 0,
         blocks: 0,
+        attempts: 0,
         call_prefix: format!("call_{}_", turn.message_id.trim_start_matches("msg_")),
+        step: StepState::new(String::new()),
     };
-    run.out.emit(AgentEvent::Start {
+    run.emit(AgentEvent::Start {
         message_id: turn.message_id.clone(),
     });
-    let end = run.steps(model, tools, turn).await;
+    run.flush();
+    let (mut run, end) = steps(model, tools, turn, run).await;
     match &end {
-        TurnEnd::Finished(reason) => run.out.emit(AgentEvent::Finish { reason: *reason }),
+        TurnEnd::Finished(reason) => run.emit(AgentEvent::Finish { reason: *reason }),
         TurnEnd::Failed(message) => {
-            run.out.emit(AgentEvent::Error {
+            run.emit(AgentEvent::Error {
                 message: message.clone(),
             });
-            run.out.emit(AgentEvent::Finish {
+            run.emit(AgentEvent::Finish {
                 reason: FinishReason::Error,
             });
         }
         TurnEnd::Aborted => {}
     }
-    TurnOutcome {
-        parts: run.out.builder.finish(),
+    run.flush();
+    let outcome = TurnOutcome {
+        parts: run.builder.finish(),
         model: run.model_used,
         end,
         usage: run.usage,
+    };
+    (outcome, run.sink)
+}
+
+async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
+    model: &M,
+    tools: &T,
+    mut turn: Turn,
+    mut run: Run<S>,
+) -> (Run<S>, TurnEnd) {
+    if turn.models.is_empty() {
+        return (
+            run,
+            TurnEnd::Failed("This agent has no model configured.".into()),
+        );
     }
-}
-
-struct Output<'s, S: EventSink> {
-    sink: &'s mut S,
-    builder: MessageBuilder,
-    gone: bool,
-}
-
-impl<S: EventSink> Output<'_, S> {
-    fn emit(&mut self, event: AgentEvent) {
-        self.builder.apply(&event);
-        if !self.gone && !self.sink.send(&event) {
-            self.gone = true;
+    let mut model_index = 0;
+    for step in 0..=turn.max_steps {
+        let last_step = step == turn.max_steps;
+        let mut request = ModelRequest {
+            model: String::new(),
+            messages: std::mem::take(&mut turn.messages),
+            tools: turn.tools.clone(),
+            tool_choice: Some(if last_step {
+                ToolChoice::None
+            } else {
+                ToolChoice::Auto
+            }),
+            temperature: turn.temperature,
+            max_tokens: turn.max_tokens,
+        };
+        loop {
+            request.model = turn.models[model_index].clone();
+            run.begin_step();
+            let (returned, result) = model.stream(&request, run).await;
+            run = returned;
+            match run.end_step(result) {
+                StepEnd::Answered => break,
+                StepEnd::Retry(_) if model_index + 1 < turn.models.len() => model_index += 1,
+                StepEnd::Retry(error) => return (run, TurnEnd::Failed(error.visitor_message())),
+                StepEnd::End(end) => return (run, end),
+            }
+        }
+        turn.messages = request.messages;
+        let reason = run.step.finish.unwrap_or(FinishReason::Stop);
+        let text = std::mem::take(&mut run.step.text);
+        let calls = std::mem::take(&mut run.step.accumulator).finish();
+        if calls.is_empty() {
+            run.emit(AgentEvent::StepFinish);
+            return (run, TurnEnd::Finished(reason));
+        }
+        let results = run.run_tools(tools, &calls, last_step).await;
+        if run.gone {
+            return (run, TurnEnd::Aborted);
+        }
+        run.emit(AgentEvent::StepFinish);
+        if last_step {
+            return (run, TurnEnd::Finished(FinishReason::ToolCalls));
+        }
+        turn.messages.push(ChatMessage::Assistant {
+            content: (!text.is_empty()).then_some(text),
+            tool_calls: calls
+                .iter()
+                .zip(&results)
+                .map(|(call, (arguments, _))| ToolCall::function(&call.id, &call.name, arguments))
+                .collect(),
+        });
+        for (call, (_, content)) in calls.iter().zip(results) {
+            turn.messages.push(ChatMessage::Tool {
+                tool_call_id: call.id.clone(),
+                content,
+            });
         }
     }
+    (run, TurnEnd::Finished(FinishReason::ToolCalls))
 }
 
 /// What one model step ended with.
-enum Step {
-    /// The model answered; tool calls (if any) wait to run.
-    Answered {
-        reason: FinishReason,
-        text: String,
-        calls: Vec<crate::llm::tool_calls::PendingCall>,
-    },
+enum StepEnd {
+    /// The model answered; `Run::step` holds its text and tool calls.
+    Answered,
     /// The step failed before any content, so another model may take it.
     Retry(ModelError),
     /// The turn is over.
     End(TurnEnd),
 }
 
-struct Run<'s, S: EventSink> {
-    out: Output<'s, S>,
+/// The state of the model call in progress.
+struct StepState {
+    accumulator: ToolCallAccumulator,
+    text_block: Option<String>,
+    reasoning_block: Option<String>,
+    text: String,
     usage: Usage,
-    model_used: Option<String>,
-    model_index: usize,
-    blocks: u32,
-    call_prefix: String,
+    finish: Option<FinishReason>,
+    started: bool,
+    done: bool,
+    failure: Option<ModelError>,
+    updates: Vec<CallUpdate>,
 }
 
-impl<S: EventSink> Run<'_, S> {
-    async fn steps<M: Model, T: ToolRunner>(
-        &mut self,
-        model: &M,
-        tools: &T,
-        mut turn: Turn,
-    ) -> TurnEnd {
-        if turn.models.is_empty() {
-            return TurnEnd::Failed("This agent has no model configured.".into());
+impl StepState {
+    fn new(call_prefix: String) -> Self {
+        Self {
+            accumulator: ToolCallAccumulator::new(call_prefix),
+            text_block: None,
+            reasoning_block: None,
+            text: String::new(),
+            usage: Usage::default(),
+            finish: None,
+            started: false,
+            done: false,
+            failure: None,
+            updates: Vec::new(),
         }
-        for step in 0..=turn.max_steps {
-            let last_step = step == turn.max_steps;
-            let mut request = ModelRequest {
-                model: String::new(),
-                messages: std::mem::take(&mut turn.messages),
-                tools: turn.tools.clone(),
-                tool_choice: Some(if last_step {
-                    ToolChoice::None
-                } else {
-                    ToolChoice::Auto
-                }),
-                temperature: turn.temperature,
-                max_tokens: turn.max_tokens,
-            };
-            let answered = loop {
-                let stream = match self.open(model, &turn.models, &mut request).await {
-                    Ok(stream) => stream,
-                    Err(ModelError::Aborted) => return TurnEnd::Aborted,
-                    Err(error) => return TurnEnd::Failed(error.visitor_message()),
-                };
-                match self.stream_step(stream).await {
-                    Step::Retry(error) if self.model_index + 1 < turn.models.len() => {
-                        let _ = error;
-                        self.model_index += 1;
-                    }
-                    Step::Retry(ModelError::Aborted) => return TurnEnd::Aborted,
-                    Step::Retry(error) => return TurnEnd::Failed(error.visitor_message()),
-                    Step::End(end) => return end,
-                    Step::Answered {
-                        reason,
-                        text,
-                        calls,
-                    } => break (reason, text, calls),
-                }
-            };
-            turn.messages = request.messages;
-            let (reason, text, calls) = answered;
-            if calls.is_empty() {
-                self.out.emit(AgentEvent::StepFinish);
-                return TurnEnd::Finished(reason);
-            }
-            let results = self.run_tools(tools, &calls, last_step).await;
-            if self.out.gone {
-                return TurnEnd::Aborted;
-            }
-            self.out.emit(AgentEvent::StepFinish);
-            if last_step {
-                return TurnEnd::Finished(FinishReason::ToolCalls);
-            }
-            turn.messages.push(ChatMessage::Assistant {
-                content: (!text.is_empty()).then_some(text),
-                tool_calls: calls
-                    .iter()
-                    .zip(&results)
-                    .map(|(call, (arguments, _))| {
-                        ToolCall::function(&call.id, &call.name, arguments)
-                    })
-                    .collect(),
-            });
-            for (call, (_, content)) in calls.iter().zip(results) {
-                turn.messages.push(ChatMessage::Tool {
-                    tool_call_id: call.id.clone(),
-                    content,
-                });
-            }
-        }
-        TurnEnd::Finished(FinishReason::ToolCalls)
+    }
+}
+
+/// A turn in progress: the sink, what has been said, and the current step.
+struct Run<S: EventSink> {
+    sink: S,
+    builder: MessageBuilder,
+    gone: bool,
+    usage: Usage,
+    model_used: Option<String>,
+    blocks: u32,
+    attempts: u32,
+    call_prefix: String,
+    step: StepState,
+}
+
+impl<S: EventSink> ModelEventHandler for Run<S> {
+    fn on_event(&mut self, event: ModelEvent) -> bool {
+        self.handle(event);
+        self.reading()
     }
 
-    /// Opens a stream on the current model, moving down the fallback chain on errors that allow it.
-    async fn open<M: Model>(
-        &mut self,
-        model: &M,
-        chain: &[String],
-        request: &mut ModelRequest,
-    ) -> Result<ModelStream, ModelError> {
-        loop {
-            request.model = chain[self.model_index].clone();
-            match model.open(request).await {
-                Ok(stream) => return Ok(stream),
-                Err(error) if error.allows_fallback() && self.model_index + 1 < chain.len() => {
-                    self.model_index += 1
-                }
-                Err(error) => return Err(error),
-            }
+    fn end_batch(&mut self) -> bool {
+        self.flush();
+        self.reading()
+    }
+}
+
+impl<S: EventSink> Run<S> {
+    fn emit(&mut self, event: AgentEvent) {
+        self.builder.apply(&event);
+        if !self.gone {
+            self.sink.send(&event);
         }
     }
 
-    async fn stream_step(&mut self, mut stream: ModelStream) -> Step {
-        let mut accumulator = ToolCallAccumulator::new(self.call_prefix.clone());
-        self.call_prefix.push('x');
-        let mut text_block: Option<String> = None;
-        let mut reasoning_block: Option<String> = None;
-        let mut step_text = String::new();
-        let mut step_usage = Usage::default();
-        let mut finish: Option<FinishReason> = None;
-        let mut started = false;
-        let mut done = false;
-        let mut updates = Vec::new();
-        let failure = loop {
-            let Some(item) = stream.next().await else {
-                break None;
-            };
-            let event = match item {
-                Ok(event) => event,
-                Err(error) => break Some(error),
-            };
-            let is_content = matches!(
-                event,
-                ModelEvent::Text(_) | ModelEvent::Reasoning(_) | ModelEvent::ToolCall(_)
-            );
-            if is_content && !started {
-                started = true;
-                self.out.emit(AgentEvent::StepStart);
+    fn flush(&mut self) {
+        if !self.gone && !self.sink.flush() {
+            self.gone = true;
+        }
+    }
+
+    fn reading(&self) -> bool {
+        !self.gone && !self.step.done && self.step.failure.is_none()
+    }
+
+    fn begin_step(&mut self) {
+        self.attempts += 1;
+        self.step = StepState::new(format!("{}{}_", self.call_prefix, self.attempts));
+    }
+
+    fn handle(&mut self, event: ModelEvent) {
+        let is_content = matches!(
+            event,
+            ModelEvent::Text(_) | ModelEvent::Reasoning(_) | ModelEvent::ToolCall(_)
+        );
+        if is_content && !self.step.started {
+            self.step.started = true;
+            self.emit(AgentEvent::StepStart);
+        }
+        match event {
+            ModelEvent::Model(name) => self.model_used = Some(name),
+            ModelEvent::Text(delta) => {
+                self.close_reasoning();
+                let id = self.open_text();
+                self.step.text.push_str(&delta);
+                self.emit(AgentEvent::TextDelta { id, delta });
             }
-            match event {
-                ModelEvent::Model(name) => self.model_used = Some(name),
-                ModelEvent::Text(delta) => {
-                    self.close(&mut reasoning_block, false);
-                    let id = self.open_block(&mut text_block, true);
-                    step_text.push_str(&delta);
-                    self.out.emit(AgentEvent::TextDelta { id, delta });
-                }
-                ModelEvent::Reasoning(delta) => {
-                    self.close(&mut text_block, true);
-                    let id = self.open_block(&mut reasoning_block, false);
-                    self.out.emit(AgentEvent::ReasoningDelta { id, delta });
-                }
-                ModelEvent::ToolCall(fragment) => {
-                    self.close(&mut text_block, true);
-                    self.close(&mut reasoning_block, false);
-                    accumulator.push(fragment, &mut updates);
-                    for update in updates.drain(..) {
-                        self.out.emit(match update {
-                            CallUpdate::Started { id, name } => {
-                                AgentEvent::ToolInputStart { call_id: id, name }
-                            }
-                            CallUpdate::ArgumentsDelta { id, delta } => {
-                                AgentEvent::ToolInputDelta { call_id: id, delta }
-                            }
-                        });
-                    }
-                }
-                ModelEvent::Usage(usage) => step_usage = usage,
-                ModelEvent::Finish(reason) => finish = Some(reason),
-                ModelEvent::Error(message) => break Some(ModelError::Stream(message)),
-                ModelEvent::Done => {
-                    done = true;
-                    break None;
-                }
+            ModelEvent::Reasoning(delta) => {
+                self.close_text();
+                let id = self.open_reasoning();
+                self.emit(AgentEvent::ReasoningDelta { id, delta });
             }
-            if self.out.gone {
-                break Some(ModelError::Aborted);
+            ModelEvent::ToolCall(fragment) => {
+                self.close_text();
+                self.close_reasoning();
+                let mut updates = std::mem::take(&mut self.step.updates);
+                self.step.accumulator.push(fragment, &mut updates);
+                for update in updates.drain(..) {
+                    self.emit(match update {
+                        CallUpdate::Started { id, name } => {
+                            AgentEvent::ToolInputStart { call_id: id, name }
+                        }
+                        CallUpdate::ArgumentsDelta { id, delta } => {
+                            AgentEvent::ToolInputDelta { call_id: id, delta }
+                        }
+                    });
+                }
+                self.step.updates = updates;
             }
-        };
-        drop(stream);
-        self.close(&mut text_block, true);
-        self.close(&mut reasoning_block, false);
-        self.usage.add(&step_usage);
-        let failure =
-            failure.or_else(|| (!done && finish.is_none()).then_some(ModelError::Truncated));
+            ModelEvent::Usage(usage) => self.step.usage = usage,
+            ModelEvent::Finish(reason) => self.step.finish = Some(reason),
+            ModelEvent::Error(message) => self.step.failure = Some(ModelError::Stream(message)),
+            ModelEvent::Done => self.step.done = true,
+        }
+    }
+
+    fn end_step(&mut self, result: Result<(), ModelError>) -> StepEnd {
+        self.close_text();
+        self.close_reasoning();
+        let usage = self.step.usage;
+        self.usage.add(&usage);
+        let truncated = !self.step.done && self.step.finish.is_none();
+        let failure = self
+            .step
+            .failure
+            .take()
+            .or(result.err())
+            .or_else(|| truncated.then_some(ModelError::Truncated));
+        if self.gone {
+            return StepEnd::End(TurnEnd::Aborted);
+        }
         if let Some(error) = failure {
-            if self.out.gone || error == ModelError::Aborted {
-                return Step::End(TurnEnd::Aborted);
+            if error == ModelError::Aborted {
+                return StepEnd::End(TurnEnd::Aborted);
             }
-            if !started && error.allows_fallback() {
-                return Step::Retry(error);
+            if !self.step.started && error.allows_fallback() {
+                return StepEnd::Retry(error);
             }
-            if started {
-                self.out.emit(AgentEvent::StepFinish);
+            if self.step.started {
+                self.emit(AgentEvent::StepFinish);
             }
-            return Step::End(TurnEnd::Failed(error.visitor_message()));
+            return StepEnd::End(TurnEnd::Failed(error.visitor_message()));
         }
-        if !started {
-            self.out.emit(AgentEvent::StepStart);
+        if !self.step.started {
+            self.emit(AgentEvent::StepStart);
         }
-        Step::Answered {
-            reason: finish.unwrap_or(FinishReason::Stop),
-            text: step_text,
-            calls: accumulator.finish(),
-        }
+        StepEnd::Answered
     }
 
     /// Runs the step's tool calls in parallel; returns (arguments sent back, result text) per call.
     async fn run_tools<T: ToolRunner>(
         &mut self,
         tools: &T,
-        calls: &[crate::llm::tool_calls::PendingCall],
+        calls: &[PendingCall],
         limit_reached: bool,
     ) -> Vec<(String, String)> {
         let mut results: Vec<(String, String)> = Vec::with_capacity(calls.len());
@@ -357,14 +375,14 @@ impl<S: EventSink> Run<'_, S> {
             match parsed {
                 Ok(input @ Value::Object(_)) => {
                     results.push((input.to_string(), String::new()));
-                    self.out.emit(AgentEvent::ToolInputAvailable {
+                    self.emit(AgentEvent::ToolInputAvailable {
                         call_id: call.id.clone(),
                         name: call.name.clone(),
                         input: input.clone(),
                     });
                     if limit_reached {
                         results[slot].1 = json!({ "error": STEP_LIMIT_REACHED }).to_string();
-                        self.out.emit(AgentEvent::ToolOutputError {
+                        self.emit(AgentEvent::ToolOutputError {
                             call_id: call.id.clone(),
                             error: STEP_LIMIT_REACHED.into(),
                         });
@@ -378,7 +396,7 @@ impl<S: EventSink> Run<'_, S> {
                         call.name, call.arguments
                     );
                     results.push(("{}".into(), json!({ "error": error }).to_string()));
-                    self.out.emit(AgentEvent::ToolInputError {
+                    self.emit(AgentEvent::ToolInputError {
                         call_id: call.id.clone(),
                         name: call.name.clone(),
                         input: Value::String(call.arguments.clone()),
@@ -387,50 +405,59 @@ impl<S: EventSink> Run<'_, S> {
                 }
             }
         }
+        self.flush();
         while let Some((slot, result)) = pending.next().await {
             let call_id = calls[slot].id.clone();
             match result {
                 Ok(value) => {
                     let (output, text) = cap_output(value, MAX_TOOL_OUTPUT_BYTES);
                     results[slot].1 = text;
-                    self.out
-                        .emit(AgentEvent::ToolOutputAvailable { call_id, output });
+                    self.emit(AgentEvent::ToolOutputAvailable { call_id, output });
                 }
                 Err(error) => {
                     results[slot].1 = json!({ "error": error }).to_string();
-                    self.out
-                        .emit(AgentEvent::ToolOutputError { call_id, error });
+                    self.emit(AgentEvent::ToolOutputError { call_id, error });
                 }
             }
-            if self.out.gone {
+            self.flush();
+            if self.gone {
                 break;
             }
         }
         results
     }
 
-    fn open_block(&mut self, block: &mut Option<String>, text: bool) -> String {
-        if let Some(id) = block {
+    fn open_text(&mut self) -> String {
+        if let Some(id) = &self.step.text_block {
             return id.clone();
         }
         self.blocks += 1;
-        let id = format!("{}{}", if text { "txt_" } else { "rsn_" }, self.blocks);
-        self.out.emit(if text {
-            AgentEvent::TextStart { id: id.clone() }
-        } else {
-            AgentEvent::ReasoningStart { id: id.clone() }
-        });
-        *block = Some(id.clone());
+        let id = format!("txt_{}", self.blocks);
+        self.emit(AgentEvent::TextStart { id: id.clone() });
+        self.step.text_block = Some(id.clone());
         id
     }
 
-    fn close(&mut self, block: &mut Option<String>, text: bool) {
-        if let Some(id) = block.take() {
-            self.out.emit(if text {
-                AgentEvent::TextEnd { id }
-            } else {
-                AgentEvent::ReasoningEnd { id }
-            });
+    fn open_reasoning(&mut self) -> String {
+        if let Some(id) = &self.step.reasoning_block {
+            return id.clone();
+        }
+        self.blocks += 1;
+        let id = format!("rsn_{}", self.blocks);
+        self.emit(AgentEvent::ReasoningStart { id: id.clone() });
+        self.step.reasoning_block = Some(id.clone());
+        id
+    }
+
+    fn close_text(&mut self) {
+        if let Some(id) = self.step.text_block.take() {
+            self.emit(AgentEvent::TextEnd { id });
+        }
+    }
+
+    fn close_reasoning(&mut self) {
+        if let Some(id) = self.step.reasoning_block.take() {
+            self.emit(AgentEvent::ReasoningEnd { id });
         }
     }
 }

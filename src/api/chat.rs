@@ -4,8 +4,8 @@
 //! `ctx.wait_until`, so when the visitor disconnects it still stores the partial answer
 //! (marked aborted) after cancelling the upstream call.
 
-use futures::channel::mpsc::{unbounded, UnboundedSender};
 use serde_json::json;
+use wasm_bindgen::prelude::*;
 use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
@@ -26,7 +26,23 @@ use crate::tools::runner::WorkerTools;
 /// Attempts to store the answer before giving up (the turn has already been streamed).
 const PERSIST_ATTEMPTS: u32 = 3;
 
-type Chunk = Result<Vec<u8>, worker::Error>;
+#[wasm_bindgen(module = "/src/js/stream.js")]
+extern "C" {
+    /// The response body the engine writes into (see `src/js/stream.js`).
+    type Output;
+
+    #[wasm_bindgen(constructor)]
+    fn new() -> Output;
+
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &Output) -> worker::web_sys::ReadableStream;
+
+    #[wasm_bindgen(method)]
+    fn write(this: &Output, bytes: &[u8]) -> bool;
+
+    #[wasm_bindgen(method)]
+    fn close(this: &Output);
+}
 
 /// Handles a chat request.
 pub async fn handle(
@@ -122,18 +138,23 @@ pub async fn handle(
     };
     drop(tools);
 
-    let (tx, rx) = unbounded::<Chunk>();
+    let output = Output::new();
+    let body = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
     let conversation_id = conversation.id.clone();
     ctx.wait_until(async move {
         let model = HttpModel::new(settings, Some(visitor));
         let tools = WorkerTools::new(&agent.config);
-        let mut sink = ChannelSink { tx };
+        let sink = OutputSink {
+            output,
+            buffer: Vec::with_capacity(1024),
+        };
         let message_id = turn.message_id.clone();
-        let outcome = run_turn(&model, &tools, turn, &mut sink).await;
+        let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
         let message = assistant_message(message_id, &conversation, outcome);
         persist(&store, &message).await;
-        let _ = sink.tx.unbounded_send(Ok(DONE.to_vec()));
+        sink.output.write(DONE);
+        sink.output.close();
     });
 
     let headers = Headers::new();
@@ -145,11 +166,10 @@ pub async fn handle(
     headers
         .set("x-conversation-id", &conversation_id)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    ResponseBuilder::new()
+    Ok(ResponseBuilder::new()
         .with_status(200)
         .with_headers(headers)
-        .from_stream(rx)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .stream(body))
 }
 
 async fn new_conversation(
@@ -170,16 +190,24 @@ async fn new_conversation(
     Ok(conversation)
 }
 
-/// Forwards encoded events to the response stream; a closed channel means the visitor left.
-struct ChannelSink {
-    tx: UnboundedSender<Chunk>,
+/// Encodes events into a buffer and writes it to the response body once per flush.
+struct OutputSink {
+    output: Output,
+    buffer: Vec<u8>,
 }
 
-impl EventSink for ChannelSink {
-    fn send(&mut self, event: &AgentEvent) -> bool {
-        let mut bytes = Vec::with_capacity(96);
-        ui_message::encode(event, &mut bytes);
-        self.tx.unbounded_send(Ok(bytes)).is_ok()
+impl EventSink for OutputSink {
+    fn send(&mut self, event: &AgentEvent) {
+        ui_message::encode(event, &mut self.buffer);
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.buffer.is_empty() {
+            return true;
+        }
+        let delivered = self.output.write(&self.buffer);
+        self.buffer.clear();
+        delivered
     }
 }
 

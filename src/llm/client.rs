@@ -1,18 +1,32 @@
 //! The OpenAI-compatible model client over the Workers `fetch` API.
+//!
+//! The body is read by a small JavaScript pump (`src/js/stream.js`) that hands each network
+//! read to the engine in one synchronous call; see docs/development.md, "Streaming and CPU".
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use futures::stream::{self, StreamExt};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use worker::{
-    AbortController, AbortSignal, ByteStream, Fetch, Headers, Method, Request, RequestInit,
+    AbortController, AbortSignal, Fetch, Headers, Method, Request, RequestInit, ResponseBody,
 };
 
-use super::openai::{error_body_message, parse_chunk, request_body};
+use super::openai::{error_body_message, request_body, ChunkDecoder};
 use super::sse::{SseEvent, SseParser};
-use super::{Model, ModelError, ModelEvent, ModelRequest, ModelStream};
+use super::{Model, ModelError, ModelEventHandler, ModelRequest};
 use crate::platform::with_timeout;
 use crate::settings::Settings;
+
+#[wasm_bindgen(module = "/src/js/stream.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = pump)]
+    fn pump(
+        body: &worker::web_sys::ReadableStream,
+        feed: &js_sys::Function,
+        idle_ms: u32,
+    ) -> js_sys::Promise;
+}
 
 /// Calls `{base_url}/chat/completions` with streaming on.
 pub struct HttpModel {
@@ -53,12 +67,14 @@ impl HttpModel {
             &init,
         )
     }
-}
 
-impl Model for HttpModel {
-    async fn open(&self, request: &ModelRequest) -> Result<ModelStream, ModelError> {
+    /// Sends the request and waits for the response head; `Err` carries fallback-relevant detail.
+    async fn open(
+        &self,
+        request: &ModelRequest,
+        controller: &AbortController,
+    ) -> Result<worker::web_sys::ReadableStream, ModelError> {
         let idle = self.settings.model_idle_timeout_ms;
-        let controller = AbortController::default();
         let signal = match &self.visitor {
             Some(visitor) => {
                 let both = js_sys::Array::of2(visitor, &controller.signal());
@@ -66,20 +82,16 @@ impl Model for HttpModel {
             }
             None => controller.signal(),
         };
-        let body = request_body(request);
         let upstream = self
-            .request(&body)
+            .request(&request_body(request))
             .map_err(|e| ModelError::Network(e.to_string()))?;
-        let fetch = Fetch::Request(upstream);
-        let mut response = match with_timeout(fetch.send_with_signal(&signal), idle).await {
-            None => {
-                controller.abort();
-                return Err(ModelError::Timeout);
-            }
-            Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
-            Some(Err(e)) => return Err(ModelError::Network(e.to_string())),
-            Some(Ok(response)) => response,
-        };
+        let mut response =
+            match with_timeout(Fetch::Request(upstream).send_with_signal(&signal), idle).await {
+                None => return Err(ModelError::Timeout),
+                Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
+                Some(Err(e)) => return Err(ModelError::Network(e.to_string())),
+                Some(Ok(response)) => response,
+            };
         let status = response.status_code();
         if !(200..300).contains(&status) {
             let text = with_timeout(response.text(), idle)
@@ -91,97 +103,126 @@ impl Model for HttpModel {
                 message: error_body_message(&text),
             });
         }
-        let bytes = response
-            .stream()
-            .map_err(|e| ModelError::Network(e.to_string()))?;
-        let reader = Reader {
-            bytes,
-            parser: SseParser::new(),
-            sse: Vec::new(),
-            pending: VecDeque::new(),
-            controller: Some(controller),
-            visitor: self.visitor.clone(),
-            idle_ms: idle,
-            ended: false,
+        match response.body() {
+            ResponseBody::Stream(body) => Ok(body.clone()),
+            _ => Err(ModelError::Truncated),
+        }
+    }
+}
+
+impl Model for HttpModel {
+    async fn stream<H: ModelEventHandler + 'static>(
+        &self,
+        request: &ModelRequest,
+        handler: H,
+    ) -> (H, Result<(), ModelError>) {
+        let controller = AbortController::default();
+        let body = match self.open(request, &controller).await {
+            Ok(body) => body,
+            Err(error) => {
+                controller.abort();
+                return (handler, Err(error));
+            }
         };
-        Ok(stream::unfold(reader, Reader::next_item).boxed_local())
+        let feeder = Rc::new(RefCell::new(Feeder::new(handler)));
+        let feed_state = Rc::clone(&feeder);
+        let feed = Closure::<dyn FnMut(js_sys::Uint8Array) -> bool>::new(
+            move |chunk: js_sys::Uint8Array| feed_state.borrow_mut().feed(&chunk.to_vec()),
+        );
+        let ended = worker::wasm_bindgen_futures::JsFuture::from(pump(
+            &body,
+            feed.as_ref().unchecked_ref(),
+            self.settings.model_idle_timeout_ms,
+        ))
+        .await
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(|| "error:pump failed".into());
+        drop(feed);
+        let mut feeder = Rc::into_inner(feeder)
+            .expect("the feed closure is dropped")
+            .into_inner();
+        let result = match ended.as_str() {
+            "eof" => {
+                feeder.finish();
+                match feeder.error.take() {
+                    Some(message) => Err(ModelError::Stream(message)),
+                    None if self.visitor_gone() => Err(ModelError::Aborted),
+                    None => Ok(()),
+                }
+            }
+            "stopped" => feeder
+                .error
+                .take()
+                .map_or(Ok(()), |m| Err(ModelError::Stream(m))),
+            "timeout" => Err(ModelError::Timeout),
+            _ if self.visitor_gone() => Err(ModelError::Aborted),
+            other => Err(ModelError::Network(
+                other.trim_start_matches("error:").to_owned(),
+            )),
+        };
+        if result.is_err() {
+            controller.abort();
+        }
+        (feeder.handler, result)
     }
 }
 
-/// Reads the upstream body and turns it into model events, one read at a time.
-struct Reader {
-    bytes: ByteStream,
+/// Turns network reads into model events for the handler, synchronously.
+struct Feeder<H> {
+    handler: H,
     parser: SseParser,
+    decoder: ChunkDecoder,
     sse: Vec<SseEvent>,
-    pending: VecDeque<Result<ModelEvent, ModelError>>,
-    controller: Option<AbortController>,
-    visitor: Option<AbortSignal>,
-    idle_ms: u32,
-    ended: bool,
+    events: Vec<super::ModelEvent>,
+    error: Option<String>,
 }
 
-impl Reader {
-    async fn next_item(mut self) -> Option<(Result<ModelEvent, ModelError>, Self)> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return Some((item, self));
-            }
-            if self.ended {
-                return None;
-            }
-            match with_timeout(self.bytes.next(), self.idle_ms).await {
-                None => {
-                    if let Some(controller) = self.controller.take() {
-                        controller.abort();
-                    }
-                    self.end_with(ModelError::Timeout);
-                }
-                Some(None) => {
-                    let mut sse = std::mem::take(&mut self.sse);
-                    self.parser.finish(&mut sse);
-                    self.sse = sse;
-                    self.decode();
-                    self.ended = true;
-                    if self.visitor.as_ref().is_some_and(AbortSignal::aborted) {
-                        self.pending.push_back(Err(ModelError::Aborted));
-                    }
-                }
-                Some(Some(Err(e))) => {
-                    let error = if self.visitor.as_ref().is_some_and(AbortSignal::aborted) {
-                        ModelError::Aborted
-                    } else {
-                        ModelError::Network(e.to_string())
-                    };
-                    self.end_with(error);
-                }
-                Some(Some(Ok(chunk))) => {
-                    let mut sse = std::mem::take(&mut self.sse);
-                    self.parser.feed(&chunk, &mut sse);
-                    self.sse = sse;
-                    self.decode();
-                }
-            }
+impl<H: ModelEventHandler> Feeder<H> {
+    fn new(handler: H) -> Self {
+        Self {
+            handler,
+            parser: SseParser::new(),
+            decoder: ChunkDecoder::default(),
+            sse: Vec::new(),
+            events: Vec::new(),
+            error: None,
         }
     }
 
-    fn decode(&mut self) {
-        let mut events = Vec::new();
-        let mut failure = None;
-        for sse in self.sse.drain(..) {
-            if let Err(message) = parse_chunk(&sse.data, &mut events) {
-                failure = Some(message);
-                break;
-            }
-        }
-        self.sse.clear();
-        self.pending.extend(events.into_iter().map(Ok));
-        if let Some(message) = failure {
-            self.end_with(ModelError::Stream(message));
-        }
+    /// One network read; `false` stops the pump.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        let mut sse = std::mem::take(&mut self.sse);
+        self.parser.feed(bytes, &mut sse);
+        let keep = self.deliver(&mut sse);
+        self.sse = sse;
+        self.handler.end_batch() && keep
     }
 
-    fn end_with(&mut self, error: ModelError) {
-        self.ended = true;
-        self.pending.push_back(Err(error));
+    /// The body ended: flush a final event that had no blank line after it.
+    fn finish(&mut self) {
+        let mut sse = std::mem::take(&mut self.sse);
+        self.parser.finish(&mut sse);
+        self.deliver(&mut sse);
+        self.handler.end_batch();
+    }
+
+    fn deliver(&mut self, sse: &mut Vec<SseEvent>) -> bool {
+        let mut keep = true;
+        for event in sse.drain(..) {
+            if !keep {
+                continue;
+            }
+            if let Err(message) = self.decoder.decode(&event.data, &mut self.events) {
+                self.error = Some(message);
+                keep = false;
+            }
+            for model_event in self.events.drain(..) {
+                if keep && !self.handler.on_event(model_event) {
+                    keep = false;
+                }
+            }
+        }
+        keep
     }
 }

@@ -9,7 +9,6 @@ pub mod tool_calls;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
 
-use futures::stream::LocalBoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use openai::{ChatMessage, FunctionCall, ToolCall, ToolChoice, ToolSpec};
@@ -196,12 +195,24 @@ impl ModelError {
     }
 }
 
-/// A stream of model events, or of the error that ended it.
-pub type ModelStream = LocalBoxStream<'static, Result<ModelEvent, ModelError>>;
+/// Receives a model call's events synchronously, as they are decoded, in batches (one batch per
+/// network read), so the transport can push bytes through without a Rust stream per chunk.
+pub trait ModelEventHandler {
+    /// Takes one event; `false` asks the transport to stop reading (the visitor left).
+    fn on_event(&mut self, event: ModelEvent) -> bool;
+    /// Ends a batch; `false` asks the transport to stop reading.
+    fn end_batch(&mut self) -> bool;
+}
 
 /// Something that can run one streamed model call (OpenAI-compatible HTTP, or a script in tests).
 #[allow(async_fn_in_trait)]
 pub trait Model {
-    /// Starts the call; errors before the first byte come back here so fallbacks can run.
-    async fn open(&self, request: &ModelRequest) -> Result<ModelStream, ModelError>;
+    /// Runs the call, pushing its events into `handler`, and hands the handler back with the
+    /// outcome. `Ok` means the body ended or the handler stopped it; errors before or while
+    /// reading (HTTP status, network, timeout, visitor gone, unreadable chunk) are `Err`.
+    async fn stream<H: ModelEventHandler + 'static>(
+        &self,
+        request: &ModelRequest,
+        handler: H,
+    ) -> (H, Result<(), ModelError>);
 }

@@ -290,6 +290,33 @@ pub fn parse_chunk(data: &str, out: &mut Vec<ModelEvent>) -> Result<(), String> 
     Ok(())
 }
 
+/// Decodes a stream's chunks, reporting the answering model once rather than on every chunk.
+#[derive(Debug, Default)]
+pub struct ChunkDecoder {
+    model: Option<String>,
+}
+
+impl ChunkDecoder {
+    /// Like `parse_chunk`, minus repeated `Model` events.
+    pub fn decode(&mut self, data: &str, out: &mut Vec<ModelEvent>) -> Result<(), String> {
+        let start = out.len();
+        parse_chunk(data, out)?;
+        let model_at = out[start..]
+            .iter()
+            .position(|e| matches!(e, ModelEvent::Model(_)));
+        if let Some(index) = model_at.map(|i| start + i) {
+            if let ModelEvent::Model(name) = &out[index] {
+                if self.model.as_deref() == Some(name.as_str()) {
+                    out.remove(index);
+                } else {
+                    self.model = Some(name.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Extracts a readable message from an `error` value (object with `message`, or a string).
 pub fn error_message(error: &Value) -> String {
     match error {
@@ -421,6 +448,23 @@ mod tests {
                 name: Some("get_weather".into()),
                 arguments: String::new(),
             })]
+        );
+    }
+
+    #[test]
+    fn decoder_reports_the_model_once() {
+        let mut decoder = ChunkDecoder::default();
+        let mut out = Vec::new();
+        let chunk = r#"{"model":"m","choices":[{"delta":{"content":"a"}}]}"#;
+        decoder.decode(chunk, &mut out).expect("parses");
+        decoder.decode(chunk, &mut out).expect("parses");
+        assert_eq!(
+            out,
+            vec![
+                ModelEvent::Model("m".into()),
+                ModelEvent::Text("a".into()),
+                ModelEvent::Text("a".into())
+            ]
         );
     }
 

@@ -5,12 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::executor::block_on;
-use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::*;
 use crate::llm::ToolCallFragment;
 
+/// One model call: `Err` fails it before any byte; inside, each item is one network read.
 type Script = Result<Vec<Result<ModelEvent, ModelError>>, ModelError>;
 
 #[derive(Default)]
@@ -29,14 +29,32 @@ impl ScriptedModel {
 }
 
 impl Model for ScriptedModel {
-    async fn open(&self, request: &ModelRequest) -> Result<ModelStream, ModelError> {
+    async fn stream<H: ModelEventHandler + 'static>(
+        &self,
+        request: &ModelRequest,
+        mut handler: H,
+    ) -> (H, Result<(), ModelError>) {
         self.requests.borrow_mut().push(request.clone());
         let script = self
             .scripts
             .borrow_mut()
             .pop_front()
             .expect("the test scripted this call");
-        script.map(|events| stream::iter(events).boxed_local())
+        let events = match script {
+            Ok(events) => events,
+            Err(error) => return (handler, Err(error)),
+        };
+        for item in events {
+            match item {
+                Ok(event) => {
+                    if !handler.on_event(event) || !handler.end_batch() {
+                        break;
+                    }
+                }
+                Err(error) => return (handler, Err(error)),
+            }
+        }
+        (handler, Ok(()))
     }
 }
 
@@ -88,12 +106,12 @@ struct Sink {
 }
 
 impl EventSink for Sink {
-    fn send(&mut self, event: &AgentEvent) -> bool {
-        if self.accept.is_some_and(|n| self.events.len() >= n) {
-            return false;
-        }
+    fn send(&mut self, event: &AgentEvent) {
         self.events.push(event.clone());
-        true
+    }
+
+    fn flush(&mut self) -> bool {
+        !self.accept.is_some_and(|n| self.events.len() >= n)
     }
 }
 
@@ -144,8 +162,7 @@ fn turn(models: &[&str], tools: &[&str], max_steps: u32) -> Turn {
 }
 
 fn run(model: &ScriptedModel, tools: &Tools, turn: Turn) -> (TurnOutcome, Vec<AgentEvent>) {
-    let mut sink = Sink::default();
-    let outcome = block_on(run_turn(model, tools, turn, &mut sink));
+    let (outcome, sink) = block_on(run_turn(model, tools, turn, Sink::default()));
     (outcome, sink.events)
 }
 
@@ -409,18 +426,21 @@ fn visitor_leaving_aborts_and_keeps_what_was_said() {
         text("three"),
         done(),
     ])]);
-    let mut sink = Sink {
+    let sink = Sink {
         accept: Some(4),
         ..Sink::default()
     };
-    let outcome = block_on(run_turn(
+    let (outcome, sink) = block_on(run_turn(
         &model,
         &Tools::default(),
         turn(&["a"], &[], 5),
-        &mut sink,
+        sink,
     ));
     assert_eq!(outcome.end, TurnEnd::Aborted);
-    assert_eq!(outcome.parts[1]["text"], "one two ");
+    assert_eq!(
+        outcome.parts[1]["text"], "one ",
+        "reading stopped at the first failed delivery"
+    );
     assert_eq!(sink.events.len(), 4);
 }
 
