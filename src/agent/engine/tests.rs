@@ -111,7 +111,7 @@ impl EventSink for Sink {
     }
 
     fn flush(&mut self) -> bool {
-        !self.accept.is_some_and(|n| self.events.len() >= n)
+        self.accept.is_none_or(|n| self.events.len() < n)
     }
 }
 
