@@ -28,17 +28,42 @@ export class Output {
   }
 }
 
+/** Read buffer size: the most bytes one read hands to the engine. */
+const BUFFER_BYTES = 32 * 1024;
+/** After the first bytes, a read waits for about this much of the stream (at its current rate). */
+const BATCH_MS = 20;
+/** Upper bound on the bytes a read waits for, whatever the rate. */
+const MAX_MIN_BYTES = 4096;
+
 /**
- * Reads `body` to its end, giving each chunk to `feed` (the engine, in wasm), which returns
- * false to stop. Silence longer than `idleMs` cancels the read. Resolves with how it ended:
- * "eof", "stopped", "timeout" or "error:<message>".
+ * Reads `body` to its end, giving each read to `feed` (the engine, in wasm), which returns
+ * false to stop. Resolves with how it ended: "eof", "stopped", "timeout" or "error:<message>".
+ *
+ * Every JavaScript-visible read and write costs tens of microseconds in workerd, and the
+ * runtime delivers one HTTP chunk (one model token) per plain read. So after the first read
+ * (which takes whatever arrives, keeping time to first token), reads are BYOB
+ * `readAtLeast(minBytes)` calls that let the runtime gather about BATCH_MS worth of tokens
+ * natively, at the rate measured so far. Silence longer than `idleMs` cancels the read.
  */
 export async function pump(body, feed, idleMs) {
-  const reader = body.getReader();
+  let reader;
+  let byob = true;
+  try {
+    reader = body.getReader({ mode: "byob" });
+  } catch {
+    reader = body.getReader();
+    byob = false;
+  }
+  let buffer = new ArrayBuffer(BUFFER_BYTES);
+  let minBytes = 1;
   let last = Date.now();
+  let first = true;
+  let rate = 0;
+  let measuredAt = 0;
+  let unmeasured = 0;
   let timedOut = false;
   let timer;
-  // One timer per idle period, re-armed only when it fires: no timer work per chunk.
+  // One timer per idle period, re-armed only when it fires: no timer work per read.
   const arm = (ms) => {
     timer = setTimeout(() => {
       const quiet = Date.now() - last;
@@ -53,12 +78,35 @@ export async function pump(body, feed, idleMs) {
   arm(idleMs);
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = byob
+        ? await reader.readAtLeast(minBytes, new Uint8Array(buffer, 0, BUFFER_BYTES))
+        : await reader.read();
       if (done) return timedOut ? "timeout" : "eof";
-      last = Date.now();
+      const now = Date.now();
+      const elapsed = Math.max(now - last, 1);
+      last = now;
       if (!feed(value)) {
         reader.cancel("stopped").catch(() => {});
         return "stopped";
+      }
+      if (byob) {
+        buffer = value.buffer;
+        if (first) {
+          // The first read's wait is the model's time to first token, not its pace.
+          first = false;
+          measuredAt = now;
+        } else {
+          // Reads within the same millisecond are measured together.
+          unmeasured += value.byteLength;
+          if (now > measuredAt) {
+            const current = unmeasured / (now - measuredAt);
+            rate = rate === 0 ? current : (rate + current) / 2;
+            unmeasured = 0;
+            measuredAt = now;
+          }
+        }
+        // A read that waited much longer than a batch means the stream slowed: start over.
+        minBytes = elapsed > 4 * BATCH_MS ? 1 : Math.max(1, Math.min(MAX_MIN_BYTES, Math.floor(rate * BATCH_MS)));
       }
     }
   } catch (error) {

@@ -58,6 +58,7 @@ before(async () => {
   for (const scenario of ["keepalive", "midstream-error", "slow-first-token", "hold", "slow-stream", "unauthorized"]) {
     await putAgent(worker.db, { id: scenario, config: agentConfig(`scenario/${scenario}`, { models: ["scenario/plain"] }) });
   }
+  await putAgent(worker.db, { id: "paced", config: agentConfig("scenario/bench/10/60") });
   await putAgent(worker.db, { id: "fallback", config: agentConfig("scenario/rate-limited", { models: ["scenario/plain"] }) });
 });
 
@@ -245,6 +246,14 @@ describe("upstream behaviour", () => {
     });
     assert.equal(sawHoldingDuringText, true, "the first text arrived before the stand-in sent the rest");
     assert.equal(textOf(result.message), "First words and the rest.");
+  });
+
+  test("paced tokens arrive paced, not in one burst", async () => {
+    const result = await chat(worker.url, "paced", { chatId: "chat_paced", text: "hi" });
+    assert.equal(textOf(result.message), "tok ".repeat(10));
+    const arrivals = result.chunks.filter((c) => c.chunk.type === "text-delta").map((c) => c.at);
+    const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]);
+    assert.ok(gaps.filter((gap) => gap > 25).length >= 7, `text deltas arrived spread out: gaps ${gaps.map(Math.round)}`);
   });
 
   test("a visitor who disconnects cancels the model call and the partial answer is stored as aborted", async () => {

@@ -82,6 +82,18 @@ export async function startStandIn() {
     };
     const toolTurn = lastMessage(body).role === "tool";
 
+    // `scenario/bench/<chunks>/<pace ms>`: N one-token chunks, back to back or paced.
+    if (scenario.startsWith("bench/")) {
+      const [, chunks, pace] = scenario.split("/").map(Number);
+      sse();
+      for (let i = 0; i < chunks && !record.closedEarly; i++) {
+        res.write(text(model, "tok "));
+        if (pace > 0) await sleep(pace);
+      }
+      res.write(finish(model, "stop") + usage(model, 10, chunks, 0) + DONE);
+      return end();
+    }
+
     switch (scenario) {
       case "rate-limited":
         return fail(429, "Rate limit exceeded: free-models-per-min", { "retry-after": "3" });

@@ -1,0 +1,289 @@
+// `npm run bench`: streaming cost of the Rust worker next to two JavaScript baselines, each in
+// its own workerd process (started through Miniflare's API: no wrangler dev proxy in the path),
+// against the local OpenAI-compatible stand-in. Prints the figures and writes bench/RESULTS.md.
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+import { build } from "../scripts/build.mjs";
+import { root } from "../scripts/lib.mjs";
+import { startStandIn } from "../tests/support/standin.mjs";
+import { putAgent, startWorker } from "../tests/support/worker.mjs";
+
+const QUICK = process.argv.includes("--quick");
+const scale = (n) => (QUICK ? Math.max(3, Math.ceil(n / 10)) : n);
+const POINTS = [
+  { chunks: 1, pace: 0, requests: scale(300), concurrency: 1 },
+  { chunks: 50, pace: 0, requests: scale(200), concurrency: 1 },
+  { chunks: 200, pace: 0, requests: scale(100), concurrency: 1 },
+  { chunks: 1000, pace: 0, requests: scale(40), concurrency: 1 },
+  { chunks: 1, pace: 5, requests: scale(300), concurrency: 1 },
+  { chunks: 50, pace: 5, requests: scale(60), concurrency: 4 },
+  { chunks: 200, pace: 5, requests: scale(40), concurrency: 8 },
+  { chunks: 1000, pace: 5, requests: scale(20), concurrency: 10 },
+];
+const LOADS = [100, 500];
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+
+const workerdPids = () =>
+  new Set(
+    readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
+        } catch {
+          return false;
+        }
+      }),
+  );
+
+/** Starts something that spawns one workerd; returns it with that process id. */
+async function withPid(start) {
+  const before = workerdPids();
+  const started = await start();
+  const pid = [...workerdPids()].find((p) => !before.has(p));
+  if (!pid) throw new Error("could not find the workerd process");
+  return { ...started, pid };
+}
+
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+function peakMemoryMb(pid) {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+async function startJsWorker(file, upstream) {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: join(root, "bench/workers", file),
+    compatibilityDate: "2026-04-20",
+    bindings: { UPSTREAM: upstream },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, stop: () => mf.dispose() };
+}
+
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+
+/** One streamed request: time to first byte, to first token, total, and whether it completed. */
+async function timed(url, body) {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    let ttfb = null;
+    let ttft = null;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const now = performance.now() - started;
+      ttfb ??= now;
+      text += decoder.decode(value, { stream: true });
+      if (ttft === null && text.includes("tok")) ttft = now;
+    }
+    return { ok: res.status === 200 && text.includes("[DONE]"), ttfb, ttft, total: performance.now() - started };
+  } catch (error) {
+    return { ok: false, error: error.message, total: performance.now() - started };
+  }
+}
+
+async function runMany(count, concurrency, request) {
+  const results = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        results.push(await request());
+      }
+    }),
+  );
+  return results;
+}
+
+const chatBody = (chatId) =>
+  JSON.stringify({ id: chatId, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
+
+function targetsFor(standin, servers) {
+  const model = (p) => `scenario/bench/${p.chunks}/${p.pace}`;
+  return [
+    { name: "direct", pid: null, url: (p) => `${standin.url}/v1/chat/completions`, body: (p) => JSON.stringify({ model: model(p), stream: true, messages: [{ role: "user", content: "hi" }] }) },
+    { name: "js-passthrough", pid: servers.pass.pid, url: (p) => `${servers.pass.url}/${encodeURIComponent(model(p))}`, body: () => chatBody("x") },
+    { name: "js-parse", pid: servers.parse.pid, url: (p) => `${servers.parse.url}/${encodeURIComponent(model(p))}`, body: () => chatBody("x") },
+    { name: "rust", pid: servers.rust.pid, url: (p) => `${servers.rust.url}/api/agents/bench-${p.chunks}-${p.pace}/chat`, body: () => chatBody(`b_${randomUUID()}`) },
+  ];
+}
+
+async function measurePoint(target, point) {
+  const request = () => timed(target.url(point), target.body(point));
+  await runMany(Math.min(10, point.requests), point.concurrency, request);
+  const cpuBefore = target.pid ? cpuMs(target.pid) : 0;
+  const results = await runMany(point.requests, point.concurrency, request);
+  const cpu = target.pid ? (cpuMs(target.pid) - cpuBefore) / point.requests : NaN;
+  const ok = results.filter((r) => r.ok);
+  return {
+    cpu,
+    errors: results.length - ok.length,
+    ttfb50: percentile(ok.map((r) => r.ttfb), 50),
+    ttfb99: percentile(ok.map((r) => r.ttfb), 99),
+    ttft50: percentile(ok.map((r) => r.ttft), 50),
+    total50: percentile(ok.map((r) => r.total), 50),
+    total99: percentile(ok.map((r) => r.total), 99),
+  };
+}
+
+function wasmFigures() {
+  const wasm = readFileSync(join(root, "build/index_bg.wasm"));
+  const js = readFileSync(join(root, "build/index.js"));
+  const compile = [];
+  const instantiate = [];
+  for (let i = 0; i < 7; i++) {
+    let t = performance.now();
+    const module = new WebAssembly.Module(wasm);
+    compile.push(performance.now() - t);
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(module)) {
+      imports[imp.module] ??= {};
+      imports[imp.module][imp.name] =
+        imp.kind === "function" ? () => undefined : imp.kind === "memory" ? new WebAssembly.Memory({ initial: 17 }) : imp.kind === "table" ? new WebAssembly.Table({ initial: 1, element: "anyfunc" }) : new WebAssembly.Global({ value: "i32", mutable: true }, 0);
+    }
+    t = performance.now();
+    new WebAssembly.Instance(module, imports);
+    instantiate.push(performance.now() - t);
+  }
+  return {
+    wasmRaw: wasm.length,
+    wasmGzip: gzipSync(wasm, { level: 9 }).length,
+    jsRaw: js.length,
+    jsGzip: gzipSync(js, { level: 9 }).length,
+    compileMs: percentile(compile, 50),
+    instantiateMs: percentile(instantiate, 50),
+  };
+}
+
+const f = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+
+async function main() {
+  await build();
+  const standin = await startStandIn();
+  const servers = {};
+  servers.pass = await withPid(() => startJsWorker("passthrough.mjs", `${standin.url}/v1`));
+  servers.parse = await withPid(() => startJsWorker("parse.mjs", `${standin.url}/v1`));
+  servers.rust = await withPid(() => startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench" }));
+  for (const p of POINTS) {
+    await putAgent(servers.rust.db, { id: `bench-${p.chunks}-${p.pace}`, config: { model: `scenario/bench/${p.chunks}/${p.pace}` } });
+  }
+  const targets = targetsFor(standin, servers);
+  const rows = [];
+  try {
+    for (const point of POINTS) {
+      for (const target of targets) {
+        const figures = await measurePoint(target, point);
+        rows.push({ point, target: target.name, ...figures });
+        console.log(
+          `${String(point.chunks).padStart(4)} chunks ${point.pace ? "paced 5 ms" : "bursty    "} ${target.name.padEnd(15)} cpu/req ${f(figures.cpu)} ms  ttfb p50 ${f(figures.ttfb50)}  first token p50 ${f(figures.ttft50)}  total p50 ${f(figures.total50)} p99 ${f(figures.total99)}  errors ${figures.errors}`,
+        );
+      }
+    }
+    const loads = [];
+    for (const streams of LOADS) {
+      for (const target of targets.slice(1)) {
+        const point = { chunks: 50, pace: 5 };
+        const results = await Promise.all(Array.from({ length: streams }, () => timed(target.url(point), target.body(point))));
+        const ok = results.filter((r) => r.ok);
+        const load = { streams, target: target.name, completed: ok.length, errors: results.length - ok.length, p99: percentile(ok.map((r) => r.total), 99) };
+        loads.push(load);
+        console.log(`${streams} concurrent streams (50 chunks, 5 ms) ${target.name.padEnd(15)} completed ${load.completed} errors ${load.errors} total p99 ${f(load.p99)} ms`);
+      }
+    }
+    const memory = Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, peakMemoryMb(s.pid)]));
+    const wasm = wasmFigures();
+    writeResults(rows, loads, memory, wasm);
+  } finally {
+    for (const s of Object.values(servers)) await s.stop();
+    await standin.close();
+  }
+}
+
+function slope(rows, target, pace) {
+  const at = (chunks) => rows.find((r) => r.target === target && r.point.chunks === chunks && r.point.pace === pace).cpu;
+  return (at(1000) - at(1)) / 999;
+}
+
+function writeResults(rows, loads, memory, wasm) {
+  const cpu = cpus();
+  const lines = [];
+  const out = (s = "") => lines.push(s);
+  out("# Streaming benchmark results");
+  out();
+  out(`Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench${QUICK ? " -- --quick" : ""}\` on ${cpu.length} cores (${cpu[0]?.model ?? "unknown CPU"}), Node ${process.version}.`);
+  out("Each worker runs in its own workerd process (Miniflare API, no wrangler dev proxy); CPU is that process's utime+stime from /proc divided by requests.");
+  out("It includes runtime I/O that Cloudflare does not bill, and the Rust worker's D1 reads and writes (agent, conversation, two messages) per request; compare per-chunk slopes.");
+  out();
+  out("## CPU per streamed chunk (slope between 1 and 1000 chunks)");
+  out();
+  out("| pacing | js-passthrough (floor) | js-parse (typical TS) | rust | rust ÷ floor | rust ÷ js-parse |");
+  out("|---|---|---|---|---|---|");
+  for (const pace of [0, 5]) {
+    const a = slope(rows, "js-passthrough", pace);
+    const b = slope(rows, "js-parse", pace);
+    const r = slope(rows, "rust", pace);
+    out(`| ${pace ? "paced 5 ms" : "bursty"} | ${f(a * 1000, 1)} µs | ${f(b * 1000, 1)} µs | ${f(r * 1000, 1)} µs | ${f(r / a)} | ${f(r / b)} |`);
+  }
+  out();
+  out("## Per point (ms; latency minus direct-to-stand-in)");
+  out();
+  out("| chunks | pacing | worker | CPU/request | CPU/chunk | TTFB p50 | TTFB p99 | first token p50 | total p50 | total p99 | errors |");
+  out("|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const row of rows.filter((r) => r.target !== "direct")) {
+    const direct = rows.find((r) => r.target === "direct" && r.point === row.point);
+    out(
+      `| ${row.point.chunks} | ${row.point.pace ? "5 ms" : "bursty"} | ${row.target} | ${f(row.cpu)} | ${f(row.cpu / row.point.chunks, 3)} | +${f(row.ttfb50 - direct.ttfb50)} | +${f(row.ttfb99 - direct.ttfb99)} | +${f(row.ttft50 - direct.ttft50)} | +${f(row.total50 - direct.total50)} | +${f(row.total99 - direct.total99)} | ${row.errors} |`,
+    );
+  }
+  out();
+  out("Direct to the stand-in (subtracted above):");
+  out();
+  out("| chunks | pacing | TTFB p50 | total p50 | total p99 |");
+  out("|---|---|---|---|---|");
+  for (const row of rows.filter((r) => r.target === "direct")) {
+    out(`| ${row.point.chunks} | ${row.point.pace ? "5 ms" : "bursty"} | ${f(row.ttfb50)} | ${f(row.total50)} | ${f(row.total99)} |`);
+  }
+  out();
+  out("## Concurrent streams (50 chunks, 5 ms apart)");
+  out();
+  out("| streams | worker | completed | errors | total p99 (ms) |");
+  out("|---|---|---|---|---|");
+  for (const load of loads) out(`| ${load.streams} | ${load.target} | ${load.completed} | ${load.errors} | ${f(load.p99)} |`);
+  out();
+  out("## Memory and size");
+  out();
+  out(`Peak resident memory of each workerd process over the whole run: js-passthrough ${f(memory.pass, 1)} MB, js-parse ${f(memory.parse, 1)} MB, rust ${f(memory.rust, 1)} MB.`);
+  out();
+  out(`Built worker: \`index_bg.wasm\` ${wasm.wasmRaw} bytes (${wasm.wasmGzip} gzip -9), \`index.js\` ${wasm.jsRaw} bytes (${wasm.jsGzip} gzip -9); total ${f((wasm.wasmGzip + wasm.jsGzip) / 1024, 1)} KiB gzip.`);
+  out(`Module compile ${f(wasm.compileMs)} ms, instantiate ${f(wasm.instantiateMs)} ms (median of 7, Node's V8).`);
+  const text = lines.join("\n") + "\n";
+  writeFileSync(join(root, "bench/RESULTS.md"), text);
+  console.log(`\n${text}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
