@@ -5,6 +5,9 @@ pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 /// How long the model may stay silent (no headers, no bytes) before the call fails.
 pub const DEFAULT_MODEL_IDLE_TIMEOUT_MS: u32 = 60_000;
 
+/// How much of a fast stream (in ms at its current rate) one read may gather.
+pub const DEFAULT_STREAM_BATCH_MS: u32 = 40;
+
 /// Settings of the model client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -18,6 +21,8 @@ pub struct Settings {
     pub app_title: Option<String>,
     /// Silence allowed from the model, in ms.
     pub model_idle_timeout_ms: u32,
+    /// Stream gathered per read once tokens flow, in ms (0: every chunk as it comes).
+    pub stream_batch_ms: u32,
 }
 
 impl Settings {
@@ -40,6 +45,10 @@ impl Settings {
                 .and_then(|v| v.parse().ok())
                 .filter(|ms| *ms > 0)
                 .unwrap_or(DEFAULT_MODEL_IDLE_TIMEOUT_MS),
+            stream_batch_ms: get("STREAM_BATCH_MS")
+                .and_then(|v| v.parse().ok())
+                .filter(|ms| *ms <= 1_000)
+                .unwrap_or(DEFAULT_STREAM_BATCH_MS),
         }
     }
 
@@ -84,6 +93,12 @@ mod tests {
         assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
         assert!(s.model_configured());
         assert_eq!(s.model_idle_timeout_ms, 250);
+        assert_eq!(s.stream_batch_ms, DEFAULT_STREAM_BATCH_MS);
+        assert_eq!(settings(&[("STREAM_BATCH_MS", "0")]).stream_batch_ms, 0);
+        assert_eq!(
+            settings(&[("STREAM_BATCH_MS", "5000")]).stream_batch_ms,
+            DEFAULT_STREAM_BATCH_MS
+        );
         assert_eq!(
             settings(&[("MODEL_IDLE_TIMEOUT_MS", "x")]).model_idle_timeout_ms,
             DEFAULT_MODEL_IDLE_TIMEOUT_MS

@@ -72,13 +72,16 @@ pub struct TurnOutcome {
 }
 
 /// Runs one turn, streaming events to `sink`; returns the outcome and the sink.
+///
+/// The caller sends `AgentEvent::Start` itself, before any work it must finish first (such as
+/// storing the user message), so the visitor sees the answer begin at once.
 pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink + 'static>(
     model: &M,
     tools: &T,
     turn: Turn,
     sink: S,
 ) -> (TurnOutcome, S) {
-    let mut run = Run {
+    let run = Run {
         sink,
         builder: MessageBuilder::new(),
         gone: false,
@@ -89,10 +92,6 @@ pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink + 'static>(
         call_prefix: format!("call_{}_", turn.message_id.trim_start_matches("msg_")),
         step: StepState::new(String::new()),
     };
-    run.emit(AgentEvent::Start {
-        message_id: turn.message_id.clone(),
-    });
-    run.flush();
     let (mut run, end) = steps(model, tools, turn, run).await;
     match &end {
         TurnEnd::Finished(reason) => run.emit(AgentEvent::Finish { reason: *reason }),

@@ -1,8 +1,10 @@
 //! `POST /api/agents/{agent}/chat`: one chat turn, streamed as the AI SDK UI message stream.
 //!
-//! The user message is stored before the model is called. The turn runs under
-//! `ctx.wait_until`, so when the visitor disconnects it still stores the partial answer
-//! (marked aborted) after cancelling the upstream call.
+//! Before answering, the handler validates the body, loads the agent (usually from the isolate
+//! cache) and reads the conversation in one round trip, so bad requests get a JSON error with
+//! the right status. It then returns the stream at once; the turn runs under `ctx.wait_until`:
+//! it stores the user message (before the model is called), runs the agent loop, and stores the
+//! answer, also when the visitor disconnects (partial, marked aborted).
 
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -10,21 +12,24 @@ use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
 
-use super::chat_body::{self, MAX_BODY_BYTES};
+use super::chat_body::{self, ChatBody, MAX_BODY_BYTES};
 use super::handler::load_agent;
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::error::ApiError;
 use crate::llm::client::HttpModel;
+use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::d1::D1Store;
-use crate::store::{Conversation, MessageStatus, Store, StoredMessage};
+use crate::store::{Agent, Conversation, MessageStatus, Store, StoredMessage, TurnStart};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
 
 /// Attempts to store the answer before giving up (the turn has already been streamed).
 const PERSIST_ATTEMPTS: u32 = 3;
+/// What the visitor reads when the user message cannot be stored.
+const NOT_SAVED: &str = "Your message could not be saved, so it was not sent. Please try again.";
 
 #[wasm_bindgen(module = "/src/js/stream.js")]
 extern "C" {
@@ -73,55 +78,7 @@ pub async fn handle(
             Settings::missing_key_message().into(),
         ));
     }
-
-    let conversation = match &body.chat_id {
-        Some(id) => match store.conversation(id).await? {
-            Some(existing) if existing.agent_id == agent.id => existing,
-            Some(_) => return Err(ApiError::NotFound("Conversation")),
-            None => new_conversation(&store, id.clone(), &agent.tenant_id, &agent.id).await?,
-        },
-        None => new_conversation(&store, random_id("chat"), &agent.tenant_id, &agent.id).await?,
-    };
-
-    let mut history = store.messages(&conversation.id).await?;
-    let known = body
-        .message_id
-        .as_ref()
-        .and_then(|id| history.iter().position(|m| &m.id == id));
-    match known {
-        // The client resent a stored user message (regenerate or retry): answer it again.
-        Some(pos) if history[pos].role == Role::User => {
-            if pos + 1 < history.len() {
-                store
-                    .delete_messages_after(&conversation.id, history[pos].seq)
-                    .await?;
-                history.truncate(pos + 1);
-            }
-        }
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "That message id belongs to an answer; send the user message with a new id.".into(),
-            ))
-        }
-        None => {
-            let mut message = StoredMessage {
-                id: body.message_id.clone().unwrap_or_else(|| random_id("msg")),
-                conversation_id: conversation.id.clone(),
-                tenant_id: conversation.tenant_id.clone(),
-                seq: 0,
-                role: Role::User,
-                parts: vec![json!({ "type": "text", "text": body.text })],
-                status: MessageStatus::Complete,
-                model: None,
-                finish_reason: None,
-                usage: Default::default(),
-                error: None,
-                created_at: now_ms(),
-            };
-            message.seq = store.append_message(&message).await?;
-            history.push(message);
-        }
-    }
+    let (start, history) = plan_turn(&store, &agent, body).await?;
 
     let tools = WorkerTools::new(&agent.config);
     let turn = Turn {
@@ -141,20 +98,34 @@ pub async fn handle(
     let output = Output::new();
     let body = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
-    let conversation_id = conversation.id.clone();
+    let conversation_id = start.conversation.id.clone();
     ctx.wait_until(async move {
-        let model = HttpModel::new(settings, Some(visitor));
-        let tools = WorkerTools::new(&agent.config);
-        let sink = OutputSink {
+        let mut sink = OutputSink {
             output,
             buffer: Vec::with_capacity(1024),
         };
+        sink.send(&AgentEvent::Start {
+            message_id: turn.message_id.clone(),
+        });
+        sink.flush();
+        if let Err(e) = store.start_turn(&start).await {
+            console_error!("storing the user message failed: {e}");
+            sink.send(&AgentEvent::Error {
+                message: NOT_SAVED.into(),
+            });
+            sink.send(&AgentEvent::Finish {
+                reason: FinishReason::Error,
+            });
+            sink.end();
+            return;
+        }
+        let model = HttpModel::new(settings, Some(visitor));
+        let tools = WorkerTools::new(&agent.config);
         let message_id = turn.message_id.clone();
-        let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
-        let message = assistant_message(message_id, &conversation, outcome);
+        let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
+        let message = assistant_message(message_id, &start.conversation, outcome);
         persist(&store, &message).await;
-        sink.output.write(DONE);
-        sink.output.close();
+        sink.end();
     });
 
     let headers = Headers::new();
@@ -172,28 +143,93 @@ pub async fn handle(
         .stream(body))
 }
 
-async fn new_conversation(
+/// Works out what the turn writes and the history it answers, with one read of the store.
+async fn plan_turn(
     store: &D1Store,
-    id: String,
-    tenant_id: &str,
-    agent_id: &str,
-) -> Result<Conversation, ApiError> {
+    agent: &Agent,
+    body: ChatBody,
+) -> Result<(TurnStart, Vec<StoredMessage>), ApiError> {
     let now = now_ms();
-    let conversation = Conversation {
-        id,
-        tenant_id: tenant_id.to_owned(),
-        agent_id: agent_id.to_owned(),
-        created_at: now,
-        updated_at: now,
+    let existing = match &body.chat_id {
+        Some(id) => store.conversation(id).await?,
+        None => None,
     };
-    store.create_conversation(&conversation).await?;
-    Ok(conversation)
+    let (conversation, mut history, create) = match existing {
+        Some((conversation, _)) if conversation.agent_id != agent.id => {
+            return Err(ApiError::NotFound("Conversation"))
+        }
+        Some((conversation, history)) => (conversation, history, false),
+        None => {
+            let conversation = Conversation {
+                id: body.chat_id.clone().unwrap_or_else(|| random_id("chat")),
+                tenant_id: agent.tenant_id.clone(),
+                agent_id: agent.id.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            (conversation, Vec::new(), true)
+        }
+    };
+    let known = body
+        .message_id
+        .as_ref()
+        .and_then(|id| history.iter().position(|m| &m.id == id));
+    let mut replace_after = None;
+    let mut user_message = None;
+    match known {
+        // The client resent a stored user message (regenerate or retry): answer it again.
+        Some(pos) if history[pos].role == Role::User => {
+            if pos + 1 < history.len() {
+                replace_after = Some(history[pos].seq);
+                history.truncate(pos + 1);
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "That message id belongs to an answer; send the user message with a new id.".into(),
+            ))
+        }
+        None => {
+            let message = StoredMessage {
+                id: body.message_id.unwrap_or_else(|| random_id("msg")),
+                conversation_id: conversation.id.clone(),
+                tenant_id: conversation.tenant_id.clone(),
+                seq: 0,
+                role: Role::User,
+                parts: vec![json!({ "type": "text", "text": body.text })],
+                status: MessageStatus::Complete,
+                model: None,
+                finish_reason: None,
+                usage: Default::default(),
+                error: None,
+                created_at: now,
+            };
+            history.push(message.clone());
+            user_message = Some(message);
+        }
+    }
+    let start = TurnStart {
+        conversation,
+        create,
+        replace_after,
+        user_message,
+    };
+    Ok((start, history))
 }
 
 /// Encodes events into a buffer and writes it to the response body once per flush.
 struct OutputSink {
     output: Output,
     buffer: Vec<u8>,
+}
+
+impl OutputSink {
+    /// Flushes, terminates the stream with `[DONE]` and closes it.
+    fn end(&mut self) {
+        self.buffer.extend_from_slice(DONE);
+        self.flush();
+        self.output.close();
+    }
 }
 
 impl EventSink for OutputSink {
@@ -248,7 +284,7 @@ fn assistant_message(
 async fn persist(store: &D1Store, message: &StoredMessage) {
     for attempt in 1..=PERSIST_ATTEMPTS {
         match store.append_message(message).await {
-            Ok(_) => return,
+            Ok(()) => return,
             Err(e) => console_error!(
                 "storing answer {} failed (attempt {attempt}): {e}",
                 message.id

@@ -20,17 +20,12 @@ pub async fn handle(
     }
     let store = D1Store::from_env(env)?;
     let agent = load_agent(&store, agent_id).await?;
-    let conversation = store
+    let (conversation, messages) = store
         .conversation(conversation_id)
         .await?
-        .filter(|c| c.agent_id == agent.id)
+        .filter(|(c, _)| c.agent_id == agent.id)
         .ok_or(ApiError::NotFound("Conversation"))?;
-    let messages: Vec<Value> = store
-        .messages(&conversation.id)
-        .await?
-        .iter()
-        .map(|m| m.to_ui_message())
-        .collect();
+    let messages: Vec<Value> = messages.iter().map(|m| m.to_ui_message()).collect();
     json_response(&json!({
         "id": conversation.id,
         "agentId": conversation.agent_id,

@@ -1,5 +1,7 @@
 //! Entry point of every request: route, run the handler, turn errors into JSON responses.
 
+use std::cell::RefCell;
+
 use serde_json::json;
 use worker::{console_error, Context, Env, Request, Response};
 
@@ -7,6 +9,7 @@ use super::routes::{resolve, NoMatch, Route};
 use super::{chat, conversations};
 use crate::error::ApiError;
 use crate::platform;
+use crate::store::cache::AgentCache;
 use crate::store::d1::D1Store;
 use crate::store::{Agent, Store};
 
@@ -40,12 +43,26 @@ pub fn error_response(error: &ApiError) -> worker::Result<Response> {
     Ok(response)
 }
 
-/// Loads an agent that may chat: 404 when unknown, 403 when switched off.
+thread_local! {
+    /// Agents this isolate has loaded recently (see `store::cache`).
+    static AGENTS: RefCell<AgentCache> = RefCell::new(AgentCache::default());
+}
+
+/// Loads an agent that may chat (from the isolate cache while fresh): 404 when unknown, 403
+/// when switched off.
 pub async fn load_agent(store: &D1Store, agent_id: &str) -> Result<Agent, ApiError> {
-    let agent = store
-        .agent(agent_id)
-        .await?
-        .ok_or(ApiError::NotFound("Agent"))?;
+    let now = platform::now_ms();
+    let agent = match AGENTS.with(|cache| cache.borrow().get(agent_id, now)) {
+        Some(agent) => agent,
+        None => {
+            let agent = store
+                .agent(agent_id)
+                .await?
+                .ok_or(ApiError::NotFound("Agent"))?;
+            AGENTS.with(|cache| cache.borrow_mut().put(agent.clone(), now));
+            agent
+        }
+    };
     if !agent.enabled || !agent.tenant_active {
         return Err(ApiError::Unavailable(
             "This agent is not available right now.".into(),

@@ -30,10 +30,8 @@ export class Output {
 
 /** Read buffer size: the most bytes one read hands to the engine. */
 const BUFFER_BYTES = 32 * 1024;
-/** After the first bytes, a read waits for about this much of the stream (at its current rate). */
-const BATCH_MS = 20;
 /** Upper bound on the bytes a read waits for, whatever the rate. */
-const MAX_MIN_BYTES = 4096;
+const MAX_MIN_BYTES = 2048;
 
 /**
  * Reads `body` to its end, giving each read to `feed` (the engine, in wasm), which returns
@@ -42,10 +40,11 @@ const MAX_MIN_BYTES = 4096;
  * Every JavaScript-visible read and write costs tens of microseconds in workerd, and the
  * runtime delivers one HTTP chunk (one model token) per plain read. So after the first read
  * (which takes whatever arrives, keeping time to first token), reads are BYOB
- * `readAtLeast(minBytes)` calls that let the runtime gather about BATCH_MS worth of tokens
- * natively, at the rate measured so far. Silence longer than `idleMs` cancels the read.
+ * `readAtLeast(minBytes)` calls that let the runtime gather a batch of tokens
+ * natively, at the rate measured so far (`batchMs` of it; 0 reads every chunk as it comes).
+ * Silence longer than `idleMs` cancels the read.
  */
-export async function pump(body, feed, idleMs) {
+export async function pump(body, feed, idleMs, batchMs) {
   let reader;
   let byob = true;
   try {
@@ -57,8 +56,9 @@ export async function pump(body, feed, idleMs) {
   let buffer = new ArrayBuffer(BUFFER_BYTES);
   let minBytes = 1;
   let last = Date.now();
-  let first = true;
-  let rate = 0;
+  let flowingSince = 0;
+  let flowedBytes = 0;
+  let recentRate = 0;
   let measuredAt = 0;
   let unmeasured = 0;
   let timedOut = false;
@@ -76,6 +76,30 @@ export async function pump(body, feed, idleMs) {
     }, ms);
   };
   arm(idleMs);
+  // How many bytes the next read waits for. Deliberately conservative: the lower of the
+  // long-run and recent rates (jitter cannot inflate it), at most twice the last read (it ramps
+  // up rather than jumps), and back to one chunk after a read that waited for long (the stream
+  // slowed). So a sudden slowdown holds back at most a couple of reads' worth of tokens.
+  const nextMinBytes = (bytes, now, elapsed) => {
+    if (flowingSince === 0) {
+      // The first read's wait is the model's time to first token, not its pace.
+      flowingSince = now;
+      measuredAt = now;
+      return 1;
+    }
+    flowedBytes += bytes;
+    unmeasured += bytes;
+    if (now > measuredAt) {
+      // Reads within the same millisecond are measured together.
+      const current = unmeasured / (now - measuredAt);
+      recentRate = recentRate === 0 ? current : (recentRate + current) / 2;
+      unmeasured = 0;
+      measuredAt = now;
+    }
+    if (elapsed > 2 * batchMs || now === flowingSince) return 1;
+    const rate = Math.min(recentRate, flowedBytes / (now - flowingSince));
+    return Math.max(1, Math.min(MAX_MIN_BYTES, 2 * bytes, Math.floor(rate * batchMs)));
+  };
   try {
     for (;;) {
       const { done, value } = byob
@@ -91,22 +115,7 @@ export async function pump(body, feed, idleMs) {
       }
       if (byob) {
         buffer = value.buffer;
-        if (first) {
-          // The first read's wait is the model's time to first token, not its pace.
-          first = false;
-          measuredAt = now;
-        } else {
-          // Reads within the same millisecond are measured together.
-          unmeasured += value.byteLength;
-          if (now > measuredAt) {
-            const current = unmeasured / (now - measuredAt);
-            rate = rate === 0 ? current : (rate + current) / 2;
-            unmeasured = 0;
-            measuredAt = now;
-          }
-        }
-        // A read that waited much longer than a batch means the stream slowed: start over.
-        minBytes = elapsed > 4 * BATCH_MS ? 1 : Math.max(1, Math.min(MAX_MIN_BYTES, Math.floor(rate * BATCH_MS)));
+        minBytes = nextMinBytes(value.byteLength, now, elapsed);
       }
     }
   } catch (error) {

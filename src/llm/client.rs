@@ -25,6 +25,7 @@ extern "C" {
         body: &worker::web_sys::ReadableStream,
         feed: &js_sys::Function,
         idle_ms: u32,
+        batch_ms: u32,
     ) -> js_sys::Promise;
 }
 
@@ -133,6 +134,7 @@ impl Model for HttpModel {
             &body,
             feed.as_ref().unchecked_ref(),
             self.settings.model_idle_timeout_ms,
+            self.settings.stream_batch_ms,
         ))
         .await
         .ok()

@@ -1,11 +1,10 @@
 //! The `Store` on Cloudflare D1 (SQLite), the zero-account default.
 
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::rows::{self, AgentRow, ConversationRow, MessageRow, Param};
-use super::{Agent, Conversation, Store, StoreError, StoredMessage};
+use super::{Agent, Conversation, Store, StoreError, StoredMessage, TurnStart};
 
 /// D1 binding name in `wrangler.toml`.
 pub const BINDING: &str = "DB";
@@ -43,9 +42,22 @@ fn unavailable(e: worker::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-#[derive(Deserialize)]
-struct SeqRow {
-    seq: f64,
+impl D1Store {
+    fn append_statements(
+        &self,
+        message: &StoredMessage,
+        out: &mut Vec<D1PreparedStatement>,
+    ) -> Result<(), StoreError> {
+        out.push(self.statement(rows::INSERT_MESSAGE, &rows::message_params(message))?);
+        out.push(self.statement(
+            rows::TOUCH_CONVERSATION,
+            &[
+                message.conversation_id.as_str().into(),
+                Param::Int(message.created_at),
+            ],
+        )?);
+        Ok(())
+    }
 }
 
 impl Store for D1Store {
@@ -61,72 +73,62 @@ impl Store for D1Store {
     async fn conversation(
         &self,
         conversation_id: &str,
-    ) -> Result<Option<Conversation>, StoreError> {
-        let row: Option<ConversationRow> = self
-            .statement(rows::SELECT_CONVERSATION, &[conversation_id.into()])?
-            .first(None)
-            .await
-            .map_err(unavailable)?;
-        Ok(row.map(Conversation::from))
+    ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        let reads = vec![
+            self.statement(rows::SELECT_CONVERSATION, &[conversation_id.into()])?,
+            self.statement(rows::SELECT_MESSAGES, &[conversation_id.into()])?,
+        ];
+        let results = self.db.batch(reads).await.map_err(unavailable)?;
+        let corrupt = |e: worker::Error| StoreError::Corrupt(e.to_string());
+        let Some(conversation) = results
+            .first()
+            .map(|r| r.results::<ConversationRow>())
+            .transpose()
+            .map_err(corrupt)?
+            .and_then(|rows| rows.into_iter().next())
+        else {
+            return Ok(None);
+        };
+        let rows: Vec<MessageRow> = results
+            .get(1)
+            .map(|r| r.results())
+            .transpose()
+            .map_err(corrupt)?
+            .unwrap_or_default();
+        let messages = rows
+            .into_iter()
+            .map(MessageRow::into_message)
+            .collect::<Result<_, _>>()?;
+        Ok(Some((conversation.into(), messages)))
     }
 
-    async fn create_conversation(&self, conversation: &Conversation) -> Result<(), StoreError> {
-        self.statement(
-            rows::INSERT_CONVERSATION,
-            &rows::conversation_params(conversation),
-        )?
-        .run()
-        .await
-        .map_err(unavailable)?;
+    async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(4);
+        if start.create {
+            writes.push(self.statement(
+                rows::INSERT_CONVERSATION,
+                &rows::conversation_params(&start.conversation),
+            )?);
+        }
+        if let Some(seq) = start.replace_after {
+            writes.push(self.statement(
+                rows::DELETE_MESSAGES_AFTER,
+                &[start.conversation.id.as_str().into(), Param::Int(seq)],
+            )?);
+        }
+        if let Some(message) = &start.user_message {
+            self.append_statements(message, &mut writes)?;
+        }
+        if !writes.is_empty() {
+            self.db.batch(writes).await.map_err(unavailable)?;
+        }
         Ok(())
     }
 
-    async fn messages(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
-        let result = self
-            .statement(rows::SELECT_MESSAGES, &[conversation_id.into()])?
-            .all()
-            .await
-            .map_err(unavailable)?;
-        let rows: Vec<MessageRow> = result
-            .results()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        rows.into_iter().map(MessageRow::into_message).collect()
-    }
-
-    async fn append_message(&self, message: &StoredMessage) -> Result<i64, StoreError> {
-        let insert = self.statement(rows::INSERT_MESSAGE, &rows::message_params(message))?;
-        let touch = self.statement(
-            rows::TOUCH_CONVERSATION,
-            &[
-                message.conversation_id.as_str().into(),
-                Param::Int(message.created_at),
-            ],
-        )?;
-        let results = self
-            .db
-            .batch(vec![insert, touch])
-            .await
-            .map_err(unavailable)?;
-        let seq = results
-            .first()
-            .and_then(|r| r.results::<SeqRow>().ok())
-            .and_then(|rows| rows.first().map(|r| r.seq as i64))
-            .ok_or_else(|| StoreError::Unavailable("insert returned no seq".into()))?;
-        Ok(seq)
-    }
-
-    async fn delete_messages_after(
-        &self,
-        conversation_id: &str,
-        seq: i64,
-    ) -> Result<(), StoreError> {
-        self.statement(
-            rows::DELETE_MESSAGES_AFTER,
-            &[conversation_id.into(), Param::Int(seq)],
-        )?
-        .run()
-        .await
-        .map_err(unavailable)?;
+    async fn append_message(&self, message: &StoredMessage) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(2);
+        self.append_statements(message, &mut writes)?;
+        self.db.batch(writes).await.map_err(unavailable)?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Persistence: the `Store` trait every backend implements, and the records it keeps.
 
+pub mod cache;
 pub mod rows;
 
 #[cfg(target_arch = "wasm32")]
@@ -121,24 +122,31 @@ impl StoredMessage {
     }
 }
 
+/// What a chat turn writes before the model is called, in one round trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnStart {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Whether the conversation is new and must be created.
+    pub create: bool,
+    /// Drop the messages after this `seq` first (a regenerated answer replaces them).
+    pub replace_after: Option<i64>,
+    /// The new user message, unless the turn answers a stored one again.
+    pub user_message: Option<StoredMessage>,
+}
+
 /// Everything the chat surfaces need from a backend (D1 today, Convex next).
 #[allow(async_fn_in_trait)]
 pub trait Store {
     /// Loads an agent by id.
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError>;
-    /// Loads a conversation by id.
-    async fn conversation(&self, conversation_id: &str)
-        -> Result<Option<Conversation>, StoreError>;
-    /// Creates a conversation.
-    async fn create_conversation(&self, conversation: &Conversation) -> Result<(), StoreError>;
-    /// A conversation's messages, oldest first.
-    async fn messages(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, StoreError>;
-    /// Appends a message at the end of its conversation; returns its `seq`.
-    async fn append_message(&self, message: &StoredMessage) -> Result<i64, StoreError>;
-    /// Deletes the messages after `seq` (a regenerated answer replaces them).
-    async fn delete_messages_after(
+    /// Loads a conversation with its messages, oldest first.
+    async fn conversation(
         &self,
         conversation_id: &str,
-        seq: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError>;
+    /// Creates the conversation if new, replaces regenerated messages, stores the user message.
+    async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError>;
+    /// Appends a message at the end of its conversation.
+    async fn append_message(&self, message: &StoredMessage) -> Result<(), StoreError>;
 }

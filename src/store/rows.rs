@@ -27,12 +27,12 @@ pub const INSERT_CONVERSATION: &str =
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
      input_tokens, output_tokens, cost, error, created_at FROM messages WHERE conversation_id = ?1 ORDER BY seq";
 
-/// Appends a message with the next `seq`, atomically. Parameters in `MessageParams` order.
+/// Appends a message with the next `seq`, atomically. Parameters in `message_params` order.
 pub const INSERT_MESSAGE: &str =
     "INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, status, model, \
      finish_reason, input_tokens, output_tokens, cost, error, created_at) \
      SELECT ?1, ?2, ?3, COALESCE(MAX(seq), 0) + 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     FROM messages WHERE conversation_id = ?2 RETURNING seq";
+     FROM messages WHERE conversation_id = ?2";
 
 /// Marks activity on a conversation. `?1` id, `?2` time.
 pub const TOUCH_CONVERSATION: &str = "UPDATE conversations SET updated_at = ?2 WHERE id = ?1";

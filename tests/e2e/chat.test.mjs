@@ -24,7 +24,7 @@ before(async () => {
     OPENROUTER_API_KEY: "test-key",
     APP_URL: "https://tests.example",
     APP_TITLE: "Edge Agent Chat tests",
-    MODEL_IDLE_TIMEOUT_MS: "1500",
+    MODEL_IDLE_TIMEOUT_MS: "3000",
   });
   await putAgent(worker.db, { id: "plain", config: agentConfig("scenario/plain") });
   await putAgent(worker.db, { id: "other", tenant: "t_other", config: agentConfig("scenario/plain") });
@@ -55,7 +55,7 @@ before(async () => {
     }),
   });
   await putAgent(worker.db, { id: "silent", config: agentConfig("scenario/silent") });
-  for (const scenario of ["keepalive", "midstream-error", "slow-first-token", "hold", "slow-stream", "unauthorized"]) {
+  for (const scenario of ["burst-then-slow", "keepalive", "midstream-error", "slow-first-token", "hold", "slow-stream", "unauthorized"]) {
     await putAgent(worker.db, { id: scenario, config: agentConfig(`scenario/${scenario}`, { models: ["scenario/plain"] }) });
   }
   await putAgent(worker.db, { id: "paced", config: agentConfig("scenario/bench/10/60") });
@@ -256,6 +256,15 @@ describe("upstream behaviour", () => {
     assert.ok(gaps.filter((gap) => gap > 25).length >= 7, `text deltas arrived spread out: gaps ${gaps.map(Math.round)}`);
   });
 
+  test("after a burst, a slower stream is not held back for long", async () => {
+    const result = await chat(worker.url, "burst-then-slow", { chatId: "chat_burst_slow", text: "hi" });
+    assert.match(textOf(result.message), /^b0 .*b19 s0 s1 s2 s3 s4 s5 s6 s7 s8 s9 $/);
+    const arrivals = result.chunks.filter((c) => c.chunk.type === "text-delta" && c.chunk.delta.startsWith("s")).map((c) => c.at);
+    const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]);
+    // Batching may hold a few tokens (at most 2 KiB) once; the rest arrive at the stream's pace.
+    assert.ok(gaps.slice(-2).every((gap) => gap > 120), `last slow tokens arrived paced: gaps ${gaps.map(Math.round)}`);
+  });
+
   test("a visitor who disconnects cancels the model call and the partial answer is stored as aborted", async () => {
     const chatId = "chat_abort";
     const controller = new AbortController();
@@ -269,7 +278,8 @@ describe("upstream behaviour", () => {
         if (chunk.type === "text-delta" && ++deltas === 3) controller.abort();
       },
     }).catch(() => {});
-    assert.equal(deltas, 3);
+    // Chunks already read in the same batch may still pass through after the abort.
+    assert.ok(deltas >= 3, `aborted after ${deltas} deltas`);
     const stored = await eventually(async () => {
       const c = await storedConversation(worker.url, "slow-stream", chatId);
       return c.body.messages?.length === 2 && c;
@@ -277,6 +287,7 @@ describe("upstream behaviour", () => {
     const answer = stored.body.messages[1];
     assert.equal(answer.metadata.status, "aborted");
     assert.match(answer.parts.at(-1).text, /^w0 w1 w2 /);
+    assert.ok(!answer.parts.at(-1).text.includes("w59"), "the answer was cut short, not streamed to the end");
     await eventually(() => standin.streams.filter((s) => s.scenario === "slow-stream").at(-1)?.closedEarly);
   });
 });

@@ -9,8 +9,18 @@ function event(payload) {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
+// Shaped like OpenRouter's chunks (about 300 bytes for a one-token delta).
 function chunkOf(model, choice, extra = {}) {
-  return { id: "gen-standin", object: "chat.completion.chunk", created: 1760000000, model, provider: "StandIn", choices: choice ? [{ index: 0, ...choice }] : [], ...extra };
+  return {
+    id: "gen-1760000000-standin0000000000",
+    provider: "StandIn",
+    model,
+    object: "chat.completion.chunk",
+    created: 1760000000,
+    choices: choice ? [{ index: 0, logprobs: null, native_finish_reason: null, ...choice }] : [],
+    system_fingerprint: "fp_standin",
+    ...extra,
+  };
 }
 
 const text = (model, content) => event(chunkOf(model, { delta: { content }, finish_reason: null }));
@@ -145,6 +155,15 @@ export async function startStandIn() {
           return end();
         }
         res.write(toolDelta(model, [{ index: 0, id: "call_slow", type: "function", function: { name: "slow_lookup", arguments: "{}" } }]) + finish(model, "tool_calls") + DONE);
+        return end();
+      case "burst-then-slow":
+        sse();
+        for (let i = 0; i < 20; i++) res.write(text(model, `b${i} `));
+        for (let i = 0; i < 10; i++) {
+          await sleep(200);
+          res.write(text(model, `s${i} `));
+        }
+        res.write(finish(model, "stop") + DONE);
         return end();
       case "keepalive":
         sse();

@@ -18,7 +18,7 @@ function statements(sql) {
 }
 
 /** Starts the worker with `bindings` as vars; returns its URL, the D1 handle and `stop`. */
-export async function startWorker(bindings) {
+export async function startWorker(bindings, { migrate = true } = {}) {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -32,7 +32,7 @@ export async function startWorker(bindings) {
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
-  for (const file of readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of !migrate ? [] : readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
     for (const sql of statements(readFileSync(join(root, "migrations", file), "utf8"))) {
       await db.prepare(sql).run();
     }

@@ -1,0 +1,78 @@
+//! A per-isolate cache of agents, so a chat turn usually costs no store round trip for config.
+
+use std::collections::HashMap;
+
+use super::Agent;
+
+/// How long a cached agent is trusted, in milliseconds.
+pub const AGENT_TTL_MS: i64 = 30_000;
+/// Most agents kept; the cache is cleared when full (isolates are short-lived anyway).
+pub const MAX_AGENTS: usize = 1_000;
+
+/// Agents by id, each with the time it expires.
+#[derive(Debug, Default)]
+pub struct AgentCache {
+    entries: HashMap<String, (Agent, i64)>,
+}
+
+impl AgentCache {
+    /// The cached agent, unless it expired by `now_ms`.
+    pub fn get(&self, agent_id: &str, now_ms: i64) -> Option<Agent> {
+        self.entries
+            .get(agent_id)
+            .filter(|(_, expires)| *expires > now_ms)
+            .map(|(agent, _)| agent.clone())
+    }
+
+    /// Remembers an agent until `now_ms + AGENT_TTL_MS`.
+    pub fn put(&mut self, agent: Agent, now_ms: i64) {
+        if self.entries.len() >= MAX_AGENTS {
+            self.entries.clear();
+        }
+        self.entries
+            .insert(agent.id.clone(), (agent, now_ms + AGENT_TTL_MS));
+    }
+
+    /// Forgets an agent (after an update in this isolate).
+    pub fn forget(&mut self, agent_id: &str) {
+        self.entries.remove(agent_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::AgentConfig;
+
+    fn agent(id: &str) -> Agent {
+        Agent {
+            id: id.into(),
+            tenant_id: "t".into(),
+            config: AgentConfig::default(),
+            enabled: true,
+            tenant_active: true,
+        }
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let mut cache = AgentCache::default();
+        cache.put(agent("a"), 1_000);
+        assert!(cache.get("a", 1_000 + AGENT_TTL_MS - 1).is_some());
+        assert!(cache.get("a", 1_000 + AGENT_TTL_MS).is_none());
+        assert!(cache.get("b", 1_000).is_none());
+    }
+
+    #[test]
+    fn forget_and_overflow_clear_entries() {
+        let mut cache = AgentCache::default();
+        cache.put(agent("a"), 0);
+        cache.forget("a");
+        assert!(cache.get("a", 1).is_none());
+        for i in 0..=MAX_AGENTS {
+            cache.put(agent(&format!("a{i}")), 0);
+        }
+        assert!(cache.entries.len() <= MAX_AGENTS);
+        assert!(cache.get(&format!("a{MAX_AGENTS}"), 1).is_some());
+    }
+}
