@@ -96,8 +96,10 @@ export async function pump(body, feed, idleMs, batchMs) {
       unmeasured = 0;
       measuredAt = now;
     }
-    if (elapsed > 2 * batchMs || now === flowingSince) return 1;
-    const rate = Math.min(recentRate, flowedBytes / (now - flowingSince));
+    if (elapsed > 2 * batchMs) return 1;
+    // Reads completing within the first millisecond drain a backlog: only the ramp limits them.
+    const longRun = now > flowingSince ? flowedBytes / (now - flowingSince) : Infinity;
+    const rate = Math.min(recentRate || Infinity, longRun);
     return Math.max(1, Math.min(MAX_MIN_BYTES, 2 * bytes, Math.floor(rate * batchMs)));
   };
   try {
