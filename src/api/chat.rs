@@ -1,10 +1,11 @@
 //! `POST /api/agents/{agent}/chat`: one chat turn, streamed as the AI SDK UI message stream.
 //!
-//! Before answering, the handler validates the body, loads the agent (usually from the isolate
-//! cache) and reads the conversation in one round trip, so bad requests get a JSON error with
-//! the right status. It then returns the stream at once; the turn runs under `ctx.wait_until`:
-//! it stores the user message (before the model is called), runs the agent loop, and stores the
-//! answer, also when the visitor disconnects (partial, marked aborted).
+//! Before answering, the handler validates the body and loads the agent (usually from the
+//! isolate cache), so bad requests and unknown agents get a JSON error with the right status. It
+//! then returns the stream at once, with no store round trip in front of the first byte; the
+//! turn runs under `ctx.wait_until`: it reads the conversation, stores the user message (before
+//! the model is called), runs the agent loop, and stores the answer, also when the visitor
+//! disconnects (partial, marked aborted).
 
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -78,50 +79,45 @@ pub async fn handle(
             Settings::missing_key_message().into(),
         ));
     }
-    let (start, history) = plan_turn(&store, &agent, body).await?;
-
-    let tools = WorkerTools::new(&agent.config);
-    let turn = Turn {
-        message_id: random_id("msg"),
-        models: agent.config.model_chain(),
-        messages: context::build(
-            &agent.config.system_prompt,
-            history.iter().map(|m| (m.role, m.parts.as_slice())),
-        ),
-        tools: tools.specs(),
-        temperature: agent.config.temperature,
-        max_tokens: agent.config.max_tokens,
-        max_steps: agent.config.max_steps,
-    };
-    drop(tools);
-
+    let conversation_id = body.chat_id.clone().unwrap_or_else(|| random_id("chat"));
+    let message_id = random_id("msg");
     let output = Output::new();
-    let body = output.readable();
+    let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
-    let conversation_id = start.conversation.id.clone();
+    let headers_conversation_id = conversation_id.clone();
     ctx.wait_until(async move {
         let mut sink = OutputSink {
             output,
             buffer: Vec::with_capacity(1024),
         };
         sink.send(&AgentEvent::Start {
-            message_id: turn.message_id.clone(),
+            message_id: message_id.clone(),
         });
         sink.flush();
+        // The store work happens after the stream has started, so the visitor sees the answer
+        // begin at once; its failures (even "not your conversation") arrive in band.
+        let (start, history) = match plan_turn(&store, &agent, conversation_id, body).await {
+            Ok(planned) => planned,
+            Err(error) => return sink.fail(&error.to_string()),
+        };
         if let Err(e) = store.start_turn(&start).await {
             console_error!("storing the user message failed: {e}");
-            sink.send(&AgentEvent::Error {
-                message: NOT_SAVED.into(),
-            });
-            sink.send(&AgentEvent::Finish {
-                reason: FinishReason::Error,
-            });
-            sink.end();
-            return;
+            return sink.fail(NOT_SAVED);
         }
-        let model = HttpModel::new(settings, Some(visitor));
         let tools = WorkerTools::new(&agent.config);
-        let message_id = turn.message_id.clone();
+        let turn = Turn {
+            message_id: message_id.clone(),
+            models: agent.config.model_chain(),
+            messages: context::build(
+                &agent.config.system_prompt,
+                history.iter().map(|m| (m.role, m.parts.as_slice())),
+            ),
+            tools: tools.specs(),
+            temperature: agent.config.temperature,
+            max_tokens: agent.config.max_tokens,
+            max_steps: agent.config.max_steps,
+        };
+        let model = HttpModel::new(settings, Some(visitor));
         let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
         let message = assistant_message(message_id, &start.conversation, outcome);
         persist(&store, &message).await;
@@ -135,18 +131,19 @@ pub async fn handle(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
     }
     headers
-        .set("x-conversation-id", &conversation_id)
+        .set("x-conversation-id", &headers_conversation_id)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(ResponseBuilder::new()
         .with_status(200)
         .with_headers(headers)
-        .stream(body))
+        .stream(stream))
 }
 
 /// Works out what the turn writes and the history it answers, with one read of the store.
 async fn plan_turn(
     store: &D1Store,
     agent: &Agent,
+    conversation_id: String,
     body: ChatBody,
 ) -> Result<(TurnStart, Vec<StoredMessage>), ApiError> {
     let now = now_ms();
@@ -161,7 +158,7 @@ async fn plan_turn(
         Some((conversation, history)) => (conversation, history, false),
         None => {
             let conversation = Conversation {
-                id: body.chat_id.clone().unwrap_or_else(|| random_id("chat")),
+                id: conversation_id,
                 tenant_id: agent.tenant_id.clone(),
                 agent_id: agent.id.clone(),
                 created_at: now,
@@ -224,6 +221,17 @@ struct OutputSink {
 }
 
 impl OutputSink {
+    /// Ends the stream with an error the visitor can read.
+    fn fail(&mut self, message: &str) {
+        self.send(&AgentEvent::Error {
+            message: message.to_owned(),
+        });
+        self.send(&AgentEvent::Finish {
+            reason: FinishReason::Error,
+        });
+        self.end();
+    }
+
     /// Flushes, terminates the stream with `[DONE]` and closes it.
     fn end(&mut self) {
         self.buffer.extend_from_slice(DONE);

@@ -363,11 +363,19 @@ describe("request errors", () => {
     await expectError(await post("/api/agents/off/chat", { messages: [userMessage] }), 403, "unavailable");
     await expectError(await post("/api/agents/suspended/chat", { messages: [userMessage] }), 403, "unavailable");
   });
-  test("another agent's conversation id is 404 for both chat and read", async () => {
+  test("another agent's conversation is refused in band on chat and 404 on read, and stays untouched", async () => {
     await chat(worker.url, "other", { chatId: "chat_of_other", text: "mine" });
-    await expectError(await post("/api/agents/plain/chat", { id: "chat_of_other", messages: [userMessage] }), 404, "not_found");
+    const stored = await eventually(async () => {
+      const c = await storedConversation(worker.url, "other", "chat_of_other");
+      return c.body.messages?.length === 2 && c;
+    });
+    const result = await chat(worker.url, "plain", { chatId: "chat_of_other", text: "let me in" });
+    assert.deepEqual(result.errors, ["Conversation not found."]);
+    assert.deepEqual(result.chunks.at(-1).chunk, { type: "finish", finishReason: "error" });
+    assert.ok(!JSON.stringify(result.chunks).includes("mine"), "nothing of the other conversation leaks");
     await expectError(await fetch(`${worker.url}/api/agents/plain/conversations/chat_of_other`), 404, "not_found");
     await expectError(await fetch(`${worker.url}/api/agents/plain/conversations/nope`), 404, "not_found");
+    assert.deepEqual((await storedConversation(worker.url, "other", "chat_of_other")).body, stored.body);
   });
   test("wrong method and unknown routes", async () => {
     await expectError(await fetch(`${worker.url}/api/agents/plain/chat`), 405, "method_not_allowed");
