@@ -224,9 +224,14 @@ async function main() {
   }
 }
 
+/** CPU per chunk: least-squares slope of CPU per request over the 1, 50, 200 and 1000 chunk points. */
 function slope(rows, target, pace) {
-  const at = (chunks) => rows.find((r) => r.target === target && r.point.chunks === chunks && r.point.pace === pace).cpu;
-  return (at(1000) - at(1)) / 999;
+  const points = rows.filter((r) => r.target === target && r.point.pace === pace).map((r) => [r.point.chunks, r.cpu]);
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / points.length;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
+  const covariance = points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0);
+  const variance = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0);
+  return covariance / variance;
 }
 
 function writeResults(rows, loads, memory, wasm) {
@@ -239,7 +244,7 @@ function writeResults(rows, loads, memory, wasm) {
   out("Each worker runs in its own workerd process (Miniflare API, no wrangler dev proxy); CPU is that process's utime+stime from /proc divided by requests.");
   out("It includes runtime I/O that Cloudflare does not bill, and the Rust worker's D1 reads and writes (agent, conversation, two messages) per request; compare per-chunk slopes.");
   out();
-  out("## CPU per streamed chunk (slope between 1 and 1000 chunks)");
+  out("## CPU per streamed chunk (least-squares slope over the 1, 50, 200 and 1000 chunk points)");
   out();
   out("| pacing | js-passthrough (floor) | js-parse (typical TS) | rust | rust ÷ floor | rust ÷ js-parse |");
   out("|---|---|---|---|---|---|");
