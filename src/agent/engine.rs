@@ -212,7 +212,21 @@ struct StepState {
     updates: Vec<CallUpdate>,
 }
 
+/// The kinds of streamed text block.
+#[derive(Debug, Clone, Copy)]
+enum Block {
+    Text,
+    Reasoning,
+}
+
 impl StepState {
+    fn block(&mut self, kind: Block) -> &mut Option<String> {
+        match kind {
+            Block::Text => &mut self.text_block,
+            Block::Reasoning => &mut self.reasoning_block,
+        }
+    }
+
     fn new(call_prefix: String) -> Self {
         Self {
             accumulator: ToolCallAccumulator::new(call_prefix),
@@ -289,19 +303,19 @@ impl<S: EventSink> Run<S> {
         match event {
             ModelEvent::Model(name) => self.model_used = Some(name),
             ModelEvent::Text(delta) => {
-                self.close_reasoning();
-                let id = self.open_text();
+                self.close(Block::Reasoning);
+                let id = self.open(Block::Text);
                 self.step.text.push_str(&delta);
                 self.emit(AgentEvent::TextDelta { id, delta });
             }
             ModelEvent::Reasoning(delta) => {
-                self.close_text();
-                let id = self.open_reasoning();
+                self.close(Block::Text);
+                let id = self.open(Block::Reasoning);
                 self.emit(AgentEvent::ReasoningDelta { id, delta });
             }
             ModelEvent::ToolCall(fragment) => {
-                self.close_text();
-                self.close_reasoning();
+                self.close(Block::Text);
+                self.close(Block::Reasoning);
                 let mut updates = std::mem::take(&mut self.step.updates);
                 self.step.accumulator.push(fragment, &mut updates);
                 for update in updates.drain(..) {
@@ -324,8 +338,8 @@ impl<S: EventSink> Run<S> {
     }
 
     fn end_step(&mut self, result: Result<(), ModelError>) -> StepEnd {
-        self.close_text();
-        self.close_reasoning();
+        self.close(Block::Text);
+        self.close(Block::Reasoning);
         let usage = self.step.usage;
         self.usage.add(&usage);
         let truncated = !self.step.done && self.step.finish.is_none();
@@ -426,37 +440,31 @@ impl<S: EventSink> Run<S> {
         results
     }
 
-    fn open_text(&mut self) -> String {
-        if let Some(id) = &self.step.text_block {
+    /// The id of the open block of `kind`, opening one (with its start event) if needed.
+    fn open(&mut self, kind: Block) -> String {
+        if let Some(id) = self.step.block(kind) {
             return id.clone();
         }
         self.blocks += 1;
-        let id = format!("txt_{}", self.blocks);
-        self.emit(AgentEvent::TextStart { id: id.clone() });
-        self.step.text_block = Some(id.clone());
+        let id = match kind {
+            Block::Text => format!("txt_{}", self.blocks),
+            Block::Reasoning => format!("rsn_{}", self.blocks),
+        };
+        self.emit(match kind {
+            Block::Text => AgentEvent::TextStart { id: id.clone() },
+            Block::Reasoning => AgentEvent::ReasoningStart { id: id.clone() },
+        });
+        *self.step.block(kind) = Some(id.clone());
         id
     }
 
-    fn open_reasoning(&mut self) -> String {
-        if let Some(id) = &self.step.reasoning_block {
-            return id.clone();
-        }
-        self.blocks += 1;
-        let id = format!("rsn_{}", self.blocks);
-        self.emit(AgentEvent::ReasoningStart { id: id.clone() });
-        self.step.reasoning_block = Some(id.clone());
-        id
-    }
-
-    fn close_text(&mut self) {
-        if let Some(id) = self.step.text_block.take() {
-            self.emit(AgentEvent::TextEnd { id });
-        }
-    }
-
-    fn close_reasoning(&mut self) {
-        if let Some(id) = self.step.reasoning_block.take() {
-            self.emit(AgentEvent::ReasoningEnd { id });
+    /// Closes the open block of `kind`, if any.
+    fn close(&mut self, kind: Block) {
+        if let Some(id) = self.step.block(kind).take() {
+            self.emit(match kind {
+                Block::Text => AgentEvent::TextEnd { id },
+                Block::Reasoning => AgentEvent::ReasoningEnd { id },
+            });
         }
     }
 }
