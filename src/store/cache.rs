@@ -32,11 +32,6 @@ impl AgentCache {
         self.entries
             .insert(agent.id.clone(), (agent, now_ms + AGENT_TTL_MS));
     }
-
-    /// Forgets an agent (after an update in this isolate).
-    pub fn forget(&mut self, agent_id: &str) {
-        self.entries.remove(agent_id);
-    }
 }
 
 #[cfg(test)]
@@ -64,11 +59,8 @@ mod tests {
     }
 
     #[test]
-    fn forget_and_overflow_clear_entries() {
+    fn overflow_clears_entries() {
         let mut cache = AgentCache::default();
-        cache.put(agent("a"), 0);
-        cache.forget("a");
-        assert!(cache.get("a", 1).is_none());
         for i in 0..=MAX_AGENTS {
             cache.put(agent(&format!("a{i}")), 0);
         }

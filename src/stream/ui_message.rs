@@ -145,25 +145,6 @@ pub fn encode(event: &AgentEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// A standalone error stream (error, finish, done) for failures before the turn starts.
-pub fn error_stream(message: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode(
-        &AgentEvent::Error {
-            message: message.to_owned(),
-        },
-        &mut out,
-    );
-    encode(
-        &AgentEvent::Finish {
-            reason: crate::llm::FinishReason::Error,
-        },
-        &mut out,
-    );
-    out.extend_from_slice(DONE);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,14 +207,5 @@ mod tests {
             2,
             "only the SSE terminator may contain newlines: {out}"
         );
-    }
-
-    #[test]
-    fn error_stream_ends_with_done() {
-        let text = String::from_utf8(error_stream("nope")).expect("utf8");
-        assert!(text.starts_with("data: {\"type\":\"error\",\"errorText\":\"nope\"}\n\n"));
-        assert!(text.ends_with(
-            "data: {\"type\":\"finish\",\"finishReason\":\"error\"}\n\ndata: [DONE]\n\n"
-        ));
     }
 }
