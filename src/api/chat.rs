@@ -81,10 +81,18 @@ pub async fn handle(
     }
     let conversation_id = body.chat_id.clone().unwrap_or_else(|| random_id("chat"));
     let message_id = random_id("msg");
+    let headers = Headers::new();
+    for (name, value) in ui_message::HEADERS {
+        headers
+            .set(name, value)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    headers
+        .set("x-conversation-id", &conversation_id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let output = Output::new();
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
-    let headers_conversation_id = conversation_id.clone();
     ctx.wait_until(async move {
         let mut sink = OutputSink {
             output,
@@ -98,7 +106,12 @@ pub async fn handle(
         // begin at once; its failures (even "not your conversation") arrive in band.
         let (start, history) = match plan_turn(&store, &agent, conversation_id, body).await {
             Ok(planned) => planned,
-            Err(error) => return sink.fail(&error.to_string()),
+            Err(error) => {
+                if let Some(detail) = error.log_detail() {
+                    console_error!("planning the turn failed: {detail}");
+                }
+                return sink.fail(&error.to_string());
+            }
         };
         if let Err(e) = store.start_turn(&start).await {
             console_error!("storing the user message failed: {e}");
@@ -124,15 +137,6 @@ pub async fn handle(
         sink.end();
     });
 
-    let headers = Headers::new();
-    for (name, value) in ui_message::HEADERS {
-        headers
-            .set(name, value)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    }
-    headers
-        .set("x-conversation-id", &headers_conversation_id)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(ResponseBuilder::new()
         .with_status(200)
         .with_headers(headers)
