@@ -2,7 +2,8 @@
 // and serves the worker with `wrangler dev` (which builds it through wrangler.toml's [build]).
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
-// MODEL_IDLE_TIMEOUT_MS and STREAM_BATCH_MS from the environment win over .dev.vars.
+// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS and WEBHOOK_ALLOW_HOSTS from the environment win over
+// .dev.vars.
 // DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { npmBin, root, run, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 
-const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS"];
+const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS"];
 
 function parseDotEnv(text) {
   const vars = {};

@@ -23,6 +23,8 @@ pub struct Settings {
     pub model_idle_timeout_ms: u32,
     /// Stream gathered per read once tokens flow, in ms (0: every chunk as it comes).
     pub stream_batch_ms: u32,
+    /// Hosts webhook tools may reach over plain http and at private addresses (development).
+    pub webhook_allow_hosts: Vec<String>,
 }
 
 impl Settings {
@@ -49,6 +51,15 @@ impl Settings {
                 .and_then(|v| v.parse().ok())
                 .filter(|ms| *ms <= 1_000)
                 .unwrap_or(DEFAULT_STREAM_BATCH_MS),
+            webhook_allow_hosts: get("WEBHOOK_ALLOW_HOSTS")
+                .map(|hosts| {
+                    hosts
+                        .split(',')
+                        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -95,6 +106,11 @@ mod tests {
         assert_eq!(s.model_idle_timeout_ms, 250);
         assert_eq!(s.stream_batch_ms, DEFAULT_STREAM_BATCH_MS);
         assert_eq!(settings(&[("STREAM_BATCH_MS", "0")]).stream_batch_ms, 0);
+        assert_eq!(
+            settings(&[("WEBHOOK_ALLOW_HOSTS", " 127.0.0.1, Dev.Example. ,")]).webhook_allow_hosts,
+            vec!["127.0.0.1", "dev.example"]
+        );
+        assert!(s.webhook_allow_hosts.is_empty());
         assert_eq!(
             settings(&[("STREAM_BATCH_MS", "5000")]).stream_batch_ms,
             DEFAULT_STREAM_BATCH_MS

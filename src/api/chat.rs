@@ -117,7 +117,8 @@ pub async fn handle(
             console_error!("storing the user message failed: {e}");
             return sink.fail(NOT_SAVED);
         }
-        let tools = WorkerTools::new(&agent.config);
+        let allowed_hosts = settings.webhook_allow_hosts.clone();
+        let tools = WorkerTools::new(&agent.config, &allowed_hosts);
         let turn = Turn {
             message_id: message_id.clone(),
             models: agent.config.model_chain(),

@@ -7,6 +7,7 @@ use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
 use super::builtin::{
     current_time_result, timezone_argument, unknown_timezone, Builtin, LocalTime,
 };
+use super::outbound::check_url;
 use super::webhook::{build_request, read_response};
 use super::{Registry, Tool, ToolRunner};
 use crate::agent::{AgentConfig, WebhookTool};
@@ -27,13 +28,15 @@ extern "C" {
 /// The tool runner for one agent.
 pub struct WorkerTools<'a> {
     registry: Registry<'a>,
+    allowed_hosts: &'a [String],
 }
 
 impl<'a> WorkerTools<'a> {
-    /// Resolves the agent's tools.
-    pub fn new(config: &'a AgentConfig) -> Self {
+    /// Resolves the agent's tools; `allowed_hosts` is the operator's `WEBHOOK_ALLOW_HOSTS`.
+    pub fn new(config: &'a AgentConfig, allowed_hosts: &'a [String]) -> Self {
         Self {
             registry: Registry::for_agent(config),
+            allowed_hosts,
         }
     }
 
@@ -48,7 +51,7 @@ impl ToolRunner for WorkerTools<'_> {
         match self.registry.get(name) {
             None => Err(format!("There is no tool named {name}.")),
             Some(Tool::Builtin(Builtin::CurrentTime)) => current_time(input),
-            Some(Tool::Webhook(tool)) => call_webhook(tool, input).await,
+            Some(Tool::Webhook(tool)) => call_webhook(tool, input, self.allowed_hosts).await,
         }
     }
 }
@@ -96,8 +99,13 @@ fn current_time(input: &Value) -> Result<Value, String> {
     Ok(current_time_result(&tz, &local))
 }
 
-async fn call_webhook(tool: &WebhookTool, input: &Value) -> Result<Value, String> {
+async fn call_webhook(
+    tool: &WebhookTool,
+    input: &Value,
+    allowed_hosts: &[String],
+) -> Result<Value, String> {
     let call = build_request(tool, input)?;
+    check_url(&call.url, allowed_hosts)?;
     let unreachable = |e: worker::Error| format!("Could not reach the tool's endpoint: {e}");
     let headers = Headers::new();
     for (name, value) in &call.headers {

@@ -26,14 +26,10 @@ pub struct WebhookRequest {
 }
 
 /// Builds the request for one call; arguments go in the query for GET, in a JSON body otherwise.
+///
+/// Whether the URL may be called at all is `outbound::check_url`'s decision.
 pub fn build_request(tool: &WebhookTool, input: &Value) -> Result<WebhookRequest, String> {
     let url = tool.url.trim();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(format!(
-            "Tool {} has an invalid URL; it must start with https://",
-            tool.name
-        ));
-    }
     let method = tool.method.trim().to_ascii_uppercase();
     if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
         return Err(format!(
@@ -160,10 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_urls_and_methods() {
-        let mut t = tool("POST");
-        t.url = "ftp://x".into();
-        assert!(build_request(&t, &json!({})).is_err());
+    fn rejects_unsupported_methods() {
         assert!(build_request(&tool("TRACE"), &json!({})).is_err());
     }
 

@@ -25,6 +25,7 @@ before(async () => {
     APP_URL: "https://tests.example",
     APP_TITLE: "Edge Agent Chat tests",
     MODEL_IDLE_TIMEOUT_MS: "3000",
+    WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
   });
   await putAgent(worker.db, { id: "plain", config: agentConfig("scenario/plain") });
   await putAgent(worker.db, { id: "other", tenant: "t_other", config: agentConfig("scenario/plain") });
@@ -57,6 +58,13 @@ before(async () => {
   await putAgent(worker.db, { id: "silent", config: agentConfig("scenario/silent") });
   for (const scenario of ["burst-then-slow", "keepalive", "midstream-error", "slow-first-token", "hold", "slow-stream", "unauthorized"]) {
     await putAgent(worker.db, { id: scenario, config: agentConfig(`scenario/${scenario}`, { models: ["scenario/plain"] }) });
+  }
+  for (const [name, url] of [
+    ["read_metadata", "https://169.254.169.254/latest/meta-data/iam/"],
+    ["plain_http", "http://hooks.example.com/x"],
+    ["sneaky_host", "https://hooks.example.com@127.0.0.1/x"],
+  ]) {
+    await putAgent(worker.db, { id: `outbound-${name}`, config: agentConfig(`scenario/call/${name}`, { tools: { builtin: [], webhooks: [{ name, url }] } }) });
   }
   await putAgent(worker.db, { id: "paced", config: agentConfig("scenario/bench/10/60") });
   await putAgent(worker.db, { id: "fallback", config: agentConfig("scenario/rate-limited", { models: ["scenario/plain"] }) });
@@ -172,6 +180,24 @@ describe("tool calls", () => {
     assert.match(part.errorText, /did not answer within 300 ms/);
     assert.match(textOf(result.message), /^Sorry, the lookup failed: \{"error":"The tool did not answer within 300 ms/);
   });
+});
+
+describe("outbound safety", () => {
+  for (const [name, pattern] of [
+    ["read_metadata", /169\.254\.169\.254 is not allowed: it is a link-local \(metadata\) address/],
+    ["plain_http", /must use https/],
+    ["sneaky_host", /may not contain credentials/],
+  ]) {
+    test(`a webhook to a forbidden target is refused before any request: ${name}`, async () => {
+      const hooksBefore = standin.hooks.length;
+      const result = await chat(worker.url, `outbound-${name}`, { chatId: `chat_outbound_${name}`, text: "go" });
+      const [part] = toolParts(result.message);
+      assert.equal(part.state, "output-error");
+      assert.match(part.errorText, pattern);
+      assert.match(textOf(result.message), /^Tool result: \{"error":/);
+      assert.equal(standin.hooks.length, hooksBefore);
+    });
+  }
 });
 
 describe("upstream behaviour", () => {

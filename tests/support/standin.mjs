@@ -92,6 +92,14 @@ export async function startStandIn() {
     };
     const toolTurn = lastMessage(body).role === "tool";
 
+    // `scenario/call/<tool>`: calls that tool with no arguments, then reports its result.
+    if (scenario.startsWith("call/")) {
+      sse();
+      if (toolTurn) res.write(text(model, `Tool result: ${lastMessage(body).content}`) + finish(model, "stop") + DONE);
+      else res.write(toolDelta(model, [{ index: 0, id: "call_1", type: "function", function: { name: scenario.slice(5), arguments: "{}" } }]) + finish(model, "tool_calls") + DONE);
+      return end();
+    }
+
     // `scenario/bench/<chunks>/<pace ms>`: N one-token chunks, back to back or paced.
     if (scenario.startsWith("bench/")) {
       const [, chunks, pace] = scenario.split("/").map(Number);
