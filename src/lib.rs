@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod llm;
