@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::auth::rate_limit::Scope;
 use crate::store::StoreError;
 
 /// An error a request can end with.
@@ -13,6 +14,40 @@ pub enum ApiError {
     /// The body is larger than allowed.
     #[error("The request body is larger than {0} bytes.")]
     PayloadTooLarge(usize),
+    /// A field of the body is missing or wrong; `field` names it.
+    #[error("{message}")]
+    Invalid {
+        /// Path of the field, such as `config.limits.ipPerMinute`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No credentials, or credentials that prove nothing; `code` says which.
+    #[error("{message}")]
+    Unauthorized {
+        /// Stable code: `unauthorized`, `invalid_key`, `wrong_key_kind`, `invalid_token`,
+        /// `token_expired`, `identity_required` or `identity_invalid`.
+        code: &'static str,
+        /// What to do about it.
+        message: String,
+    },
+    /// Valid credentials that may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The page's origin is not in the agent's allowed origins (or the browser sent none).
+    #[error("This website is not allowed to use this chat. The site owner can add its address to the agent's allowed origins.")]
+    OriginNotAllowed,
+    /// Too many requests; retry after the given seconds.
+    #[error("Too many requests for this {}. Please wait {retry_after_secs} seconds and try again.", scope.as_str())]
+    RateLimited {
+        /// What ran out.
+        scope: Scope,
+        /// Seconds to wait.
+        retry_after_secs: u32,
+    },
+    /// The id is taken.
+    #[error("{0}")]
+    Conflict(String),
     /// No such thing (or not yours, which looks the same).
     #[error("{0} not found.")]
     NotFound(&'static str),
@@ -40,7 +75,11 @@ impl ApiError {
     /// HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) => 400,
+            ApiError::BadRequest(_) | ApiError::Invalid { .. } => 400,
+            ApiError::Unauthorized { .. } => 401,
+            ApiError::Forbidden(_) | ApiError::OriginNotAllowed => 403,
+            ApiError::Conflict(_) => 409,
+            ApiError::RateLimited { .. } => 429,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
             ApiError::Unavailable(_) => 403,
             ApiError::MethodNotAllowed(_) => 405,
@@ -54,6 +93,12 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Invalid { .. } => "invalid",
+            ApiError::Unauthorized { code, .. } => code,
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::OriginNotAllowed => "origin_not_allowed",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::NotFound(_) | ApiError::NoRoute(_) => "not_found",
             ApiError::Unavailable(_) => "unavailable",
@@ -64,9 +109,39 @@ impl ApiError {
         }
     }
 
-    /// `{"error":{"code","message"}}`.
+    /// `{"error":{"code","message"}}`, plus `field` for invalid fields.
     pub fn body(&self) -> String {
-        json!({ "error": { "code": self.code(), "message": self.to_string() } }).to_string()
+        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        if let ApiError::Invalid { field, .. } = self {
+            error["field"] = json!(field);
+        }
+        json!({ "error": error }).to_string()
+    }
+
+    /// Seconds for a `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    /// A 401 with a code and message.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 400 naming a field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Detail for the log line; never sent to clients.
@@ -91,6 +166,21 @@ mod tests {
             e.body(),
             r#"{"error":{"code":"not_found","message":"Agent not found."}}"#
         );
+    }
+
+    #[test]
+    fn invalid_fields_and_rate_limits() {
+        let e = ApiError::invalid("config.name", "The name must have 1 to 100 characters.");
+        assert_eq!(
+            e.body(),
+            r#"{"error":{"code":"invalid","field":"config.name","message":"The name must have 1 to 100 characters."}}"#
+        );
+        let e = ApiError::RateLimited {
+            scope: Scope::Visitor,
+            retry_after_secs: 12,
+        };
+        assert_eq!((e.status(), e.retry_after()), (429, Some(12)));
+        assert!(e.to_string().contains("12 seconds"));
     }
 
     #[test]

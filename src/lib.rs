@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod api;
 pub mod auth;
+pub mod dates;
 pub mod error;
 pub mod ids;
 pub mod llm;

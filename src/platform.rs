@@ -22,6 +22,13 @@ pub fn random_id(prefix: &str) -> String {
     ids::from_random(prefix, &bytes)
 }
 
+/// 32 random bytes from the platform's CSPRNG.
+pub fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    get_random_values(&mut bytes);
+    bytes
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64

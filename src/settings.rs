@@ -25,6 +25,10 @@ pub struct Settings {
     pub stream_batch_ms: u32,
     /// Hosts webhook tools may reach over plain http and at private addresses (development).
     pub webhook_allow_hosts: Vec<String>,
+    /// The platform operator's key (`ADMIN_API_KEY`): creates, lists and suspends tenants.
+    pub admin_api_key: Option<String>,
+    /// Signs visitor tokens (`VISITOR_TOKEN_SECRET`).
+    pub visitor_token_secret: Option<String>,
 }
 
 impl Settings {
@@ -60,12 +64,23 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            admin_api_key: get("ADMIN_API_KEY"),
+            visitor_token_secret: get("VISITOR_TOKEN_SECRET"),
         }
     }
 
     /// Whether chat can reach a model: a key is set, or a non-OpenRouter server that may not need one.
     pub fn model_configured(&self) -> bool {
         self.api_key.is_some() || self.base_url != DEFAULT_BASE_URL
+    }
+
+    /// The secret that signs visitor tokens, or the error a widget endpoint answers without it.
+    pub fn token_secret(&self) -> Result<&str, crate::error::ApiError> {
+        self.visitor_token_secret.as_deref().ok_or_else(|| {
+            crate::error::ApiError::NotConfigured(
+                "Visitor tokens are not configured: set the VISITOR_TOKEN_SECRET secret.".into(),
+            )
+        })
     }
 
     /// The message shown when no model is configured.

@@ -34,6 +34,12 @@ pub struct AgentConfig {
     pub welcome_message: Option<String>,
     /// Suggested first questions.
     pub starter_prompts: Vec<String>,
+    /// Web origins whose pages may use the widget endpoints (`https://*.example.com` allowed).
+    pub allowed_origins: Vec<String>,
+    /// Only verified end users (signed by the tenant's backend) may chat.
+    pub require_verified_user: bool,
+    /// Abuse and spend limits.
+    pub limits: Limits,
 }
 
 impl Default for AgentConfig {
@@ -50,11 +56,19 @@ impl Default for AgentConfig {
             branding: Branding::default(),
             welcome_message: None,
             starter_prompts: Vec::new(),
+            allowed_origins: Vec::new(),
+            require_verified_user: false,
+            limits: Limits::default(),
         }
     }
 }
 
 impl AgentConfig {
+    /// Tool rounds allowed, bounded by `MAX_STEPS_CEILING`.
+    pub fn step_limit(&self) -> u32 {
+        self.max_steps.min(MAX_STEPS_CEILING)
+    }
+
     /// The primary model followed by the fallbacks, without duplicates or blanks.
     pub fn model_chain(&self) -> Vec<String> {
         let mut chain: Vec<String> = Vec::new();
@@ -65,6 +79,43 @@ impl AgentConfig {
             }
         }
         chain
+    }
+}
+
+/// Most tool rounds any agent may take in one turn, whatever its config says.
+pub const MAX_STEPS_CEILING: u32 = 10;
+
+/// Rate, size and spend limits of one agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Limits {
+    /// Chat requests a minute per visitor.
+    pub visitor_per_minute: u32,
+    /// Requests a minute per client IP, on every widget endpoint.
+    pub ip_per_minute: u32,
+    /// Chat requests a minute for the whole tenant through this agent.
+    pub tenant_per_minute: u32,
+    /// Longest user message, in characters.
+    pub max_message_chars: u32,
+    /// Most messages (user and assistant) in one conversation.
+    pub max_messages_per_conversation: u32,
+    /// Spend allowed per calendar month (UTC), in the provider's currency (USD on OpenRouter).
+    pub monthly_spend_cap: Option<f64>,
+    /// Model used once a spend cap is reached, instead of refusing to answer.
+    pub spend_cap_model: Option<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            visitor_per_minute: 20,
+            ip_per_minute: 60,
+            tenant_per_minute: 600,
+            max_message_chars: 4_000,
+            max_messages_per_conversation: 200,
+            monthly_spend_cap: None,
+            spend_cap_model: None,
+        }
     }
 }
 

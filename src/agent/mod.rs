@@ -8,7 +8,8 @@ pub mod context;
 pub mod engine;
 pub mod events;
 pub mod message;
+pub mod validate;
 
-pub use config::{AgentConfig, Branding, ToolsConfig, WebhookTool};
+pub use config::{AgentConfig, Branding, Limits, ToolsConfig, WebhookTool};
 pub use engine::{run_turn, EventSink, Turn, TurnEnd, TurnOutcome};
 pub use events::AgentEvent;

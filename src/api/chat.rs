@@ -14,16 +14,18 @@ use worker::{
 };
 
 use super::chat_body::{self, ChatBody, MAX_BODY_BYTES};
-use super::handler::load_agent;
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::dates::{month_start, utc_day};
 use crate::error::ApiError;
 use crate::llm::client::HttpModel;
 use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::d1::D1Store;
-use crate::store::{Agent, Conversation, MessageStatus, Store, StoredMessage, TurnStart};
+use crate::store::{
+    Agent, Conversation, MessageStatus, Spend, Store, StoredMessage, TurnContext, TurnStart,
+};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
 
@@ -31,6 +33,9 @@ use crate::tools::runner::WorkerTools;
 const PERSIST_ATTEMPTS: u32 = 3;
 /// What the visitor reads when the user message cannot be stored.
 const NOT_SAVED: &str = "Your message could not be saved, so it was not sent. Please try again.";
+/// What the visitor reads when a spend cap is reached and no cheaper model is configured.
+const OVER_BUDGET: &str =
+    "This assistant has reached its monthly usage limit. Please try again later.";
 
 #[wasm_bindgen(module = "/src/js/stream.js")]
 extern "C" {
@@ -50,12 +55,14 @@ extern "C" {
     fn close(this: &Output);
 }
 
-/// Handles a chat request.
+/// Handles a chat request from `visitor_id`, already authorised and rate-limited.
 pub async fn handle(
     mut req: Request,
     env: &Env,
     ctx: &Context,
-    agent_id: &str,
+    store: D1Store,
+    agent: Agent,
+    visitor_id: &str,
 ) -> Result<Response, ApiError> {
     let declared = req
         .headers()
@@ -70,9 +77,8 @@ pub async fn handle(
         .bytes()
         .await
         .map_err(|e| ApiError::BadRequest(format!("Could not read the body: {e}")))?;
-    let body = chat_body::parse(&bytes)?;
-    let store = D1Store::from_env(env)?;
-    let agent = load_agent(&store, agent_id).await?;
+    let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
+    let visitor_id = visitor_id.to_owned();
     let settings = platform::settings(env);
     if !settings.model_configured() {
         return Err(ApiError::NotConfigured(
@@ -104,24 +110,29 @@ pub async fn handle(
         sink.flush();
         // The store work happens after the stream has started, so the visitor sees the answer
         // begin at once; its failures (even "not your conversation") arrive in band.
-        let (start, history) = match plan_turn(&store, &agent, conversation_id, body).await {
-            Ok(planned) => planned,
-            Err(error) => {
-                if let Some(detail) = error.log_detail() {
-                    console_error!("planning the turn failed: {detail}");
+        let (start, history, models) =
+            match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
+                Ok(planned) => planned,
+                Err(error) => {
+                    if let Some(detail) = error.log_detail() {
+                        console_error!("planning the turn failed: {detail}");
+                    }
+                    return sink.fail(&error.to_string());
                 }
-                return sink.fail(&error.to_string());
-            }
-        };
+            };
         if let Err(e) = store.start_turn(&start).await {
             console_error!("storing the user message failed: {e}");
             return sink.fail(NOT_SAVED);
         }
         let allowed_hosts = settings.webhook_allow_hosts.clone();
-        let tools = WorkerTools::new(&agent.config, &allowed_hosts);
+        let tools = WorkerTools::new(
+            &agent.config,
+            &allowed_hosts,
+            agent.signing_secret.as_deref(),
+        );
         let turn = Turn {
             message_id: message_id.clone(),
-            models: agent.config.model_chain(),
+            models,
             messages: context::build(
                 &agent.config.system_prompt,
                 history.iter().map(|m| (m.role, m.parts.as_slice())),
@@ -129,12 +140,12 @@ pub async fn handle(
             tools: tools.specs(),
             temperature: agent.config.temperature,
             max_tokens: agent.config.max_tokens,
-            max_steps: agent.config.max_steps,
+            max_steps: agent.config.step_limit(),
         };
         let model = HttpModel::new(settings, Some(visitor));
         let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
         let message = assistant_message(message_id, &start.conversation, outcome);
-        persist(&store, &message).await;
+        persist(&store, &message, &agent.id).await;
         sink.end();
     });
 
@@ -144,20 +155,30 @@ pub async fn handle(
         .stream(stream))
 }
 
-/// Works out what the turn writes and the history it answers, with one read of the store.
+/// Works out what the turn writes, the history it answers and the models it may use, with
+/// one read of the store.
 async fn plan_turn(
     store: &D1Store,
     agent: &Agent,
     conversation_id: String,
+    visitor_id: &str,
     body: ChatBody,
-) -> Result<(TurnStart, Vec<StoredMessage>), ApiError> {
+) -> Result<(TurnStart, Vec<StoredMessage>, Vec<String>), ApiError> {
     let now = now_ms();
-    let existing = match &body.chat_id {
-        Some(id) => store.conversation(id).await?,
-        None => None,
-    };
+    let TurnContext {
+        conversation: existing,
+        spend,
+    } = store
+        .turn_context(body.chat_id.as_deref(), agent, &month_start(now))
+        .await?;
+    let models = models_within_budget(agent, spend)
+        .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
     let (conversation, mut history, create) = match existing {
-        Some((conversation, _)) if conversation.agent_id != agent.id => {
+        // Another agent's or another visitor's conversation looks like no conversation at all.
+        Some((conversation, _))
+            if conversation.agent_id != agent.id
+                || conversation.visitor_id.as_deref() != Some(visitor_id) =>
+        {
             return Err(ApiError::NotFound("Conversation"))
         }
         Some((conversation, history)) => (conversation, history, false),
@@ -166,12 +187,14 @@ async fn plan_turn(
                 id: conversation_id,
                 tenant_id: agent.tenant_id.clone(),
                 agent_id: agent.id.clone(),
+                visitor_id: Some(visitor_id.to_owned()),
                 created_at: now,
                 updated_at: now,
             };
             (conversation, Vec::new(), true)
         }
     };
+    let max_messages = agent.config.limits.max_messages_per_conversation as usize;
     let known = body
         .message_id
         .as_ref()
@@ -210,13 +233,32 @@ async fn plan_turn(
             user_message = Some(message);
         }
     }
+    // The answer needs room too.
+    if history.len() + 1 > max_messages {
+        return Err(ApiError::BadRequest(format!(
+            "This conversation has reached its limit of {max_messages} messages. Please start a new conversation."
+        )));
+    }
     let start = TurnStart {
         conversation,
         create,
         replace_after,
         user_message,
     };
-    Ok((start, history))
+    Ok((start, history, models))
+}
+
+/// The model chain to use given this month's spend: the agent's own while under both caps,
+/// the configured cheaper model once a cap is reached, `None` when the turn must not run.
+fn models_within_budget(agent: &Agent, spend: Spend) -> Option<Vec<String>> {
+    let over = |cap: Option<f64>, spent: f64| cap.is_some_and(|cap| spent >= cap);
+    if !over(agent.tenant_spend_cap, spend.tenant)
+        && !over(agent.config.limits.monthly_spend_cap, spend.agent)
+    {
+        return Some(agent.config.model_chain());
+    }
+    let fallback = agent.config.limits.spend_cap_model.as_deref()?.trim();
+    (!fallback.is_empty()).then(|| vec![fallback.to_owned()])
 }
 
 /// Encodes events into a buffer and writes it to the response body once per flush.
@@ -294,9 +336,10 @@ fn assistant_message(
     }
 }
 
-async fn persist(store: &D1Store, message: &StoredMessage) {
+async fn persist(store: &D1Store, message: &StoredMessage, agent_id: &str) {
+    let day = utc_day(message.created_at);
     for attempt in 1..=PERSIST_ATTEMPTS {
-        match store.append_message(message).await {
+        match store.append_answer(message, agent_id, &day).await {
             Ok(()) => return,
             Err(e) => console_error!(
                 "storing answer {} failed (attempt {attempt}): {e}",

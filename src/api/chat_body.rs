@@ -8,7 +8,7 @@ use crate::ids::is_valid_client_id;
 
 /// Largest chat request body accepted (clients resend the whole history each turn).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Longest user message accepted, in characters.
+/// Longest user message any agent accepts, in characters (agents set their own, lower limit).
 pub const MAX_MESSAGE_CHARS: usize = 32_000;
 
 /// The parts of a chat request the server uses.
@@ -22,8 +22,8 @@ pub struct ChatBody {
     pub text: String,
 }
 
-/// Parses and validates a chat request body.
-pub fn parse(body: &[u8]) -> Result<ChatBody, ApiError> {
+/// Parses and validates a chat request body; the message may have at most `max_chars` characters.
+pub fn parse(body: &[u8], max_chars: usize) -> Result<ChatBody, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
@@ -58,7 +58,7 @@ pub fn parse(body: &[u8]) -> Result<ChatBody, ApiError> {
         .and_then(Value::as_str)
         .filter(|id| is_valid_client_id(id))
         .map(str::to_owned);
-    let text = user_text(last)?;
+    let text = user_text(last, max_chars.min(MAX_MESSAGE_CHARS))?;
     Ok(ChatBody {
         chat_id,
         message_id,
@@ -66,7 +66,10 @@ pub fn parse(body: &[u8]) -> Result<ChatBody, ApiError> {
     })
 }
 
-fn user_text(message: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
+fn user_text(
+    message: &serde_json::Map<String, Value>,
+    max_chars: usize,
+) -> Result<String, ApiError> {
     let text = match (message.get("parts"), message.get("content")) {
         (Some(Value::Array(parts)), _) => parts
             .iter()
@@ -81,9 +84,9 @@ fn user_text(message: &serde_json::Map<String, Value>) -> Result<String, ApiErro
     if text.is_empty() {
         return Err(bad("The user message has no text."));
     }
-    if text.chars().count() > MAX_MESSAGE_CHARS {
+    if text.chars().count() > max_chars {
         return Err(bad(&format!(
-            "The message is longer than {MAX_MESSAGE_CHARS} characters."
+            "The message is longer than {max_chars} characters. Please shorten it."
         )));
     }
     Ok(text.to_owned())
@@ -98,11 +101,11 @@ mod tests {
     use super::*;
 
     fn ok(body: &str) -> ChatBody {
-        parse(body.as_bytes()).expect("valid body")
+        parse(body.as_bytes(), MAX_MESSAGE_CHARS).expect("valid body")
     }
 
     fn err(body: &str) -> ApiError {
-        parse(body.as_bytes()).expect_err("invalid body")
+        parse(body.as_bytes(), MAX_MESSAGE_CHARS).expect_err("invalid body")
     }
 
     #[test]
@@ -160,6 +163,12 @@ mod tests {
         );
         assert!(matches!(err(&long), ApiError::BadRequest(m) if m.contains("longer")));
         let huge = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(parse(&huge), Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES)));
+        assert_eq!(
+            parse(&huge, 10),
+            Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+        );
+        assert!(
+            matches!(parse(br#"{"messages":[{"role":"user","content":"12345"}]}"#, 4), Err(ApiError::BadRequest(m)) if m.contains("longer than 4"))
+        );
     }
 }

@@ -1,36 +1,43 @@
-//! `GET /api/agents/{agent}/conversations/{id}`: a conversation's stored messages.
+//! `GET /api/agents/{agent}/conversations/{id}`: a visitor's conversation with its messages.
 
 use serde_json::{json, Value};
-use worker::{Env, Response};
+use worker::Response;
 
-use super::handler::{json_response, load_agent};
+use super::handler::json_response;
+use crate::auth::visitor::Visitor;
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
 use crate::store::d1::D1Store;
-use crate::store::Store;
+use crate::store::{Agent, Conversation, Store, StoredMessage};
 
-/// Returns the conversation with its messages in UIMessage form.
+/// Returns the visitor's conversation with its messages in UIMessage form.
 pub async fn handle(
-    env: &Env,
-    agent_id: &str,
+    store: &D1Store,
+    agent: &Agent,
+    visitor: &Visitor,
     conversation_id: &str,
 ) -> Result<Response, ApiError> {
     if !is_valid_client_id(conversation_id) {
         return Err(ApiError::NotFound("Conversation"));
     }
-    let store = D1Store::from_env(env)?;
-    let agent = load_agent(&store, agent_id).await?;
     let (conversation, messages) = store
         .conversation(conversation_id)
         .await?
-        .filter(|(c, _)| c.agent_id == agent.id)
+        .filter(|(c, _)| {
+            c.agent_id == agent.id && c.visitor_id.as_deref() == Some(visitor.visitor_id.as_str())
+        })
         .ok_or(ApiError::NotFound("Conversation"))?;
+    json_response(&conversation_json(&conversation, &messages))
+}
+
+/// A conversation as the APIs return it.
+pub fn conversation_json(conversation: &Conversation, messages: &[StoredMessage]) -> Value {
     let messages: Vec<Value> = messages.iter().map(|m| m.to_ui_message()).collect();
-    json_response(&json!({
+    json!({
         "id": conversation.id,
         "agentId": conversation.agent_id,
         "createdAt": conversation.created_at,
         "updatedAt": conversation.updated_at,
         "messages": messages,
-    }))
+    })
 }

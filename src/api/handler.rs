@@ -1,12 +1,15 @@
-//! Entry point of every request: route, run the handler, turn errors into JSON responses.
+//! Entry point of every request: route, run the handler, turn errors into JSON responses, and
+//! add CORS headers to the widget endpoints.
 
 use std::cell::RefCell;
 
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use worker::{console_error, Context, Env, Request, Response};
 
+use super::access::{KEY_HEADER, TOKEN_HEADER};
 use super::routes::{resolve, NoMatch, Route};
-use super::{chat, conversations};
+use super::{admin, rate, widget};
 use crate::error::ApiError;
 use crate::platform;
 use crate::store::cache::AgentCache;
@@ -17,20 +20,57 @@ use crate::store::{Agent, Store};
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
     let method = req.method().to_string();
-    let result = match resolve(&method, &path) {
-        Ok(Route::Chat { agent_id }) => chat::handle(req, &env, &ctx, &agent_id).await,
-        Ok(Route::Conversation {
-            agent_id,
-            conversation_id,
-        }) => conversations::handle(&env, &agent_id, &conversation_id).await,
+    let origin = req.headers().get("origin").ok().flatten();
+    let route = resolve(&method, &path);
+    let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
+    let result = match route {
         Ok(Route::Health) => health(&env),
+        Ok(Route::Preflight) => preflight(),
+        Ok(Route::Widget(route)) => widget::handle(req, &env, &ctx, route).await,
+        Ok(Route::Operator(route)) => admin::operator(req, &env, route).await,
+        Ok(Route::Tenant(route)) => admin::tenant(req, &env, route).await,
         Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
         Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
     };
-    match result {
-        Ok(response) => Ok(response),
-        Err(error) => error_response(&error),
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => error_response(&error)?,
+    };
+    if cross_origin {
+        // Any page may read the answer's headers and errors: the server has already refused
+        // whatever its origin, key and token do not allow, so a refusal is all it can read.
+        let headers = response.headers();
+        if let Some(origin) = origin {
+            headers.set("access-control-allow-origin", &origin)?;
+        }
+        headers.set("vary", "Origin")?;
+        headers.set(
+            "access-control-expose-headers",
+            &format!("x-conversation-id, {TOKEN_HEADER}, retry-after"),
+        )?;
     }
+    Ok(response)
+}
+
+/// The answer to a CORS preflight on a widget endpoint.
+fn preflight() -> Result<Response, ApiError> {
+    let response = Response::empty()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .with_status(204);
+    let headers = response.headers();
+    for (name, value) in [
+        ("access-control-allow-methods", "GET, POST, OPTIONS"),
+        (
+            "access-control-allow-headers",
+            &format!("content-type, {KEY_HEADER}, {TOKEN_HEADER}"),
+        ),
+        ("access-control-max-age", "86400"),
+    ] {
+        headers
+            .set(name, value)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    Ok(response)
 }
 
 /// The JSON error response for `error`.
@@ -39,7 +79,14 @@ pub fn error_response(error: &ApiError) -> worker::Result<Response> {
         console_error!("{}: {}", error.code(), detail);
     }
     let response = Response::from_bytes(error.body().into_bytes())?.with_status(error.status());
-    response.headers().set("content-type", "application/json")?;
+    let headers = response.headers();
+    headers.set("content-type", "application/json")?;
+    if let Some(seconds) = error.retry_after() {
+        headers.set("retry-after", &seconds.to_string())?;
+    }
+    if error.status() == 401 {
+        headers.set("www-authenticate", "Bearer")?;
+    }
     Ok(response)
 }
 
@@ -71,12 +118,57 @@ pub async fn load_agent(store: &D1Store, agent_id: &str) -> Result<Agent, ApiErr
     Ok(agent)
 }
 
+/// Drops cached agents after a management change (`None`: all of them), so this isolate sees
+/// the change at once; other isolates see it when their entry expires.
+pub fn forget_agents(agent_id: Option<&str>) {
+    AGENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        match agent_id {
+            Some(id) => cache.forget(id),
+            None => *cache = AgentCache::default(),
+        }
+    });
+}
+
+/// Reads a JSON body of at most `max` bytes; an empty body reads as `{}` when `empty_ok`.
+pub async fn read_json<T: DeserializeOwned>(
+    req: &mut Request,
+    max: usize,
+    empty_ok: bool,
+) -> Result<T, ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(ApiError::PayloadTooLarge(max));
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("Could not read the body: {e}")))?;
+    if bytes.len() > max {
+        return Err(ApiError::PayloadTooLarge(max));
+    }
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) && empty_ok {
+        b"{}"
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(format!("The body is not valid JSON for this endpoint: {e}"))
+    })
+}
+
 fn health(env: &Env) -> Result<Response, ApiError> {
     let settings = platform::settings(env);
     let body = json!({
         "status": "ok",
         "store": "d1",
         "model": { "configured": settings.model_configured() },
+        "rateLimits": rate::kind(env),
     });
     json_response(&body)
 }
@@ -84,4 +176,9 @@ fn health(env: &Env) -> Result<Response, ApiError> {
 /// A 200 JSON response.
 pub fn json_response(body: &serde_json::Value) -> Result<Response, ApiError> {
     Response::from_json(body).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A JSON response with another status.
+pub fn json_status(body: &serde_json::Value, status: u16) -> Result<Response, ApiError> {
+    Ok(json_response(body)?.with_status(status))
 }

@@ -3,6 +3,21 @@
 /// An endpoint of the worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// `GET /api/health`
+    Health,
+    /// A widget endpoint (publishable key, allowed origin, visitor token).
+    Widget(WidgetRoute),
+    /// `OPTIONS` on a widget endpoint: the CORS preflight.
+    Preflight,
+    /// An operator endpoint (`ADMIN_API_KEY`).
+    Operator(OperatorRoute),
+    /// A tenant management endpoint (tenant secret key).
+    Tenant(TenantRoute),
+}
+
+/// Endpoints a web page calls with an agent's publishable key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WidgetRoute {
     /// `POST /api/agents/{agent}/chat`
     Chat {
         /// Agent id.
@@ -15,8 +30,72 @@ pub enum Route {
         /// Conversation id.
         conversation_id: String,
     },
-    /// `GET /api/health`
-    Health,
+    /// `POST /api/agents/{agent}/visitor`: issue or renew a visitor token.
+    Visitor {
+        /// Agent id.
+        agent_id: String,
+    },
+    /// `GET /api/agents/{agent}/config`: the agent's public look.
+    Config {
+        /// Agent id.
+        agent_id: String,
+    },
+}
+
+impl WidgetRoute {
+    /// The agent the endpoint belongs to.
+    pub fn agent_id(&self) -> &str {
+        match self {
+            WidgetRoute::Chat { agent_id }
+            | WidgetRoute::Conversation { agent_id, .. }
+            | WidgetRoute::Visitor { agent_id }
+            | WidgetRoute::Config { agent_id } => agent_id,
+        }
+    }
+}
+
+/// Endpoints of the platform operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorRoute {
+    /// `GET /api/admin/tenants`
+    ListTenants,
+    /// `POST /api/admin/tenants`
+    CreateTenant,
+    /// `GET /api/admin/tenants/{id}`
+    GetTenant(String),
+    /// `PATCH /api/admin/tenants/{id}`
+    UpdateTenant(String),
+}
+
+/// Endpoints of a tenant's management API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantRoute {
+    /// `GET /api/admin/tenant`
+    Me,
+    /// `GET /api/admin/agents`
+    ListAgents,
+    /// `POST /api/admin/agents`
+    CreateAgent,
+    /// `GET /api/admin/agents/{id}`
+    GetAgent(String),
+    /// `PATCH /api/admin/agents/{id}`
+    UpdateAgent(String),
+    /// `DELETE /api/admin/agents/{id}`
+    DeleteAgent(String),
+    /// `GET /api/admin/keys`
+    ListKeys,
+    /// `POST /api/admin/keys`
+    CreateKey,
+    /// `DELETE /api/admin/keys/{id}`
+    RevokeKey(String),
+    /// `POST /api/admin/secrets/{identity|webhook-signing}`: rotate and show once.
+    RotateSecret(String),
+    /// `GET /api/admin/conversations`
+    ListConversations,
+    /// `GET /api/admin/conversations/{id}`
+    GetConversation(String),
+    /// `GET /api/admin/usage`
+    Usage,
 }
 
 /// Why no route matched.
@@ -31,27 +110,67 @@ pub enum NoMatch {
 /// Finds the route for a method and path (no query string).
 pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (route, allowed) = match segments.as_slice() {
-        ["api", "health"] => (Route::Health, "GET"),
-        ["api", "agents", agent, "chat"] if !agent.is_empty() => (
-            Route::Chat {
-                agent_id: (*agent).to_owned(),
-            },
-            "POST",
-        ),
-        ["api", "agents", agent, "conversations", id] if !agent.is_empty() && !id.is_empty() => (
-            Route::Conversation {
-                agent_id: (*agent).to_owned(),
-                conversation_id: (*id).to_owned(),
-            },
-            "GET",
-        ),
+    // HEAD is answered like GET.
+    let method = if method == "HEAD" { "GET" } else { method };
+    let owned = |s: &&str| (*s).to_owned();
+    let route = match (segments.as_slice(), method) {
+        (["api", "health"], "GET") => Route::Health,
+        (["api", "health"], _) => return Err(NoMatch::WrongMethod),
+        (["api", "agents", agent, rest @ ..], _) if !agent.is_empty() => {
+            let agent_id = owned(agent);
+            let widget = match (rest, method) {
+                (["chat"], "POST") => WidgetRoute::Chat { agent_id },
+                (["visitor"], "POST") => WidgetRoute::Visitor { agent_id },
+                (["config"], "GET") => WidgetRoute::Config { agent_id },
+                (["conversations", id], "GET") if !id.is_empty() => WidgetRoute::Conversation {
+                    agent_id,
+                    conversation_id: owned(id),
+                },
+                (["chat" | "visitor" | "config"], "OPTIONS") => return Ok(Route::Preflight),
+                (["conversations", id], "OPTIONS") if !id.is_empty() => {
+                    return Ok(Route::Preflight)
+                }
+                (["chat" | "visitor" | "config"], _) => return Err(NoMatch::WrongMethod),
+                (["conversations", id], _) if !id.is_empty() => return Err(NoMatch::WrongMethod),
+                _ => return Err(NoMatch::NotFound),
+            };
+            Route::Widget(widget)
+        }
+        (["api", "admin", rest @ ..], _) => admin(rest, method)?,
         _ => return Err(NoMatch::NotFound),
     };
-    match method {
-        m if m == allowed || (allowed == "GET" && m == "HEAD") => Ok(route),
-        _ => Err(NoMatch::WrongMethod),
-    }
+    Ok(route)
+}
+
+fn admin(rest: &[&str], method: &str) -> Result<Route, NoMatch> {
+    use OperatorRoute as O;
+    use TenantRoute as T;
+    let id = |s: &str| s.to_owned();
+    let route = match (rest, method) {
+        (["tenants"], "GET") => Route::Operator(O::ListTenants),
+        (["tenants"], "POST") => Route::Operator(O::CreateTenant),
+        (["tenants", t], "GET") if !t.is_empty() => Route::Operator(O::GetTenant(id(t))),
+        (["tenants", t], "PATCH") if !t.is_empty() => Route::Operator(O::UpdateTenant(id(t))),
+        (["tenant"], "GET") => Route::Tenant(T::Me),
+        (["agents"], "GET") => Route::Tenant(T::ListAgents),
+        (["agents"], "POST") => Route::Tenant(T::CreateAgent),
+        (["agents", a], "GET") if !a.is_empty() => Route::Tenant(T::GetAgent(id(a))),
+        (["agents", a], "PATCH") if !a.is_empty() => Route::Tenant(T::UpdateAgent(id(a))),
+        (["agents", a], "DELETE") if !a.is_empty() => Route::Tenant(T::DeleteAgent(id(a))),
+        (["keys"], "GET") => Route::Tenant(T::ListKeys),
+        (["keys"], "POST") => Route::Tenant(T::CreateKey),
+        (["keys", k], "DELETE") if !k.is_empty() => Route::Tenant(T::RevokeKey(id(k))),
+        (["secrets", s], "POST") if !s.is_empty() => Route::Tenant(T::RotateSecret(id(s))),
+        (["conversations"], "GET") => Route::Tenant(T::ListConversations),
+        (["conversations", c], "GET") if !c.is_empty() => Route::Tenant(T::GetConversation(id(c))),
+        (["usage"], "GET") => Route::Tenant(T::Usage),
+        (["tenants" | "tenant" | "agents" | "keys" | "conversations" | "usage"], _)
+        | (["tenants" | "agents" | "keys" | "secrets" | "conversations", _], _) => {
+            return Err(NoMatch::WrongMethod)
+        }
+        _ => return Err(NoMatch::NotFound),
+    };
+    Ok(route)
 }
 
 #[cfg(test)]
@@ -59,21 +178,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resolves_the_chat_api() {
+    fn resolves_the_widget_api() {
         assert_eq!(
             resolve("POST", "/api/agents/demo/chat"),
-            Ok(Route::Chat {
+            Ok(Route::Widget(WidgetRoute::Chat {
                 agent_id: "demo".into()
-            })
+            }))
         );
         assert_eq!(
             resolve("GET", "/api/agents/demo/conversations/c1"),
-            Ok(Route::Conversation {
+            Ok(Route::Widget(WidgetRoute::Conversation {
                 agent_id: "demo".into(),
                 conversation_id: "c1".into()
-            })
+            }))
+        );
+        assert_eq!(
+            resolve("HEAD", "/api/agents/demo/config"),
+            Ok(Route::Widget(WidgetRoute::Config {
+                agent_id: "demo".into()
+            }))
+        );
+        assert_eq!(
+            resolve("OPTIONS", "/api/agents/demo/chat"),
+            Ok(Route::Preflight)
         );
         assert_eq!(resolve("GET", "/api/health"), Ok(Route::Health));
+    }
+
+    #[test]
+    fn resolves_the_admin_api() {
+        assert_eq!(
+            resolve("PATCH", "/api/admin/tenants/t1"),
+            Ok(Route::Operator(OperatorRoute::UpdateTenant("t1".into())))
+        );
+        assert_eq!(
+            resolve("DELETE", "/api/admin/agents/a1"),
+            Ok(Route::Tenant(TenantRoute::DeleteAgent("a1".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/api/admin/secrets/identity"),
+            Ok(Route::Tenant(TenantRoute::RotateSecret("identity".into())))
+        );
+        assert_eq!(
+            resolve("PUT", "/api/admin/agents"),
+            Err(NoMatch::WrongMethod)
+        );
+        assert_eq!(resolve("GET", "/api/admin/nothing"), Err(NoMatch::NotFound));
     }
 
     #[test]
@@ -84,5 +234,6 @@ mod tests {
         );
         assert_eq!(resolve("POST", "/api/agents//chat"), Err(NoMatch::NotFound));
         assert_eq!(resolve("GET", "/api/nothing"), Err(NoMatch::NotFound));
+        assert_eq!(resolve("POST", "/api/health"), Err(NoMatch::WrongMethod));
     }
 }

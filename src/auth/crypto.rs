@@ -44,7 +44,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Decodes hex (either case); `None` on odd length or a non-hex character.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

@@ -24,6 +24,11 @@ impl AgentCache {
             .map(|(agent, _)| agent.clone())
     }
 
+    /// Forgets an agent, so the next load reads the store (after an admin change).
+    pub fn forget(&mut self, agent_id: &str) {
+        self.entries.remove(agent_id);
+    }
+
     /// Remembers an agent until `now_ms + AGENT_TTL_MS`.
     pub fn put(&mut self, agent: Agent, now_ms: i64) {
         if self.entries.len() >= MAX_AGENTS {
@@ -46,6 +51,7 @@ mod tests {
             config: AgentConfig::default(),
             enabled: true,
             tenant_active: true,
+            ..Agent::default()
         }
     }
 

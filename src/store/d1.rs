@@ -1,10 +1,16 @@
 //! The `Store` on Cloudflare D1 (SQLite), the zero-account default.
 
+use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
-use super::rows::{self, AgentRow, ConversationRow, MessageRow, Param};
-use super::{Agent, Conversation, Store, StoreError, StoredMessage, TurnStart};
+use super::rows::{
+    self, AgentRow, ConversationRow, KeyRow, MessageRow, Param, SpendRow, TenantRow, UsageRow,
+};
+use super::{
+    Agent, ApiKey, Conversation, DailyUsage, Spend, Store, StoreError, StoredMessage, Tenant,
+    TenantSecret, TenantStatus, TurnContext, TurnStart,
+};
 
 /// D1 binding name in `wrangler.toml`.
 pub const BINDING: &str = "DB";
@@ -27,22 +33,41 @@ impl D1Store {
         let values: Vec<JsValue> = params.iter().map(to_js).collect();
         self.db.prepare(sql).bind(&values).map_err(unavailable)
     }
-}
 
-fn to_js(param: &Param) -> JsValue {
-    match param {
-        Param::Null => JsValue::NULL,
-        Param::Text(s) => JsValue::from_str(s),
-        Param::Int(i) => JsValue::from_f64(*i as f64),
-        Param::Real(f) => JsValue::from_f64(*f),
+    async fn all<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<T>, StoreError> {
+        let result = self
+            .statement(sql, params)?
+            .all()
+            .await
+            .map_err(unavailable)?;
+        result.results().map_err(corrupt)
     }
-}
 
-fn unavailable(e: worker::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
+    async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<T>, StoreError> {
+        self.statement(sql, params)?
+            .first(None)
+            .await
+            .map_err(unavailable)
+    }
 
-impl D1Store {
+    /// Runs one write; returns how many rows it changed.
+    async fn write(&self, sql: &str, params: &[Param]) -> Result<usize, StoreError> {
+        let result = self
+            .statement(sql, params)?
+            .run()
+            .await
+            .map_err(unavailable)?;
+        Ok(changes(&result))
+    }
+
     fn append_statements(
         &self,
         message: &StoredMessage,
@@ -60,13 +85,50 @@ impl D1Store {
     }
 }
 
+fn to_js(param: &Param) -> JsValue {
+    match param {
+        Param::Null => JsValue::NULL,
+        Param::Text(s) => JsValue::from_str(s),
+        Param::Int(i) => JsValue::from_f64(*i as f64),
+        Param::Real(f) => JsValue::from_f64(*f),
+    }
+}
+
+fn unavailable(e: worker::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn corrupt(e: worker::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn changes(result: &D1Result) -> usize {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+}
+
+fn rows_of<T: DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Vec<T>, StoreError> {
+    results
+        .get(i)
+        .map(|r| r.results())
+        .transpose()
+        .map_err(corrupt)
+        .map(Option::unwrap_or_default)
+}
+
+fn opt(value: Option<f64>) -> Param {
+    value.map_or(Param::Null, Param::Real)
+}
+
 impl Store for D1Store {
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
         let row: Option<AgentRow> = self
-            .statement(rows::SELECT_AGENT, &[agent_id.into()])?
-            .first(None)
-            .await
-            .map_err(unavailable)?;
+            .first(&rows::select_agent(), &[agent_id.into()])
+            .await?;
         row.map(AgentRow::into_agent).transpose()
     }
 
@@ -75,31 +137,45 @@ impl Store for D1Store {
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
         let reads = vec![
-            self.statement(rows::SELECT_CONVERSATION, &[conversation_id.into()])?,
+            self.statement(&rows::select_conversation(), &[conversation_id.into()])?,
             self.statement(rows::SELECT_MESSAGES, &[conversation_id.into()])?,
         ];
         let results = self.db.batch(reads).await.map_err(unavailable)?;
-        let corrupt = |e: worker::Error| StoreError::Corrupt(e.to_string());
-        let Some(conversation) = results
-            .first()
-            .map(|r| r.results::<ConversationRow>())
-            .transpose()
-            .map_err(corrupt)?
-            .and_then(|rows| rows.into_iter().next())
-        else {
-            return Ok(None);
-        };
-        let rows: Vec<MessageRow> = results
-            .get(1)
-            .map(|r| r.results())
-            .transpose()
-            .map_err(corrupt)?
-            .unwrap_or_default();
-        let messages = rows
+        read_conversation(&results, 0)
+    }
+
+    async fn turn_context(
+        &self,
+        conversation_id: Option<&str>,
+        agent: &Agent,
+        since_day: &str,
+    ) -> Result<TurnContext, StoreError> {
+        let mut reads = vec![self.statement(
+            rows::SELECT_SPEND,
+            &[
+                agent.tenant_id.as_str().into(),
+                agent.id.as_str().into(),
+                since_day.into(),
+            ],
+        )?];
+        if let Some(id) = conversation_id {
+            reads.push(self.statement(&rows::select_conversation(), &[id.into()])?);
+            reads.push(self.statement(rows::SELECT_MESSAGES, &[id.into()])?);
+        }
+        let results = self.db.batch(reads).await.map_err(unavailable)?;
+        let spend = rows_of::<SpendRow>(&results, 0)?
             .into_iter()
-            .map(MessageRow::into_message)
-            .collect::<Result<_, _>>()?;
-        Ok(Some((conversation.into(), messages)))
+            .next()
+            .map(Spend::from)
+            .unwrap_or_default();
+        let conversation = match conversation_id {
+            Some(_) => read_conversation(&results, 1)?,
+            None => None,
+        };
+        Ok(TurnContext {
+            conversation,
+            spend,
+        })
     }
 
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
@@ -125,10 +201,218 @@ impl Store for D1Store {
         Ok(())
     }
 
-    async fn append_message(&self, message: &StoredMessage) -> Result<(), StoreError> {
-        let mut writes = Vec::with_capacity(2);
+    async fn append_answer(
+        &self,
+        message: &StoredMessage,
+        agent_id: &str,
+        day: &str,
+    ) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(3);
         self.append_statements(message, &mut writes)?;
+        writes.push(self.statement(
+            rows::ADD_USAGE,
+            &[
+                message.tenant_id.as_str().into(),
+                agent_id.into(),
+                day.into(),
+                Param::Int(message.usage.input_tokens as i64),
+                Param::Int(message.usage.output_tokens as i64),
+                Param::Real(message.usage.cost),
+            ],
+        )?);
         self.db.batch(writes).await.map_err(unavailable)?;
         Ok(())
     }
+
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        identity_secret: &str,
+        signing_secret: &str,
+        key: &ApiKey,
+    ) -> Result<(), StoreError> {
+        let writes = vec![
+            self.statement(
+                rows::INSERT_TENANT,
+                &[
+                    tenant.id.as_str().into(),
+                    tenant.name.as_str().into(),
+                    tenant.status.as_str().into(),
+                    opt(tenant.monthly_spend_cap),
+                    identity_secret.into(),
+                    signing_secret.into(),
+                    Param::Int(tenant.created_at),
+                ],
+            )?,
+            self.statement(rows::INSERT_KEY, &rows::key_params(key))?,
+        ];
+        self.db.batch(writes).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> = self.all(&rows::select_tenants(), &[]).await?;
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        let row: Option<TenantRow> = self
+            .first(&rows::select_tenant(), &[tenant_id.into()])
+            .await?;
+        row.map(TenantRow::into_tenant).transpose()
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.write(
+            rows::UPDATE_TENANT,
+            &[
+                tenant.id.as_str().into(),
+                tenant.name.as_str().into(),
+                tenant.status.as_str().into(),
+                opt(tenant.monthly_spend_cap),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_tenant_secret(
+        &self,
+        tenant_id: &str,
+        which: TenantSecret,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let sql = match which {
+            TenantSecret::Identity => rows::SET_IDENTITY_SECRET,
+            TenantSecret::Signing => rows::SET_SIGNING_SECRET,
+        };
+        self.write(sql, &[tenant_id.into(), value.into()]).await?;
+        Ok(())
+    }
+
+    async fn spend(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        since_day: &str,
+    ) -> Result<Spend, StoreError> {
+        let row: Option<SpendRow> = self
+            .first(
+                rows::SELECT_SPEND,
+                &[tenant_id.into(), agent_id.into(), since_day.into()],
+            )
+            .await?;
+        Ok(row.map(Spend::from).unwrap_or_default())
+    }
+
+    async fn keys_by_lookup(
+        &self,
+        lookup: &str,
+    ) -> Result<Vec<(ApiKey, TenantStatus)>, StoreError> {
+        let rows: Vec<KeyRow> = self
+            .all(&rows::select_keys_by_lookup(), &[lookup.into()])
+            .await?;
+        rows.into_iter().map(KeyRow::into_key).collect()
+    }
+
+    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let rows: Vec<KeyRow> = self
+            .all(&rows::select_tenant_keys(), &[tenant_id.into()])
+            .await?;
+        rows.into_iter()
+            .map(|row| row.into_key().map(|(key, _)| key))
+            .collect()
+    }
+
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.write(rows::INSERT_KEY, &rows::key_params(key)).await?;
+        Ok(())
+    }
+
+    async fn revoke_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .write(
+                rows::REVOKE_KEY,
+                &[tenant_id.into(), key_id.into(), Param::Int(now)],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+        let rows: Vec<AgentRow> = self
+            .all(&rows::select_tenant_agents(), &[tenant_id.into()])
+            .await?;
+        rows.into_iter().map(AgentRow::into_agent).collect()
+    }
+
+    async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        Ok(self
+            .write(rows::INSERT_AGENT, &rows::agent_params(agent))
+            .await?
+            > 0)
+    }
+
+    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        Ok(self
+            .write(rows::UPDATE_AGENT, &rows::agent_params(agent))
+            .await?
+            > 0)
+    }
+
+    async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .write(rows::DELETE_AGENT, &[agent_id.into(), tenant_id.into()])
+            .await?
+            > 0)
+    }
+
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let rows: Vec<ConversationRow> = self
+            .all(
+                &rows::select_conversations(),
+                &[
+                    tenant_id.into(),
+                    agent_id.into(),
+                    Param::Int(i64::from(limit)),
+                ],
+            )
+            .await?;
+        Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {
+        let rows: Vec<UsageRow> = self
+            .all(rows::SELECT_USAGE, &[tenant_id.into(), since_day.into()])
+            .await?;
+        Ok(rows.into_iter().map(DailyUsage::from).collect())
+    }
+}
+
+/// The conversation and messages read by two consecutive statements of a batch.
+fn read_conversation(
+    results: &[D1Result],
+    first: usize,
+) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
+    let Some(conversation) = rows_of::<ConversationRow>(results, first)?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let messages = rows_of::<MessageRow>(results, first + 1)?
+        .into_iter()
+        .map(MessageRow::into_message)
+        .collect::<Result<_, _>>()?;
+    Ok(Some((conversation.into(), messages)))
 }

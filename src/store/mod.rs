@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
+use crate::auth::keys::KeyKind;
 use crate::llm::Usage;
 
 /// A store failure; the message is for logs, never for visitors.
@@ -24,8 +25,8 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// An agent with its owner's standing.
-#[derive(Debug, Clone, PartialEq)]
+/// An agent with what the chat surfaces need of its tenant. Holds secrets: never serialized.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Agent {
     /// Agent id (used in URLs).
     pub id: String,
@@ -37,6 +38,132 @@ pub struct Agent {
     pub enabled: bool,
     /// Whether the tenant is in good standing.
     pub tenant_active: bool,
+    /// The agent's publishable keys that are not revoked.
+    pub publishable_keys: Vec<String>,
+    /// The tenant's secret for verifying end-user hashes.
+    pub identity_secret: Option<String>,
+    /// The tenant's secret for signing webhook calls.
+    pub signing_secret: Option<String>,
+    /// The tenant's monthly spend cap.
+    pub tenant_spend_cap: Option<f64>,
+    /// Creation time, ms since the epoch.
+    pub created_at: i64,
+    /// Last change, ms since the epoch.
+    pub updated_at: i64,
+}
+
+/// Whether a tenant may use the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    /// In good standing.
+    Active,
+    /// Switched off by the operator: every key and agent of the tenant is refused.
+    Suspended,
+}
+
+impl TenantStatus {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(TenantStatus::Active),
+            "suspended" => Some(TenantStatus::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// A customer of the platform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Standing.
+    pub status: TenantStatus,
+    /// Spend allowed per calendar month across all agents.
+    pub monthly_spend_cap: Option<f64>,
+    /// Creation time, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// Which tenant secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSecret {
+    /// Verifies end-user hashes.
+    Identity,
+    /// Signs webhook calls.
+    Signing,
+}
+
+/// A stored API key (never the secret value itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    /// Key id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The agent a publishable key belongs to.
+    pub agent_id: Option<String>,
+    /// Secret or publishable.
+    pub kind: KeyKind,
+    /// The tenant's label.
+    pub name: String,
+    /// Row lookup (see `auth::keys::NewKey`).
+    pub lookup: String,
+    /// SHA-256 hex of the key.
+    pub hash: String,
+    /// Display form.
+    pub masked: String,
+    /// Creation time, ms since the epoch.
+    pub created_at: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// Spend recorded this month (from `since_day`, a `YYYY-MM-DD` UTC date).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Spend {
+    /// Across the tenant's agents.
+    pub tenant: f64,
+    /// For one agent.
+    pub agent: f64,
+}
+
+/// What a chat turn reads before calling the model, in one round trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnContext {
+    /// The conversation and its messages, when the client named an existing one.
+    pub conversation: Option<(Conversation, Vec<StoredMessage>)>,
+    /// Spend this month.
+    pub spend: Spend,
+}
+
+/// Usage totals of one agent on one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyUsage {
+    /// Agent id.
+    pub agent_id: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Answers.
+    pub messages: u64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Cost.
+    pub cost: f64,
 }
 
 /// A conversation between a visitor and an agent.
@@ -48,6 +175,8 @@ pub struct Conversation {
     pub tenant_id: String,
     /// The agent answering.
     pub agent_id: String,
+    /// The visitor who owns it (`None` for conversations from before visitor tokens).
+    pub visitor_id: Option<String>,
     /// Creation time, ms since the epoch.
     pub created_at: i64,
     /// Last activity, ms since the epoch.
@@ -135,18 +264,91 @@ pub struct TurnStart {
     pub user_message: Option<StoredMessage>,
 }
 
-/// Everything the chat surfaces need from a backend (D1 today, Convex next).
+/// Everything the product needs from a backend (D1 today, Convex next). Every method that takes
+/// a `tenant_id` reads or writes only that tenant's rows.
 #[allow(async_fn_in_trait)]
 pub trait Store {
-    /// Loads an agent by id.
+    /// Loads an agent by id, with its tenant's standing, secrets and publishable keys.
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError>;
     /// Loads a conversation with its messages, oldest first.
     async fn conversation(
         &self,
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError>;
+    /// Reads what a turn needs: the conversation (if any) and this month's spend.
+    async fn turn_context(
+        &self,
+        conversation_id: Option<&str>,
+        agent: &Agent,
+        since_day: &str,
+    ) -> Result<TurnContext, StoreError>;
     /// Creates the conversation if new, replaces regenerated messages, stores the user message.
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError>;
-    /// Appends a message at the end of its conversation.
-    async fn append_message(&self, message: &StoredMessage) -> Result<(), StoreError>;
+    /// Appends an answer at the end of its conversation and adds it to the agent's usage of
+    /// `day` (`YYYY-MM-DD`).
+    async fn append_answer(
+        &self,
+        message: &StoredMessage,
+        agent_id: &str,
+        day: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Creates a tenant with its secrets and first secret key.
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        identity_secret: &str,
+        signing_secret: &str,
+        key: &ApiKey,
+    ) -> Result<(), StoreError>;
+    /// Every tenant, oldest first.
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// One tenant.
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError>;
+    /// Saves a tenant's name, status and spend cap.
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Replaces one of a tenant's secrets.
+    async fn set_tenant_secret(
+        &self,
+        tenant_id: &str,
+        which: TenantSecret,
+        value: &str,
+    ) -> Result<(), StoreError>;
+    /// Spend since `since_day` for the tenant (and one agent, when given).
+    async fn spend(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        since_day: &str,
+    ) -> Result<Spend, StoreError>;
+
+    /// Keys whose lookup is `lookup`, with their tenant's standing (for authentication).
+    async fn keys_by_lookup(&self, lookup: &str)
+        -> Result<Vec<(ApiKey, TenantStatus)>, StoreError>;
+    /// A tenant's keys, newest first.
+    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// Stores a new key.
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    /// Revokes a tenant's key; false when the tenant has no such live key.
+    async fn revoke_key(&self, tenant_id: &str, key_id: &str, now: i64)
+        -> Result<bool, StoreError>;
+
+    /// A tenant's agents, oldest first.
+    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError>;
+    /// Creates an agent; false when the id is taken.
+    async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError>;
+    /// Saves a tenant's agent config and switch; false when the tenant has no such agent.
+    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError>;
+    /// Deletes a tenant's agent with its conversations and keys; false when not found.
+    async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError>;
+
+    /// A tenant's conversations, most recently active first, optionally of one agent.
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError>;
+    /// Usage per agent and day since `since_day`.
+    async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError>;
 }

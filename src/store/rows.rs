@@ -5,23 +5,161 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Agent, Conversation, MessageStatus, StoreError, StoredMessage};
+use super::{
+    Agent, ApiKey, Conversation, DailyUsage, MessageStatus, Spend, StoreError, StoredMessage,
+    Tenant, TenantStatus,
+};
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
+use crate::auth::keys::KeyKind;
 use crate::llm::Usage;
 
-/// Loads an agent with its tenant's status. `?1` agent id.
-pub const SELECT_AGENT: &str =
-    "SELECT a.id, a.tenant_id, a.config, a.enabled, t.status AS tenant_status \
-     FROM agents a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = ?1";
+/// Columns of an agent with what chat needs of its tenant and its live publishable keys.
+const AGENT_COLUMNS: &str =
+    "SELECT a.id, a.tenant_id, a.config, a.enabled, a.created_at, a.updated_at, \
+     t.status AS tenant_status, t.identity_secret, t.signing_secret, t.monthly_spend_cap, \
+     (SELECT json_group_array(k.lookup) FROM api_keys k WHERE k.agent_id = a.id \
+      AND k.kind = 'publishable' AND k.revoked_at IS NULL) AS publishable_keys \
+     FROM agents a JOIN tenants t ON t.id = a.tenant_id";
+
+/// Loads an agent. `?1` agent id.
+pub fn select_agent() -> String {
+    format!("{AGENT_COLUMNS} WHERE a.id = ?1")
+}
+
+/// A tenant's agents. `?1` tenant id.
+pub fn select_tenant_agents() -> String {
+    format!("{AGENT_COLUMNS} WHERE a.tenant_id = ?1 ORDER BY a.created_at, a.id")
+}
+
+/// Creates an agent unless the id is taken. `?1` id, `?2` tenant, `?3` config, `?4` enabled, `?5` time.
+pub const INSERT_AGENT: &str =
+    "INSERT INTO agents (id, tenant_id, config, enabled, created_at, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING";
+
+/// Saves a tenant's agent. `?1` id, `?2` tenant, `?3` config, `?4` enabled, `?5` time.
+pub const UPDATE_AGENT: &str =
+    "UPDATE agents SET config = ?3, enabled = ?4, updated_at = ?5 WHERE id = ?1 AND tenant_id = ?2";
+
+/// Deletes a tenant's agent (conversations, messages and keys cascade). `?1` id, `?2` tenant.
+pub const DELETE_AGENT: &str = "DELETE FROM agents WHERE id = ?1 AND tenant_id = ?2";
+
+/// Parameters of `INSERT_AGENT` and `UPDATE_AGENT`.
+pub fn agent_params(agent: &Agent) -> Vec<Param> {
+    vec![
+        agent.id.as_str().into(),
+        agent.tenant_id.as_str().into(),
+        // A config of strings, numbers and maps always serializes.
+        Param::Text(serde_json::to_string(&agent.config).unwrap_or_default()),
+        Param::Int(i64::from(agent.enabled)),
+        Param::Int(agent.updated_at),
+    ]
+}
+
+/// Creates a tenant. `?1` id, `?2` name, `?3` status, `?4` cap, `?5` identity secret,
+/// `?6` signing secret, `?7` time.
+pub const INSERT_TENANT: &str =
+    "INSERT INTO tenants (id, name, status, monthly_spend_cap, identity_secret, signing_secret, created_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const TENANT_COLUMNS: &str = "SELECT id, name, status, monthly_spend_cap, created_at FROM tenants";
+
+/// Every tenant.
+pub fn select_tenants() -> String {
+    format!("{TENANT_COLUMNS} ORDER BY created_at, id")
+}
+
+/// One tenant. `?1` id.
+pub fn select_tenant() -> String {
+    format!("{TENANT_COLUMNS} WHERE id = ?1")
+}
+
+/// Saves a tenant. `?1` id, `?2` name, `?3` status, `?4` cap.
+pub const UPDATE_TENANT: &str =
+    "UPDATE tenants SET name = ?2, status = ?3, monthly_spend_cap = ?4 WHERE id = ?1";
+
+/// Replaces the identity secret. `?1` tenant, `?2` secret.
+pub const SET_IDENTITY_SECRET: &str = "UPDATE tenants SET identity_secret = ?2 WHERE id = ?1";
+
+/// Replaces the signing secret. `?1` tenant, `?2` secret.
+pub const SET_SIGNING_SECRET: &str = "UPDATE tenants SET signing_secret = ?2 WHERE id = ?1";
+
+/// Spend of a tenant and one of its agents. `?1` tenant, `?2` agent (or NULL), `?3` first day.
+pub const SELECT_SPEND: &str =
+    "SELECT COALESCE(SUM(cost), 0) AS tenant, COALESCE(SUM(CASE WHEN agent_id = ?2 THEN cost END), 0) AS agent \
+     FROM usage_daily WHERE tenant_id = ?1 AND day >= ?3";
+
+/// Adds one answer to a day's usage. `?1` tenant, `?2` agent, `?3` day, `?4` input tokens,
+/// `?5` output tokens, `?6` cost.
+pub const ADD_USAGE: &str =
+    "INSERT INTO usage_daily (tenant_id, agent_id, day, messages, input_tokens, output_tokens, cost) \
+     VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6) ON CONFLICT (tenant_id, agent_id, day) DO UPDATE SET \
+     messages = messages + 1, input_tokens = input_tokens + excluded.input_tokens, \
+     output_tokens = output_tokens + excluded.output_tokens, cost = cost + excluded.cost";
+
+/// Usage rows of a tenant. `?1` tenant, `?2` first day.
+pub const SELECT_USAGE: &str =
+    "SELECT agent_id, day, messages, input_tokens, output_tokens, cost FROM usage_daily \
+     WHERE tenant_id = ?1 AND day >= ?2 ORDER BY day, agent_id";
+
+const KEY_COLUMNS: &str =
+    "SELECT k.id, k.tenant_id, k.agent_id, k.kind, k.name, k.lookup, k.hash, \
+     k.masked, k.created_at, k.revoked_at, t.status AS tenant_status \
+     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id";
+
+/// Live keys with a lookup value. `?1` lookup.
+pub fn select_keys_by_lookup() -> String {
+    format!("{KEY_COLUMNS} WHERE k.lookup = ?1 AND k.revoked_at IS NULL")
+}
+
+/// A tenant's keys. `?1` tenant.
+pub fn select_tenant_keys() -> String {
+    format!("{KEY_COLUMNS} WHERE k.tenant_id = ?1 ORDER BY k.created_at DESC, k.id")
+}
+
+/// Stores a key. Parameters in `key_params` order.
+pub const INSERT_KEY: &str =
+    "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// Parameters of `INSERT_KEY`.
+pub fn key_params(key: &ApiKey) -> Vec<Param> {
+    vec![
+        key.id.as_str().into(),
+        key.tenant_id.as_str().into(),
+        key.agent_id.as_deref().into(),
+        key.kind.as_str().into(),
+        key.name.as_str().into(),
+        key.lookup.as_str().into(),
+        key.hash.as_str().into(),
+        key.masked.as_str().into(),
+        Param::Int(key.created_at),
+    ]
+}
+
+/// Revokes a tenant's live key. `?1` tenant, `?2` key id, `?3` time.
+pub const REVOKE_KEY: &str =
+    "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?2 AND tenant_id = ?1 AND revoked_at IS NULL";
+
+const CONVERSATION_COLUMNS: &str =
+    "SELECT id, tenant_id, agent_id, visitor_id, created_at, updated_at FROM conversations";
 
 /// Loads a conversation. `?1` id.
-pub const SELECT_CONVERSATION: &str =
-    "SELECT id, tenant_id, agent_id, created_at, updated_at FROM conversations WHERE id = ?1";
+pub fn select_conversation() -> String {
+    format!("{CONVERSATION_COLUMNS} WHERE id = ?1")
+}
 
-/// Creates a conversation. `?1` id, `?2` tenant, `?3` agent, `?4` created/updated time.
+/// A tenant's conversations. `?1` tenant, `?2` agent or NULL, `?3` limit.
+pub fn select_conversations() -> String {
+    format!(
+        "{CONVERSATION_COLUMNS} WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
+         ORDER BY updated_at DESC, id LIMIT ?3"
+    )
+}
+
+/// Creates a conversation. `?1` id, `?2` tenant, `?3` agent, `?4` visitor, `?5` created/updated time.
 pub const INSERT_CONVERSATION: &str =
-    "INSERT INTO conversations (id, tenant_id, agent_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)";
+    "INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
 
 /// A conversation's messages in order. `?1` conversation id.
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
@@ -91,18 +229,31 @@ pub fn conversation_params(c: &Conversation) -> Vec<Param> {
         c.id.as_str().into(),
         c.tenant_id.as_str().into(),
         c.agent_id.as_str().into(),
+        c.visitor_id.as_deref().into(),
         Param::Int(c.created_at),
     ]
 }
 
-/// A row of `SELECT_AGENT`.
+/// A row of `select_agent`.
 #[derive(Debug, Deserialize)]
 pub struct AgentRow {
     id: String,
     tenant_id: String,
     config: String,
     enabled: f64,
+    #[serde(default)]
+    created_at: f64,
+    #[serde(default)]
+    updated_at: f64,
     tenant_status: String,
+    #[serde(default)]
+    identity_secret: Option<String>,
+    #[serde(default)]
+    signing_secret: Option<String>,
+    #[serde(default)]
+    monthly_spend_cap: Option<f64>,
+    #[serde(default)]
+    publishable_keys: Option<String>,
 }
 
 impl AgentRow {
@@ -110,22 +261,138 @@ impl AgentRow {
     pub fn into_agent(self) -> Result<Agent, StoreError> {
         let config: AgentConfig = serde_json::from_str(&self.config)
             .map_err(|e| StoreError::Corrupt(format!("agent {} config: {e}", self.id)))?;
+        let publishable_keys = match self.publishable_keys.as_deref() {
+            None => Vec::new(),
+            Some(list) => serde_json::from_str(list)
+                .map_err(|e| StoreError::Corrupt(format!("agent {} keys: {e}", self.id)))?,
+        };
         Ok(Agent {
             id: self.id,
             tenant_id: self.tenant_id,
             config,
             enabled: self.enabled != 0.0,
             tenant_active: self.tenant_status == "active",
+            publishable_keys,
+            identity_secret: self.identity_secret,
+            signing_secret: self.signing_secret,
+            tenant_spend_cap: self.monthly_spend_cap,
+            created_at: self.created_at as i64,
+            updated_at: self.updated_at as i64,
         })
     }
 }
 
-/// A row of `SELECT_CONVERSATION`.
+/// A row of `select_tenant`.
+#[derive(Debug, Deserialize)]
+pub struct TenantRow {
+    id: String,
+    name: String,
+    status: String,
+    monthly_spend_cap: Option<f64>,
+    created_at: f64,
+}
+
+impl TenantRow {
+    /// Converts to a record.
+    pub fn into_tenant(self) -> Result<Tenant, StoreError> {
+        let status = TenantStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("tenant {} status", self.id)))?;
+        Ok(Tenant {
+            id: self.id,
+            name: self.name,
+            status,
+            monthly_spend_cap: self.monthly_spend_cap,
+            created_at: self.created_at as i64,
+        })
+    }
+}
+
+/// A row of the key queries.
+#[derive(Debug, Deserialize)]
+pub struct KeyRow {
+    id: String,
+    tenant_id: String,
+    agent_id: Option<String>,
+    kind: String,
+    name: String,
+    lookup: String,
+    hash: String,
+    masked: String,
+    created_at: f64,
+    revoked_at: Option<f64>,
+    tenant_status: String,
+}
+
+impl KeyRow {
+    /// Converts to a record with its tenant's standing.
+    pub fn into_key(self) -> Result<(ApiKey, TenantStatus), StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("key {} {what}", self.id));
+        let kind = KeyKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?;
+        let status = TenantStatus::parse(&self.tenant_status).ok_or_else(|| corrupt("tenant"))?;
+        let key = ApiKey {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            agent_id: self.agent_id,
+            kind,
+            name: self.name,
+            lookup: self.lookup,
+            hash: self.hash,
+            masked: self.masked,
+            created_at: self.created_at as i64,
+            revoked_at: self.revoked_at.map(|t| t as i64),
+        };
+        Ok((key, status))
+    }
+}
+
+/// A row of `SELECT_SPEND`.
+#[derive(Debug, Deserialize)]
+pub struct SpendRow {
+    tenant: f64,
+    agent: f64,
+}
+
+impl From<SpendRow> for Spend {
+    fn from(row: SpendRow) -> Self {
+        Spend {
+            tenant: row.tenant,
+            agent: row.agent,
+        }
+    }
+}
+
+/// A row of `SELECT_USAGE`.
+#[derive(Debug, Deserialize)]
+pub struct UsageRow {
+    agent_id: String,
+    day: String,
+    messages: f64,
+    input_tokens: f64,
+    output_tokens: f64,
+    cost: f64,
+}
+
+impl From<UsageRow> for DailyUsage {
+    fn from(row: UsageRow) -> Self {
+        DailyUsage {
+            agent_id: row.agent_id,
+            day: row.day,
+            messages: row.messages as u64,
+            input_tokens: row.input_tokens as u64,
+            output_tokens: row.output_tokens as u64,
+            cost: row.cost,
+        }
+    }
+}
+
+/// A row of `select_conversation`.
 #[derive(Debug, Deserialize)]
 pub struct ConversationRow {
     id: String,
     tenant_id: String,
     agent_id: String,
+    #[serde(default)]
+    visitor_id: Option<String>,
     created_at: f64,
     updated_at: f64,
 }
@@ -136,6 +403,7 @@ impl From<ConversationRow> for Conversation {
             id: row.id,
             tenant_id: row.tenant_id,
             agent_id: row.agent_id,
+            visitor_id: row.visitor_id,
             created_at: row.created_at as i64,
             updated_at: row.updated_at as i64,
         }
@@ -245,6 +513,11 @@ mod tests {
         let agent: AgentRow = serde_json::from_value(json!({"id": "a", "tenant_id": "t", "config": "{\"name\":\"N\"}", "enabled": 0, "tenant_status": "suspended"})).expect("row");
         let agent = agent.into_agent().expect("valid");
         assert!(!agent.enabled && !agent.tenant_active);
+        assert!(agent.publishable_keys.is_empty());
+        let keyed: AgentRow = serde_json::from_value(json!({"id": "a", "tenant_id": "t", "config": "{}", "enabled": 1, "tenant_status": "active", "publishable_keys": "[\"pk_live_1\"]", "signing_secret": "s"})).expect("row");
+        let keyed = keyed.into_agent().expect("valid");
+        assert_eq!(keyed.publishable_keys, vec!["pk_live_1"]);
+        assert_eq!(keyed.signing_secret.as_deref(), Some("s"));
         assert_eq!(agent.config.name, "N");
     }
 }

@@ -11,7 +11,8 @@ use super::outbound::check_url;
 use super::webhook::{build_request, read_response};
 use super::{Registry, Tool, ToolRunner};
 use crate::agent::{AgentConfig, WebhookTool};
-use crate::platform::with_timeout;
+use crate::auth::signature;
+use crate::platform::{now_ms, with_timeout};
 
 #[wasm_bindgen]
 extern "C" {
@@ -29,14 +30,21 @@ extern "C" {
 pub struct WorkerTools<'a> {
     registry: Registry<'a>,
     allowed_hosts: &'a [String],
+    signing_secret: Option<&'a str>,
 }
 
 impl<'a> WorkerTools<'a> {
-    /// Resolves the agent's tools; `allowed_hosts` is the operator's `WEBHOOK_ALLOW_HOSTS`.
-    pub fn new(config: &'a AgentConfig, allowed_hosts: &'a [String]) -> Self {
+    /// Resolves the agent's tools; `allowed_hosts` is the operator's `WEBHOOK_ALLOW_HOSTS`,
+    /// `signing_secret` the tenant's webhook signing secret.
+    pub fn new(
+        config: &'a AgentConfig,
+        allowed_hosts: &'a [String],
+        signing_secret: Option<&'a str>,
+    ) -> Self {
         Self {
             registry: Registry::for_agent(config),
             allowed_hosts,
+            signing_secret,
         }
     }
 
@@ -51,7 +59,9 @@ impl ToolRunner for WorkerTools<'_> {
         match self.registry.get(name) {
             None => Err(format!("There is no tool named {name}.")),
             Some(Tool::Builtin(Builtin::CurrentTime)) => current_time(input),
-            Some(Tool::Webhook(tool)) => call_webhook(tool, input, self.allowed_hosts).await,
+            Some(Tool::Webhook(tool)) => {
+                call_webhook(tool, input, self.allowed_hosts, self.signing_secret).await
+            }
         }
     }
 }
@@ -103,6 +113,7 @@ async fn call_webhook(
     tool: &WebhookTool,
     input: &Value,
     allowed_hosts: &[String],
+    signing_secret: Option<&str>,
 ) -> Result<Value, String> {
     let call = build_request(tool, input)?;
     check_url(&call.url, allowed_hosts)?;
@@ -112,6 +123,12 @@ async fn call_webhook(
         headers
             .set(name, value)
             .map_err(|_| format!("Tool {} has an invalid header {name}", tool.name))?;
+    }
+    if let Some(secret) = signing_secret {
+        let value = signature::sign(secret, now_ms() / 1000, call.signed_payload());
+        headers
+            .set(signature::HEADER, &value)
+            .map_err(|_| "Could not sign the tool call".to_owned())?;
     }
     let mut init = RequestInit::new();
     init.with_method(Method::from(call.method.clone()))

@@ -28,6 +28,17 @@ pub struct WebhookRequest {
 /// Builds the request for one call; arguments go in the query for GET, in a JSON body otherwise.
 ///
 /// Whether the URL may be called at all is `outbound::check_url`'s decision.
+impl WebhookRequest {
+    /// What the signature covers: the body, or for a body-less call the query string.
+    pub fn signed_payload(&self) -> &str {
+        match &self.body {
+            Some(body) => body,
+            None => self.url.split_once('?').map_or("", |(_, query)| query),
+        }
+    }
+}
+
+/// Builds the HTTP call for a tool invocation.
 pub fn build_request(tool: &WebhookTool, input: &Value) -> Result<WebhookRequest, String> {
     let url = tool.url.trim();
     let method = tool.method.trim().to_ascii_uppercase();

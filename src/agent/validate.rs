@@ -1,0 +1,235 @@
+//! Checks an agent config before it is saved, naming the first field that is wrong, and keeps
+//! webhook header secrets out of what the management API returns.
+
+use super::config::{AgentConfig, MAX_STEPS_CEILING};
+use crate::auth::origin::validate_rule;
+use crate::tools::outbound::check_url;
+
+/// What a tenant's backend sees in place of a webhook header value.
+pub const REDACTED: &str = "********";
+
+/// A config field that cannot be saved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// Path of the field, such as `limits.visitorPerMinute` or `tools.webhooks[0].url`.
+    pub field: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Checks a config for saving; `allowed_hosts` is the operator's `WEBHOOK_ALLOW_HOSTS`.
+pub fn validate(config: &AgentConfig, allowed_hosts: &[String]) -> Result<(), Invalid> {
+    if config.name.trim().is_empty() || config.name.chars().count() > 100 {
+        return Err(invalid("name", "The name must have 1 to 100 characters."));
+    }
+    if config.system_prompt.chars().count() > 50_000 {
+        return Err(invalid(
+            "systemPrompt",
+            "The system prompt may have at most 50,000 characters.",
+        ));
+    }
+    if config.model_chain().is_empty() {
+        return Err(invalid(
+            "model",
+            "Choose a model, such as openai/gpt-4o-mini.",
+        ));
+    }
+    if config
+        .temperature
+        .is_some_and(|t| !(0.0..=2.0).contains(&t))
+    {
+        return Err(invalid(
+            "temperature",
+            "The temperature must be between 0 and 2.",
+        ));
+    }
+    if !(1..=MAX_STEPS_CEILING).contains(&config.max_steps) {
+        return Err(invalid(
+            "maxSteps",
+            format!("maxSteps must be between 1 and {MAX_STEPS_CEILING}."),
+        ));
+    }
+    for (i, origin) in config.allowed_origins.iter().enumerate() {
+        validate_rule(origin)
+            .map_err(|e| invalid(format!("allowedOrigins[{i}]"), e.to_string()))?;
+    }
+    let limits = &config.limits;
+    for (field, value, max) in [
+        ("limits.visitorPerMinute", limits.visitor_per_minute, 6_000),
+        ("limits.ipPerMinute", limits.ip_per_minute, 6_000),
+        ("limits.tenantPerMinute", limits.tenant_per_minute, 100_000),
+        ("limits.maxMessageChars", limits.max_message_chars, 32_000),
+        (
+            "limits.maxMessagesPerConversation",
+            limits.max_messages_per_conversation,
+            10_000,
+        ),
+    ] {
+        if !(1..=max).contains(&value) {
+            return Err(invalid(
+                field,
+                format!("{field} must be between 1 and {max}."),
+            ));
+        }
+    }
+    if limits
+        .monthly_spend_cap
+        .is_some_and(|cap| !(cap >= 0.0 && cap.is_finite()))
+    {
+        return Err(invalid(
+            "limits.monthlySpendCap",
+            "The spend cap must be a number of 0 or more.",
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, tool) in config.tools.webhooks.iter().enumerate() {
+        let field = |name: &str| format!("tools.webhooks[{i}].{name}");
+        let valid_name = (1..=64).contains(&tool.name.len())
+            && tool
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(invalid(
+                field("name"),
+                "Tool names have 1-64 letters, digits, '_' or '-'.",
+            ));
+        }
+        if !names.insert(tool.name.as_str()) || config.tools.builtin.contains(&tool.name) {
+            return Err(invalid(
+                field("name"),
+                format!("Two tools are named {}.", tool.name),
+            ));
+        }
+        check_url(&tool.url, allowed_hosts).map_err(|e| invalid(field("url"), e))?;
+        if !matches!(
+            tool.method.to_ascii_uppercase().as_str(),
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+        ) {
+            return Err(invalid(
+                field("method"),
+                "The method must be GET, POST, PUT, PATCH or DELETE.",
+            ));
+        }
+        if !tool.parameters.is_object() {
+            return Err(invalid(
+                field("parameters"),
+                "Parameters must be a JSON schema object.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The config with every webhook header value replaced by `REDACTED`.
+pub fn redacted(config: &AgentConfig) -> AgentConfig {
+    let mut config = config.clone();
+    for tool in &mut config.tools.webhooks {
+        for value in tool.headers.values_mut() {
+            *value = REDACTED.to_owned();
+        }
+    }
+    config
+}
+
+/// Puts back the stored value of every header the client sent as `REDACTED` (it was shown
+/// redacted and left unchanged), matching tools by name.
+pub fn keep_secrets(new: &mut AgentConfig, old: &AgentConfig) {
+    for tool in &mut new.tools.webhooks {
+        let previous = old.tools.webhooks.iter().find(|t| t.name == tool.name);
+        tool.headers.retain(|name, value| {
+            if value != REDACTED {
+                return true;
+            }
+            match previous.and_then(|p| p.headers.get(name)) {
+                Some(stored) => {
+                    value.clone_from(stored);
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::config::WebhookTool;
+
+    fn with_hook(url: &str, secret: &str) -> AgentConfig {
+        let mut config = AgentConfig::default();
+        config.tools.webhooks.push(WebhookTool {
+            name: "lookup".into(),
+            description: String::new(),
+            parameters: serde_json::json!({"type": "object"}),
+            url: url.into(),
+            method: "POST".into(),
+            headers: [("x-api-key".to_owned(), secret.to_owned())].into(),
+            timeout_ms: None,
+        });
+        config
+    }
+
+    #[test]
+    fn names_the_wrong_field() {
+        assert_eq!(validate(&AgentConfig::default(), &[]), Ok(()));
+        let config = AgentConfig {
+            allowed_origins: vec!["https://ok.example".into(), "nope".into()],
+            ..AgentConfig::default()
+        };
+        assert_eq!(
+            validate(&config, &[]).map_err(|e| e.field),
+            Err("allowedOrigins[1]".into())
+        );
+        let mut config = AgentConfig::default();
+        config.limits.visitor_per_minute = 0;
+        assert_eq!(
+            validate(&config, &[]).map_err(|e| e.field),
+            Err("limits.visitorPerMinute".into())
+        );
+        config = AgentConfig {
+            max_steps: 50,
+            ..AgentConfig::default()
+        };
+        assert_eq!(
+            validate(&config, &[]).map_err(|e| e.field),
+            Err("maxSteps".into())
+        );
+        let config = with_hook("ftp://x.example", "s");
+        assert_eq!(
+            validate(&config, &[]).map_err(|e| e.field),
+            Err("tools.webhooks[0].url".into())
+        );
+    }
+
+    #[test]
+    fn header_secrets_are_redacted_and_kept() {
+        let stored = with_hook("https://hooks.example.com/x", "hook-secret");
+        let shown = redacted(&stored);
+        assert!(!serde_json::to_string(&shown)
+            .unwrap_or_default()
+            .contains("hook-secret"));
+        let mut edited = shown.clone();
+        edited.tools.webhooks[0]
+            .headers
+            .insert("x-other".into(), REDACTED.into());
+        keep_secrets(&mut edited, &stored);
+        assert_eq!(
+            edited.tools.webhooks[0]
+                .headers
+                .get("x-api-key")
+                .map(String::as_str),
+            Some("hook-secret")
+        );
+        assert!(!edited.tools.webhooks[0].headers.contains_key("x-other"));
+    }
+}

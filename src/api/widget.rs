@@ -1,0 +1,181 @@
+//! The endpoints a web page calls: every request must carry the agent's publishable key from
+//! an allowed origin; chat and history also need the visitor's token (chat issues one on first
+//! contact). Rate limits are counted here, before any work.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Context, Env, Request, Response};
+
+use super::access::{
+    check_identity, check_visitor_token, check_widget_caller, KEY_HEADER, TOKEN_HEADER,
+};
+use super::handler::{json_response, load_agent, read_json};
+use super::routes::WidgetRoute;
+use super::{chat, conversations, rate};
+use crate::auth::rate_limit::{Check, Scope};
+use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
+use crate::error::ApiError;
+use crate::platform::{self, now_ms, random_id};
+use crate::store::d1::D1Store;
+use crate::store::Agent;
+
+/// Largest body of the visitor endpoint.
+const MAX_VISITOR_BODY: usize = 4 * 1024;
+
+/// Handles a widget request.
+pub async fn handle(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    route: WidgetRoute,
+) -> Result<Response, ApiError> {
+    let settings = platform::settings(env);
+    let store = D1Store::from_env(env)?;
+    let agent = load_agent(&store, route.agent_id()).await?;
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    check_widget_caller(
+        &agent,
+        header(KEY_HEADER).as_deref(),
+        effective_origin(&req).as_deref(),
+    )?;
+    let secret = settings.token_secret()?.to_owned();
+    let now_secs = now_ms() / 1000;
+    let presented =
+        check_visitor_token(&agent, header(TOKEN_HEADER).as_deref(), &secret, now_secs)?;
+    let ip = header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
+    let limits = &agent.config.limits;
+    let ip_check = Check::new(
+        Scope::Ip,
+        &format!("{}:{ip}", agent.tenant_id),
+        limits.ip_per_minute,
+    );
+
+    match route {
+        WidgetRoute::Config { .. } => {
+            rate::enforce(env, &[ip_check]).await?;
+            public_config(&agent)
+        }
+        WidgetRoute::Visitor { .. } => {
+            rate::enforce(env, &[ip_check]).await?;
+            let mut req = req;
+            let body: VisitorBody = read_json(&mut req, MAX_VISITOR_BODY, true).await?;
+            let visitor = identify(&agent, presented, body, now_secs)?;
+            json_response(&json!({
+                "token": visitor.sign(&secret),
+                "visitorId": visitor.visitor_id,
+                "verified": visitor.verified,
+                "expiresAt": visitor.expires_at * 1000,
+            }))
+        }
+        WidgetRoute::Conversation {
+            conversation_id, ..
+        } => {
+            let visitor = presented.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "unauthorized",
+                    format!("Send the visitor token in the {TOKEN_HEADER} header."),
+                )
+            })?;
+            check_identity(&agent, Some(&visitor))?;
+            rate::enforce(env, &[ip_check]).await?;
+            conversations::handle(&store, &agent, &visitor, &conversation_id).await
+        }
+        WidgetRoute::Chat { .. } => {
+            check_identity(&agent, presented.as_ref())?;
+            let issue = presented.as_ref().is_none_or(|v| v.needs_renewal(now_secs));
+            let visitor = match presented {
+                Some(v) if issue => v.renewed(now_secs),
+                Some(v) => v,
+                None => Visitor::anonymous(&agent.tenant_id, random_id("v"), now_secs),
+            };
+            let checks = [
+                ip_check,
+                Check::new(
+                    Scope::Visitor,
+                    &format!("{}:{}", agent.tenant_id, visitor.visitor_id),
+                    limits.visitor_per_minute,
+                ),
+                Check::new(Scope::Tenant, &agent.tenant_id, limits.tenant_per_minute),
+            ];
+            rate::enforce(env, &checks).await?;
+            let response = chat::handle(req, env, ctx, store, agent, &visitor.visitor_id).await?;
+            if issue {
+                response
+                    .headers()
+                    .set(TOKEN_HEADER, &visitor.sign(&secret))
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// The page's origin: the `Origin` header, or this worker's own origin for a same-origin
+/// request (browsers omit `Origin` on same-origin GETs but send `Sec-Fetch-Site`).
+fn effective_origin(req: &Request) -> Option<String> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    if let Some(origin) = header("origin") {
+        return Some(origin);
+    }
+    if header("sec-fetch-site").as_deref() == Some("same-origin") {
+        return req.url().ok().map(|url| url.origin().ascii_serialization());
+    }
+    None
+}
+
+/// Body of the visitor endpoint.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VisitorBody {
+    user_id: Option<String>,
+    user_hash: Option<String>,
+}
+
+/// The visitor a token should name: a verified user when the body proves one, else the
+/// presented visitor renewed, else a new anonymous visitor.
+fn identify(
+    agent: &Agent,
+    presented: Option<Visitor>,
+    body: VisitorBody,
+    now_secs: i64,
+) -> Result<Visitor, ApiError> {
+    let Some(user_id) = body.user_id else {
+        check_identity(agent, presented.as_ref())?;
+        return Ok(match presented {
+            Some(v) => v.renewed(now_secs),
+            None => Visitor::anonymous(&agent.tenant_id, random_id("v"), now_secs),
+        });
+    };
+    if !is_valid_user_id(&user_id) {
+        return Err(ApiError::invalid(
+            "userId",
+            "userId must have 1 to 256 characters and no control characters.",
+        ));
+    }
+    let hash = body.user_hash.unwrap_or_default();
+    let verified = agent
+        .identity_secret
+        .as_deref()
+        .is_some_and(|secret| user_hash_matches(&user_id, &hash, secret));
+    if !verified {
+        return Err(ApiError::unauthorized(
+            "identity_invalid",
+            "The user could not be verified: userHash must be the hex HMAC-SHA256 of userId with the tenant's identity secret.",
+        ));
+    }
+    Ok(Visitor::verified_user(&agent.tenant_id, &user_id, now_secs))
+}
+
+/// What any page may know about an agent: its look, never its prompt, model or tools.
+fn public_config(agent: &Agent) -> Result<Response, ApiError> {
+    let config = &agent.config;
+    json_response(&json!({
+        "agentId": agent.id,
+        "name": config.name,
+        "branding": config.branding,
+        "welcomeMessage": config.welcome_message,
+        "starterPrompts": config.starter_prompts,
+        "requireVerifiedUser": config.require_verified_user,
+        "maxMessageChars": config.limits.max_message_chars,
+    }))
+}
