@@ -11,7 +11,7 @@ import { Miniflare } from "miniflare";
 import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
-import { putAgent, startWorker } from "../tests/support/worker.mjs";
+import { putAgent, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const scale = (n) => (QUICK ? Math.max(3, Math.ceil(n / 10)) : n);
@@ -84,7 +84,10 @@ const percentile = (values, p) => {
 async function timed(url, body) {
   const started = performance.now();
   try {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    // The Rust worker needs what the widget sends; the JS baselines ignore these headers.
+    const agent = url.match(/\/api\/agents\/([^/]+)\/chat/)?.[1] ?? "";
+    const headers = { "content-type": "application/json", "x-publishable-key": testKey(agent), origin: TEST_ORIGIN };
+    const res = await fetch(url, { method: "POST", headers, body });
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let text = "";

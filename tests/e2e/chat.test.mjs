@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
 import { putAgent, startWorker } from "../support/worker.mjs";
-import { chat, eventually, storedConversation, textOf } from "../support/chat.mjs";
+import { chat, eventually, storedConversation, textOf, widgetHeaders } from "../support/chat.mjs";
 
 let standin;
 let worker;
@@ -324,7 +324,7 @@ describe("conversation state", () => {
     await chat(worker.url, "plain", { chatId, text: "first question" });
     const res = await fetch(`${worker.url}/api/agents/plain/chat`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...widgetHeaders(worker.url, "plain") },
       body: JSON.stringify({
         id: chatId,
         messages: [
@@ -358,7 +358,8 @@ describe("conversation state", () => {
 });
 
 describe("request errors", () => {
-  const post = (path, body, headers = { "content-type": "application/json" }) =>
+  const agentOf = (path) => path.split("/")[3];
+  const post = (path, body, headers = { "content-type": "application/json", ...widgetHeaders(worker.url, agentOf(path)) }) =>
     fetch(`${worker.url}${path}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
   const expectError = async (res, status, code) => {
     assert.equal(res.status, status);
@@ -399,8 +400,9 @@ describe("request errors", () => {
     assert.deepEqual(result.errors, ["Conversation not found."]);
     assert.deepEqual(result.chunks.at(-1).chunk, { type: "finish", finishReason: "error" });
     assert.ok(!JSON.stringify(result.chunks).includes("mine"), "nothing of the other conversation leaks");
-    await expectError(await fetch(`${worker.url}/api/agents/plain/conversations/chat_of_other`), 404, "not_found");
-    await expectError(await fetch(`${worker.url}/api/agents/plain/conversations/nope`), 404, "not_found");
+    const asPlain = { headers: widgetHeaders(worker.url, "plain") };
+    await expectError(await fetch(`${worker.url}/api/agents/plain/conversations/chat_of_other`, asPlain), 404, "not_found");
+    await expectError(await fetch(`${worker.url}/api/agents/plain/conversations/nope`, asPlain), 404, "not_found");
     assert.deepEqual((await storedConversation(worker.url, "other", "chat_of_other")).body, stored.body);
   });
   test("wrong method and unknown routes", async () => {
@@ -409,7 +411,7 @@ describe("request errors", () => {
   });
   test("health reports the store and model configuration", async () => {
     const res = await fetch(`${worker.url}/api/health`);
-    assert.deepEqual(await res.json(), { status: "ok", store: "d1", model: { configured: true } });
+    assert.deepEqual(await res.json(), { status: "ok", store: "d1", model: { configured: true }, rateLimits: "local" });
   });
 });
 
@@ -425,14 +427,15 @@ describe("without a model configured", () => {
     assert.deepEqual((await (await fetch(`${bare.url}/api/health`)).json()).model, { configured: false });
     const res = await fetch(`${bare.url}/api/agents/plain/chat`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...widgetHeaders(bare.url, "plain") },
       body: JSON.stringify({ id: "c1", messages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "hi" }] }] }),
     });
     assert.equal(res.status, 503);
     const body = await res.json();
     assert.equal(body.error.code, "not_configured");
     assert.match(body.error.message, /OPENROUTER_API_KEY/);
-    const stored = await fetch(`${bare.url}/api/agents/plain/conversations/c1`);
-    assert.equal(stored.status, 404, "nothing is stored for a turn that could not start");
+    assert.equal(res.headers.get("x-visitor-token"), null, "no visitor is issued for a turn that could not start");
+    const stored = await bare.db.prepare("SELECT COUNT(*) AS n FROM conversations").first();
+    assert.equal(stored.n, 0, "nothing is stored for a turn that could not start");
   });
 });

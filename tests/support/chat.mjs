@@ -3,13 +3,35 @@
 // assembles the UIMessage a client would render.
 import { randomUUID } from "node:crypto";
 import { DefaultChatTransport, readUIMessageStream } from "ai";
+import { TEST_ORIGIN, testKey } from "./worker.mjs";
+
+/** Visitor tokens the worker issued, by worker URL and agent, reused like a widget would. */
+const tokens = new Map();
+
+/** Headers a widget on TEST_ORIGIN sends for `agentId`, with the visitor token it holds. */
+export function widgetHeaders(base, agentId, { key = testKey(agentId), origin = TEST_ORIGIN, token = tokens.get(`${base}|${agentId}`) } = {}) {
+  const headers = { "x-publishable-key": key, origin };
+  if (token) headers["x-visitor-token"] = token;
+  return headers;
+}
+
+/** Remembers the token a response issued, as the widget does. */
+export function keepToken(base, agentId, response) {
+  const token = response.headers.get("x-visitor-token");
+  if (token) tokens.set(`${base}|${agentId}`, token);
+}
 
 /** Sends one user message; returns the final UIMessage, each chunk with its arrival time, and headers. */
-export async function chat(base, agentId, { chatId, text, messageId = `u_${randomUUID()}`, abortSignal, onChunk } = {}) {
+export async function chat(base, agentId, { chatId, text, messageId = `u_${randomUUID()}`, abortSignal, onChunk, headers } = {}) {
   let response;
   const transport = new DefaultChatTransport({
     api: `${base}/api/agents/${agentId}/chat`,
-    fetch: async (url, init) => (response = await fetch(url, init)),
+    headers: headers ?? widgetHeaders(base, agentId),
+    fetch: async (url, init) => {
+      response = await fetch(url, init);
+      keepToken(base, agentId, response);
+      return response;
+    },
   });
   const stream = await transport.sendMessages({
     chatId,
@@ -41,9 +63,9 @@ export function textOf(message) {
   return (message?.parts ?? []).filter((p) => p.type === "text").map((p) => p.text).join("");
 }
 
-/** Reads a stored conversation. */
-export async function storedConversation(base, agentId, chatId) {
-  const res = await fetch(`${base}/api/agents/${agentId}/conversations/${chatId}`);
+/** Reads a stored conversation as the visitor who holds the agent's token. */
+export async function storedConversation(base, agentId, chatId, headers = widgetHeaders(base, agentId)) {
+  const res = await fetch(`${base}/api/agents/${agentId}/conversations/${chatId}`, { headers });
   return { status: res.status, body: await res.json() };
 }
 
