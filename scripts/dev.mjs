@@ -6,6 +6,7 @@
 // .dev.vars.
 // DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { npmBin, root, run, step } from "./lib.mjs";
@@ -25,13 +26,43 @@ function parseDotEnv(text) {
   return vars;
 }
 
+/**
+ * Local-only secrets, generated once per state directory and kept there (never in the repo):
+ * the visitor-token secret, an operator key, and the demo tenant's identity and signing secrets.
+ */
+function localSecrets(stateDir) {
+  mkdirSync(stateDir, { recursive: true });
+  const file = join(stateDir, "dev-secrets.json");
+  const secrets = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  const make = (prefix) => `${prefix}${randomBytes(32).toString("hex")}`;
+  secrets.VISITOR_TOKEN_SECRET ??= make("");
+  secrets.ADMIN_API_KEY ??= make("adm_");
+  secrets.IDENTITY_SECRET ??= make("idsec_");
+  secrets.SIGNING_SECRET ??= make("whsec_");
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/** The demo seed with this run's port and the local secrets filled in. */
+function writeSeed(stateDir, port, secrets) {
+  const sql = readFileSync(join(root, "seed", "demo.sql"), "utf8")
+    .replaceAll("{{PORT}}", String(Number(port)))
+    .replaceAll("{{IDENTITY_SECRET}}", secrets.IDENTITY_SECRET)
+    .replaceAll("{{SIGNING_SECRET}}", secrets.SIGNING_SECRET);
+  const file = join(stateDir, "seed.sql");
+  writeFileSync(file, sql, { mode: 0o600 });
+  return file;
+}
+
 /** .dev.vars with environment overrides, written where wrangler reads it via --env-file. */
-function writeDevEnv() {
+function writeDevEnv(secrets) {
   const devVars = join(root, ".dev.vars");
   const vars = existsSync(devVars) ? parseDotEnv(readFileSync(devVars, "utf8")) : {};
   for (const name of OVERRIDES) {
     if (process.env[name]) vars[name] = process.env[name];
   }
+  vars.VISITOR_TOKEN_SECRET ||= secrets.VISITOR_TOKEN_SECRET;
+  vars.ADMIN_API_KEY ||= secrets.ADMIN_API_KEY;
   mkdirSync(join(root, ".wrangler"), { recursive: true });
   const file = join(root, ".wrangler", "dev.env");
   writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n", { mode: 0o600 });
@@ -60,11 +91,13 @@ async function main() {
   const quiet = { env: { ...process.env, CI: "true" } };
   step("Applying D1 migrations to the local database");
   await run(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
-  step("Seeding the demo tenant and agent `demo`");
-  await run(wrangler, ["d1", "execute", "DB", "--local", "--file", "seed/demo.sql", ...persist], quiet);
-
-  const { file, vars } = writeDevEnv();
   const port = process.env.PORT || "8787";
+  const stateDir = process.env.DEV_PERSIST_DIR || join(root, ".wrangler", "state");
+  const secrets = localSecrets(stateDir);
+  step("Seeding the demo tenant and agent `demo`");
+  await run(wrangler, ["d1", "execute", "DB", "--local", "--file", writeSeed(stateDir, port, secrets), ...persist], quiet);
+
+  const { file, vars } = writeDevEnv(secrets);
   const url = `http://127.0.0.1:${port}`;
   step(`Starting wrangler dev on ${url}`);
   const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", file, ...persist], {
@@ -77,7 +110,8 @@ async function main() {
   const health = await waitForHealth(url, child);
   if (!health) return;
   console.log(`\n  Demo site:   ${url}/`);
-  console.log(`  Chat API:    POST ${url}/api/agents/demo/chat`);
+  console.log(`  Chat API:    POST ${url}/api/agents/demo/chat  (x-publishable-key: pk_live_demo)`);
+  console.log(`  Admin API:   ${url}/api/admin/…  (operator key: ${vars.ADMIN_API_KEY === secrets.ADMIN_API_KEY ? `${secrets.ADMIN_API_KEY}, local only` : "ADMIN_API_KEY from .dev.vars"})`);
   if (!health.model?.configured) {
     console.log("\n  No model configured: put OPENROUTER_API_KEY=sk-or-... in .dev.vars (see .dev.vars.example),");
     console.log("  or point OPENROUTER_BASE_URL at any OpenAI-compatible server, then restart.");

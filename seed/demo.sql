@@ -1,7 +1,11 @@
 -- The demo tenant and its agent `demo`, re-applied by `npm run dev` (upserts keep edits in this file live).
-INSERT INTO tenants (id, name, status, created_at)
-VALUES ('demo', 'Demo Company', 'active', CAST(unixepoch('subsec') * 1000 AS INTEGER))
-ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = 'active';
+-- `npm run dev` fills in {{PORT}} and the tenant's local secrets ({{IDENTITY_SECRET}},
+-- {{SIGNING_SECRET}}), which it generates once per local database.
+INSERT INTO tenants (id, name, status, created_at, identity_secret, signing_secret)
+VALUES ('demo', 'Demo Company', 'active', CAST(unixepoch('subsec') * 1000 AS INTEGER), '{{IDENTITY_SECRET}}', '{{SIGNING_SECRET}}')
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = 'active',
+  identity_secret = COALESCE(identity_secret, excluded.identity_secret),
+  signing_secret = COALESCE(signing_secret, excluded.signing_secret);
 
 INSERT INTO agents (id, tenant_id, config, enabled, created_at, updated_at)
 VALUES ('demo', 'demo', json('{
@@ -14,6 +18,12 @@ VALUES ('demo', 'demo', json('{
   "tools": { "builtin": ["get_current_time"], "webhooks": [] },
   "branding": { "title": "Demo Company", "primaryColor": "#4f46e5", "theme": "auto" },
   "welcomeMessage": "Hi! I am the Demo Company assistant. Ask me anything.",
-  "starterPrompts": ["What time is it in Tokyo?", "What can you do?"]
+  "starterPrompts": ["What time is it in Tokyo?", "What can you do?"],
+  "allowedOrigins": ["http://127.0.0.1:{{PORT}}", "http://localhost:{{PORT}}"]
 }'), 1, CAST(unixepoch('subsec') * 1000 AS INTEGER), CAST(unixepoch('subsec') * 1000 AS INTEGER))
 ON CONFLICT (id) DO UPDATE SET config = excluded.config, enabled = 1, updated_at = excluded.updated_at;
+
+-- The demo agent's publishable key (public by design: it goes into web pages).
+INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
+VALUES ('key_demo', 'demo', 'demo', 'publishable', 'Demo page', 'pk_live_demo', '', 'pk_live_demo', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (id) DO UPDATE SET revoked_at = NULL;

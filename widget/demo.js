@@ -3,7 +3,9 @@
 (function () {
   "use strict";
   var AGENT = "demo";
+  var KEY = "pk_live_demo";
   var STORAGE_KEY = "edge-agent-chat:demo:conversation";
+  var TOKEN_KEY = "edge-agent-chat:demo:visitor";
   var log = document.getElementById("log");
   var form = document.getElementById("composer");
   var input = document.getElementById("input");
@@ -20,6 +22,20 @@
 
   var conversationId = localStorage.getItem(STORAGE_KEY) || newId("chat");
   localStorage.setItem(STORAGE_KEY, conversationId);
+
+  // The publishable key names the agent; the visitor token (issued by the first chat) lets this
+  // browser read and continue its own conversations.
+  function apiHeaders(extra) {
+    var headers = Object.assign({ "x-publishable-key": KEY }, extra || {});
+    var token = localStorage.getItem(TOKEN_KEY);
+    if (token) headers["x-visitor-token"] = token;
+    return headers;
+  }
+
+  function keepToken(res) {
+    var token = res.headers.get("x-visitor-token");
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+  }
 
   function bubble(role, text) {
     var el = document.createElement("div");
@@ -57,7 +73,9 @@
   }
 
   async function loadHistory() {
-    var res = await fetch("/api/agents/" + AGENT + "/conversations/" + encodeURIComponent(conversationId));
+    if (!localStorage.getItem(TOKEN_KEY)) return;
+    var res = await fetch("/api/agents/" + AGENT + "/conversations/" + encodeURIComponent(conversationId), { headers: apiHeaders() });
+    if (res.status === 401) localStorage.removeItem(TOKEN_KEY);
     if (!res.ok) return;
     var data = await res.json();
     data.messages.forEach(renderStored);
@@ -96,14 +114,16 @@
     try {
       var res = await fetch("/api/agents/" + AGENT + "/chat", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: apiHeaders({ "content-type": "application/json" }),
         body: JSON.stringify({
           id: conversationId,
           messages: [{ id: newId("msg"), role: "user", parts: [{ type: "text", text: text }] }],
         }),
         signal: controller.signal,
       });
+      keepToken(res);
       if (!res.ok) {
+        if (res.status === 401) localStorage.removeItem(TOKEN_KEY);
         answer.remove();
         bubble("error", await readError(res));
         return;

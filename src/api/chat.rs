@@ -14,6 +14,7 @@ use worker::{
 };
 
 use super::chat_body::{self, ChatBody, MAX_BODY_BYTES};
+use super::handler::read_body;
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::dates::{month_start, utc_day};
@@ -64,19 +65,7 @@ pub async fn handle(
     agent: Agent,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-    }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("Could not read the body: {e}")))?;
+    let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
     let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
     let visitor_id = visitor_id.to_owned();
     let settings = platform::settings(env);

@@ -62,7 +62,14 @@ test("npm run dev prints the demo URL and serves the demo page", async () => {
 });
 
 test("the seeded demo agent answers with its built-in tools offered", async () => {
-  const result = await chat(base, "demo", { chatId: "dev_smoke", text: "Hello?" });
+  const headers = { "x-publishable-key": "pk_live_demo", origin: base };
+  const result = await chat(base, "demo", { chatId: "dev_smoke", text: "Hello?", headers });
+  const token = result.headers.get("x-visitor-token");
+  assert.ok(token, "the first chat issues a visitor token");
+  const stored = await fetch(`${base}/api/agents/demo/conversations/dev_smoke`, { headers: { ...headers, "x-visitor-token": token } });
+  assert.equal(stored.status, 200);
+  const elsewhere = await fetch(`${base}/api/agents/demo/config`, { headers: { ...headers, origin: "https://elsewhere.example" } });
+  assert.equal(elsewhere.status, 403, "only the dev server's own origin is allowed");
   assert.equal(textOf(result.message), "Hello from the stand-in.");
   const upstream = standin.requests.at(-1);
   assert.equal(upstream.headers.authorization, "Bearer dev-test-key", "environment wins over .dev.vars");

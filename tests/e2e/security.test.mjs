@@ -1,0 +1,461 @@
+// The security suite: tries every way in that should be shut, on every endpoint, counts the
+// attempts, and checks that every one was refused and that no response ever carried a secret.
+// Runs the built worker in workerd (Miniflare) with real D1 and the local model stand-in.
+import assert from "node:assert/strict";
+import { createHmac, randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { TEST_ORIGIN, TEST_TOKEN_SECRET, startWorker } from "../support/worker.mjs";
+import { chat, eventually, textOf } from "../support/chat.mjs";
+
+const ADMIN_KEY = `adm_${randomUUID()}`;
+const HOOK_SECRET = `hook-secret-${randomUUID()}`;
+const EVIL = "https://evil.example";
+
+let standin;
+let worker;
+const tenants = {};
+/** Every response text seen, for the final secret scan; `shownOnce` marks the deliberate reveals. */
+const seen = [];
+const attempts = { made: 0, refused: 0, failures: [] };
+
+/** A fetch whose response text is kept for the secret scan. */
+async function call(path, { method = "GET", headers = {}, body, shownOnce = false, base = worker.url } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers["content-type"] ??= "application/json";
+  }
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  seen.push({ text: `${[...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n${text}`, shownOnce, path });
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // streams and empty bodies
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** One attack: must be refused with `status` (and `code`, when given). */
+async function attempt(label, path, init, status, code) {
+  attempts.made += 1;
+  const res = await call(path, init);
+  const refused = res.status === status && (!code || res.json?.error?.code === code);
+  if (refused) attempts.refused += 1;
+  else attempts.failures.push(`${label}: got ${res.status} ${res.text.slice(0, 200)}`);
+  return res;
+}
+
+/** An attack on the chat stream that must end in an in-band error containing `message`. */
+async function attemptInBand(label, agentId, options, message) {
+  attempts.made += 1;
+  const result = await chat(worker.url, agentId, options);
+  seen.push({ text: JSON.stringify(result.chunks), path: `chat ${agentId}` });
+  const refused = result.errors.some((e) => e.includes(message)) && result.chunks.at(-1)?.chunk.finishReason === "error";
+  if (refused) attempts.refused += 1;
+  else attempts.failures.push(`${label}: ${JSON.stringify(result.errors)}`);
+  return result;
+}
+
+const bearer = (key) => ({ authorization: `Bearer ${key}` });
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+/** A visitor token as the worker makes them, signed with `secret`. */
+function mintToken(payload, secret = TEST_TOKEN_SECRET) {
+  const signed = `vt1.${b64url(JSON.stringify(payload))}`;
+  return `${signed}.${b64url(createHmac("sha256", secret).update(signed).digest())}`;
+}
+const userHash = (userId, secret) => createHmac("sha256", secret).update(userId).digest("hex");
+
+/** Creates a tenant through the operator API, with agents through its own key. */
+async function createTenant(name) {
+  const res = await call("/api/admin/tenants", { method: "POST", headers: bearer(ADMIN_KEY), body: { name }, shownOnce: true });
+  assert.equal(res.status, 201, res.text);
+  return { id: res.json.tenant.id, key: res.json.secretKey, identity: res.json.identitySecret, signing: res.json.webhookSigningSecret, agents: {} };
+}
+
+async function createAgent(tenant, id, config) {
+  const res = await call("/api/admin/agents", {
+    method: "POST",
+    headers: bearer(tenant.key),
+    body: { id, config: { systemPrompt: `Secret instructions of ${id}.`, allowedOrigins: [TEST_ORIGIN], ...config } },
+  });
+  assert.equal(res.status, 201, res.text);
+  tenant.agents[id] = { id, pk: res.json.agent.publishableKeys[0] };
+  return tenant.agents[id];
+}
+
+/** Widget headers for an agent of a tenant. */
+const widget = (agent, extra = {}) => ({ "x-publishable-key": agent.pk, origin: TEST_ORIGIN, ...extra });
+
+before(async () => {
+  standin = await startStandIn();
+  worker = await startWorker({
+    OPENROUTER_BASE_URL: `${standin.url}/v1`,
+    OPENROUTER_API_KEY: "test-key",
+    ADMIN_API_KEY: ADMIN_KEY,
+    WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
+  });
+  tenants.a = await createTenant("Tenant A");
+  tenants.b = await createTenant("Tenant B");
+  const lookup = {
+    name: "lookup_order",
+    description: "Look up an order",
+    parameters: { type: "object", properties: { orderId: { type: "string" } } },
+    url: `${standin.url}/hooks/order`,
+    headers: { "x-api-key": HOOK_SECRET },
+  };
+  await createAgent(tenants.a, "a-main", { model: "scenario/parallel", tools: { builtin: ["get_current_time"], webhooks: [lookup] } });
+  await createAgent(tenants.a, "a-plain", { model: "scenario/plain", limits: { maxMessageChars: 20, maxMessagesPerConversation: 4 } });
+  await createAgent(tenants.a, "a-verified", { model: "scenario/plain", requireVerifiedUser: true });
+  await createAgent(tenants.a, "a-wild", { model: "scenario/plain", allowedOrigins: ["https://*.shop.example"] });
+  await createAgent(tenants.a, "a-visitor-limit", { model: "scenario/plain", limits: { visitorPerMinute: 3 } });
+  await createAgent(tenants.a, "a-ip-limit", { model: "scenario/plain", limits: { ipPerMinute: 2 } });
+  await createAgent(tenants.a, "a-capped", { model: "scenario/plain", limits: { monthlySpendCap: 0.0004 } });
+  await createAgent(tenants.a, "a-capped-cheap", { model: "scenario/plain", limits: { monthlySpendCap: 0.0004, spendCapModel: "scenario/cheap-plain" } });
+  await createAgent(tenants.b, "b-main", { model: "scenario/plain" });
+});
+
+after(async () => {
+  await worker?.stop();
+  await standin?.close();
+});
+
+describe("operator endpoints", () => {
+  test("refuse missing, wrong and wrong-kind keys, and bad bodies", async () => {
+    const routes = [
+      ["GET", "/api/admin/tenants"],
+      ["POST", "/api/admin/tenants", { name: "Mallory" }],
+      ["GET", `/api/admin/tenants/${tenants.b.id}`],
+      ["PATCH", `/api/admin/tenants/${tenants.b.id}`, { status: "suspended" }],
+    ];
+    for (const [method, path, body] of routes) {
+      await attempt(`${method} ${path} without a key`, path, { method, body }, 401, "unauthorized");
+      await attempt(`${method} ${path} with a tenant key`, path, { method, body, headers: bearer(tenants.a.key) }, 401, "wrong_key_kind");
+      await attempt(`${method} ${path} with a publishable key`, path, { method, body, headers: bearer(tenants.a.agents["a-main"].pk) }, 401, "wrong_key_kind");
+      await attempt(`${method} ${path} with a wrong key`, path, { method, body, headers: bearer(`${ADMIN_KEY}x`) }, 401, "invalid_key");
+    }
+    const admin = bearer(ADMIN_KEY);
+    await attempt("malformed tenant body", "/api/admin/tenants", { method: "POST", headers: admin, body: "{name" }, 400, "bad_request");
+    await attempt("unknown tenant field", "/api/admin/tenants", { method: "POST", headers: admin, body: { name: "x", identitySecret: "mine" } }, 400, "bad_request");
+    await attempt("oversize tenant body", "/api/admin/tenants", { method: "POST", headers: admin, body: { name: "x".repeat(300 * 1024) } }, 413, "payload_too_large");
+    await attempt("invalid tenant status", `/api/admin/tenants/${tenants.b.id}`, { method: "PATCH", headers: admin, body: { status: "root" } }, 400, "invalid");
+    const list = await call("/api/admin/tenants", { headers: admin });
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json.tenants.map((t) => t.name).slice(0, 2), ["Tenant A", "Tenant B"]);
+  });
+});
+
+describe("tenant management endpoints", () => {
+  const routes = () => [
+    ["GET", "/api/admin/tenant"],
+    ["GET", "/api/admin/agents"],
+    ["POST", "/api/admin/agents", { config: { name: "Sneaky" } }],
+    ["GET", "/api/admin/agents/a-main"],
+    ["PATCH", "/api/admin/agents/a-main", { config: { systemPrompt: "owned" } }],
+    ["DELETE", "/api/admin/agents/a-main"],
+    ["GET", "/api/admin/keys"],
+    ["POST", "/api/admin/keys", { kind: "secret" }],
+    ["DELETE", "/api/admin/keys/key_x"],
+    ["POST", "/api/admin/secrets/identity"],
+    ["GET", "/api/admin/conversations"],
+    ["GET", "/api/admin/conversations/c1"],
+    ["GET", "/api/admin/usage"],
+  ];
+
+  test("refuse missing, forged, revoked and wrong-kind keys on every route", async () => {
+    const spare = await call("/api/admin/keys", { method: "POST", headers: bearer(tenants.a.key), body: { kind: "secret", name: "to revoke" }, shownOnce: true });
+    assert.equal(spare.status, 201);
+    assert.equal((await call(`/api/admin/keys/${spare.json.key.id}`, { method: "DELETE", headers: bearer(tenants.a.key) })).status, 204);
+    const forged = `${tenants.a.key.slice(0, 16)}${"A".repeat(tenants.a.key.length - 16)}`;
+    for (const [method, path, body] of routes()) {
+      await attempt(`${method} ${path} without a key`, path, { method, body }, 401, "unauthorized");
+      await attempt(`${method} ${path} with the operator key`, path, { method, body, headers: bearer(ADMIN_KEY) }, 401, "wrong_key_kind");
+      await attempt(`${method} ${path} with a publishable key`, path, { method, body, headers: bearer(tenants.a.agents["a-main"].pk) }, 401, "wrong_key_kind");
+      await attempt(`${method} ${path} with a forged key`, path, { method, body, headers: bearer(forged) }, 401, "invalid_key");
+      await attempt(`${method} ${path} with a revoked key`, path, { method, body, headers: bearer(spare.json.value) }, 401, "invalid_key");
+      await attempt(`${method} ${path} with a Basic header`, path, { method, body, headers: { authorization: `Basic ${tenants.a.key}` } }, 401, "unauthorized");
+    }
+    // Nothing above changed tenant A's agent.
+    const agent = await call("/api/admin/agents/a-main", { headers: bearer(tenants.a.key) });
+    assert.equal(agent.json.agent.config.systemPrompt, "Secret instructions of a-main.");
+  });
+
+  test("another tenant's ids answer 404 and its data stays untouched", async () => {
+    const b = bearer(tenants.b.key);
+    const conversation = await chat(worker.url, "a-plain", { chatId: `iso_${randomUUID()}`, text: "private", headers: widget(tenants.a.agents["a-plain"]) });
+    const chatId = conversation.headers.get("x-conversation-id");
+    const keys = await call("/api/admin/keys", { headers: bearer(tenants.a.key) });
+    const aKeyId = keys.json.keys.find((k) => k.revokedAt === null).id;
+    const cases = [
+      ["GET", "/api/admin/agents/a-main"],
+      ["PATCH", "/api/admin/agents/a-main", { config: { systemPrompt: "owned" } }],
+      ["DELETE", "/api/admin/agents/a-main"],
+      ["POST", "/api/admin/keys", { kind: "publishable", agentId: "a-main" }],
+      ["DELETE", `/api/admin/keys/${aKeyId}`],
+      ["GET", `/api/admin/conversations/${chatId}`],
+    ];
+    for (const [method, path, body] of cases) {
+      await attempt(`tenant B: ${method} ${path}`, path, { method, body, headers: b }, 404, "not_found");
+    }
+    await attempt("tenant B creates an agent with A's id", "/api/admin/agents", { method: "POST", headers: b, body: { id: "a-main", config: {} } }, 409, "conflict");
+    const listed = await call(`/api/admin/conversations?agentId=a-plain`, { headers: b });
+    assert.deepEqual(listed.json.conversations, [], "B lists none of A's conversations");
+    const mine = await call("/api/admin/agents", { headers: b });
+    assert.deepEqual(mine.json.agents.map((a) => a.id), ["b-main"]);
+    const stillThere = await call("/api/admin/agents/a-main", { headers: bearer(tenants.a.key) });
+    assert.equal(stillThere.json.agent.config.systemPrompt, "Secret instructions of a-main.");
+    const keysAfter = await call("/api/admin/keys", { headers: bearer(tenants.a.key) });
+    assert.equal(keysAfter.json.keys.find((k) => k.id === aKeyId).revokedAt, null);
+  });
+
+  test("configs that break the rules are refused, naming the field", async () => {
+    const a = bearer(tenants.a.key);
+    const bad = [
+      ["SSRF: metadata address", { tools: { webhooks: [{ name: "x", url: "https://169.254.169.254/latest" }] } }, "config.tools.webhooks[0].url"],
+      ["SSRF: localhost", { tools: { webhooks: [{ name: "x", url: "https://localhost:8080/" }] } }, "config.tools.webhooks[0].url"],
+      ["SSRF: private range", { tools: { webhooks: [{ name: "x", url: "https://10.0.0.7/hook" }] } }, "config.tools.webhooks[0].url"],
+      ["SSRF: credentials", { tools: { webhooks: [{ name: "x", url: "https://a@hooks.example/" }] } }, "config.tools.webhooks[0].url"],
+      ["plain http", { tools: { webhooks: [{ name: "x", url: "http://hooks.example/" }] } }, "config.tools.webhooks[0].url"],
+      ["bad origin", { allowedOrigins: ["*"] }, "config.allowedOrigins[0]"],
+      ["step limit", { maxSteps: 500 }, "config.maxSteps"],
+      ["zero rate", { limits: { visitorPerMinute: 0 } }, "config.limits.visitorPerMinute"],
+    ];
+    for (const [label, config, field] of bad) {
+      const res = await attempt(label, "/api/admin/agents", { method: "POST", headers: a, body: { config } }, 400, "invalid");
+      assert.equal(res.json.error.field, field, label);
+    }
+  });
+});
+
+describe("widget endpoints", () => {
+  const agent = () => tenants.a.agents["a-plain"];
+  const endpoints = () => [
+    ["POST", `/api/agents/a-plain/chat`, { id: `w_${randomUUID()}`, messages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "hi" }] }] }],
+    ["GET", `/api/agents/a-plain/conversations/some_chat`],
+    ["POST", `/api/agents/a-plain/visitor`, {}],
+    ["GET", `/api/agents/a-plain/config`],
+  ];
+
+  test("refuse missing and wrong keys and origins on every endpoint", async () => {
+    const bAgent = tenants.b.agents["b-main"];
+    for (const [method, path, body] of endpoints()) {
+      const headers = widget(agent());
+      await attempt(`${path} without a key`, path, { method, body, headers: { origin: TEST_ORIGIN } }, 401, "unauthorized");
+      await attempt(`${path} with another agent's key`, path, { method, body, headers: { ...headers, "x-publishable-key": tenants.a.agents["a-main"].pk } }, 401, "invalid_key");
+      await attempt(`${path} with another tenant's key`, path, { method, body, headers: { ...headers, "x-publishable-key": bAgent.pk } }, 401, "invalid_key");
+      await attempt(`${path} with a secret key`, path, { method, body, headers: { ...headers, "x-publishable-key": tenants.a.key } }, 401, "wrong_key_kind");
+      await attempt(`${path} without an Origin`, path, { method, body, headers: { "x-publishable-key": agent().pk } }, 403, "origin_not_allowed");
+      await attempt(`${path} from a spoofed Origin`, path, { method, body, headers: { ...headers, origin: EVIL } }, 403, "origin_not_allowed");
+      await attempt(`${path} from a null Origin`, path, { method, body, headers: { ...headers, origin: "null" } }, 403, "origin_not_allowed");
+      await attempt(`${path} from a look-alike Origin`, path, { method, body, headers: { ...headers, origin: `${TEST_ORIGIN}.evil.example` } }, 403, "origin_not_allowed");
+      await attempt(`${path} from another port`, path, { method, body, headers: { ...headers, origin: `${TEST_ORIGIN}:8443` } }, 403, "origin_not_allowed");
+      await attempt(`${path} from another scheme`, path, { method, body, headers: { ...headers, origin: TEST_ORIGIN.replace("http:", "https:") } }, 403, "origin_not_allowed");
+    }
+    const wild = tenants.a.agents["a-wild"];
+    const ok = await call("/api/agents/a-wild/config", { headers: widget(wild, { origin: "https://eu.shop.example" }) });
+    assert.equal(ok.status, 200, "a subdomain matches the wildcard");
+    await attempt("wildcard apex", "/api/agents/a-wild/config", { headers: widget(wild, { origin: "https://shop.example" }) }, 403, "origin_not_allowed");
+    await attempt("wildcard suffix trick", "/api/agents/a-wild/config", { headers: widget(wild, { origin: "https://evilshop.example" }) }, 403, "origin_not_allowed");
+  });
+
+  test("refuse forged, expired and foreign visitor tokens", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const genuine = { t: tenants.a.id, v: "v_attacker", u: false, iat: now, exp: now + 3600 };
+    const tokens = [
+      ["signed with another secret", mintToken(genuine, "not-the-secret"), "invalid_token"],
+      ["tampered payload", (() => { const t = mintToken(genuine).split("."); t[1] = b64url(JSON.stringify({ ...genuine, v: "v_victim" })); return t.join("."); })(), "invalid_token"],
+      ["expired", mintToken({ ...genuine, iat: now - 7200, exp: now - 60 }), "token_expired"],
+      ["another tenant's", mintToken({ ...genuine, t: tenants.b.id }), "invalid_token"],
+      ["forged verified user", mintToken({ ...genuine, v: "u:ceo", u: true }, "guess"), "invalid_token"],
+      ["garbage", "vt1.%%%.%%%", "invalid_token"],
+      ["alg none style", `vt1.${b64url(JSON.stringify(genuine))}.`, "invalid_token"],
+    ];
+    for (const [label, token, code] of tokens) {
+      for (const [method, path, body] of endpoints().filter(([, p]) => !p.endsWith("/config"))) {
+        await attempt(`${path} with a ${label} token`, path, { method, body, headers: widget(agent(), { "x-visitor-token": token }) }, 401, code);
+      }
+    }
+    await attempt("history without a token", "/api/agents/a-plain/conversations/any", { headers: widget(agent()) }, 401, "unauthorized");
+  });
+
+  test("a visitor reads and continues only its own conversations", async () => {
+    const chatId = `own_${randomUUID()}`;
+    const first = await chat(worker.url, "a-plain", { chatId, text: "my secret", headers: widget(agent()) });
+    const owner = first.headers.get("x-visitor-token");
+    assert.ok(owner);
+    const own = await call(`/api/agents/a-plain/conversations/${chatId}`, { headers: widget(agent(), { "x-visitor-token": owner }) });
+    assert.equal(own.status, 200);
+    const stranger = (await call("/api/agents/a-plain/visitor", { method: "POST", headers: widget(agent()), body: {} })).json.token;
+    await attempt("a stranger reads it", `/api/agents/a-plain/conversations/${chatId}`, { headers: widget(agent(), { "x-visitor-token": stranger }) }, 404, "not_found");
+    const mark = seen.length;
+    await attemptInBand("a stranger continues it", "a-plain", { chatId, text: "hijack", headers: widget(agent(), { "x-visitor-token": stranger }) }, "Conversation not found.");
+    await attemptInBand("no token continues it", "a-plain", { chatId, text: "hijack", headers: widget(agent()) }, "Conversation not found.");
+    assert.ok(!seen.slice(mark).some((r) => r.text.includes("my secret")), "nothing of the conversation reaches strangers");
+    const after = await call(`/api/agents/a-plain/conversations/${chatId}`, { headers: widget(agent(), { "x-visitor-token": owner }) });
+    assert.deepEqual(after.json, own.json, "the owner's conversation is unchanged");
+  });
+
+  test("verified users: required identity, wrong and foreign hashes refused", async () => {
+    const v = tenants.a.agents["a-verified"];
+    await attempt("anonymous chat on a verified-only agent", "/api/agents/a-verified/chat", { method: "POST", headers: widget(v), body: { messages: [{ id: "u", role: "user", parts: [{ type: "text", text: "hi" }] }] } }, 401, "identity_required");
+    await attempt("wrong user hash", "/api/agents/a-verified/visitor", { method: "POST", headers: widget(v), body: { userId: "user-1", userHash: "00".repeat(32) } }, 401, "identity_invalid");
+    await attempt("hash of another user", "/api/agents/a-verified/visitor", { method: "POST", headers: widget(v), body: { userId: "user-1", userHash: userHash("user-2", tenants.a.identity) } }, 401, "identity_invalid");
+    await attempt("hash with another tenant's secret", "/api/agents/a-verified/visitor", { method: "POST", headers: widget(v), body: { userId: "user-1", userHash: userHash("user-1", tenants.b.identity) } }, 401, "identity_invalid");
+    await attempt("claimed user without hash", "/api/agents/a-verified/visitor", { method: "POST", headers: widget(v), body: { userId: "user-1" } }, 401, "identity_invalid");
+    await attempt("unknown visitor fields", "/api/agents/a-verified/visitor", { method: "POST", headers: widget(v), body: { userId: "user-1", verified: true } }, 400, "bad_request");
+    const ok = await call("/api/agents/a-verified/visitor", { method: "POST", headers: widget(v), body: { userId: "user-1", userHash: userHash("user-1", tenants.a.identity) } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.verified, true);
+    const answer = await chat(worker.url, "a-verified", { text: "hello", headers: widget(v, { "x-visitor-token": ok.json.token }) });
+    assert.equal(textOf(answer.message), "Hello from the stand-in.");
+  });
+
+  test("oversize, malformed and over-long requests get clear errors", async () => {
+    const headers = widget(agent());
+    const msg = (text) => ({ messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text }] }] });
+    await attempt("oversize chat body", "/api/agents/a-plain/chat", { method: "POST", headers, body: { ...msg("hi"), pad: "x".repeat(1024 * 1024) } }, 413, "payload_too_large");
+    await attempt("malformed chat body", "/api/agents/a-plain/chat", { method: "POST", headers, body: "{\"messages\": [" }, 400, "bad_request");
+    await attempt("not an object", "/api/agents/a-plain/chat", { method: "POST", headers, body: "[1,2]" }, 400, "bad_request");
+    const long = await attempt("message over the agent's limit", "/api/agents/a-plain/chat", { method: "POST", headers, body: msg("x".repeat(21)) }, 400, "bad_request");
+    assert.match(long.json.error.message, /longer than 20 characters/);
+    await attempt("oversize visitor body", "/api/agents/a-plain/visitor", { method: "POST", headers, body: { userId: "x".repeat(5000) } }, 413, "payload_too_large");
+    // The agent allows 4 messages per conversation: two turns fill it.
+    const chatId = `full_${randomUUID()}`;
+    const first = await chat(worker.url, "a-plain", { chatId, text: "one", headers });
+    const token = first.headers.get("x-visitor-token");
+    const mine = widget(agent(), { "x-visitor-token": token });
+    await eventually(async () => (await call(`/api/agents/a-plain/conversations/${chatId}`, { headers: mine })).json?.messages?.length === 2);
+    await chat(worker.url, "a-plain", { chatId, text: "two", headers: mine });
+    await eventually(async () => (await call(`/api/agents/a-plain/conversations/${chatId}`, { headers: mine })).json?.messages?.length === 4);
+    await attemptInBand("a fifth message", "a-plain", { chatId, text: "three", headers: mine }, "limit of 4 messages");
+  });
+});
+
+describe("abuse limits", () => {
+  const msg = () => ({ messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
+
+  test("per-visitor and per-IP limits answer 429 with Retry-After", async () => {
+    const v = tenants.a.agents["a-visitor-limit"];
+    const first = await chat(worker.url, "a-visitor-limit", { text: "1", headers: widget(v) });
+    const mine = widget(v, { "x-visitor-token": first.headers.get("x-visitor-token") });
+    await chat(worker.url, "a-visitor-limit", { text: "2", headers: mine });
+    await chat(worker.url, "a-visitor-limit", { text: "3", headers: mine });
+    const limited = await attempt("fourth chat in a minute", "/api/agents/a-visitor-limit/chat", { method: "POST", headers: mine, body: msg() }, 429, "rate_limited");
+    const retry = Number(limited.headers.get("retry-after"));
+    assert.ok(retry >= 1 && retry <= 120, `Retry-After ${retry}`);
+    assert.match(limited.json.error.message, /visitor/);
+    assert.equal(limited.headers.get("access-control-allow-origin"), TEST_ORIGIN, "the page can read why");
+    const other = await chat(worker.url, "a-visitor-limit", { text: "another visitor", headers: widget(v) });
+    assert.equal(textOf(other.message), "Hello from the stand-in.", "other visitors are not affected");
+
+    const ip = tenants.a.agents["a-ip-limit"];
+    await call("/api/agents/a-ip-limit/config", { headers: widget(ip) });
+    await call("/api/agents/a-ip-limit/config", { headers: widget(ip) });
+    await attempt("third request from one IP", "/api/agents/a-ip-limit/config", { headers: widget(ip) }, 429, "rate_limited");
+    await attempt("new visitors from the same IP", "/api/agents/a-ip-limit/chat", { method: "POST", headers: widget(ip), body: msg() }, 429, "rate_limited");
+  });
+
+  test("the Workers Rate Limiting binding enforces the same limits", async () => {
+    const tiers = Object.fromEntries([1, 3, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3000, 6000].map((n) => [`RATE_LIMIT_${n}`, { simple: { limit: n, period: 60 } }]));
+    const bound = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", ADMIN_API_KEY: ADMIN_KEY }, { ratelimits: tiers });
+    try {
+      const base = bound.url;
+      assert.equal((await (await fetch(`${base}/api/health`)).json()).rateLimits, "binding");
+      const t = await call("/api/admin/tenants", { base, method: "POST", headers: bearer(ADMIN_KEY), body: { name: "Bound" }, shownOnce: true });
+      const created = await call("/api/admin/agents", { base, method: "POST", headers: bearer(t.json.secretKey), body: { id: "bound", config: { model: "scenario/plain", allowedOrigins: [TEST_ORIGIN], limits: { ipPerMinute: 3 } } } });
+      const pk = created.json.agent.publishableKeys[0];
+      const headers = { "x-publishable-key": pk, origin: TEST_ORIGIN };
+      for (let i = 0; i < 3; i++) assert.equal((await call("/api/agents/bound/config", { base, headers })).status, 200);
+      const limited = await attempt("binding: fourth request", "/api/agents/bound/config", { base, headers }, 429, "rate_limited");
+      assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    } finally {
+      await bound.stop();
+    }
+  });
+
+  test("monthly spend caps refuse in band, or switch to the cheaper model", async () => {
+    const capped = tenants.a.agents["a-capped"];
+    const first = await chat(worker.url, "a-capped", { text: "costs 0.00042", headers: widget(capped) });
+    assert.equal(textOf(first.message), "Hello from the stand-in.");
+    await eventually(async () => {
+      const usage = await call("/api/admin/usage", { headers: bearer(tenants.a.key) });
+      return usage.json.usage.some((u) => u.agentId === "a-capped" && u.cost > 0);
+    });
+    await attemptInBand("chat over the agent's cap", "a-capped", { text: "more", headers: widget(capped) }, "monthly usage limit");
+
+    const cheap = tenants.a.agents["a-capped-cheap"];
+    await chat(worker.url, "a-capped-cheap", { text: "costs 0.00042", headers: widget(cheap) });
+    await eventually(async () => {
+      const usage = await call("/api/admin/usage", { headers: bearer(tenants.a.key) });
+      return usage.json.usage.some((u) => u.agentId === "a-capped-cheap" && u.cost > 0);
+    });
+    await chat(worker.url, "a-capped-cheap", { text: "now cheaper", headers: widget(cheap) });
+    assert.equal(standin.requests.at(-1).body.model, "scenario/cheap-plain", "the capped agent switched models");
+
+    // A tenant-wide cap set by the operator stops every agent of the tenant.
+    const b = tenants.b.agents["b-main"];
+    await chat(worker.url, "b-main", { text: "spend", headers: widget(b) });
+    await eventually(async () => (await call("/api/admin/tenant", { headers: bearer(tenants.b.key) })).json.tenant.spendThisMonth > 0);
+    const patched = await call(`/api/admin/tenants/${tenants.b.id}`, { method: "PATCH", headers: bearer(ADMIN_KEY), body: { monthlySpendCap: 0.0001 } });
+    assert.equal(patched.status, 200);
+    await attemptInBand("chat over the tenant's cap", "b-main", { text: "more", headers: widget(b) }, "monthly usage limit");
+    await call(`/api/admin/tenants/${tenants.b.id}`, { method: "PATCH", headers: bearer(ADMIN_KEY), body: { monthlySpendCap: null } });
+  });
+
+  test("suspending a tenant shuts its keys and agents", async () => {
+    const t = await createTenant("Soon suspended");
+    const agent = await createAgent(t, "s-main", { model: "scenario/plain" });
+    assert.equal((await call("/api/agents/s-main/config", { headers: widget(agent) })).status, 200);
+    await call(`/api/admin/tenants/${t.id}`, { method: "PATCH", headers: bearer(ADMIN_KEY), body: { status: "suspended" } });
+    await attempt("suspended tenant's key", "/api/admin/agents", { headers: bearer(t.key) }, 403, "forbidden");
+    await attempt("suspended tenant's widget", "/api/agents/s-main/config", { headers: widget(agent) }, 403, "unavailable");
+  });
+});
+
+describe("outbound webhooks", () => {
+  test("calls carry a timestamped HMAC-SHA256 signature the tenant can verify", async () => {
+    const before = standin.hooks.length;
+    const result = await chat(worker.url, "a-main", { text: "Time in Tokyo and order A-17?", headers: widget(tenants.a.agents["a-main"]) });
+    assert.ok(textOf(result.message).length > 0);
+    const hook = standin.hooks.slice(before).find((h) => h.path === "/hooks/order");
+    assert.ok(hook, "the webhook was called");
+    const header = hook.headers["x-webhook-signature"];
+    const { t, v1 } = Object.fromEntries(header.split(",").map((kv) => kv.split("=")));
+    assert.ok(Math.abs(Date.now() / 1000 - Number(t)) < 300, "the timestamp is current");
+    const expected = createHmac("sha256", tenants.a.signing).update(`${t}.${hook.body}`).digest("hex");
+    assert.equal(v1, expected, "the documented verification accepts it");
+    const forged = createHmac("sha256", tenants.b.signing).update(`${t}.${hook.body}`).digest("hex");
+    assert.notEqual(v1, forged, "another tenant's secret does not verify");
+    assert.equal(hook.headers["x-api-key"], HOOK_SECRET, "the tool's own header still reaches the tenant");
+  });
+});
+
+describe("report", () => {
+  test("every attempt was refused and no response carried a secret", () => {
+    const secrets = [
+      ["operator key", ADMIN_KEY],
+      ["visitor token secret", TEST_TOKEN_SECRET],
+      ["webhook header secret", HOOK_SECRET],
+      ...Object.values(tenants).flatMap((t) => [
+        ["tenant secret key", t.key],
+        ["identity secret", t.identity],
+        ["signing secret", t.signing],
+      ]),
+    ];
+    // The scan can see secrets: the responses that show a key once do contain it.
+    assert.ok(seen.some((r) => r.shownOnce && r.text.includes(tenants.a.key)), "the scanner finds a secret where one is shown");
+    const leaks = [];
+    for (const response of seen.filter((r) => !r.shownOnce)) {
+      for (const [name, value] of secrets) {
+        if (response.text.includes(value)) leaks.push(`${name} in a response of ${response.path}`);
+      }
+    }
+    console.log(`security suite: ${attempts.made} attempts, ${attempts.refused} refused; ${seen.length} responses scanned for ${secrets.length} secrets, ${leaks.length} leaks`);
+    assert.deepEqual(attempts.failures, []);
+    assert.equal(attempts.refused, attempts.made);
+    assert.ok(attempts.made >= 200, `only ${attempts.made} attempts`);
+    assert.deepEqual(leaks, []);
+  });
+});
