@@ -41,18 +41,20 @@ impl Scope {
 pub struct Check {
     /// What is counted.
     pub scope: Scope,
-    /// Counter key, unique across scopes.
+    /// Counter key, unique across scopes and tiers.
     pub key: String,
-    /// Requests allowed per minute.
+    /// Requests allowed per minute: the configured limit rounded down to its tier.
     pub per_minute: u32,
 }
 
 impl Check {
-    /// A check for `scope` on `id`.
+    /// A check for `scope` on `id`. Like the bindings, each tier counts separately, so a
+    /// tenant limit counts the requests of the tenant's agents that share that limit.
     pub fn new(scope: Scope, id: &str, per_minute: u32) -> Self {
+        let per_minute = tier(per_minute);
         Self {
             scope,
-            key: format!("{}:{id}", scope.as_str()),
+            key: format!("{}:{per_minute}:{id}", scope.as_str()),
             per_minute,
         }
     }
@@ -201,5 +203,7 @@ mod tests {
         assert_eq!(tier(0), 1);
         assert_eq!(tier(1_000_000), 6000);
         assert_eq!(binding_name(tier(59)), "RATE_LIMIT_30");
+        let check = Check::new(Scope::Tenant, "t1", 25);
+        assert_eq!((check.per_minute, check.key.as_str()), (20, "tenant:20:t1"));
     }
 }
