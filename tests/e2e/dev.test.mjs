@@ -59,6 +59,9 @@ test("npm run dev prints the demo URL and serves the demo page", async () => {
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Demo assistant/);
   assert.equal((await fetch(`${base}/demo.js`)).status, 200);
+  const health = await (await fetch(`${base}/api/health`)).json();
+  assert.equal(health.rateLimits, "binding", "wrangler dev simulates the Rate Limiting bindings");
+  assert.match(output, /operator key: adm_[0-9a-f]{64}, local only/);
 });
 
 test("the seeded demo agent answers with its built-in tools offered", async () => {
