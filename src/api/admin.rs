@@ -12,6 +12,7 @@ use super::management::{
     NewKey, NewTenant, TenantPatch, MAX_BODY_BYTES,
 };
 use super::routes::{OperatorRoute, TenantRoute};
+use super::url_parts;
 use crate::auth::crypto::hex;
 use crate::auth::keys::{self, KeyKind};
 use crate::dates::month_start;
@@ -102,13 +103,8 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
     let store = D1Store::from_env(env)?;
     let tenant_id = tenant_of_key(presented, &store.keys_by_lookup(lookup).await?)?;
     let now = now_ms();
-    let query = |name: &str| {
-        req.url().ok().and_then(|url| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        })
-    };
+    let url = req.inner().url();
+    let query = |name: &str| url_parts::query_param(&url, name);
     match route {
         TenantRoute::Me => {
             let tenant = store

@@ -183,7 +183,9 @@ pub async fn read_json<T: DeserializeOwned>(
     } else {
         &bytes
     };
-    serde_json::from_slice(bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest("The body is not valid JSON: it is not UTF-8.".into()))?;
+    serde_json::from_str(text).map_err(|e| {
         ApiError::BadRequest(format!("The body is not valid JSON for this endpoint: {e}"))
     })
 }

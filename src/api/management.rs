@@ -155,7 +155,8 @@ pub fn parse_config(value: Value, allowed_hosts: &[String]) -> Result<AgentConfi
         ));
     }
     let value = if value.is_null() { json!({}) } else { value };
-    let config: AgentConfig = serde_json::from_value(value)
+    // Through text: one deserializer for configs (the store reads them from text too).
+    let config: AgentConfig = serde_json::from_str(&value.to_string())
         .map_err(|e| ApiError::invalid("config", format!("The config is not valid: {e}")))?;
     validate(&config, allowed_hosts)
         .map_err(|e| ApiError::invalid(format!("config.{}", e.field), e.message))?;
@@ -168,7 +169,10 @@ pub fn patch_config(
     patch: Value,
     allowed_hosts: &[String],
 ) -> Result<AgentConfig, ApiError> {
-    let mut merged = serde_json::to_value(stored).unwrap_or_else(|_| json!({}));
+    let mut merged = serde_json::to_string(stored)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .unwrap_or_else(|| json!({}));
     merge_patch(&mut merged, patch);
     let mut config = parse_config(merged, allowed_hosts)?;
     keep_secrets(&mut config, stored);

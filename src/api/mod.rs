@@ -4,6 +4,7 @@ pub mod access;
 pub mod chat_body;
 pub mod management;
 pub mod routes;
+pub mod url_parts;
 
 #[cfg(target_arch = "wasm32")]
 mod admin;

@@ -11,7 +11,7 @@ use super::access::{
 };
 use super::handler::{json_response, load_agent, read_json};
 use super::routes::WidgetRoute;
-use super::{chat, conversations, rate};
+use super::{chat, conversations, rate, url_parts};
 use crate::auth::rate_limit::{Check, Scope};
 use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
 use crate::error::ApiError;
@@ -118,7 +118,7 @@ fn effective_origin(req: &Request) -> Option<String> {
         return Some(origin);
     }
     if header("sec-fetch-site").as_deref() == Some("same-origin") {
-        return req.url().ok().map(|url| url.origin().ascii_serialization());
+        return url_parts::origin(&req.inner().url()).map(str::to_owned);
     }
     None
 }

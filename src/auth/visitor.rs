@@ -103,7 +103,8 @@ impl Visitor {
             return Err(TokenError::Invalid);
         }
         let payload = from_base64url(payload).ok_or(TokenError::Invalid)?;
-        let visitor: Visitor = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
+        let payload = String::from_utf8(payload).map_err(|_| TokenError::Invalid)?;
+        let visitor: Visitor = serde_json::from_str(&payload).map_err(|_| TokenError::Invalid)?;
         if visitor.expires_at <= now_secs {
             return Err(TokenError::Expired);
         }

@@ -1,0 +1,79 @@
+//! The two things the worker reads from a request URL beyond its path: the origin and query
+//! parameters. Done by hand because the `url` crate (with its IDNA tables) would double the
+//! wasm size for this.
+
+/// `scheme://host[:port]` of an absolute URL.
+pub fn origin(url: &str) -> Option<&str> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (authority_len > 0).then(|| &url[..scheme_end + 3 + authority_len])
+}
+
+/// The first value of query parameter `name`, percent- and `+`-decoded.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or("");
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key)? == name).then(|| decode(value)).flatten()
+    })
+}
+
+/// Decodes `application/x-www-form-urlencoded` text; `None` when it is not valid UTF-8.
+fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin("http://127.0.0.1:8787/api/x?y"),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(origin("https://a.example"), Some("https://a.example"));
+        assert_eq!(origin("https:///x"), None);
+        assert_eq!(origin("/relative"), None);
+    }
+
+    #[test]
+    fn query_params() {
+        let url = "https://w.example/api/admin/conversations?agentId=a%2D1&limit=5&q=hello+world&bad=%zz&x#frag";
+        assert_eq!(query_param(url, "agentId").as_deref(), Some("a-1"));
+        assert_eq!(query_param(url, "limit").as_deref(), Some("5"));
+        assert_eq!(query_param(url, "q").as_deref(), Some("hello world"));
+        assert_eq!(query_param(url, "bad").as_deref(), Some("%zz"));
+        assert_eq!(query_param(url, "x").as_deref(), Some(""));
+        assert_eq!(query_param(url, "missing"), None);
+        assert_eq!(query_param("https://w.example/", "a"), None);
+        assert_eq!(
+            query_param("https://w.example/?a=%E2%82%AC%", "a").as_deref(),
+            Some("€%")
+        );
+        assert_eq!(query_param("https://w.example/?a=%FF", "a"), None);
+    }
+}
