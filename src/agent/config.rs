@@ -40,6 +40,10 @@ pub struct AgentConfig {
     pub require_verified_user: bool,
     /// Abuse and spend limits.
     pub limits: Limits,
+    /// Language of the widget's own texts (`en`, `es`, `fr`, `de`, `ar`); the browser's when unset.
+    pub locale: Option<String>,
+    /// Whether the widget sends the page's URL and title (and `setContext` data) with each message.
+    pub send_page_context: bool,
 }
 
 impl Default for AgentConfig {
@@ -59,6 +63,8 @@ impl Default for AgentConfig {
             allowed_origins: Vec::new(),
             require_verified_user: false,
             limits: Limits::default(),
+            locale: None,
+            send_page_context: true,
         }
     }
 }

@@ -19,6 +19,19 @@ pub fn check_widget_caller(
     key: Option<&str>,
     origin: Option<&str>,
 ) -> Result<(), ApiError> {
+    let key = publishable_key(key)?;
+    // Publishable keys are public, so a plain comparison leaks nothing worth timing.
+    if !agent.publishable_keys.iter().any(|k| k == key) {
+        return Err(invalid_key());
+    }
+    match origin {
+        Some(origin) if origin::is_allowed(origin, &agent.config.allowed_origins) => Ok(()),
+        _ => Err(ApiError::OriginNotAllowed),
+    }
+}
+
+/// The presented publishable key, refusing absent keys and keys of the wrong kind.
+pub fn publishable_key(key: Option<&str>) -> Result<&str, ApiError> {
     let key = key
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -29,22 +42,12 @@ pub fn check_widget_caller(
             )
         })?;
     match KeyKind::of(key) {
-        Some(KeyKind::Publishable) => {}
-        Some(KeyKind::Secret) => {
-            return Err(ApiError::unauthorized(
-                "wrong_key_kind",
-                "A secret key must never be used in a web page: revoke it and use the agent's publishable key.",
-            ))
-        }
-        None => return Err(invalid_key()),
-    }
-    // Publishable keys are public, so a plain comparison leaks nothing worth timing.
-    if !agent.publishable_keys.iter().any(|k| k == key) {
-        return Err(invalid_key());
-    }
-    match origin {
-        Some(origin) if origin::is_allowed(origin, &agent.config.allowed_origins) => Ok(()),
-        _ => Err(ApiError::OriginNotAllowed),
+        Some(KeyKind::Publishable) => Ok(key),
+        Some(KeyKind::Secret) => Err(ApiError::unauthorized(
+            "wrong_key_kind",
+            "A secret key must never be used in a web page: revoke it and use the agent's publishable key.",
+        )),
+        None => Err(invalid_key()),
     }
 }
 

@@ -67,6 +67,14 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
     let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
+    let system_prompt = match body
+        .context_note()
+        .filter(|_| agent.config.send_page_context)
+    {
+        Some(note) if agent.config.system_prompt.trim().is_empty() => note,
+        Some(note) => format!("{}\n\n{note}", agent.config.system_prompt),
+        None => agent.config.system_prompt.clone(),
+    };
     let visitor_id = visitor_id.to_owned();
     let settings = platform::settings(env);
     if !settings.model_configured() {
@@ -123,7 +131,7 @@ pub async fn handle(
             message_id: message_id.clone(),
             models,
             messages: context::build(
-                &agent.config.system_prompt,
+                &system_prompt,
                 history.iter().map(|m| (m.role, m.parts.as_slice())),
             ),
             tools: tools.specs(),
@@ -216,6 +224,7 @@ async fn plan_turn(
                 finish_reason: None,
                 usage: Default::default(),
                 error: None,
+                feedback: None,
                 created_at: now,
             };
             history.push(message.clone());
@@ -321,6 +330,7 @@ fn assistant_message(
         finish_reason,
         usage: outcome.usage,
         error,
+        feedback: None,
         created_at: now_ms(),
     }
 }

@@ -7,8 +7,9 @@ use super::handler::json_response;
 use crate::auth::visitor::Visitor;
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
+use crate::platform::now_ms;
 use crate::store::d1::D1Store;
-use crate::store::{Agent, Conversation, Store, StoredMessage};
+use crate::store::{Agent, Conversation, Rating, Store, StoredMessage};
 
 /// Returns the visitor's conversation with its messages in UIMessage form.
 pub async fn handle(
@@ -28,6 +29,35 @@ pub async fn handle(
         })
         .ok_or(ApiError::NotFound("Conversation"))?;
     json_response(&conversation_json(&conversation, &messages))
+}
+
+/// Stores the visitor's rating of an answer in its own conversation.
+pub async fn rate(
+    store: &D1Store,
+    agent: &Agent,
+    visitor: &Visitor,
+    conversation_id: &str,
+    message_id: &str,
+    rating: Option<Rating>,
+) -> Result<Response, ApiError> {
+    let owned = is_valid_client_id(conversation_id)
+        && store
+            .conversation(conversation_id)
+            .await?
+            .is_some_and(|(c, _)| {
+                c.agent_id == agent.id
+                    && c.visitor_id.as_deref() == Some(visitor.visitor_id.as_str())
+            });
+    if !owned {
+        return Err(ApiError::NotFound("Conversation"));
+    }
+    if !store
+        .set_feedback(conversation_id, message_id, rating, now_ms())
+        .await?
+    {
+        return Err(ApiError::NotFound("Answer"));
+    }
+    json_response(&json!({ "messageId": message_id, "feedback": rating.map(Rating::as_str) }))
 }
 
 /// A conversation as the APIs return it.

@@ -40,16 +40,29 @@ pub enum WidgetRoute {
         /// Agent id.
         agent_id: String,
     },
+    /// `GET /api/widget/config`: the public look of the agent the publishable key names.
+    KeyConfig,
+    /// `POST /api/agents/{agent}/conversations/{id}/messages/{message}/feedback`
+    Feedback {
+        /// Agent id.
+        agent_id: String,
+        /// Conversation id.
+        conversation_id: String,
+        /// The rated answer.
+        message_id: String,
+    },
 }
 
 impl WidgetRoute {
-    /// The agent the endpoint belongs to.
-    pub fn agent_id(&self) -> &str {
+    /// The agent the endpoint names in its path (`None`: the key says which).
+    pub fn agent_id(&self) -> Option<&str> {
         match self {
             WidgetRoute::Chat { agent_id }
             | WidgetRoute::Conversation { agent_id, .. }
             | WidgetRoute::Visitor { agent_id }
-            | WidgetRoute::Config { agent_id } => agent_id,
+            | WidgetRoute::Config { agent_id }
+            | WidgetRoute::Feedback { agent_id, .. } => Some(agent_id),
+            WidgetRoute::KeyConfig => None,
         }
     }
 }
@@ -116,6 +129,9 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     let route = match (segments.as_slice(), method) {
         (["api", "health"], "GET") => Route::Health,
         (["api", "health"], _) => return Err(NoMatch::WrongMethod),
+        (["api", "widget", "config"], "GET") => Route::Widget(WidgetRoute::KeyConfig),
+        (["api", "widget", "config"], "OPTIONS") => Route::Preflight,
+        (["api", "widget", "config"], _) => return Err(NoMatch::WrongMethod),
         (["api", "agents", agent, rest @ ..], _) if !agent.is_empty() => {
             let agent_id = owned(agent);
             let widget = match (rest, method) {
@@ -126,6 +142,20 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
                     agent_id,
                     conversation_id: owned(id),
                 },
+                (["conversations", id, "messages", message, "feedback"], "POST")
+                    if !id.is_empty() && !message.is_empty() =>
+                {
+                    WidgetRoute::Feedback {
+                        agent_id,
+                        conversation_id: owned(id),
+                        message_id: owned(message),
+                    }
+                }
+                (["conversations", id, "messages", message, "feedback"], "OPTIONS")
+                    if !id.is_empty() && !message.is_empty() =>
+                {
+                    return Ok(Route::Preflight)
+                }
                 (["chat" | "visitor" | "config"], "OPTIONS") => return Ok(Route::Preflight),
                 (["conversations", id], "OPTIONS") if !id.is_empty() => {
                     return Ok(Route::Preflight)
@@ -203,6 +233,18 @@ mod tests {
             Ok(Route::Preflight)
         );
         assert_eq!(resolve("GET", "/api/health"), Ok(Route::Health));
+        assert_eq!(
+            resolve("GET", "/api/widget/config"),
+            Ok(Route::Widget(WidgetRoute::KeyConfig))
+        );
+        assert_eq!(
+            resolve("POST", "/api/agents/a/conversations/c/messages/m/feedback"),
+            Ok(Route::Widget(WidgetRoute::Feedback {
+                agent_id: "a".into(),
+                conversation_id: "c".into(),
+                message_id: "m".into()
+            }))
+        );
     }
 
     #[test]

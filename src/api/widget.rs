@@ -7,17 +7,20 @@ use serde_json::json;
 use worker::{Context, Env, Request, Response};
 
 use super::access::{
-    check_identity, check_visitor_token, check_widget_caller, KEY_HEADER, TOKEN_HEADER,
+    check_identity, check_visitor_token, check_widget_caller, publishable_key, KEY_HEADER,
+    TOKEN_HEADER,
 };
 use super::handler::{json_response, load_agent, read_json};
 use super::routes::WidgetRoute;
 use super::{chat, conversations, rate, url_parts};
+use crate::auth::keys::KeyKind;
 use crate::auth::rate_limit::{Check, Scope};
 use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
 use crate::error::ApiError;
 use crate::platform::{self, now_ms, random_id};
 use crate::store::d1::D1Store;
 use crate::store::Agent;
+use crate::store::{Rating, Store};
 
 /// Largest body of the visitor endpoint.
 const MAX_VISITOR_BODY: usize = 4 * 1024;
@@ -31,8 +34,12 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     let settings = platform::settings(env);
     let store = D1Store::from_env(env)?;
-    let agent = load_agent(&store, route.agent_id()).await?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
+    let agent_id = match route.agent_id() {
+        Some(id) => id.to_owned(),
+        None => agent_of_key(&store, header(KEY_HEADER).as_deref()).await?,
+    };
+    let agent = load_agent(&store, &agent_id).await?;
     check_widget_caller(
         &agent,
         header(KEY_HEADER).as_deref(),
@@ -51,7 +58,7 @@ pub async fn handle(
     );
 
     match route {
-        WidgetRoute::Config { .. } => {
+        WidgetRoute::Config { .. } | WidgetRoute::KeyConfig => {
             rate::enforce(env, &[ip_check]).await?;
             public_config(&agent)
         }
@@ -70,15 +77,36 @@ pub async fn handle(
         WidgetRoute::Conversation {
             conversation_id, ..
         } => {
-            let visitor = presented.ok_or_else(|| {
-                ApiError::unauthorized(
-                    "unauthorized",
-                    format!("Send the visitor token in the {TOKEN_HEADER} header."),
-                )
-            })?;
+            let visitor = require_token(presented)?;
             check_identity(&agent, Some(&visitor))?;
             rate::enforce(env, &[ip_check]).await?;
             conversations::handle(&store, &agent, &visitor, &conversation_id).await
+        }
+        WidgetRoute::Feedback {
+            conversation_id,
+            message_id,
+            ..
+        } => {
+            let visitor = require_token(presented)?;
+            check_identity(&agent, Some(&visitor))?;
+            rate::enforce(env, &[ip_check]).await?;
+            let mut req = req;
+            let body: FeedbackBody = read_json(&mut req, MAX_VISITOR_BODY, false).await?;
+            let rating = match body.rating.as_deref() {
+                None => None,
+                Some(text) => Some(Rating::parse(text).ok_or_else(|| {
+                    ApiError::invalid("rating", "The rating must be \"up\", \"down\" or null.")
+                })?),
+            };
+            conversations::rate(
+                &store,
+                &agent,
+                &visitor,
+                &conversation_id,
+                &message_id,
+                rating,
+            )
+            .await
         }
         WidgetRoute::Chat { .. } => {
             check_identity(&agent, presented.as_ref())?;
@@ -108,6 +136,40 @@ pub async fn handle(
             Ok(response)
         }
     }
+}
+
+/// The 401 for an endpoint that needs the visitor's token.
+fn require_token(presented: Option<Visitor>) -> Result<Visitor, ApiError> {
+    presented.ok_or_else(|| {
+        ApiError::unauthorized(
+            "unauthorized",
+            format!("Send the visitor token in the {TOKEN_HEADER} header."),
+        )
+    })
+}
+
+/// The agent a publishable key belongs to.
+async fn agent_of_key(store: &D1Store, key: Option<&str>) -> Result<String, ApiError> {
+    let key = publishable_key(key)?;
+    store
+        .keys_by_lookup(key)
+        .await?
+        .into_iter()
+        .find(|(k, _)| k.kind == KeyKind::Publishable)
+        .and_then(|(k, _)| k.agent_id)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_key",
+                "This publishable key is unknown or was revoked.",
+            )
+        })
+}
+
+/// Body of the feedback endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackBody {
+    rating: Option<String>,
 }
 
 /// The page's origin: the `Origin` header, or this worker's own origin for a same-origin
@@ -177,5 +239,7 @@ fn public_config(agent: &Agent) -> Result<Response, ApiError> {
         "starterPrompts": config.starter_prompts,
         "requireVerifiedUser": config.require_verified_user,
         "maxMessageChars": config.limits.max_message_chars,
+        "locale": config.locale,
+        "sendPageContext": config.send_page_context,
     }))
 }

@@ -8,8 +8,8 @@ use super::rows::{
     self, AgentRow, ConversationRow, KeyRow, MessageRow, Param, SpendRow, TenantRow, UsageRow,
 };
 use super::{
-    Agent, ApiKey, Conversation, DailyUsage, Spend, Store, StoreError, StoredMessage, Tenant,
-    TenantSecret, TenantStatus, TurnContext, TurnStart,
+    Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
+    Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
 };
 
 /// D1 binding name in `wrangler.toml`.
@@ -199,6 +199,28 @@ impl Store for D1Store {
             self.db.batch(writes).await.map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    async fn set_feedback(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        rating: Option<Rating>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let rating = rating.map(Rating::as_str);
+        let changed = self
+            .write(
+                rows::SET_FEEDBACK,
+                &[
+                    conversation_id.into(),
+                    message_id.into(),
+                    rating.into(),
+                    Param::Int(now),
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn append_answer(

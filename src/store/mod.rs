@@ -231,8 +231,38 @@ pub struct StoredMessage {
     pub usage: Usage,
     /// Error shown to the visitor, when the answer failed.
     pub error: Option<String>,
+    /// The visitor's rating of an answer.
+    pub feedback: Option<Rating>,
     /// Creation time, ms since the epoch.
     pub created_at: i64,
+}
+
+/// A visitor's rating of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rating {
+    /// Thumbs up.
+    Up,
+    /// Thumbs down.
+    Down,
+}
+
+impl Rating {
+    /// Stored and API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Up => "up",
+            Rating::Down => "down",
+        }
+    }
+
+    /// Parses the stored and API spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "up" => Some(Rating::Up),
+            "down" => Some(Rating::Down),
+            _ => None,
+        }
+    }
 }
 
 impl StoredMessage {
@@ -245,6 +275,9 @@ impl StoredMessage {
             metadata["usage"] = json!(self.usage);
             if let Some(error) = &self.error {
                 metadata["error"] = json!(error);
+            }
+            if let Some(rating) = self.feedback {
+                metadata["feedback"] = json!(rating.as_str());
             }
         }
         json!({ "id": self.id, "role": self.role.as_str(), "parts": self.parts, "metadata": metadata })
@@ -284,6 +317,15 @@ pub trait Store {
     ) -> Result<TurnContext, StoreError>;
     /// Creates the conversation if new, replaces regenerated messages, stores the user message.
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError>;
+    /// Rates an answer of a conversation (`None` clears the rating); false when there is no
+    /// such answer.
+    async fn set_feedback(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        rating: Option<Rating>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Appends an answer at the end of its conversation and adds it to the agent's usage of
     /// `day` (`YYYY-MM-DD`).
     async fn append_answer(

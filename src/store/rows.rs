@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    Agent, ApiKey, Conversation, DailyUsage, MessageStatus, Spend, StoreError, StoredMessage,
-    Tenant, TenantStatus,
+    Agent, ApiKey, Conversation, DailyUsage, MessageStatus, Rating, Spend, StoreError,
+    StoredMessage, Tenant, TenantStatus,
 };
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
@@ -163,7 +163,11 @@ pub const INSERT_CONVERSATION: &str =
 
 /// A conversation's messages in order. `?1` conversation id.
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
-     input_tokens, output_tokens, cost, error, created_at FROM messages WHERE conversation_id = ?1 ORDER BY seq";
+     input_tokens, output_tokens, cost, error, feedback, created_at FROM messages WHERE conversation_id = ?1 ORDER BY seq";
+
+/// Rates an answer. `?1` conversation, `?2` message, `?3` rating or NULL, `?4` time.
+pub const SET_FEEDBACK: &str = "UPDATE messages SET feedback = ?3, feedback_at = ?4 \
+     WHERE conversation_id = ?1 AND id = ?2 AND role = 'assistant'";
 
 /// Appends a message with the next `seq`, atomically. Parameters in `message_params` order.
 pub const INSERT_MESSAGE: &str =
@@ -426,6 +430,8 @@ pub struct MessageRow {
     output_tokens: f64,
     cost: f64,
     error: Option<String>,
+    #[serde(default)]
+    feedback: Option<String>,
     created_at: f64,
 }
 
@@ -461,6 +467,7 @@ impl MessageRow {
                 cost: self.cost,
             },
             error: self.error,
+            feedback: self.feedback.as_deref().and_then(Rating::parse),
             created_at: self.created_at as i64,
         })
     }
