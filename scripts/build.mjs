@@ -2,10 +2,12 @@
 import { pathToFileURL } from "node:url";
 import { npmBin, run, step, which } from "./lib.mjs";
 import { setup } from "./setup.mjs";
+import { buildWidget } from "./build-widget.mjs";
 
-/** Compiles the Rust worker to wasm and bundles its JavaScript glue. */
+/** Compiles the Rust worker to wasm, bundles its JavaScript glue, and builds public/. */
 export async function build() {
   await setup();
+  await buildWidget();
   step("Building the worker (worker-build --release)");
   await run("worker-build", ["--release"], {
     env: {

@@ -87,6 +87,7 @@ pub async fn run_turn<M: Model, T: ToolRunner, S: EventSink + 'static>(
         gone: false,
         usage: Usage::default(),
         model_used: None,
+        sources: Vec::new(),
         blocks: 0,
         attempts: 0,
         call_prefix: format!("call_{}_", turn.message_id.trim_start_matches("msg_")),
@@ -250,6 +251,8 @@ struct Run<S: EventSink> {
     gone: bool,
     usage: Usage,
     model_used: Option<String>,
+    /// Pages cited so far, so a page cited twice is listed once.
+    sources: Vec<String>,
     blocks: u32,
     attempts: u32,
     call_prefix: String,
@@ -329,6 +332,17 @@ impl<S: EventSink> Run<S> {
                     });
                 }
                 self.step.updates = updates;
+            }
+            ModelEvent::Source { url, title } => {
+                if !self.sources.contains(&url) {
+                    self.sources.push(url.clone());
+                    let source_id = format!("src_{}", self.sources.len());
+                    self.emit(AgentEvent::SourceUrl {
+                        source_id,
+                        url,
+                        title,
+                    });
+                }
             }
             ModelEvent::Usage(usage) => self.step.usage = usage,
             ModelEvent::Finish(reason) => self.step.finish = Some(reason),

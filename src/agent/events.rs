@@ -96,6 +96,15 @@ pub enum AgentEvent {
         /// A readable reason.
         error: String,
     },
+    /// The answer cites a web page.
+    SourceUrl {
+        /// Source id, unique in the message.
+        source_id: String,
+        /// Address of the page.
+        url: String,
+        /// Its title, when known.
+        title: Option<String>,
+    },
     /// A model call ended.
     StepFinish,
     /// The turn failed; the text is for the visitor.

@@ -47,6 +47,17 @@ impl MessageBuilder {
                 }));
             }
             AgentEvent::ToolInputDelta { .. } => {}
+            AgentEvent::SourceUrl {
+                source_id,
+                url,
+                title,
+            } => {
+                let mut part = json!({"type": "source-url", "sourceId": source_id, "url": url});
+                if let Some(title) = title {
+                    part["title"] = json!(title);
+                }
+                self.parts.push(part);
+            }
             AgentEvent::ToolInputAvailable { call_id, input, .. } => {
                 self.update_tool(call_id, |part| {
                     part.insert("state".into(), json!("input-available"));

@@ -24,6 +24,13 @@ pub enum ModelEvent {
     Reasoning(String),
     /// A fragment of a tool call, in OpenAI delta form.
     ToolCall(ToolCallFragment),
+    /// A web page the answer cites (OpenRouter `url_citation` annotations).
+    Source {
+        /// Address of the page.
+        url: String,
+        /// Its title, when known.
+        title: Option<String>,
+    },
     /// Token usage and cost; the last one seen wins.
     Usage(Usage),
     /// Why the model stopped.

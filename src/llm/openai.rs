@@ -204,6 +204,22 @@ struct Delta {
     reasoning_content: Option<String>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCall>>,
+    #[serde(default)]
+    annotations: Option<Vec<WireAnnotation>>,
+}
+
+/// `{"type":"url_citation","url_citation":{"url","title",…}}`; other kinds are ignored.
+#[derive(Deserialize)]
+struct WireAnnotation {
+    #[serde(default)]
+    url_citation: Option<WireCitation>,
+}
+
+#[derive(Deserialize)]
+struct WireCitation {
+    url: String,
+    #[serde(default)]
+    title: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +278,19 @@ pub fn parse_chunk(data: &str, out: &mut Vec<ModelEvent>) -> Result<(), String> 
             }
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                 out.push(ModelEvent::Text(text));
+            }
+            for annotation in delta.annotations.unwrap_or_default() {
+                // Only web pages: a citation is shown to visitors as a link.
+                let web = |url: &str| {
+                    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+                    lower.starts_with("https://") || lower.starts_with("http://")
+                };
+                if let Some(citation) = annotation.url_citation.filter(|c| web(&c.url)) {
+                    out.push(ModelEvent::Source {
+                        url: citation.url,
+                        title: citation.title.filter(|t| !t.is_empty()),
+                    });
+                }
             }
             for call in delta.tool_calls.unwrap_or_default() {
                 let (name, arguments) = match call.function {
@@ -371,6 +400,27 @@ mod tests {
         let mut out = Vec::new();
         parse_chunk(data, &mut out).expect("parses");
         out
+    }
+
+    #[test]
+    fn url_citations_become_sources() {
+        let mut out = Vec::new();
+        parse_chunk(
+            r#"{"id":"g","model":"m","choices":[{"index":0,"delta":{"content":"","annotations":[{"type":"url_citation","url_citation":{"url":"https://docs.example/a","title":"Doc A","start_index":0,"end_index":5}},{"type":"url_citation","url_citation":{"url":"javascript:alert(1)"}},{"type":"file"}]}}]}"#,
+            &mut out,
+        )
+        .expect("valid");
+        let sources: Vec<_> = out
+            .iter()
+            .filter(|e| matches!(e, ModelEvent::Source { .. }))
+            .collect();
+        assert_eq!(
+            sources,
+            vec![&ModelEvent::Source {
+                url: "https://docs.example/a".into(),
+                title: Some("Doc A".into())
+            }]
+        );
     }
 
     #[test]

@@ -75,6 +75,12 @@ enum Chunk<'a> {
         tool_call_id: &'a str,
         error_text: &'a str,
     },
+    SourceUrl {
+        source_id: &'a str,
+        url: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+    },
     FinishStep,
     Error {
         error_text: &'a str,
@@ -130,6 +136,15 @@ pub fn encode(event: &AgentEvent, out: &mut Vec<u8>) {
         AgentEvent::ToolOutputError { call_id, error } => Chunk::ToolOutputError {
             tool_call_id: call_id,
             error_text: error,
+        },
+        AgentEvent::SourceUrl {
+            source_id,
+            url,
+            title,
+        } => Chunk::SourceUrl {
+            source_id,
+            url,
+            title: title.as_deref(),
         },
         AgentEvent::StepFinish => Chunk::FinishStep,
         AgentEvent::Error { message } => Chunk::Error {

@@ -113,6 +113,33 @@ export async function startStandIn() {
     }
 
     switch (scenario) {
+      case "cited":
+        // An answer with OpenRouter web-search citations (`url_citation` annotations).
+        sse();
+        res.write(
+          text(model, "Our return window is **30 days** [1].") +
+            event(chunkOf(model, { delta: { content: "", annotations: [
+              { type: "url_citation", url_citation: { url: "https://shop.example/returns", title: "Returns policy", start_index: 0, end_index: 10 } },
+              { type: "url_citation", url_citation: { url: "javascript:alert(1)", title: "Bad link" } },
+            ] }, finish_reason: null })) +
+            finish(model, "stop") + usage(model, 10, 8, 0.0001) + DONE,
+        );
+        return end();
+      case "xss":
+        // Markup and script in an answer must render as inert text in every client.
+        sse();
+        for (const piece of [
+          "Here: <img src=x onerror=\"window.__xss=1\"> and <script>window.__xss=2</script>\n\n",
+          "[click me](javascript:window.__xss=3) [data](data:text/html,<b>x</b>) [ok](https://safe.example/page)\n\n",
+          "**<b onmouseover=\"window.__xss=4\">bold</b>** `<i>code</i>`\n\n",
+          "```html\n<iframe src=\"javascript:window.__xss=5\"></iframe>\n```\n",
+          "- <svg onload=\"window.__xss=6\">\n- item *two*\n",
+        ]) {
+          res.write(text(model, piece));
+          await sleep(5);
+        }
+        res.write(finish(model, "stop") + usage(model, 10, 30, 0) + DONE);
+        return end();
       case "rate-limited":
         return fail(429, "Rate limit exceeded: free-models-per-min", { "retry-after": "3" });
       case "unauthorized":

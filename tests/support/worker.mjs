@@ -32,7 +32,7 @@ const TEST_LIMITS = { visitorPerMinute: 6000, ipPerMinute: 6000, tenantPerMinute
  * Starts the worker with `bindings` as vars; returns its URL, the D1 handle and `stop`.
  * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them).
  */
-export async function startWorker(bindings, { migrate = true, ratelimits } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false } = {}) {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -44,6 +44,8 @@ export async function startWorker(bindings, { migrate = true, ratelimits } = {})
     d1Databases: { DB: "00000000-0000-4000-8000-000000000000" },
     bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
     ...(ratelimits ? { ratelimits } : {}),
+    // The built static assets (widget, demo site), served before the worker as in production.
+    ...(assets ? { assets: { directory: join(root, "public"), routerConfig: { has_user_worker: true } } } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");

@@ -1,0 +1,275 @@
+// The embeddable widget in a real browser: Debian's Chromium (playwright-core) opens host pages
+// served from their own origin, which embed the widget from the worker's origin (workerd via
+// Miniflare, real D1, the built static assets, the local model stand-in).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { putAgent, startWorker, testKey } from "../support/worker.mjs";
+import { embedPage, hostSite, inWidget, launch, withPage } from "../support/browser.mjs";
+
+const root = new URL("../..", import.meta.url).pathname;
+let standin;
+let worker;
+let host;
+let stranger;
+let browser;
+
+const agent = (model, extra = {}) => ({
+  name: "Shop assistant",
+  systemPrompt: "You help shoppers.",
+  model,
+  welcomeMessage: "Hi! Ask me about our products.",
+  starterPrompts: ["Where is my order?", "Do you ship abroad?"],
+  branding: { title: "Shop help", primaryColor: "#0f766e" },
+  ...extra,
+});
+
+before(async () => {
+  standin = await startStandIn();
+  worker = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k" }, { assets: true });
+  const pages = (key, extra) => embedPage(worker.url, testKey(key), extra);
+  host = await hostSite({
+    "/plain": pages("shop"),
+    "/paced": pages("paced"),
+    "/long": pages("long"),
+    "/xss": pages("xss", { head: "<script>window.__dialogs = 0; window.alert = () => window.__dialogs++;</script>" }),
+    "/cited": pages("cited"),
+    "/failing": pages("failing"),
+    "/arabic": pages("arabic"),
+    "/inline": `<!doctype html><html lang="en"><head><title>Help</title></head><body><h1>Help</h1>
+      <chat-widget key="${testKey("shop")}" style="height:500px"></chat-widget>
+      <script src="${worker.url}/widget.js" async></script></body></html>`,
+  });
+  stranger = await hostSite({ "/plain": pages("shop") });
+  const allowed = [host.origin];
+  await putAgent(worker.db, { id: "shop", config: agent("scenario/plain", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "paced", config: agent("scenario/bench/24/60", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "long", config: agent("scenario/bench/400/40", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "xss", config: agent("scenario/xss", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "cited", config: agent("scenario/cited", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "failing", config: agent("scenario/unauthorized", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "arabic", config: agent("scenario/plain", { allowedOrigins: allowed, locale: "ar" }) });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await host?.close();
+  await stranger?.close();
+  await worker?.stop();
+  await standin?.close();
+});
+
+/** Opens the launcher widget on `path` and waits for the panel. */
+async function openWidget(page, path, origin = host.origin) {
+  await page.goto(`${origin}${path}`);
+  await inWidget(page, "button.ec-fab").click();
+  await inWidget(page, ".ec-panel:not([hidden])").waitFor();
+}
+
+async function sendMessage(page, text) {
+  await inWidget(page, "textarea").fill(text);
+  await inWidget(page, "textarea").press("Enter");
+}
+
+/** Waits until the last answer is finished (its rating buttons appear). */
+const answered = (page, count = 1) => inWidget(page, ".ec-assistant .ec-actions").nth(count - 1).waitFor({ timeout: 15_000 });
+const lastAnswer = (page) => inWidget(page, ".ec-assistant .ec-bubble").last();
+
+describe("embedded widget", () => {
+  test("opens, streams an answer as it grows, keeps history across reloads, starts a new conversation empty", async () => {
+    await withPage(browser, "stream-history-new", async (page) => {
+      await openWidget(page, "/paced");
+      assert.equal(await inWidget(page, ".ec-title").textContent(), "Shop help");
+      assert.equal(await inWidget(page, ".ec-starter").count(), 2);
+      assert.equal(await page.evaluate(() => document.querySelector("[data-edge-chat]").shadowRoot.activeElement?.tagName), "TEXTAREA", "focus moves into the panel");
+      await sendMessage(page, "Tell me about tents");
+      const lengths = new Set();
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const text = (await lastAnswer(page).textContent().catch(() => "")) ?? "";
+        if (text) lengths.add(text.length);
+        if ((await inWidget(page, ".ec-assistant .ec-actions").count()) > 0) break;
+        await page.waitForTimeout(40);
+      }
+      assert.ok(lengths.size >= 4, `the answer grew while streaming (lengths seen: ${[...lengths]})`);
+      assert.equal((await lastAnswer(page).textContent()).trim(), "tok ".repeat(24).trim());
+      const sent = standin.requests.at(-1).body.messages[0].content;
+      assert.match(sent, /title: Host shop/, "the page title reaches the model as context");
+      assert.match(sent, new RegExp(`url: ${host.origin}/paced`));
+
+      await inWidget(page, ".ec-rate[aria-label='Helpful']").click();
+      await assertEventually(async () => (await worker.db.prepare("SELECT feedback FROM messages WHERE role = 'assistant' AND feedback IS NOT NULL").all()).results.length === 1);
+      assert.equal(await inWidget(page, ".ec-rate[aria-label='Helpful']").getAttribute("aria-pressed"), "true");
+
+      await page.reload();
+      await inWidget(page, "button.ec-fab").click();
+      await inWidget(page, ".ec-user").first().waitFor();
+      assert.equal(await inWidget(page, ".ec-user .ec-bubble").textContent(), "Tell me about tents");
+      assert.equal((await lastAnswer(page).textContent()).trim(), "tok ".repeat(24).trim());
+      assert.equal(await inWidget(page, ".ec-rate[aria-label='Helpful']").getAttribute("aria-pressed"), "true", "feedback is kept");
+      assert.equal(await inWidget(page, ".ec-starter").count(), 0, "no starters once the conversation has begun");
+
+      await inWidget(page, ".ec-header button[aria-label='New conversation']").click();
+      assert.equal(await inWidget(page, ".ec-user").count(), 0);
+      assert.equal(await inWidget(page, ".ec-assistant").count(), 1, "only the welcome message");
+      assert.equal(await inWidget(page, ".ec-starter").count(), 2);
+      await page.reload();
+      await inWidget(page, "button.ec-fab").click();
+      await page.waitForTimeout(300);
+      assert.equal(await inWidget(page, ".ec-user").count(), 0, "the new conversation survives a reload");
+    });
+  });
+
+  test("a model answer full of XSS payloads renders as inert text", async () => {
+    await withPage(browser, "xss", async (page) => {
+      await openWidget(page, "/xss");
+      await sendMessage(page, "show me html");
+      await answered(page);
+      await page.waitForTimeout(200);
+      const bubble = lastAnswer(page);
+      assert.equal(await page.evaluate(() => window.__xss), undefined, "no payload ran");
+      assert.equal(await page.evaluate(() => window.__dialogs), 0);
+      for (const tag of ["img", "script", "iframe", "svg", "b"]) {
+        assert.equal(await bubble.locator(tag).count(), 0, `no <${tag}> from the answer`);
+      }
+      const text = await bubble.textContent();
+      assert.match(text, /<img src=x onerror=/, "markup shows as text");
+      const links = await bubble.locator("a").evaluateAll((as) => as.map((a) => [a.textContent, a.href, a.rel, a.target]));
+      assert.deepEqual(links, [["ok", "https://safe.example/page", "noopener noreferrer", "_blank"]], "only the https link is a link");
+      assert.equal(await bubble.locator("strong").count(), 1, await bubble.innerHTML());
+      assert.equal(await bubble.locator("pre code").count(), 1);
+      assert.equal(await bubble.locator("li").count(), 2);
+    });
+  });
+
+  test("citations from the stream become links; stop and retry work", async () => {
+    await withPage(browser, "citations-stop-retry", async (page) => {
+      await openWidget(page, "/cited");
+      await sendMessage(page, "returns?");
+      await answered(page);
+      const sources = inWidget(page, ".ec-sources a");
+      assert.equal(await sources.count(), 1);
+      assert.equal(await sources.getAttribute("href"), "https://shop.example/returns");
+      assert.equal(await sources.textContent(), "Returns policy");
+
+      await openWidget(page, "/long");
+      await sendMessage(page, "a long story");
+      await inWidget(page, ".ec-stop:not([hidden])").waitFor();
+      await page.waitForFunction(() => document.querySelector("[data-edge-chat]").shadowRoot.querySelector(".ec-assistant:last-child .ec-bubble")?.textContent.length > 20);
+      await inWidget(page, ".ec-stop").click();
+      await inWidget(page, ".ec-note").waitFor();
+      assert.equal(await inWidget(page, ".ec-note").textContent(), "Stopped.");
+      assert.equal(await inWidget(page, ".ec-send").isVisible(), true);
+
+      await openWidget(page, "/failing");
+      const before = standin.requests.length;
+      await sendMessage(page, "hello?");
+      await inWidget(page, ".ec-retry").waitFor();
+      assert.match(await inWidget(page, ".ec-note").last().textContent(), /AI service/);
+      await inWidget(page, ".ec-retry").click();
+      await assertEventually(() => standin.requests.length >= before + 2);
+    });
+  });
+
+  test("a disallowed origin sees a clear message, not a broken panel", async () => {
+    await withPage(browser, "disallowed-origin", async (page, errors) => {
+      await openWidget(page, "/plain", stranger.origin);
+      await inWidget(page, ".ec-status.ec-error").waitFor();
+      assert.equal(await inWidget(page, ".ec-status").textContent(), "This chat is not available on this website.");
+      assert.equal(await inWidget(page, ".ec-composer").isVisible(), false);
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("works with the keyboard alone, and axe finds no serious violations", async () => {
+    await withPage(browser, "keyboard-axe", async (page) => {
+      await page.goto(`${host.origin}/plain`);
+      await page.locator("[data-edge-chat]").waitFor({ state: "attached" });
+      const focusedLabel = () => page.evaluate(() => {
+        const a = document.activeElement;
+        return (a?.shadowRoot?.activeElement ?? a)?.getAttribute("aria-label") ?? a?.tagName;
+      });
+      for (let i = 0; i < 5 && (await focusedLabel()) !== "Open chat"; i++) await page.keyboard.press("Tab");
+      assert.equal(await focusedLabel(), "Open chat");
+      await page.keyboard.press("Enter");
+      await inWidget(page, ".ec-panel:not([hidden])").waitFor();
+      assert.equal(await inWidget(page, "button.ec-fab").getAttribute("aria-expanded"), "true");
+      await page.keyboard.type("Hello by keyboard");
+      await page.keyboard.press("Enter");
+      await answered(page);
+      assert.equal(await inWidget(page, ".ec-sr[aria-live='polite']").textContent(), "Hello from the stand-in.", "the answer is announced");
+
+      await page.addScriptTag({ content: readFileSync(`${root}/node_modules/axe-core/axe.min.js`, "utf8") });
+      const violations = await page.evaluate(async () => {
+        const result = await window.axe.run(document, { resultTypes: ["violations"] });
+        return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      });
+      assert.deepEqual(violations, []);
+
+      await page.keyboard.press("Escape");
+      await inWidget(page, ".ec-panel[hidden]").waitFor({ state: "attached" });
+      assert.equal(await focusedLabel(), "Open chat", "focus returns to the launcher");
+    });
+  });
+
+  test("inline <chat-widget>, the host page API and its events", async () => {
+    await withPage(browser, "inline-api", async (page) => {
+      await page.goto(`${host.origin}/inline`);
+      const inline = (sel) => page.locator(`chat-widget ${sel}`);
+      await inline(".ec-panel").waitFor();
+      await inline("textarea").fill("inline hello");
+      await inline("textarea").press("Enter");
+      await inline(".ec-actions").waitFor();
+      assert.equal((await inline(".ec-assistant .ec-bubble").last().textContent()).trim(), "Hello from the stand-in.");
+
+      await page.goto(`${host.origin}/plain`);
+      await page.waitForFunction(() => window.EdgeChat && window.EdgeChat.open);
+      const events = await page.evaluate(async () => {
+        const seen = [];
+        ["open", "close", "message"].forEach((name) => window.EdgeChat.on(name, (d) => seen.push(name + (d && d.role ? ":" + d.role : ""))));
+        await window.EdgeChat.open();
+        await window.EdgeChat.setContext({ plan: "gold" });
+        return seen;
+      });
+      assert.deepEqual(events, ["open"]);
+      // Same site, same agent: the inline conversation is already there.
+      assert.equal(await inWidget(page, ".ec-user .ec-bubble").first().textContent(), "inline hello");
+      await sendMessage(page, "with context");
+      await answered(page, 2);
+      assert.match(standin.requests.at(-1).body.messages[0].content, /plan: gold/);
+      const later = await page.evaluate(async () => {
+        const seen = [];
+        window.EdgeChat.on("close", () => seen.push("close"));
+        await window.EdgeChat.close();
+        return seen;
+      });
+      assert.deepEqual(later, ["close"]);
+    });
+  });
+
+  test("translated, right-to-left, and full-screen on a phone", async () => {
+    await withPage(browser, "rtl-mobile", async (page) => {
+      await openWidget(page, "/arabic");
+      assert.equal(await inWidget(page, ".ec-panel").getAttribute("dir"), "rtl");
+      assert.equal(await inWidget(page, "textarea").getAttribute("placeholder"), "اكتب رسالة…");
+      const box = await inWidget(page, ".ec-panel").boundingBox();
+      assert.equal(Math.round(box.width), 375, "the panel fills a phone screen");
+      const fontSize = await inWidget(page, "textarea").evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+      assert.ok(fontSize >= 16, "inputs of 16px do not zoom on focus");
+    }, { viewport: { width: 375, height: 667 }, locale: "de-DE" });
+    await withPage(browser, "browser-language", async (page) => {
+      await openWidget(page, "/plain");
+      assert.equal(await inWidget(page, "textarea").getAttribute("placeholder"), "Nachricht schreiben…");
+    }, { locale: "de-DE" });
+  });
+});
+
+async function assertEventually(check, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

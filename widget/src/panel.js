@@ -1,0 +1,622 @@
+// The chat panel, loaded by the loader on first open (or when the browser is idle), or at once
+// for an inline <chat-widget>. It lives in the host element's shadow root, so neither the page's
+// styles nor ours leak across. Answers stream from the worker's AI SDK UI message stream.
+import { link, render } from "./markdown.js";
+import { strings } from "./i18n.js";
+
+var SVG = "http://www.w3.org/2000/svg";
+var ICONS = {
+  send: "M3 20 21 12 3 4v6l12 2-12 2z",
+  stop: "M7 7h10v10H7z",
+  close: "M6 6l12 12M18 6 6 18",
+  new: "M12 5v14M5 12h14",
+  up: "M7 22H4V11h3m0 11h10.3a2 2 0 0 0 2-1.7l1.4-7A2 2 0 0 0 18.7 11H14V6a3 3 0 0 0-3-3l-4 8",
+  down: "M17 2h3v11h-3M17 2H6.7a2 2 0 0 0-2 1.7l-1.4 7A2 2 0 0 0 5.3 13H10v5a3 3 0 0 0 3 3l4-8",
+};
+
+function el(tag, className, text) {
+  var node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function icon(name) {
+  var svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  var path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.appendChild(path);
+  return svg;
+}
+
+function button(className, label, iconName, text) {
+  var b = el("button", className, text);
+  b.type = "button";
+  if (label) b.setAttribute("aria-label", label);
+  if (iconName) b.appendChild(icon(iconName));
+  return b;
+}
+
+function randomId(prefix) {
+  var bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return prefix + "_" + Array.from(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+}
+
+/** localStorage that falls back to memory where storage is blocked. */
+var memory = {};
+var store = {
+  get: function (k) {
+    try { return localStorage.getItem(k); } catch (e) { return memory[k] == null ? null : memory[k]; }
+  },
+  set: function (k, v) {
+    try { localStorage.setItem(k, v); } catch (e) { memory[k] = v; }
+  },
+  del: function (k) {
+    try { localStorage.removeItem(k); } catch (e) { delete memory[k]; }
+  },
+};
+
+/** An API error with the worker's code. */
+function apiError(status, body, fallback) {
+  var e = new Error((body && body.error && body.error.message) || fallback);
+  e.code = (body && body.error && body.error.code) || "http_" + status;
+  e.status = status;
+  return e;
+}
+
+/** Reads the UI message stream: calls `onChunk` for every JSON chunk until `[DONE]`. */
+async function readStream(body, onChunk) {
+  var reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  var buffer = "";
+  for (;;) {
+    var next = await reader.read();
+    if (next.done) return;
+    buffer += next.value;
+    var events = buffer.split(/\r?\n\r?\n/);
+    buffer = events.pop();
+    for (var i = 0; i < events.length; i++) {
+      var data = events[i].split(/\r?\n/).filter(function (l) { return l.indexOf("data:") === 0; })
+        .map(function (l) { return l.slice(5).replace(/^ /, ""); }).join("\n");
+      if (!data) continue;
+      if (data === "[DONE]") return;
+      onChunk(JSON.parse(data));
+    }
+  }
+}
+
+/**
+ * Mounts a panel into `root` (a shadow root). Options: `base` (worker origin), `key`
+ * (publishable key), `mode` ("launcher" or "inline"), `config` (a promise of the public config,
+ * when the loader already asked), `launcher` (the launcher button), `emit(name, detail)`.
+ */
+export function mount(root, options) {
+  var base = options.base;
+  var mode = options.mode || "launcher";
+  var emit = options.emit || function () {};
+  var i18n = strings(navigator.language);
+  var t = function (k, a) { return i18n.t(k, a); };
+  var config = null;
+  var context = {};
+  var busy = null;
+  var lastUser = null;
+  var pendingOpen = false;
+  var broken = false;
+  var keys = {};
+
+  var css = el("link");
+  css.rel = "stylesheet";
+  css.href = base + "/chat-panel.css";
+  root.appendChild(css);
+
+  var panel = el("section", "ec-panel ec-" + mode);
+  panel.setAttribute("role", mode === "inline" ? "region" : "dialog");
+  panel.setAttribute("aria-labelledby", "ec-title");
+  if (mode === "launcher") panel.hidden = true;
+  var header = el("header", "ec-header");
+  var avatar = el("img", "ec-avatar");
+  avatar.alt = "";
+  avatar.hidden = true;
+  var title = el("h2", "ec-title");
+  title.id = "ec-title";
+  var newChat = button("ec-icon", "", "new");
+  var close = button("ec-icon", "", "close");
+  close.hidden = mode !== "launcher";
+  header.append(avatar, title, newChat, close);
+
+  var log = el("div", "ec-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "off");
+  log.tabIndex = 0;
+  var starters = el("div", "ec-starters");
+  var status = el("div", "ec-status");
+  status.setAttribute("role", "status");
+  var announce = el("div", "ec-sr");
+  announce.setAttribute("aria-live", "polite");
+
+  var form = el("form", "ec-composer");
+  var label = el("label", "ec-sr");
+  label.htmlFor = "ec-input";
+  var input = el("textarea", "ec-input");
+  input.id = "ec-input";
+  input.rows = 1;
+  input.maxLength = 4000;
+  var send = button("ec-send", "", "send");
+  send.type = "submit";
+  var stop = button("ec-stop", "", "stop");
+  stop.hidden = true;
+  form.append(label, input, send, stop);
+  var powered = el("p", "ec-powered");
+  panel.append(header, log, starters, status, announce, form, powered);
+  root.appendChild(panel);
+
+  function applyTexts() {
+    panel.lang = i18n.lang;
+    panel.dir = i18n.dir;
+    newChat.setAttribute("aria-label", t("newChat"));
+    newChat.title = t("newChat");
+    close.setAttribute("aria-label", t("close"));
+    label.textContent = t("message");
+    send.setAttribute("aria-label", t("send"));
+    stop.setAttribute("aria-label", t("stop"));
+    log.setAttribute("aria-label", t("conversation"));
+    if (options.launcher) options.launcher.setAttribute("aria-label", t("open"));
+  }
+  applyTexts();
+
+  // ---- status line: typing, tools, errors -------------------------------------------------
+
+  function setStatus(text, kind, retry) {
+    status.textContent = "";
+    status.className = "ec-status" + (kind ? " ec-" + kind : "");
+    if (kind === "typing") {
+      var dots = el("span", "ec-dots");
+      dots.setAttribute("aria-hidden", "true");
+      dots.append(el("i"), el("i"), el("i"));
+      status.append(dots, el("span", "ec-sr", text));
+      return;
+    }
+    if (text) status.appendChild(el("span", null, text));
+    if (retry) {
+      var again = button("ec-retry", null, null, t("retry"));
+      again.onclick = retry;
+      status.appendChild(again);
+    }
+  }
+
+  function fail(error, retry) {
+    var message = error.code === "origin_not_allowed" ? t("unavailable")
+      : error.code === "rate_limited" ? t("wait", error.retryAfter || 60)
+      : error instanceof TypeError ? t("offline")
+      : error.message || t("error");
+    setStatus(message, "error", retry);
+    emit("error", { code: error.code || "network", message: message });
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  function scroll() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function addUser(text) {
+    var row = el("div", "ec-msg ec-user");
+    row.appendChild(el("div", "ec-bubble", text));
+    log.appendChild(row);
+    scroll();
+  }
+
+  /** An assistant message view: `text(markdown)`, `tool(id, name, state)`, `source(url, title)`, `done(id, feedback)`. */
+  function addAssistant(welcome) {
+    var row = el("div", "ec-msg ec-assistant");
+    var bubble = el("div", "ec-bubble");
+    var tools = el("div", "ec-tools");
+    var sources = null;
+    var notes = {};
+    var names = {};
+    var textNow = "";
+    var frame = 0;
+    row.append(tools, bubble);
+    log.appendChild(row);
+    function paint() {
+      frame = 0;
+      bubble.textContent = "";
+      bubble.appendChild(render(textNow));
+      scroll();
+    }
+    var view = {
+      row: row,
+      text: function (markdown) {
+        textNow = markdown;
+        if (!frame) frame = requestAnimationFrame(paint);
+      },
+      flush: function () {
+        if (frame) cancelAnimationFrame(frame);
+        paint();
+      },
+      plain: function () { return textNow; },
+      tool: function (id, name, state) {
+        var note = notes[id] || (notes[id] = tools.appendChild(el("div", "ec-tool")));
+        name = names[id] = name || names[id] || "";
+        note.textContent = t(state === "running" ? "tool" : state === "done" ? "toolDone" : "toolFailed", name);
+        note.className = "ec-tool ec-" + state;
+        scroll();
+      },
+      source: function (url, label) {
+        if (!sources) {
+          sources = el("div", "ec-sources");
+          sources.appendChild(el("span", "ec-sources-title", t("sources")));
+          sources.appendChild(el("ol"));
+          row.appendChild(sources);
+        }
+        var li = el("li");
+        li.appendChild(link(url, label || url));
+        sources.lastChild.appendChild(li);
+      },
+      note: function (text) {
+        row.appendChild(el("p", "ec-note", text));
+      },
+      done: function (id, feedback) {
+        if (!id || welcome) return;
+        row.setAttribute("data-id", id);
+        var actions = el("div", "ec-actions");
+        var up = button("ec-rate", t("helpful"), "up");
+        var down = button("ec-rate", t("unhelpful"), "down");
+        function show(value) {
+          up.setAttribute("aria-pressed", String(value === "up"));
+          down.setAttribute("aria-pressed", String(value === "down"));
+        }
+        function rate(value) {
+          var next = up.getAttribute("aria-pressed") === "true" && value === "up" ||
+            down.getAttribute("aria-pressed") === "true" && value === "down" ? null : value;
+          show(next);
+          call("POST", "/conversations/" + encodeURIComponent(chatId()) + "/messages/" + encodeURIComponent(id) + "/feedback", { rating: next })
+            .then(function () { if (next) setStatus(t("thanks")); })
+            .catch(function (e) { fail(e); });
+        }
+        up.onclick = function () { rate("up"); };
+        down.onclick = function () { rate("down"); };
+        show(feedback);
+        actions.append(up, down);
+        row.appendChild(actions);
+      },
+    };
+    return view;
+  }
+
+  /** Renders a stored UIMessage. */
+  function renderStored(message) {
+    var parts = message.parts || [];
+    if (message.role === "user") {
+      addUser(parts.filter(function (p) { return p.type === "text"; }).map(function (p) { return p.text; }).join("\n"));
+      return;
+    }
+    var view = addAssistant(false);
+    var text = "";
+    parts.forEach(function (p) {
+      if (p.type === "text") text += p.text;
+      else if (p.type === "source-url") view.source(p.url, p.title);
+      else if (p.type.indexOf("tool-") === 0) view.tool(p.toolCallId, p.type.slice(5), p.state === "output-error" ? "failed" : "done");
+    });
+    view.text(text);
+    view.flush();
+    var meta = message.metadata || {};
+    if (meta.status === "aborted") view.note(t("stopped"));
+    if (meta.status === "error" && meta.error) view.note(meta.error);
+    view.done(message.id, meta.feedback);
+  }
+
+  function showWelcome() {
+    log.textContent = "";
+    starters.textContent = "";
+    if (config.welcomeMessage) {
+      var view = addAssistant(true);
+      view.text(config.welcomeMessage);
+      view.flush();
+    }
+    (config.starterPrompts || []).forEach(function (prompt) {
+      var b = button("ec-starter", null, null, prompt);
+      b.onclick = function () { sendText(prompt); };
+      starters.appendChild(b);
+    });
+  }
+
+  // ---- the API ------------------------------------------------------------------------------
+
+  function headers(extra) {
+    var h = { "x-publishable-key": options.key };
+    var token = store.get(keys.token);
+    if (token) h["x-visitor-token"] = token;
+    return Object.assign(h, extra || {});
+  }
+
+  function keepToken(res) {
+    var token = res.headers.get("x-visitor-token");
+    if (token) store.set(keys.token, token);
+    if (res.status === 401) store.del(keys.token);
+  }
+
+  async function call(method, path, body) {
+    var res = await fetch(base + "/api/agents/" + encodeURIComponent(config.agentId) + path, {
+      method: method,
+      headers: headers(body ? { "content-type": "application/json" } : null),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    keepToken(res);
+    var json = await res.json().catch(function () { return null; });
+    if (!res.ok) throw apiError(res.status, json, t("error"));
+    return json;
+  }
+
+  function chatId() {
+    var id = store.get(keys.chat);
+    if (!id) {
+      id = randomId("chat");
+      store.set(keys.chat, id);
+    }
+    return id;
+  }
+
+  async function loadHistory() {
+    showWelcome();
+    var id = store.get(keys.chat);
+    if (!id || !store.get(keys.token)) return;
+    try {
+      var conversation = await call("GET", "/conversations/" + encodeURIComponent(id));
+      if (conversation.messages.length) starters.textContent = "";
+      conversation.messages.forEach(renderStored);
+    } catch (e) {
+      // A conversation this visitor cannot see (or no longer has) starts over.
+      if (e.status === 404 || e.status === 401) store.del(keys.chat);
+      else fail(e, loadHistory);
+    }
+  }
+
+  function setBusy(controller) {
+    busy = controller;
+    send.hidden = !!controller;
+    stop.hidden = !controller;
+    input.setAttribute("aria-busy", String(!!controller));
+  }
+
+  async function sendText(text, messageId) {
+    text = String(text || "").trim();
+    if (!text || busy || !config) return;
+    starters.textContent = "";
+    if (!messageId) {
+      messageId = randomId("msg");
+      addUser(text);
+      emit("message", { role: "user", text: text });
+    }
+    lastUser = { text: text, id: messageId };
+    var controller = new AbortController();
+    setBusy(controller);
+    setStatus(t("typing"), "typing");
+    var view = null;
+    var answerId = null;
+    var answer = "";
+    var failed = null;
+    var page = config.sendPageContext === false ? null
+      : Object.assign({ url: location.href, title: document.title.slice(0, 500) }, context);
+    try {
+      var res = await fetch(base + "/api/agents/" + encodeURIComponent(config.agentId) + "/chat", {
+        method: "POST",
+        headers: headers({ "content-type": "application/json" }),
+        body: JSON.stringify({
+          id: chatId(),
+          trigger: "submit-message",
+          messages: [{ id: messageId, role: "user", parts: [{ type: "text", text: text }] }],
+          context: page,
+        }),
+        signal: controller.signal,
+      });
+      keepToken(res);
+      if (!res.ok) {
+        var error = apiError(res.status, await res.json().catch(function () { return null; }), t("error"));
+        error.retryAfter = res.headers.get("retry-after");
+        throw error;
+      }
+      view = addAssistant(false);
+      await readStream(res.body, function (chunk) {
+        switch (chunk.type) {
+          case "start":
+            answerId = chunk.messageId;
+            break;
+          case "text-delta":
+            if (!answer) setStatus("");
+            answer += chunk.delta;
+            view.text(answer);
+            break;
+          case "tool-input-start":
+            view.tool(chunk.toolCallId, chunk.toolName, "running");
+            setStatus("");
+            break;
+          case "tool-output-available":
+          case "tool-output-error":
+          case "tool-input-error":
+            view.tool(chunk.toolCallId, chunk.toolName || "", chunk.type === "tool-output-available" ? "done" : "failed");
+            setStatus(t("typing"), "typing");
+            break;
+          case "source-url":
+            view.source(chunk.url, chunk.title);
+            break;
+          case "error":
+            failed = chunk.errorText;
+            break;
+        }
+      });
+      view.flush();
+      if (failed) {
+        view.note(failed);
+        setStatus("", null, retry);
+        emit("error", { code: "answer_failed", message: failed });
+      } else {
+        setStatus("");
+        view.done(answerId, null);
+        announce.textContent = view.plain();
+        emit("message", { role: "assistant", text: view.plain(), id: answerId });
+      }
+      store.set(keys.updated, String(Date.now()));
+    } catch (e) {
+      if (e.name === "AbortError") {
+        if (view) {
+          view.flush();
+          view.note(t("stopped"));
+        }
+        setStatus("");
+      } else {
+        if (view && !view.plain()) view.row.remove();
+        if (e.code === "invalid_token" || e.code === "token_expired") store.del(keys.chat);
+        fail(e, retry);
+      }
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  /** Sends the last user message again; the worker replaces the answer it had. */
+  function retry() {
+    if (!lastUser || busy) return;
+    var failedRow = log.lastChild;
+    if (failedRow && failedRow.classList.contains("ec-assistant")) failedRow.remove();
+    sendText(lastUser.text, lastUser.id);
+  }
+
+  // ---- controls -------------------------------------------------------------------------------
+
+  form.onsubmit = function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (!text.trim() || busy) return;
+    input.value = "";
+    grow();
+    sendText(text);
+  };
+  input.onkeydown = function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  };
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 160) + "px";
+  }
+  input.oninput = grow;
+  stop.onclick = function () { if (busy) busy.abort(); };
+  newChat.onclick = function () { controller.newConversation(); };
+  close.onclick = function () { controller.close(); };
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && mode === "launcher") controller.close();
+  });
+  window.addEventListener("storage", function (event) {
+    // Another tab of this site started a conversation or got an answer: show the same.
+    if (config && (event.key === keys.chat || event.key === keys.updated) && !busy) loadHistory();
+  });
+
+  var controller = {
+    open: function () {
+      if (!config && !broken) {
+        // Opens as soon as the config has arrived; the promise settles then.
+        pendingOpen = true;
+        return ready;
+      }
+      if (!panel.hidden) return;
+      panel.hidden = false;
+      if (options.launcher) options.launcher.setAttribute("aria-expanded", "true");
+      (broken ? close : input).focus();
+      scroll();
+      emit("open");
+    },
+    close: function () {
+      if (mode !== "launcher" || panel.hidden) return;
+      panel.hidden = true;
+      if (options.launcher) {
+        options.launcher.setAttribute("aria-expanded", "false");
+        options.launcher.focus();
+      }
+      emit("close");
+    },
+    toggle: function () {
+      if (panel.hidden) controller.open();
+      else controller.close();
+    },
+    newConversation: function () {
+      if (busy) busy.abort();
+      store.set(keys.chat, randomId("chat"));
+      setStatus("");
+      if (config) showWelcome();
+      input.focus();
+    },
+    setContext: function (values) {
+      Object.keys(values || {}).forEach(function (k) {
+        if (values[k] == null) delete context[k];
+        else context[k] = values[k];
+      });
+    },
+    identify: async function (user) {
+      user = user || {};
+      if (user.name) context.userName = String(user.name);
+      if (user.email) context.userEmail = String(user.email);
+      if (!user.userId) return;
+      await ready;
+      var res = await call("POST", "/visitor", { userId: String(user.userId), userHash: String(user.userHash || "") });
+      store.set(keys.token, res.token);
+      // The signed-in user has their own conversations; start with a fresh one.
+      store.set(keys.chat, randomId("chat"));
+      loadHistory();
+    },
+  };
+
+  var ready = (options.config || fetch(base + "/api/widget/config", { headers: { "x-publishable-key": options.key } })
+    .then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (body) {
+        if (!res.ok) throw apiError(res.status, body, t("error"));
+        return body;
+      });
+    }))
+    .then(function (c) {
+      config = c;
+      if (c.locale) i18n = strings(c.locale);
+      applyTexts();
+      var b = c.branding || {};
+      keys = { token: "edgechat:" + c.agentId + ":visitor", chat: "edgechat:" + c.agentId + ":chat", updated: "edgechat:" + c.agentId + ":updated" };
+      title.textContent = b.title || c.name || t("chat");
+      input.placeholder = b.placeholder || t("placeholder");
+      input.maxLength = c.maxMessageChars || 4000;
+      if (b.avatarUrl && /^https?:/.test(b.avatarUrl)) {
+        avatar.src = b.avatarUrl;
+        avatar.hidden = false;
+      }
+      if (b.primaryColor && CSS.supports("color", b.primaryColor)) panel.style.setProperty("--ec-accent", b.primaryColor);
+      panel.setAttribute("data-theme", /^(light|dark)$/.test(b.theme) ? b.theme : "auto");
+      panel.setAttribute("data-position", b.position === "bottom-left" ? "left" : "right");
+      powered.textContent = "";
+      if (b.showPoweredBy !== false) {
+        powered.append(t("powered") + " ", link("https://github.com/edge-agent-chat/edge-agent-chat", "Edge Agent Chat"));
+      }
+      return loadHistory();
+    })
+    .then(function () {
+      if (pendingOpen || mode === "inline") {
+        pendingOpen = false;
+        if (mode === "launcher") controller.open();
+      }
+    })
+    .catch(function (e) {
+      config = null;
+      broken = true;
+      title.textContent = t("chat");
+      form.hidden = true;
+      // Show the reason in the panel rather than a broken one.
+      panel.hidden = mode === "launcher" && !pendingOpen;
+      fail(e);
+    });
+
+  controller.ready = ready;
+  return controller;
+}
+
+window.EdgeChatPanel = { mount: mount };
