@@ -1,5 +1,6 @@
 // `npm test`: every check and test: formatting, lints, Rust unit tests, the wasm build, then the
 // end-to-end suites (workerd via Miniflare and wrangler dev) against local stand-ins.
+import { existsSync } from "node:fs";
 import { capture, root, run, step } from "./lib.mjs";
 import { build } from "./build.mjs";
 import { setup } from "./setup.mjs";
@@ -9,6 +10,19 @@ async function ensureComponent(component, probe) {
     step(`Adding the ${component} Rust component`);
     await run("rustup", ["component", "add", component]);
   }
+}
+
+/** Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser). */
+async function ensureChromium() {
+  const path = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+  if (existsSync(path)) return;
+  step("Installing Debian's chromium for the browser tests");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const asRoot = process.getuid?.() === 0;
+  const apt = (args) => run(asRoot ? "apt-get" : "sudo", asRoot ? args : ["apt-get", ...args], { env });
+  await apt(["update", "-q"]);
+  await apt(["install", "-y", "-q", "--no-install-recommends", "chromium"]);
+  if (!existsSync(path)) throw new Error(`chromium is still missing at ${path}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
 }
 
 async function main() {
@@ -24,8 +38,9 @@ async function main() {
   step("Rust unit tests");
   await run("cargo", ["test"]);
   await build();
-  step("End-to-end tests");
-  await run(process.execPath, ["--test", "tests/e2e/"], { cwd: root });
+  await ensureChromium();
+  step("End-to-end and browser tests");
+  await run(process.execPath, ["--test", "tests/e2e/", "tests/browser/"], { cwd: root });
   console.log(`\nAll tests passed in ${Math.round((Date.now() - started) / 1000)} s.`);
 }
 

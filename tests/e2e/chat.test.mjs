@@ -67,6 +67,7 @@ before(async () => {
     await putAgent(worker.db, { id: `outbound-${name}`, config: agentConfig(`scenario/call/${name}`, { tools: { builtin: [], webhooks: [{ name, url }] } }) });
   }
   await putAgent(worker.db, { id: "paced", config: agentConfig("scenario/bench/10/60") });
+  await putAgent(worker.db, { id: "cited", config: agentConfig("scenario/cited") });
   await putAgent(worker.db, { id: "fallback", config: agentConfig("scenario/rate-limited", { models: ["scenario/plain"] }) });
 });
 
@@ -315,6 +316,21 @@ describe("upstream behaviour", () => {
     assert.match(answer.parts.at(-1).text, /^w0 w1 w2 /);
     assert.ok(!answer.parts.at(-1).text.includes("w59"), "the answer was cut short, not streamed to the end");
     await eventually(() => standin.streams.filter((s) => s.scenario === "slow-stream").at(-1)?.closedEarly);
+  });
+});
+
+describe("citations", () => {
+  test("url_citation annotations stream as source-url parts and are stored; only web links pass", async () => {
+    const chatId = "chat_cited";
+    const result = await chat(worker.url, "cited", { chatId, text: "returns?" });
+    const sources = result.message.parts.filter((p) => p.type === "source-url");
+    assert.deepEqual(sources.map((p) => [p.url, p.title]), [["https://shop.example/returns", "Returns policy"]]);
+    assert.ok(!JSON.stringify(result.chunks).includes("javascript:"));
+    const stored = await eventually(async () => {
+      const c = await storedConversation(worker.url, "cited", chatId);
+      return c.body.messages?.length === 2 && c;
+    });
+    assert.equal(stored.body.messages[1].parts.filter((p) => p.type === "source-url").length, 1);
   });
 });
 

@@ -53,12 +53,16 @@ after(async () => {
   if (state) rmSync(state, { recursive: true, force: true });
 });
 
-test("npm run dev prints the demo URL and serves the demo page", async () => {
+test("npm run dev prints the demo URL and serves the demo site with the widget", async () => {
   assert.match(output, new RegExp(`Demo site: +${base}/`));
   const page = await fetch(`${base}/`);
   assert.equal(page.status, 200);
-  assert.match(await page.text(), /Demo assistant/);
-  assert.equal((await fetch(`${base}/demo.js`)).status, 200);
+  const html = await page.text();
+  assert.match(html, /Demo Company/);
+  assert.match(html, /<script src="\/widget.js" data-key="pk_live_demo" async>/, "the demo site embeds the widget");
+  for (const asset of ["/widget.js", "/chat-panel.js", "/chat-panel.css", "/inline.html"]) {
+    assert.equal((await fetch(`${base}${asset}`)).status, 200, asset);
+  }
   const health = await (await fetch(`${base}/api/health`)).json();
   assert.equal(health.rateLimits, "binding", "wrangler dev simulates the Rate Limiting bindings");
   assert.match(output, /operator key: adm_[0-9a-f]{64}, local only/);

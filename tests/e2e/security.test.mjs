@@ -237,6 +237,7 @@ describe("widget endpoints", () => {
     ["GET", `/api/agents/a-plain/conversations/some_chat`],
     ["POST", `/api/agents/a-plain/visitor`, {}],
     ["GET", `/api/agents/a-plain/config`],
+    ["POST", `/api/agents/a-plain/conversations/some_chat/messages/m1/feedback`, { rating: "up" }],
   ];
 
   test("refuse missing and wrong keys and origins on every endpoint", async () => {
@@ -254,6 +255,16 @@ describe("widget endpoints", () => {
       await attempt(`${path} from another port`, path, { method, body, headers: { ...headers, origin: `${TEST_ORIGIN}:8443` } }, 403, "origin_not_allowed");
       await attempt(`${path} from another scheme`, path, { method, body, headers: { ...headers, origin: TEST_ORIGIN.replace("http:", "https:") } }, 403, "origin_not_allowed");
     }
+    // The key-addressed config: the key picks the agent, the origin must still be allowed.
+    const byKey = "/api/widget/config";
+    await attempt("config by key without a key", byKey, { headers: { origin: TEST_ORIGIN } }, 401, "unauthorized");
+    await attempt("config by key with a secret key", byKey, { headers: { origin: TEST_ORIGIN, "x-publishable-key": tenants.a.key } }, 401, "wrong_key_kind");
+    await attempt("config by key with a forged key", byKey, { headers: { origin: TEST_ORIGIN, "x-publishable-key": "pk_live_forged0000000000000000000000" } }, 401, "invalid_key");
+    await attempt("config by key from a spoofed Origin", byKey, { headers: { ...widget(agent()), origin: EVIL } }, 403, "origin_not_allowed");
+    const own = await call(byKey, { headers: widget(agent()) });
+    assert.equal(own.json.agentId, "a-plain");
+    assert.ok(!own.text.includes("Secret instructions"), "the public config has no prompt");
+
     const wild = tenants.a.agents["a-wild"];
     const ok = await call("/api/agents/a-wild/config", { headers: widget(wild, { origin: "https://eu.shop.example" }) });
     assert.equal(ok.status, 200, "a subdomain matches the wildcard");
@@ -325,9 +336,21 @@ describe("widget endpoints", () => {
     const mark = seen.length;
     await attemptInBand("a stranger continues it", "a-plain", { chatId, text: "hijack", headers: widget(agent(), { "x-visitor-token": stranger }) }, "Conversation not found.");
     await attemptInBand("no token continues it", "a-plain", { chatId, text: "hijack", headers: widget(agent()) }, "Conversation not found.");
+
     assert.ok(!seen.slice(mark).some((r) => r.text.includes("my secret")), "nothing of the conversation reaches strangers");
     const after = await call(`/api/agents/a-plain/conversations/${chatId}`, { headers: widget(agent(), { "x-visitor-token": owner }) });
     assert.deepEqual(after.json, own.json, "the owner's conversation is unchanged");
+    const answerId = own.json.messages[1].id;
+    const rate = (token, body = { rating: "down" }) =>
+      call(`/api/agents/a-plain/conversations/${chatId}/messages/${answerId}/feedback`, { method: "POST", headers: widget(agent(), { "x-visitor-token": token }), body });
+    attempts.made += 1;
+    if ((await rate(stranger)).status === 404) attempts.refused += 1;
+    else attempts.failures.push("a stranger rated another visitor's answer");
+    attempts.made += 1;
+    const badRating = await rate(owner, { rating: "5 stars" });
+    if (badRating.status === 400 && badRating.json.error.field === "rating") attempts.refused += 1;
+    else attempts.failures.push(`bad rating: ${badRating.text}`);
+    assert.equal((await rate(owner, { rating: "up" })).status, 200, "the owner rates their answer");
   });
 
   test("verified users: required identity, wrong and foreign hashes refused", async () => {
