@@ -109,6 +109,8 @@ export function mount(root, options) {
   var css = el("link");
   css.rel = "stylesheet";
   css.href = base + "/chat-panel.css";
+  // The panel shows only once styled, so it never flashes unstyled.
+  var styled = new Promise(function (resolve) { css.onload = css.onerror = resolve; });
   root.appendChild(css);
 
   var panel = el("section", "ec-panel ec-" + mode);
@@ -570,14 +572,15 @@ export function mount(root, options) {
     },
   };
 
-  var ready = (options.config || fetch(base + "/api/widget/config", { headers: { "x-publishable-key": options.key } })
+  var ready = Promise.all([options.config || fetch(base + "/api/widget/config", { headers: { "x-publishable-key": options.key } })
     .then(function (res) {
       return res.json().catch(function () { return null; }).then(function (body) {
         if (!res.ok) throw apiError(res.status, body, t("error"));
         return body;
       });
-    }))
-    .then(function (c) {
+    }), styled])
+    .then(function (loaded) {
+      var c = loaded[0];
       config = c;
       if (c.locale) i18n = strings(c.locale);
       applyTexts();
