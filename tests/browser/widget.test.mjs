@@ -2,6 +2,7 @@
 // served from their own origin, which embed the widget from the worker's origin (workerd via
 // Miniflare, real D1, the built static assets, the local model stand-in).
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
@@ -14,6 +15,7 @@ let worker;
 let host;
 let stranger;
 let browser;
+const IDENTITY = "idsec_browser_test";
 
 const agent = (model, extra = {}) => ({
   name: "Shop assistant",
@@ -37,6 +39,7 @@ before(async () => {
     "/cited": pages("cited"),
     "/failing": pages("failing"),
     "/arabic": pages("arabic"),
+    "/members": pages("members"),
     "/inline": `<!doctype html><html lang="en"><head><title>Help</title></head><body><h1>Help</h1>
       <chat-widget key="${testKey("shop")}" style="height:500px"></chat-widget>
       <script src="${worker.url}/widget.js" async></script></body></html>`,
@@ -49,6 +52,7 @@ before(async () => {
   await putAgent(worker.db, { id: "xss", config: agent("scenario/xss", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "cited", config: agent("scenario/cited", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "failing", config: agent("scenario/unauthorized", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "members", tenant: "t_members", identitySecret: IDENTITY, config: agent("scenario/plain", { allowedOrigins: allowed, requireVerifiedUser: true }) });
   await putAgent(worker.db, { id: "arabic", config: agent("scenario/plain", { allowedOrigins: allowed, locale: "ar" }) });
   browser = await launch();
 });
@@ -246,6 +250,41 @@ describe("embedded widget", () => {
         return seen;
       });
       assert.deepEqual(later, ["close"]);
+    });
+  });
+
+  test("the conversation follows the visitor across tabs", async () => {
+    const context = await browser.newContext();
+    try {
+      const [a, b] = [await context.newPage(), await context.newPage()];
+      await openWidget(a, "/plain");
+      await openWidget(b, "/plain");
+      await sendMessage(a, "asked in tab A");
+      await answered(a);
+      await inWidget(b, ".ec-user").first().waitFor({ timeout: 5000 });
+      assert.equal(await inWidget(b, ".ec-user .ec-bubble").first().textContent(), "asked in tab A");
+      await inWidget(b, ".ec-header button[aria-label='New conversation']").click();
+      await a.waitForFunction(() => !document.querySelector("[data-edge-chat]").shadowRoot.querySelector(".ec-user"));
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("identify() signs in a verified user; without it a members-only agent refuses", async () => {
+    await withPage(browser, "identify", async (page) => {
+      await openWidget(page, "/members");
+      await sendMessage(page, "am I in?");
+      await inWidget(page, ".ec-status.ec-error").waitFor();
+      assert.match(await inWidget(page, ".ec-status").textContent(), /signed-in users/);
+      const userHash = createHmac("sha256", IDENTITY).update("user-7").digest("hex");
+      await page.evaluate((hash) => window.EdgeChat.identify({ userId: "user-7", userHash: hash, name: "Ada" }), userHash);
+      await sendMessage(page, "now?");
+      await answered(page);
+      assert.match(standin.requests.at(-1).body.messages[0].content, /userName: Ada/);
+      const owner = await worker.db.prepare("SELECT visitor_id FROM conversations WHERE agent_id = 'members'").first();
+      assert.equal(owner.visitor_id, "u:user-7");
+      const wrong = await page.evaluate(() => window.EdgeChat.identify({ userId: "user-8", userHash: "00" }).then(() => "ok", (e) => e.message));
+      assert.match(wrong, /could not be verified/);
     });
   });
 
