@@ -29,6 +29,10 @@ pub struct Settings {
     pub admin_api_key: Option<String>,
     /// Signs visitor tokens (`VISITOR_TOKEN_SECRET`).
     pub visitor_token_secret: Option<String>,
+    /// Convex deployment URL (`CONVEX_URL`); with the deploy key it makes Convex the store.
+    pub convex_url: Option<String>,
+    /// Convex deploy key (`CONVEX_DEPLOY_KEY`, a secret).
+    pub convex_deploy_key: Option<String>,
 }
 
 impl Settings {
@@ -66,6 +70,8 @@ impl Settings {
                 .unwrap_or_default(),
             admin_api_key: get("ADMIN_API_KEY"),
             visitor_token_secret: get("VISITOR_TOKEN_SECRET"),
+            convex_url: get("CONVEX_URL"),
+            convex_deploy_key: get("CONVEX_DEPLOY_KEY"),
         }
     }
 

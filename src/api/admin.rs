@@ -18,7 +18,7 @@ use crate::auth::keys::{self, KeyKind};
 use crate::dates::month_start;
 use crate::error::ApiError;
 use crate::platform::{self, now_ms, random_bytes, random_id};
-use crate::store::d1::D1Store;
+use crate::store::any::AnyStore;
 use crate::store::{Agent, ApiKey, Store, TenantSecret};
 
 /// Most conversations one list call returns.
@@ -36,7 +36,7 @@ pub async fn operator(
         bearer_token(authorization.as_deref())?,
         settings.admin_api_key.as_deref(),
     )?;
-    let store = D1Store::from_env(env)?;
+    let store = AnyStore::from_env(env)?;
     let now = now_ms();
     match route {
         OperatorRoute::ListTenants => {
@@ -100,7 +100,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
     let authorization = req.headers().get("authorization").ok().flatten();
     let presented = bearer_token(authorization.as_deref())?;
     let lookup = tenant_key_lookup(presented, settings.admin_api_key.as_deref())?;
-    let store = D1Store::from_env(env)?;
+    let store = AnyStore::from_env(env)?;
     let tenant_id = tenant_of_key(presented, &store.keys_by_lookup(lookup).await?)?;
     let now = now_ms();
     let url = req.inner().url();
@@ -257,7 +257,11 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
 }
 
 /// A tenant's agent, or 404 (also when it belongs to another tenant).
-async fn tenant_agent(store: &D1Store, tenant_id: &str, agent_id: &str) -> Result<Agent, ApiError> {
+async fn tenant_agent(
+    store: &AnyStore,
+    tenant_id: &str,
+    agent_id: &str,
+) -> Result<Agent, ApiError> {
     store
         .agent(agent_id)
         .await?

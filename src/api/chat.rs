@@ -23,17 +23,16 @@ use crate::llm::client::HttpModel;
 use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
-use crate::store::d1::D1Store;
+use crate::store::any::AnyStore;
 use crate::store::{
-    Agent, Conversation, MessageStatus, Spend, Store, StoredMessage, TurnContext, TurnStart,
+    Agent, Conversation, MessageStatus, Spend, Store, StoreError, StoredMessage, TurnContext,
+    TurnStart,
 };
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
 
-/// Attempts to store the answer before giving up (the turn has already been streamed).
-const PERSIST_ATTEMPTS: u32 = 3;
-/// What the visitor reads when the user message cannot be stored.
-const NOT_SAVED: &str = "Your message could not be saved, so it was not sent. Please try again.";
+/// Attempts of each write after the answer (the turn has already been streamed).
+const PERSIST_ATTEMPTS: u32 = 4;
 /// What the visitor reads when a spend cap is reached and no cheaper model is configured.
 const OVER_BUDGET: &str =
     "This assistant has reached its monthly usage limit. Please try again later.";
@@ -61,7 +60,7 @@ pub async fn handle(
     mut req: Request,
     env: &Env,
     ctx: &Context,
-    store: D1Store,
+    store: AnyStore,
     agent: Agent,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
@@ -117,10 +116,15 @@ pub async fn handle(
                     return sink.fail(&error.to_string());
                 }
             };
-        if let Err(e) = store.start_turn(&start).await {
-            console_error!("storing the user message failed: {e}");
-            return sink.fail(NOT_SAVED);
-        }
+        // When the store cannot take the user message now, the visitor still gets the answer and
+        // the writes are retried after it (bounded), rather than failing the turn.
+        let unsaved_start = match store.start_turn(&start).await {
+            Ok(()) => None,
+            Err(e) => {
+                console_error!("storing the user message failed, answering anyway: {e}");
+                Some(start.clone())
+            }
+        };
         let allowed_hosts = settings.webhook_allow_hosts.clone();
         let tools = WorkerTools::new(
             &agent.config,
@@ -142,7 +146,17 @@ pub async fn handle(
         let model = HttpModel::new(settings, Some(visitor));
         let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
         let message = assistant_message(message_id, &start.conversation, outcome);
-        persist(&store, &message, &agent.id).await;
+        if let Some(start) = unsaved_start {
+            if !retry(|| store.start_turn(&start), "the user message").await {
+                return sink.end();
+            }
+        }
+        let day = utc_day(message.created_at);
+        retry(
+            || store.append_answer(&message, &agent.id, &day),
+            "the answer",
+        )
+        .await;
         sink.end();
     });
 
@@ -155,19 +169,34 @@ pub async fn handle(
 /// Works out what the turn writes, the history it answers and the models it may use, with
 /// one read of the store.
 async fn plan_turn(
-    store: &D1Store,
+    store: &AnyStore,
     agent: &Agent,
     conversation_id: String,
     visitor_id: &str,
     body: ChatBody,
 ) -> Result<(TurnStart, Vec<StoredMessage>, Vec<String>), ApiError> {
     let now = now_ms();
+    let mut conversation_id = conversation_id;
+    let read = store
+        .turn_context(body.chat_id.as_deref(), agent, &month_start(now))
+        .await;
     let TurnContext {
         conversation: existing,
         spend,
-    } = store
-        .turn_context(body.chat_id.as_deref(), agent, &month_start(now))
-        .await?;
+    } = match read {
+        Ok(context) => context,
+        // The store is unreachable but the agent's config is cached: answer without history.
+        // Ownership cannot be checked, so the exchange goes into a conversation of its own.
+        Err(StoreError::Unavailable(detail)) => {
+            console_error!("store unreachable, answering without history: {detail}");
+            conversation_id = random_id("chat");
+            TurnContext {
+                conversation: None,
+                spend: Spend::default(),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let models = models_within_budget(agent, spend)
         .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
     let (conversation, mut history, create) = match existing {
@@ -335,15 +364,22 @@ fn assistant_message(
     }
 }
 
-async fn persist(store: &D1Store, message: &StoredMessage, agent_id: &str) {
-    let day = utc_day(message.created_at);
+/// Runs a store write until it succeeds, at most `PERSIST_ATTEMPTS` times with growing pauses
+/// (the turn runs under `wait_until`, which allows 30 s after the response); true on success.
+async fn retry<F, Fut>(write: F, what: &str) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     for attempt in 1..=PERSIST_ATTEMPTS {
-        match store.append_answer(message, agent_id, &day).await {
-            Ok(()) => return,
-            Err(e) => console_error!(
-                "storing answer {} failed (attempt {attempt}): {e}",
-                message.id
-            ),
+        match write().await {
+            Ok(()) => return true,
+            Err(e) => console_error!("storing {what} failed (attempt {attempt}): {e}"),
+        }
+        if attempt < PERSIST_ATTEMPTS {
+            let pause = std::time::Duration::from_millis(250 * 4u64.pow(attempt - 1));
+            worker::Delay::from(pause).await;
         }
     }
+    false
 }

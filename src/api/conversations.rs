@@ -8,12 +8,12 @@ use crate::auth::visitor::Visitor;
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
 use crate::platform::now_ms;
-use crate::store::d1::D1Store;
+use crate::store::any::AnyStore;
 use crate::store::{Agent, Conversation, Rating, Store, StoredMessage};
 
 /// Returns the visitor's conversation with its messages in UIMessage form.
 pub async fn handle(
-    store: &D1Store,
+    store: &AnyStore,
     agent: &Agent,
     visitor: &Visitor,
     conversation_id: &str,
@@ -33,7 +33,7 @@ pub async fn handle(
 
 /// Stores the visitor's rating of an answer in its own conversation.
 pub async fn rate(
-    store: &D1Store,
+    store: &AnyStore,
     agent: &Agent,
     visitor: &Visitor,
     conversation_id: &str,

@@ -13,8 +13,8 @@ use super::routes::{resolve, NoMatch, Route};
 use super::{admin, rate, widget};
 use crate::error::ApiError;
 use crate::platform;
+use crate::store::any::AnyStore;
 use crate::store::cache::AgentCache;
-use crate::store::d1::D1Store;
 use crate::store::{Agent, Store};
 
 /// Handles one request.
@@ -98,7 +98,7 @@ thread_local! {
 
 /// Loads an agent that may chat (from the isolate cache while fresh): 404 when unknown, 403
 /// when switched off.
-pub async fn load_agent(store: &D1Store, agent_id: &str) -> Result<Agent, ApiError> {
+pub async fn load_agent(store: &AnyStore, agent_id: &str) -> Result<Agent, ApiError> {
     let now = platform::now_ms();
     let agent = match AGENTS.with(|cache| cache.borrow().get(agent_id, now)) {
         Some(agent) => agent,
@@ -192,9 +192,10 @@ pub async fn read_json<T: DeserializeOwned>(
 
 fn health(env: &Env) -> Result<Response, ApiError> {
     let settings = platform::settings(env);
+    let store = AnyStore::from_env(env)?;
     let body = json!({
         "status": "ok",
-        "store": "d1",
+        "store": store.name(),
         "model": { "configured": settings.model_configured() },
         "rateLimits": rate::kind(env),
     });

@@ -18,7 +18,7 @@ use crate::auth::rate_limit::{Check, Scope};
 use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
 use crate::error::ApiError;
 use crate::platform::{self, now_ms, random_id};
-use crate::store::d1::D1Store;
+use crate::store::any::AnyStore;
 use crate::store::Agent;
 use crate::store::{Rating, Store};
 
@@ -33,7 +33,7 @@ pub async fn handle(
     route: WidgetRoute,
 ) -> Result<Response, ApiError> {
     let settings = platform::settings(env);
-    let store = D1Store::from_env(env)?;
+    let store = AnyStore::from_env(env)?;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let agent_id = match route.agent_id() {
         Some(id) => id.to_owned(),
@@ -149,7 +149,7 @@ fn require_token(presented: Option<Visitor>) -> Result<Visitor, ApiError> {
 }
 
 /// The agent a publishable key belongs to.
-async fn agent_of_key(store: &D1Store, key: Option<&str>) -> Result<String, ApiError> {
+async fn agent_of_key(store: &AnyStore, key: Option<&str>) -> Result<String, ApiError> {
     let key = publishable_key(key)?;
     store
         .keys_by_lookup(key)

@@ -1,8 +1,13 @@
 //! Persistence: the `Store` trait every backend implements, and the records it keeps.
 
 pub mod cache;
+pub mod convex_wire;
 pub mod rows;
 
+#[cfg(target_arch = "wasm32")]
+pub mod any;
+#[cfg(target_arch = "wasm32")]
+pub mod convex;
 #[cfg(target_arch = "wasm32")]
 pub mod d1;
 

@@ -242,22 +242,25 @@ pub fn conversation_params(c: &Conversation) -> Vec<Param> {
 #[derive(Debug, Deserialize)]
 pub struct AgentRow {
     id: String,
+    #[serde(alias = "tenantId")]
     tenant_id: String,
     config: String,
-    enabled: f64,
-    #[serde(default)]
+    #[serde(deserialize_with = "flag")]
+    enabled: bool,
+    #[serde(default, alias = "createdAt")]
     created_at: f64,
-    #[serde(default)]
+    #[serde(default, alias = "updatedAt")]
     updated_at: f64,
+    #[serde(alias = "tenantStatus")]
     tenant_status: String,
-    #[serde(default)]
+    #[serde(default, alias = "identitySecret")]
     identity_secret: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "signingSecret")]
     signing_secret: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "monthlySpendCap")]
     monthly_spend_cap: Option<f64>,
-    #[serde(default)]
-    publishable_keys: Option<String>,
+    #[serde(default, alias = "publishableKeys", deserialize_with = "text_list")]
+    publishable_keys: Vec<String>,
 }
 
 impl AgentRow {
@@ -265,18 +268,13 @@ impl AgentRow {
     pub fn into_agent(self) -> Result<Agent, StoreError> {
         let config: AgentConfig = serde_json::from_str(&self.config)
             .map_err(|e| StoreError::Corrupt(format!("agent {} config: {e}", self.id)))?;
-        let publishable_keys = match self.publishable_keys.as_deref() {
-            None => Vec::new(),
-            Some(list) => serde_json::from_str(list)
-                .map_err(|e| StoreError::Corrupt(format!("agent {} keys: {e}", self.id)))?,
-        };
         Ok(Agent {
             id: self.id,
             tenant_id: self.tenant_id,
             config,
-            enabled: self.enabled != 0.0,
+            enabled: self.enabled,
             tenant_active: self.tenant_status == "active",
-            publishable_keys,
+            publishable_keys: self.publishable_keys,
             identity_secret: self.identity_secret,
             signing_secret: self.signing_secret,
             tenant_spend_cap: self.monthly_spend_cap,
@@ -286,13 +284,70 @@ impl AgentRow {
     }
 }
 
+/// A boolean stored as SQLite's 0/1 (D1) or as a boolean (Convex).
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct Flag;
+    impl serde::de::Visitor<'_> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean or 0/1")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
+            Ok(v != 0.0)
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+    }
+    d.deserialize_any(Flag)
+}
+
+/// A list of strings stored as JSON text (D1's `json_group_array`) or as an array (Convex).
+fn text_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct List;
+    impl<'de> serde::de::Visitor<'de> for List {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of strings, as text or as an array")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            serde_json::from_str(v).map_err(E::custom)
+        }
+        fn visit_unit<E>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(List)
+}
+
 /// A row of `select_tenant`.
 #[derive(Debug, Deserialize)]
 pub struct TenantRow {
     id: String,
     name: String,
     status: String,
+    #[serde(alias = "monthlySpendCap")]
     monthly_spend_cap: Option<f64>,
+    #[serde(alias = "createdAt")]
     created_at: f64,
 }
 
@@ -315,15 +370,20 @@ impl TenantRow {
 #[derive(Debug, Deserialize)]
 pub struct KeyRow {
     id: String,
+    #[serde(alias = "tenantId")]
     tenant_id: String,
+    #[serde(alias = "agentId")]
     agent_id: Option<String>,
     kind: String,
     name: String,
     lookup: String,
     hash: String,
     masked: String,
+    #[serde(alias = "createdAt")]
     created_at: f64,
+    #[serde(alias = "revokedAt")]
     revoked_at: Option<f64>,
+    #[serde(alias = "tenantStatus")]
     tenant_status: String,
 }
 
@@ -368,10 +428,13 @@ impl From<SpendRow> for Spend {
 /// A row of `SELECT_USAGE`.
 #[derive(Debug, Deserialize)]
 pub struct UsageRow {
+    #[serde(alias = "agentId")]
     agent_id: String,
     day: String,
     messages: f64,
+    #[serde(alias = "inputTokens")]
     input_tokens: f64,
+    #[serde(alias = "outputTokens")]
     output_tokens: f64,
     cost: f64,
 }
@@ -393,11 +456,15 @@ impl From<UsageRow> for DailyUsage {
 #[derive(Debug, Deserialize)]
 pub struct ConversationRow {
     id: String,
+    #[serde(alias = "tenantId")]
     tenant_id: String,
+    #[serde(alias = "agentId")]
     agent_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "visitorId")]
     visitor_id: Option<String>,
+    #[serde(alias = "createdAt")]
     created_at: f64,
+    #[serde(alias = "updatedAt")]
     updated_at: f64,
 }
 
@@ -418,20 +485,26 @@ impl From<ConversationRow> for Conversation {
 #[derive(Debug, Deserialize)]
 pub struct MessageRow {
     id: String,
+    #[serde(alias = "conversationId")]
     conversation_id: String,
+    #[serde(alias = "tenantId")]
     tenant_id: String,
     seq: f64,
     role: String,
     parts: String,
     status: String,
     model: Option<String>,
+    #[serde(alias = "finishReason")]
     finish_reason: Option<String>,
+    #[serde(alias = "inputTokens")]
     input_tokens: f64,
+    #[serde(alias = "outputTokens")]
     output_tokens: f64,
     cost: f64,
     error: Option<String>,
     #[serde(default)]
     feedback: Option<String>,
+    #[serde(alias = "createdAt")]
     created_at: f64,
 }
 

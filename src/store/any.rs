@@ -1,0 +1,180 @@
+//! The store the worker uses: Convex when `CONVEX_URL` and the `CONVEX_DEPLOY_KEY` secret are
+//! set, else the D1 binding. One enum rather than generic handlers keeps a single copy of the
+//! handlers in the wasm.
+
+use std::cell::Cell;
+
+use worker::{console_log, Env};
+
+use super::convex::ConvexStore;
+use super::d1::D1Store;
+use super::{
+    Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
+    Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
+};
+use crate::platform;
+
+thread_local! {
+    /// Whether this isolate has said which store it uses.
+    static ANNOUNCED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// D1 or Convex.
+pub enum AnyStore {
+    /// The D1 binding `DB`.
+    D1(D1Store),
+    /// A Convex deployment.
+    Convex(ConvexStore),
+}
+
+impl AnyStore {
+    /// The store the settings choose; logs the choice once per isolate.
+    pub fn from_env(env: &Env) -> Result<Self, StoreError> {
+        let settings = platform::settings(env);
+        let store = match (&settings.convex_url, &settings.convex_deploy_key) {
+            (Some(url), Some(key)) => AnyStore::Convex(ConvexStore::new(url, key)),
+            _ => AnyStore::D1(D1Store::from_env(env)?),
+        };
+        if !ANNOUNCED.with(|a| a.replace(true)) {
+            match (&store, &settings.convex_url) {
+                (AnyStore::Convex(_), Some(url)) => console_log!("store: convex ({url})"),
+                _ => console_log!("store: d1 (binding DB)"),
+            }
+        }
+        Ok(store)
+    }
+
+    /// `"d1"` or `"convex"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnyStore::D1(_) => "d1",
+            AnyStore::Convex(_) => "convex",
+        }
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::D1($store) => $call,
+            AnyStore::Convex($store) => $call,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
+        each!(self, s => s.agent(agent_id).await)
+    }
+    async fn conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        each!(self, s => s.conversation(conversation_id).await)
+    }
+    async fn turn_context(
+        &self,
+        conversation_id: Option<&str>,
+        agent: &Agent,
+        since_day: &str,
+    ) -> Result<TurnContext, StoreError> {
+        each!(self, s => s.turn_context(conversation_id, agent, since_day).await)
+    }
+    async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
+        each!(self, s => s.start_turn(start).await)
+    }
+    async fn set_feedback(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        rating: Option<Rating>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        each!(self, s => s.set_feedback(conversation_id, message_id, rating, now).await)
+    }
+    async fn append_answer(
+        &self,
+        message: &StoredMessage,
+        agent_id: &str,
+        day: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, s => s.append_answer(message, agent_id, day).await)
+    }
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        identity_secret: &str,
+        signing_secret: &str,
+        key: &ApiKey,
+    ) -> Result<(), StoreError> {
+        each!(self, s => s.create_tenant(tenant, identity_secret, signing_secret, key).await)
+    }
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        each!(self, s => s.tenants().await)
+    }
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        each!(self, s => s.tenant(tenant_id).await)
+    }
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        each!(self, s => s.update_tenant(tenant).await)
+    }
+    async fn set_tenant_secret(
+        &self,
+        tenant_id: &str,
+        which: TenantSecret,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, s => s.set_tenant_secret(tenant_id, which, value).await)
+    }
+    async fn spend(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        since_day: &str,
+    ) -> Result<Spend, StoreError> {
+        each!(self, s => s.spend(tenant_id, agent_id, since_day).await)
+    }
+    async fn keys_by_lookup(
+        &self,
+        lookup: &str,
+    ) -> Result<Vec<(ApiKey, TenantStatus)>, StoreError> {
+        each!(self, s => s.keys_by_lookup(lookup).await)
+    }
+    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        each!(self, s => s.keys(tenant_id).await)
+    }
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        each!(self, s => s.create_key(key).await)
+    }
+    async fn revoke_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        each!(self, s => s.revoke_key(tenant_id, key_id, now).await)
+    }
+    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+        each!(self, s => s.agents(tenant_id).await)
+    }
+    async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        each!(self, s => s.create_agent(agent).await)
+    }
+    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        each!(self, s => s.update_agent(agent).await)
+    }
+    async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        each!(self, s => s.delete_agent(tenant_id, agent_id).await)
+    }
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        each!(self, s => s.conversations(tenant_id, agent_id, limit).await)
+    }
+    async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {
+        each!(self, s => s.usage(tenant_id, since_day).await)
+    }
+}

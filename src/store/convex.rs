@@ -1,0 +1,374 @@
+//! The `Store` on Convex, the production store, reached only through its HTTP API with the
+//! deploy key (`Authorization: Convex <key>`), calling the internal functions in `convex/`.
+
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
+
+use super::convex_wire::{self as wire, decode, Kind};
+use super::rows::{AgentRow, ConversationRow, KeyRow, MessageRow, TenantRow, UsageRow};
+use super::{
+    Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
+    Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
+};
+use crate::platform::with_timeout;
+
+/// How long one call may take.
+const TIMEOUT_MS: u32 = 10_000;
+/// Attempts for reads (writes are never repeated blindly).
+const READ_ATTEMPTS: u32 = 3;
+
+/// A `Store` backed by a Convex deployment.
+pub struct ConvexStore {
+    url: String,
+    key: String,
+}
+
+/// A conversation with its messages, as `conversations:get` returns it.
+#[derive(serde::Deserialize)]
+struct ConversationWithMessages {
+    conversation: ConversationRow,
+    messages: Vec<MessageRow>,
+}
+
+/// What `conversations:turnContext` returns.
+#[derive(serde::Deserialize)]
+struct TurnContextRow {
+    conversation: Option<ConversationWithMessages>,
+    spend: super::rows::SpendRow,
+}
+
+fn into_pair(
+    row: ConversationWithMessages,
+) -> Result<(Conversation, Vec<StoredMessage>), StoreError> {
+    let messages = row
+        .messages
+        .into_iter()
+        .map(MessageRow::into_message)
+        .collect::<Result<_, _>>()?;
+    Ok((row.conversation.into(), messages))
+}
+
+impl ConvexStore {
+    /// A store for the deployment at `url` (`https://<name>.convex.cloud`).
+    pub fn new(url: &str, key: &str) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    async fn call(&self, kind: Kind, path: &str, args: Value) -> Result<Value, StoreError> {
+        let attempts = if kind == Kind::Query {
+            READ_ATTEMPTS
+        } else {
+            1
+        };
+        let mut attempt = 1;
+        loop {
+            match self.call_once(kind, path, &args).await {
+                Err(e) if attempt < attempts && wire::retryable(kind, &e) => {
+                    let pause = std::time::Duration::from_millis(100 * u64::from(attempt));
+                    worker::Delay::from(pause).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn call_once(&self, kind: Kind, path: &str, args: &Value) -> Result<Value, StoreError> {
+        let failed = |e: worker::Error| StoreError::Unavailable(format!("Convex {path}: {e}"));
+        let headers = Headers::new();
+        headers
+            .set("content-type", "application/json")
+            .map_err(failed)?;
+        headers
+            .set("authorization", &format!("Convex {}", self.key))
+            .map_err(failed)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(JsValue::from_str(&wire::request_body(path, args))));
+        let request = Request::new_with_init(&format!("{}{}", self.url, kind.endpoint()), &init)
+            .map_err(failed)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let exchange = async {
+            let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
+            let status = response.status_code();
+            Ok::<_, worker::Error>((status, response.text().await?))
+        };
+        match with_timeout(exchange, TIMEOUT_MS).await {
+            None => {
+                controller.abort();
+                Err(StoreError::Unavailable(format!(
+                    "Convex {path}: no answer within {TIMEOUT_MS} ms"
+                )))
+            }
+            Some(Err(e)) => Err(failed(e)),
+            Some(Ok((status, body))) => wire::read_response(status, &body),
+        }
+    }
+
+    async fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        args: Value,
+    ) -> Result<T, StoreError> {
+        decode(self.call(Kind::Query, path, args).await?, path)
+    }
+
+    async fn mutation<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        args: Value,
+    ) -> Result<T, StoreError> {
+        decode(self.call(Kind::Mutation, path, args).await?, path)
+    }
+}
+
+impl Store for ConvexStore {
+    async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
+        let row: Option<AgentRow> = self
+            .query("agents:get", json!({ "agentId": agent_id }))
+            .await?;
+        row.map(AgentRow::into_agent).transpose()
+    }
+
+    async fn conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        let row: Option<ConversationWithMessages> = self
+            .query(
+                "conversations:get",
+                json!({ "conversationId": conversation_id }),
+            )
+            .await?;
+        row.map(into_pair).transpose()
+    }
+
+    async fn turn_context(
+        &self,
+        conversation_id: Option<&str>,
+        agent: &Agent,
+        since_day: &str,
+    ) -> Result<TurnContext, StoreError> {
+        let row: TurnContextRow = self
+            .query(
+                "conversations:turnContext",
+                json!({ "conversationId": conversation_id, "tenantId": agent.tenant_id,
+                        "agentId": agent.id, "sinceDay": since_day }),
+            )
+            .await?;
+        Ok(TurnContext {
+            conversation: row.conversation.map(into_pair).transpose()?,
+            spend: row.spend.into(),
+        })
+    }
+
+    async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "conversations:startTurn",
+            wire::start_turn(start),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_feedback(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        rating: Option<Rating>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.mutation(
+            "messages:setFeedback",
+            json!({ "conversationId": conversation_id, "messageId": message_id,
+                    "rating": rating.map(Rating::as_str), "now": now }),
+        )
+        .await
+    }
+
+    async fn append_answer(
+        &self,
+        message: &StoredMessage,
+        agent_id: &str,
+        day: &str,
+    ) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "messages:appendAnswer",
+            json!({ "message": wire::message(message), "agentId": agent_id, "day": day }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        identity_secret: &str,
+        signing_secret: &str,
+        key: &ApiKey,
+    ) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "tenants:create",
+            json!({ "tenant": wire::tenant(tenant, true), "identitySecret": identity_secret,
+                    "signingSecret": signing_secret, "key": wire::key(key) }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> = self.query("tenants:list", json!({})).await?;
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        let row: Option<TenantRow> = self
+            .query("tenants:get", json!({ "tenantId": tenant_id }))
+            .await?;
+        row.map(TenantRow::into_tenant).transpose()
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "tenants:update",
+            json!({ "tenant": wire::tenant(tenant, false) }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_tenant_secret(
+        &self,
+        tenant_id: &str,
+        which: TenantSecret,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "tenants:setSecret",
+            json!({ "tenantId": tenant_id, "which": wire::secret_name(which), "value": value }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn spend(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        since_day: &str,
+    ) -> Result<Spend, StoreError> {
+        let row: super::rows::SpendRow = self
+            .query(
+                "usage:spend",
+                json!({ "tenantId": tenant_id, "agentId": agent_id, "sinceDay": since_day }),
+            )
+            .await?;
+        Ok(row.into())
+    }
+
+    async fn keys_by_lookup(
+        &self,
+        lookup: &str,
+    ) -> Result<Vec<(ApiKey, TenantStatus)>, StoreError> {
+        let rows: Vec<KeyRow> = self
+            .query("keys:byLookup", json!({ "lookup": lookup }))
+            .await?;
+        rows.into_iter().map(KeyRow::into_key).collect()
+    }
+
+    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let rows: Vec<KeyRow> = self
+            .query("keys:listForTenant", json!({ "tenantId": tenant_id }))
+            .await?;
+        rows.into_iter()
+            .map(|row| row.into_key().map(|(key, _)| key))
+            .collect()
+    }
+
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "keys:create",
+            json!({ "key": wire::key(key) }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn revoke_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.mutation(
+            "keys:revoke",
+            json!({ "tenantId": tenant_id, "keyId": key_id, "now": now }),
+        )
+        .await
+    }
+
+    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+        let rows: Vec<AgentRow> = self
+            .query("agents:listForTenant", json!({ "tenantId": tenant_id }))
+            .await?;
+        rows.into_iter().map(AgentRow::into_agent).collect()
+    }
+
+    async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        self.mutation("agents:create", json!({ "agent": wire::agent(agent) }))
+            .await
+    }
+
+    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        self.mutation(
+            "agents:update",
+            json!({ "agent": wire::agent_update(agent) }),
+        )
+        .await
+    }
+
+    async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        self.mutation(
+            "agents:remove",
+            json!({ "tenantId": tenant_id, "agentId": agent_id }),
+        )
+        .await
+    }
+
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let rows: Vec<ConversationRow> = self
+            .query(
+                "conversations:listForTenant",
+                json!({ "tenantId": tenant_id, "agentId": agent_id, "limit": limit }),
+            )
+            .await?;
+        Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {
+        let rows: Vec<UsageRow> = self
+            .query(
+                "usage:list",
+                json!({ "tenantId": tenant_id, "sinceDay": since_day }),
+            )
+            .await?;
+        Ok(rows.into_iter().map(DailyUsage::from).collect())
+    }
+}

@@ -1,0 +1,249 @@
+//! Convex's HTTP API as the worker speaks it: request bodies, the `status`-tagged answers, and
+//! records as the `convex/` functions take and return them (camelCase, times in ms, JSON blobs
+//! as strings). Pure, so the mapping is tested on the host; `store::convex` does the fetching.
+
+use serde_json::{json, Value};
+
+use super::{
+    Agent, ApiKey, Conversation, StoreError, StoredMessage, Tenant, TenantSecret, TurnStart,
+};
+
+/// Which endpoint runs a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `POST /api/query`: reads, safe to retry.
+    Query,
+    /// `POST /api/mutation`: writes, transactional.
+    Mutation,
+}
+
+impl Kind {
+    /// The endpoint path.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Kind::Query => "/api/query",
+            Kind::Mutation => "/api/mutation",
+        }
+    }
+}
+
+/// The request body for calling `path` (such as `agents:get`) with `args`.
+pub fn request_body(path: &str, args: &Value) -> String {
+    json!({ "path": path, "args": args, "format": "json" }).to_string()
+}
+
+/// Reads an answer: the function's value, or a typed error. Convex answers a function that ran
+/// (even one that threw) with 200 (or 560) and `status`; anything else is an infrastructure
+/// error with `{"code","message"}`.
+pub fn read_response(http_status: u16, body: &str) -> Result<Value, StoreError> {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    if !(http_status == 200 || http_status == 560) {
+        let detail = parsed
+            .as_ref()
+            .map(|v| format!("{} {}", text(v, "code"), text(v, "message")))
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        return Err(StoreError::Unavailable(format!(
+            "Convex answered HTTP {http_status}: {}",
+            detail.trim()
+        )));
+    }
+    let value = parsed
+        .ok_or_else(|| StoreError::Unavailable("Convex answered with invalid JSON".into()))?;
+    match value.get("status").and_then(Value::as_str) {
+        Some("success") => Ok(value.get("value").cloned().unwrap_or(Value::Null)),
+        Some("error") => Err(StoreError::Unavailable(format!(
+            "Convex function failed: {}",
+            text(&value, "errorMessage")
+        ))),
+        _ => Err(StoreError::Unavailable(
+            "Convex answered without a status".into(),
+        )),
+    }
+}
+
+fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether a failed call may be retried: reads only, and only for failures on the way there
+/// (not a function that ran and threw).
+pub fn retryable(kind: Kind, error: &StoreError) -> bool {
+    kind == Kind::Query
+        && matches!(error, StoreError::Unavailable(m) if !m.starts_with("Convex function failed"))
+}
+
+/// A conversation as the functions take it.
+pub fn conversation(c: &Conversation) -> Value {
+    json!({
+        "id": c.id, "tenantId": c.tenant_id, "agentId": c.agent_id, "visitorId": c.visitor_id,
+        "createdAt": c.created_at, "updatedAt": c.updated_at,
+    })
+}
+
+/// A message as the functions take it (the store assigns `seq`).
+pub fn message(m: &StoredMessage) -> Value {
+    json!({
+        "id": m.id, "conversationId": m.conversation_id, "tenantId": m.tenant_id,
+        "role": m.role.as_str(), "parts": Value::Array(m.parts.clone()).to_string(),
+        "status": m.status.as_str(), "model": m.model, "finishReason": m.finish_reason,
+        "inputTokens": m.usage.input_tokens, "outputTokens": m.usage.output_tokens,
+        "cost": m.usage.cost, "error": m.error, "feedback": m.feedback.map(|r| r.as_str()),
+        "createdAt": m.created_at,
+    })
+}
+
+/// The arguments of `conversations:startTurn`.
+pub fn start_turn(start: &TurnStart) -> Value {
+    json!({
+        "conversation": conversation(&start.conversation),
+        "create": start.create,
+        "replaceAfter": start.replace_after,
+        "userMessage": start.user_message.as_ref().map(message),
+    })
+}
+
+/// An agent as `agents:create` and `agents:update` take it.
+pub fn agent(a: &Agent) -> Value {
+    json!({
+        "id": a.id, "tenantId": a.tenant_id,
+        // A config of strings, numbers and maps always serializes.
+        "config": serde_json::to_string(&a.config).unwrap_or_default(),
+        "enabled": a.enabled, "createdAt": a.created_at, "updatedAt": a.updated_at,
+    })
+}
+
+/// The agent fields `agents:update` accepts.
+pub fn agent_update(a: &Agent) -> Value {
+    let mut value = agent(a);
+    if let Value::Object(map) = &mut value {
+        map.remove("createdAt");
+    }
+    value
+}
+
+/// A tenant as the functions take it.
+pub fn tenant(t: &Tenant, with_created: bool) -> Value {
+    let mut value = json!({
+        "id": t.id, "name": t.name, "status": t.status.as_str(),
+        "monthlySpendCap": t.monthly_spend_cap,
+    });
+    if with_created {
+        value["createdAt"] = json!(t.created_at);
+    }
+    value
+}
+
+/// A key as `keys:create` takes it.
+pub fn key(k: &ApiKey) -> Value {
+    json!({
+        "id": k.id, "tenantId": k.tenant_id, "agentId": k.agent_id, "kind": k.kind.as_str(),
+        "name": k.name, "lookup": k.lookup, "hash": k.hash, "masked": k.masked,
+        "createdAt": k.created_at, "revokedAt": k.revoked_at,
+    })
+}
+
+/// The `which` argument of `tenants:setSecret`.
+pub fn secret_name(which: TenantSecret) -> &'static str {
+    match which {
+        TenantSecret::Identity => "identity",
+        TenantSecret::Signing => "signing",
+    }
+}
+
+/// Decodes a returned value into a row type, reporting a mismatch as corrupt data.
+pub fn decode<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, StoreError> {
+    // Through text: the row types are deserialized from text elsewhere, so this adds no new
+    // deserializer to the wasm.
+    serde_json::from_str(&value.to_string())
+        .map_err(|e| StoreError::Corrupt(format!("Convex {what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::context::Role;
+    use crate::store::rows::{AgentRow, MessageRow};
+    use crate::store::MessageStatus;
+
+    #[test]
+    fn requests_name_the_function_and_ask_for_clean_json() {
+        let body: Value =
+            serde_json::from_str(&request_body("agents:get", &json!({"agentId": "a1"})))
+                .expect("json");
+        assert_eq!(
+            body,
+            json!({"path": "agents:get", "args": {"agentId": "a1"}, "format": "json"})
+        );
+        assert_eq!(Kind::Mutation.endpoint(), "/api/mutation");
+    }
+
+    #[test]
+    fn answers_are_read_by_status() {
+        assert_eq!(
+            read_response(200, r#"{"status":"success","value":{"x":1},"logLines":[]}"#),
+            Ok(json!({"x": 1}))
+        );
+        assert_eq!(
+            read_response(200, r#"{"status":"success"}"#),
+            Ok(Value::Null)
+        );
+        let thrown = read_response(
+            560,
+            r#"{"status":"error","errorMessage":"Uncaught Error: boom","errorData":{"code":"X"}}"#,
+        )
+        .expect_err("an error");
+        assert!(matches!(&thrown, StoreError::Unavailable(m) if m.contains("boom")));
+        assert!(
+            !retryable(Kind::Query, &thrown),
+            "a function that threw is not retried"
+        );
+        let auth = read_response(
+            401,
+            r#"{"code":"BadAdminKey","message":"The provided admin key was invalid"}"#,
+        )
+        .expect_err("an error");
+        assert!(matches!(&auth, StoreError::Unavailable(m) if m.contains("BadAdminKey")));
+        assert!(retryable(Kind::Query, &auth));
+        assert!(
+            !retryable(Kind::Mutation, &auth),
+            "writes are never retried blindly"
+        );
+        assert!(read_response(502, "<html>bad gateway</html>").is_err());
+        assert!(read_response(200, "not json").is_err());
+    }
+
+    #[test]
+    fn rows_from_convex_decode_into_the_shared_row_types() {
+        let agent: AgentRow = decode(
+            json!({"id": "a1", "tenantId": "t1", "config": "{\"name\":\"N\"}", "enabled": true,
+                   "createdAt": 1, "updatedAt": 2, "tenantStatus": "active", "identitySecret": "i",
+                   "signingSecret": null, "monthlySpendCap": 5, "publishableKeys": ["pk_live_x"]}),
+            "agent",
+        )
+        .expect("decodes");
+        let agent = agent.into_agent().expect("valid");
+        assert!(agent.enabled && agent.tenant_active);
+        assert_eq!(agent.publishable_keys, vec!["pk_live_x"]);
+        assert_eq!(agent.tenant_spend_cap, Some(5.0));
+        assert_eq!(agent.config.name, "N");
+
+        let row: MessageRow = decode(
+            json!({"id": "m1", "conversationId": "c1", "tenantId": "t1", "seq": 2, "role": "assistant",
+                   "parts": "[{\"type\":\"text\",\"text\":\"hi\"}]", "status": "complete", "model": "m",
+                   "finishReason": "stop", "inputTokens": 3, "outputTokens": 4, "cost": 0.5,
+                   "error": null, "feedback": "up", "createdAt": 9}),
+            "message",
+        )
+        .expect("decodes");
+        let stored = row.into_message().expect("valid");
+        assert_eq!(
+            (stored.seq, stored.role, stored.status),
+            (2, Role::Assistant, MessageStatus::Complete)
+        );
+        assert_eq!(stored.feedback.map(|r| r.as_str()), Some("up"));
+        assert_eq!(
+            message(&stored)["parts"],
+            json!("[{\"text\":\"hi\",\"type\":\"text\"}]")
+        );
+    }
+}
