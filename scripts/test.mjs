@@ -1,7 +1,7 @@
 // `npm test`: every check and test: formatting, lints, Rust unit tests, the wasm build, then the
 // end-to-end suites (workerd via Miniflare and wrangler dev) against local stand-ins.
 import { existsSync } from "node:fs";
-import { capture, root, run, step } from "./lib.mjs";
+import { capture, npmBin, root, run, step } from "./lib.mjs";
 import { build } from "./build.mjs";
 import { setup } from "./setup.mjs";
 
@@ -38,9 +38,16 @@ async function main() {
   step("Rust unit tests");
   await run("cargo", ["test"]);
   await build();
+  step("Convex functions (vitest + convex-test)");
+  await run(npmBin("vitest"), ["run", "--config", "convex/vitest.config.mts"]);
   await ensureChromium();
-  step("End-to-end and browser tests");
+  step("End-to-end and browser tests (store: D1)");
   await run(process.execPath, ["--test", "tests/e2e/", "tests/browser/"], { cwd: root });
+  step("The store conformance suites again, on Convex (the local Convex stand-in)");
+  await run(process.execPath, ["--test", "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs"], {
+    cwd: root,
+    env: { ...process.env, TEST_STORE: "convex" },
+  });
   console.log(`\nAll tests passed in ${Math.round((Date.now() - started) / 1000)} s.`);
 }
 

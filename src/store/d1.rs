@@ -1,8 +1,10 @@
 //! The `Store` on Cloudflare D1 (SQLite), the zero-account default.
 
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::rows::{
     self, AgentRow, ConversationRow, KeyRow, MessageRow, Param, SpendRow, TenantRow, UsageRow,
@@ -11,6 +13,41 @@ use super::{
     Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
     Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
 };
+
+#[wasm_bindgen(module = "/src/js/d1.js")]
+extern "C" {
+    /// Runs statements; resolves to one JSON text per statement (see `src/js/d1.js`).
+    #[wasm_bindgen(js_name = queryJson)]
+    fn query_json(db: &JsValue, statements: js_sys::Array) -> js_sys::Promise;
+}
+
+/// What one statement returned.
+#[derive(Deserialize)]
+struct Outcome<T> {
+    rows: Vec<T>,
+    changes: usize,
+}
+
+/// The JSON results of a batch, parsed on demand by statement.
+struct Results(Vec<String>);
+
+impl Results {
+    fn outcome<T: DeserializeOwned>(&self, i: usize) -> Result<Outcome<T>, StoreError> {
+        let text = self
+            .0
+            .get(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("no result for statement {i}")))?;
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn rows<T: DeserializeOwned>(&self, i: usize) -> Result<Vec<T>, StoreError> {
+        Ok(self.outcome::<T>(i)?.rows)
+    }
+
+    fn changes(&self, i: usize) -> Result<usize, StoreError> {
+        Ok(self.outcome::<serde::de::IgnoredAny>(i)?.changes)
+    }
+}
 
 /// D1 binding name in `wrangler.toml`.
 pub const BINDING: &str = "DB";
@@ -34,17 +71,28 @@ impl D1Store {
         self.db.prepare(sql).bind(&values).map_err(unavailable)
     }
 
+    /// Runs statements in one round trip (atomically when there are several).
+    async fn run(&self, statements: Vec<D1PreparedStatement>) -> Result<Results, StoreError> {
+        let list = js_sys::Array::new();
+        for statement in &statements {
+            list.push(statement.inner());
+        }
+        let texts = JsFuture::from(query_json(self.db.as_ref(), list))
+            .await
+            .map_err(|e| StoreError::Unavailable(js_message(&e)))?;
+        let texts = js_sys::Array::from(&texts)
+            .iter()
+            .map(|t| t.as_string().unwrap_or_default())
+            .collect();
+        Ok(Results(texts))
+    }
+
     async fn all<T: DeserializeOwned>(
         &self,
         sql: &str,
         params: &[Param],
     ) -> Result<Vec<T>, StoreError> {
-        let result = self
-            .statement(sql, params)?
-            .all()
-            .await
-            .map_err(unavailable)?;
-        result.results().map_err(corrupt)
+        self.run(vec![self.statement(sql, params)?]).await?.rows(0)
     }
 
     async fn first<T: DeserializeOwned>(
@@ -52,20 +100,12 @@ impl D1Store {
         sql: &str,
         params: &[Param],
     ) -> Result<Option<T>, StoreError> {
-        self.statement(sql, params)?
-            .first(None)
-            .await
-            .map_err(unavailable)
+        Ok(self.all(sql, params).await?.into_iter().next())
     }
 
     /// Runs one write; returns how many rows it changed.
     async fn write(&self, sql: &str, params: &[Param]) -> Result<usize, StoreError> {
-        let result = self
-            .statement(sql, params)?
-            .run()
-            .await
-            .map_err(unavailable)?;
-        Ok(changes(&result))
+        self.run(vec![self.statement(sql, params)?]).await?.changes(0)
     }
 
     fn append_statements(
@@ -98,26 +138,12 @@ fn unavailable(e: worker::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn corrupt(e: worker::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
-}
-
-fn changes(result: &D1Result) -> usize {
-    result
-        .meta()
+/// The message of a thrown JavaScript error.
+fn js_message(error: &JsValue) -> String {
+    js_sys::Reflect::get(error, &JsValue::from_str("message"))
         .ok()
-        .flatten()
-        .and_then(|m| m.changes)
-        .unwrap_or(0)
-}
-
-fn rows_of<T: DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Vec<T>, StoreError> {
-    results
-        .get(i)
-        .map(|r| r.results())
-        .transpose()
-        .map_err(corrupt)
-        .map(Option::unwrap_or_default)
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| format!("{error:?}"))
 }
 
 fn opt(value: Option<f64>) -> Param {
@@ -140,8 +166,7 @@ impl Store for D1Store {
             self.statement(&rows::select_conversation(), &[conversation_id.into()])?,
             self.statement(rows::SELECT_MESSAGES, &[conversation_id.into()])?,
         ];
-        let results = self.db.batch(reads).await.map_err(unavailable)?;
-        read_conversation(&results, 0)
+        read_conversation(&self.run(reads).await?, 0)
     }
 
     async fn turn_context(
@@ -162,8 +187,9 @@ impl Store for D1Store {
             reads.push(self.statement(&rows::select_conversation(), &[id.into()])?);
             reads.push(self.statement(rows::SELECT_MESSAGES, &[id.into()])?);
         }
-        let results = self.db.batch(reads).await.map_err(unavailable)?;
-        let spend = rows_of::<SpendRow>(&results, 0)?
+        let results = self.run(reads).await?;
+        let spend = results
+            .rows::<SpendRow>(0)?
             .into_iter()
             .next()
             .map(Spend::from)
@@ -196,7 +222,7 @@ impl Store for D1Store {
             self.append_statements(message, &mut writes)?;
         }
         if !writes.is_empty() {
-            self.db.batch(writes).await.map_err(unavailable)?;
+            self.run(writes).await?;
         }
         Ok(())
     }
@@ -242,7 +268,7 @@ impl Store for D1Store {
                 Param::Real(message.usage.cost),
             ],
         )?);
-        self.db.batch(writes).await.map_err(unavailable)?;
+        self.run(writes).await?;
         Ok(())
     }
 
@@ -268,7 +294,7 @@ impl Store for D1Store {
             )?,
             self.statement(rows::INSERT_KEY, &rows::key_params(key))?,
         ];
-        self.db.batch(writes).await.map_err(unavailable)?;
+        self.run(writes).await?;
         Ok(())
     }
 
@@ -423,16 +449,18 @@ impl Store for D1Store {
 
 /// The conversation and messages read by two consecutive statements of a batch.
 fn read_conversation(
-    results: &[D1Result],
+    results: &Results,
     first: usize,
 ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
-    let Some(conversation) = rows_of::<ConversationRow>(results, first)?
+    let Some(conversation) = results
+        .rows::<ConversationRow>(first)?
         .into_iter()
         .next()
     else {
         return Ok(None);
     };
-    let messages = rows_of::<MessageRow>(results, first + 1)?
+    let messages = results
+        .rows::<MessageRow>(first + 1)?
         .into_iter()
         .map(MessageRow::into_message)
         .collect::<Result<_, _>>()?;

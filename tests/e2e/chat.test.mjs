@@ -427,14 +427,14 @@ describe("request errors", () => {
   });
   test("health reports the store and model configuration", async () => {
     const res = await fetch(`${worker.url}/api/health`);
-    assert.deepEqual(await res.json(), { status: "ok", store: "d1", model: { configured: true }, rateLimits: "local" });
+    assert.deepEqual(await res.json(), { status: "ok", store: worker.store, model: { configured: true }, rateLimits: "local" });
   });
 });
 
 describe("without a model configured", () => {
   let bare;
   before(async () => {
-    bare = await startWorker({});
+    bare = await startWorker({}, { store: "d1" });
     await putAgent(bare.db, { id: "plain", config: agentConfig("scenario/plain") });
   });
   after(() => bare?.stop());

@@ -28,11 +28,39 @@ export const testKey = (agentId) => `pk_live_test_${agentId}`;
 /** Limits high enough that functional tests never meet them (the security suite sets its own). */
 const TEST_LIMITS = { visitorPerMinute: 6000, ipPerMinute: 6000, tenantPerMinute: 100000 };
 
+/** The store end-to-end tests run against: `TEST_STORE=convex` selects the Convex stand-in. */
+export const TEST_STORE = process.env.TEST_STORE === "convex" ? "convex" : "d1";
+
+/** Calls the Convex HTTP API as the worker does (deploy key), returning the value or throwing. */
+export function convexClient(url, key) {
+  const call = (endpoint) => async (path, args) => {
+    const res = await fetch(`${url}/api/${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Convex ${key}` },
+      body: JSON.stringify({ path, args, format: "json" }),
+    });
+    const body = await res.json();
+    if (res.status !== 200 || body.status !== "success") throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body.value;
+  };
+  return { query: call("query"), mutation: call("mutation") };
+}
+
 /**
- * Starts the worker with `bindings` as vars; returns its URL, the D1 handle and `stop`.
- * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them).
+ * Starts the worker with `bindings` as vars; returns its URL, a store handle for `putAgent`
+ * (`db`: the D1 database, or `{convex}` for the Convex stand-in), and `stop`.
+ * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them); `store`
+ * ("d1" or "convex", default TEST_STORE) picks the store the worker uses.
  */
-export async function startWorker(bindings, { migrate = true, ratelimits, assets = false } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE } = {}) {
+  let convex = null;
+  if (store === "convex") {
+    const { startConvexStandIn } = await import("./convex-standin.mjs");
+    const deployKey = `test-deployment|${Math.random().toString(16).slice(2)}${Date.now().toString(16)}`;
+    const standin = await startConvexStandIn({ deployKey });
+    convex = { standin, client: convexClient(standin.url, deployKey) };
+    bindings = { ...bindings, CONVEX_URL: standin.url, CONVEX_DEPLOY_KEY: deployKey };
+  }
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -54,7 +82,11 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
       await db.prepare(sql).run();
     }
   }
-  return { url, db, stop: () => mf.dispose() };
+  const stop = async () => {
+    await mf.dispose();
+    await convex?.standin.close();
+  };
+  return { url, db: convex ? { convex: convex.client } : db, d1: db, store, stop };
 }
 
 /**
@@ -64,6 +96,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
 export async function putAgent(db, { id, tenant = "t_test", tenantStatus = "active", enabled = true, config, identitySecret = null, signingSecret = null }) {
   const now = Date.now();
   config = { allowedOrigins: [TEST_ORIGIN], ...config, limits: { ...TEST_LIMITS, ...config.limits } };
+  if (db.convex) return putAgentConvex(db.convex, { id, tenant, tenantStatus, enabled, config, identitySecret, signingSecret, now });
   await db
     .prepare(
       "INSERT INTO tenants (id, name, status, created_at, identity_secret, signing_secret) VALUES (?1, ?1, ?2, ?3, ?4, ?5) " +
@@ -86,4 +119,30 @@ export async function putAgent(db, { id, tenant = "t_test", tenantStatus = "acti
     )
     .bind(`key_test_${id}`, tenant, id, testKey(id), now)
     .run();
+}
+
+/** `putAgent` through the Convex functions, as an operator's tools would. */
+async function putAgentConvex(c, { id, tenant, tenantStatus, enabled, config, identitySecret, signingSecret, now }) {
+  const existing = await c.query("tenants:get", { tenantId: tenant });
+  if (!existing) {
+    await c.mutation("tenants:create", {
+      tenant: { id: tenant, name: tenant, status: tenantStatus, monthlySpendCap: null, createdAt: now },
+      identitySecret: identitySecret ?? `idsec_unused_${tenant}`,
+      signingSecret: signingSecret ?? `whsec_unused_${tenant}`,
+      key: { id: `key_sk_${tenant}`, tenantId: tenant, agentId: null, kind: "secret", name: "test", lookup: `sk_live_unused_${tenant}`, hash: "-", masked: "-", createdAt: now, revokedAt: null },
+    });
+  } else {
+    await c.mutation("tenants:update", { tenant: { id: tenant, name: existing.name, status: tenantStatus, monthlySpendCap: existing.monthlySpendCap } });
+    if (identitySecret) await c.mutation("tenants:setSecret", { tenantId: tenant, which: "identity", value: identitySecret });
+    if (signingSecret) await c.mutation("tenants:setSecret", { tenantId: tenant, which: "signing", value: signingSecret });
+  }
+  const agent = { id, tenantId: tenant, config: JSON.stringify(config), enabled, createdAt: now, updatedAt: now };
+  if (!(await c.mutation("agents:create", { agent }))) {
+    const { createdAt, ...update } = agent;
+    await c.mutation("agents:update", { agent: update });
+  }
+  const pk = testKey(id);
+  if ((await c.query("keys:byLookup", { lookup: pk })).length === 0) {
+    await c.mutation("keys:create", { key: { id: `key_test_${id}`, tenantId: tenant, agentId: id, kind: "publishable", name: "test", lookup: pk, hash: "-", masked: pk, createdAt: now, revokedAt: null } });
+  }
 }

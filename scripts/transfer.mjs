@@ -1,0 +1,178 @@
+// Moves a deployment's data between its stores: D1 (SQLite) and Convex, through one JSON file.
+//
+//   npm run store:export -- --from d1 [--local | --remote] [--persist-to DIR] --out data.json
+//   npm run store:export -- --from convex --out data.json          (CONVEX_URL, CONVEX_DEPLOY_KEY)
+//   npm run store:import -- --to convex --in data.json             (CONVEX_URL, CONVEX_DEPLOY_KEY)
+//   npm run store:import -- --to d1 [--local | --remote] [--persist-to DIR] --in data.json
+//
+// The file holds every table in the row shapes the Convex functions use (camelCase, times in
+// ms, JSON blobs as text). Imports insert rows; run them into an empty store.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { npmBin, root } from "./lib.mjs";
+
+/** Tables in dependency order, each with its D1 columns and the matching JSON field names. */
+export const TABLES = [
+  ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at"]],
+  ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at"]],
+  ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at"]],
+  ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at"]],
+  ["messages", "messages", ["id", "conversation_id", "tenant_id", "seq", "role", "parts", "status", "model", "finish_reason", "input_tokens", "output_tokens", "cost", "error", "feedback", "feedback_at", "created_at"]],
+  ["usageDaily", "usage_daily", ["tenant_id", "agent_id", "day", "messages", "input_tokens", "output_tokens", "cost"]],
+];
+const ORDER_BY = { messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day" };
+const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+/** D1 row → JSON row. */
+function fromD1(table, row) {
+  const out = {};
+  for (const column of TABLES.find((t) => t[0] === table)[2]) {
+    let value = row[column] ?? null;
+    if (column === "enabled") value = value === true || value === 1;
+    out[camel(column)] = value;
+  }
+  return out;
+}
+
+/** Reads every table from a D1-like database (`prepare(sql).all()`). */
+export async function exportD1(db) {
+  const tables = {};
+  for (const [name, sqlName, columns] of TABLES) {
+    const { results } = await db.prepare(`SELECT ${columns.join(", ")} FROM ${sqlName} ORDER BY ${ORDER_BY[sqlName] ?? "created_at, id"}`).all();
+    tables[name] = results.map((row) => fromD1(name, row));
+  }
+  return { version: 1, exportedAt: Date.now(), tables };
+}
+
+/** SQL that inserts `data` into an empty D1 database. */
+export function insertStatements(data) {
+  const literal = (v) => (v === null || v === undefined ? "NULL" : typeof v === "boolean" ? (v ? "1" : "0") : typeof v === "number" ? String(v) : `'${String(v).replaceAll("'", "''")}'`);
+  const statements = [];
+  for (const [name, sqlName, columns] of TABLES) {
+    for (const row of data.tables[name] ?? []) {
+      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(row[camel(c)])).join(", ")});`);
+    }
+  }
+  return statements;
+}
+
+/** Inserts `data` into a D1-like database. */
+export async function importD1(db, data) {
+  const statements = insertStatements(data);
+  for (let i = 0; i < statements.length; i += 50) {
+    await db.batch(statements.slice(i, i + 50).map((sql) => db.prepare(sql)));
+  }
+  return statements.length;
+}
+
+/** Reads every table through the `transfer:exportTable` function. */
+export async function exportConvex(client) {
+  const tables = {};
+  for (const [name] of TABLES) {
+    tables[name] = [];
+    let cursor = null;
+    do {
+      const page = await client.query("transfer:exportTable", { table: name, cursor, limit: 200 });
+      tables[name].push(...page.rows);
+      cursor = page.cursor;
+    } while (cursor);
+  }
+  return { version: 1, exportedAt: Date.now(), tables };
+}
+
+/** Inserts `data` through the `transfer:importRows` function, in batches. */
+export async function importConvex(client, data) {
+  let count = 0;
+  for (const [name] of TABLES) {
+    const rows = data.tables[name] ?? [];
+    for (let i = 0; i < rows.length; i += 100) count += await client.mutation("transfer:importRows", { table: name, rows: rows.slice(i, i + 100) });
+  }
+  return count;
+}
+
+/** A Convex HTTP API client with the deploy key. */
+export function convexFromEnv() {
+  const url = process.env.CONVEX_URL;
+  const key = process.env.CONVEX_DEPLOY_KEY;
+  if (!url || !key) throw new Error("Set CONVEX_URL and CONVEX_DEPLOY_KEY to reach the Convex deployment.");
+  const call = (endpoint) => async (path, args) => {
+    const res = await fetch(`${url.replace(/\/$/, "")}/api/${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Convex ${key}` },
+      body: JSON.stringify({ path, args, format: "json" }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (res.status !== 200 || body.status !== "success") throw new Error(`Convex ${path} failed: ${body.errorMessage ?? body.message ?? res.status}`);
+    return body.value;
+  };
+  return { query: call("query"), mutation: call("mutation") };
+}
+
+/** A D1-like database backed by `wrangler d1 execute` (local or remote). */
+export function d1FromWrangler(flags) {
+  const wrangler = (args) =>
+    new Promise((resolve, reject) =>
+      execFile(npmBin("wrangler"), ["d1", "execute", "DB", ...flags, ...args], { cwd: root, maxBuffer: 1 << 30, env: { ...process.env, CI: "true" } }, (error, stdout, stderr) =>
+        error ? reject(new Error(`wrangler d1 execute failed: ${stderr || error.message}`)) : resolve(stdout),
+      ),
+    );
+  return {
+    prepare: (sql) => ({
+      all: async () => ({ results: JSON.parse(await wrangler(["--json", "--command", sql]))[0].results }),
+      sql,
+    }),
+    batch: async (statements) => {
+      const dir = mkdtempSync(join(tmpdir(), "d1-import-"));
+      try {
+        const file = join(dir, "import.sql");
+        writeFileSync(file, statements.map((s) => s.sql).join("\n"));
+        await wrangler(["--file", file]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) throw new Error(`Unexpected argument ${arg}`);
+    const name = arg.slice(2);
+    args[name] = argv[i + 1] && !argv[i + 1].startsWith("--") ? argv[++i] : true;
+  }
+  return args;
+}
+
+async function main() {
+  const [command, ...rest] = process.argv.slice(2);
+  const args = parseArgs(rest);
+  const d1Flags = [args.remote ? "--remote" : "--local", ...(args["persist-to"] ? ["--persist-to", args["persist-to"]] : [])];
+  if (command === "export") {
+    if (!args.out) throw new Error("Name the file: --out data.json");
+    const data = args.from === "convex" ? await exportConvex(convexFromEnv()) : args.from === "d1" ? await exportD1(d1FromWrangler(d1Flags)) : null;
+    if (!data) throw new Error("--from must be d1 or convex");
+    writeFileSync(args.out, JSON.stringify(data, null, 1), { mode: 0o600 });
+    console.log(`Exported ${Object.entries(data.tables).map(([t, rows]) => `${rows.length} ${t}`).join(", ")} to ${args.out}.`);
+  } else if (command === "import") {
+    if (!args.in) throw new Error("Name the file: --in data.json");
+    const data = JSON.parse(readFileSync(args.in, "utf8"));
+    if (data.version !== 1) throw new Error(`${args.in} is not an export of this version`);
+    const count = args.to === "convex" ? await importConvex(convexFromEnv(), data) : args.to === "d1" ? await importD1(d1FromWrangler(d1Flags), data) : null;
+    if (count === null) throw new Error("--to must be d1 or convex");
+    console.log(`Imported ${count} rows into ${args.to}.`);
+  } else {
+    throw new Error("Usage: transfer.mjs export --from d1|convex --out FILE | import --to d1|convex --in FILE");
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}
