@@ -1,7 +1,6 @@
 //! The `Store` on Cloudflare D1 (SQLite), the zero-account default.
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env};
@@ -21,31 +20,20 @@ extern "C" {
     fn query_json(db: &JsValue, statements: js_sys::Array) -> js_sys::Promise;
 }
 
-/// What one statement returned.
-#[derive(Deserialize)]
-struct Outcome<T> {
-    rows: Vec<T>,
-    changes: usize,
-}
-
-/// The JSON results of a batch, parsed on demand by statement.
-struct Results(Vec<String>);
+/// The results of a batch: each statement's rows as JSON text, and how many rows it changed.
+struct Results(Vec<(String, usize)>);
 
 impl Results {
-    fn outcome<T: DeserializeOwned>(&self, i: usize) -> Result<Outcome<T>, StoreError> {
-        let text = self
+    fn rows<T: DeserializeOwned>(&self, i: usize) -> Result<Vec<T>, StoreError> {
+        let (text, _) = self
             .0
             .get(i)
             .ok_or_else(|| StoreError::Corrupt(format!("no result for statement {i}")))?;
         serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    fn rows<T: DeserializeOwned>(&self, i: usize) -> Result<Vec<T>, StoreError> {
-        Ok(self.outcome::<T>(i)?.rows)
-    }
-
-    fn changes(&self, i: usize) -> Result<usize, StoreError> {
-        Ok(self.outcome::<serde::de::IgnoredAny>(i)?.changes)
+    fn changes(&self, i: usize) -> usize {
+        self.0.get(i).map_or(0, |(_, changes)| *changes)
     }
 }
 
@@ -80,11 +68,16 @@ impl D1Store {
         let texts = JsFuture::from(query_json(self.db.as_ref(), list))
             .await
             .map_err(|e| StoreError::Unavailable(js_message(&e)))?;
-        let texts = js_sys::Array::from(&texts)
+        let results = js_sys::Array::from(&texts)
             .iter()
-            .map(|t| t.as_string().unwrap_or_default())
+            .map(|pair| {
+                let pair = js_sys::Array::from(&pair);
+                let rows = pair.get(0).as_string().unwrap_or_default();
+                let changes = pair.get(1).as_f64().unwrap_or(0.0) as usize;
+                (rows, changes)
+            })
             .collect();
-        Ok(Results(texts))
+        Ok(Results(results))
     }
 
     async fn all<T: DeserializeOwned>(
@@ -105,7 +98,10 @@ impl D1Store {
 
     /// Runs one write; returns how many rows it changed.
     async fn write(&self, sql: &str, params: &[Param]) -> Result<usize, StoreError> {
-        self.run(vec![self.statement(sql, params)?]).await?.changes(0)
+        Ok(self
+            .run(vec![self.statement(sql, params)?])
+            .await?
+            .changes(0))
     }
 
     fn append_statements(
@@ -452,11 +448,7 @@ fn read_conversation(
     results: &Results,
     first: usize,
 ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
-    let Some(conversation) = results
-        .rows::<ConversationRow>(first)?
-        .into_iter()
-        .next()
-    else {
+    let Some(conversation) = results.rows::<ConversationRow>(first)?.into_iter().next() else {
         return Ok(None);
     };
     let messages = results
