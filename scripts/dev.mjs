@@ -2,7 +2,8 @@
 // and serves the worker with `wrangler dev` (which builds it through wrangler.toml's [build]).
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
-// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS and WEBHOOK_ALLOW_HOSTS from the environment win over
+// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY
+// (Convex as the store; the demo tenant is copied there) from the environment win over
 // .dev.vars.
 // DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { npmBin, root, run, step } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 
-const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS"];
+const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY"];
 
 function parseDotEnv(text) {
   const vars = {};
@@ -84,6 +85,19 @@ async function waitForHealth(url, child) {
   return null;
 }
 
+/** With Convex as the store, copies the seeded demo tenant from the local D1 unless Convex has it. */
+async function seedConvex(vars, persist) {
+  const { convexFromEnv, d1FromWrangler, exportD1, importConvex } = await import("./transfer.mjs");
+  process.env.CONVEX_URL = vars.CONVEX_URL;
+  process.env.CONVEX_DEPLOY_KEY = vars.CONVEX_DEPLOY_KEY;
+  const convex = convexFromEnv();
+  if (await convex.query("tenants:get", { tenantId: "demo" })) return;
+  step(`Seeding the demo tenant into Convex (${vars.CONVEX_URL})`);
+  const data = await exportD1(d1FromWrangler(["--local", ...persist]));
+  const demo = (row) => row.tenantId === "demo" || row.id === "demo";
+  await importConvex(convex, { ...data, tables: Object.fromEntries(Object.entries(data.tables).map(([t, rows]) => [t, rows.filter(demo)])) });
+}
+
 async function main() {
   await setup();
   const wrangler = npmBin("wrangler");
@@ -98,6 +112,7 @@ async function main() {
   await run(wrangler, ["d1", "execute", "DB", "--local", "--file", writeSeed(stateDir, port, secrets), ...persist], quiet);
 
   const { file, vars } = writeDevEnv(secrets);
+  if (vars.CONVEX_URL && vars.CONVEX_DEPLOY_KEY) await seedConvex(vars, persist);
   const url = `http://127.0.0.1:${port}`;
   step(`Starting wrangler dev on ${url}`);
   const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", file, ...persist], {

@@ -39,7 +39,7 @@ async function main() {
   await run("cargo", ["test"]);
   await build();
   step("Convex functions (vitest + convex-test)");
-  await run(npmBin("vitest"), ["run", "--config", "convex/vitest.config.mts"]);
+  await run(npmBin("vitest"), ["run", "--config", "convex/vitest.config.ts"]);
   await ensureChromium();
   step("End-to-end and browser tests (store: D1)");
   await run(process.execPath, ["--test", "tests/e2e/", "tests/browser/"], { cwd: root });

@@ -146,18 +146,30 @@ pub async fn handle(
         let model = HttpModel::new(settings, Some(visitor));
         let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
         let message = assistant_message(message_id, &start.conversation, outcome);
+        let day = utc_day(message.created_at);
+        // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
+        // it. When that fails (or the user message is still unsaved), the stream ends first and
+        // the writes are retried after it.
+        let stored = unsaved_start.is_none()
+            && store
+                .append_answer(&message, &agent.id, &day)
+                .await
+                .inspect_err(|e| console_error!("storing the answer failed, retrying: {e}"))
+                .is_ok();
+        sink.end();
+        if stored {
+            return;
+        }
         if let Some(start) = unsaved_start {
             if !retry(|| store.start_turn(&start), "the user message").await {
-                return sink.end();
+                return;
             }
         }
-        let day = utc_day(message.created_at);
         retry(
             || store.append_answer(&message, &agent.id, &day),
             "the answer",
         )
         .await;
-        sink.end();
     });
 
     Ok(ResponseBuilder::new()

@@ -51,8 +51,13 @@ pub fn read_response(http_status: u16, body: &str) -> Result<Value, StoreError> 
         .ok_or_else(|| StoreError::Unavailable("Convex answered with invalid JSON".into()))?;
     match value.get("status").and_then(Value::as_str) {
         Some("success") => Ok(value.get("value").cloned().unwrap_or(Value::Null)),
-        Some("error") => Err(StoreError::Unavailable(format!(
-            "Convex function failed: {}",
+        // Production deployments hide the message; `errorData.code` (from ConvexError) stays.
+        Some("error") => Err(StoreError::Rejected(format!(
+            "{} {}",
+            value
+                .pointer("/errorData/code")
+                .and_then(Value::as_str)
+                .unwrap_or("-"),
             text(&value, "errorMessage")
         ))),
         _ => Err(StoreError::Unavailable(
@@ -68,8 +73,7 @@ fn text<'a>(value: &'a Value, key: &str) -> &'a str {
 /// Whether a failed call may be retried: reads only, and only for failures on the way there
 /// (not a function that ran and threw).
 pub fn retryable(kind: Kind, error: &StoreError) -> bool {
-    kind == Kind::Query
-        && matches!(error, StoreError::Unavailable(m) if !m.starts_with("Convex function failed"))
+    kind == Kind::Query && matches!(error, StoreError::Unavailable(_))
 }
 
 /// A conversation as the functions take it.
@@ -192,7 +196,9 @@ mod tests {
             r#"{"status":"error","errorMessage":"Uncaught Error: boom","errorData":{"code":"X"}}"#,
         )
         .expect_err("an error");
-        assert!(matches!(&thrown, StoreError::Unavailable(m) if m.contains("boom")));
+        assert!(
+            matches!(&thrown, StoreError::Rejected(m) if m.contains("boom") && m.starts_with("X "))
+        );
         assert!(
             !retryable(Kind::Query, &thrown),
             "a function that threw is not retried"

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A stored record could not be read back.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// The backend ran the operation and refused it (a Convex function that threw).
+    #[error("store refused the operation: {0}")]
+    Rejected(String),
 }
 
 /// An agent with what the chat surfaces need of its tenant. Holds secrets: never serialized.

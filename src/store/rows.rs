@@ -383,8 +383,9 @@ pub struct KeyRow {
     created_at: f64,
     #[serde(alias = "revokedAt")]
     revoked_at: Option<f64>,
-    #[serde(alias = "tenantStatus")]
-    tenant_status: String,
+    /// Present where a query joins the tenant (key lookups for authentication).
+    #[serde(default, alias = "tenantStatus")]
+    tenant_status: Option<String>,
 }
 
 impl KeyRow {
@@ -392,7 +393,10 @@ impl KeyRow {
     pub fn into_key(self) -> Result<(ApiKey, TenantStatus), StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("key {} {what}", self.id));
         let kind = KeyKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?;
-        let status = TenantStatus::parse(&self.tenant_status).ok_or_else(|| corrupt("tenant"))?;
+        let status = match self.tenant_status.as_deref() {
+            None => TenantStatus::Active,
+            Some(text) => TenantStatus::parse(text).ok_or_else(|| corrupt("tenant"))?,
+        };
         let key = ApiKey {
             id: self.id,
             tenant_id: self.tenant_id,

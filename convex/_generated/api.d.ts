@@ -1,0 +1,63 @@
+/* eslint-disable */
+/**
+ * Generated `api` utility.
+ *
+ * THIS CODE IS AUTOMATICALLY GENERATED.
+ *
+ * To regenerate, run `npx convex dev`.
+ * @module
+ */
+
+import type * as agents from "../agents.js";
+import type * as conversations from "../conversations.js";
+import type * as keys from "../keys.js";
+import type * as messages from "../messages.js";
+import type * as model from "../model.js";
+import type * as tenants from "../tenants.js";
+import type * as transfer from "../transfer.js";
+import type * as usage from "../usage.js";
+
+import type {
+  ApiFromModules,
+  FilterApi,
+  FunctionReference,
+} from "convex/server";
+
+declare const fullApi: ApiFromModules<{
+  agents: typeof agents;
+  conversations: typeof conversations;
+  keys: typeof keys;
+  messages: typeof messages;
+  model: typeof model;
+  tenants: typeof tenants;
+  transfer: typeof transfer;
+  usage: typeof usage;
+}>;
+
+/**
+ * A utility for referencing Convex functions in your app's public API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = api.myModule.myFunction;
+ * ```
+ */
+export declare const api: FilterApi<
+  typeof fullApi,
+  FunctionReference<any, "public">
+>;
+
+/**
+ * A utility for referencing Convex functions in your app's internal API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = internal.myModule.myFunction;
+ * ```
+ */
+export declare const internal: FilterApi<
+  typeof fullApi,
+  FunctionReference<any, "internal">
+>;
+
+export declare const components: {};

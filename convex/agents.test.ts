@@ -1,0 +1,137 @@
+import { expect, test } from "vitest";
+import { internal } from "./_generated/api";
+import {
+  agentInput,
+  answerInput,
+  errorData,
+  keyRow,
+  seedAgent,
+  seedConversation,
+  seedTenant,
+  setup,
+  T0,
+} from "./test.helpers";
+
+test("get returns the agent with its tenant's standing, secrets, cap and live publishable keys", async () => {
+  const t = setup();
+  await seedTenant(t, "t1", { monthlySpendCap: 12 });
+  expect(await seedAgent(t, "a1", "t1")).toBe(true);
+  await t.mutation(internal.keys.create, {
+    key: keyRow("pk1", "t1", { agentId: "a1", kind: "publishable", lookup: "pk_live_1" }),
+  });
+  await t.mutation(internal.keys.create, {
+    key: keyRow("pk2", "t1", { agentId: "a1", kind: "publishable", lookup: "pk_live_2" }),
+  });
+  await t.mutation(internal.keys.create, {
+    key: keyRow("sk1", "t1", { agentId: "a1", kind: "secret", lookup: "sk_live_1" }),
+  });
+  await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "pk2", now: T0 + 5 });
+
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).toEqual({
+    ...agentInput("a1", "t1"),
+    tenantStatus: "active",
+    identitySecret: "idsec-t1",
+    signingSecret: "whsec-t1",
+    monthlySpendCap: 12,
+    publishableKeys: ["pk_live_1"],
+  });
+  expect(await t.query(internal.agents.get, { agentId: "missing" })).toBeNull();
+
+  await t.mutation(internal.tenants.update, {
+    tenant: { id: "t1", name: "x", status: "suspended", monthlySpendCap: null },
+  });
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).toMatchObject({
+    tenantStatus: "suspended",
+    monthlySpendCap: null,
+  });
+});
+
+test("listForTenant returns only that tenant's agents, oldest first", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  await seedAgent(t, "a3", "t1", T0 + 3);
+  await seedAgent(t, "a1", "t1", T0 + 1);
+  await seedAgent(t, "b1", "t2", T0);
+  await seedAgent(t, "a2", "t1", T0 + 1);
+  const list = await t.query(internal.agents.listForTenant, { tenantId: "t1" });
+  expect(list.map((a) => a.id)).toEqual(["a1", "a2", "a3"]);
+  expect(list.every((a) => a.tenantId === "t1" && a.identitySecret === "idsec-t1")).toBe(true);
+  expect(await t.query(internal.agents.listForTenant, { tenantId: "nobody" })).toEqual([]);
+});
+
+test("create is false for a taken id in any tenant, and refuses an unknown tenant or bad JSON", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  expect(await seedAgent(t, "a1", "t1")).toBe(true);
+  expect(await seedAgent(t, "a1", "t1")).toBe(false);
+  expect(await seedAgent(t, "a1", "t2")).toBe(false);
+  expect(await errorData(seedAgent(t, "a2", "ghost"))).toMatchObject({ code: "NotFound" });
+  expect(
+    await errorData(
+      t.mutation(internal.agents.create, { agent: { ...agentInput("a3", "t1"), config: "{oops" } }),
+    ),
+  ).toMatchObject({ code: "Invalid" });
+  expect((await t.query(internal.agents.get, { agentId: "a1" }))?.tenantId).toBe("t1");
+});
+
+test("update saves config, enabled and updatedAt only for the owning tenant", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  await seedAgent(t, "a1", "t1");
+  const change = { id: "a1", config: '{"name":"New"}', enabled: false, updatedAt: T0 + 9 };
+  expect(await t.mutation(internal.agents.update, { agent: { ...change, tenantId: "t2" } })).toBe(false);
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).toMatchObject(agentInput("a1", "t1"));
+  expect(await t.mutation(internal.agents.update, { agent: { ...change, tenantId: "t1" } })).toBe(true);
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).toMatchObject({
+    ...change,
+    tenantId: "t1",
+    createdAt: T0,
+  });
+  expect(
+    await t.mutation(internal.agents.update, { agent: { ...change, id: "none", tenantId: "t1" } }),
+  ).toBe(false);
+});
+
+test("remove deletes the agent, its conversations and messages and keys, keeps usage, and only for its tenant", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  await seedAgent(t, "a1", "t1");
+  await seedAgent(t, "a2", "t1");
+  await seedAgent(t, "b1", "t2");
+  await t.mutation(internal.keys.create, {
+    key: keyRow("pk1", "t1", { agentId: "a1", kind: "publishable", lookup: "pk_1" }),
+  });
+  await t.mutation(internal.keys.create, {
+    key: keyRow("pk2", "t1", { agentId: "a2", kind: "publishable", lookup: "pk_2" }),
+  });
+  await seedConversation(t, "c1", "t1", "a1");
+  await seedConversation(t, "c2", "t1", "a1");
+  await seedConversation(t, "c3", "t1", "a2");
+  await seedConversation(t, "d1", "t2", "b1");
+  await t.mutation(internal.messages.appendAnswer, {
+    message: answerInput("c1-a1", "c1", "t1"),
+    agentId: "a1",
+    day: "2026-01-01",
+  });
+
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t2", agentId: "a1" })).toBe(false);
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).not.toBeNull();
+
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(true);
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { conversationId: "c1" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { conversationId: "c2" })).toBeNull();
+  const left = await t.run(async (ctx) => ({
+    messages: (await ctx.db.query("messages").collect()).map((m) => m.conversationId).sort(),
+    keys: (await ctx.db.query("apiKeys").collect()).map((k) => k.id).sort(),
+    usage: (await ctx.db.query("usageDaily").collect()).map((u) => u.agentId),
+  }));
+  expect(left).toEqual({ messages: ["c3", "d1"], keys: ["k-t1", "k-t2", "pk2"], usage: ["a1"] });
+  expect(await t.query(internal.agents.get, { agentId: "a2" })).not.toBeNull();
+  expect(await t.query(internal.agents.get, { agentId: "b1" })).not.toBeNull();
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(false);
+});

@@ -1,0 +1,67 @@
+import { expect, test } from "vitest";
+import { internal } from "./_generated/api";
+import { errorData, keyRow, seedAgent, seedTenant, setup, T0 } from "./test.helpers";
+
+test("byLookup returns live keys with their tenant's status, never revoked ones", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2", { status: "suspended" });
+  await t.mutation(internal.keys.create, { key: keyRow("x1", "t1", { lookup: "shared" }) });
+  await t.mutation(internal.keys.create, { key: keyRow("x2", "t2", { lookup: "shared" }) });
+  await t.mutation(internal.keys.create, { key: keyRow("x3", "t1", { lookup: "shared" }) });
+  await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "x3", now: T0 + 1 });
+
+  const found = await t.query(internal.keys.byLookup, { lookup: "shared" });
+  expect(found).toEqual([
+    { ...keyRow("x1", "t1", { lookup: "shared" }), tenantStatus: "active" },
+    { ...keyRow("x2", "t2", { lookup: "shared" }), tenantStatus: "suspended" },
+  ]);
+  expect(await t.query(internal.keys.byLookup, { lookup: "none" })).toEqual([]);
+});
+
+test("listForTenant returns that tenant's keys, revoked too, newest first", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  await t.mutation(internal.keys.create, { key: keyRow("b", "t1", { createdAt: T0 + 2 }) });
+  await t.mutation(internal.keys.create, { key: keyRow("a", "t1", { createdAt: T0 + 2 }) });
+  await t.mutation(internal.keys.create, { key: keyRow("c", "t1", { createdAt: T0 + 5 }) });
+  await t.mutation(internal.keys.create, { key: keyRow("z", "t2", { createdAt: T0 + 9 }) });
+  await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "c", now: T0 + 6 });
+  const list = await t.query(internal.keys.listForTenant, { tenantId: "t1" });
+  expect(list.map((k) => k.id)).toEqual(["c", "a", "b", "k-t1"]);
+  expect(list[0]).toEqual(keyRow("c", "t1", { createdAt: T0 + 5, revokedAt: T0 + 6 }));
+});
+
+test("create checks the tenant, the agent's tenant and the id", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  await seedAgent(t, "b1", "t2");
+  expect(await errorData(t.mutation(internal.keys.create, { key: keyRow("n", "ghost") }))).toMatchObject({
+    code: "NotFound",
+  });
+  expect(
+    await errorData(t.mutation(internal.keys.create, { key: keyRow("n", "t1", { agentId: "b1" }) })),
+  ).toMatchObject({ code: "NotFound" });
+  expect(await errorData(t.mutation(internal.keys.create, { key: keyRow("k-t2", "t1") }))).toMatchObject({
+    code: "Conflict",
+  });
+  await t.mutation(internal.keys.create, { key: keyRow("n", "t2", { agentId: "b1", kind: "publishable" }) });
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t2" })).map((k) => k.id)).toContain("n");
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t1" })).map((k) => k.id)).toEqual(["k-t1"]);
+});
+
+test("revoke only a live key of that tenant", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  expect(await t.mutation(internal.keys.revoke, { tenantId: "t2", keyId: "k-t1", now: T0 + 1 })).toBe(false);
+  expect(await t.query(internal.keys.byLookup, { lookup: "sk_k-t1" })).toHaveLength(1);
+  expect(await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "k-t1", now: T0 + 1 })).toBe(true);
+  expect(await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "k-t1", now: T0 + 2 })).toBe(false);
+  expect(await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "nope", now: T0 + 2 })).toBe(false);
+  expect(await t.query(internal.keys.byLookup, { lookup: "sk_k-t1" })).toEqual([]);
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t1" }))[0].revokedAt).toBe(T0 + 1);
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t2" }))[0].revokedAt).toBeNull();
+});

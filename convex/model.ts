@@ -1,0 +1,432 @@
+/**
+ * Shared validators, row mappers and lookups for the store's Convex functions.
+ *
+ * Documents mirror the D1 schema (`migrations/*.sql`) in camelCase: our own string ids live in
+ * an `id` field (Convex's `_id` is never exposed), times are numbers (ms since the epoch),
+ * nullable fields are always present (stored as `null`), and JSON blobs (agent config, message
+ * parts) are strings. Rows handed to the worker carry exactly the fields of their validator
+ * below, never `_id` or `_creationTime`.
+ */
+import { ConvexError, v } from "convex/values";
+import type { Infer, Validator } from "convex/values";
+import type { Doc } from "./_generated/dataModel";
+import type { DatabaseReader, DatabaseWriter } from "./_generated/server";
+
+/** `inner` or `null`; the field is always present. */
+export function nullable<T extends Validator<any, "required", any>>(inner: T) {
+  return v.union(v.null(), inner);
+}
+
+// ---- enumerations
+
+export const tenantStatus = v.union(v.literal("active"), v.literal("suspended"));
+export const keyKind = v.union(v.literal("secret"), v.literal("publishable"));
+export const messageRole = v.union(v.literal("user"), v.literal("assistant"));
+export const messageStatus = v.union(
+  v.literal("complete"),
+  v.literal("aborted"),
+  v.literal("error"),
+);
+export const rating = v.union(v.literal("up"), v.literal("down"));
+export const secretName = v.union(v.literal("identity"), v.literal("signing"));
+export const tableName = v.union(
+  v.literal("tenants"),
+  v.literal("agents"),
+  v.literal("apiKeys"),
+  v.literal("conversations"),
+  v.literal("messages"),
+  v.literal("usageDaily"),
+);
+export type TableName = Infer<typeof tableName>;
+
+// ---- documents, exactly as stored (and as `transfer:exportTable` hands them out)
+
+export const tenantDoc = v.object({
+  id: v.string(),
+  name: v.string(),
+  status: tenantStatus,
+  monthlySpendCap: nullable(v.number()),
+  identitySecret: nullable(v.string()),
+  signingSecret: nullable(v.string()),
+  createdAt: v.number(),
+});
+
+export const agentDoc = v.object({
+  id: v.string(),
+  tenantId: v.string(),
+  /** The agent's configuration as JSON text. */
+  config: v.string(),
+  enabled: v.boolean(),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+});
+
+export const apiKeyDoc = v.object({
+  id: v.string(),
+  tenantId: v.string(),
+  agentId: nullable(v.string()),
+  kind: keyKind,
+  name: v.string(),
+  /** A secret key's first characters, or a publishable key whole. */
+  lookup: v.string(),
+  /** SHA-256 of a secret key. */
+  hash: v.string(),
+  masked: v.string(),
+  createdAt: v.number(),
+  revokedAt: nullable(v.number()),
+});
+
+export const conversationDoc = v.object({
+  id: v.string(),
+  tenantId: v.string(),
+  agentId: v.string(),
+  visitorId: nullable(v.string()),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+});
+
+export const messageDoc = v.object({
+  conversationId: v.string(),
+  tenantId: v.string(),
+  id: v.string(),
+  /** Position in the conversation, from 1. */
+  seq: v.number(),
+  role: messageRole,
+  /** The message parts as JSON text (an array). */
+  parts: v.string(),
+  status: messageStatus,
+  model: nullable(v.string()),
+  finishReason: nullable(v.string()),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  cost: v.number(),
+  error: nullable(v.string()),
+  feedback: nullable(rating),
+  feedbackAt: nullable(v.number()),
+  createdAt: v.number(),
+});
+
+export const usageDoc = v.object({
+  tenantId: v.string(),
+  agentId: v.string(),
+  /** UTC day, `YYYY-MM-DD`. */
+  day: v.string(),
+  messages: v.number(),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  cost: v.number(),
+});
+
+/** Each table's document validator. */
+export const documents = {
+  tenants: tenantDoc,
+  agents: agentDoc,
+  apiKeys: apiKeyDoc,
+  conversations: conversationDoc,
+  messages: messageDoc,
+  usageDaily: usageDoc,
+} as const;
+
+/** Any table's document (for `transfer`). */
+export const anyDoc = v.union(tenantDoc, agentDoc, apiKeyDoc, conversationDoc, messageDoc, usageDoc);
+
+// ---- rows handed to the worker
+
+export const tenantRow = tenantDoc.omit("identitySecret", "signingSecret");
+export const agentRow = agentDoc.extend({
+  tenantStatus,
+  identitySecret: nullable(v.string()),
+  signingSecret: nullable(v.string()),
+  monthlySpendCap: nullable(v.number()),
+  /** `lookup` of the agent's live publishable keys. */
+  publishableKeys: v.array(v.string()),
+});
+export const keyRow = apiKeyDoc;
+export const keyWithTenantRow = apiKeyDoc.extend({ tenantStatus });
+export const conversationRow = conversationDoc;
+export const messageRow = messageDoc.omit("feedbackAt");
+export const usageRow = usageDoc.omit("tenantId");
+export const spendRow = v.object({ tenant: v.number(), agent: v.number() });
+export const conversationWithMessages = v.object({
+  conversation: conversationRow,
+  messages: v.array(messageRow),
+});
+
+// ---- arguments
+
+/** A message to append; the store assigns `seq`. */
+export const newMessage = messageRow.omit("seq");
+export const newAgent = agentDoc;
+export const agentUpdate = agentDoc.omit("createdAt");
+export const newTenant = tenantRow;
+export const tenantUpdate = tenantRow.omit("createdAt");
+
+export type TenantRow = Infer<typeof tenantRow>;
+export type AgentRow = Infer<typeof agentRow>;
+export type KeyRow = Infer<typeof keyRow>;
+export type ConversationRow = Infer<typeof conversationRow>;
+export type MessageRow = Infer<typeof messageRow>;
+export type NewMessage = Infer<typeof newMessage>;
+export type UsageRow = Infer<typeof usageRow>;
+export type Spend = Infer<typeof spendRow>;
+
+// ---- errors
+
+/** Codes of the `ConvexError`s thrown for caller mistakes (`errorData.code` over HTTP). */
+export type ErrorCode = "NotFound" | "Conflict" | "Mismatch" | "Invalid";
+
+/** Throws a `ConvexError` with `{code, message}` as its data. */
+export function fail(code: ErrorCode, message: string): never {
+  throw new ConvexError({ code, message });
+}
+
+/** Fails unless `text` is JSON (D1 checks `json_valid`). */
+export function assertJson(text: string, what: string) {
+  try {
+    JSON.parse(text);
+  } catch {
+    fail("Invalid", `${what} is not valid JSON`);
+  }
+}
+
+/** Fails unless `day` looks like `YYYY-MM-DD`. */
+export function assertDay(day: string, what: string) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+    fail("Invalid", `${what} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
+  }
+}
+
+/** Fails unless `n` is a whole number of at least `min`. */
+export function assertCount(n: number, what: string, min: number) {
+  if (!Number.isInteger(n) || n < min) {
+    fail("Invalid", `${what} must be a whole number of at least ${min}, got ${n}`);
+  }
+}
+
+/** Orders rows by `keys` in turn (a stable sort, like `ORDER BY`). */
+export function orderBy<T>(rows: T[], ...keys: Array<[(row: T) => string | number, "asc" | "desc"]>) {
+  return rows.sort((a, b) => {
+    for (const [key, direction] of keys) {
+      const x = key(a);
+      const y = key(b);
+      if (x < y) return direction === "asc" ? -1 : 1;
+      if (x > y) return direction === "asc" ? 1 : -1;
+    }
+    return 0;
+  });
+}
+
+// ---- row mappers (exactly the row fields, nothing of Convex's own)
+
+export function tenantRowOf(t: Doc<"tenants">): TenantRow {
+  return {
+    id: t.id,
+    name: t.name,
+    status: t.status,
+    monthlySpendCap: t.monthlySpendCap,
+    createdAt: t.createdAt,
+  };
+}
+
+export function keyRowOf(k: Doc<"apiKeys">): KeyRow {
+  return {
+    id: k.id,
+    tenantId: k.tenantId,
+    agentId: k.agentId,
+    kind: k.kind,
+    name: k.name,
+    lookup: k.lookup,
+    hash: k.hash,
+    masked: k.masked,
+    createdAt: k.createdAt,
+    revokedAt: k.revokedAt,
+  };
+}
+
+export function conversationRowOf(c: Doc<"conversations">): ConversationRow {
+  return {
+    id: c.id,
+    tenantId: c.tenantId,
+    agentId: c.agentId,
+    visitorId: c.visitorId,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+  };
+}
+
+export function messageRowOf(m: Doc<"messages">): MessageRow {
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    tenantId: m.tenantId,
+    seq: m.seq,
+    role: m.role,
+    parts: m.parts,
+    status: m.status,
+    model: m.model,
+    finishReason: m.finishReason,
+    inputTokens: m.inputTokens,
+    outputTokens: m.outputTokens,
+    cost: m.cost,
+    error: m.error,
+    feedback: m.feedback,
+    createdAt: m.createdAt,
+  };
+}
+
+export function usageRowOf(u: Doc<"usageDaily">): UsageRow {
+  return {
+    agentId: u.agentId,
+    day: u.day,
+    messages: u.messages,
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    cost: u.cost,
+  };
+}
+
+/** An agent with what the worker needs of its tenant and its live publishable keys. */
+export async function agentRowOf(
+  db: DatabaseReader,
+  a: Doc<"agents">,
+  tenant: Doc<"tenants">,
+): Promise<AgentRow> {
+  const publishable = await db
+    .query("apiKeys")
+    .withIndex("by_agent", (q) => q.eq("agentId", a.id).eq("kind", "publishable"))
+    .collect();
+  return {
+    id: a.id,
+    tenantId: a.tenantId,
+    config: a.config,
+    enabled: a.enabled,
+    createdAt: a.createdAt,
+    updatedAt: a.updatedAt,
+    tenantStatus: tenant.status,
+    identitySecret: tenant.identitySecret,
+    signingSecret: tenant.signingSecret,
+    monthlySpendCap: tenant.monthlySpendCap,
+    publishableKeys: publishable
+      .filter((k) => k.revokedAt === null && k.tenantId === a.tenantId)
+      .map((k) => k.lookup),
+  };
+}
+
+// ---- lookups by our own ids
+
+export function tenantById(db: DatabaseReader, id: string) {
+  return db
+    .query("tenants")
+    .withIndex("by_tenant_id", (q) => q.eq("id", id))
+    .unique();
+}
+
+export function agentById(db: DatabaseReader, id: string) {
+  return db
+    .query("agents")
+    .withIndex("by_agent_id", (q) => q.eq("id", id))
+    .unique();
+}
+
+export function keyById(db: DatabaseReader, id: string) {
+  return db
+    .query("apiKeys")
+    .withIndex("by_key_id", (q) => q.eq("id", id))
+    .unique();
+}
+
+export function conversationById(db: DatabaseReader, id: string) {
+  return db
+    .query("conversations")
+    .withIndex("by_conversation_id", (q) => q.eq("id", id))
+    .unique();
+}
+
+export function messageById(db: DatabaseReader, conversationId: string, id: string) {
+  return db
+    .query("messages")
+    .withIndex("by_conversation_message", (q) =>
+      q.eq("conversationId", conversationId).eq("id", id),
+    )
+    .unique();
+}
+
+/** A conversation with its messages in order, or null. */
+export async function loadConversation(db: DatabaseReader, conversationId: string) {
+  const conversation = await conversationById(db, conversationId);
+  if (conversation === null) return null;
+  const messages = await db
+    .query("messages")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId))
+    .collect();
+  return {
+    conversation: conversationRowOf(conversation),
+    messages: messages.map(messageRowOf),
+  };
+}
+
+/** Spend since `sinceDay` (inclusive) of a tenant (all agents) and of one of its agents. */
+export async function spendOf(
+  db: DatabaseReader,
+  tenantId: string,
+  agentId: string | null,
+  sinceDay: string,
+): Promise<Spend> {
+  const days = await db
+    .query("usageDaily")
+    .withIndex("by_tenant_day", (q) => q.eq("tenantId", tenantId).gte("day", sinceDay))
+    .collect();
+  let tenant = 0;
+  let agent = 0;
+  for (const day of days) {
+    tenant += day.cost;
+    if (agentId !== null && day.agentId === agentId) agent += day.cost;
+  }
+  return { tenant, agent };
+}
+
+// ---- writes shared by several modules
+
+/** Stores a key after checking its tenant, its agent (the same tenant's) and its id. */
+export async function insertKey(db: DatabaseWriter, key: KeyRow) {
+  if ((await tenantById(db, key.tenantId)) === null) {
+    fail("NotFound", `Tenant ${key.tenantId} does not exist`);
+  }
+  if ((await keyById(db, key.id)) !== null) {
+    fail("Conflict", `Key ${key.id} exists`);
+  }
+  if (key.agentId !== null) {
+    const agent = await agentById(db, key.agentId);
+    if (agent === null || agent.tenantId !== key.tenantId) {
+      fail("NotFound", `Tenant ${key.tenantId} has no agent ${key.agentId}`);
+    }
+  }
+  await db.insert("apiKeys", key);
+}
+
+/**
+ * Appends a message to its conversation with the next `seq` (1 for the first). A message whose
+ * id the conversation already holds is not appended again (a retried call after a lost answer),
+ * so this returns whether it appended.
+ */
+export async function appendMessage(db: DatabaseWriter, message: NewMessage): Promise<boolean> {
+  assertJson(message.parts, "Message parts");
+  const existing = await messageById(db, message.conversationId, message.id);
+  if (existing !== null) {
+    if (existing.role !== message.role) {
+      fail("Conflict", `Message ${message.id} exists as a ${existing.role} message`);
+    }
+    return false;
+  }
+  const last = await db
+    .query("messages")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", message.conversationId))
+    .order("desc")
+    .first();
+  await db.insert("messages", {
+    ...message,
+    seq: (last?.seq ?? 0) + 1,
+    feedbackAt: message.feedback === null ? null : message.createdAt,
+  });
+  return true;
+}

@@ -1,0 +1,34 @@
+/**
+ * The store's tables: the D1 schema (`migrations/*.sql`) in camelCase. Our own string ids are
+ * kept in `id` fields; every tenant-scoped read goes through one of the indexes below.
+ */
+import { defineSchema, defineTable } from "convex/server";
+import { agentDoc, apiKeyDoc, conversationDoc, messageDoc, tenantDoc, usageDoc } from "./model";
+
+export default defineSchema({
+  tenants: defineTable(tenantDoc).index("by_tenant_id", ["id"]),
+
+  agents: defineTable(agentDoc)
+    .index("by_agent_id", ["id"])
+    .index("by_tenant", ["tenantId", "createdAt"]),
+
+  apiKeys: defineTable(apiKeyDoc)
+    .index("by_key_id", ["id"])
+    .index("by_lookup", ["lookup"])
+    .index("by_tenant", ["tenantId", "createdAt"])
+    .index("by_agent", ["agentId", "kind"]),
+
+  conversations: defineTable(conversationDoc)
+    .index("by_conversation_id", ["id"])
+    .index("by_tenant", ["tenantId", "updatedAt"])
+    .index("by_agent", ["tenantId", "agentId", "updatedAt"]),
+
+  messages: defineTable(messageDoc)
+    .index("by_conversation", ["conversationId", "seq"])
+    .index("by_conversation_message", ["conversationId", "id"])
+    .index("by_tenant", ["tenantId", "createdAt"]),
+
+  usageDaily: defineTable(usageDoc)
+    .index("by_key", ["tenantId", "agentId", "day"])
+    .index("by_tenant_day", ["tenantId", "day"]),
+});

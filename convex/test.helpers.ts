@@ -1,0 +1,136 @@
+/// <reference types="vite/client" />
+// Fixtures shared by the unit tests (two dots in the name: not a Convex module).
+import { convexTest } from "convex-test";
+import { internal } from "./_generated/api";
+import schema from "./schema";
+import type { KeyRow, NewMessage, TenantRow } from "./model";
+
+/** The Convex modules, as convex-test needs them (files with one dot only). */
+export const modules = import.meta.glob("./**/!(*.*.*)*.*s");
+
+export type T = ReturnType<typeof setup>;
+
+/** A fresh in-memory deployment running this directory's functions. */
+export function setup() {
+  return convexTest(schema, modules);
+}
+
+export const T0 = 1_760_000_000_000;
+
+export function tenantRow(id: string, over: Partial<TenantRow> = {}): TenantRow {
+  return { id, name: `Tenant ${id}`, status: "active", monthlySpendCap: null, createdAt: T0, ...over };
+}
+
+export function keyRow(id: string, tenantId: string, over: Partial<KeyRow> = {}): KeyRow {
+  return {
+    id,
+    tenantId,
+    agentId: null,
+    kind: "secret",
+    name: `Key ${id}`,
+    lookup: `sk_${id}`,
+    hash: `hash-${id}`,
+    masked: `sk_…${id}`,
+    createdAt: T0,
+    revokedAt: null,
+    ...over,
+  };
+}
+
+export function agentInput(id: string, tenantId: string, createdAt = T0) {
+  return {
+    id,
+    tenantId,
+    config: JSON.stringify({ name: `Agent ${id}` }),
+    enabled: true,
+    createdAt,
+    updatedAt: createdAt,
+  };
+}
+
+export function conversationRow(id: string, tenantId: string, agentId: string, at = T0) {
+  return { id, tenantId, agentId, visitorId: "v1", createdAt: at, updatedAt: at };
+}
+
+export function messageInput(
+  id: string,
+  conversationId: string,
+  tenantId: string,
+  over: Partial<NewMessage> = {},
+): NewMessage {
+  return {
+    id,
+    conversationId,
+    tenantId,
+    role: "user",
+    parts: JSON.stringify([{ type: "text", text: `text of ${id}` }]),
+    status: "complete",
+    model: null,
+    finishReason: null,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0,
+    error: null,
+    feedback: null,
+    createdAt: T0,
+    ...over,
+  };
+}
+
+export function answerInput(
+  id: string,
+  conversationId: string,
+  tenantId: string,
+  over: Partial<NewMessage> = {},
+): NewMessage {
+  return messageInput(id, conversationId, tenantId, {
+    role: "assistant",
+    model: "model/x",
+    finishReason: "stop",
+    inputTokens: 10,
+    outputTokens: 20,
+    cost: 0.5,
+    ...over,
+  });
+}
+
+/** Creates a tenant (with secrets `idsec-<id>`/`whsec-<id>` and a first secret key `k-<id>`). */
+export async function seedTenant(t: T, id: string, over: Partial<TenantRow> = {}) {
+  await t.mutation(internal.tenants.create, {
+    tenant: tenantRow(id, over),
+    identitySecret: `idsec-${id}`,
+    signingSecret: `whsec-${id}`,
+    key: keyRow(`k-${id}`, id, { createdAt: over.createdAt ?? T0 }),
+  });
+}
+
+/** Creates an agent of a tenant. */
+export async function seedAgent(t: T, id: string, tenantId: string, createdAt = T0) {
+  return t.mutation(internal.agents.create, { agent: agentInput(id, tenantId, createdAt) });
+}
+
+/** Starts a conversation with one user message. */
+export async function seedConversation(
+  t: T,
+  id: string,
+  tenantId: string,
+  agentId: string,
+  at = T0,
+) {
+  await t.mutation(internal.conversations.startTurn, {
+    conversation: conversationRow(id, tenantId, agentId, at),
+    create: true,
+    replaceAfter: null,
+    userMessage: messageInput(`${id}-u1`, id, tenantId, { createdAt: at }),
+  });
+}
+
+/** The Convex error data of a rejected call. */
+export async function errorData(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call;
+  } catch (e) {
+    return (e as { data?: unknown }).data;
+  }
+  throw new Error("expected the call to fail");
+}

@@ -1,0 +1,116 @@
+/**
+ * Moving data between D1 and Convex: page through a table, and insert rows exported elsewhere.
+ * Rows are the documents as stored (every field, camelCase, no `_id`/`_creationTime`): tenants
+ * with their secrets, messages with `feedbackAt`, usage rows with `tenantId`. Internal only.
+ */
+import { v } from "convex/values";
+import type { Infer } from "convex/values";
+import { internalMutation, internalQuery } from "./_generated/server";
+import type { DatabaseWriter } from "./_generated/server";
+import {
+  agentById,
+  anyDoc,
+  assertCount,
+  conversationById,
+  documents,
+  fail,
+  keyById,
+  messageById,
+  nullable,
+  tableName,
+  tenantById,
+} from "./model";
+import type { TableName } from "./model";
+
+type Row = Infer<typeof anyDoc>;
+
+/** One page of a table, in insertion order; `cursor` is null after the last page. */
+export const exportTable = internalQuery({
+  args: { table: tableName, cursor: nullable(v.string()), limit: v.number() },
+  returns: v.object({ rows: v.array(anyDoc), cursor: nullable(v.string()) }),
+  handler: async (ctx, { table, cursor, limit }) => {
+    assertCount(limit, "limit", 1);
+    const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
+    return {
+      rows: page.page.map(({ _id, _creationTime, ...row }) => row as Row),
+      cursor: page.isDone ? null : page.continueCursor,
+    };
+  },
+});
+
+/**
+ * Inserts rows into a table, skipping rows that are already there (same id; for messages the
+ * same conversation and id; for usage the same tenant, agent and day), so an import can be
+ * rerun. Returns how many rows it inserted.
+ */
+export const importRows = internalMutation({
+  args: { table: tableName, rows: v.array(anyDoc) },
+  returns: v.number(),
+  handler: async (ctx, { table, rows }) => {
+    const fields = Object.keys(documents[table].fields).sort().join(",");
+    let inserted = 0;
+    for (const [i, row] of rows.entries()) {
+      if (Object.keys(row).sort().join(",") !== fields) {
+        fail("Invalid", `Row ${i} does not have the fields of ${table} (${fields})`);
+      }
+      if (await insertIfMissing(ctx.db, table, row)) inserted += 1;
+    }
+    return inserted;
+  },
+});
+
+async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): Promise<boolean> {
+  switch (table) {
+    case "tenants": {
+      const tenant = row as Infer<typeof documents.tenants>;
+      if ((await tenantById(db, tenant.id)) !== null) return false;
+      await db.insert("tenants", tenant);
+      return true;
+    }
+    case "agents": {
+      const agent = row as Infer<typeof documents.agents>;
+      if ((await agentById(db, agent.id)) !== null) return false;
+      await db.insert("agents", agent);
+      return true;
+    }
+    case "apiKeys": {
+      const key = row as Infer<typeof documents.apiKeys>;
+      if ((await keyById(db, key.id)) !== null) return false;
+      await db.insert("apiKeys", key);
+      return true;
+    }
+    case "conversations": {
+      const conversation = row as Infer<typeof documents.conversations>;
+      if ((await conversationById(db, conversation.id)) !== null) return false;
+      await db.insert("conversations", conversation);
+      return true;
+    }
+    case "messages": {
+      const message = row as Infer<typeof documents.messages>;
+      if ((await messageById(db, message.conversationId, message.id)) !== null) return false;
+      const taken = await db
+        .query("messages")
+        .withIndex("by_conversation", (q) =>
+          q.eq("conversationId", message.conversationId).eq("seq", message.seq),
+        )
+        .first();
+      if (taken !== null) {
+        fail("Conflict", `Conversation ${message.conversationId} has another message at seq ${message.seq}`);
+      }
+      await db.insert("messages", message);
+      return true;
+    }
+    case "usageDaily": {
+      const usage = row as Infer<typeof documents.usageDaily>;
+      const existing = await db
+        .query("usageDaily")
+        .withIndex("by_key", (q) =>
+          q.eq("tenantId", usage.tenantId).eq("agentId", usage.agentId).eq("day", usage.day),
+        )
+        .first();
+      if (existing !== null) return false;
+      await db.insert("usageDaily", usage);
+      return true;
+    }
+  }
+}

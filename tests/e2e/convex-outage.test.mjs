@@ -1,0 +1,80 @@
+// When Convex cannot be reached: an agent whose config is cached keeps chatting, the writes are
+// retried after the answer and land once Convex is back, and an agent that cannot be loaded gets
+// a clear error. A switchable proxy sits between the worker and the Convex stand-in.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import { after, before, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { startConvexStandIn } from "../support/convex-standin.mjs";
+import { convexClient, putAgent, startWorker, testKey, TEST_ORIGIN } from "../support/worker.mjs";
+import { chat, eventually, textOf } from "../support/chat.mjs";
+
+const DEPLOY_KEY = `outage-test|${randomUUID()}`;
+let standin;
+let convex;
+let proxy;
+let worker;
+let down = false;
+
+/** Forwards to the stand-in, or answers 503 like an unreachable deployment behind a gateway. */
+function startProxy(target) {
+  const server = createServer((req, res) => {
+    const parts = [];
+    req.on("data", (c) => parts.push(c));
+    req.on("end", async () => {
+      if (down) {
+        res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ code: "ServiceUnavailable", message: "down" }));
+        return;
+      }
+      const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers: { "content-type": req.headers["content-type"] ?? "", authorization: req.headers.authorization ?? "" }, body: Buffer.concat(parts) });
+      res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) })));
+}
+
+before(async () => {
+  standin = await startStandIn();
+  convex = await startConvexStandIn({ deployKey: DEPLOY_KEY });
+  proxy = await startProxy(convex.url);
+  worker = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", CONVEX_URL: proxy.url, CONVEX_DEPLOY_KEY: DEPLOY_KEY }, { store: "d1" });
+  const seed = { convex: convexClient(convex.url, DEPLOY_KEY) };
+  await putAgent(seed, { id: "steady", config: { model: "scenario/plain" } });
+  await putAgent(seed, { id: "cold", config: { model: "scenario/plain" } });
+});
+
+after(async () => {
+  await worker?.stop();
+  await proxy?.close();
+  await convex?.close();
+  await standin?.close();
+});
+
+test("a cached agent keeps answering while Convex is down, and its messages are stored once it is back", async () => {
+  const headers = { "x-publishable-key": testKey("steady"), origin: TEST_ORIGIN };
+  const warm = await chat(worker.url, "steady", { text: "hello", headers });
+  assert.equal(textOf(warm.message), "Hello from the stand-in.");
+  const c = convexClient(convex.url, DEPLOY_KEY);
+  const before = (await c.query("conversations:listForTenant", { tenantId: "t_test", agentId: "steady", limit: 50 })).length;
+
+  down = true;
+  const during = await chat(worker.url, "steady", { text: "are you there?", headers: { ...headers, "x-visitor-token": warm.headers.get("x-visitor-token") } });
+  assert.equal(textOf(during.message), "Hello from the stand-in.", "the visitor still gets the answer");
+  assert.deepEqual(during.errors, []);
+
+  const cold = await fetch(`${worker.url}/api/agents/cold/config`, { headers: { "x-publishable-key": testKey("cold"), origin: TEST_ORIGIN } });
+  assert.equal(cold.status, 503, "an agent that cannot be loaded gets a clear error");
+  assert.equal((await cold.json()).error.code, "store_unavailable");
+
+  setTimeout(() => (down = false), 300);
+  const stored = await eventually(async () => {
+    const list = await c.query("conversations:listForTenant", { tenantId: "t_test", agentId: "steady", limit: 50 });
+    return list.length === before + 1 && list;
+  }, { timeoutMs: 15_000, intervalMs: 200 });
+  const latest = await c.query("conversations:get", { conversationId: stored[0].id });
+  assert.deepEqual(latest.messages.map((m) => [m.role, JSON.parse(m.parts).find((p) => p.type === "text")?.text]), [
+    ["user", "are you there?"],
+    ["assistant", "Hello from the stand-in."],
+  ]);
+});
