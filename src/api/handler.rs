@@ -27,9 +27,10 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
     let result = match route {
         Ok(Route::Health) => health(&env),
         Ok(Route::Preflight) => preflight(),
-        Ok(Route::Widget(route)) => widget::handle(req, &env, &ctx, route).await,
-        Ok(Route::Operator(route)) => admin::operator(req, &env, route).await,
-        Ok(Route::Tenant(route)) => admin::tenant(req, &env, route).await,
+        // Boxed: each surface stays its own state machine instead of one giant inlined future.
+        Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
+        Ok(Route::Operator(route)) => Box::pin(admin::operator(req, &env, route)).await,
+        Ok(Route::Tenant(route)) => Box::pin(admin::tenant(req, &env, route)).await,
         Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
         Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
     };
