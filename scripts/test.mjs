@@ -44,7 +44,7 @@ async function main() {
   step("End-to-end and browser tests (store: D1)");
   await run(process.execPath, ["--test", "tests/e2e/", "tests/browser/"], { cwd: root });
   step("The store conformance suites again, on Convex (the local Convex stand-in)");
-  await run(process.execPath, ["--test", "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs"], {
+  await run(process.execPath, ["--test", "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs", "tests/e2e/management.test.mjs"], {
     cwd: root,
     env: { ...process.env, TEST_STORE: "convex" },
   });

@@ -48,6 +48,12 @@ pub enum ApiError {
     /// The id is taken.
     #[error("{0}")]
     Conflict(String),
+    /// An update named a version that is no longer current.
+    #[error("This agent was changed since you loaded it. Reload it and apply your edit again.")]
+    Stale,
+    /// An update must name the version it changes (`If-Match`).
+    #[error("Send the version you are changing: the If-Match header with the ETag of the agent you loaded (or expectedUpdatedAt in the body).")]
+    PreconditionRequired,
     /// No such thing (or not yours, which looks the same).
     #[error("{0} not found.")]
     NotFound(&'static str),
@@ -79,6 +85,8 @@ impl ApiError {
             ApiError::Unauthorized { .. } => 401,
             ApiError::Forbidden(_) | ApiError::OriginNotAllowed => 403,
             ApiError::Conflict(_) => 409,
+            ApiError::Stale => 412,
+            ApiError::PreconditionRequired => 428,
             ApiError::RateLimited { .. } => 429,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
             ApiError::Unavailable(_) => 403,
@@ -99,6 +107,8 @@ impl ApiError {
             ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Stale => "stale",
+            ApiError::PreconditionRequired => "precondition_required",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::NotFound(_) | ApiError::NoRoute(_) => "not_found",
             ApiError::Unavailable(_) => "unavailable",

@@ -8,21 +8,24 @@ use super::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_k
 use super::conversations::conversation_json;
 use super::handler::{forget_agents, json_response, json_status, read_json};
 use super::management::{
-    agent_view, check_id, key_view, parse_config, patch_config, tenant_view, AgentPatch, NewAgent,
-    NewKey, NewTenant, TenantPatch, MAX_BODY_BYTES,
+    agent_view, check_id, decode_cursor, encode_cursor, if_match, key_view, page, page_limit,
+    parse_config, patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant,
+    TenantPatch, ToolTest, MAX_BODY_BYTES,
 };
 use super::routes::{OperatorRoute, TenantRoute};
 use super::url_parts;
+use crate::agent::validate::keep_secrets;
 use crate::auth::crypto::hex;
 use crate::auth::keys::{self, KeyKind};
 use crate::dates::month_start;
 use crate::error::ApiError;
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
-use crate::store::{Agent, ApiKey, Store, TenantSecret};
-
-/// Most conversations one list call returns.
-const MAX_LIST: u32 = 200;
+use crate::store::{
+    Agent, AgentUpdate, ApiKey, ConversationQuery, FeedbackQuery, Rating, Store, TenantSecret,
+};
+use crate::tools::runner::WorkerTools;
+use crate::tools::ToolRunner;
 
 /// Handles an operator request.
 pub async fn operator(
@@ -115,64 +118,130 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
         }
         TenantRoute::ListAgents => {
-            let agents: Vec<Value> = store
-                .agents(&tenant_id)
-                .await?
-                .iter()
-                .map(agent_view)
-                .collect();
-            json_response(&json!({ "agents": agents }))
+            let (limit, cursor) = paging(&query)?;
+            let (agents, next) = page(
+                store.agents(&tenant_id).await?,
+                |a| (a.created_at, a.id.clone()),
+                cursor.as_ref(),
+                limit,
+            );
+            let agents: Vec<Value> = agents.iter().map(agent_view).collect();
+            json_response(&json!({ "agents": agents, "nextCursor": next }))
         }
         TenantRoute::CreateAgent => {
             let body: NewAgent = read_json(&mut req, MAX_BODY_BYTES, false).await?;
             let id = check_id(body.id.as_deref())?.unwrap_or_else(|| random_id("agt"));
             let config = parse_config(body.config, &settings.webhook_allow_hosts)?;
-            let mut agent = Agent {
-                id,
-                tenant_id: tenant_id.clone(),
-                config,
-                enabled: body.enabled.unwrap_or(true),
-                tenant_active: true,
-                created_at: now,
-                updated_at: now,
-                ..Agent::default()
-            };
-            if !store.create_agent(&agent).await? {
-                return Err(ApiError::Conflict(
-                    "An agent with this id exists; choose another.".into(),
-                ));
-            }
-            // Every agent starts with a publishable key, so the embed snippet works at once.
-            let (key, value) = new_key(
-                &tenant_id,
-                KeyKind::Publishable,
-                Some(&agent.id),
-                "Default",
-                now,
-            );
-            store.create_key(&key).await?;
-            agent.publishable_keys.push(value);
+            let enabled = body.enabled.unwrap_or(true);
+            let agent = create_agent(&store, &tenant_id, id, config, enabled, now).await?;
             json_status(&json!({ "agent": agent_view(&agent) }), 201)
         }
         TenantRoute::GetAgent(id) => {
             let agent = tenant_agent(&store, &tenant_id, &id).await?;
-            json_response(&json!({ "agent": agent_view(&agent) }))
+            with_etag(
+                json_response(&json!({ "agent": agent_view(&agent) }))?,
+                &agent,
+            )
         }
         TenantRoute::UpdateAgent(id) => {
+            let header = req.headers().get("if-match").ok().flatten();
             let patch: AgentPatch = read_json(&mut req, MAX_BODY_BYTES, false).await?;
             let mut agent = tenant_agent(&store, &tenant_id, &id).await?;
+            let expected = if_match(header.as_deref())
+                .or(patch.expected_updated_at)
+                .ok_or(ApiError::PreconditionRequired)?;
+            if expected != agent.updated_at {
+                return Err(ApiError::Stale);
+            }
             if let Some(config) = patch.config {
                 agent.config = patch_config(&agent.config, config, &settings.webhook_allow_hosts)?;
             }
             if let Some(enabled) = patch.enabled {
                 agent.enabled = enabled;
             }
-            agent.updated_at = now;
-            if !store.update_agent(&agent).await? {
-                return Err(ApiError::NotFound("Agent"));
+            // Strictly later than the version it replaces, so two saves never share an ETag.
+            agent.updated_at = now.max(expected + 1);
+            match store.update_agent(&agent, Some(expected)).await? {
+                AgentUpdate::Saved => {}
+                AgentUpdate::Missing => return Err(ApiError::NotFound("Agent")),
+                AgentUpdate::Stale => return Err(ApiError::Stale),
             }
             forget_agents(Some(&agent.id));
-            json_response(&json!({ "agent": agent_view(&agent) }))
+            with_etag(
+                json_response(&json!({ "agent": agent_view(&agent) }))?,
+                &agent,
+            )
+        }
+        TenantRoute::DuplicateAgent(id) => {
+            let body: Duplicate = read_json(&mut req, MAX_BODY_BYTES, true).await?;
+            let source = tenant_agent(&store, &tenant_id, &id).await?;
+            let mut config = source.config.clone();
+            config.name = match body.name {
+                Some(name) => name,
+                None => format!("{} (copy)", source.config.name)
+                    .chars()
+                    .take(100)
+                    .collect(),
+            };
+            let config = parse_config(
+                serde_json::to_string(&config)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null),
+                &settings.webhook_allow_hosts,
+            )?;
+            let copy_id = check_id(body.id.as_deref())?.unwrap_or_else(|| random_id("agt"));
+            let agent =
+                create_agent(&store, &tenant_id, copy_id, config, source.enabled, now).await?;
+            json_status(&json!({ "agent": agent_view(&agent) }), 201)
+        }
+        TenantRoute::TestTool(id, name) => {
+            let body: ToolTest = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let agent = tenant_agent(&store, &tenant_id, &id).await?;
+            let mut config = agent.config.clone();
+            let tool_name = match body.tool {
+                // An unsaved edit: checked like a saved one, with stored header secrets kept.
+                Some(tool) => {
+                    let mut edited = parse_config(
+                        json!({ "tools": { "webhooks": [tool] } }),
+                        &settings.webhook_allow_hosts,
+                    )
+                    .map_err(|e| match e {
+                        ApiError::Invalid { field, message } => ApiError::Invalid {
+                            field: field.replace("config.tools.webhooks[0]", "tool"),
+                            message,
+                        },
+                        other => other,
+                    })?;
+                    keep_secrets(&mut edited, &agent.config);
+                    config.tools = edited.tools;
+                    config
+                        .tools
+                        .webhooks
+                        .first()
+                        .map(|t| t.name.clone())
+                        .unwrap_or(name)
+                }
+                None if config.tools.webhooks.iter().any(|t| t.name == name) => name,
+                None => return Err(ApiError::NotFound("Tool")),
+            };
+            let tools = WorkerTools::new(
+                &config,
+                &settings.webhook_allow_hosts,
+                agent.signing_secret.as_deref(),
+            );
+            let input = if body.input.is_null() {
+                json!({})
+            } else {
+                body.input
+            };
+            let started = now_ms();
+            let result = tools.call(&tool_name, &input).await;
+            let ms = now_ms() - started;
+            json_response(&match result {
+                Ok(output) => json!({ "ok": true, "output": output, "ms": ms }),
+                Err(error) => json!({ "ok": false, "error": error, "ms": ms }),
+            })
         }
         TenantRoute::DeleteAgent(id) => {
             if !store.delete_agent(&tenant_id, &id).await? {
@@ -182,8 +251,16 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             no_content()
         }
         TenantRoute::ListKeys => {
-            let keys: Vec<Value> = store.keys(&tenant_id).await?.iter().map(key_view).collect();
-            json_response(&json!({ "keys": keys }))
+            let (limit, cursor) = paging(&query)?;
+            // Newest first, as listed: the cursor orders by (-created_at, id).
+            let (keys, next) = page(
+                store.keys(&tenant_id).await?,
+                |k| (-k.created_at, k.id.clone()),
+                cursor.as_ref(),
+                limit,
+            );
+            let keys: Vec<Value> = keys.iter().map(key_view).collect();
+            json_response(&json!({ "keys": keys, "nextCursor": next }))
         }
         TenantRoute::CreateKey => {
             let body: NewKey = read_json(&mut req, MAX_BODY_BYTES, false).await?;
@@ -214,14 +291,25 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             json_response(&json!({ "secret": value }))
         }
         TenantRoute::ListConversations => {
-            let agent_id = query("agentId");
-            let limit = query("limit")
-                .and_then(|l| l.parse::<u32>().ok())
-                .unwrap_or(50)
-                .clamp(1, MAX_LIST);
-            let list: Vec<Value> = store
-                .conversations(&tenant_id, agent_id.as_deref(), limit)
-                .await?
+            let (limit, before) = paging(&query)?;
+            let search = query("q")
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty());
+            if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
+                return Err(ApiError::invalid("q", "Search for at most 200 characters."));
+            }
+            let filter = ConversationQuery {
+                agent_id: query("agentId"),
+                search,
+                before,
+            };
+            // One more than asked tells whether there is a next page.
+            let mut list = store.conversations(&tenant_id, &filter, limit + 1).await?;
+            let next = (list.len() > limit as usize).then(|| {
+                list.truncate(limit as usize);
+                list.last().map(|c| encode_cursor(c.updated_at, &c.id))
+            });
+            let list: Vec<Value> = list
                 .iter()
                 .map(|c| {
                     json!({
@@ -230,7 +318,46 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     })
                 })
                 .collect();
-            json_response(&json!({ "conversations": list }))
+            json_response(&json!({ "conversations": list, "nextCursor": next.flatten() }))
+        }
+        TenantRoute::DeleteConversation(id) => {
+            if !store.delete_conversation(&tenant_id, &id).await? {
+                return Err(ApiError::NotFound("Conversation"));
+            }
+            no_content()
+        }
+        TenantRoute::ListFeedback => {
+            let (limit, before) = paging(&query)?;
+            let rating = match query("rating").as_deref() {
+                None | Some("") => None,
+                Some(text) => Some(
+                    Rating::parse(text)
+                        .ok_or_else(|| ApiError::invalid("rating", "rating must be up or down."))?,
+                ),
+            };
+            let filter = FeedbackQuery {
+                agent_id: query("agentId"),
+                rating,
+                before,
+            };
+            let mut items = store.feedback(&tenant_id, &filter, limit + 1).await?;
+            let next = (items.len() > limit as usize).then(|| {
+                items.truncate(limit as usize);
+                items
+                    .last()
+                    .map(|f| encode_cursor(f.feedback_at, &f.message_id))
+            });
+            let items: Vec<Value> = items
+                .iter()
+                .map(|f| {
+                    json!({
+                        "conversationId": f.conversation_id, "messageId": f.message_id,
+                        "agentId": f.agent_id, "rating": f.rating.as_str(),
+                        "feedbackAt": f.feedback_at, "answer": f.answer, "question": f.question,
+                    })
+                })
+                .collect();
+            json_response(&json!({ "feedback": items, "nextCursor": next.flatten() }))
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = store
@@ -254,6 +381,63 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             json_response(&json!({ "since": since, "usage": usage }))
         }
     }
+}
+
+/// Creates an agent with a first publishable key (so its embed snippet works at once).
+async fn create_agent(
+    store: &AnyStore,
+    tenant_id: &str,
+    id: String,
+    config: crate::agent::AgentConfig,
+    enabled: bool,
+    now: i64,
+) -> Result<Agent, ApiError> {
+    let mut agent = Agent {
+        id,
+        tenant_id: tenant_id.to_owned(),
+        config,
+        enabled,
+        tenant_active: true,
+        created_at: now,
+        updated_at: now,
+        ..Agent::default()
+    };
+    if !store.create_agent(&agent).await? {
+        return Err(ApiError::Conflict(
+            "An agent with this id exists; choose another.".into(),
+        ));
+    }
+    let (key, value) = new_key(
+        tenant_id,
+        KeyKind::Publishable,
+        Some(&agent.id),
+        "Default",
+        now,
+    );
+    store.create_key(&key).await?;
+    agent.publishable_keys.push(value);
+    Ok(agent)
+}
+
+/// `?limit=` and `?cursor=` of a list call.
+fn paging(
+    query: &impl Fn(&str) -> Option<String>,
+) -> Result<(u32, Option<(i64, String)>), ApiError> {
+    let limit = page_limit(query("limit").as_deref())?;
+    let cursor = match query("cursor").filter(|c| !c.is_empty()) {
+        Some(cursor) => Some(decode_cursor(&cursor)?),
+        None => None,
+    };
+    Ok((limit, cursor))
+}
+
+/// Adds the agent's version as its `ETag` (what `If-Match` must name to change it).
+fn with_etag(response: Response, agent: &Agent) -> Result<Response, ApiError> {
+    response
+        .headers()
+        .set("etag", &format!("\"{}\"", agent.updated_at))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(response)
 }
 
 /// A tenant's agent, or 404 (also when it belongs to another tenant).

@@ -26,6 +26,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
     let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
     let result = match route {
         Ok(Route::Health) => health(&env),
+        Ok(Route::OpenApi) => open_api(&env).await,
         Ok(Route::Preflight) => preflight(),
         // Boxed: each surface stays its own state machine instead of one giant inlined future.
         Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
@@ -189,6 +190,31 @@ pub async fn read_json<T: DeserializeOwned>(
     serde_json::from_str(text).map_err(|e| {
         ApiError::BadRequest(format!("The body is not valid JSON for this endpoint: {e}"))
     })
+}
+
+/// The OpenAPI document, kept in the repository and shipped as a static asset (so it costs the
+/// wasm nothing).
+async fn open_api(env: &Env) -> Result<Response, ApiError> {
+    let missing = |e: worker::Error| {
+        ApiError::NotConfigured(format!("The API document is not deployed: {e}"))
+    };
+    let assets = env.assets("ASSETS").map_err(missing)?;
+    let mut response = assets
+        .fetch("https://assets.local/openapi.json", None)
+        .await
+        .map_err(missing)?;
+    if response.status_code() != 200 {
+        return Err(ApiError::NotConfigured(
+            "The API document is not deployed.".into(),
+        ));
+    }
+    let text = response.text().await.map_err(missing)?;
+    let mut response = Response::ok(text).map_err(missing)?;
+    response
+        .headers_mut()
+        .set("content-type", "application/json")
+        .map_err(missing)?;
+    Ok(response)
 }
 
 fn health(env: &Env) -> Result<Response, ApiError> {

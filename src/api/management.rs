@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::agent::validate::{keep_secrets, redacted, validate};
 use crate::agent::AgentConfig;
+use crate::auth::crypto::{base64url, from_base64url};
 use crate::auth::keys::KeyKind;
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
@@ -13,6 +14,74 @@ use crate::store::{Agent, ApiKey, Spend, Tenant, TenantStatus};
 
 /// Largest management request body.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Page size when a list call names none.
+pub const DEFAULT_PAGE: u32 = 50;
+/// Largest page a list call may ask for.
+pub const MAX_PAGE: u32 = 200;
+
+/// An opaque page cursor for a position `(time, id)` in a listing.
+pub fn encode_cursor(time: i64, id: &str) -> String {
+    base64url(format!("{time}:{id}").as_bytes())
+}
+
+/// Reads a page cursor; a cursor this API did not make is a 400 naming `cursor`.
+pub fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::invalid("cursor", "The cursor is not one this API gave out.");
+    let text = from_base64url(cursor)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(bad)?;
+    let (time, id) = text.split_once(':').ok_or_else(bad)?;
+    let time = time.parse::<i64>().map_err(|_| bad())?;
+    if !is_valid_client_id(id) {
+        return Err(bad());
+    }
+    Ok((time, id.to_owned()))
+}
+
+/// The page size of `?limit=`: 1 to `MAX_PAGE`, `DEFAULT_PAGE` when absent.
+pub fn page_limit(limit: Option<&str>) -> Result<u32, ApiError> {
+    match limit {
+        None | Some("") => Ok(DEFAULT_PAGE),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("limit must be a number from 1 to {MAX_PAGE}."),
+                )
+            }),
+    }
+}
+
+/// One page of an in-memory listing ordered by `(time, id)`: the items after `cursor`, at most
+/// `limit`, and the cursor of the next page when there is one.
+pub fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> (i64, String),
+    cursor: Option<&(i64, String)>,
+    limit: u32,
+) -> (Vec<T>, Option<String>) {
+    let mut rest: Vec<T> = items
+        .into_iter()
+        .filter(|item| cursor.is_none_or(|c| key(item) > *c))
+        .collect();
+    let more = rest.len() > limit as usize;
+    rest.truncate(limit as usize);
+    let next = more
+        .then(|| rest.last().map(&key))
+        .flatten()
+        .map(|(time, id)| encode_cursor(time, &id));
+    (rest, next)
+}
+
+/// The version an `If-Match` header names: `"1764129909000"`, `W/"…"` or bare digits.
+pub fn if_match(header: Option<&str>) -> Option<i64> {
+    let value = header?.trim();
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    value.trim_matches('"').parse().ok()
+}
 
 /// `POST /api/admin/tenants`.
 #[derive(Debug, Deserialize)]
@@ -144,6 +213,29 @@ pub struct AgentPatch {
     pub config: Option<Value>,
     /// Switch.
     pub enabled: Option<bool>,
+    /// The version being changed, when the client cannot send `If-Match`.
+    pub expected_updated_at: Option<i64>,
+}
+
+/// `POST /api/admin/agents/{id}/duplicate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Duplicate {
+    /// Id of the copy; generated when absent.
+    pub id: Option<String>,
+    /// Name of the copy; "<name> (copy)" when absent.
+    pub name: Option<String>,
+}
+
+/// `POST /api/admin/agents/{id}/tools/{name}/test`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolTest {
+    /// Arguments for the call.
+    #[serde(default)]
+    pub input: Value,
+    /// An edited, unsaved definition to try instead of the stored one.
+    pub tool: Option<Value>,
 }
 
 /// Reads a config from JSON, naming the field serde stumbled on.
@@ -270,6 +362,50 @@ pub fn key_view(key: &ApiKey) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_and_pages() {
+        let cursor = encode_cursor(1_764_129_909_000, "chat_1");
+        assert_eq!(
+            decode_cursor(&cursor).ok(),
+            Some((1_764_129_909_000, "chat_1".into()))
+        );
+        for bad in [
+            "",
+            "!!",
+            &base64url(b"12"),
+            &base64url(b"x:chat"),
+            &base64url(b"1:a/b"),
+        ] {
+            assert!(
+                matches!(decode_cursor(bad), Err(ApiError::Invalid { field, .. }) if field == "cursor"),
+                "{bad}"
+            );
+        }
+        assert_eq!(page_limit(None).ok(), Some(DEFAULT_PAGE));
+        assert_eq!(page_limit(Some("7")).ok(), Some(7));
+        assert!(
+            page_limit(Some("0")).is_err()
+                && page_limit(Some("201")).is_err()
+                && page_limit(Some("x")).is_err()
+        );
+        let items: Vec<(i64, String)> = (1..=5).map(|i| (i / 2, format!("k{i}"))).collect();
+        let (first, next) = page(items.clone(), |i| i.clone(), None, 2);
+        assert_eq!(first.len(), 2);
+        let next = decode_cursor(&next.expect("more")).expect("valid");
+        let (second, next) = page(items.clone(), |i| i.clone(), Some(&next), 2);
+        let (third, last) = page(
+            items,
+            |i| i.clone(),
+            Some(&decode_cursor(&next.expect("more")).expect("valid")),
+            2,
+        );
+        assert_eq!((second.len(), third.len(), last), (2, 1, None));
+        assert!(!second.contains(&first[1]) && !third.contains(&second[1]));
+        assert_eq!(if_match(Some("\"17\"")), Some(17));
+        assert_eq!(if_match(Some("W/\"17\"")), Some(17));
+        assert_eq!(if_match(Some("*")), None);
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7386() {

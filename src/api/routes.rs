@@ -5,6 +5,8 @@
 pub enum Route {
     /// `GET /api/health`
     Health,
+    /// `GET /api/openapi.json`: the API's OpenAPI 3.1 document.
+    OpenApi,
     /// A widget endpoint (publishable key, allowed origin, visitor token).
     Widget(WidgetRoute),
     /// `OPTIONS` on a widget endpoint: the CORS preflight.
@@ -95,6 +97,10 @@ pub enum TenantRoute {
     UpdateAgent(String),
     /// `DELETE /api/admin/agents/{id}`
     DeleteAgent(String),
+    /// `POST /api/admin/agents/{id}/duplicate`
+    DuplicateAgent(String),
+    /// `POST /api/admin/agents/{id}/tools/{name}/test`: one call of a webhook tool.
+    TestTool(String, String),
     /// `GET /api/admin/keys`
     ListKeys,
     /// `POST /api/admin/keys`
@@ -107,9 +113,50 @@ pub enum TenantRoute {
     ListConversations,
     /// `GET /api/admin/conversations/{id}`
     GetConversation(String),
+    /// `DELETE /api/admin/conversations/{id}`
+    DeleteConversation(String),
+    /// `GET /api/admin/feedback`
+    ListFeedback,
     /// `GET /api/admin/usage`
     Usage,
 }
+
+/// Every endpoint as (method, path template), the way the OpenAPI document (`openapi.json`)
+/// lists them; `tests/e2e/openapi.test.mjs` fails when the two drift apart.
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("GET", "/api/openapi.json"),
+    ("POST", "/api/agents/{agentId}/chat"),
+    ("GET", "/api/agents/{agentId}/conversations/{conversationId}"),
+    (
+        "POST",
+        "/api/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",
+    ),
+    ("POST", "/api/agents/{agentId}/visitor"),
+    ("GET", "/api/agents/{agentId}/config"),
+    ("GET", "/api/widget/config"),
+    ("GET", "/api/admin/tenants"),
+    ("POST", "/api/admin/tenants"),
+    ("GET", "/api/admin/tenants/{tenantId}"),
+    ("PATCH", "/api/admin/tenants/{tenantId}"),
+    ("GET", "/api/admin/tenant"),
+    ("GET", "/api/admin/agents"),
+    ("POST", "/api/admin/agents"),
+    ("GET", "/api/admin/agents/{agentId}"),
+    ("PATCH", "/api/admin/agents/{agentId}"),
+    ("DELETE", "/api/admin/agents/{agentId}"),
+    ("POST", "/api/admin/agents/{agentId}/duplicate"),
+    ("POST", "/api/admin/agents/{agentId}/tools/{toolName}/test"),
+    ("GET", "/api/admin/keys"),
+    ("POST", "/api/admin/keys"),
+    ("DELETE", "/api/admin/keys/{keyId}"),
+    ("POST", "/api/admin/secrets/{secret}"),
+    ("GET", "/api/admin/conversations"),
+    ("GET", "/api/admin/conversations/{conversationId}"),
+    ("DELETE", "/api/admin/conversations/{conversationId}"),
+    ("GET", "/api/admin/feedback"),
+    ("GET", "/api/admin/usage"),
+];
 
 /// Why no route matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +176,8 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     let route = match (segments.as_slice(), method) {
         (["api", "health"], "GET") => Route::Health,
         (["api", "health"], _) => return Err(NoMatch::WrongMethod),
+        (["api", "openapi.json"], "GET") => Route::OpenApi,
+        (["api", "openapi.json"], _) => return Err(NoMatch::WrongMethod),
         (["api", "widget", "config"], "GET") => Route::Widget(WidgetRoute::KeyConfig),
         (["api", "widget", "config"], "OPTIONS") => Route::Preflight,
         (["api", "widget", "config"], _) => return Err(NoMatch::WrongMethod),
@@ -187,17 +236,30 @@ fn admin(rest: &[&str], method: &str) -> Result<Route, NoMatch> {
         (["agents", a], "GET") if !a.is_empty() => Route::Tenant(T::GetAgent(id(a))),
         (["agents", a], "PATCH") if !a.is_empty() => Route::Tenant(T::UpdateAgent(id(a))),
         (["agents", a], "DELETE") if !a.is_empty() => Route::Tenant(T::DeleteAgent(id(a))),
+        (["agents", a, "duplicate"], "POST") if !a.is_empty() => {
+            Route::Tenant(T::DuplicateAgent(id(a)))
+        }
+        (["agents", a, "tools", t, "test"], "POST") if !a.is_empty() && !t.is_empty() => {
+            Route::Tenant(T::TestTool(id(a), id(t)))
+        }
         (["keys"], "GET") => Route::Tenant(T::ListKeys),
         (["keys"], "POST") => Route::Tenant(T::CreateKey),
         (["keys", k], "DELETE") if !k.is_empty() => Route::Tenant(T::RevokeKey(id(k))),
         (["secrets", s], "POST") if !s.is_empty() => Route::Tenant(T::RotateSecret(id(s))),
         (["conversations"], "GET") => Route::Tenant(T::ListConversations),
         (["conversations", c], "GET") if !c.is_empty() => Route::Tenant(T::GetConversation(id(c))),
-        (["usage"], "GET") => Route::Tenant(T::Usage),
-        (["tenants" | "tenant" | "agents" | "keys" | "conversations" | "usage"], _)
-        | (["tenants" | "agents" | "keys" | "secrets" | "conversations", _], _) => {
-            return Err(NoMatch::WrongMethod)
+        (["conversations", c], "DELETE") if !c.is_empty() => {
+            Route::Tenant(T::DeleteConversation(id(c)))
         }
+        (["feedback"], "GET") => Route::Tenant(T::ListFeedback),
+        (["usage"], "GET") => Route::Tenant(T::Usage),
+        (
+            ["tenants" | "tenant" | "agents" | "keys" | "conversations" | "usage" | "feedback"],
+            _,
+        )
+        | (["tenants" | "agents" | "keys" | "secrets" | "conversations", _], _)
+        | (["agents", _, "duplicate"], _)
+        | (["agents", _, "tools", _, "test"], _) => return Err(NoMatch::WrongMethod),
         _ => return Err(NoMatch::NotFound),
     };
     Ok(route)
@@ -266,6 +328,18 @@ mod tests {
             Err(NoMatch::WrongMethod)
         );
         assert_eq!(resolve("GET", "/api/admin/nothing"), Err(NoMatch::NotFound));
+    }
+
+    #[test]
+    fn every_listed_endpoint_resolves() {
+        for (method, template) in ENDPOINTS {
+            let path: String = template
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x1" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            assert!(resolve(method, &path).is_ok(), "{method} {template}");
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@ use worker::{console_log, Env};
 use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
-    Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
-    Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
+    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
+    TenantStatus, TurnContext, TurnStart,
 };
 use crate::platform;
 
@@ -160,8 +161,12 @@ impl Store for AnyStore {
     async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
         each!(self, s => s.create_agent(agent).await)
     }
-    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
-        each!(self, s => s.update_agent(agent).await)
+    async fn update_agent(
+        &self,
+        agent: &Agent,
+        expected_updated_at: Option<i64>,
+    ) -> Result<AgentUpdate, StoreError> {
+        each!(self, s => s.update_agent(agent, expected_updated_at).await)
     }
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
         each!(self, s => s.delete_agent(tenant_id, agent_id).await)
@@ -169,10 +174,25 @@ impl Store for AnyStore {
     async fn conversations(
         &self,
         tenant_id: &str,
-        agent_id: Option<&str>,
+        query: &ConversationQuery,
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError> {
-        each!(self, s => s.conversations(tenant_id, agent_id, limit).await)
+        each!(self, s => s.conversations(tenant_id, query, limit).await)
+    }
+    async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<bool, StoreError> {
+        each!(self, s => s.delete_conversation(tenant_id, conversation_id).await)
+    }
+    async fn feedback(
+        &self,
+        tenant_id: &str,
+        query: &FeedbackQuery,
+        limit: u32,
+    ) -> Result<Vec<FeedbackItem>, StoreError> {
+        each!(self, s => s.feedback(tenant_id, query, limit).await)
     }
     async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {
         each!(self, s => s.usage(tenant_id, since_day).await)

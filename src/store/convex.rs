@@ -6,10 +6,13 @@ use wasm_bindgen::JsValue;
 use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
 
 use super::convex_wire::{self as wire, decode, Kind};
-use super::rows::{AgentRow, ConversationRow, KeyRow, MessageRow, TenantRow, UsageRow};
+use super::rows::{
+    AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, TenantRow, UsageRow,
+};
 use super::{
-    Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
-    Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
+    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
+    TenantStatus, TurnContext, TurnStart,
 };
 use crate::platform::with_timeout;
 
@@ -331,12 +334,25 @@ impl Store for ConvexStore {
             .await
     }
 
-    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
-        self.mutation(
-            "agents:update",
-            json!({ "agent": wire::agent_update(agent) }),
-        )
-        .await
+    async fn update_agent(
+        &self,
+        agent: &Agent,
+        expected_updated_at: Option<i64>,
+    ) -> Result<AgentUpdate, StoreError> {
+        let saved: Result<bool, StoreError> = self
+            .mutation(
+                "agents:update",
+                json!({ "agent": wire::agent_update(agent), "expectedUpdatedAt": expected_updated_at }),
+            )
+            .await;
+        match saved {
+            Ok(true) => Ok(AgentUpdate::Saved),
+            Ok(false) => Ok(AgentUpdate::Missing),
+            Err(StoreError::Rejected(detail)) if detail.starts_with("Stale ") => {
+                Ok(AgentUpdate::Stale)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
@@ -350,16 +366,53 @@ impl Store for ConvexStore {
     async fn conversations(
         &self,
         tenant_id: &str,
-        agent_id: Option<&str>,
+        query: &ConversationQuery,
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError> {
+        let before = query
+            .before
+            .as_ref()
+            .map(|(time, id)| json!({ "updatedAt": time, "id": id }));
         let rows: Vec<ConversationRow> = self
             .query(
                 "conversations:listForTenant",
-                json!({ "tenantId": tenant_id, "agentId": agent_id, "limit": limit }),
+                json!({ "tenantId": tenant_id, "agentId": query.agent_id, "limit": limit,
+                        "before": before, "search": query.search }),
             )
             .await?;
         Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.mutation(
+            "conversations:remove",
+            json!({ "tenantId": tenant_id, "conversationId": conversation_id }),
+        )
+        .await
+    }
+
+    async fn feedback(
+        &self,
+        tenant_id: &str,
+        query: &FeedbackQuery,
+        limit: u32,
+    ) -> Result<Vec<FeedbackItem>, StoreError> {
+        let before = query
+            .before
+            .as_ref()
+            .map(|(time, id)| json!({ "feedbackAt": time, "messageId": id }));
+        let rows: Vec<FeedbackRow> = self
+            .query(
+                "messages:feedbackForTenant",
+                json!({ "tenantId": tenant_id, "agentId": query.agent_id,
+                        "rating": query.rating.map(Rating::as_str), "limit": limit, "before": before }),
+            )
+            .await?;
+        rows.into_iter().map(FeedbackRow::into_item).collect()
     }
 
     async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {

@@ -6,11 +6,13 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::rows::{
-    self, AgentRow, ConversationRow, KeyRow, MessageRow, Param, SpendRow, TenantRow, UsageRow,
+    self, AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, Param, SpendRow, TenantRow,
+    UsageRow,
 };
 use super::{
-    Agent, ApiKey, Conversation, DailyUsage, Rating, Spend, Store, StoreError, StoredMessage,
-    Tenant, TenantSecret, TenantStatus, TurnContext, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
+    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
+    TenantStatus, TurnContext, TurnStart,
 };
 
 #[wasm_bindgen(module = "/src/js/d1.js")]
@@ -132,6 +134,14 @@ fn to_js(param: &Param) -> JsValue {
 
 fn unavailable(e: worker::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// The parameters of a page cursor: NULLs when there is none.
+fn cursor_params(before: &Option<(i64, String)>) -> (Param, Param) {
+    match before {
+        Some((time, id)) => (Param::Int(*time), id.as_str().into()),
+        None => (Param::Null, Param::Null),
+    }
 }
 
 /// The message of a thrown JavaScript error.
@@ -402,11 +412,25 @@ impl Store for D1Store {
             > 0)
     }
 
-    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
-        Ok(self
-            .write(rows::UPDATE_AGENT, &rows::agent_params(agent))
+    async fn update_agent(
+        &self,
+        agent: &Agent,
+        expected_updated_at: Option<i64>,
+    ) -> Result<AgentUpdate, StoreError> {
+        let mut params = rows::agent_params(agent);
+        params.push(expected_updated_at.map_or(Param::Null, Param::Int));
+        if self.write(rows::UPDATE_AGENT, &params).await? > 0 {
+            return Ok(AgentUpdate::Saved);
+        }
+        let exists = self
+            .agent(&agent.id)
             .await?
-            > 0)
+            .is_some_and(|a| a.tenant_id == agent.tenant_id);
+        Ok(if exists && expected_updated_at.is_some() {
+            AgentUpdate::Stale
+        } else {
+            AgentUpdate::Missing
+        })
     }
 
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
@@ -419,20 +443,63 @@ impl Store for D1Store {
     async fn conversations(
         &self,
         tenant_id: &str,
-        agent_id: Option<&str>,
+        query: &ConversationQuery,
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError> {
+        let (after_time, after_id) = cursor_params(&query.before);
+        let search = query.search.as_deref().map(str::to_lowercase);
         let rows: Vec<ConversationRow> = self
             .all(
                 &rows::select_conversations(),
                 &[
                     tenant_id.into(),
-                    agent_id.into(),
+                    query.agent_id.as_deref().into(),
+                    after_time,
+                    after_id,
+                    search.as_deref().into(),
                     Param::Int(i64::from(limit)),
                 ],
             )
             .await?;
         Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let params = [conversation_id.into(), tenant_id.into()];
+        let results = self
+            .run(vec![
+                self.statement(rows::DELETE_CONVERSATION_MESSAGES, &params)?,
+                self.statement(rows::DELETE_CONVERSATION, &params)?,
+            ])
+            .await?;
+        Ok(results.changes(1) > 0)
+    }
+
+    async fn feedback(
+        &self,
+        tenant_id: &str,
+        query: &FeedbackQuery,
+        limit: u32,
+    ) -> Result<Vec<FeedbackItem>, StoreError> {
+        let (after_time, after_id) = cursor_params(&query.before);
+        let rows: Vec<FeedbackRow> = self
+            .all(
+                rows::SELECT_FEEDBACK,
+                &[
+                    tenant_id.into(),
+                    query.agent_id.as_deref().into(),
+                    query.rating.map(Rating::as_str).into(),
+                    after_time,
+                    after_id,
+                    Param::Int(i64::from(limit)),
+                ],
+            )
+            .await?;
+        rows.into_iter().map(FeedbackRow::into_item).collect()
     }
 
     async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {

@@ -156,6 +156,77 @@ pub struct TurnContext {
     pub spend: Spend,
 }
 
+/// Which of a tenant's conversations to list (most recently active first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationQuery {
+    /// Only this agent's.
+    pub agent_id: Option<String>,
+    /// Only those whose messages contain this text (case-insensitive).
+    pub search: Option<String>,
+    /// Only those after this `(updated_at, id)` in the listing order (a page cursor).
+    pub before: Option<(i64, String)>,
+}
+
+/// Which rated answers to list (newest rating first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedbackQuery {
+    /// Only this agent's.
+    pub agent_id: Option<String>,
+    /// Only this rating.
+    pub rating: Option<Rating>,
+    /// Only those after this `(feedback_at, message_id)` in the listing order.
+    pub before: Option<(i64, String)>,
+}
+
+/// A rated answer with the question it answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackItem {
+    /// Conversation.
+    pub conversation_id: String,
+    /// The rated answer.
+    pub message_id: String,
+    /// The agent that answered.
+    pub agent_id: String,
+    /// Up or down.
+    pub rating: Rating,
+    /// When it was rated, ms since the epoch.
+    pub feedback_at: i64,
+    /// The answer's text (at most 300 characters).
+    pub answer: String,
+    /// The question's text (at most 300 characters), when there is one.
+    pub question: Option<String>,
+}
+
+/// How an agent update ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentUpdate {
+    /// Saved.
+    Saved,
+    /// The tenant has no such agent.
+    Missing,
+    /// The agent changed since the version the caller expected; nothing was written.
+    Stale,
+}
+
+/// Longest excerpt of a message's text in listings.
+pub const EXCERPT_CHARS: usize = 300;
+
+/// The text parts of a stored message (parts as JSON text), joined, cut to `EXCERPT_CHARS`.
+pub fn excerpt(parts_json: &str) -> String {
+    let parts: Vec<Value> = serde_json::from_str(parts_json).unwrap_or_default();
+    let text: String = parts
+        .iter()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect();
+    if text.chars().count() <= EXCERPT_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(EXCERPT_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
 /// Usage totals of one agent on one UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -387,18 +458,55 @@ pub trait Store {
     async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError>;
     /// Creates an agent; false when the id is taken.
     async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError>;
-    /// Saves a tenant's agent config and switch; false when the tenant has no such agent.
-    async fn update_agent(&self, agent: &Agent) -> Result<bool, StoreError>;
+    /// Saves a tenant's agent config and switch, if it is still at `expected_updated_at`
+    /// (when given).
+    async fn update_agent(
+        &self,
+        agent: &Agent,
+        expected_updated_at: Option<i64>,
+    ) -> Result<AgentUpdate, StoreError>;
     /// Deletes a tenant's agent with its conversations and keys; false when not found.
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError>;
 
-    /// A tenant's conversations, most recently active first, optionally of one agent.
+    /// A tenant's conversations, most recently active first (then by id, descending).
     async fn conversations(
         &self,
         tenant_id: &str,
-        agent_id: Option<&str>,
+        query: &ConversationQuery,
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError>;
+    /// Deletes a tenant's conversation with its messages; false when not found.
+    async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// A tenant's rated answers, newest rating first (then by message id, descending).
+    async fn feedback(
+        &self,
+        tenant_id: &str,
+        query: &FeedbackQuery,
+        limit: u32,
+    ) -> Result<Vec<FeedbackItem>, StoreError>;
     /// Usage per agent and day since `since_day`.
     async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_join_text_parts_and_cut() {
+        let parts = r#"[{"type":"step-start"},{"type":"text","text":"Hello "},{"type":"tool-x","input":{}},{"type":"text","text":"world"}]"#;
+        assert_eq!(excerpt(parts), "Hello world");
+        let long = format!(
+            r#"[{{"type":"text","text":"{}"}}]"#,
+            "é".repeat(EXCERPT_CHARS + 5)
+        );
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(excerpt("not json"), "");
+    }
 }

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    Agent, ApiKey, Conversation, DailyUsage, MessageStatus, Rating, Spend, StoreError,
-    StoredMessage, Tenant, TenantStatus,
+    excerpt, Agent, ApiKey, Conversation, DailyUsage, FeedbackItem, MessageStatus, Rating, Spend,
+    StoreError, StoredMessage, Tenant, TenantStatus,
 };
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
@@ -37,14 +37,15 @@ pub const INSERT_AGENT: &str =
     "INSERT INTO agents (id, tenant_id, config, enabled, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING";
 
-/// Saves a tenant's agent. `?1` id, `?2` tenant, `?3` config, `?4` enabled, `?5` time.
-pub const UPDATE_AGENT: &str =
-    "UPDATE agents SET config = ?3, enabled = ?4, updated_at = ?5 WHERE id = ?1 AND tenant_id = ?2";
+/// Saves a tenant's agent if it is still at the expected version. `?1` id, `?2` tenant,
+/// `?3` config, `?4` enabled, `?5` time, `?6` expected `updated_at` or NULL (any).
+pub const UPDATE_AGENT: &str = "UPDATE agents SET config = ?3, enabled = ?4, updated_at = ?5 \
+     WHERE id = ?1 AND tenant_id = ?2 AND (?6 IS NULL OR updated_at = ?6)";
 
 /// Deletes a tenant's agent (conversations, messages and keys cascade). `?1` id, `?2` tenant.
 pub const DELETE_AGENT: &str = "DELETE FROM agents WHERE id = ?1 AND tenant_id = ?2";
 
-/// Parameters of `INSERT_AGENT` and `UPDATE_AGENT`.
+/// Parameters of `INSERT_AGENT` (and the first five of `UPDATE_AGENT`).
 pub fn agent_params(agent: &Agent) -> Vec<Param> {
     vec![
         agent.id.as_str().into(),
@@ -149,13 +150,37 @@ pub fn select_conversation() -> String {
     format!("{CONVERSATION_COLUMNS} WHERE id = ?1")
 }
 
-/// A tenant's conversations. `?1` tenant, `?2` agent or NULL, `?3` limit.
+/// A tenant's conversations, newest activity first. `?1` tenant, `?2` agent or NULL, `?3`/`?4`
+/// cursor (`updated_at`, id) or NULL, `?5` lowercase search text or NULL, `?6` limit.
 pub fn select_conversations() -> String {
     format!(
-        "{CONVERSATION_COLUMNS} WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
-         ORDER BY updated_at DESC, id LIMIT ?3"
+        "{CONVERSATION_COLUMNS} c WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
+         AND (?3 IS NULL OR updated_at < ?3 OR (updated_at = ?3 AND id < ?4)) \
+         AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages m, json_each(m.parts) p \
+              WHERE m.conversation_id = c.id AND json_extract(p.value, '$.type') = 'text' \
+              AND instr(lower(json_extract(p.value, '$.text')), ?5) > 0)) \
+         ORDER BY updated_at DESC, id DESC LIMIT ?6"
     )
 }
+
+/// Deletes a tenant's conversation's messages. `?1` conversation, `?2` tenant.
+pub const DELETE_CONVERSATION_MESSAGES: &str =
+    "DELETE FROM messages WHERE conversation_id = ?1 AND tenant_id = ?2";
+
+/// Deletes a tenant's conversation. `?1` conversation, `?2` tenant.
+pub const DELETE_CONVERSATION: &str = "DELETE FROM conversations WHERE id = ?1 AND tenant_id = ?2";
+
+/// A tenant's rated answers with the question before each. `?1` tenant, `?2` agent or NULL,
+/// `?3` rating or NULL, `?4`/`?5` cursor (`feedback_at`, message id) or NULL, `?6` limit.
+pub const SELECT_FEEDBACK: &str =
+    "SELECT m.conversation_id, m.id AS message_id, c.agent_id, m.feedback AS rating, \
+     m.feedback_at, m.parts, (SELECT u.parts FROM messages u WHERE u.conversation_id = m.conversation_id \
+     AND u.seq < m.seq AND u.role = 'user' ORDER BY u.seq DESC LIMIT 1) AS question_parts \
+     FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+     WHERE m.tenant_id = ?1 AND m.feedback IS NOT NULL AND (?2 IS NULL OR c.agent_id = ?2) \
+     AND (?3 IS NULL OR m.feedback = ?3) \
+     AND (?4 IS NULL OR m.feedback_at < ?4 OR (m.feedback_at = ?4 AND m.id < ?5)) \
+     ORDER BY m.feedback_at DESC, m.id DESC LIMIT ?6";
 
 /// Creates a conversation. `?1` id, `?2` tenant, `?3` agent, `?4` visitor, `?5` created/updated time.
 pub const INSERT_CONVERSATION: &str =
@@ -410,6 +435,54 @@ impl KeyRow {
             revoked_at: self.revoked_at.map(|t| t as i64),
         };
         Ok((key, status))
+    }
+}
+
+/// A row of `SELECT_FEEDBACK` (D1: parts as JSON text) or of `messages:feedbackForTenant`
+/// (Convex: the excerpts already made).
+#[derive(Debug, Deserialize)]
+pub struct FeedbackRow {
+    #[serde(alias = "conversationId")]
+    conversation_id: String,
+    #[serde(alias = "messageId")]
+    message_id: String,
+    #[serde(alias = "agentId")]
+    agent_id: String,
+    rating: String,
+    #[serde(alias = "feedbackAt")]
+    feedback_at: f64,
+    #[serde(default)]
+    parts: Option<String>,
+    #[serde(default)]
+    question_parts: Option<String>,
+    #[serde(default)]
+    answer: Option<String>,
+    #[serde(default)]
+    question: Option<String>,
+}
+
+impl FeedbackRow {
+    /// Converts to a record.
+    pub fn into_item(self) -> Result<FeedbackItem, StoreError> {
+        let rating = Rating::parse(&self.rating)
+            .ok_or_else(|| StoreError::Corrupt(format!("message {} rating", self.message_id)))?;
+        let answer = match (self.answer, &self.parts) {
+            (Some(answer), _) => answer,
+            (None, Some(parts)) => excerpt(parts),
+            (None, None) => String::new(),
+        };
+        let question = self
+            .question
+            .or_else(|| self.question_parts.as_deref().map(excerpt));
+        Ok(FeedbackItem {
+            conversation_id: self.conversation_id,
+            message_id: self.message_id,
+            agent_id: self.agent_id,
+            rating,
+            feedback_at: self.feedback_at as i64,
+            answer,
+            question,
+        })
     }
 }
 
