@@ -135,3 +135,38 @@ test("remove deletes the agent, its conversations and messages and keys, keeps u
   expect(await t.query(internal.agents.get, { agentId: "b1" })).not.toBeNull();
   expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(false);
 });
+
+test("update with expectedUpdatedAt: Stale (and nothing written) when the agent changed since", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  await seedAgent(t, "a1", "t1");
+  const update = (over: object, expectedUpdatedAt?: number | null) =>
+    t.mutation(internal.agents.update, {
+      agent: { id: "a1", tenantId: "t1", config: '{"name":"New"}', enabled: true, updatedAt: T0 + 5, ...over },
+      ...(expectedUpdatedAt === undefined ? {} : { expectedUpdatedAt }),
+    });
+  const stored = () => t.query(internal.agents.get, { agentId: "a1" });
+
+  // The updatedAt the caller loaded: saved.
+  expect(await update({}, T0)).toBe(true);
+  expect(await stored()).toMatchObject({ config: '{"name":"New"}', updatedAt: T0 + 5 });
+
+  // Loaded before that save: Stale, and nothing changes.
+  expect(await errorData(update({ config: '{"name":"Old tab"}', updatedAt: T0 + 6 }, T0))).toEqual({
+    code: "Stale",
+    message: "The agent was changed since you loaded it.",
+  });
+  expect(await stored()).toMatchObject({ config: '{"name":"New"}', updatedAt: T0 + 5 });
+
+  // Without it (or null), the last write wins as before.
+  expect(await update({ config: '{"name":"Any"}', updatedAt: T0 + 7 }, null)).toBe(true);
+  expect(await update({ config: '{"name":"Last"}', updatedAt: T0 + 8 })).toBe(true);
+  expect(await stored()).toMatchObject({ config: '{"name":"Last"}', updatedAt: T0 + 8 });
+
+  // Another tenant's or a missing agent is still false, whatever expectedUpdatedAt says.
+  expect(await update({ tenantId: "t2" }, T0)).toBe(false);
+  expect(await update({ tenantId: "t2" }, T0 + 8)).toBe(false);
+  expect(await update({ id: "none" }, T0)).toBe(false);
+  expect(await stored()).toMatchObject({ config: '{"name":"Last"}', updatedAt: T0 + 8 });
+});

@@ -7,8 +7,10 @@ import {
   agentRowOf,
   agentUpdate,
   assertJson,
+  deleteConversation,
   fail,
   newAgent,
+  nullable,
   orderBy,
   tenantById,
 } from "./model";
@@ -56,13 +58,20 @@ export const create = internalMutation({
   },
 });
 
-/** Saves a tenant's agent (config, enabled, updatedAt); false unless that tenant owns it. */
+/**
+ * Saves a tenant's agent (config, enabled, updatedAt); false unless that tenant owns it (a
+ * missing agent too). With `expectedUpdatedAt` (the `updatedAt` the caller loaded), an agent
+ * changed since then is not written: a `Stale` error.
+ */
 export const update = internalMutation({
-  args: { agent: agentUpdate },
+  args: { agent: agentUpdate, expectedUpdatedAt: v.optional(nullable(v.number())) },
   returns: v.boolean(),
-  handler: async (ctx, { agent }) => {
+  handler: async (ctx, { agent, expectedUpdatedAt }) => {
     const stored = await agentById(ctx.db, agent.id);
     if (stored === null || stored.tenantId !== agent.tenantId) return false;
+    if (expectedUpdatedAt != null && expectedUpdatedAt !== stored.updatedAt) {
+      fail("Stale", "The agent was changed since you loaded it.");
+    }
     assertJson(agent.config, "Agent config");
     await ctx.db.patch("agents", stored._id, {
       config: agent.config,
@@ -88,14 +97,7 @@ export const remove = internalMutation({
       .query("conversations")
       .withIndex("by_agent", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId))
       .collect();
-    for (const conversation of conversations) {
-      const messages = await ctx.db
-        .query("messages")
-        .withIndex("by_conversation", (q) => q.eq("conversationId", conversation.id))
-        .collect();
-      for (const message of messages) await ctx.db.delete("messages", message._id);
-      await ctx.db.delete("conversations", conversation._id);
-    }
+    for (const conversation of conversations) await deleteConversation(ctx.db, conversation);
     const keys = await ctx.db
       .query("apiKeys")
       .withIndex("by_agent", (q) => q.eq("agentId", agentId))

@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
 import { internal } from "./_generated/api";
+import type { ConversationRow } from "./model";
 import {
   answerInput,
   conversationRow,
@@ -227,4 +228,186 @@ test("listForTenant: that tenant's (or agent's) conversations, most recently upd
   const rows = await t.query(internal.conversations.listForTenant, { tenantId: "t1", agentId: "a1", limit: 1 });
   expect(rows).toEqual([{ ...conversationRow("c1", "t1", "a1", T0 + 1), updatedAt: T0 + 5 }]);
   expect(await errorData(list(null, 1.5))).toMatchObject({ code: "Invalid" });
+});
+
+type Cursor = { updatedAt: number; id: string } | null;
+
+/** Every page of a listing, walked with `before` = the last row of the page before. */
+async function walk(
+  t: T,
+  tenantId: string,
+  agentId: string | null,
+  limit: number,
+  search: string | null = null,
+) {
+  const pages: string[][] = [];
+  let before: Cursor = null;
+  for (;;) {
+    const page: ConversationRow[] = await t.query(internal.conversations.listForTenant, {
+      tenantId,
+      agentId,
+      limit,
+      before,
+      search,
+    });
+    expect(page.length).toBeLessThanOrEqual(limit);
+    if (page.length === 0) break;
+    pages.push(page.map((c) => c.id));
+    const last = page[page.length - 1];
+    before = { updatedAt: last.updatedAt, id: last.id };
+    if (pages.length > 100) throw new Error("the walk does not end");
+  }
+  return pages;
+}
+
+test("listForTenant orders ties on updatedAt by id descending, and before pages through all of them", async () => {
+  const t = setup();
+  await world(t);
+  // [id, agent, updatedAt]: ties on updatedAt, ids created out of order.
+  const t1: Array<[string, string, number]> = [
+    ["c4", "a1", T0 + 2],
+    ["c1", "a2", T0 + 2],
+    ["c9", "a1", T0 + 2],
+    ["c2", "a1", T0 + 5],
+    ["c7", "a2", T0 + 1],
+    ["c3", "a1", T0 + 1],
+    ["c8", "a2", T0 + 5],
+    ["c5", "a1", T0 + 9],
+    ["c6", "a1", T0 + 2],
+  ];
+  for (const [id, agentId, at] of t1) await seedConversation(t, id, "t1", agentId, at);
+  // Another tenant's conversations at the same times, with ids between t1's.
+  for (const [id, at] of [["c45", T0 + 2], ["c55", T0 + 9], ["c0", T0 + 1]] as const) {
+    await seedConversation(t, id, "t2", "b1", at);
+  }
+  const expected = (agentId: string | null) =>
+    t1
+      .filter(([, a]) => agentId === null || a === agentId)
+      .sort(([x, , ux], [y, , uy]) => uy - ux || (x < y ? 1 : -1))
+      .map(([id]) => id);
+  expect(expected(null)).toEqual(["c5", "c8", "c2", "c9", "c6", "c4", "c1", "c7", "c3"]);
+
+  const all = await t.query(internal.conversations.listForTenant, { tenantId: "t1", agentId: null, limit: 50 });
+  expect(all.map((c) => c.id)).toEqual(expected(null));
+  for (const agentId of [null, "a1", "a2"]) {
+    for (const limit of [1, 2, 3, 4, 50]) {
+      const pages = await walk(t, "t1", agentId, limit);
+      expect(pages.flat()).toEqual(expected(agentId));
+      expect(pages.slice(0, -1).every((p) => p.length === limit)).toBe(true);
+    }
+  }
+  expect((await walk(t, "t2", null, 2)).flat()).toEqual(["c55", "c45", "c0"]);
+  expect((await walk(t, "t2", "a1", 2)).flat()).toEqual([]);
+
+  // A cursor in the middle of a tie, and one that is not a row of the list.
+  const after = (before: Cursor, agentId: string | null = null) =>
+    t
+      .query(internal.conversations.listForTenant, { tenantId: "t1", agentId, limit: 3, before })
+      .then((l) => l.map((c) => c.id));
+  expect(await after({ updatedAt: T0 + 2, id: "c6" })).toEqual(["c4", "c1", "c7"]);
+  expect(await after({ updatedAt: T0 + 2, id: "c5" })).toEqual(["c4", "c1", "c7"]);
+  expect(await after({ updatedAt: T0 + 3, id: "" })).toEqual(["c9", "c6", "c4"]);
+  expect(await after({ updatedAt: T0 + 2, id: "c6" }, "a1")).toEqual(["c4", "c3"]);
+  expect(await after({ updatedAt: T0 + 1, id: "c3" })).toEqual([]);
+  // No cursor given at all (the worker's older calls) is the first page.
+  expect(await after(null)).toEqual(["c5", "c8", "c2"]);
+});
+
+test("listForTenant search: some message's text contains it, ignoring case, trimmed", async () => {
+  const t = setup();
+  await world(t);
+  const text = (...texts: string[]) => JSON.stringify(texts.map((x) => ({ type: "text", text: x })));
+  const conversation = async (id: string, tenantId: string, agentId: string, at: number, parts: string) => {
+    await t.mutation(internal.conversations.startTurn, {
+      conversation: conversationRow(id, tenantId, agentId, at),
+      create: true,
+      replaceAfter: null,
+      userMessage: messageInput(`${id}-u1`, id, tenantId, { createdAt: at, parts }),
+    });
+  };
+  await conversation("c1", "t1", "a1", T0 + 1, text("Where is my PARCEL?"));
+  // Text parts are concatenated: "par" + "cel".
+  await conversation("c2", "t1", "a2", T0 + 2, text("a par", "cel tracker"));
+  // Other part types do not count.
+  await conversation(
+    "c3",
+    "t1",
+    "a1",
+    T0 + 3,
+    JSON.stringify([{ type: "file", text: "parcel.pdf" }, { type: "reasoning", text: "parcel" }, { type: "text", text: "hi" }]),
+  );
+  // The answer has it, not the question.
+  await conversation("c4", "t1", "a1", T0 + 4, text("hello"));
+  await t.mutation(internal.messages.appendAnswer, {
+    message: answerInput("c4-r1", "c4", "t1", { createdAt: T0 + 4, parts: text("Your Parcel ships today") }),
+    agentId: "a1",
+    day: "2026-01-01",
+  });
+  await conversation("c5", "t1", "a1", T0 + 5, text("nothing here"));
+  await conversation("c6", "t1", "a2", T0 + 6, text("parcels, parcels"));
+  await conversation("d1", "t2", "b1", T0 + 7, text("my parcel"));
+
+  const search = (search: string | null, over: { agentId?: string | null; limit?: number; before?: Cursor; tenantId?: string } = {}) =>
+    t
+      .query(internal.conversations.listForTenant, {
+        tenantId: "t1",
+        agentId: null,
+        limit: 10,
+        search,
+        ...over,
+      })
+      .then((l) => l.map((c) => c.id));
+  expect(await search("parcel")).toEqual(["c6", "c4", "c2", "c1"]);
+  expect(await search("  pArCeL ")).toEqual(["c6", "c4", "c2", "c1"]);
+  expect(await search("arcel tr")).toEqual(["c2"]);
+  expect(await search("parcel", { agentId: "a1" })).toEqual(["c4", "c1"]);
+  expect(await search("parcel", { limit: 2 })).toEqual(["c6", "c4"]);
+  expect(await search("parcel", { limit: 2, before: { updatedAt: T0 + 4, id: "c4" } })).toEqual(["c2", "c1"]);
+  expect(await search("parcel", { tenantId: "t2" })).toEqual(["d1"]);
+  expect(await search("pdf")).toEqual([]);
+  expect(await search("")).toEqual(["c6", "c5", "c4", "c3", "c2", "c1"]);
+  expect(await search("   ")).toEqual(["c6", "c5", "c4", "c3", "c2", "c1"]);
+  expect(await search(null)).toEqual(["c6", "c5", "c4", "c3", "c2", "c1"]);
+  expect((await walk(t, "t1", null, 1, "PARCEL")).flat()).toEqual(["c6", "c4", "c2", "c1"]);
+});
+
+test("remove deletes the tenant's conversation and its messages only, and keeps usage", async () => {
+  const t = setup();
+  await world(t);
+  await seedConversation(t, "c1", "t1", "a1", T0 + 1);
+  await seedConversation(t, "c2", "t1", "a1", T0 + 2);
+  await seedConversation(t, "d1", "t2", "b1", T0 + 3);
+  for (const [id, conversationId, tenantId, agentId] of [
+    ["r1", "c1", "t1", "a1"],
+    ["r2", "c2", "t1", "a1"],
+    ["s1", "d1", "t2", "b1"],
+  ]) {
+    await t.mutation(internal.messages.appendAnswer, {
+      message: answerInput(id, conversationId, tenantId, { createdAt: T0 + 4 }),
+      agentId,
+      day: "2026-01-01",
+    });
+  }
+  const remove = (tenantId: string, conversationId: string) =>
+    t.mutation(internal.conversations.remove, { tenantId, conversationId });
+  const messageIds = () =>
+    t.run((ctx) => ctx.db.query("messages").collect()).then((all) => all.map((m) => m.id).sort());
+
+  // Another tenant's id, or a missing one: nothing happens.
+  expect(await remove("t2", "c1")).toBe(false);
+  expect(await remove("t1", "d1")).toBe(false);
+  expect(await remove("t1", "missing")).toBe(false);
+  expect(await messageIds()).toEqual(["c1-u1", "c2-u1", "d1-u1", "r1", "r2", "s1"]);
+
+  expect(await remove("t1", "c1")).toBe(true);
+  expect(await t.query(internal.conversations.get, { conversationId: "c1" })).toBeNull();
+  expect(await messageIds()).toEqual(["c2-u1", "d1-u1", "r2", "s1"]);
+  expect(
+    (await t.query(internal.conversations.listForTenant, { tenantId: "t1", agentId: null, limit: 10 })).map((c) => c.id),
+  ).toEqual(["c2"]);
+  expect(await t.query(internal.conversations.get, { conversationId: "d1" })).not.toBeNull();
+  expect(await t.query(internal.usage.list, { tenantId: "t1", sinceDay: "2026-01-01" })).toMatchObject([
+    { agentId: "a1", day: "2026-01-01", messages: 2 },
+  ]);
+  expect(await remove("t1", "c1")).toBe(false);
 });

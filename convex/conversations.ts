@@ -1,21 +1,26 @@
 /** Conversations and the start of a chat turn. Internal functions only. */
 import { v } from "convex/values";
+import type { Infer } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
+import type { DatabaseReader } from "./_generated/server";
 import {
   appendMessage,
   assertCount,
   assertDay,
   conversationById,
+  conversationCursor,
   conversationRow,
   conversationRowOf,
   conversationWithMessages,
+  deleteConversation,
   fail,
   loadConversation,
+  messageText,
   newMessage,
   nullable,
-  orderBy,
   spendOf,
   spendRow,
+  type ConversationRow,
 } from "./model";
 
 /** A conversation with its messages (by `seq`), or null. */
@@ -104,25 +109,115 @@ export const startTurn = internalMutation({
   },
 });
 
-/** A tenant's conversations (optionally one agent's), most recently updated first. */
+type ConversationCursor = Infer<typeof conversationCursor>;
+
+/**
+ * The index ranges that hold a tenant's (or one agent's) conversations after `before`, in list
+ * order: updatedAt descending, then id descending. The indexes end with (updatedAt, id), so the
+ * index order is the list order and a cursor is two ranges: the rest of its `updatedAt`, then
+ * everything older.
+ */
+function ranges(
+  db: DatabaseReader,
+  tenantId: string,
+  agentId: string | null,
+  before: ConversationCursor | null,
+) {
+  const conversations = () => db.query("conversations");
+  if (agentId === null) {
+    if (before === null) {
+      return [conversations().withIndex("by_tenant", (q) => q.eq("tenantId", tenantId)).order("desc")];
+    }
+    return [
+      conversations()
+        .withIndex("by_tenant", (q) =>
+          q.eq("tenantId", tenantId).eq("updatedAt", before.updatedAt).lt("id", before.id),
+        )
+        .order("desc"),
+      conversations()
+        .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId).lt("updatedAt", before.updatedAt))
+        .order("desc"),
+    ];
+  }
+  if (before === null) {
+    return [
+      conversations()
+        .withIndex("by_agent", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId))
+        .order("desc"),
+    ];
+  }
+  return [
+    conversations()
+      .withIndex("by_agent", (q) =>
+        q
+          .eq("tenantId", tenantId)
+          .eq("agentId", agentId)
+          .eq("updatedAt", before.updatedAt)
+          .lt("id", before.id),
+      )
+      .order("desc"),
+    conversations()
+      .withIndex("by_agent", (q) =>
+        q.eq("tenantId", tenantId).eq("agentId", agentId).lt("updatedAt", before.updatedAt),
+      )
+      .order("desc"),
+  ];
+}
+
+/** Whether some message of the conversation has `needle` (lower case) in its text. */
+async function mentions(db: DatabaseReader, conversationId: string, needle: string) {
+  const messages = db
+    .query("messages")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId));
+  for await (const message of messages) {
+    if (messageText(message.parts).toLowerCase().includes(needle)) return true;
+  }
+  return false;
+}
+
+/**
+ * A tenant's conversations (optionally one agent's), most recently updated first, then by id
+ * descending; up to `limit` of them.
+ *
+ * - `before`: the last row of the previous page; only conversations after it in that order.
+ * - `search`: only conversations where some message's text (its "text" parts, concatenated)
+ *   contains it, ignoring case; trimmed, and ignored when empty. It reads the tenant's (or
+ *   agent's) conversations from `before` on, and their messages, until `limit` match, so a rare
+ *   term in a large tenant reads a lot (bounded by Convex's per-query read limits).
+ */
 export const listForTenant = internalQuery({
-  args: { tenantId: v.string(), agentId: nullable(v.string()), limit: v.number() },
+  args: {
+    tenantId: v.string(),
+    agentId: nullable(v.string()),
+    limit: v.number(),
+    before: v.optional(nullable(conversationCursor)),
+    search: v.optional(nullable(v.string())),
+  },
   returns: v.array(conversationRow),
-  handler: async (ctx, { tenantId, agentId, limit }) => {
+  handler: async (ctx, { tenantId, agentId, limit, before = null, search = null }) => {
     assertCount(limit, "limit", 0);
-    if (limit === 0) return [];
-    const page =
-      agentId === null
-        ? await ctx.db
-            .query("conversations")
-            .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId))
-            .order("desc")
-            .take(limit)
-        : await ctx.db
-            .query("conversations")
-            .withIndex("by_agent", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId))
-            .order("desc")
-            .take(limit);
-    return orderBy(page.map(conversationRowOf), [(c) => c.updatedAt, "desc"], [(c) => c.id, "asc"]);
+    const rows: ConversationRow[] = [];
+    if (limit === 0) return rows;
+    const needle = (search ?? "").trim().toLowerCase();
+    for (const range of ranges(ctx.db, tenantId, agentId, before)) {
+      for await (const conversation of range) {
+        if (needle !== "" && !(await mentions(ctx.db, conversation.id, needle))) continue;
+        rows.push(conversationRowOf(conversation));
+        if (rows.length === limit) return rows;
+      }
+    }
+    return rows;
+  },
+});
+
+/** Deletes a tenant's conversation and its messages (usage stays); false unless it owns it. */
+export const remove = internalMutation({
+  args: { tenantId: v.string(), conversationId: v.string() },
+  returns: v.boolean(),
+  handler: async (ctx, { tenantId, conversationId }) => {
+    const conversation = await conversationById(ctx.db, conversationId);
+    if (conversation === null || conversation.tenantId !== tenantId) return false;
+    await deleteConversation(ctx.db, conversation);
+    return true;
   },
 });

@@ -2,7 +2,9 @@ import { expect, test } from "vitest";
 import { internal } from "./_generated/api";
 import {
   answerInput,
+  conversationRow,
   errorData,
+  messageInput,
   seedAgent,
   seedConversation,
   seedTenant,
@@ -111,4 +113,173 @@ test("setFeedback rates assistant messages only, and can clear a rating", async 
   expect(await stored("c1-u1")).toMatchObject({ feedback: null, feedbackAt: null });
   expect(await rate("nope", "up", T0 + 4)).toBe(false);
   expect(await rate("r1", "up", T0 + 4, "d1")).toBe(false);
+});
+
+test("feedbackForTenant: the tenant's rated answers with their questions, newest first, filtered and paged", async () => {
+  const t = setup();
+  await world(t);
+  const text = (...texts: string[]) => JSON.stringify(texts.map((x) => ({ type: "text", text: x })));
+  const answer = (id: string, conversationId: string, agentId: string, parts: string, tenantId = "t1") =>
+    t.mutation(internal.messages.appendAnswer, {
+      message: answerInput(id, conversationId, tenantId, { parts }),
+      agentId,
+      day: "2026-03-01",
+    });
+  const rate = (conversationId: string, messageId: string, rating: "up" | "down" | null, now: number) =>
+    t.mutation(internal.messages.setFeedback, { conversationId, messageId, rating, now });
+
+  // c1 (a1): c1-u1, r1 (long), u2 (exactly 300 characters), r2 (several parts).
+  await answer("r1", "c1", "a1", text("🙂".repeat(310)));
+  await t.mutation(internal.conversations.startTurn, {
+    conversation: conversationRow("c1", "t1", "a1"),
+    create: false,
+    replaceAfter: null,
+    userMessage: messageInput("u2", "c1", "t1", { parts: text("y".repeat(300)) }),
+  });
+  await answer(
+    "r2",
+    "c1",
+    "a1",
+    JSON.stringify([
+      { type: "text", text: "Part one. " },
+      { type: "reasoning", text: "hidden" },
+      { type: "text", text: "Part two." },
+    ]),
+  );
+  // c2 (a2): an answer with no user message before it.
+  await t.mutation(internal.conversations.startTurn, {
+    conversation: conversationRow("c2", "t1", "a2"),
+    create: true,
+    replaceAfter: null,
+    userMessage: null,
+  });
+  await answer("r3", "c2", "a2", text("Unprompted"));
+  // c3 (a1): one rated answer, and one whose rating was cleared.
+  await seedConversation(t, "c3", "t1", "a1");
+  await answer("r4", "c3", "a1", text("Cleared"));
+  await answer("r5", "c3", "a1", text("Five"));
+  // d1 (t2): rated at the same time as t1's answers.
+  await answer("s1", "d1", "b1", text("Other tenant"), "t2");
+
+  await rate("c1", "r1", "up", T0 + 10);
+  await rate("c1", "r2", "down", T0 + 20);
+  await rate("c2", "r3", "up", T0 + 20);
+  await rate("c3", "r5", "down", T0 + 20);
+  await rate("c3", "r4", "up", T0 + 5);
+  await rate("c3", "r4", null, T0 + 30);
+  await rate("d1", "s1", "up", T0 + 20);
+
+  type Args = {
+    tenantId?: string;
+    agentId?: string | null;
+    rating?: "up" | "down" | null;
+    limit?: number;
+    before?: { feedbackAt: number; messageId: string } | null;
+  };
+  const feedback = (over: Args = {}) =>
+    t.query(internal.messages.feedbackForTenant, {
+      tenantId: "t1",
+      agentId: null,
+      rating: null,
+      limit: 50,
+      before: null,
+      ...over,
+    });
+  const ids = (over: Args = {}) => feedback(over).then((rows) => rows.map((r) => r.messageId));
+
+  expect(await feedback()).toEqual([
+    {
+      conversationId: "c3",
+      messageId: "r5",
+      agentId: "a1",
+      rating: "down",
+      feedbackAt: T0 + 20,
+      answer: "Five",
+      question: "text of c3-u1",
+    },
+    {
+      conversationId: "c2",
+      messageId: "r3",
+      agentId: "a2",
+      rating: "up",
+      feedbackAt: T0 + 20,
+      answer: "Unprompted",
+      question: null,
+    },
+    {
+      conversationId: "c1",
+      messageId: "r2",
+      agentId: "a1",
+      rating: "down",
+      feedbackAt: T0 + 20,
+      answer: "Part one. Part two.",
+      question: "y".repeat(300),
+    },
+    {
+      conversationId: "c1",
+      messageId: "r1",
+      agentId: "a1",
+      rating: "up",
+      feedbackAt: T0 + 10,
+      answer: `${"🙂".repeat(300)}…`,
+      question: "text of c1-u1",
+    },
+  ]);
+  // The index range holds the rated messages (and the cleared one) only, never the unrated.
+  const inRange = await t.run((ctx) =>
+    ctx.db
+      .query("messages")
+      .withIndex("by_tenant_feedback", (q) => q.eq("tenantId", "t1").gt("feedbackAt", null))
+      .collect(),
+  );
+  expect(inRange.map((m) => m.id).sort()).toEqual(["r1", "r2", "r3", "r4", "r5"]);
+  expect(await ids({ rating: "up" })).toEqual(["r3", "r1"]);
+  expect(await ids({ rating: "down" })).toEqual(["r5", "r2"]);
+  expect(await ids({ agentId: "a1" })).toEqual(["r5", "r2", "r1"]);
+  expect(await ids({ agentId: "a2" })).toEqual(["r3"]);
+  expect(await ids({ agentId: "a1", rating: "up" })).toEqual(["r1"]);
+  // Another tenant's agent, rows or cursor never show through.
+  expect(await ids({ agentId: "b1" })).toEqual([]);
+  expect(await feedback({ tenantId: "t2" })).toEqual([
+    {
+      conversationId: "d1",
+      messageId: "s1",
+      agentId: "b1",
+      rating: "up",
+      feedbackAt: T0 + 20,
+      answer: "Other tenant",
+      question: "text of d1-u1",
+    },
+  ]);
+  expect(await ids({ tenantId: "t2", agentId: "a1" })).toEqual([]);
+  expect(await ids({ tenantId: "t3" })).toEqual([]);
+
+  expect(await ids({ limit: 2 })).toEqual(["r5", "r3"]);
+  expect(await ids({ before: { feedbackAt: T0 + 20, messageId: "r3" } })).toEqual(["r2", "r1"]);
+  expect(await ids({ before: { feedbackAt: T0 + 20, messageId: "s1" } })).toEqual(["r5", "r3", "r2", "r1"]);
+  expect(await ids({ before: { feedbackAt: T0 + 15, messageId: "" } })).toEqual(["r1"]);
+  expect(await ids({ before: { feedbackAt: T0 + 10, messageId: "r1" } })).toEqual([]);
+  expect(await ids({ limit: 0 })).toEqual([]);
+  expect(await errorData(feedback({ limit: 2.5 }))).toMatchObject({ code: "Invalid" });
+
+  // Walking page by page gives every row once, in order.
+  for (const filter of [{}, { rating: "down" as const }, { agentId: "a1" }]) {
+    for (const limit of [1, 2, 3]) {
+      const seen: string[] = [];
+      let before: Args["before"] = null;
+      for (let page = 0; page < 20; page++) {
+        const rows = await feedback({ ...filter, limit, before });
+        if (rows.length === 0) break;
+        expect(rows.length).toBeLessThanOrEqual(limit);
+        seen.push(...rows.map((r) => r.messageId));
+        const last = rows[rows.length - 1];
+        before = { feedbackAt: last.feedbackAt, messageId: last.messageId };
+      }
+      expect(seen).toEqual(await ids(filter));
+    }
+  }
+
+  // Removing a conversation removes its ratings from the list.
+  expect(await t.mutation(internal.conversations.remove, { tenantId: "t1", conversationId: "c1" })).toBe(true);
+  expect(await ids()).toEqual(["r5", "r3"]);
 });

@@ -1,15 +1,24 @@
 /** Messages: answers and their ratings. Internal functions only. */
 import { v } from "convex/values";
-import { internalMutation } from "./_generated/server";
+import type { Infer } from "convex/values";
+import type { Doc } from "./_generated/dataModel";
+import { internalMutation, internalQuery } from "./_generated/server";
+import type { DatabaseReader } from "./_generated/server";
 import {
   appendMessage,
+  assertCount,
   assertDay,
   conversationById,
   fail,
+  feedbackCursor,
+  feedbackRow,
   messageById,
+  messageText,
   newMessage,
   nullable,
   rating,
+  snippet,
+  type FeedbackRow,
 } from "./model";
 
 /**
@@ -78,5 +87,94 @@ export const setFeedback = internalMutation({
     if (message === null || message.role !== "assistant") return false;
     await ctx.db.patch("messages", message._id, { feedback: rating, feedbackAt: now });
     return true;
+  },
+});
+
+type FeedbackCursor = Infer<typeof feedbackCursor>;
+
+/**
+ * The index ranges that hold a tenant's rated messages after `before`, in list order:
+ * feedbackAt descending, then message id descending. `gt("feedbackAt", null)` skips the
+ * messages never rated (null sorts before every number), so they are never read.
+ */
+function ratedRanges(db: DatabaseReader, tenantId: string, before: FeedbackCursor | null) {
+  const messages = () => db.query("messages");
+  if (before === null) {
+    return [
+      messages()
+        .withIndex("by_tenant_feedback", (q) => q.eq("tenantId", tenantId).gt("feedbackAt", null))
+        .order("desc"),
+    ];
+  }
+  return [
+    messages()
+      .withIndex("by_tenant_feedback", (q) =>
+        q.eq("tenantId", tenantId).eq("feedbackAt", before.feedbackAt).lt("id", before.messageId),
+      )
+      .order("desc"),
+    messages()
+      .withIndex("by_tenant_feedback", (q) =>
+        q.eq("tenantId", tenantId).gt("feedbackAt", null).lt("feedbackAt", before.feedbackAt),
+      )
+      .order("desc"),
+  ];
+}
+
+/**
+ * A tenant's rated answers (optionally one agent's, optionally only one rating), newest rating
+ * first, then by message id descending; up to `limit` of them. `before` is the last row of the
+ * previous page: only ratings after it in that order. Each row carries the answer's text and the
+ * text of the nearest earlier user message of its conversation (or null), each cut to 300
+ * characters with "…" appended when longer.
+ *
+ * It reads the tenant's rated messages from `before` on until `limit` match, so filtering on a
+ * rare agent or rating reads more (cleared ratings keep their feedbackAt and are skipped too).
+ */
+export const feedbackForTenant = internalQuery({
+  args: {
+    tenantId: v.string(),
+    agentId: nullable(v.string()),
+    rating: nullable(rating),
+    limit: v.number(),
+    before: nullable(feedbackCursor),
+  },
+  returns: v.array(feedbackRow),
+  handler: async (ctx, { tenantId, agentId, rating, limit, before }) => {
+    assertCount(limit, "limit", 0);
+    const rows: FeedbackRow[] = [];
+    if (limit === 0) return rows;
+    const conversations = new Map<string, Doc<"conversations"> | null>();
+    for (const range of ratedRanges(ctx.db, tenantId, before)) {
+      for await (const message of range) {
+        if (message.feedback === null || message.feedbackAt === null) continue;
+        if (rating !== null && message.feedback !== rating) continue;
+        let conversation = conversations.get(message.conversationId);
+        if (conversation === undefined) {
+          conversation = await conversationById(ctx.db, message.conversationId);
+          conversations.set(message.conversationId, conversation);
+        }
+        if (conversation === null || conversation.tenantId !== tenantId) continue;
+        if (agentId !== null && conversation.agentId !== agentId) continue;
+        const asked = await ctx.db
+          .query("messages")
+          .withIndex("by_conversation", (q) =>
+            q.eq("conversationId", message.conversationId).lt("seq", message.seq),
+          )
+          .order("desc")
+          .filter((q) => q.eq(q.field("role"), "user"))
+          .first();
+        rows.push({
+          conversationId: message.conversationId,
+          messageId: message.id,
+          agentId: conversation.agentId,
+          rating: message.feedback,
+          feedbackAt: message.feedbackAt,
+          answer: snippet(messageText(message.parts)),
+          question: asked === null ? null : snippet(messageText(asked.parts)),
+        });
+        if (rows.length === limit) return rows;
+      }
+    }
+    return rows;
   },
 });

@@ -151,6 +151,18 @@ export const conversationWithMessages = v.object({
   conversation: conversationRow,
   messages: v.array(messageRow),
 });
+/** A rated answer, with the question it answered (texts cut to `SNIPPET_CHARS`). */
+export const feedbackRow = v.object({
+  conversationId: v.string(),
+  messageId: v.string(),
+  agentId: v.string(),
+  rating,
+  feedbackAt: v.number(),
+  /** The answer's text. */
+  answer: v.string(),
+  /** The text of the nearest earlier user message of the conversation, or null. */
+  question: nullable(v.string()),
+});
 
 // ---- arguments
 
@@ -160,6 +172,10 @@ export const newAgent = agentDoc;
 export const agentUpdate = agentDoc.omit("createdAt");
 export const newTenant = tenantRow;
 export const tenantUpdate = tenantRow.omit("createdAt");
+/** Where a page of conversations ends: the last row of the previous page. */
+export const conversationCursor = v.object({ updatedAt: v.number(), id: v.string() });
+/** Where a page of rated answers ends: the last row of the previous page. */
+export const feedbackCursor = v.object({ feedbackAt: v.number(), messageId: v.string() });
 
 export type TenantRow = Infer<typeof tenantRow>;
 export type AgentRow = Infer<typeof agentRow>;
@@ -169,11 +185,12 @@ export type MessageRow = Infer<typeof messageRow>;
 export type NewMessage = Infer<typeof newMessage>;
 export type UsageRow = Infer<typeof usageRow>;
 export type Spend = Infer<typeof spendRow>;
+export type FeedbackRow = Infer<typeof feedbackRow>;
 
 // ---- errors
 
 /** Codes of the `ConvexError`s thrown for caller mistakes (`errorData.code` over HTTP). */
-export type ErrorCode = "NotFound" | "Conflict" | "Mismatch" | "Invalid";
+export type ErrorCode = "NotFound" | "Conflict" | "Mismatch" | "Invalid" | "Stale";
 
 /** Throws a `ConvexError` with `{code, message}` as its data. */
 export function fail(code: ErrorCode, message: string): never {
@@ -214,6 +231,38 @@ export function orderBy<T>(rows: T[], ...keys: Array<[(row: T) => string | numbe
     }
     return 0;
   });
+}
+
+// ---- message text
+
+/** How many characters (Unicode code points) of a message's text a snippet keeps. */
+export const SNIPPET_CHARS = 300;
+
+/**
+ * A message's text: the `text` of its parts of type "text", concatenated (parts that are not an
+ * array of objects, or text that is not a string, add nothing).
+ */
+export function messageText(parts: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(parts);
+  } catch {
+    return "";
+  }
+  if (!Array.isArray(parsed)) return "";
+  let text = "";
+  for (const part of parsed) {
+    if (part !== null && typeof part === "object" && part.type === "text" && typeof part.text === "string") {
+      text += part.text;
+    }
+  }
+  return text;
+}
+
+/** `text` cut to `max` code points with "…" appended when it is longer. */
+export function snippet(text: string, max = SNIPPET_CHARS): string {
+  const chars = Array.from(text);
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : text;
 }
 
 // ---- row mappers (exactly the row fields, nothing of Convex's own)
@@ -402,6 +451,16 @@ export async function insertKey(db: DatabaseWriter, key: KeyRow) {
     }
   }
   await db.insert("apiKeys", key);
+}
+
+/** Deletes a conversation and its messages. */
+export async function deleteConversation(db: DatabaseWriter, conversation: Doc<"conversations">) {
+  const messages = await db
+    .query("messages")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversation.id))
+    .collect();
+  for (const message of messages) await db.delete("messages", message._id);
+  await db.delete("conversations", conversation._id);
 }
 
 /**

@@ -20,13 +20,16 @@ export default defineSchema({
 
   conversations: defineTable(conversationDoc)
     .index("by_conversation_id", ["id"])
-    .index("by_tenant", ["tenantId", "updatedAt"])
-    .index("by_agent", ["tenantId", "agentId", "updatedAt"]),
+    // `id` last: the index order is the list order (updatedAt, then id), so cursors are ranges.
+    .index("by_tenant", ["tenantId", "updatedAt", "id"])
+    .index("by_agent", ["tenantId", "agentId", "updatedAt", "id"]),
 
   messages: defineTable(messageDoc)
     .index("by_conversation", ["conversationId", "seq"])
     .index("by_conversation_message", ["conversationId", "id"])
-    .index("by_tenant", ["tenantId", "createdAt"]),
+    .index("by_tenant", ["tenantId", "createdAt"])
+    // Rated answers by time (unrated messages have a null feedbackAt and sort first).
+    .index("by_tenant_feedback", ["tenantId", "feedbackAt", "id"]),
 
   usageDaily: defineTable(usageDoc)
     .index("by_key", ["tenantId", "agentId", "day"])

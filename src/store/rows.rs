@@ -151,14 +151,15 @@ pub fn select_conversation() -> String {
 }
 
 /// A tenant's conversations, newest activity first. `?1` tenant, `?2` agent or NULL, `?3`/`?4`
-/// cursor (`updated_at`, id) or NULL, `?5` lowercase search text or NULL, `?6` limit.
+/// cursor (`updated_at`, id) or NULL, `?5` lowercase search text or NULL (matched against each
+/// message's text parts joined, as the Convex function does), `?6` limit.
 pub fn select_conversations() -> String {
     format!(
         "{CONVERSATION_COLUMNS} c WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
          AND (?3 IS NULL OR updated_at < ?3 OR (updated_at = ?3 AND id < ?4)) \
-         AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages m, json_each(m.parts) p \
-              WHERE m.conversation_id = c.id AND json_extract(p.value, '$.type') = 'text' \
-              AND instr(lower(json_extract(p.value, '$.text')), ?5) > 0)) \
+         AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
+              AND instr(lower((SELECT group_concat(json_extract(p.value, '$.text'), '') \
+                  FROM json_each(m.parts) p WHERE json_extract(p.value, '$.type') = 'text')), ?5) > 0)) \
          ORDER BY updated_at DESC, id DESC LIMIT ?6"
     )
 }
