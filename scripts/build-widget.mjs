@@ -1,6 +1,6 @@
 // Builds the static assets into public/: the embeddable widget (widget/src, minified with
 // esbuild: widget.js is the loader, chat-panel.js/.css the panel it loads) and the demo site
-// (widget/site, copied as is).
+// (widget/site, copied as is), plus the OpenAPI document.
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,6 +16,8 @@ export async function buildWidget() {
   rmSync(PUBLIC, { recursive: true, force: true });
   mkdirSync(PUBLIC, { recursive: true });
   cpSync(join(root, "widget", "site"), PUBLIC, { recursive: true });
+  // The API document, served at /api/openapi.json (the worker reads it from the assets).
+  cpSync(join(root, "openapi.json"), join(PUBLIC, "openapi.json"));
   const common = { bundle: true, minify: true, target: ["es2020"], legalComments: "none", logLevel: "warning" };
   await build({ ...common, entryPoints: [join(root, "widget/src/loader.js")], outfile: join(PUBLIC, "widget.js"), format: "iife" });
   await build({ ...common, entryPoints: [join(root, "widget/src/panel.js")], outfile: join(PUBLIC, "chat-panel.js"), format: "iife" });
