@@ -1,0 +1,289 @@
+// The tenant dashboard (/admin/) in a real browser: Debian's Chromium (playwright-core) against
+// the worker in workerd (Miniflare, real D1, the built static assets, the local model stand-in).
+// A tenant signs in with its secret key, creates an agent, embeds it on a host page, and finds
+// the visitor's conversation, feedback and usage back in the dashboard.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { startWorker } from "../support/worker.mjs";
+import { embedPage, hostSite, inWidget, launch, withPage } from "../support/browser.mjs";
+
+const root = new URL("../..", import.meta.url).pathname;
+const ADMIN = randomBytes(24).toString("hex");
+let standin;
+let worker;
+let host;
+let browser;
+let secretKey;
+const pages = {};
+const XSS = `<img src=x onerror="window.__xss=1"><b>bold</b>`;
+
+before(async () => {
+  standin = await startStandIn();
+  worker = await startWorker(
+    { ADMIN_API_KEY: ADMIN, OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", WEBHOOK_ALLOW_HOSTS: "127.0.0.1" },
+    { assets: true },
+  );
+  const res = await fetch(`${worker.url}/api/admin/tenants`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Outdoor Co" }),
+  });
+  assert.equal(res.status, 201);
+  secretKey = (await res.json()).secretKey;
+  assert.match(secretKey, /^sk_live_/);
+  host = await hostSite(pages); // pages are added once the dashboard gives us a key
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await host?.close();
+  await worker?.stop();
+  await standin?.close();
+});
+
+/** Opens the dashboard at `hash` and signs in with the tenant's secret key. */
+async function signIn(page, hash = "") {
+  await page.goto(`${worker.url}/admin/${hash}`);
+  await page.getByLabel("Secret key").fill(secretKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#nav:not([hidden])").waitFor();
+  await page.locator("#view h1").first().waitFor();
+}
+
+const status = (page) => page.locator("#status");
+
+async function assertEventually(check, timeoutMs = 8000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => !!window.axe))) {
+    await page.addScriptTag({ content: readFileSync(`${root}/node_modules/axe-core/axe.min.js`, "utf8") });
+  }
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+}
+
+describe("tenant dashboard", () => {
+  test("sign in, create an agent, embed it, chat and rate, then find it in the inbox, feedback and usage", async () => {
+    await withPage(browser, "dashboard-flow", async (page, errors) => {
+      await page.goto(`${worker.url}/admin/`);
+      await page.getByLabel("Secret key").fill("sk_live_wrong_key_0000000000");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.locator("#status.error").waitFor();
+      assert.match(await status(page).textContent(), /not accepted/);
+
+      await signIn(page);
+      assert.equal(await page.locator("#tenant-name").textContent(), "Outdoor Co");
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("edgechat:admin:key")), secretKey, "the key is kept in sessionStorage");
+      assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
+
+      await page.getByRole("link", { name: "New agent" }).click();
+      await page.getByLabel("Id (optional)").fill("shop");
+      await page.getByLabel("Name", { exact: true }).fill("Shop assistant");
+      await page.getByLabel("System prompt").fill("You help shoppers.");
+      await page.getByLabel("Model", { exact: true }).fill("scenario/plain");
+      await page.getByLabel("Allowed origins").fill(host.origin);
+      await page.getByLabel("Title", { exact: true }).fill("Shop help");
+      await page.getByLabel("Welcome message").fill("Hi! Ask me anything.");
+      await page.getByRole("button", { name: "Create agent" }).click();
+      await page.locator("#embed-snippet").waitFor();
+      assert.match(await status(page).textContent(), /created/);
+
+      const snippet = await page.locator("#embed-snippet").textContent();
+      const key = snippet.match(/data-key="(pk_live_[^"]+)"/)?.[1];
+      assert.ok(key, snippet);
+      assert.equal(snippet, `<script src="${worker.url}/widget.js" data-key="${key}" async></script>`);
+      await page.getByRole("button", { name: "Copy snippet" }).click();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), snippet, "Copy puts the snippet on the clipboard");
+
+      // The live preview shows the unsaved title.
+      const preview = page.locator(".preview-panel .ec-title");
+      // The panel fills in its title once its stylesheet has loaded.
+      await assertEventually(async () => (await preview.textContent({ timeout: 500 }).catch(() => "")) === "Shop help");
+      await page.getByLabel("Title", { exact: true }).fill("Shop help (draft)");
+      await assertEventually(async () => (await preview.textContent({ timeout: 500 }).catch(() => "")) === "Shop help (draft)");
+
+      // A visitor chats on the customer's site and rates the answer.
+      pages["/shop"] = embedPage(worker.url, key);
+      const visitor = await page.context().newPage();
+      await visitor.goto(`${host.origin}/shop`);
+      await inWidget(visitor, "button.ec-fab").click();
+      await inWidget(visitor, ".ec-panel:not([hidden])").waitFor();
+      await inWidget(visitor, "textarea").fill("Tell me about tents");
+      await inWidget(visitor, "textarea").press("Enter");
+      await inWidget(visitor, ".ec-assistant .ec-actions").first().waitFor({ timeout: 15_000 });
+      assert.equal((await inWidget(visitor, ".ec-assistant .ec-bubble").last().textContent()).trim(), "Hello from the stand-in.");
+      await inWidget(visitor, ".ec-rate[aria-label='Helpful']").click();
+      await assertEventually(async () => (await worker.d1.prepare("SELECT feedback FROM messages WHERE feedback = 'up'").all()).results.length === 1);
+      await inWidget(visitor, "textarea").fill(XSS);
+      await inWidget(visitor, "textarea").press("Enter");
+      await inWidget(visitor, ".ec-assistant .ec-actions").nth(1).waitFor({ timeout: 15_000 });
+      await visitor.close();
+
+      // The inbox finds it; the transcript shows the question, the answer and the rating.
+      await page.getByRole("link", { name: "Conversations" }).click();
+      await page.getByLabel("Search messages").fill("no such words anywhere");
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByText("No conversations found.").waitFor();
+      await page.getByLabel("Search messages").fill("TENTS");
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByText("1 conversation shown.").waitFor();
+      await page.locator(".list li a").first().click();
+      await page.locator(".transcript").waitFor();
+      assert.equal(await page.locator(".msg.user .text").first().textContent(), "Tell me about tents");
+      assert.equal(await page.locator(".msg.assistant .text").first().textContent(), "Hello from the stand-in.");
+      assert.match(await page.locator(".msg.assistant .feedback.up").textContent(), /up/);
+      assert.equal(await page.locator(".msg.assistant .feedback").count(), 1, "only the rated answer shows a rating");
+      assert.equal(await page.locator(".msg.user .text").last().textContent(), XSS, "markup from a visitor shows as text");
+      assert.equal(await page.locator(".transcript img, .transcript b").count(), 0);
+      assert.equal(await page.evaluate(() => window.__xss), undefined, "nothing from the transcript ran");
+
+      await page.getByRole("link", { name: "Back to inbox" }).click();
+      await page.getByRole("link", { name: "Feedback" }).click();
+      await page.locator(".feedback-list li").first().waitFor();
+      const item = await page.locator(".feedback-list li").first().textContent();
+      assert.match(item, /up/);
+      assert.match(item, /Q: Tell me about tents/);
+      assert.match(item, /A: Hello from the stand-in\./);
+
+      await page.getByRole("link", { name: "Usage" }).click();
+      await page.locator("#total-messages").waitFor();
+      assert.ok(Number((await page.locator("#total-messages").textContent()).replace(/\D/g, "")) >= 1);
+      assert.equal(await page.locator(".chart svg").count(), 3, "messages, tokens and cost charts");
+      assert.ok((await page.locator(".chart rect").count()) >= 3);
+      assert.match(await page.locator("table").textContent(), /shop/);
+      assert.deepEqual(errors, []);
+
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByLabel("Secret key").waitFor();
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("edgechat:admin:key")), null, "sign out clears the key");
+    }, { permissions: ["clipboard-read", "clipboard-write"] });
+  });
+
+  test("a stale edit is refused with a message and the form keeps its edits", async () => {
+    const context = await browser.newContext();
+    try {
+      const [a, b] = [await context.newPage(), await context.newPage()];
+      await signIn(a, "#agent/shop");
+      await signIn(b, "#agent/shop");
+      await a.getByLabel("Title", { exact: true }).fill("Saved in tab A");
+      await a.getByRole("button", { name: "Save changes" }).click();
+      await a.locator("#status.ok").waitFor();
+
+      await b.getByLabel("Welcome message").fill("Edited in tab B");
+      await b.getByLabel("Fallback models").fill("scenario/backup");
+      await b.getByRole("button", { name: "Save changes" }).click();
+      await b.locator("#status.error").waitFor();
+      assert.match(await b.locator("#status").textContent(), /This agent was changed since you loaded it/);
+      assert.equal(await b.getByLabel("Welcome message").inputValue(), "Edited in tab B", "the edit is still there");
+      assert.equal(await b.getByLabel("Fallback models").inputValue(), "scenario/backup");
+      assert.equal(await b.getByRole("button", { name: /Load the latest version/ }).isVisible(), true, "a way to start over is offered");
+
+      const stored = JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'shop'").first()).config);
+      assert.equal(stored.branding.title, "Saved in tab A");
+      assert.equal(stored.welcomeMessage, "Hi! Ask me anything.", "the stale save changed nothing");
+
+      // Tab A saves again with the ETag it got back: accepted.
+      await a.getByLabel("Welcome message").fill("Second save from A");
+      await a.getByRole("button", { name: "Save changes" }).click();
+      await assertEventually(async () => JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'shop'").first()).config).welcomeMessage === "Second save from A");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("webhook tools: a test call shown inline, secret headers kept; keys; duplicate and delete", async () => {
+    await withPage(browser, "dashboard-tools-keys", async (page, errors) => {
+      page.on("dialog", (d) => d.accept());
+      await signIn(page, "#agent/shop");
+      await page.getByRole("button", { name: "Add tool" }).click();
+      const tool = page.locator("fieldset.tool").last();
+      await tool.getByLabel("Tool name").fill("lookup_order");
+      await tool.getByLabel("Description").fill("Look up an order");
+      await tool.getByLabel("URL").fill(`${standin.url}/hooks/order`);
+      await tool.getByLabel("Headers (JSON)").fill('{"x-api-key": "hook-secret"}');
+      await tool.getByLabel("Test input (JSON)").fill('{"orderId": "A1"}');
+      await tool.getByRole("button", { name: "Test call" }).click();
+      await tool.locator("output.result.ok").waitFor();
+      assert.match(await tool.locator("output").textContent(), /"authorized": true/);
+
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      await page.reload();
+      await page.locator("fieldset.tool").waitFor();
+      const saved = page.locator("fieldset.tool").last();
+      assert.match(await saved.getByLabel("Headers (JSON)").inputValue(), /\*{8}/, "header values come back masked");
+      await saved.getByLabel("Test input (JSON)").fill('{"orderId": "B2"}');
+      await saved.getByRole("button", { name: "Test call" }).click();
+      await saved.locator("output.result.ok").waitFor();
+      assert.match(await saved.locator("output").textContent(), /"authorized": true/, "masked headers keep the stored secret");
+
+      // An invalid field is refused with the API's message.
+      await page.getByLabel("Messages per IP per minute").fill("0");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.error").waitFor();
+      assert.match(await page.locator("#status").textContent(), /ipPerMinute/);
+      assert.deepEqual(await axeViolations(page), [], "agent editor");
+
+      // Keys: create a publishable key, shown once; revoke it.
+      await page.getByRole("link", { name: "Keys" }).focus();
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Keys", level: 1 }).waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), "Keys", "focus moves to the new view's heading");
+      await page.getByLabel("Name", { exact: true }).fill("marketing site");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await page.locator("#new-key").waitFor();
+      assert.match(await page.locator("#new-key").textContent(), /^pk_live_/);
+      assert.match(await page.locator(".warn").textContent(), /will not be shown again/);
+      const row = page.locator("tr", { hasText: "marketing site" });
+      await row.waitFor();
+      await row.getByRole("button", { name: /Revoke/ }).click();
+      await row.getByText(/revoked/).waitFor();
+      assert.deepEqual(await axeViolations(page), [], "keys");
+
+      // Duplicate the agent, then delete the copy.
+      await page.goto(`${worker.url}/admin/#agent/shop`);
+      await page.getByRole("button", { name: "Duplicate" }).click();
+      await page.getByRole("heading", { name: "Shop assistant (copy)" }).waitFor();
+      await page.getByRole("button", { name: "Delete" }).click();
+      await page.getByRole("heading", { name: "Agents", level: 1 }).waitFor();
+      await page.locator("tbody tr").first().waitFor();
+      assert.equal(await page.locator("tbody tr").count(), 1, "the copy is gone");
+      assert.match(await page.locator("tbody").textContent(), /Shop assistant/);
+      assert.deepEqual(await axeViolations(page), [], "agents list");
+
+      for (const view of ["conversations", "feedback", "usage"]) {
+        await page.goto(`${worker.url}/admin/#${view}`);
+        await page.locator("#view h1").waitFor();
+        await page.waitForLoadState("networkidle");
+        assert.deepEqual(await axeViolations(page), [], view);
+      }
+      await page.goto(`${worker.url}/admin/#conversations`);
+      await page.locator(".list li a").first().click();
+      await page.getByRole("button", { name: "Delete" }).click();
+      await page.getByText("Conversation deleted.").waitFor();
+      await page.getByText("No conversations found.").waitFor();
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("signed out, the dashboard shows only the sign-in form, and axe is happy with it", async () => {
+    await withPage(browser, "dashboard-signin-axe", async (page) => {
+      await page.goto(`${worker.url}/admin/`);
+      await page.getByLabel("Secret key").waitFor();
+      assert.equal(await page.locator("#nav").isVisible(), false);
+      assert.deepEqual(await axeViolations(page), []);
+    }, { viewport: { width: 375, height: 667 } });
+  });
+});
