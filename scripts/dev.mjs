@@ -7,7 +7,7 @@
 // .dev.vars.
 // DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { npmBin, root, run, step } from "./lib.mjs";
@@ -40,6 +40,8 @@ function localSecrets(stateDir) {
   secrets.ADMIN_API_KEY ??= make("adm_");
   secrets.IDENTITY_SECRET ??= make("idsec_");
   secrets.SIGNING_SECRET ??= make("whsec_");
+  // The demo tenant's secret key, for the dashboard at /admin/ (stored hashed, like any key).
+  secrets.DEMO_SECRET_KEY ??= `sk_live_${randomBytes(16).toString("hex")}`;
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
@@ -49,7 +51,10 @@ function writeSeed(stateDir, port, secrets) {
   const sql = readFileSync(join(root, "seed", "demo.sql"), "utf8")
     .replaceAll("{{PORT}}", String(Number(port)))
     .replaceAll("{{IDENTITY_SECRET}}", secrets.IDENTITY_SECRET)
-    .replaceAll("{{SIGNING_SECRET}}", secrets.SIGNING_SECRET);
+    .replaceAll("{{SIGNING_SECRET}}", secrets.SIGNING_SECRET)
+    .replaceAll("{{DEMO_KEY_LOOKUP}}", secrets.DEMO_SECRET_KEY.slice(0, 16))
+    .replaceAll("{{DEMO_KEY_HASH}}", createHash("sha256").update(secrets.DEMO_SECRET_KEY).digest("hex"))
+    .replaceAll("{{DEMO_KEY_MASKED}}", `${secrets.DEMO_SECRET_KEY.slice(0, 16)}…${secrets.DEMO_SECRET_KEY.slice(-4)}`);
   const file = join(stateDir, "seed.sql");
   writeFileSync(file, sql, { mode: 0o600 });
   return file;
@@ -126,6 +131,7 @@ async function main() {
   if (!health) return;
   console.log(`\n  Demo site:   ${url}/`);
   console.log(`  Chat API:    POST ${url}/api/agents/demo/chat  (x-publishable-key: pk_live_demo)`);
+  console.log(`  Dashboard:   ${url}/admin/  (demo tenant key: ${secrets.DEMO_SECRET_KEY}, local only)`);
   console.log(`  Admin API:   ${url}/api/admin/…  (operator key: ${vars.ADMIN_API_KEY === secrets.ADMIN_API_KEY ? `${secrets.ADMIN_API_KEY}, local only` : "ADMIN_API_KEY from .dev.vars"})`);
   if (!health.model?.configured) {
     console.log("\n  No model configured: put OPENROUTER_API_KEY=sk-or-... in .dev.vars (see .dev.vars.example),");

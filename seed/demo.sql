@@ -1,6 +1,6 @@
 -- The demo tenant and its agent `demo`, re-applied by `npm run dev` (upserts keep edits in this file live).
 -- `npm run dev` fills in {{PORT}} and the tenant's local secrets ({{IDENTITY_SECRET}},
--- {{SIGNING_SECRET}}), which it generates once per local database.
+-- {{SIGNING_SECRET}}, the dashboard key's {{DEMO_KEY_…}}), which it generates once per local database.
 INSERT INTO tenants (id, name, status, created_at, identity_secret, signing_secret)
 VALUES ('demo', 'Demo Company', 'active', CAST(unixepoch('subsec') * 1000 AS INTEGER), '{{IDENTITY_SECRET}}', '{{SIGNING_SECRET}}')
 ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = 'active',
@@ -27,3 +27,8 @@ ON CONFLICT (id) DO UPDATE SET config = excluded.config, enabled = 1, updated_at
 INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
 VALUES ('key_demo', 'demo', 'demo', 'publishable', 'Demo page', 'pk_live_demo', '', 'pk_live_demo', CAST(unixepoch('subsec') * 1000 AS INTEGER))
 ON CONFLICT (id) DO UPDATE SET revoked_at = NULL;
+
+-- The demo tenant's secret key (the dashboard's sign-in); `npm run dev` generates it and prints it.
+INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
+VALUES ('key_demo_secret', 'demo', NULL, 'secret', 'Local dashboard', '{{DEMO_KEY_LOOKUP}}', '{{DEMO_KEY_HASH}}', '{{DEMO_KEY_MASKED}}', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (id) DO UPDATE SET lookup = excluded.lookup, hash = excluded.hash, masked = excluded.masked, revoked_at = NULL;

@@ -66,6 +66,11 @@ test("npm run dev prints the demo URL and serves the demo site with the widget",
   const health = await (await fetch(`${base}/api/health`)).json();
   assert.equal(health.rateLimits, "binding", "wrangler dev simulates the Rate Limiting bindings");
   assert.match(output, /operator key: adm_[0-9a-f]{64}, local only/);
+  const demoKey = output.match(/demo tenant key: (sk_live_[0-9a-f]{32})/)?.[1];
+  assert.ok(demoKey, "the dashboard key is printed");
+  const me = await fetch(`${base}/api/admin/tenant`, { headers: { authorization: `Bearer ${demoKey}` } });
+  assert.equal((await me.json()).tenant.id, "demo", "it signs in to the demo tenant");
+  assert.equal((await fetch(`${base}/admin/`)).status, 200);
 });
 
 test("the seeded demo agent answers with its built-in tools offered", async () => {
