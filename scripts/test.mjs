@@ -43,6 +43,8 @@ async function main() {
   await ensureChromium();
   step("End-to-end and browser tests (store: D1)");
   await run(process.execPath, ["--test", "tests/e2e/", "tests/browser/"], { cwd: root });
+  step("Fuzzing the API against its OpenAPI document (schemathesis)");
+  await run(process.execPath, ["tests/fuzz/run.mjs"], { cwd: root });
   step("The store conformance suites again, on Convex (the local Convex stand-in)");
   await run(process.execPath, ["--test", "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs", "tests/e2e/management.test.mjs"], {
     cwd: root,

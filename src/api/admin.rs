@@ -189,7 +189,13 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     .and_then(|t| serde_json::from_str(&t).ok())
                     .unwrap_or(Value::Null),
                 &settings.webhook_allow_hosts,
-            )?;
+            )
+            .map_err(|e| match e {
+                ApiError::Invalid { field, message } if field == "config.name" => {
+                    ApiError::invalid("name", message)
+                }
+                other => other,
+            })?;
             let copy_id = check_id(body.id.as_deref())?.unwrap_or_else(|| random_id("agt"));
             let agent =
                 create_agent(&store, &tenant_id, copy_id, config, source.enabled, now).await?;
@@ -208,19 +214,24 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     )
                     .map_err(|e| match e {
                         ApiError::Invalid { field, message } => ApiError::Invalid {
-                            field: field.replace("config.tools.webhooks[0]", "tool"),
+                            field: if field == "config" {
+                                "tool".into()
+                            } else {
+                                field.replace("config.tools.webhooks[0]", "tool")
+                            },
                             message,
                         },
                         other => other,
                     })?;
                     keep_secrets(&mut edited, &agent.config);
                     config.tools = edited.tools;
-                    config
-                        .tools
-                        .webhooks
-                        .first()
-                        .map(|t| t.name.clone())
-                        .unwrap_or(name)
+                    if config.tools.webhooks.first().map(|t| t.name.as_str()) != Some(&name) {
+                        return Err(ApiError::invalid(
+                            "tool.name",
+                            "The tool's name must be the one in the path.",
+                        ));
+                    }
+                    name
                 }
                 None if config.tools.webhooks.iter().any(|t| t.name == name) => name,
                 None => return Err(ApiError::NotFound("Tool")),
@@ -230,10 +241,10 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 &settings.webhook_allow_hosts,
                 agent.signing_secret.as_deref(),
             );
-            let input = if body.input.is_null() {
-                json!({})
-            } else {
-                body.input
+            let input = match body.input {
+                Value::Null => json!({}),
+                Value::Object(map) => Value::Object(map),
+                _ => return Err(ApiError::invalid("input", "input must be a JSON object.")),
             };
             let started = now_ms();
             let result = tools.call(&tool_name, &input).await;

@@ -20,7 +20,8 @@ use crate::store::{Agent, Store};
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
-    let method = req.method().to_string();
+    // The raw method: the worker crate reads methods it does not know as GET.
+    let method = req.inner().method();
     let origin = req.headers().get("origin").ok().flatten();
     let route = resolve(&method, &path);
     let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
@@ -187,6 +188,12 @@ pub async fn read_json<T: DeserializeOwned>(
     };
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::BadRequest("The body is not valid JSON: it is not UTF-8.".into()))?;
+    // serde would also read a JSON array as the fields in order: bodies are objects.
+    if !text.trim_start().starts_with('{') {
+        return Err(ApiError::BadRequest(
+            "The body must be a JSON object.".into(),
+        ));
+    }
     serde_json::from_str(text).map_err(|e| {
         ApiError::BadRequest(format!("The body is not valid JSON for this endpoint: {e}"))
     })

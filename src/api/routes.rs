@@ -127,7 +127,10 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/health"),
     ("GET", "/api/openapi.json"),
     ("POST", "/api/agents/{agentId}/chat"),
-    ("GET", "/api/agents/{agentId}/conversations/{conversationId}"),
+    (
+        "GET",
+        "/api/agents/{agentId}/conversations/{conversationId}",
+    ),
     (
         "POST",
         "/api/agents/{agentId}/conversations/{conversationId}/messages/{messageId}/feedback",

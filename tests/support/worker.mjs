@@ -73,7 +73,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
     ...(ratelimits ? { ratelimits } : {}),
     // The built static assets (widget, demo site), served before the worker as in production.
-    ...(assets ? { assets: { directory: join(root, "public"), routerConfig: { has_user_worker: true } } } : {}),
+    ...(assets ? { assets: { directory: join(root, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
