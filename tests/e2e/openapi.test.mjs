@@ -163,4 +163,18 @@ describe("openapi.json", () => {
       }
     }
   });
+
+  test("the API reference page covers every operation of the document", () => {
+    const page = readFileSync(join(root, "docs/api-reference.md"), "utf8");
+    // The page names paths with `{id}`-style placeholders of its own: compare the fixed parts.
+    const shape = (path) => path.replace(/\{[^}]+\}/g, "{}");
+    const written = new Set([...page.matchAll(/`(GET|POST|PATCH|DELETE) (\/api\/[^`?\s]*)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
+    for (const line of page.split("\n").filter((l) => l.startsWith("## `"))) {
+      for (const m of line.matchAll(/`(GET|POST|PATCH|DELETE) (\/api\/[^`?\s]*)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
+    }
+    const missing = operations(doc)
+      .map(([method, path]) => `${method.toUpperCase()} ${shape(path)}`)
+      .filter((op) => !written.has(op));
+    assert.deepEqual(missing, [], "operations the API reference does not describe");
+  });
 });
