@@ -93,11 +93,8 @@ export async function importConvex(client, data) {
   return count;
 }
 
-/** A Convex HTTP API client with the deploy key. */
-export function convexFromEnv() {
-  const url = process.env.CONVEX_URL;
-  const key = process.env.CONVEX_DEPLOY_KEY;
-  if (!url || !key) throw new Error("Set CONVEX_URL and CONVEX_DEPLOY_KEY to reach the Convex deployment.");
+/** A Convex HTTP API client that calls functions with the deploy key, as the worker does. */
+export function convexClient(url, key) {
   const call = (endpoint) => async (path, args) => {
     const res = await fetch(`${url.replace(/\/$/, "")}/api/${endpoint}`, {
       method: "POST",
@@ -105,10 +102,18 @@ export function convexFromEnv() {
       body: JSON.stringify({ path, args, format: "json" }),
     });
     const body = await res.json().catch(() => ({}));
-    if (res.status !== 200 || body.status !== "success") throw new Error(`Convex ${path} failed: ${body.errorMessage ?? body.message ?? res.status}`);
+    if (res.status !== 200 || body.status !== "success") throw new Error(`Convex ${path} failed: ${res.status} ${body.errorMessage ?? body.message ?? ""}`);
     return body.value;
   };
   return { query: call("query"), mutation: call("mutation") };
+}
+
+/** The client for `CONVEX_URL` and `CONVEX_DEPLOY_KEY`. */
+export function convexFromEnv() {
+  const url = process.env.CONVEX_URL;
+  const key = process.env.CONVEX_DEPLOY_KEY;
+  if (!url || !key) throw new Error("Set CONVEX_URL and CONVEX_DEPLOY_KEY to reach the Convex deployment.");
+  return convexClient(url, key);
 }
 
 /** A D1-like database backed by `wrangler d1 execute` (local or remote). */
@@ -170,7 +175,7 @@ async function main() {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error) => {
     console.error(error.message);
     process.exit(1);

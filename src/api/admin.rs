@@ -8,9 +8,9 @@ use super::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_k
 use super::conversations::conversation_json;
 use super::handler::{forget_agents, json_response, json_status, read_json};
 use super::management::{
-    agent_view, check_id, decode_cursor, encode_cursor, if_match, key_view, page, page_limit,
-    parse_config, patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant,
-    TenantPatch, ToolTest, MAX_BODY_BYTES,
+    agent_view, check_id, decode_cursor, if_match, key_view, page, page_limit, parse_config,
+    patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant, TenantPatch,
+    ToolTest, MAX_BODY_BYTES,
 };
 use super::routes::{OperatorRoute, TenantRoute};
 use super::url_parts;
@@ -315,11 +315,12 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 before,
             };
             // One more than asked tells whether there is a next page.
-            let mut list = store.conversations(&tenant_id, &filter, limit + 1).await?;
-            let next = (list.len() > limit as usize).then(|| {
-                list.truncate(limit as usize);
-                list.last().map(|c| encode_cursor(c.updated_at, &c.id))
-            });
+            let (list, next) = page(
+                store.conversations(&tenant_id, &filter, limit + 1).await?,
+                |c| (c.updated_at, c.id.clone()),
+                None,
+                limit,
+            );
             let list: Vec<Value> = list
                 .iter()
                 .map(|c| {
@@ -329,7 +330,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     })
                 })
                 .collect();
-            json_response(&json!({ "conversations": list, "nextCursor": next.flatten() }))
+            json_response(&json!({ "conversations": list, "nextCursor": next }))
         }
         TenantRoute::DeleteConversation(id) => {
             if !store.delete_conversation(&tenant_id, &id).await? {
@@ -351,13 +352,12 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 rating,
                 before,
             };
-            let mut items = store.feedback(&tenant_id, &filter, limit + 1).await?;
-            let next = (items.len() > limit as usize).then(|| {
-                items.truncate(limit as usize);
-                items
-                    .last()
-                    .map(|f| encode_cursor(f.feedback_at, &f.message_id))
-            });
+            let (items, next) = page(
+                store.feedback(&tenant_id, &filter, limit + 1).await?,
+                |f| (f.feedback_at, f.message_id.clone()),
+                None,
+                limit,
+            );
             let items: Vec<Value> = items
                 .iter()
                 .map(|f| {
@@ -368,7 +368,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     })
                 })
                 .collect();
-            json_response(&json!({ "feedback": items, "nextCursor": next.flatten() }))
+            json_response(&json!({ "feedback": items, "nextCursor": next }))
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = store

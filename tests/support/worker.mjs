@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { convexClient } from "../../scripts/transfer.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -32,19 +33,7 @@ const TEST_LIMITS = { visitorPerMinute: 6000, ipPerMinute: 6000, tenantPerMinute
 export const TEST_STORE = process.env.TEST_STORE === "convex" ? "convex" : "d1";
 
 /** Calls the Convex HTTP API as the worker does (deploy key), returning the value or throwing. */
-export function convexClient(url, key) {
-  const call = (endpoint) => async (path, args) => {
-    const res = await fetch(`${url}/api/${endpoint}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Convex ${key}` },
-      body: JSON.stringify({ path, args, format: "json" }),
-    });
-    const body = await res.json();
-    if (res.status !== 200 || body.status !== "success") throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-    return body.value;
-  };
-  return { query: call("query"), mutation: call("mutation") };
-}
+export { convexClient };
 
 /**
  * Starts the worker with `bindings` as vars; returns its URL, a store handle for `putAgent`
