@@ -11,6 +11,7 @@ pub mod dates;
 pub mod error;
 pub mod ids;
 pub mod llm;
+pub mod outbound;
 pub mod settings;
 pub mod store;
 pub mod stream;

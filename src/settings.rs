@@ -1,5 +1,7 @@
 //! Server settings read from the environment (wrangler vars and secrets).
 
+use crate::outbound::Policy;
+
 /// Where OpenRouter lives; any OpenAI-compatible base URL can replace it.
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 /// How long the model may stay silent (no headers, no bytes) before the call fails.
@@ -23,8 +25,9 @@ pub struct Settings {
     pub model_idle_timeout_ms: u32,
     /// Stream gathered per read once tokens flow, in ms (0: every chunk as it comes).
     pub stream_batch_ms: u32,
-    /// Hosts webhook tools may reach over plain http and at private addresses (development).
-    pub webhook_allow_hosts: Vec<String>,
+    /// The outbound policy, with the hosts (and ports) that `WEBHOOK_ALLOW_HOSTS` opens to
+    /// plain http and private addresses for development.
+    pub outbound: Policy,
     /// The platform operator's key (`ADMIN_API_KEY`): creates, lists and suspends tenants.
     pub admin_api_key: Option<String>,
     /// Signs visitor tokens (`VISITOR_TOKEN_SECRET`).
@@ -59,15 +62,7 @@ impl Settings {
                 .and_then(|v| v.parse().ok())
                 .filter(|ms| *ms <= 1_000)
                 .unwrap_or(DEFAULT_STREAM_BATCH_MS),
-            webhook_allow_hosts: get("WEBHOOK_ALLOW_HOSTS")
-                .map(|hosts| {
-                    hosts
-                        .split(',')
-                        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
-                        .filter(|h| !h.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            outbound: Policy::from_allowlist(&get("WEBHOOK_ALLOW_HOSTS").unwrap_or_default()),
             admin_api_key: get("ADMIN_API_KEY"),
             visitor_token_secret: get("VISITOR_TOKEN_SECRET"),
             convex_url: get("CONVEX_URL"),
@@ -128,10 +123,12 @@ mod tests {
         assert_eq!(s.stream_batch_ms, DEFAULT_STREAM_BATCH_MS);
         assert_eq!(settings(&[("STREAM_BATCH_MS", "0")]).stream_batch_ms, 0);
         assert_eq!(
-            settings(&[("WEBHOOK_ALLOW_HOSTS", " 127.0.0.1, Dev.Example. ,")]).webhook_allow_hosts,
-            vec!["127.0.0.1", "dev.example"]
+            settings(&[("WEBHOOK_ALLOW_HOSTS", " 127.0.0.1:9000, Dev.Example. ,")])
+                .outbound
+                .allowlist(),
+            vec!["127.0.0.1:9000", "dev.example"]
         );
-        assert!(s.webhook_allow_hosts.is_empty());
+        assert!(s.outbound.allowlist().is_empty());
         assert_eq!(
             settings(&[("STREAM_BATCH_MS", "5000")]).stream_batch_ms,
             DEFAULT_STREAM_BATCH_MS

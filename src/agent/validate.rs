@@ -3,7 +3,7 @@
 
 use super::config::{AgentConfig, MAX_STEPS_CEILING};
 use crate::auth::origin::validate_rule;
-use crate::tools::outbound::check_url;
+use crate::outbound::{check_header, Policy};
 
 /// What a tenant's backend sees in place of a webhook header value.
 pub const REDACTED: &str = "********";
@@ -25,8 +25,8 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
     }
 }
 
-/// Checks a config for saving; `allowed_hosts` is the operator's `WEBHOOK_ALLOW_HOSTS`.
-pub fn validate(config: &AgentConfig, allowed_hosts: &[String]) -> Result<(), Invalid> {
+/// Checks a config for saving; `outbound` is the policy webhook URLs and headers must pass.
+pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> {
     if config.name.trim().is_empty() || config.name.chars().count() > 100 {
         return Err(invalid("name", "The name must have 1 to 100 characters."));
     }
@@ -109,7 +109,12 @@ pub fn validate(config: &AgentConfig, allowed_hosts: &[String]) -> Result<(), In
                 format!("Two tools are named {}.", tool.name),
             ));
         }
-        check_url(&tool.url, allowed_hosts).map_err(|e| invalid(field("url"), e))?;
+        outbound
+            .check(tool.url.trim())
+            .map_err(|e| invalid(field("url"), e.0))?;
+        for (name, value) in &tool.headers {
+            check_header(name, value).map_err(|e| invalid(field("headers"), e))?;
+        }
         if !matches!(
             tool.method.to_ascii_uppercase().as_str(),
             "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
@@ -181,19 +186,22 @@ mod tests {
 
     #[test]
     fn names_the_wrong_field() {
-        assert_eq!(validate(&AgentConfig::default(), &[]), Ok(()));
+        assert_eq!(
+            validate(&AgentConfig::default(), &Policy::default()),
+            Ok(())
+        );
         let config = AgentConfig {
             allowed_origins: vec!["https://ok.example".into(), "nope".into()],
             ..AgentConfig::default()
         };
         assert_eq!(
-            validate(&config, &[]).map_err(|e| e.field),
+            validate(&config, &Policy::default()).map_err(|e| e.field),
             Err("allowedOrigins[1]".into())
         );
         let mut config = AgentConfig::default();
         config.limits.visitor_per_minute = 0;
         assert_eq!(
-            validate(&config, &[]).map_err(|e| e.field),
+            validate(&config, &Policy::default()).map_err(|e| e.field),
             Err("limits.visitorPerMinute".into())
         );
         config = AgentConfig {
@@ -201,12 +209,12 @@ mod tests {
             ..AgentConfig::default()
         };
         assert_eq!(
-            validate(&config, &[]).map_err(|e| e.field),
+            validate(&config, &Policy::default()).map_err(|e| e.field),
             Err("maxSteps".into())
         );
         let config = with_hook("ftp://x.example", "s");
         assert_eq!(
-            validate(&config, &[]).map_err(|e| e.field),
+            validate(&config, &Policy::default()).map_err(|e| e.field),
             Err("tools.webhooks[0].url".into())
         );
     }

@@ -131,7 +131,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         TenantRoute::CreateAgent => {
             let body: NewAgent = read_json(&mut req, MAX_BODY_BYTES, false).await?;
             let id = check_id(body.id.as_deref())?.unwrap_or_else(|| random_id("agt"));
-            let config = parse_config(body.config, &settings.webhook_allow_hosts)?;
+            let config = parse_config(body.config, &settings.outbound)?;
             let enabled = body.enabled.unwrap_or(true);
             let agent = create_agent(&store, &tenant_id, id, config, enabled, now).await?;
             json_status(&json!({ "agent": agent_view(&agent) }), 201)
@@ -154,7 +154,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 return Err(ApiError::Stale);
             }
             if let Some(config) = patch.config {
-                agent.config = patch_config(&agent.config, config, &settings.webhook_allow_hosts)?;
+                agent.config = patch_config(&agent.config, config, &settings.outbound)?;
             }
             if let Some(enabled) = patch.enabled {
                 agent.enabled = enabled;
@@ -188,7 +188,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     .ok()
                     .and_then(|t| serde_json::from_str(&t).ok())
                     .unwrap_or(Value::Null),
-                &settings.webhook_allow_hosts,
+                &settings.outbound,
             )
             .map_err(|e| match e {
                 ApiError::Invalid { field, message } if field == "config.name" => {
@@ -210,7 +210,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 Some(tool) => {
                     let mut edited = parse_config(
                         json!({ "tools": { "webhooks": [tool] } }),
-                        &settings.webhook_allow_hosts,
+                        &settings.outbound,
                     )
                     .map_err(|e| match e {
                         ApiError::Invalid { field, message } => ApiError::Invalid {
@@ -236,11 +236,8 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 None if config.tools.webhooks.iter().any(|t| t.name == name) => name,
                 None => return Err(ApiError::NotFound("Tool")),
             };
-            let tools = WorkerTools::new(
-                &config,
-                &settings.webhook_allow_hosts,
-                agent.signing_secret.as_deref(),
-            );
+            let tools =
+                WorkerTools::new(&config, &settings.outbound, agent.signing_secret.as_deref());
             let input = match body.input {
                 Value::Null => json!({}),
                 Value::Object(map) => Value::Object(map),

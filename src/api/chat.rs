@@ -125,12 +125,8 @@ pub async fn handle(
                 Some(start.clone())
             }
         };
-        let allowed_hosts = settings.webhook_allow_hosts.clone();
-        let tools = WorkerTools::new(
-            &agent.config,
-            &allowed_hosts,
-            agent.signing_secret.as_deref(),
-        );
+        let outbound = settings.outbound.clone();
+        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref());
         let turn = Turn {
             message_id: message_id.clone(),
             models,

@@ -10,6 +10,7 @@ use crate::auth::crypto::{base64url, from_base64url};
 use crate::auth::keys::KeyKind;
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
+use crate::outbound::Policy;
 use crate::store::{Agent, ApiKey, Spend, Tenant, TenantStatus};
 
 /// Largest management request body.
@@ -239,7 +240,7 @@ pub struct ToolTest {
 }
 
 /// Reads a config from JSON, naming the field serde stumbled on.
-pub fn parse_config(value: Value, allowed_hosts: &[String]) -> Result<AgentConfig, ApiError> {
+pub fn parse_config(value: Value, outbound: &Policy) -> Result<AgentConfig, ApiError> {
     if !value.is_object() && !value.is_null() {
         return Err(ApiError::invalid(
             "config",
@@ -250,7 +251,7 @@ pub fn parse_config(value: Value, allowed_hosts: &[String]) -> Result<AgentConfi
     // Through text: one deserializer for configs (the store reads them from text too).
     let config: AgentConfig = serde_json::from_str(&value.to_string())
         .map_err(|e| ApiError::invalid("config", format!("The config is not valid: {e}")))?;
-    validate(&config, allowed_hosts)
+    validate(&config, outbound)
         .map_err(|e| ApiError::invalid(format!("config.{}", e.field), e.message))?;
     Ok(config)
 }
@@ -259,14 +260,14 @@ pub fn parse_config(value: Value, allowed_hosts: &[String]) -> Result<AgentConfi
 pub fn patch_config(
     stored: &AgentConfig,
     patch: Value,
-    allowed_hosts: &[String],
+    outbound: &Policy,
 ) -> Result<AgentConfig, ApiError> {
     let mut merged = serde_json::to_string(stored)
         .ok()
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
         .unwrap_or_else(|| json!({}));
     merge_patch(&mut merged, patch);
-    let mut config = parse_config(merged, allowed_hosts)?;
+    let mut config = parse_config(merged, outbound)?;
     keep_secrets(&mut config, stored);
     Ok(config)
 }
@@ -418,21 +419,22 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_field() {
-        let e = parse_config(json!({"limits": {"ipPerMinute": 0}}), &[]).expect_err("invalid");
+        let e = parse_config(json!({"limits": {"ipPerMinute": 0}}), &Policy::default())
+            .expect_err("invalid");
         assert!(
             matches!(&e, ApiError::Invalid { field, .. } if field == "config.limits.ipPerMinute"),
             "{e:?}"
         );
-        let e = parse_config(json!({"maxSteps": "many"}), &[]).expect_err("invalid");
+        let e = parse_config(json!({"maxSteps": "many"}), &Policy::default()).expect_err("invalid");
         assert!(matches!(&e, ApiError::Invalid { field, .. } if field == "config"));
-        assert!(parse_config(json!(null), &[]).is_ok());
+        assert!(parse_config(json!(null), &Policy::default()).is_ok());
     }
 
     #[test]
     fn patches_keep_redacted_secrets() {
         let stored = parse_config(
             json!({"tools": {"webhooks": [{"name": "t", "url": "https://h.example/x", "headers": {"x-key": "s3cret"}}]}}),
-            &[],
+            &Policy::default(),
         )
         .expect("valid");
         let shown = agent_view(&Agent {
@@ -443,7 +445,7 @@ mod tests {
         let config = patch_config(
             &stored,
             json!({"name": "New", "tools": shown["config"]["tools"].clone()}),
-            &[],
+            &Policy::default(),
         )
         .expect("valid");
         assert_eq!(config.name, "New");

@@ -1,7 +1,6 @@
 //! Tools an agent can call: the registry that resolves names, built-ins and webhooks.
 
 pub mod builtin;
-pub mod outbound;
 pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]

@@ -2,17 +2,17 @@
 
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
 
 use super::builtin::{
     current_time_result, timezone_argument, unknown_timezone, Builtin, LocalTime,
 };
-use super::outbound::check_url;
 use super::webhook::{build_request, read_response};
 use super::{Registry, Tool, ToolRunner};
 use crate::agent::{AgentConfig, WebhookTool};
 use crate::auth::signature;
-use crate::platform::{now_ms, with_timeout};
+use crate::outbound::fetch::{send, Outbound, OutboundError};
+use crate::outbound::{check_header, Policy};
+use crate::platform::now_ms;
 
 #[wasm_bindgen]
 extern "C" {
@@ -29,21 +29,21 @@ extern "C" {
 /// The tool runner for one agent.
 pub struct WorkerTools<'a> {
     registry: Registry<'a>,
-    allowed_hosts: &'a [String],
+    outbound: &'a Policy,
     signing_secret: Option<&'a str>,
 }
 
 impl<'a> WorkerTools<'a> {
-    /// Resolves the agent's tools; `allowed_hosts` is the operator's `WEBHOOK_ALLOW_HOSTS`,
+    /// Resolves the agent's tools; `outbound` is the policy every webhook call passes,
     /// `signing_secret` the tenant's webhook signing secret.
     pub fn new(
         config: &'a AgentConfig,
-        allowed_hosts: &'a [String],
+        outbound: &'a Policy,
         signing_secret: Option<&'a str>,
     ) -> Self {
         Self {
             registry: Registry::for_agent(config),
-            allowed_hosts,
+            outbound,
             signing_secret,
         }
     }
@@ -60,7 +60,7 @@ impl ToolRunner for WorkerTools<'_> {
             None => Err(format!("There is no tool named {name}.")),
             Some(Tool::Builtin(Builtin::CurrentTime)) => current_time(input),
             Some(Tool::Webhook(tool)) => {
-                call_webhook(tool, input, self.allowed_hosts, self.signing_secret).await
+                call_webhook(tool, input, self.outbound, self.signing_secret).await
             }
         }
     }
@@ -112,48 +112,39 @@ fn current_time(input: &Value) -> Result<Value, String> {
 async fn call_webhook(
     tool: &WebhookTool,
     input: &Value,
-    allowed_hosts: &[String],
+    policy: &Policy,
     signing_secret: Option<&str>,
 ) -> Result<Value, String> {
     let call = build_request(tool, input)?;
-    check_url(&call.url, allowed_hosts)?;
-    let unreachable = |e: worker::Error| format!("Could not reach the tool's endpoint: {e}");
-    let headers = Headers::new();
+    // Configs saved before headers were checked at save time are checked again here.
     for (name, value) in &call.headers {
-        headers
-            .set(name, value)
-            .map_err(|_| format!("Tool {} has an invalid header {name}", tool.name))?;
+        check_header(name, value).map_err(|e| format!("Tool {}: {e}", tool.name))?;
     }
+    let (headers, mut credentials): (Vec<_>, Vec<_>) = call
+        .headers
+        .iter()
+        .cloned()
+        .partition(|(name, _)| name.eq_ignore_ascii_case("content-type"));
     if let Some(secret) = signing_secret {
         let value = signature::sign(secret, now_ms() / 1000, call.signed_payload());
-        headers
-            .set(signature::HEADER, &value)
-            .map_err(|_| "Could not sign the tool call".to_owned())?;
+        credentials.push((signature::HEADER.to_owned(), value));
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(call.method.clone()))
-        .with_headers(headers);
-    if let Some(body) = &call.body {
-        init.with_body(Some(JsValue::from_str(body)));
-    }
-    let request = Request::new_with_init(&call.url, &init).map_err(unreachable)?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = async {
-        let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
-        let status = response.status_code();
-        let text = response.text().await?;
-        Ok::<_, worker::Error>((status, text))
+    let request = Outbound {
+        method: &call.method,
+        url: &call.url,
+        headers,
+        credentials,
+        body: call.body.as_deref(),
+        timeout_ms: call.timeout_ms,
     };
-    match with_timeout(exchange, call.timeout_ms).await {
-        None => {
-            controller.abort();
-            Err(format!(
-                "The tool did not answer within {} ms.",
-                call.timeout_ms
-            ))
+    match send(policy, request).await {
+        Ok((status, text)) => read_response(status, &text),
+        Err(OutboundError::Timeout(ms)) => Err(format!("The tool did not answer within {ms} ms.")),
+        Err(OutboundError::Unreachable(e)) => {
+            Err(format!("Could not reach the tool's endpoint: {e}"))
         }
-        Some(Err(e)) => Err(unreachable(e)),
-        Some(Ok((status, text))) => read_response(status, &text),
+        Err(OutboundError::Refused(reason)) => {
+            Err(format!("The tool's endpoint was not called: {reason}"))
+        }
     }
 }

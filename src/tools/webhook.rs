@@ -27,7 +27,7 @@ pub struct WebhookRequest {
 
 /// Builds the request for one call; arguments go in the query for GET, in a JSON body otherwise.
 ///
-/// Whether the URL may be called at all is `outbound::check_url`'s decision.
+/// Whether the URL may be called at all is the outbound policy's decision (`outbound`).
 impl WebhookRequest {
     /// What the signature covers: the body, or for a body-less call the query string.
     pub fn signed_payload(&self) -> &str {

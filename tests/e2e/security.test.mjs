@@ -3,9 +3,10 @@
 // Runs the built worker in workerd (Miniflare) with real D1 and the local model stand-in.
 import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
+import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
-import { TEST_ORIGIN, TEST_TOKEN_SECRET, startWorker } from "../support/worker.mjs";
+import { TEST_ORIGIN, TEST_TOKEN_SECRET, putAgent, startWorker } from "../support/worker.mjs";
 import { chat, eventually, textOf } from "../support/chat.mjs";
 
 const ADMIN_KEY = `adm_${randomUUID()}`;
@@ -13,6 +14,10 @@ const HOOK_SECRET = `hook-secret-${randomUUID()}`;
 const EVIL = "https://evil.example";
 
 let standin;
+/** A second allowlisted origin, for cross-origin redirects. */
+let otherOrigin;
+/** A loopback port no rule opens: every connection it sees is an SSRF that got through. */
+let trap;
 let worker;
 const tenants = {};
 /** Every response text seen, for the final secret scan; `shownOnce` marks the deliberate reveals. */
@@ -45,6 +50,7 @@ async function attempt(label, path, init, status, code) {
   const refused = res.status === status && (!code || res.json?.error?.code === code);
   if (refused) attempts.refused += 1;
   else attempts.failures.push(`${label}: got ${res.status} ${res.text.slice(0, 200)}`);
+  assert.ok(refused, `${label}: got ${res.status} ${res.text.slice(0, 200)}`);
   return res;
 }
 
@@ -56,6 +62,7 @@ async function attemptInBand(label, agentId, options, message) {
   const refused = result.errors.some((e) => e.includes(message)) && result.chunks.at(-1)?.chunk.finishReason === "error";
   if (refused) attempts.refused += 1;
   else attempts.failures.push(`${label}: ${JSON.stringify(result.errors)}`);
+  assert.ok(refused, `${label}: ${JSON.stringify(result.errors)}`);
   return result;
 }
 
@@ -89,13 +96,37 @@ async function createAgent(tenant, id, config) {
 /** Widget headers for an agent of a tenant. */
 const widget = (agent, extra = {}) => ({ "x-publishable-key": agent.pk, origin: TEST_ORIGIN, ...extra });
 
+/** A TCP listener that counts the connections it is offered (and answers none). */
+async function startTrap() {
+  const sockets = new Set();
+  const trap = { connections: 0 };
+  const server = createServer((socket) => {
+    trap.connections += 1;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.destroy();
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  trap.port = server.address().port;
+  trap.close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return trap;
+}
+
+const portOf = (url) => new URL(url).port;
+
 before(async () => {
   standin = await startStandIn();
+  otherOrigin = await startStandIn();
+  trap = await startTrap();
   worker = await startWorker({
     OPENROUTER_BASE_URL: `${standin.url}/v1`,
     OPENROUTER_API_KEY: "test-key",
     ADMIN_API_KEY: ADMIN_KEY,
-    WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
+    // Only the stand-ins' own ports are open to plain http on loopback; the trap's is not.
+    WEBHOOK_ALLOW_HOSTS: `127.0.0.1:${portOf(standin.url)}, 127.0.0.1:${portOf(otherOrigin.url)}`,
   });
   tenants.a = await createTenant("Tenant A");
   tenants.b = await createTenant("Tenant B");
@@ -121,6 +152,8 @@ before(async () => {
 after(async () => {
   await worker?.stop();
   await standin?.close();
+  await otherOrigin?.close();
+  await trap?.close();
 });
 
 describe("operator endpoints", () => {
@@ -494,6 +527,168 @@ describe("outbound webhooks", () => {
     const forged = createHmac("sha256", tenants.b.signing).update(`${t}.${hook.body}`).digest("hex");
     assert.notEqual(v1, forged, "another tenant's secret does not verify");
     assert.equal(hook.headers["x-api-key"], HOOK_SECRET, "the tool's own header still reaches the tenant");
+  });
+});
+
+describe("outbound policy", () => {
+  const a = () => bearer(tenants.a.key);
+  /** Host spellings that a URL parser turns into loopback (here: the trap's port). */
+  const spellings = () => {
+    const p = trap.port;
+    return [
+      `https://%31%32%37.0.0.1:${p}/`,
+      `http://%31%32%37.0.0.1:${p}/`,
+      `https://loc%61lhost:${p}/`,
+      `https://localhost%2e:${p}/`,
+      `https://127.0.0.1%2e:${p}/`,
+      `https://\uFF11\uFF12\uFF17.\uFF10.\uFF10.\uFF11:${p}/`,
+      `https://127\u30020\u30020\u30021:${p}/`,
+      `https://127\uFF0E0.0.1:${p}/`,
+      `https://127.0.0\t.1:${p}/`,
+      `https://127.0.\n0.1:${p}/`,
+      `https://localhost\u00AD:${p}/`,
+      `https://local\u200Bhost:${p}/`,
+      `https://127.0.0.1\\.example.com:${p}/`,
+      `https:\\\\127.0.0.1:${p}/`,
+      `https://example.com\\@127.0.0.1:${p}/`,
+      `https://\uFF2C\uFF2F\uFF23\uFF21\uFF2C\uFF28\uFF2F\uFF33\uFF34:${p}/`,
+      `https://0177.0.0.1:${p}/`,
+      `https://0x7f.1:${p}/`,
+      `https://2130706433:${p}/`,
+      `https://127.1:${p}/`,
+      `https://[::ffff:7f00:1]:${p}/`,
+      `https://[::127.0.0.1]:${p}/`,
+      `https://127.0.0.1.nip.io:${p}/`,
+      `http://127.0.0.1:${p}/`,
+      `http://localhost:${portOf(standin.url)}/hooks/echo`,
+      `http://[::1]:${p}/`,
+    ];
+  };
+
+  test("host spellings that parse to loopback are refused when a tool is saved", async () => {
+    for (const [i, url] of spellings().entries()) {
+      const res = await attempt(`save ${JSON.stringify(url)}`, "/api/admin/agents", {
+        method: "POST",
+        headers: a(),
+        body: { id: `ssrf-save-${i}`, config: { tools: { webhooks: [{ name: "x", url }] } } },
+      }, 400, "invalid");
+      assert.equal(res.json.error.field, "config.tools.webhooks[0].url", url);
+      await attempt(`unsaved test call ${JSON.stringify(url)}`, "/api/admin/agents/a-plain/tools/x/test", {
+        method: "POST",
+        headers: a(),
+        body: { tool: { name: "x", url } },
+      }, 400, "invalid");
+    }
+    assert.equal(trap.connections, 0, "no connection reached the trap");
+  });
+
+  test("headers with control characters or platform names are refused when saved", async () => {
+    const hook = `${standin.url}/hooks/echo`;
+    for (const headers of [
+      { "x-api-key": "secret\r\nx-injected: 1" },
+      { "x-api-key": "secret\nx-injected: 1" },
+      { "x-api-key": "a\u0000b" },
+      { "x-bad\r\nname": "v" },
+      { "bad name": "v" },
+      { host: "internal.example" },
+      { "x-webhook-signature": "t=1,v1=forged" },
+    ]) {
+      const res = await attempt(`header ${JSON.stringify(headers)}`, "/api/admin/agents", {
+        method: "POST",
+        headers: a(),
+        body: { config: { tools: { webhooks: [{ name: "x", url: hook, headers }] } } },
+      }, 400, "invalid");
+      assert.equal(res.json.error.field, "config.tools.webhooks[0].headers");
+    }
+  });
+
+  test("tools saved before the rules existed are refused at call time, with no connection", async () => {
+    // Written straight into the store, as a config saved by an older version would be.
+    const webhooks = spellings().map((url, i) => ({ name: `old_${i}`, url, headers: { "x-api-key": HOOK_SECRET } }));
+    webhooks.push({ name: "old_crlf", url: `${standin.url}/hooks/echo`, headers: { "x-api-key": "a\r\nx-injected: 1" } });
+    await putAgent(worker.db, { id: "a-legacy", tenant: tenants.a.id, config: { model: "scenario/call/old_0", tools: { webhooks } } });
+    const before = standin.hooks.length;
+    for (const tool of webhooks) {
+      attempts.made += 1;
+      const res = await call(`/api/admin/agents/a-legacy/tools/${tool.name}/test`, { method: "POST", headers: a(), body: {} });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.ok, false, `${JSON.stringify(tool.url)} was called: ${res.text}`);
+      attempts.refused += 1;
+    }
+    const result = await chat(worker.url, "a-legacy", { text: "Call the old tool", headers: { "x-publishable-key": "pk_live_test_a-legacy", origin: TEST_ORIGIN } });
+    assert.match(textOf(result.message), /not called/, "the model and visitor read why");
+    assert.equal(trap.connections, 0, "no connection reached the trap");
+    assert.equal(standin.hooks.length, before, "no legacy tool reached the stand-in either");
+  });
+
+  test("redirects are re-checked at every hop and never carry secrets to another origin", async () => {
+    const hooks = standin.url;
+    const redirect = (to, status = 302) => `${hooks}/hooks/redirect?status=${status}&to=${encodeURIComponent(to)}`;
+    const refusedTargets = [
+      `http://127.0.0.1:${trap.port}/`,
+      `http://localhost:${trap.port}/`,
+      `http://%31%32%37.0.0.1:${trap.port}/`,
+      `http://127.1:${trap.port}/`,
+      `http://[::1]:${trap.port}/`,
+      `http://localhost:${portOf(hooks)}/hooks/echo`,
+      `http://169.254.169.254/latest/meta-data/`,
+      `https://10.0.0.7/`,
+      `file:///etc/passwd`,
+    ];
+    const webhooks = [];
+    for (const [i, to] of refusedTargets.entries()) {
+      for (const status of [301, 302, 303, 307, 308]) {
+        webhooks.push({ name: `r_${i}_${status}`, url: redirect(to, status), method: "POST", headers: { "x-api-key": HOOK_SECRET } });
+      }
+    }
+    webhooks.push({ name: "loop", url: `${hooks}/hooks/loop`, headers: { "x-api-key": HOOK_SECRET } });
+    webhooks.push({ name: "same_origin", url: redirect(`${hooks}/hooks/echo`, 307), method: "POST", headers: { "x-api-key": HOOK_SECRET } });
+    webhooks.push({ name: "other_origin", url: redirect(`${otherOrigin.url}/hooks/echo`, 307), method: "POST", headers: { "x-api-key": HOOK_SECRET } });
+    webhooks.push({ name: "see_other", url: redirect(`${hooks}/hooks/echo`, 303), method: "POST", headers: { "x-api-key": HOOK_SECRET } });
+    const created = await call("/api/admin/agents", { method: "POST", headers: a(), body: { id: "a-redirects", config: { tools: { webhooks } } } });
+    assert.equal(created.status, 201, created.text);
+    // The echo endpoint is the tenant's own: showing the tenant its own header is no leak.
+    const echoes = ["same_origin", "see_other"];
+    const test = (name) =>
+      call(`/api/admin/agents/a-redirects/tools/${name}/test`, { method: "POST", headers: a(), body: { input: { q: 1 } }, shownOnce: echoes.includes(name) });
+
+    const echoesBefore = standin.hooks.filter((h) => h.path === "/hooks/echo").length;
+    for (const tool of webhooks.filter((t) => t.name.startsWith("r_"))) {
+      attempts.made += 1;
+      const res = await test(tool.name);
+      assert.equal(res.json.ok, false, `${tool.name} followed ${tool.url}: ${res.text}`);
+      assert.match(res.json.error, /not called/, tool.name);
+      attempts.refused += 1;
+    }
+    assert.equal(trap.connections, 0, "no redirect reached the trap");
+    assert.equal(standin.hooks.filter((h) => h.path === "/hooks/echo").length, echoesBefore, "no redirect reached localhost");
+
+    attempts.made += 1;
+    const loop = await test("loop");
+    assert.equal(loop.json.ok, false);
+    assert.match(loop.json.error, /redirected more than 5 times/);
+    attempts.refused += 1;
+
+    const same = await test("same_origin");
+    assert.equal(same.json.ok, true, same.text);
+    assert.equal(same.json.output.headers["x-api-key"], HOOK_SECRET, "the tool's own origin still gets its header");
+    assert.equal(same.json.output.method, "POST", "307 keeps the method");
+    assert.ok(same.json.output.headers["x-webhook-signature"], "and the signature");
+
+    attempts.made += 1;
+    const other = await test("other_origin");
+    assert.equal(other.json.ok, true, other.text);
+    const reached = otherOrigin.hooks.at(-1);
+    assert.equal(reached.path, "/hooks/echo");
+    assert.equal(reached.headers["x-api-key"], undefined, "the secret header stays with its origin");
+    assert.equal(reached.headers["x-webhook-signature"], undefined, "so does the signature");
+    assert.equal(reached.body, JSON.stringify({ q: 1 }), "307 keeps the body");
+    attempts.refused += 1;
+
+    const seeOther = await test("see_other");
+    assert.equal(seeOther.json.ok, true, seeOther.text);
+    assert.equal(seeOther.json.output.method, "GET", "303 switches to GET");
+    assert.equal(seeOther.json.output.body, "");
   });
 });
 

@@ -266,6 +266,18 @@ export async function startStandIn() {
       return json(200, { orderId: input.orderId, status: "shipped", authorized: req.headers["x-api-key"] === "hook-secret" });
     }
     if (path === "/hooks/slow") return; // hangs until the worker gives up
+    // `/hooks/redirect?to=URL&status=302`: a redirect anywhere, as a hostile endpoint would.
+    if (path === "/hooks/redirect") {
+      const query = new URL(req.url, "http://x").searchParams;
+      res.writeHead(Number(query.get("status") ?? 302), { location: query.get("to") ?? "/" });
+      return res.end();
+    }
+    if (path === "/hooks/loop") {
+      res.writeHead(302, { location: "/hooks/loop" });
+      return res.end();
+    }
+    // Tells the caller which headers and body reached it.
+    if (path === "/hooks/echo") return json(200, { method: req.method, headers: req.headers, body });
     return json(404, { error: "no such hook" });
   }
 
