@@ -57,7 +57,8 @@ pub enum ApiError {
     /// No such thing (or not yours, which looks the same).
     #[error("{0} not found.")]
     NotFound(&'static str),
-    /// The thing exists but is switched off.
+    /// The thing exists but is switched off (503: it cannot serve now, which is no permission
+    /// problem; the same request works once it is back on).
     #[error("{0}")]
     Unavailable(String),
     /// No route answers this path.
@@ -89,7 +90,7 @@ impl ApiError {
             ApiError::PreconditionRequired => 428,
             ApiError::RateLimited { .. } => 429,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
-            ApiError::Unavailable(_) => 403,
+            ApiError::Unavailable(_) => 503,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Internal(_) => 500,

@@ -1,20 +1,24 @@
 //! Multi-tenant AI chat agents on Cloudflare Workers.
 //!
 //! The crate is a functional core (everything but the `wasm32`-only modules) plus thin worker
-//! glue: `api::handle` routes requests, `llm::client` calls the model over `fetch`,
-//! `store::d1` persists to D1, `tools::runner` runs tools.
+//! glue: `http::handle` routes each request to a surface (`surfaces::widget`,
+//! `surfaces::management`), which calls the use cases in `app`; `llm::client` calls the model
+//! over `fetch`, `store::d1` and `store::convex` persist, `tools::runner` runs tools, and
+//! `outbound` guards every request made for a tenant.
 
 pub mod agent;
-pub mod api;
+pub mod app;
 pub mod auth;
 pub mod dates;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod llm;
 pub mod outbound;
 pub mod settings;
 pub mod store;
 pub mod stream;
+pub mod surfaces;
 pub mod tools;
 
 #[cfg(target_arch = "wasm32")]
@@ -28,5 +32,5 @@ async fn fetch(
     ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
     console_error_panic_hook::set_once();
-    api::handle(req, env, ctx).await
+    http::handle(req, env, ctx).await
 }

@@ -1,11 +1,16 @@
 //! The store the worker uses: Convex when `CONVEX_URL` and the `CONVEX_DEPLOY_KEY` secret are
 //! set, else the D1 binding. One enum rather than generic handlers keeps a single copy of the
 //! handlers in the wasm.
+//!
+//! It is also the caching layer: chat surfaces read agents through `live_agent` (from the
+//! isolate's cache while fresh), and every write that can change what a cached agent carries
+//! (its config, keys, tenant standing or secrets) forgets it here, so no handler has to.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use worker::{console_log, Env};
 
+use super::cache::AgentCache;
 use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
@@ -18,6 +23,20 @@ use crate::platform;
 thread_local! {
     /// Whether this isolate has said which store it uses.
     static ANNOUNCED: Cell<bool> = const { Cell::new(false) };
+    /// Agents this isolate has loaded recently (see `store::cache`).
+    static AGENTS: RefCell<AgentCache> = RefCell::new(AgentCache::default());
+}
+
+/// Drops a cached agent (`None`: all of them): this isolate sees a change at once; other
+/// isolates when their entry expires.
+fn forget(agent_id: Option<&str>) {
+    AGENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        match agent_id {
+            Some(id) => cache.forget(id),
+            None => *cache = AgentCache::default(),
+        }
+    });
 }
 
 /// D1 or Convex.
@@ -43,6 +62,19 @@ impl AnyStore {
             }
         }
         Ok(store)
+    }
+
+    /// An agent for a chat surface: from the isolate cache while fresh, else from the store.
+    pub async fn live_agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
+        let now = platform::now_ms();
+        if let Some(agent) = AGENTS.with(|cache| cache.borrow().get(agent_id, now)) {
+            return Ok(Some(agent));
+        }
+        let agent = self.agent(agent_id).await?;
+        if let Some(agent) = &agent {
+            AGENTS.with(|cache| cache.borrow_mut().put(agent.clone(), now));
+        }
+        Ok(agent)
     }
 
     /// `"d1"` or `"convex"`.
@@ -117,7 +149,9 @@ impl Store for AnyStore {
         each!(self, s => s.tenant(tenant_id).await)
     }
     async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        each!(self, s => s.update_tenant(tenant).await)
+        let result = each!(self, s => s.update_tenant(tenant).await);
+        forget(None);
+        result
     }
     async fn set_tenant_secret(
         &self,
@@ -125,7 +159,9 @@ impl Store for AnyStore {
         which: TenantSecret,
         value: &str,
     ) -> Result<(), StoreError> {
-        each!(self, s => s.set_tenant_secret(tenant_id, which, value).await)
+        let result = each!(self, s => s.set_tenant_secret(tenant_id, which, value).await);
+        forget(None);
+        result
     }
     async fn spend(
         &self,
@@ -145,7 +181,9 @@ impl Store for AnyStore {
         each!(self, s => s.keys(tenant_id).await)
     }
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        each!(self, s => s.create_key(key).await)
+        let result = each!(self, s => s.create_key(key).await);
+        forget(key.agent_id.as_deref());
+        result
     }
     async fn revoke_key(
         &self,
@@ -153,7 +191,10 @@ impl Store for AnyStore {
         key_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        each!(self, s => s.revoke_key(tenant_id, key_id, now).await)
+        let result = each!(self, s => s.revoke_key(tenant_id, key_id, now).await);
+        // Which agent the key served is not known here; keys are rarely revoked.
+        forget(None);
+        result
     }
     async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
         each!(self, s => s.agents(tenant_id).await)
@@ -166,10 +207,14 @@ impl Store for AnyStore {
         agent: &Agent,
         expected_updated_at: Option<i64>,
     ) -> Result<AgentUpdate, StoreError> {
-        each!(self, s => s.update_agent(agent, expected_updated_at).await)
+        let result = each!(self, s => s.update_agent(agent, expected_updated_at).await);
+        forget(Some(&agent.id));
+        result
     }
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
-        each!(self, s => s.delete_agent(tenant_id, agent_id).await)
+        let result = each!(self, s => s.delete_agent(tenant_id, agent_id).await);
+        forget(Some(agent_id));
+        result
     }
     async fn conversations(
         &self,

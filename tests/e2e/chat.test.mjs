@@ -403,8 +403,8 @@ describe("request errors", () => {
     await expectError(await post("/api/agents/plain/chat", huge), 413, "payload_too_large");
   });
   test("disabled agents and suspended tenants are refused", async () => {
-    await expectError(await post("/api/agents/off/chat", { messages: [userMessage] }), 403, "unavailable");
-    await expectError(await post("/api/agents/suspended/chat", { messages: [userMessage] }), 403, "unavailable");
+    await expectError(await post("/api/agents/off/chat", { messages: [userMessage] }), 503, "unavailable");
+    await expectError(await post("/api/agents/suspended/chat", { messages: [userMessage] }), 503, "unavailable");
   });
   test("another agent's conversation is refused in band on chat and 404 on read, and stays untouched", async () => {
     await chat(worker.url, "other", { chatId: "chat_of_other", text: "mine" });

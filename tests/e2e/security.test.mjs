@@ -508,7 +508,7 @@ describe("abuse limits", () => {
     assert.equal((await call("/api/agents/s-main/config", { headers: widget(agent) })).status, 200);
     await call(`/api/admin/tenants/${t.id}`, { method: "PATCH", headers: bearer(ADMIN_KEY), body: { status: "suspended" } });
     await attempt("suspended tenant's key", "/api/admin/agents", { headers: bearer(t.key) }, 403, "forbidden");
-    await attempt("suspended tenant's widget", "/api/agents/s-main/config", { headers: widget(agent) }, 403, "unavailable");
+    await attempt("suspended tenant's widget", "/api/agents/s-main/config", { headers: widget(agent) }, 503, "unavailable");
   });
 });
 

@@ -7,18 +7,18 @@
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
-use serde_json::json;
 use wasm_bindgen::prelude::*;
 use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
 
-use super::chat_body::{self, ChatBody, MAX_BODY_BYTES};
-use super::handler::read_body;
+use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::dates::{month_start, utc_day};
 use crate::error::ApiError;
+use crate::http::request::read_body;
 use crate::llm::client::HttpModel;
 use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
@@ -26,16 +26,9 @@ use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::{
     Agent, Conversation, MessageStatus, Spend, Store, StoreError, StoredMessage, TurnContext,
-    TurnStart,
 };
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
-
-/// Attempts of each write after the answer (the turn has already been streamed).
-const PERSIST_ATTEMPTS: u32 = 4;
-/// What the visitor reads when a spend cap is reached and no cheaper model is configured.
-const OVER_BUDGET: &str =
-    "This assistant has reached its monthly usage limit. Please try again later.";
 
 #[wasm_bindgen(module = "/src/js/stream.js")]
 extern "C" {
@@ -66,14 +59,7 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
     let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
-    let system_prompt = match body
-        .context_note()
-        .filter(|_| agent.config.send_page_context)
-    {
-        Some(note) if agent.config.system_prompt.trim().is_empty() => note,
-        Some(note) => format!("{}\n\n{note}", agent.config.system_prompt),
-        None => agent.config.system_prompt.clone(),
-    };
+    let system_prompt = turn::system_prompt(&agent, body.context_note());
     let visitor_id = visitor_id.to_owned();
     let settings = platform::settings(env);
     if !settings.model_configured() {
@@ -106,16 +92,19 @@ pub async fn handle(
         sink.flush();
         // The store work happens after the stream has started, so the visitor sees the answer
         // begin at once; its failures (even "not your conversation") arrive in band.
-        let (start, history, models) =
-            match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
-                Ok(planned) => planned,
-                Err(error) => {
-                    if let Some(detail) = error.log_detail() {
-                        console_error!("planning the turn failed: {detail}");
-                    }
-                    return sink.fail(&error.to_string());
+        let TurnPlan {
+            start,
+            history,
+            models,
+        } = match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
+            Ok(planned) => planned,
+            Err(error) => {
+                if let Some(detail) = error.log_detail() {
+                    console_error!("planning the turn failed: {detail}");
                 }
-            };
+                return sink.fail(&error.to_string());
+            }
+        };
         // When the store cannot take the user message now, the visitor still gets the answer and
         // the writes are retried after it (bounded), rather than failing the turn.
         let unsaved_start = match store.start_turn(&start).await {
@@ -174,27 +163,23 @@ pub async fn handle(
         .stream(stream))
 }
 
-/// Works out what the turn writes, the history it answers and the models it may use, with
-/// one read of the store.
+/// Reads the store once and plans the turn (`app::turn::plan`). When the store is unreachable
+/// but the agent's config is cached, the turn is answered without history: ownership cannot be
+/// checked, so the exchange goes into a conversation of its own.
 async fn plan_turn(
     store: &AnyStore,
     agent: &Agent,
     conversation_id: String,
     visitor_id: &str,
     body: ChatBody,
-) -> Result<(TurnStart, Vec<StoredMessage>, Vec<String>), ApiError> {
+) -> Result<TurnPlan, ApiError> {
     let now = now_ms();
     let mut conversation_id = conversation_id;
     let read = store
         .turn_context(body.chat_id.as_deref(), agent, &month_start(now))
         .await;
-    let TurnContext {
-        conversation: existing,
-        spend,
-    } = match read {
+    let context = match read {
         Ok(context) => context,
-        // The store is unreachable but the agent's config is cached: answer without history.
-        // Ownership cannot be checked, so the exchange goes into a conversation of its own.
         Err(StoreError::Unavailable(detail)) => {
             console_error!("store unreachable, answering without history: {detail}");
             conversation_id = random_id("chat");
@@ -205,95 +190,15 @@ async fn plan_turn(
         }
         Err(e) => return Err(e.into()),
     };
-    let models = models_within_budget(agent, spend)
-        .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
-    let (conversation, mut history, create) = match existing {
-        // Another agent's or another visitor's conversation looks like no conversation at all.
-        Some((conversation, _))
-            if conversation.agent_id != agent.id
-                || conversation.visitor_id.as_deref() != Some(visitor_id) =>
-        {
-            return Err(ApiError::NotFound("Conversation"))
-        }
-        Some((conversation, history)) => (conversation, history, false),
-        None => {
-            let conversation = Conversation {
-                id: conversation_id,
-                tenant_id: agent.tenant_id.clone(),
-                agent_id: agent.id.clone(),
-                visitor_id: Some(visitor_id.to_owned()),
-                created_at: now,
-                updated_at: now,
-            };
-            (conversation, Vec::new(), true)
-        }
+    let request = TurnRequest {
+        conversation_id,
+        message_id: body.message_id,
+        fresh_message_id: random_id("msg"),
+        text: body.text,
+        visitor_id: visitor_id.to_owned(),
+        now,
     };
-    let max_messages = agent.config.limits.max_messages_per_conversation as usize;
-    let known = body
-        .message_id
-        .as_ref()
-        .and_then(|id| history.iter().position(|m| &m.id == id));
-    let mut replace_after = None;
-    let mut user_message = None;
-    match known {
-        // The client resent a stored user message (regenerate or retry): answer it again.
-        Some(pos) if history[pos].role == Role::User => {
-            if pos + 1 < history.len() {
-                replace_after = Some(history[pos].seq);
-                history.truncate(pos + 1);
-            }
-        }
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "That message id belongs to an answer; send the user message with a new id.".into(),
-            ))
-        }
-        None => {
-            let message = StoredMessage {
-                id: body.message_id.unwrap_or_else(|| random_id("msg")),
-                conversation_id: conversation.id.clone(),
-                tenant_id: conversation.tenant_id.clone(),
-                seq: 0,
-                role: Role::User,
-                parts: vec![json!({ "type": "text", "text": body.text })],
-                status: MessageStatus::Complete,
-                model: None,
-                finish_reason: None,
-                usage: Default::default(),
-                error: None,
-                feedback: None,
-                created_at: now,
-            };
-            history.push(message.clone());
-            user_message = Some(message);
-        }
-    }
-    // The answer needs room too.
-    if history.len() + 1 > max_messages {
-        return Err(ApiError::BadRequest(format!(
-            "This conversation has reached its limit of {max_messages} messages. Please start a new conversation."
-        )));
-    }
-    let start = TurnStart {
-        conversation,
-        create,
-        replace_after,
-        user_message,
-    };
-    Ok((start, history, models))
-}
-
-/// The model chain to use given this month's spend: the agent's own while under both caps,
-/// the configured cheaper model once a cap is reached, `None` when the turn must not run.
-fn models_within_budget(agent: &Agent, spend: Spend) -> Option<Vec<String>> {
-    let over = |cap: Option<f64>, spent: f64| cap.is_some_and(|cap| spent >= cap);
-    if !over(agent.tenant_spend_cap, spend.tenant)
-        && !over(agent.config.limits.monthly_spend_cap, spend.agent)
-    {
-        return Some(agent.config.model_chain());
-    }
-    let fallback = agent.config.limits.spend_cap_model.as_deref()?.trim();
-    (!fallback.is_empty()).then(|| vec![fallback.to_owned()])
+    turn::plan(agent, context, request)
 }
 
 /// Encodes events into a buffer and writes it to the response body once per flush.
@@ -372,20 +277,20 @@ fn assistant_message(
     }
 }
 
-/// Runs a store write until it succeeds, at most `PERSIST_ATTEMPTS` times with growing pauses
+/// Runs a store write until it succeeds, at most `turn::PERSIST_ATTEMPTS` times with growing pauses
 /// (the turn runs under `wait_until`, which allows 30 s after the response); true on success.
 async fn retry<F, Fut>(write: F, what: &str) -> bool
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
-    for attempt in 1..=PERSIST_ATTEMPTS {
+    for attempt in 1..=turn::PERSIST_ATTEMPTS {
         match write().await {
             Ok(()) => return true,
             Err(e) => console_error!("storing {what} failed (attempt {attempt}): {e}"),
         }
-        if attempt < PERSIST_ATTEMPTS {
-            let pause = std::time::Duration::from_millis(250 * 4u64.pow(attempt - 1));
+        if attempt < turn::PERSIST_ATTEMPTS {
+            let pause = std::time::Duration::from_millis(turn::retry_pause_ms(attempt));
             worker::Delay::from(pause).await;
         }
     }

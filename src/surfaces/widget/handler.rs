@@ -6,17 +6,20 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Context, Env, Request, Response};
 
-use super::access::{
-    check_identity, check_visitor_token, check_widget_caller, publishable_key, KEY_HEADER,
-    TOKEN_HEADER,
+use super::{chat, conversations};
+use crate::app::access::{
+    check_identity, check_visitor_token, check_widget_caller, publishable_key, usable_agent,
+    KEY_HEADER, TOKEN_HEADER,
 };
-use super::handler::{json_response, load_agent, read_json};
-use super::routes::WidgetRoute;
-use super::{chat, conversations, rate, url_parts};
 use crate::auth::keys::KeyKind;
 use crate::auth::rate_limit::{Check, Scope};
 use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
 use crate::error::ApiError;
+use crate::http::rate;
+use crate::http::request::read_json;
+use crate::http::response::json_response;
+use crate::http::routes::WidgetRoute;
+use crate::http::url_parts;
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
 use crate::store::Agent;
@@ -39,7 +42,7 @@ pub async fn handle(
         Some(id) => id.to_owned(),
         None => agent_of_key(&store, header(KEY_HEADER).as_deref()).await?,
     };
-    let agent = load_agent(&store, &agent_id).await?;
+    let agent = usable_agent(store.live_agent(&agent_id).await?)?;
     check_widget_caller(
         &agent,
         header(KEY_HEADER).as_deref(),

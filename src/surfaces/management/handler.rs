@@ -4,21 +4,22 @@
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
-use super::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
-use super::conversations::conversation_json;
-use super::handler::{forget_agents, json_response, json_status, read_json};
-use super::management::{
+use super::bodies::{
     agent_view, check_id, decode_cursor, if_match, key_view, page, page_limit, parse_config,
     patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant, TenantPatch,
     ToolTest, MAX_BODY_BYTES,
 };
-use super::routes::{OperatorRoute, TenantRoute};
-use super::url_parts;
 use crate::agent::validate::keep_secrets;
+use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
+use crate::app::views::conversation_json;
 use crate::auth::crypto::hex;
 use crate::auth::keys::{self, KeyKind};
 use crate::dates::month_start;
 use crate::error::ApiError;
+use crate::http::request::read_json;
+use crate::http::response::{json_response, json_status};
+use crate::http::routes::{OperatorRoute, TenantRoute};
+use crate::http::url_parts;
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
 use crate::store::{
@@ -91,7 +92,6 @@ pub async fn operator(
                 .ok_or(ApiError::NotFound("Tenant"))?;
             patch.apply(&mut tenant)?;
             store.update_tenant(&tenant).await?;
-            forget_agents(None);
             json_response(&json!({ "tenant": tenant_view(&tenant, None) }))
         }
     }
@@ -166,7 +166,6 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 AgentUpdate::Missing => return Err(ApiError::NotFound("Agent")),
                 AgentUpdate::Stale => return Err(ApiError::Stale),
             }
-            forget_agents(Some(&agent.id));
             with_etag(
                 json_response(&json!({ "agent": agent_view(&agent) }))?,
                 &agent,
@@ -255,7 +254,6 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             if !store.delete_agent(&tenant_id, &id).await? {
                 return Err(ApiError::NotFound("Agent"));
             }
-            forget_agents(Some(&id));
             no_content()
         }
         TenantRoute::ListKeys => {
@@ -278,14 +276,12 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             }
             let (key, value) = new_key(&tenant_id, kind, agent_id, &body.name, now);
             store.create_key(&key).await?;
-            forget_agents(agent_id);
             json_status(&json!({ "key": key_view(&key), "value": value }), 201)
         }
         TenantRoute::RevokeKey(id) => {
             if !store.revoke_key(&tenant_id, &id, now).await? {
                 return Err(ApiError::NotFound("Key"));
             }
-            forget_agents(None);
             no_content()
         }
         TenantRoute::RotateSecret(which) => {
@@ -295,7 +291,6 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 _ => return Err(ApiError::NotFound("Secret")),
             };
             store.set_tenant_secret(&tenant_id, which, &value).await?;
-            forget_agents(None);
             json_response(&json!({ "secret": value }))
         }
         TenantRoute::ListConversations => {

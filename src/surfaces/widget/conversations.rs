@@ -1,15 +1,16 @@
 //! `GET /api/agents/{agent}/conversations/{id}`: a visitor's conversation with its messages.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Response;
 
-use super::handler::json_response;
+use crate::app::views::conversation_json;
 use crate::auth::visitor::Visitor;
 use crate::error::ApiError;
+use crate::http::response::json_response;
 use crate::ids::is_valid_client_id;
 use crate::platform::now_ms;
 use crate::store::any::AnyStore;
-use crate::store::{Agent, Conversation, Rating, Store, StoredMessage};
+use crate::store::{Agent, Rating, Store};
 
 /// Returns the visitor's conversation with its messages in UIMessage form.
 pub async fn handle(
@@ -58,16 +59,4 @@ pub async fn rate(
         return Err(ApiError::NotFound("Answer"));
     }
     json_response(&json!({ "messageId": message_id, "feedback": rating.map(Rating::as_str) }))
-}
-
-/// A conversation as the APIs return it.
-pub fn conversation_json(conversation: &Conversation, messages: &[StoredMessage]) -> Value {
-    let messages: Vec<Value> = messages.iter().map(|m| m.to_ui_message()).collect();
-    json!({
-        "id": conversation.id,
-        "agentId": conversation.agent_id,
-        "createdAt": conversation.created_at,
-        "updatedAt": conversation.updated_at,
-        "messages": messages,
-    })
 }

@@ -13,6 +13,18 @@ pub const KEY_HEADER: &str = "x-publishable-key";
 /// Header carrying the visitor token (request and response).
 pub const TOKEN_HEADER: &str = "x-visitor-token";
 
+/// The agent a chat surface may use: 404 when there is none, `unavailable` when the tenant
+/// switched it off or the operator suspended the tenant.
+pub fn usable_agent(agent: Option<Agent>) -> Result<Agent, ApiError> {
+    let agent = agent.ok_or(ApiError::NotFound("Agent"))?;
+    if !agent.enabled || !agent.tenant_active {
+        return Err(ApiError::Unavailable(
+            "This agent is not available right now.".into(),
+        ));
+    }
+    Ok(agent)
+}
+
 /// Checks a widget request's publishable key and origin against the agent.
 pub fn check_widget_caller(
     agent: &Agent,
@@ -166,6 +178,37 @@ pub fn tenant_of_key(
 mod tests {
     use super::*;
     use crate::auth::keys::generate;
+
+    #[test]
+    fn only_enabled_agents_of_active_tenants_are_usable() {
+        assert!(matches!(
+            usable_agent(None),
+            Err(ApiError::NotFound("Agent"))
+        ));
+        let agent = Agent {
+            id: "a".into(),
+            enabled: true,
+            tenant_active: true,
+            ..Agent::default()
+        };
+        assert!(usable_agent(Some(agent.clone())).is_ok());
+        let off = Agent {
+            enabled: false,
+            ..agent.clone()
+        };
+        assert!(matches!(
+            usable_agent(Some(off)),
+            Err(ApiError::Unavailable(_))
+        ));
+        let suspended = Agent {
+            tenant_active: false,
+            ..agent
+        };
+        assert!(matches!(
+            usable_agent(Some(suspended)),
+            Err(ApiError::Unavailable(_))
+        ));
+    }
 
     fn agent() -> Agent {
         let mut agent = Agent {

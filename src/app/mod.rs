@@ -1,0 +1,7 @@
+//! The use cases, over the `Store` trait and the engine, with no `worker::` types: who may call
+//! what (`access`), and how a chat turn is planned (`turn`). Every surface calls these; all of it
+//! is tested on the host.
+
+pub mod access;
+pub mod turn;
+pub mod views;

@@ -1,0 +1,412 @@
+//! The rules of a chat turn, whichever surface asks for it: which conversation it belongs to,
+//! whether it answers a new message or regenerates a stored one, the conversation's message
+//! limit, the spend caps and the model chain they allow, and how writes after the answer are
+//! retried. The glue reads the store once (`TurnContext`), calls `plan`, runs the engine and
+//! persists what the plan says.
+
+use serde_json::json;
+
+use crate::agent::context::Role;
+use crate::error::ApiError;
+use crate::store::{
+    Agent, Conversation, MessageStatus, Spend, StoredMessage, TurnContext, TurnStart,
+};
+
+/// Attempts of each write after the answer (the turn has already been streamed).
+pub const PERSIST_ATTEMPTS: u32 = 4;
+
+/// What the visitor reads when a spend cap is reached and no cheaper model is configured.
+pub const OVER_BUDGET: &str =
+    "This assistant has reached its monthly usage limit. Please try again later.";
+
+/// What a surface asks of a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnRequest {
+    /// The conversation: the client's id, or a fresh one.
+    pub conversation_id: String,
+    /// The id the client gave its message, if any: a stored user message's id regenerates it.
+    pub message_id: Option<String>,
+    /// A fresh id for the user message when the client gave none.
+    pub fresh_message_id: String,
+    /// The user's text.
+    pub text: String,
+    /// Who is asking (the conversation's owner).
+    pub visitor_id: String,
+    /// Now, ms since the epoch.
+    pub now: i64,
+}
+
+/// What the turn writes, the history it answers, and the models it may use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnPlan {
+    /// The write before the model is called.
+    pub start: TurnStart,
+    /// The conversation up to and including the message being answered.
+    pub history: Vec<StoredMessage>,
+    /// The model chain, after the spend caps.
+    pub models: Vec<String>,
+}
+
+/// Plans a turn from what the store said (`context`), refusing what the rules refuse.
+pub fn plan(
+    agent: &Agent,
+    context: TurnContext,
+    request: TurnRequest,
+) -> Result<TurnPlan, ApiError> {
+    let models = models_within_budget(agent, context.spend)
+        .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
+    let (conversation, mut history, create) = match context.conversation {
+        // Another agent's or another visitor's conversation looks like no conversation at all.
+        Some((conversation, _))
+            if conversation.agent_id != agent.id
+                || conversation.tenant_id != agent.tenant_id
+                || conversation.visitor_id.as_deref() != Some(request.visitor_id.as_str()) =>
+        {
+            return Err(ApiError::NotFound("Conversation"))
+        }
+        Some((conversation, history)) => (conversation, history, false),
+        None => {
+            let conversation = Conversation {
+                id: request.conversation_id,
+                tenant_id: agent.tenant_id.clone(),
+                agent_id: agent.id.clone(),
+                visitor_id: Some(request.visitor_id),
+                created_at: request.now,
+                updated_at: request.now,
+            };
+            (conversation, Vec::new(), true)
+        }
+    };
+    let max_messages = agent.config.limits.max_messages_per_conversation as usize;
+    let known = request
+        .message_id
+        .as_ref()
+        .and_then(|id| history.iter().position(|m| &m.id == id));
+    let mut replace_after = None;
+    let mut user_message = None;
+    match known {
+        // The client resent a stored user message (regenerate or retry): answer it again.
+        Some(pos) if history[pos].role == Role::User => {
+            if pos + 1 < history.len() {
+                replace_after = Some(history[pos].seq);
+                history.truncate(pos + 1);
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "That message id belongs to an answer; send the user message with a new id.".into(),
+            ))
+        }
+        None => {
+            let message = StoredMessage {
+                id: request.message_id.unwrap_or(request.fresh_message_id),
+                conversation_id: conversation.id.clone(),
+                tenant_id: conversation.tenant_id.clone(),
+                seq: 0,
+                role: Role::User,
+                parts: vec![json!({ "type": "text", "text": request.text })],
+                status: MessageStatus::Complete,
+                model: None,
+                finish_reason: None,
+                usage: Default::default(),
+                error: None,
+                feedback: None,
+                created_at: request.now,
+            };
+            history.push(message.clone());
+            user_message = Some(message);
+        }
+    }
+    // The answer needs room too.
+    if history.len() + 1 > max_messages {
+        return Err(ApiError::BadRequest(format!(
+            "This conversation has reached its limit of {max_messages} messages. Please start a new conversation."
+        )));
+    }
+    let start = TurnStart {
+        conversation,
+        create,
+        replace_after,
+        user_message,
+    };
+    Ok(TurnPlan {
+        start,
+        history,
+        models,
+    })
+}
+
+/// The model chain to use given this month's spend: the agent's own while under both caps,
+/// the configured cheaper model once a cap is reached, `None` when the turn must not run.
+pub fn models_within_budget(agent: &Agent, spend: Spend) -> Option<Vec<String>> {
+    let over = |cap: Option<f64>, spent: f64| cap.is_some_and(|cap| spent >= cap);
+    if !over(agent.tenant_spend_cap, spend.tenant)
+        && !over(agent.config.limits.monthly_spend_cap, spend.agent)
+    {
+        return Some(agent.config.model_chain());
+    }
+    let fallback = agent.config.limits.spend_cap_model.as_deref()?.trim();
+    (!fallback.is_empty()).then(|| vec![fallback.to_owned()])
+}
+
+/// The system prompt for a turn: the agent's own, then the page's unverified context note
+/// (when the agent accepts page context).
+pub fn system_prompt(agent: &Agent, context_note: Option<String>) -> String {
+    match context_note.filter(|_| agent.config.send_page_context) {
+        Some(note) if agent.config.system_prompt.trim().is_empty() => note,
+        Some(note) => format!("{}\n\n{note}", agent.config.system_prompt),
+        None => agent.config.system_prompt.clone(),
+    }
+}
+
+/// The pause before retry `attempt` (from 1) of a write after the answer: 0.25, 1, then 4 s,
+/// inside the 30 s `wait_until` allows after the response.
+pub fn retry_pause_ms(attempt: u32) -> u64 {
+    250 * 4u64.pow(attempt.saturating_sub(1).min(8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::AgentConfig;
+
+    fn agent() -> Agent {
+        let mut config: AgentConfig = serde_json::from_value(json!({
+            "model": "main/model", "models": ["backup/model"],
+            "systemPrompt": "Be brief.",
+            "limits": { "maxMessagesPerConversation": 6 }
+        }))
+        .expect("config");
+        config.limits.spend_cap_model = None;
+        Agent {
+            id: "a1".into(),
+            tenant_id: "t1".into(),
+            config,
+            enabled: true,
+            tenant_active: true,
+            ..Agent::default()
+        }
+    }
+
+    fn request(message_id: Option<&str>) -> TurnRequest {
+        TurnRequest {
+            conversation_id: "c1".into(),
+            message_id: message_id.map(str::to_owned),
+            fresh_message_id: "msg_fresh".into(),
+            text: "Hello?".into(),
+            visitor_id: "v1".into(),
+            now: 1_000,
+        }
+    }
+
+    fn message(id: &str, seq: i64, role: Role) -> StoredMessage {
+        StoredMessage {
+            id: id.into(),
+            conversation_id: "c1".into(),
+            tenant_id: "t1".into(),
+            seq,
+            role,
+            parts: vec![json!({"type": "text", "text": id})],
+            status: MessageStatus::Complete,
+            model: None,
+            finish_reason: None,
+            usage: Default::default(),
+            error: None,
+            feedback: None,
+            created_at: seq,
+        }
+    }
+
+    fn stored(messages: Vec<StoredMessage>, agent_id: &str, visitor: &str) -> TurnContext {
+        let conversation = Conversation {
+            id: "c1".into(),
+            tenant_id: "t1".into(),
+            agent_id: agent_id.into(),
+            visitor_id: Some(visitor.into()),
+            created_at: 0,
+            updated_at: 0,
+        };
+        TurnContext {
+            conversation: Some((conversation, messages)),
+            spend: Spend::default(),
+        }
+    }
+
+    fn empty() -> TurnContext {
+        TurnContext {
+            conversation: None,
+            spend: Spend::default(),
+        }
+    }
+
+    #[test]
+    fn a_first_message_creates_the_conversation() {
+        let plan = plan(&agent(), empty(), request(None)).expect("plans");
+        assert!(plan.start.create);
+        assert_eq!(plan.start.conversation.visitor_id.as_deref(), Some("v1"));
+        assert_eq!(plan.start.conversation.tenant_id, "t1");
+        let user = plan.start.user_message.expect("a user message");
+        assert_eq!(user.id, "msg_fresh");
+        assert_eq!(user.parts, vec![json!({"type": "text", "text": "Hello?"})]);
+        assert_eq!(plan.history, vec![user]);
+        assert_eq!(plan.models, ["main/model", "backup/model"]);
+    }
+
+    #[test]
+    fn the_clients_message_id_is_kept() {
+        let plan = plan(&agent(), empty(), request(Some("u_client"))).expect("plans");
+        assert_eq!(plan.start.user_message.expect("message").id, "u_client");
+    }
+
+    #[test]
+    fn another_visitors_or_agents_conversation_is_not_found() {
+        let history = vec![message("u1", 1, Role::User)];
+        for context in [
+            stored(history.clone(), "a1", "someone-else"),
+            stored(history.clone(), "other-agent", "v1"),
+        ] {
+            assert!(matches!(
+                plan(&agent(), context, request(None)),
+                Err(ApiError::NotFound("Conversation"))
+            ));
+        }
+        let mut foreign_tenant = stored(history, "a1", "v1");
+        if let Some((conversation, _)) = &mut foreign_tenant.conversation {
+            conversation.tenant_id = "t2".into();
+        }
+        assert!(plan(&agent(), foreign_tenant, request(None)).is_err());
+    }
+
+    #[test]
+    fn resending_a_user_message_regenerates_its_answer() {
+        let history = vec![
+            message("u1", 1, Role::User),
+            message("a1", 2, Role::Assistant),
+            message("u2", 3, Role::User),
+            message("a2", 4, Role::Assistant),
+        ];
+        let plan = plan(
+            &agent(),
+            stored(history.clone(), "a1", "v1"),
+            request(Some("u1")),
+        )
+        .expect("plans");
+        assert_eq!(plan.start.replace_after, Some(1));
+        assert_eq!(plan.start.user_message, None);
+        assert!(!plan.start.create);
+        assert_eq!(plan.history, history[..1].to_vec());
+    }
+
+    #[test]
+    fn resending_the_last_user_message_replaces_nothing() {
+        let history = vec![message("u1", 1, Role::User)];
+        let plan = plan(&agent(), stored(history, "a1", "v1"), request(Some("u1"))).expect("plans");
+        assert_eq!(plan.start.replace_after, None);
+        assert_eq!(plan.history.len(), 1);
+    }
+
+    #[test]
+    fn an_answers_id_is_refused() {
+        let history = vec![
+            message("u1", 1, Role::User),
+            message("a1", 2, Role::Assistant),
+        ];
+        let refused = plan(&agent(), stored(history, "a1", "v1"), request(Some("a1")));
+        assert!(matches!(refused, Err(ApiError::BadRequest(m)) if m.contains("answer")));
+    }
+
+    #[test]
+    fn the_message_limit_leaves_room_for_the_answer() {
+        let history: Vec<_> = (1..=4)
+            .map(|i| {
+                message(
+                    &format!("m{i}"),
+                    i,
+                    if i % 2 == 1 {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    },
+                )
+            })
+            .collect();
+        // 4 stored + this message + its answer = 6: allowed.
+        assert!(plan(&agent(), stored(history.clone(), "a1", "v1"), request(None)).is_ok());
+        let mut longer = history;
+        longer.push(message("m5", 5, Role::User));
+        let refused = plan(&agent(), stored(longer, "a1", "v1"), request(None));
+        assert!(matches!(refused, Err(ApiError::BadRequest(m)) if m.contains("limit of 6")));
+    }
+
+    #[test]
+    fn spend_caps_switch_models_or_stop_the_turn() {
+        let mut capped = agent();
+        capped.tenant_spend_cap = Some(1.0);
+        let under = Spend {
+            tenant: 0.5,
+            agent: 0.5,
+        };
+        let over = Spend {
+            tenant: 1.0,
+            agent: 0.0,
+        };
+        assert_eq!(
+            models_within_budget(&capped, under),
+            Some(capped.config.model_chain())
+        );
+        assert_eq!(models_within_budget(&capped, over), None);
+        capped.config.limits.spend_cap_model = Some(" cheap/model ".into());
+        assert_eq!(
+            models_within_budget(&capped, over),
+            Some(vec!["cheap/model".into()])
+        );
+        capped.config.limits.spend_cap_model = Some("  ".into());
+        assert_eq!(models_within_budget(&capped, over), None);
+        let mut agent_cap = agent();
+        agent_cap.config.limits.monthly_spend_cap = Some(0.1);
+        assert_eq!(
+            models_within_budget(
+                &agent_cap,
+                Spend {
+                    tenant: 0.0,
+                    agent: 0.1
+                }
+            ),
+            None
+        );
+        let context = TurnContext {
+            spend: over,
+            ..empty()
+        };
+        let mut stopped = agent();
+        stopped.tenant_spend_cap = Some(1.0);
+        assert!(matches!(
+            plan(&stopped, context, request(None)),
+            Err(ApiError::Unavailable(m)) if m == OVER_BUDGET
+        ));
+    }
+
+    #[test]
+    fn page_context_follows_the_agents_prompt_unless_switched_off() {
+        let mut a = agent();
+        assert_eq!(
+            system_prompt(&a, Some("Page: /pricing".into())),
+            "Be brief.\n\nPage: /pricing"
+        );
+        assert_eq!(system_prompt(&a, None), "Be brief.");
+        a.config.system_prompt = " ".into();
+        assert_eq!(system_prompt(&a, Some("Page".into())), "Page");
+        a.config.send_page_context = false;
+        assert_eq!(system_prompt(&a, Some("Page".into())), " ");
+    }
+
+    #[test]
+    fn retries_back_off() {
+        let pauses: Vec<u64> = (1..PERSIST_ATTEMPTS).map(retry_pause_ms).collect();
+        assert_eq!(pauses, [250, 1_000, 4_000]);
+        assert!(
+            pauses.iter().sum::<u64>() < 30_000,
+            "within wait_until's 30 s"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! Entry point of every request: route, run the handler, turn errors into JSON responses, and
+//! add CORS headers to the widget endpoints.
+
+use serde_json::json;
+use worker::{Context, Env, Request, Response};
+
+use super::rate;
+use super::response::{error_response, json_response};
+use super::routes::{resolve, NoMatch, Route};
+use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
+use crate::error::ApiError;
+use crate::platform;
+use crate::store::any::AnyStore;
+use crate::surfaces::{management, widget};
+
+/// Handles one request.
+pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    // The raw method: the worker crate reads methods it does not know as GET.
+    let method = req.inner().method();
+    let origin = req.headers().get("origin").ok().flatten();
+    let route = resolve(&method, &path);
+    let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
+    let result = match route {
+        Ok(Route::Health) => health(&env),
+        Ok(Route::OpenApi) => open_api(&env).await,
+        Ok(Route::Preflight) => preflight(),
+        // Boxed: each surface stays its own state machine instead of one giant inlined future.
+        Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
+        Ok(Route::Operator(route)) => Box::pin(management::operator(req, &env, route)).await,
+        Ok(Route::Tenant(route)) => Box::pin(management::tenant(req, &env, route)).await,
+        Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
+        Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => error_response(&error)?,
+    };
+    if cross_origin {
+        // Any page may read the answer's headers and errors: the server has already refused
+        // whatever its origin, key and token do not allow, so a refusal is all it can read.
+        let headers = response.headers();
+        if let Some(origin) = origin {
+            headers.set("access-control-allow-origin", &origin)?;
+        }
+        headers.set("vary", "Origin")?;
+        headers.set(
+            "access-control-expose-headers",
+            &format!("x-conversation-id, {TOKEN_HEADER}, retry-after"),
+        )?;
+    }
+    Ok(response)
+}
+
+/// The answer to a CORS preflight on a widget endpoint.
+fn preflight() -> Result<Response, ApiError> {
+    let response = Response::empty()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .with_status(204);
+    let headers = response.headers();
+    for (name, value) in [
+        ("access-control-allow-methods", "GET, POST, OPTIONS"),
+        (
+            "access-control-allow-headers",
+            &format!("content-type, {KEY_HEADER}, {TOKEN_HEADER}"),
+        ),
+        ("access-control-max-age", "86400"),
+    ] {
+        headers
+            .set(name, value)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    Ok(response)
+}
+
+/// The OpenAPI document, kept in the repository and shipped as a static asset (so it costs the
+/// wasm nothing).
+async fn open_api(env: &Env) -> Result<Response, ApiError> {
+    let missing = |e: worker::Error| {
+        ApiError::NotConfigured(format!("The API document is not deployed: {e}"))
+    };
+    let assets = env.assets("ASSETS").map_err(missing)?;
+    let mut response = assets
+        .fetch("https://assets.local/openapi.json", None)
+        .await
+        .map_err(missing)?;
+    if response.status_code() != 200 {
+        return Err(ApiError::NotConfigured(
+            "The API document is not deployed.".into(),
+        ));
+    }
+    let text = response.text().await.map_err(missing)?;
+    let mut response = Response::ok(text).map_err(missing)?;
+    response
+        .headers_mut()
+        .set("content-type", "application/json")
+        .map_err(missing)?;
+    Ok(response)
+}
+
+fn health(env: &Env) -> Result<Response, ApiError> {
+    let settings = platform::settings(env);
+    let store = AnyStore::from_env(env)?;
+    let body = json!({
+        "status": "ok",
+        "store": store.name(),
+        "model": { "configured": settings.model_configured() },
+        "rateLimits": rate::kind(env),
+    });
+    json_response(&body)
+}

@@ -1,0 +1,17 @@
+//! HTTP glue every surface shares: the route table, reading requests, writing responses (the
+//! one place errors become HTTP), CORS, and rate limiting.
+
+pub mod routes;
+pub mod url_parts;
+
+#[cfg(target_arch = "wasm32")]
+mod entry;
+#[cfg(target_arch = "wasm32")]
+pub mod rate;
+#[cfg(target_arch = "wasm32")]
+pub mod request;
+#[cfg(target_arch = "wasm32")]
+pub mod response;
+
+#[cfg(target_arch = "wasm32")]
+pub use entry::handle;

@@ -1,0 +1,72 @@
+//! Reading request bodies: size caps enforced while reading, JSON objects only.
+
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use worker::Request;
+
+use crate::error::ApiError;
+
+/// How much of an oversized body is read and dropped before answering 413: a client still
+/// sending when the answer comes gets a connection reset instead of the clear error.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Reads a body of at most `max` bytes, without holding more than that in memory.
+pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > DRAIN_LIMIT) {
+        return Err(ApiError::PayloadTooLarge(max));
+    }
+    let unreadable =
+        |e: worker::Error| ApiError::BadRequest(format!("Could not read the body: {e}"));
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut body = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        total += chunk.len();
+        if total > DRAIN_LIMIT {
+            break;
+        }
+        if total <= max {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if total > max {
+        return Err(ApiError::PayloadTooLarge(max));
+    }
+    Ok(body)
+}
+
+/// Reads a JSON body of at most `max` bytes; an empty body reads as `{}` when `empty_ok`.
+pub async fn read_json<T: DeserializeOwned>(
+    req: &mut Request,
+    max: usize,
+    empty_ok: bool,
+) -> Result<T, ApiError> {
+    let bytes = read_body(req, max).await?;
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) && empty_ok {
+        b"{}"
+    } else {
+        &bytes
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest("The body is not valid JSON: it is not UTF-8.".into()))?;
+    // serde would also read a JSON array as the fields in order: bodies are objects.
+    if !text.trim_start().starts_with('{') {
+        return Err(ApiError::BadRequest(
+            "The body must be a JSON object.".into(),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        ApiError::BadRequest(format!("The body is not valid JSON for this endpoint: {e}"))
+    })
+}
