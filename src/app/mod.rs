@@ -3,5 +3,6 @@
 //! is tested on the host.
 
 pub mod access;
+pub mod management;
 pub mod turn;
 pub mod views;

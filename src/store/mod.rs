@@ -4,6 +4,9 @@ pub mod cache;
 pub mod convex_wire;
 pub mod rows;
 
+#[cfg(test)]
+pub mod memory;
+
 #[cfg(target_arch = "wasm32")]
 pub mod any;
 #[cfg(target_arch = "wasm32")]

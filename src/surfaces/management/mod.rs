@@ -1,6 +1,6 @@
 //! The management surface: the operator's and tenants' API (`/api/admin/...`).
 
-pub mod bodies;
+pub mod views;
 
 #[cfg(target_arch = "wasm32")]
 mod handler;

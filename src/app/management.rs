@@ -1,0 +1,781 @@
+//! The management use cases, one function per operation of the operator's and tenants' API:
+//! what each checks, reads and writes, over any `Store`. The management surface parses the
+//! request into these inputs and shows what they return; the rules live here and are tested on
+//! the host against the in-memory store.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::agent::validate::{keep_secrets, validate};
+use crate::agent::AgentConfig;
+use crate::auth::crypto::hex;
+use crate::auth::keys::{self, KeyKind};
+use crate::dates::month_start;
+use crate::error::ApiError;
+use crate::ids::is_valid_client_id;
+use crate::outbound::Policy;
+use crate::store::{
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
+    FeedbackQuery, Rating, Spend, Store, StoredMessage, Tenant, TenantSecret, TenantStatus,
+};
+
+/// Where fresh ids and secrets come from: the platform's CSPRNG in the worker.
+pub trait Entropy {
+    /// A fresh id such as `agt_4fT…`.
+    fn id(&self, prefix: &str) -> String;
+    /// 32 random bytes.
+    fn bytes(&self) -> [u8; 32];
+}
+
+/// A page of a listing: the items, and the position the next page starts after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// This page's items.
+    pub items: Vec<T>,
+    /// `(time, id)` of the last item, when more follow.
+    pub next: Option<(i64, String)>,
+}
+
+/// Which page of a listing: at most `limit` items after `after`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paging {
+    /// Page size.
+    pub limit: u32,
+    /// The position the page starts after.
+    pub after: Option<(i64, String)>,
+}
+
+/// A tenant just created, with the secrets shown this once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedTenant {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its first secret key.
+    pub secret_key: String,
+    /// Verifies end-user hashes.
+    pub identity_secret: String,
+    /// Signs webhook calls.
+    pub signing_secret: String,
+}
+
+/// One webhook tool call to try, as `TestTool` prepared it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolTrial {
+    /// The agent's config with the edited tool in place.
+    pub config: AgentConfig,
+    /// The tool to call.
+    pub tool_name: String,
+    /// Its arguments.
+    pub input: Value,
+    /// The tenant's webhook signing secret.
+    pub signing_secret: Option<String>,
+}
+
+/// The management operations, for one request.
+pub struct Management<'a, S> {
+    /// The store.
+    pub store: &'a S,
+    /// Fresh ids and secrets.
+    pub entropy: &'a dyn Entropy,
+    /// The rules webhook URLs and headers must pass.
+    pub outbound: &'a Policy,
+    /// Now, ms since the epoch.
+    pub now: i64,
+}
+
+impl<S: Store> Management<'_, S> {
+    /// Every tenant (operator).
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, ApiError> {
+        Ok(self.store.tenants().await?)
+    }
+
+    /// Creates a tenant with its secrets and first secret key (operator).
+    pub async fn create_tenant(&self, body: NewTenant) -> Result<CreatedTenant, ApiError> {
+        let tenant = body.into_tenant(self.entropy.id("t"), self.now)?;
+        if self.store.tenant(&tenant.id).await?.is_some() {
+            return Err(ApiError::Conflict(
+                "A tenant with this id exists; choose another.".into(),
+            ));
+        }
+        let (key, secret_key) = self.new_key(&tenant.id, KeyKind::Secret, None, "First key");
+        let identity_secret = self.secret("idsec");
+        let signing_secret = self.secret("whsec");
+        self.store
+            .create_tenant(&tenant, &identity_secret, &signing_secret, &key)
+            .await?;
+        Ok(CreatedTenant {
+            tenant,
+            secret_key,
+            identity_secret,
+            signing_secret,
+        })
+    }
+
+    /// A tenant with this month's spend (operator, and a tenant for itself).
+    pub async fn tenant(&self, tenant_id: &str) -> Result<(Tenant, Spend), ApiError> {
+        let tenant = self
+            .store
+            .tenant(tenant_id)
+            .await?
+            .ok_or(ApiError::NotFound("Tenant"))?;
+        let spend = self
+            .store
+            .spend(tenant_id, None, &month_start(self.now))
+            .await?;
+        Ok((tenant, spend))
+    }
+
+    /// Changes a tenant's name, standing or cap (operator).
+    pub async fn update_tenant(
+        &self,
+        tenant_id: &str,
+        patch: TenantPatch,
+    ) -> Result<Tenant, ApiError> {
+        let mut tenant = self
+            .store
+            .tenant(tenant_id)
+            .await?
+            .ok_or(ApiError::NotFound("Tenant"))?;
+        patch.apply(&mut tenant)?;
+        self.store.update_tenant(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// A tenant's agents, oldest first.
+    pub async fn list_agents(
+        &self,
+        tenant_id: &str,
+        paging: &Paging,
+    ) -> Result<Page<Agent>, ApiError> {
+        Ok(page(
+            self.store.agents(tenant_id).await?,
+            |a| (a.created_at, a.id.clone()),
+            paging.after.as_ref(),
+            paging.limit,
+        ))
+    }
+
+    /// Creates an agent with a first publishable key (so its embed snippet works at once).
+    pub async fn create_agent(&self, tenant_id: &str, body: NewAgent) -> Result<Agent, ApiError> {
+        let id = check_id(body.id.as_deref())?.unwrap_or_else(|| self.entropy.id("agt"));
+        let config = parse_config(body.config, self.outbound)?;
+        self.insert_agent(tenant_id, id, config, body.enabled.unwrap_or(true))
+            .await
+    }
+
+    /// A tenant's agent, or 404 (also when it belongs to another tenant).
+    pub async fn agent(&self, tenant_id: &str, agent_id: &str) -> Result<Agent, ApiError> {
+        self.store
+            .agent(agent_id)
+            .await?
+            .filter(|a| a.tenant_id == tenant_id)
+            .ok_or(ApiError::NotFound("Agent"))
+    }
+
+    /// Applies a patch to an agent at the version the caller loaded (`If-Match`, or
+    /// `expectedUpdatedAt` in the body): 428 without one, 412 when it is no longer current.
+    pub async fn update_agent(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        patch: AgentPatch,
+        if_match: Option<i64>,
+    ) -> Result<Agent, ApiError> {
+        let mut agent = self.agent(tenant_id, agent_id).await?;
+        let expected = if_match
+            .or(patch.expected_updated_at)
+            .ok_or(ApiError::PreconditionRequired)?;
+        if expected != agent.updated_at {
+            return Err(ApiError::Stale);
+        }
+        if let Some(config) = patch.config {
+            agent.config = patch_config(&agent.config, config, self.outbound)?;
+        }
+        if let Some(enabled) = patch.enabled {
+            agent.enabled = enabled;
+        }
+        // Strictly later than the version it replaces, so two saves never share an ETag.
+        agent.updated_at = self.now.max(expected + 1);
+        match self.store.update_agent(&agent, Some(expected)).await? {
+            AgentUpdate::Saved => Ok(agent),
+            AgentUpdate::Missing => Err(ApiError::NotFound("Agent")),
+            AgentUpdate::Stale => Err(ApiError::Stale),
+        }
+    }
+
+    /// Copies an agent's config and header secrets under a new id, with its own key.
+    pub async fn duplicate_agent(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        body: Duplicate,
+    ) -> Result<Agent, ApiError> {
+        let source = self.agent(tenant_id, agent_id).await?;
+        let mut config = source.config.clone();
+        config.name = match body.name {
+            Some(name) => name,
+            None => format!("{} (copy)", source.config.name)
+                .chars()
+                .take(100)
+                .collect(),
+        };
+        let config = parse_config(
+            serde_json::to_string(&config)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null),
+            self.outbound,
+        )
+        .map_err(|e| match e {
+            ApiError::Invalid { field, message } if field == "config.name" => {
+                ApiError::invalid("name", message)
+            }
+            other => other,
+        })?;
+        let copy_id = check_id(body.id.as_deref())?.unwrap_or_else(|| self.entropy.id("agt"));
+        self.insert_agent(tenant_id, copy_id, config, source.enabled)
+            .await
+    }
+
+    /// Prepares one call of a webhook tool: the stored tool, or an unsaved edit (checked like a
+    /// saved one, with stored header secrets kept).
+    pub async fn tool_trial(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        tool_name: &str,
+        body: ToolTest,
+    ) -> Result<ToolTrial, ApiError> {
+        let agent = self.agent(tenant_id, agent_id).await?;
+        let mut config = agent.config.clone();
+        match body.tool {
+            Some(tool) => {
+                let mut edited =
+                    parse_config(json!({ "tools": { "webhooks": [tool] } }), self.outbound)
+                        .map_err(|e| match e {
+                            ApiError::Invalid { field, message } => ApiError::Invalid {
+                                field: if field == "config" {
+                                    "tool".into()
+                                } else {
+                                    field.replace("config.tools.webhooks[0]", "tool")
+                                },
+                                message,
+                            },
+                            other => other,
+                        })?;
+                keep_secrets(&mut edited, &agent.config);
+                config.tools = edited.tools;
+                if config.tools.webhooks.first().map(|t| t.name.as_str()) != Some(tool_name) {
+                    return Err(ApiError::invalid(
+                        "tool.name",
+                        "The tool's name must be the one in the path.",
+                    ));
+                }
+            }
+            None if config.tools.webhooks.iter().any(|t| t.name == tool_name) => {}
+            None => return Err(ApiError::NotFound("Tool")),
+        }
+        let input = match body.input {
+            Value::Null => json!({}),
+            Value::Object(map) => Value::Object(map),
+            _ => return Err(ApiError::invalid("input", "input must be a JSON object.")),
+        };
+        Ok(ToolTrial {
+            config,
+            tool_name: tool_name.to_owned(),
+            input,
+            signing_secret: agent.signing_secret,
+        })
+    }
+
+    /// Deletes an agent with its conversations and keys.
+    pub async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<(), ApiError> {
+        if !self.store.delete_agent(tenant_id, agent_id).await? {
+            return Err(ApiError::NotFound("Agent"));
+        }
+        Ok(())
+    }
+
+    /// A tenant's keys, newest first.
+    pub async fn list_keys(
+        &self,
+        tenant_id: &str,
+        paging: &Paging,
+    ) -> Result<Page<ApiKey>, ApiError> {
+        // Newest first, as listed: the cursor orders by (-created_at, id).
+        Ok(page(
+            self.store.keys(tenant_id).await?,
+            |k| (-k.created_at, k.id.clone()),
+            paging.after.as_ref(),
+            paging.limit,
+        ))
+    }
+
+    /// Creates a key; the value is returned this once.
+    pub async fn create_key(
+        &self,
+        tenant_id: &str,
+        body: NewKey,
+    ) -> Result<(ApiKey, String), ApiError> {
+        let (kind, agent_id) = body.checked()?;
+        if let Some(agent_id) = agent_id {
+            self.agent(tenant_id, agent_id).await?;
+        }
+        let (key, value) = self.new_key(tenant_id, kind, agent_id, &body.name);
+        self.store.create_key(&key).await?;
+        Ok((key, value))
+    }
+
+    /// Revokes a tenant's live key.
+    pub async fn revoke_key(&self, tenant_id: &str, key_id: &str) -> Result<(), ApiError> {
+        if !self.store.revoke_key(tenant_id, key_id, self.now).await? {
+            return Err(ApiError::NotFound("Key"));
+        }
+        Ok(())
+    }
+
+    /// Replaces the identity (`identity`) or webhook signing (`webhook-signing`) secret; the
+    /// new value is returned this once.
+    pub async fn rotate_secret(&self, tenant_id: &str, which: &str) -> Result<String, ApiError> {
+        let (which, value) = match which {
+            "identity" => (TenantSecret::Identity, self.secret("idsec")),
+            "webhook-signing" => (TenantSecret::Signing, self.secret("whsec")),
+            _ => return Err(ApiError::NotFound("Secret")),
+        };
+        self.store
+            .set_tenant_secret(tenant_id, which, &value)
+            .await?;
+        Ok(value)
+    }
+
+    /// A tenant's conversations, most recently active first, optionally one agent's and those
+    /// whose messages contain `search`.
+    pub async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        paging: &Paging,
+        agent_id: Option<String>,
+        search: Option<String>,
+    ) -> Result<Page<Conversation>, ApiError> {
+        let search = search
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty());
+        if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
+            return Err(ApiError::invalid("q", "Search for at most 200 characters."));
+        }
+        let filter = ConversationQuery {
+            agent_id,
+            search,
+            before: paging.after.clone(),
+        };
+        // One more than asked tells whether there is a next page.
+        let rows = self
+            .store
+            .conversations(tenant_id, &filter, paging.limit + 1)
+            .await?;
+        Ok(page(
+            rows,
+            |c| (c.updated_at, c.id.clone()),
+            None,
+            paging.limit,
+        ))
+    }
+
+    /// A tenant's conversation with its messages.
+    pub async fn conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<(Conversation, Vec<StoredMessage>), ApiError> {
+        self.store
+            .conversation(conversation_id)
+            .await?
+            .filter(|(c, _)| c.tenant_id == tenant_id)
+            .ok_or(ApiError::NotFound("Conversation"))
+    }
+
+    /// Deletes a tenant's conversation with its messages.
+    pub async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<(), ApiError> {
+        if !self
+            .store
+            .delete_conversation(tenant_id, conversation_id)
+            .await?
+        {
+            return Err(ApiError::NotFound("Conversation"));
+        }
+        Ok(())
+    }
+
+    /// A tenant's rated answers, newest rating first, optionally one agent's or one rating.
+    pub async fn list_feedback(
+        &self,
+        tenant_id: &str,
+        paging: &Paging,
+        agent_id: Option<String>,
+        rating: Option<&str>,
+    ) -> Result<Page<FeedbackItem>, ApiError> {
+        let rating = match rating {
+            None | Some("") => None,
+            Some(text) => Some(
+                Rating::parse(text)
+                    .ok_or_else(|| ApiError::invalid("rating", "rating must be up or down."))?,
+            ),
+        };
+        let filter = FeedbackQuery {
+            agent_id,
+            rating,
+            before: paging.after.clone(),
+        };
+        let rows = self
+            .store
+            .feedback(tenant_id, &filter, paging.limit + 1)
+            .await?;
+        Ok(page(
+            rows,
+            |f| (f.feedback_at, f.message_id.clone()),
+            None,
+            paging.limit,
+        ))
+    }
+
+    /// Usage per agent and day since `since` (`YYYY-MM-DD`; this month when absent).
+    pub async fn usage(
+        &self,
+        tenant_id: &str,
+        since: Option<String>,
+    ) -> Result<(String, Vec<DailyUsage>), ApiError> {
+        let since = since.unwrap_or_else(|| month_start(self.now));
+        if !is_day(&since) {
+            return Err(ApiError::invalid(
+                "since",
+                "since must be a date such as 2026-11-01.",
+            ));
+        }
+        let usage = self.store.usage(tenant_id, &since).await?;
+        Ok((since, usage))
+    }
+
+    async fn insert_agent(
+        &self,
+        tenant_id: &str,
+        id: String,
+        config: AgentConfig,
+        enabled: bool,
+    ) -> Result<Agent, ApiError> {
+        let mut agent = Agent {
+            id,
+            tenant_id: tenant_id.to_owned(),
+            config,
+            enabled,
+            tenant_active: true,
+            created_at: self.now,
+            updated_at: self.now,
+            ..Agent::default()
+        };
+        if !self.store.create_agent(&agent).await? {
+            return Err(ApiError::Conflict(
+                "An agent with this id exists; choose another.".into(),
+            ));
+        }
+        let (key, value) =
+            self.new_key(tenant_id, KeyKind::Publishable, Some(&agent.id), "Default");
+        self.store.create_key(&key).await?;
+        agent.publishable_keys.push(value);
+        Ok(agent)
+    }
+
+    fn new_key(
+        &self,
+        tenant_id: &str,
+        kind: KeyKind,
+        agent_id: Option<&str>,
+        name: &str,
+    ) -> (ApiKey, String) {
+        let generated = keys::generate(kind, &self.entropy.bytes());
+        let key = ApiKey {
+            id: self.entropy.id("key"),
+            tenant_id: tenant_id.to_owned(),
+            agent_id: agent_id.map(str::to_owned),
+            kind,
+            name: name.trim().to_owned(),
+            lookup: generated.lookup,
+            hash: generated.hash,
+            masked: generated.masked,
+            created_at: self.now,
+            revoked_at: None,
+        };
+        (key, generated.value)
+    }
+
+    /// A new 256-bit secret, such as `whsec_…`.
+    fn secret(&self, prefix: &str) -> String {
+        format!("{prefix}_{}", hex(&self.entropy.bytes()))
+    }
+}
+
+fn is_day(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// One page of an in-memory listing ordered by `(time, id)`: the items after `cursor`, at most
+/// `limit`, and the position the next page starts after, when there is one.
+pub fn page<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> (i64, String),
+    cursor: Option<&(i64, String)>,
+    limit: u32,
+) -> Page<T> {
+    let mut rest: Vec<T> = items
+        .into_iter()
+        .filter(|item| cursor.is_none_or(|c| key(item) > *c))
+        .collect();
+    let more = rest.len() > limit as usize;
+    rest.truncate(limit as usize);
+    let next = more.then(|| rest.last().map(&key)).flatten();
+    Page { items: rest, next }
+}
+
+/// `POST /api/admin/tenants`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTenant {
+    /// Optional id (letters, digits, `_`, `-`); generated when absent.
+    pub id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Monthly spend cap.
+    pub monthly_spend_cap: Option<f64>,
+}
+
+/// `PATCH /api/admin/tenants/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// `active` or `suspended`.
+    pub status: Option<String>,
+    /// New cap; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub monthly_spend_cap: Option<Option<f64>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D::Error> {
+    Option::<f64>::deserialize(d).map(Some)
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "name",
+            "The name must have 1 to 100 characters.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_cap(cap: Option<f64>) -> Result<Option<f64>, ApiError> {
+    match cap {
+        Some(c) if !(c >= 0.0 && c.is_finite()) => Err(ApiError::invalid(
+            "monthlySpendCap",
+            "The spend cap must be a number of 0 or more.",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Checks an optional client-chosen id.
+pub fn check_id(id: Option<&str>) -> Result<Option<String>, ApiError> {
+    match id {
+        None => Ok(None),
+        Some(id) if is_valid_client_id(id) && id.len() <= 64 => Ok(Some(id.to_owned())),
+        Some(_) => Err(ApiError::invalid(
+            "id",
+            "Ids have 1-64 letters, digits, '_' or '-'.",
+        )),
+    }
+}
+
+impl NewTenant {
+    /// The tenant to create, with `id` used when the body named none.
+    pub fn into_tenant(self, generated_id: String, now: i64) -> Result<Tenant, ApiError> {
+        Ok(Tenant {
+            id: check_id(self.id.as_deref())?.unwrap_or(generated_id),
+            name: check_name(&self.name)?,
+            status: TenantStatus::Active,
+            monthly_spend_cap: check_cap(self.monthly_spend_cap)?,
+            created_at: now,
+        })
+    }
+}
+
+impl TenantPatch {
+    /// Applies the patch to `tenant`.
+    pub fn apply(self, tenant: &mut Tenant) -> Result<(), ApiError> {
+        if let Some(name) = self.name {
+            tenant.name = check_name(&name)?;
+        }
+        if let Some(status) = self.status {
+            tenant.status = TenantStatus::parse(&status).ok_or_else(|| {
+                ApiError::invalid("status", "The status must be \"active\" or \"suspended\".")
+            })?;
+        }
+        if let Some(cap) = self.monthly_spend_cap {
+            tenant.monthly_spend_cap = check_cap(cap)?;
+        }
+        Ok(())
+    }
+}
+
+/// `POST /api/admin/agents`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAgent {
+    /// Optional id; generated when absent.
+    pub id: Option<String>,
+    /// The whole config (missing fields take defaults).
+    #[serde(default)]
+    pub config: Value,
+    /// Switched on (default true).
+    pub enabled: Option<bool>,
+}
+
+/// `PATCH /api/admin/agents/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentPatch {
+    /// A JSON merge patch (RFC 7386) over the stored config.
+    pub config: Option<Value>,
+    /// Switch.
+    pub enabled: Option<bool>,
+    /// The version being changed, when the client cannot send `If-Match`.
+    pub expected_updated_at: Option<i64>,
+}
+
+/// `POST /api/admin/agents/{id}/duplicate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Duplicate {
+    /// Id of the copy; generated when absent.
+    pub id: Option<String>,
+    /// Name of the copy; "<name> (copy)" when absent.
+    pub name: Option<String>,
+}
+
+/// `POST /api/admin/agents/{id}/tools/{name}/test`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolTest {
+    /// Arguments for the call.
+    #[serde(default)]
+    pub input: Value,
+    /// An edited, unsaved definition to try instead of the stored one.
+    pub tool: Option<Value>,
+}
+
+/// Reads a config from JSON, naming the field serde stumbled on.
+pub fn parse_config(value: Value, outbound: &Policy) -> Result<AgentConfig, ApiError> {
+    if !value.is_object() && !value.is_null() {
+        return Err(ApiError::invalid(
+            "config",
+            "The config must be a JSON object.",
+        ));
+    }
+    let value = if value.is_null() { json!({}) } else { value };
+    // Through text: one deserializer for configs (the store reads them from text too).
+    let config: AgentConfig = serde_json::from_str(&value.to_string())
+        .map_err(|e| ApiError::invalid("config", format!("The config is not valid: {e}")))?;
+    validate(&config, outbound)
+        .map_err(|e| ApiError::invalid(format!("config.{}", e.field), e.message))?;
+    Ok(config)
+}
+
+/// Applies a merge patch to a stored config, keeping header secrets sent back redacted.
+pub fn patch_config(
+    stored: &AgentConfig,
+    patch: Value,
+    outbound: &Policy,
+) -> Result<AgentConfig, ApiError> {
+    let mut merged = serde_json::to_string(stored)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .unwrap_or_else(|| json!({}));
+    merge_patch(&mut merged, patch);
+    let mut config = parse_config(merged, outbound)?;
+    keep_secrets(&mut config, stored);
+    Ok(config)
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.remove(&key);
+            } else {
+                merge_patch(map.entry(key).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// `POST /api/admin/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewKey {
+    /// `secret` or `publishable`.
+    pub kind: String,
+    /// The agent of a publishable key.
+    pub agent_id: Option<String>,
+    /// A label.
+    #[serde(default)]
+    pub name: String,
+}
+
+impl NewKey {
+    /// The kind asked for, with the agent a publishable key needs.
+    pub fn checked(&self) -> Result<(KeyKind, Option<&str>), ApiError> {
+        let kind = KeyKind::parse(&self.kind).ok_or_else(|| {
+            ApiError::invalid("kind", "The kind must be \"secret\" or \"publishable\".")
+        })?;
+        if self.name.chars().count() > 100 {
+            return Err(ApiError::invalid(
+                "name",
+                "The name may have at most 100 characters.",
+            ));
+        }
+        match (kind, self.agent_id.as_deref()) {
+            (KeyKind::Publishable, None) => Err(ApiError::invalid(
+                "agentId",
+                "A publishable key belongs to one agent: send its agentId.",
+            )),
+            (KeyKind::Secret, Some(_)) => Err(ApiError::invalid(
+                "agentId",
+                "Secret keys belong to the whole tenant: leave agentId out.",
+            )),
+            (kind, agent) => Ok((kind, agent)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,543 @@
+//! An in-memory `Store` with the same contract as D1 and Convex, so the app's use cases are
+//! tested on the host against real store behaviour (ordering, scoping, cursors, stale edits).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use super::{
+    excerpt, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
+    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
+    TenantStatus, TurnContext, TurnStart,
+};
+use crate::agent::context::Role;
+use crate::auth::keys::KeyKind;
+
+#[derive(Debug, Clone)]
+struct TenantRow {
+    tenant: Tenant,
+    identity_secret: String,
+    signing_secret: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tenants: BTreeMap<String, TenantRow>,
+    agents: BTreeMap<String, Agent>,
+    keys: BTreeMap<String, ApiKey>,
+    conversations: BTreeMap<String, Conversation>,
+    messages: BTreeMap<String, Vec<StoredMessage>>,
+    usage: BTreeMap<(String, String, String), DailyUsage>,
+    feedback_at: BTreeMap<(String, String), i64>,
+}
+
+/// The store in memory; every call is one consistent step, as a D1 batch or Convex mutation is.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: RefCell<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn text_of(message: &StoredMessage) -> String {
+    excerpt(&serde_json::Value::Array(message.parts.clone()).to_string())
+}
+
+impl State {
+    fn with_tenant(&self, agent: &Agent) -> Option<Agent> {
+        let tenant = self.tenants.get(&agent.tenant_id)?;
+        let mut agent = agent.clone();
+        agent.tenant_active = tenant.tenant.status == TenantStatus::Active;
+        agent.identity_secret = Some(tenant.identity_secret.clone());
+        agent.signing_secret = Some(tenant.signing_secret.clone());
+        agent.tenant_spend_cap = tenant.tenant.monthly_spend_cap;
+        agent.publishable_keys = self
+            .keys
+            .values()
+            .filter(|k| {
+                k.agent_id.as_deref() == Some(agent.id.as_str())
+                    && k.kind == KeyKind::Publishable
+                    && k.revoked_at.is_none()
+            })
+            .map(|k| k.lookup.clone())
+            .collect();
+        Some(agent)
+    }
+
+    fn spend(&self, tenant_id: &str, agent_id: Option<&str>, since_day: &str) -> Spend {
+        let mut spend = Spend::default();
+        for ((tenant, agent, day), usage) in &self.usage {
+            if tenant == tenant_id && day.as_str() >= since_day {
+                spend.tenant += usage.cost;
+                if Some(agent.as_str()) == agent_id {
+                    spend.agent += usage.cost;
+                }
+            }
+        }
+        spend
+    }
+
+    fn append(&mut self, message: &StoredMessage) -> bool {
+        let messages = self
+            .messages
+            .entry(message.conversation_id.clone())
+            .or_default();
+        if messages.iter().any(|m| m.id == message.id) {
+            return false;
+        }
+        let mut message = message.clone();
+        message.seq = messages.last().map_or(0, |m| m.seq) + 1;
+        messages.push(message);
+        true
+    }
+
+    fn conversation(&self, id: &str) -> Option<(Conversation, Vec<StoredMessage>)> {
+        let conversation = self.conversations.get(id)?.clone();
+        let messages = self.messages.get(id).cloned().unwrap_or_default();
+        Some((conversation, messages))
+    }
+}
+
+impl Store for MemoryStore {
+    async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
+        let state = self.state.borrow();
+        Ok(state
+            .agents
+            .get(agent_id)
+            .and_then(|agent| state.with_tenant(agent)))
+    }
+
+    async fn conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        Ok(self.state.borrow().conversation(conversation_id))
+    }
+
+    async fn turn_context(
+        &self,
+        conversation_id: Option<&str>,
+        agent: &Agent,
+        since_day: &str,
+    ) -> Result<TurnContext, StoreError> {
+        let state = self.state.borrow();
+        Ok(TurnContext {
+            conversation: conversation_id.and_then(|id| state.conversation(id)),
+            spend: state.spend(&agent.tenant_id, Some(&agent.id), since_day),
+        })
+    }
+
+    async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        let id = &start.conversation.id;
+        match state.conversations.get(id) {
+            Some(stored)
+                if stored.tenant_id != start.conversation.tenant_id
+                    || stored.agent_id != start.conversation.agent_id =>
+            {
+                return Err(StoreError::Rejected(format!(
+                    "Conversation {id} belongs to someone else"
+                )))
+            }
+            Some(_) => {}
+            None if start.create => {
+                state
+                    .conversations
+                    .insert(id.clone(), start.conversation.clone());
+            }
+            None => return Err(StoreError::Rejected(format!("No conversation {id}"))),
+        }
+        if let Some(after) = start.replace_after {
+            if let Some(messages) = state.messages.get_mut(id) {
+                messages.retain(|m| m.seq <= after);
+            }
+        }
+        if let Some(message) = &start.user_message {
+            if state.append(message) {
+                if let Some(c) = state.conversations.get_mut(id) {
+                    c.updated_at = c.updated_at.max(message.created_at);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_feedback(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        rating: Option<Rating>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.borrow_mut();
+        let Some(message) = state
+            .messages
+            .get_mut(conversation_id)
+            .and_then(|ms| ms.iter_mut().find(|m| m.id == message_id))
+            .filter(|m| m.role == Role::Assistant)
+        else {
+            return Ok(false);
+        };
+        message.feedback = rating;
+        let key = (conversation_id.to_owned(), message_id.to_owned());
+        match rating {
+            Some(_) => state.feedback_at.insert(key, now),
+            None => state.feedback_at.remove(&key),
+        };
+        Ok(true)
+    }
+
+    async fn append_answer(
+        &self,
+        message: &StoredMessage,
+        agent_id: &str,
+        day: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        if !state.append(message) {
+            return Ok(());
+        }
+        if let Some(c) = state.conversations.get_mut(&message.conversation_id) {
+            c.updated_at = c.updated_at.max(message.created_at);
+        }
+        let key = (
+            message.tenant_id.clone(),
+            agent_id.to_owned(),
+            day.to_owned(),
+        );
+        let row = state.usage.entry(key).or_insert_with(|| DailyUsage {
+            agent_id: agent_id.to_owned(),
+            day: day.to_owned(),
+            messages: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost: 0.0,
+        });
+        row.messages += 1;
+        row.input_tokens += message.usage.input_tokens;
+        row.output_tokens += message.usage.output_tokens;
+        row.cost += message.usage.cost;
+        Ok(())
+    }
+
+    async fn create_tenant(
+        &self,
+        tenant: &Tenant,
+        identity_secret: &str,
+        signing_secret: &str,
+        key: &ApiKey,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        state.tenants.insert(
+            tenant.id.clone(),
+            TenantRow {
+                tenant: tenant.clone(),
+                identity_secret: identity_secret.to_owned(),
+                signing_secret: signing_secret.to_owned(),
+            },
+        );
+        state.keys.insert(key.id.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let mut tenants: Vec<Tenant> = self
+            .state
+            .borrow()
+            .tenants
+            .values()
+            .map(|t| t.tenant.clone())
+            .collect();
+        tenants.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(tenants)
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(self
+            .state
+            .borrow()
+            .tenants
+            .get(tenant_id)
+            .map(|t| t.tenant.clone()))
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        if let Some(row) = self.state.borrow_mut().tenants.get_mut(&tenant.id) {
+            row.tenant.name = tenant.name.clone();
+            row.tenant.status = tenant.status;
+            row.tenant.monthly_spend_cap = tenant.monthly_spend_cap;
+        }
+        Ok(())
+    }
+
+    async fn set_tenant_secret(
+        &self,
+        tenant_id: &str,
+        which: TenantSecret,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(row) = self.state.borrow_mut().tenants.get_mut(tenant_id) {
+            match which {
+                TenantSecret::Identity => row.identity_secret = value.to_owned(),
+                TenantSecret::Signing => row.signing_secret = value.to_owned(),
+            }
+        }
+        Ok(())
+    }
+
+    async fn spend(
+        &self,
+        tenant_id: &str,
+        agent_id: Option<&str>,
+        since_day: &str,
+    ) -> Result<Spend, StoreError> {
+        Ok(self.state.borrow().spend(tenant_id, agent_id, since_day))
+    }
+
+    async fn keys_by_lookup(
+        &self,
+        lookup: &str,
+    ) -> Result<Vec<(ApiKey, TenantStatus)>, StoreError> {
+        let state = self.state.borrow();
+        Ok(state
+            .keys
+            .values()
+            .filter(|k| k.lookup == lookup && k.revoked_at.is_none())
+            .filter_map(|k| {
+                let tenant = state.tenants.get(&k.tenant_id)?;
+                Some((k.clone(), tenant.tenant.status))
+            })
+            .collect())
+    }
+
+    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys: Vec<ApiKey> = self
+            .state
+            .borrow()
+            .keys
+            .values()
+            .filter(|k| k.tenant_id == tenant_id)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| (-a.created_at, &a.id).cmp(&(-b.created_at, &b.id)));
+        Ok(keys)
+    }
+
+    async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        if state.keys.contains_key(&key.id) {
+            return Err(StoreError::Rejected(format!("Key {} exists", key.id)));
+        }
+        state.keys.insert(key.id.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn revoke_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.borrow_mut();
+        match state.keys.get_mut(key_id) {
+            Some(key) if key.tenant_id == tenant_id && key.revoked_at.is_none() => {
+                key.revoked_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+        let state = self.state.borrow();
+        let mut agents: Vec<Agent> = state
+            .agents
+            .values()
+            .filter(|a| a.tenant_id == tenant_id)
+            .filter_map(|a| state.with_tenant(a))
+            .collect();
+        agents.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(agents)
+    }
+
+    async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
+        let mut state = self.state.borrow_mut();
+        if state.agents.contains_key(&agent.id) {
+            return Ok(false);
+        }
+        if !state.tenants.contains_key(&agent.tenant_id) {
+            return Err(StoreError::Rejected(format!(
+                "Tenant {} does not exist",
+                agent.tenant_id
+            )));
+        }
+        state.agents.insert(agent.id.clone(), agent.clone());
+        Ok(true)
+    }
+
+    async fn update_agent(
+        &self,
+        agent: &Agent,
+        expected_updated_at: Option<i64>,
+    ) -> Result<AgentUpdate, StoreError> {
+        let mut state = self.state.borrow_mut();
+        let Some(stored) = state
+            .agents
+            .get_mut(&agent.id)
+            .filter(|a| a.tenant_id == agent.tenant_id)
+        else {
+            return Ok(AgentUpdate::Missing);
+        };
+        if expected_updated_at.is_some_and(|expected| expected != stored.updated_at) {
+            return Ok(AgentUpdate::Stale);
+        }
+        stored.config = agent.config.clone();
+        stored.enabled = agent.enabled;
+        stored.updated_at = agent.updated_at;
+        Ok(AgentUpdate::Saved)
+    }
+
+    async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        let mut state = self.state.borrow_mut();
+        if state
+            .agents
+            .get(agent_id)
+            .is_none_or(|a| a.tenant_id != tenant_id)
+        {
+            return Ok(false);
+        }
+        state.agents.remove(agent_id);
+        let gone: Vec<String> = state
+            .conversations
+            .values()
+            .filter(|c| c.agent_id == agent_id)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in gone {
+            state.conversations.remove(&id);
+            state.messages.remove(&id);
+        }
+        state
+            .keys
+            .retain(|_, k| k.agent_id.as_deref() != Some(agent_id));
+        Ok(true)
+    }
+
+    async fn conversations(
+        &self,
+        tenant_id: &str,
+        query: &ConversationQuery,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let state = self.state.borrow();
+        let needle = query.search.as_ref().map(|s| s.to_lowercase());
+        let mut list: Vec<Conversation> = state
+            .conversations
+            .values()
+            .filter(|c| c.tenant_id == tenant_id)
+            .filter(|c| query.agent_id.as_ref().is_none_or(|a| &c.agent_id == a))
+            .filter(|c| {
+                query.before.as_ref().is_none_or(|(time, id)| {
+                    c.updated_at < *time || (c.updated_at == *time && &c.id < id)
+                })
+            })
+            .filter(|c| {
+                needle.as_ref().is_none_or(|needle| {
+                    state.messages.get(&c.id).is_some_and(|ms| {
+                        ms.iter()
+                            .any(|m| text_of(m).to_lowercase().contains(needle.as_str()))
+                    })
+                })
+            })
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| (b.updated_at, &b.id).cmp(&(a.updated_at, &a.id)));
+        list.truncate(limit as usize);
+        Ok(list)
+    }
+
+    async fn delete_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.borrow_mut();
+        if state
+            .conversations
+            .get(conversation_id)
+            .is_none_or(|c| c.tenant_id != tenant_id)
+        {
+            return Ok(false);
+        }
+        state.conversations.remove(conversation_id);
+        state.messages.remove(conversation_id);
+        Ok(true)
+    }
+
+    async fn feedback(
+        &self,
+        tenant_id: &str,
+        query: &FeedbackQuery,
+        limit: u32,
+    ) -> Result<Vec<FeedbackItem>, StoreError> {
+        let state = self.state.borrow();
+        let mut items = Vec::new();
+        for ((conversation_id, message_id), at) in &state.feedback_at {
+            let Some((conversation, messages)) = state.conversation(conversation_id) else {
+                continue;
+            };
+            let Some(pos) = messages.iter().position(|m| &m.id == message_id) else {
+                continue;
+            };
+            let (Some(rating), true) =
+                (messages[pos].feedback, conversation.tenant_id == tenant_id)
+            else {
+                continue;
+            };
+            let wanted = query
+                .agent_id
+                .as_ref()
+                .is_none_or(|a| &conversation.agent_id == a)
+                && query.rating.is_none_or(|r| r == rating)
+                && query
+                    .before
+                    .as_ref()
+                    .is_none_or(|(time, id)| *at < *time || (*at == *time && message_id < id));
+            if !wanted {
+                continue;
+            }
+            let question = messages[..pos]
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::User)
+                .map(text_of);
+            items.push(FeedbackItem {
+                conversation_id: conversation_id.clone(),
+                message_id: message_id.clone(),
+                agent_id: conversation.agent_id.clone(),
+                rating,
+                feedback_at: *at,
+                answer: text_of(&messages[pos]),
+                question,
+            });
+        }
+        items.sort_by(|a, b| (b.feedback_at, &b.message_id).cmp(&(a.feedback_at, &a.message_id)));
+        items.truncate(limit as usize);
+        Ok(items)
+    }
+
+    async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {
+        Ok(self
+            .state
+            .borrow()
+            .usage
+            .iter()
+            .filter(|((tenant, _, day), _)| tenant == tenant_id && day.as_str() >= since_day)
+            .map(|(_, usage)| usage.clone())
+            .collect())
+    }
+}
