@@ -7,6 +7,8 @@ pub mod url_parts;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]
+pub mod fetch;
+#[cfg(target_arch = "wasm32")]
 pub mod rate;
 #[cfg(target_arch = "wasm32")]
 pub mod request;

@@ -8,14 +8,12 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::{
-    AbortController, AbortSignal, Fetch, Headers, Method, Request, RequestInit, ResponseBody,
-};
+use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit, ResponseBody};
 
 use super::openai::{error_body_message, request_body, ChunkDecoder};
 use super::sse::{SseEvent, SseParser};
 use super::{Model, ModelError, ModelEventHandler, ModelRequest};
-use crate::platform::with_timeout;
+use crate::http::fetch::Deadline;
 use crate::settings::Settings;
 
 #[wasm_bindgen(module = "/src/js/stream.js")]
@@ -73,29 +71,31 @@ impl HttpModel {
     async fn open(
         &self,
         request: &ModelRequest,
-        controller: &AbortController,
+        deadline: &Deadline,
     ) -> Result<worker::web_sys::ReadableStream, ModelError> {
-        let idle = self.settings.model_idle_timeout_ms;
         let signal = match &self.visitor {
             Some(visitor) => {
-                let both = js_sys::Array::of2(visitor, &controller.signal());
+                let both = js_sys::Array::of2(visitor, &deadline.signal());
                 AbortSignal::from(worker::web_sys::AbortSignal::any(&both))
             }
-            None => controller.signal(),
+            None => deadline.signal(),
         };
         let upstream = self
             .request(&request_body(request))
             .map_err(|e| ModelError::Network(e.to_string()))?;
-        let mut response =
-            match with_timeout(Fetch::Request(upstream).send_with_signal(&signal), idle).await {
-                None => return Err(ModelError::Timeout),
-                Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
-                Some(Err(e)) => return Err(ModelError::Network(e.to_string())),
-                Some(Ok(response)) => response,
-            };
+        let mut response = match deadline
+            .run(Fetch::Request(upstream).send_with_signal(&signal))
+            .await
+        {
+            None => return Err(ModelError::Timeout),
+            Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
+            Some(Err(e)) => return Err(ModelError::Network(e.to_string())),
+            Some(Ok(response)) => response,
+        };
         let status = response.status_code();
         if !(200..300).contains(&status) {
-            let text = with_timeout(response.text(), idle)
+            let text = deadline
+                .run(response.text())
                 .await
                 .and_then(Result::ok)
                 .unwrap_or_default();
@@ -117,11 +117,12 @@ impl Model for HttpModel {
         request: &ModelRequest,
         handler: H,
     ) -> (H, Result<(), ModelError>) {
-        let controller = AbortController::default();
-        let body = match self.open(request, &controller).await {
+        // The idle limit bounds the wait for the response head; the pump enforces it after.
+        let deadline = Deadline::new(self.settings.model_idle_timeout_ms);
+        let body = match self.open(request, &deadline).await {
             Ok(body) => body,
             Err(error) => {
-                controller.abort();
+                deadline.abort();
                 return (handler, Err(error));
             }
         };
@@ -164,7 +165,7 @@ impl Model for HttpModel {
             )),
         };
         if result.is_err() {
-            controller.abort();
+            deadline.abort();
         }
         (feeder.handler, result)
     }

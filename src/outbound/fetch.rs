@@ -3,10 +3,10 @@
 //! checked again, so no hop reaches a host the rules did not see.
 
 use wasm_bindgen::prelude::*;
-use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use super::{is_redirect, next_hop, Parsed, Policy, Target};
-use crate::platform::with_timeout;
+use crate::http::fetch::Deadline;
 
 #[wasm_bindgen]
 extern "C" {
@@ -103,8 +103,8 @@ fn admit(
 /// Sends `request`, following at most `MAX_REDIRECTS` checked redirects; the status and text
 /// of the final answer.
 pub async fn send(policy: &Policy, request: Outbound<'_>) -> Result<(u16, String), OutboundError> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
+    let deadline = Deadline::new(request.timeout_ms);
+    let signal = deadline.signal();
     let exchange = async {
         let (origin, mut href) = admit(policy, request.url, None)?;
         let mut current = origin.clone();
@@ -154,11 +154,8 @@ pub async fn send(policy: &Policy, request: Outbound<'_>) -> Result<(u16, String
             hops += 1;
         }
     };
-    match with_timeout(exchange, request.timeout_ms).await {
+    match deadline.run(exchange).await {
         Some(result) => result,
-        None => {
-            controller.abort();
-            Err(OutboundError::Timeout(request.timeout_ms))
-        }
+        None => Err(OutboundError::Timeout(request.timeout_ms)),
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 use super::convex_wire::{self as wire, decode, Kind};
 use super::rows::{
@@ -14,7 +14,7 @@ use super::{
     FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
     TenantStatus, TurnContext, TurnStart,
 };
-use crate::platform::with_timeout;
+use crate::http::fetch::Deadline;
 
 /// How long one call may take.
 const TIMEOUT_MS: u32 = 10_000;
@@ -95,20 +95,17 @@ impl ConvexStore {
             .with_body(Some(JsValue::from_str(&wire::request_body(path, args))));
         let request = Request::new_with_init(&format!("{}{}", self.url, kind.endpoint()), &init)
             .map_err(failed)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
+        let deadline = Deadline::new(TIMEOUT_MS);
+        let signal = deadline.signal();
         let exchange = async {
             let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
             let status = response.status_code();
             Ok::<_, worker::Error>((status, response.text().await?))
         };
-        match with_timeout(exchange, TIMEOUT_MS).await {
-            None => {
-                controller.abort();
-                Err(StoreError::Unavailable(format!(
-                    "Convex {path}: no answer within {TIMEOUT_MS} ms"
-                )))
-            }
+        match deadline.run(exchange).await {
+            None => Err(StoreError::Unavailable(format!(
+                "Convex {path}: no answer within {TIMEOUT_MS} ms"
+            ))),
             Some(Err(e)) => Err(failed(e)),
             Some(Ok((status, body))) => wire::read_response(status, &body),
         }
