@@ -447,7 +447,8 @@ impl Store for D1Store {
         limit: u32,
     ) -> Result<Vec<Conversation>, StoreError> {
         let (after_time, after_id) = cursor_params(&query.before);
-        let search = query.search.as_deref().map(str::to_lowercase);
+        // SQLite's lower() folds ASCII only; the needle is folded the same way, so "Ä" finds "Ä".
+        let search = query.search.as_deref().map(str::to_ascii_lowercase);
         let rows: Vec<ConversationRow> = self
             .all(
                 &rows::select_conversations(),

@@ -114,7 +114,8 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         }
         TenantRoute::ListAgents => {
             let page = ops.list_agents(tenant, &paging()?).await?;
-            json_response(&page_view("agents", &page, agent_view))
+            let items = page.items.iter().map(agent_view).collect();
+            json_response(&page_view("agents", items, page.next.as_ref()))
         }
         TenantRoute::CreateAgent => {
             let body = read_json(&mut req, MAX_BODY_BYTES, false).await?;
@@ -166,7 +167,8 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         }
         TenantRoute::ListKeys => {
             let page = ops.list_keys(tenant, &paging()?).await?;
-            json_response(&page_view("keys", &page, key_view))
+            let items = page.items.iter().map(key_view).collect();
+            json_response(&page_view("keys", items, page.next.as_ref()))
         }
         TenantRoute::CreateKey => {
             let body = read_json(&mut req, MAX_BODY_BYTES, false).await?;
@@ -185,12 +187,17 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             let page = ops
                 .list_conversations(tenant, &paging()?, query("agentId"), query("q"))
                 .await?;
-            json_response(&page_view("conversations", &page, |c| {
+            let items = page.items.iter().map(|c| {
                 json!({
                     "id": c.id, "agentId": c.agent_id, "visitorId": c.visitor_id,
                     "createdAt": c.created_at, "updatedAt": c.updated_at,
                 })
-            }))
+            });
+            json_response(&page_view(
+                "conversations",
+                items.collect(),
+                page.next.as_ref(),
+            ))
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = ops.conversation(tenant, &id).await?;
@@ -211,13 +218,14 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                     query("rating").as_deref(),
                 )
                 .await?;
-            json_response(&page_view("feedback", &page, |f| {
+            let items = page.items.iter().map(|f| {
                 json!({
                     "conversationId": f.conversation_id, "messageId": f.message_id,
                     "agentId": f.agent_id, "rating": f.rating.as_str(),
                     "feedbackAt": f.feedback_at, "answer": f.answer, "question": f.question,
                 })
-            }))
+            });
+            json_response(&page_view("feedback", items.collect(), page.next.as_ref()))
         }
         TenantRoute::Usage => {
             let (since, usage) = ops.usage(tenant, query("since")).await?;

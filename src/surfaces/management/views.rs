@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::agent::validate::redacted;
-use crate::app::management::{Page, Paging};
+use crate::app::management::Paging;
 use crate::auth::crypto::{base64url, from_base64url};
 use crate::auth::keys::KeyKind;
 use crate::error::ApiError;
@@ -115,13 +115,10 @@ pub fn paging(limit: Option<&str>, cursor: Option<&str>) -> Result<Paging, ApiEr
     Ok(Paging { limit, after })
 }
 
-/// A page as `{"<name>": [...], "nextCursor": ...}`.
-pub fn page_view<T>(name: &str, page: &Page<T>, view: impl Fn(&T) -> Value) -> Value {
-    let items: Vec<Value> = page.items.iter().map(view).collect();
-    let next = page
-        .next
-        .as_ref()
-        .map(|(time, id)| encode_cursor(*time, id));
+/// A page as `{"<name>": [...], "nextCursor": ...}`, its items already shown (not generic,
+/// so the wasm holds one copy).
+pub fn page_view(name: &str, items: Vec<Value>, next: Option<&(i64, String)>) -> Value {
+    let next = next.map(|(time, id)| encode_cursor(*time, id));
     json!({ name: items, "nextCursor": next })
 }
 
