@@ -17,13 +17,16 @@ import { npmBin, root } from "./lib.mjs";
 /** Tables in dependency order, each with its D1 columns and the matching JSON field names. */
 export const TABLES = [
   ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at"]],
-  ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at"]],
+  ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at", "version"]],
   ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at"]],
   ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at"]],
   ["messages", "messages", ["id", "conversation_id", "tenant_id", "seq", "role", "parts", "status", "model", "finish_reason", "input_tokens", "output_tokens", "cost", "error", "feedback", "feedback_at", "created_at"]],
   ["usageDaily", "usage_daily", ["tenant_id", "agent_id", "day", "messages", "input_tokens", "output_tokens", "cost"]],
+  // Running monthly totals (agent_id '' is the tenant's); copied, not rebuilt, so spend checks
+  // on the target see the same numbers at once.
+  ["usageMonthly", "usage_monthly", ["tenant_id", "agent_id", "month", "messages", "input_tokens", "output_tokens", "cost"]],
 ];
-const ORDER_BY = { messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day" };
+const ORDER_BY = { messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day", usage_monthly: "tenant_id, month, agent_id" };
 const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
 /** D1 row → JSON row. */

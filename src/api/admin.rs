@@ -8,9 +8,9 @@ use super::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_k
 use super::conversations::conversation_json;
 use super::handler::{forget_agents, json_response, json_status, read_json};
 use super::management::{
-    agent_view, check_id, decode_cursor, if_match, key_view, page, page_limit, parse_config,
-    patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant, TenantPatch,
-    ToolTest, MAX_BODY_BYTES,
+    agent_view, check_id, decode_cursor, expected_version, if_match, key_view, page, page_limit,
+    parse_config, patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant,
+    TenantPatch, ToolTest, MAX_BODY_BYTES,
 };
 use super::routes::{OperatorRoute, TenantRoute};
 use super::url_parts;
@@ -147,22 +147,21 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             let header = req.headers().get("if-match").ok().flatten();
             let patch: AgentPatch = read_json(&mut req, MAX_BODY_BYTES, false).await?;
             let mut agent = tenant_agent(&store, &tenant_id, &id).await?;
-            let expected = if_match(header.as_deref())
-                .or(patch.expected_updated_at)
-                .ok_or(ApiError::PreconditionRequired)?;
-            if expected != agent.updated_at {
-                return Err(ApiError::Stale);
-            }
+            let expected = expected_version(
+                if_match(header.as_deref()),
+                patch.expected_updated_at,
+                &agent,
+            )?;
             if let Some(config) = patch.config {
                 agent.config = patch_config(&agent.config, config, &settings.outbound)?;
             }
             if let Some(enabled) = patch.enabled {
                 agent.enabled = enabled;
             }
-            // Strictly later than the version it replaces, so two saves never share an ETag.
-            agent.updated_at = now.max(expected + 1);
+            // Strictly later than the time it replaces, so `expectedUpdatedAt` stays unambiguous.
+            agent.updated_at = now.max(agent.updated_at + 1);
             match store.update_agent(&agent, Some(expected)).await? {
-                AgentUpdate::Saved => {}
+                AgentUpdate::Saved => agent.version = expected + 1,
                 AgentUpdate::Missing => return Err(ApiError::NotFound("Agent")),
                 AgentUpdate::Stale => return Err(ApiError::Stale),
             }
@@ -369,9 +368,8 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = store
-                .conversation(&id)
+                .conversation(&tenant_id, &id)
                 .await?
-                .filter(|(c, _)| c.tenant_id == tenant_id)
                 .ok_or(ApiError::NotFound("Conversation"))?;
             let mut view = conversation_json(&conversation, &messages);
             view["visitorId"] = json!(conversation.visitor_id);
@@ -443,7 +441,7 @@ fn paging(
 fn with_etag(response: Response, agent: &Agent) -> Result<Response, ApiError> {
     response
         .headers()
-        .set("etag", &format!("\"{}\"", agent.updated_at))
+        .set("etag", &format!("\"{}\"", agent.version))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(response)
 }

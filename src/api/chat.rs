@@ -17,7 +17,7 @@ use super::chat_body::{self, ChatBody, MAX_BODY_BYTES};
 use super::handler::read_body;
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
-use crate::dates::{month_start, utc_day};
+use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
 use crate::llm::client::HttpModel;
 use crate::llm::FinishReason;
@@ -25,8 +25,8 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::{
-    Agent, Conversation, MessageStatus, Spend, Store, StoreError, StoredMessage, TurnContext,
-    TurnStart,
+    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend, Store,
+    StoreError, StoredMessage, TurnContext, TurnQuery, TurnStart,
 };
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
@@ -106,7 +106,7 @@ pub async fn handle(
         sink.flush();
         // The store work happens after the stream has started, so the visitor sees the answer
         // begin at once; its failures (even "not your conversation") arrive in band.
-        let (start, history, models) =
+        let (mut start, history, models) =
             match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
                 Ok(planned) => planned,
                 Err(error) => {
@@ -116,6 +116,8 @@ pub async fn handle(
                     return sink.fail(&error.to_string());
                 }
             };
+        // Once the answer is stored, a late retry of this start must not change anything.
+        start.answer_id = Some(message_id.clone());
         // When the store cannot take the user message now, the visitor still gets the answer and
         // the writes are retried after it (bounded), rather than failing the turn.
         let unsaved_start = match store.start_turn(&start).await {
@@ -185,9 +187,16 @@ async fn plan_turn(
 ) -> Result<(TurnStart, Vec<StoredMessage>, Vec<String>), ApiError> {
     let now = now_ms();
     let mut conversation_id = conversation_id;
-    let read = store
-        .turn_context(body.chat_id.as_deref(), agent, &month_start(now))
-        .await;
+    let month = utc_month(now);
+    let query = TurnQuery {
+        tenant_id: &agent.tenant_id,
+        agent_id: &agent.id,
+        conversation_id: body.chat_id.as_deref(),
+        resent_message_id: body.message_id.as_deref(),
+        month: &month,
+        history_limit: context::MAX_HISTORY_MESSAGES as u32,
+    };
+    let read = store.turn_context(&query).await;
     let TurnContext {
         conversation: existing,
         spend,
@@ -199,7 +208,7 @@ async fn plan_turn(
             console_error!("store unreachable, answering without history: {detail}");
             conversation_id = random_id("chat");
             TurnContext {
-                conversation: None,
+                conversation: ConversationState::Missing,
                 spend: Spend::default(),
             }
         }
@@ -207,16 +216,21 @@ async fn plan_turn(
     };
     let models = models_within_budget(agent, spend)
         .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
-    let (conversation, mut history, create) = match existing {
-        // Another agent's or another visitor's conversation looks like no conversation at all.
-        Some((conversation, _))
-            if conversation.agent_id != agent.id
-                || conversation.visitor_id.as_deref() != Some(visitor_id) =>
+    let (conversation, mut history, count, resent, create) = match existing {
+        // Another agent's, tenant's or visitor's conversation looks like no conversation at all.
+        ConversationState::Foreign => return Err(ApiError::NotFound("Conversation")),
+        ConversationState::Found(window)
+            if window.conversation.visitor_id.as_deref() != Some(visitor_id) =>
         {
             return Err(ApiError::NotFound("Conversation"))
         }
-        Some((conversation, history)) => (conversation, history, false),
-        None => {
+        ConversationState::Found(ConversationWindow {
+            conversation,
+            messages,
+            message_count,
+            resent,
+        }) => (conversation, messages, message_count, resent, false),
+        ConversationState::Missing => {
             let conversation = Conversation {
                 id: conversation_id,
                 tenant_id: agent.tenant_id.clone(),
@@ -225,23 +239,21 @@ async fn plan_turn(
                 created_at: now,
                 updated_at: now,
             };
-            (conversation, Vec::new(), true)
+            (conversation, Vec::new(), 0, None, true)
         }
     };
-    let max_messages = agent.config.limits.max_messages_per_conversation as usize;
-    let known = body
-        .message_id
-        .as_ref()
-        .and_then(|id| history.iter().position(|m| &m.id == id));
+    let max_messages = i64::from(agent.config.limits.max_messages_per_conversation);
     let mut replace_after = None;
     let mut user_message = None;
-    match known {
-        // The client resent a stored user message (regenerate or retry): answer it again.
-        Some(pos) if history[pos].role == Role::User => {
-            if pos + 1 < history.len() {
-                replace_after = Some(history[pos].seq);
-                history.truncate(pos + 1);
+    // Messages the conversation holds once this turn's question is in place.
+    let held = match resent {
+        // The client resent a stored user message (regenerate or retry): answer it again, from
+        // the history up to it (the store's window ends there).
+        Some((seq, Role::User)) => {
+            if seq < count {
+                replace_after = Some(seq);
             }
+            seq
         }
         Some(_) => {
             return Err(ApiError::BadRequest(
@@ -266,10 +278,11 @@ async fn plan_turn(
             };
             history.push(message.clone());
             user_message = Some(message);
+            count + 1
         }
-    }
+    };
     // The answer needs room too.
-    if history.len() + 1 > max_messages {
+    if held + 1 > max_messages {
         return Err(ApiError::BadRequest(format!(
             "This conversation has reached its limit of {max_messages} messages. Please start a new conversation."
         )));
@@ -279,6 +292,7 @@ async fn plan_turn(
         create,
         replace_after,
         user_message,
+        answer_id: None,
     };
     Ok((start, history, models))
 }

@@ -77,7 +77,23 @@ pub fn page<T>(
     (rest, next)
 }
 
-/// The version an `If-Match` header names: `"1764129909000"`, `W/"…"` or bare digits.
+/// The version a stale-edit check expects: the one `If-Match` names, else the stored version
+/// when `expectedUpdatedAt` is the stored `updatedAt` (the store then compares the version, so
+/// a save in between is still caught). Neither: 428; an old `updatedAt`: 412.
+pub fn expected_version(
+    if_match: Option<i64>,
+    expected_updated_at: Option<i64>,
+    stored: &Agent,
+) -> Result<i64, ApiError> {
+    match (if_match, expected_updated_at) {
+        (Some(version), _) if version == stored.version => Ok(version),
+        (None, Some(at)) if at == stored.updated_at => Ok(stored.version),
+        (Some(_), _) | (None, Some(_)) => Err(ApiError::Stale),
+        (None, None) => Err(ApiError::PreconditionRequired),
+    }
+}
+
+/// The version an `If-Match` header names: `"3"`, `W/"…"` or bare digits.
 pub fn if_match(header: Option<&str>) -> Option<i64> {
     let value = header?.trim();
     let value = value.strip_prefix("W/").unwrap_or(value);
@@ -404,6 +420,29 @@ mod tests {
         assert_eq!((second.len(), third.len(), last), (2, 1, None));
         assert!(!second.contains(&first[1]) && !third.contains(&second[1]));
         assert_eq!(if_match(Some("\"17\"")), Some(17));
+        let stored = Agent {
+            updated_at: 1_764_129_909_000,
+            version: 3,
+            ..Agent::default()
+        };
+        assert_eq!(expected_version(Some(3), None, &stored), Ok(3));
+        assert_eq!(expected_version(Some(3), Some(1), &stored), Ok(3));
+        assert_eq!(
+            expected_version(None, Some(1_764_129_909_000), &stored),
+            Ok(3)
+        );
+        assert_eq!(
+            expected_version(Some(2), None, &stored),
+            Err(ApiError::Stale)
+        );
+        assert_eq!(
+            expected_version(None, Some(1_764_129_908_999), &stored),
+            Err(ApiError::Stale)
+        );
+        assert_eq!(
+            expected_version(None, None, &stored),
+            Err(ApiError::PreconditionRequired)
+        );
         assert_eq!(if_match(Some("W/\"17\"")), Some(17));
         assert_eq!(if_match(Some("*")), None);
     }
