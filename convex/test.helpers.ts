@@ -142,17 +142,22 @@ export async function errorData(call: Promise<unknown>): Promise<unknown> {
 }
 
 /**
- * `db` with a count of the documents its reads return (`get`, `first`, `unique`, `take`,
+ * `db` with a count of the documents (and their JSON bytes) its reads return (`get`, `first`, `unique`, `take`,
  * `collect`, `paginate` and iteration). It does not see documents a `.filter()` skips, so it
  * is exact only for functions that read through index ranges, as `turnContext` does.
  */
-export function countingDb<D extends object>(db: D): { db: D; reads: () => number } {
+export function countingDb<D extends object>(db: D): { db: D; reads: () => number; bytes: () => number } {
   let reads = 0;
+  let bytes = 0;
+  const one = (doc: unknown) => {
+    reads += 1;
+    bytes += JSON.stringify(doc).length;
+  };
   const count = (value: unknown) => {
-    if (Array.isArray(value)) reads += value.length;
+    if (Array.isArray(value)) value.forEach(one);
     else if (value !== null && typeof value === "object" && "page" in value) {
-      reads += (value as { page: unknown[] }).page.length;
-    } else if (value !== null && value !== undefined) reads += 1;
+      (value as { page: unknown[] }).page.forEach(one);
+    } else if (value !== null && value !== undefined) one(value);
     return value;
   };
   const wrap = (target: object): object =>
@@ -179,5 +184,5 @@ export function countingDb<D extends object>(db: D): { db: D; reads: () => numbe
         };
       },
     });
-  return { db: wrap(db) as D, reads: () => reads };
+  return { db: wrap(db) as D, reads: () => reads, bytes: () => bytes };
 }

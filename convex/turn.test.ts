@@ -64,7 +64,7 @@ async function countedTurn(t: T, resentMessageId: string | null) {
       { ...ctx, db: counted.db },
       { tenantId: "t1", agentId: "a0", conversationId: "c1", resentMessageId, month: "2026-02", historyLimit: HISTORY },
     );
-    return { reads: counted.reads(), result };
+    return { reads: counted.reads(), bytes: counted.bytes(), result };
   });
 }
 
@@ -98,6 +98,12 @@ test("turnContext reads the same number of documents for a small and a large con
 test("a 2,000-message conversation of 9.5 KB messages still answers turnContext, with the newest 60", async () => {
   const t = setup();
   await grow(t, { agents: 1, days: 1, messages: 2000, chars: 9500 });
+  // Convex allows 16 MiB read per transaction; the whole conversation is about 19 MB.
+  const all = await t.run(async (ctx) => (await ctx.db.query("messages").collect()).reduce((n, m) => n + JSON.stringify(m).length, 0));
+  expect(all).toBeGreaterThan(16 * 1024 * 1024);
+  const counted = await countedTurn(t, null);
+  expect(counted.reads).toBe(1 + HISTORY + 2);
+  expect(counted.bytes).toBeLessThan(1024 * 1024);
   const { conversation } = await t.query(internal.conversations.turnContext, {
     tenantId: "t1",
     agentId: "a0",
