@@ -13,6 +13,7 @@ import {
   nullable,
   orderBy,
   tenantById,
+  versionOf,
 } from "./model";
 
 /** An agent with its tenant's standing, secrets and cap and its live publishable keys, or null. */
@@ -71,7 +72,7 @@ export const update = internalMutation({
   handler: async (ctx, { agent, expectedVersion }) => {
     const stored = await agentById(ctx.db, agent.id);
     if (stored === null || stored.tenantId !== agent.tenantId) return false;
-    if (expectedVersion != null && expectedVersion !== stored.version) {
+    if (expectedVersion != null && expectedVersion !== versionOf(stored)) {
       fail("Stale", "The agent was changed since you loaded it.");
     }
     assertJson(agent.config, "Agent config");
@@ -79,7 +80,7 @@ export const update = internalMutation({
       config: agent.config,
       enabled: agent.enabled,
       updatedAt: agent.updatedAt,
-      version: stored.version + 1,
+      version: versionOf(stored) + 1,
     });
     return true;
   },

@@ -60,8 +60,12 @@ export const agentDoc = v.object({
   enabled: v.boolean(),
   createdAt: v.number(),
   updatedAt: v.number(),
-  /** Bumped by every update: what a stale-edit check compares (not the caller's clock). */
-  version: v.number(),
+  /**
+   * Bumped by every update: what a stale-edit check compares (not the caller's clock).
+   * Optional only so that a deployment with agents from before it still accepts the schema;
+   * absent reads as 1 (`versionOf`), and every write sets it.
+   */
+  version: v.optional(v.number()),
 });
 
 export const apiKeyDoc = v.object({
@@ -164,7 +168,8 @@ export const anyDoc = v.union(
 // ---- rows handed to the worker
 
 export const tenantRow = tenantDoc.omit("identitySecret", "signingSecret");
-export const agentRow = agentDoc.extend({
+export const agentRow = agentDoc.omit("version").extend({
+  version: v.number(),
   tenantStatus,
   identitySecret: nullable(v.string()),
   signingSecret: nullable(v.string()),
@@ -404,6 +409,11 @@ export function usageRowOf(u: Doc<"usageDaily">): UsageRow {
   };
 }
 
+/** An agent's version; agents stored before versions were counted are at 1. */
+export function versionOf(a: Doc<"agents">): number {
+  return a.version ?? 1;
+}
+
 /** An agent with what the worker needs of its tenant and its live publishable keys. */
 export async function agentRowOf(
   db: DatabaseReader,
@@ -423,7 +433,7 @@ export async function agentRowOf(
     enabled: a.enabled,
     createdAt: a.createdAt,
     updatedAt: a.updatedAt,
-    version: a.version,
+    version: versionOf(a),
     tenantStatus: tenant.status,
     identitySecret: tenant.identitySecret,
     signingSecret: tenant.signingSecret,

@@ -34,7 +34,10 @@ export const exportTable = internalQuery({
     assertCount(limit, "limit", 1);
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
-      rows: page.page.map(({ _id, _creationTime, ...row }) => row as Row),
+      // Agents stored before versions were counted are exported at version 1, as D1 has them.
+      rows: page.page.map(({ _id, _creationTime, ...row }) =>
+        (table === "agents" ? { ...row, version: (row as { version?: number }).version ?? 1 } : row) as Row,
+      ),
       cursor: page.isDone ? null : page.continueCursor,
     };
   },

@@ -248,3 +248,17 @@ test("rebuildMonthly recomputes a tenant's month from its daily rows and can be 
   ]);
   expect(await errorData(t.mutation(internal.usage.rebuildMonthly, { tenantId: "t1", month: "2026-2" }))).toMatchObject({ code: "Invalid" });
 });
+
+test("agents stored before versions were counted read, update and export at version 1", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await t.run(async (ctx) => {
+    await ctx.db.insert("agents", agentInput("old", "t1"));
+  });
+  expect(await t.query(internal.agents.get, { agentId: "old" })).toMatchObject({ version: 1 });
+  const page = await t.query(internal.transfer.exportTable, { table: "agents", cursor: null, limit: 10 });
+  expect(page.rows).toEqual([{ ...agentInput("old", "t1"), version: 1 }]);
+  const { createdAt, ...update } = agentInput("old", "t1");
+  expect(await t.mutation(internal.agents.update, { agent: update, expectedVersion: 1 })).toBe(true);
+  expect(await t.query(internal.agents.get, { agentId: "old" })).toMatchObject({ version: 2 });
+});

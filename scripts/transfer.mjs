@@ -50,12 +50,18 @@ export async function exportD1(db) {
   return { version: 1, exportedAt: Date.now(), tables };
 }
 
+/** Rows of `table` from a file, with fields older exports lack filled in as the stores default them. */
+function rowsOf(data, table) {
+  const rows = data.tables[table] ?? [];
+  return table === "agents" ? rows.map((row) => ({ version: 1, ...row })) : rows;
+}
+
 /** SQL that inserts `data` into an empty D1 database. */
 export function insertStatements(data) {
   const literal = (v) => (v === null || v === undefined ? "NULL" : typeof v === "boolean" ? (v ? "1" : "0") : typeof v === "number" ? String(v) : `'${String(v).replaceAll("'", "''")}'`);
   const statements = [];
   for (const [name, sqlName, columns] of TABLES) {
-    for (const row of data.tables[name] ?? []) {
+    for (const row of rowsOf(data, name)) {
       statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(row[camel(c)])).join(", ")});`);
     }
   }
@@ -90,7 +96,7 @@ export async function exportConvex(client) {
 export async function importConvex(client, data) {
   let count = 0;
   for (const [name] of TABLES) {
-    const rows = data.tables[name] ?? [];
+    const rows = rowsOf(data, name);
     for (let i = 0; i < rows.length; i += 100) count += await client.mutation("transfer:importRows", { table: name, rows: rows.slice(i, i + 100) });
   }
   return count;
