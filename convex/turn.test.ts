@@ -262,3 +262,15 @@ test("agents stored before versions were counted read, update and export at vers
   expect(await t.mutation(internal.agents.update, { agent: update, expectedVersion: 1 })).toBe(true);
   expect(await t.query(internal.agents.get, { agentId: "old" })).toMatchObject({ version: 2 });
 });
+
+test("monthSpend reads the month's totals of the tenant (and one agent)", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await t.mutation(internal.usage.record, { tenantId: "t1", agentId: "a1", day: "2026-02-03", usage: { inputTokens: 1, outputTokens: 1, cost: 1.5 } });
+  await t.mutation(internal.usage.record, { tenantId: "t1", agentId: "a2", day: "2026-02-04", usage: { inputTokens: 1, outputTokens: 1, cost: 2 } });
+  await t.mutation(internal.usage.record, { tenantId: "t1", agentId: "a2", day: "2026-01-31", usage: { inputTokens: 1, outputTokens: 1, cost: 8 } });
+  expect(await t.query(internal.usage.monthSpend, { tenantId: "t1", agentId: null, month: "2026-02" })).toEqual({ tenant: 3.5, agent: 0 });
+  expect(await t.query(internal.usage.monthSpend, { tenantId: "t1", agentId: "a2", month: "2026-02" })).toEqual({ tenant: 3.5, agent: 2 });
+  expect(await t.query(internal.usage.monthSpend, { tenantId: "t2", agentId: null, month: "2026-02" })).toEqual({ tenant: 0, agent: 0 });
+  expect(await errorData(t.query(internal.usage.monthSpend, { tenantId: "t1", agentId: null, month: "2026-02-01" }))).toMatchObject({ code: "Invalid" });
+});

@@ -6,6 +6,8 @@ import {
   assertDay,
   assertMonth,
   fail,
+  monthlyRow,
+  monthlySpendOf,
   nullable,
   orderBy,
   spendOf,
@@ -34,7 +36,27 @@ export const record = internalMutation({
   },
 });
 
-/** Spend since `sinceDay` (inclusive) of the tenant and of one agent (0 when `agentId` is null). */
+/**
+ * Spend in `month` (`YYYY-MM`) of the tenant and of one agent (0 when `agentId` is null), from
+ * the running monthly totals: at most two reads whatever the number of agents and days.
+ */
+export const monthSpend = internalQuery({
+  args: { tenantId: v.string(), agentId: nullable(v.string()), month: v.string() },
+  returns: spendRow,
+  handler: async (ctx, { tenantId, agentId, month }) => {
+    assertMonth(month, "month");
+    if (agentId === null) {
+      const tenant = await monthlyRow(ctx.db, tenantId, TENANT_TOTAL, month);
+      return { tenant: tenant?.cost ?? 0, agent: 0 };
+    }
+    return monthlySpendOf(ctx.db, tenantId, agentId, month);
+  },
+});
+
+/**
+ * Spend since `sinceDay` (inclusive) of the tenant and of one agent (0 when `agentId` is null),
+ * summed from the daily rows (agents × days reads; the worker reads `monthSpend`).
+ */
 export const spend = internalQuery({
   args: { tenantId: v.string(), agentId: nullable(v.string()), sinceDay: v.string() },
   returns: spendRow,

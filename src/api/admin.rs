@@ -17,7 +17,7 @@ use super::url_parts;
 use crate::agent::validate::keep_secrets;
 use crate::auth::crypto::hex;
 use crate::auth::keys::{self, KeyKind};
-use crate::dates::month_start;
+use crate::dates::{month_start, utc_month};
 use crate::error::ApiError;
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
@@ -80,7 +80,7 @@ pub async fn operator(
                 .tenant(&id)
                 .await?
                 .ok_or(ApiError::NotFound("Tenant"))?;
-            let spend = store.spend(&id, None, &month_start(now)).await?;
+            let spend = store.spend(&id, None, &utc_month(now)).await?;
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
         }
         OperatorRoute::UpdateTenant(id) => {
@@ -114,7 +114,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 .tenant(&tenant_id)
                 .await?
                 .ok_or(ApiError::NotFound("Tenant"))?;
-            let spend = store.spend(&tenant_id, None, &month_start(now)).await?;
+            let spend = store.spend(&tenant_id, None, &utc_month(now)).await?;
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
         }
         TenantRoute::ListAgents => {

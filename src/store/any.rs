@@ -139,9 +139,9 @@ impl Store for AnyStore {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
-        each!(self, s => s.spend(tenant_id, agent_id, since_day).await)
+        each!(self, s => s.spend(tenant_id, agent_id, month).await)
     }
     async fn keys_by_lookup(
         &self,

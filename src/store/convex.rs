@@ -270,12 +270,12 @@ impl Store for ConvexStore {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
         let row: super::rows::SpendRow = self
             .query(
-                "usage:spend",
-                json!({ "tenantId": tenant_id, "agentId": agent_id, "sinceDay": since_day }),
+                "usage:monthSpend",
+                json!({ "tenantId": tenant_id, "agentId": agent_id, "month": month }),
             )
             .await?;
         Ok(row.into())

@@ -107,15 +107,18 @@ impl D1Store {
             .changes(0))
     }
 
+    /// Adds usage to the day and the month; with `answer`, only while that answer is not stored
+    /// yet, so these must come before the answer's insert in the batch.
     fn usage_statements(
         &self,
         tenant_id: &str,
         agent_id: &str,
         day: &str,
         usage: &Usage,
+        answer: Option<(&str, &str)>,
         out: &mut Vec<D1PreparedStatement>,
     ) -> Result<(), StoreError> {
-        let params = rows::usage_params(tenant_id, agent_id, day, usage);
+        let params = rows::usage_params(tenant_id, agent_id, day, usage, answer);
         out.push(self.statement(rows::ADD_USAGE, &params)?);
         out.push(self.statement(rows::ADD_MONTHLY_USAGE, &params)?);
         Ok(())
@@ -298,14 +301,15 @@ impl Store for D1Store {
         day: &str,
     ) -> Result<(), StoreError> {
         let mut writes = Vec::with_capacity(4);
-        self.append_statements(message, &mut writes)?;
         self.usage_statements(
             &message.tenant_id,
             agent_id,
             day,
             &message.usage,
+            Some((&message.conversation_id, &message.id)),
             &mut writes,
         )?;
+        self.append_statements(message, &mut writes)?;
         self.run(writes).await?;
         Ok(())
     }
@@ -324,7 +328,7 @@ impl Store for D1Store {
             ));
         }
         let mut writes = Vec::with_capacity(2);
-        self.usage_statements(tenant_id, agent_id, day, usage, &mut writes)?;
+        self.usage_statements(tenant_id, agent_id, day, usage, None, &mut writes)?;
         self.run(writes).await?;
         Ok(())
     }
@@ -399,12 +403,13 @@ impl Store for D1Store {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
+        // A NULL agent matches no row, so its spend is 0.
         let row: Option<SpendRow> = self
             .first(
-                rows::SELECT_SPEND,
-                &[tenant_id.into(), agent_id.into(), since_day.into()],
+                rows::TURN_SPEND,
+                &[tenant_id.into(), agent_id.into(), month.into()],
             )
             .await?;
         Ok(row.map(Spend::from).unwrap_or_default())

@@ -491,12 +491,13 @@ pub trait Store {
         which: TenantSecret,
         value: &str,
     ) -> Result<(), StoreError>;
-    /// Spend since `since_day` for the tenant (and one agent, when given).
+    /// Spend in `month` (`YYYY-MM`) of the tenant (and one agent, when given), from the
+    /// running monthly totals.
     async fn spend(
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError>;
 
     /// Keys whose lookup is `lookup`, with their tenant's standing (for authentication).

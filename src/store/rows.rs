@@ -86,31 +86,25 @@ pub const SET_IDENTITY_SECRET: &str = "UPDATE tenants SET identity_secret = ?2 W
 /// Replaces the signing secret. `?1` tenant, `?2` secret.
 pub const SET_SIGNING_SECRET: &str = "UPDATE tenants SET signing_secret = ?2 WHERE id = ?1";
 
-/// Spend of a tenant and one of its agents. `?1` tenant, `?2` agent (or NULL), `?3` first day.
-pub const SELECT_SPEND: &str =
-    "SELECT COALESCE(SUM(cost), 0) AS tenant, COALESCE(SUM(CASE WHEN agent_id = ?2 THEN cost END), 0) AS agent \
-     FROM usage_daily WHERE tenant_id = ?1 AND day >= ?3";
+/// Adds one turn to a day's usage, unless its answer is already stored (a retried write runs
+/// this before the insert, in the same batch, so usage is counted once). `?1` tenant, `?2`
+/// agent, `?3` day, `?4` input tokens, `?5` output tokens, `?6` cost, `?7`/`?8` the answer's
+/// conversation and id (NULL for usage without an answer).
+pub const ADD_USAGE: &str = include_str!("sql/add_daily_usage.sql");
 
-/// Adds one answer to a day's usage. `?1` tenant, `?2` agent, `?3` day, `?4` input tokens,
-/// `?5` output tokens, `?6` cost.
-pub const ADD_USAGE: &str =
-    "INSERT INTO usage_daily (tenant_id, agent_id, day, messages, input_tokens, output_tokens, cost) \
-     VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6) ON CONFLICT (tenant_id, agent_id, day) DO UPDATE SET \
-     messages = messages + 1, input_tokens = input_tokens + excluded.input_tokens, \
-     output_tokens = output_tokens + excluded.output_tokens, cost = cost + excluded.cost";
+/// The same for the month's totals of the agent and of the tenant (agent id `''`); the month
+/// is the day's first seven characters.
+pub const ADD_MONTHLY_USAGE: &str = include_str!("sql/add_monthly_usage.sql");
 
-/// Adds one answer to the month's totals of the agent and of the tenant (agent id `''`).
-/// `?1` tenant, `?2` agent, `?3` day (`YYYY-MM-DD`; its month is the key), `?4` input tokens,
-/// `?5` output tokens, `?6` cost.
-pub const ADD_MONTHLY_USAGE: &str =
-    "INSERT INTO usage_monthly (tenant_id, agent_id, month, messages, input_tokens, output_tokens, cost) \
-     VALUES (?1, ?2, substr(?3, 1, 7), 1, ?4, ?5, ?6), (?1, '', substr(?3, 1, 7), 1, ?4, ?5, ?6) \
-     ON CONFLICT (tenant_id, agent_id, month) DO UPDATE SET \
-     messages = messages + 1, input_tokens = input_tokens + excluded.input_tokens, \
-     output_tokens = output_tokens + excluded.output_tokens, cost = cost + excluded.cost";
-
-/// Parameters of `ADD_USAGE` and `ADD_MONTHLY_USAGE`.
-pub fn usage_params(tenant_id: &str, agent_id: &str, day: &str, usage: &Usage) -> Vec<Param> {
+/// Parameters of `ADD_USAGE` and `ADD_MONTHLY_USAGE`; `answer` is the (conversation, message)
+/// id of the stored answer the usage belongs to.
+pub fn usage_params(
+    tenant_id: &str,
+    agent_id: &str,
+    day: &str,
+    usage: &Usage,
+    answer: Option<(&str, &str)>,
+) -> Vec<Param> {
     vec![
         tenant_id.into(),
         agent_id.into(),
@@ -118,6 +112,8 @@ pub fn usage_params(tenant_id: &str, agent_id: &str, day: &str, usage: &Usage) -
         Param::Int(usage.input_tokens as i64),
         Param::Int(usage.output_tokens as i64),
         Param::Real(usage.cost),
+        answer.map(|(conversation, _)| conversation).into(),
+        answer.map(|(_, message)| message).into(),
     ]
 }
 
@@ -238,12 +234,9 @@ pub const SET_FEEDBACK: &str = "UPDATE messages SET feedback = ?3, feedback_at =
      WHERE conversation_id = ?1 AND id = ?2 AND role = 'assistant' AND EXISTS \
      (SELECT 1 FROM conversations c WHERE c.id = ?1 AND c.tenant_id = ?5 AND c.agent_id = ?6)";
 
-/// Appends a message with the next `seq`, atomically. Parameters in `message_params` order.
-pub const INSERT_MESSAGE: &str =
-    "INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, status, model, \
-     finish_reason, input_tokens, output_tokens, cost, error, created_at) \
-     SELECT ?1, ?2, ?3, COALESCE(MAX(seq), 0) + 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     FROM messages WHERE conversation_id = ?2";
+/// Appends a message with the next `seq`, atomically, unless the conversation already holds
+/// its id (a retried write then changes nothing). Parameters in `message_params` order.
+pub const INSERT_MESSAGE: &str = include_str!("sql/append_message.sql");
 
 /// Marks activity on a conversation; never moves it back (a late retry, a slower clock).
 /// `?1` id, `?2` time.
@@ -542,7 +535,7 @@ impl FeedbackRow {
     }
 }
 
-/// A row of `SELECT_SPEND`.
+/// A row of `TURN_SPEND`.
 #[derive(Debug, Deserialize)]
 pub struct SpendRow {
     tenant: f64,
@@ -804,11 +797,16 @@ mod tests {
         assert_eq!(highest(TURN_RESENT), 4);
         assert_eq!(highest(TURN_WINDOW), 5);
         assert!(TURN_WINDOW.contains("LIMIT ?5") && TURN_SPEND.contains("usage_monthly"));
+        let params = usage_params("t", "a", "2026-02-03", &Usage::default(), Some(("c", "m")));
+        assert_eq!(params.len(), 8);
+        assert_eq!(params[7], Param::Text("m".into()));
         assert_eq!(
-            usage_params("t", "a", "2026-02-03", &Usage::default()).len(),
-            6
+            usage_params("t", "a", "d", &Usage::default(), None)[6],
+            Param::Null
         );
-        assert!(ADD_MONTHLY_USAGE.contains("?6") && !ADD_MONTHLY_USAGE.contains("?7"));
+        for sql in [ADD_USAGE, ADD_MONTHLY_USAGE] {
+            assert_eq!(highest(sql), 8);
+        }
     }
 
     fn row(role: &str, parts: &str) -> MessageRow {
