@@ -29,6 +29,7 @@ test("get returns the agent with its tenant's standing, secrets, cap and live pu
 
   expect(await t.query(internal.agents.get, { agentId: "a1" })).toEqual({
     ...agentInput("a1", "t1"),
+    version: 1,
     tenantStatus: "active",
     identitySecret: "idsec-t1",
     signingSecret: "whsec-t1",
@@ -123,8 +124,8 @@ test("remove deletes the agent, its conversations and messages and keys, keeps u
 
   expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(true);
   expect(await t.query(internal.agents.get, { agentId: "a1" })).toBeNull();
-  expect(await t.query(internal.conversations.get, { conversationId: "c1" })).toBeNull();
-  expect(await t.query(internal.conversations.get, { conversationId: "c2" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c2" })).toBeNull();
   const left = await t.run(async (ctx) => ({
     messages: (await ctx.db.query("messages").collect()).map((m) => m.conversationId).sort(),
     keys: (await ctx.db.query("apiKeys").collect()).map((k) => k.id).sort(),
@@ -136,37 +137,38 @@ test("remove deletes the agent, its conversations and messages and keys, keeps u
   expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(false);
 });
 
-test("update with expectedUpdatedAt: Stale (and nothing written) when the agent changed since", async () => {
+test("update with expectedVersion: Stale (and nothing written) when the agent changed since; every save counts", async () => {
   const t = setup();
   await seedTenant(t, "t1");
   await seedTenant(t, "t2");
   await seedAgent(t, "a1", "t1");
-  const update = (over: object, expectedUpdatedAt?: number | null) =>
+  const update = (over: object, expectedVersion?: number | null) =>
     t.mutation(internal.agents.update, {
       agent: { id: "a1", tenantId: "t1", config: '{"name":"New"}', enabled: true, updatedAt: T0 + 5, ...over },
-      ...(expectedUpdatedAt === undefined ? {} : { expectedUpdatedAt }),
+      ...(expectedVersion === undefined ? {} : { expectedVersion }),
     });
   const stored = () => t.query(internal.agents.get, { agentId: "a1" });
+  expect(await stored()).toMatchObject({ version: 1 });
 
-  // The updatedAt the caller loaded: saved.
-  expect(await update({}, T0)).toBe(true);
-  expect(await stored()).toMatchObject({ config: '{"name":"New"}', updatedAt: T0 + 5 });
+  // The version the caller loaded: saved, and the version moves on.
+  expect(await update({}, 1)).toBe(true);
+  expect(await stored()).toMatchObject({ config: '{"name":"New"}', updatedAt: T0 + 5, version: 2 });
 
-  // Loaded before that save: Stale, and nothing changes.
-  expect(await errorData(update({ config: '{"name":"Old tab"}', updatedAt: T0 + 6 }, T0))).toEqual({
+  // Loaded before that save: Stale, and nothing changes, even with the same clock reading.
+  expect(await errorData(update({ config: '{"name":"Old tab"}', updatedAt: T0 + 5 }, 1))).toEqual({
     code: "Stale",
     message: "The agent was changed since you loaded it.",
   });
-  expect(await stored()).toMatchObject({ config: '{"name":"New"}', updatedAt: T0 + 5 });
+  expect(await stored()).toMatchObject({ config: '{"name":"New"}', updatedAt: T0 + 5, version: 2 });
 
-  // Without it (or null), the last write wins as before.
+  // Without it (or null), the last write wins as before; the version still counts each save.
   expect(await update({ config: '{"name":"Any"}', updatedAt: T0 + 7 }, null)).toBe(true);
-  expect(await update({ config: '{"name":"Last"}', updatedAt: T0 + 8 })).toBe(true);
-  expect(await stored()).toMatchObject({ config: '{"name":"Last"}', updatedAt: T0 + 8 });
+  expect(await update({ config: '{"name":"Last"}', updatedAt: T0 + 7 })).toBe(true);
+  expect(await stored()).toMatchObject({ config: '{"name":"Last"}', updatedAt: T0 + 7, version: 4 });
 
-  // Another tenant's or a missing agent is still false, whatever expectedUpdatedAt says.
-  expect(await update({ tenantId: "t2" }, T0)).toBe(false);
-  expect(await update({ tenantId: "t2" }, T0 + 8)).toBe(false);
-  expect(await update({ id: "none" }, T0)).toBe(false);
-  expect(await stored()).toMatchObject({ config: '{"name":"Last"}', updatedAt: T0 + 8 });
+  // Another tenant's or a missing agent is still false, whatever expectedVersion says.
+  expect(await update({ tenantId: "t2" }, 4)).toBe(false);
+  expect(await update({ tenantId: "t2" }, 1)).toBe(false);
+  expect(await update({ id: "none" }, 4)).toBe(false);
+  expect(await stored()).toMatchObject({ config: '{"name":"Last"}', version: 4 });
 });

@@ -13,6 +13,7 @@ import {
   nullable,
   orderBy,
   tenantById,
+  versionOf,
 } from "./model";
 
 /** An agent with its tenant's standing, secrets and cap and its live publishable keys, or null. */
@@ -53,23 +54,25 @@ export const create = internalMutation({
       fail("NotFound", `Tenant ${agent.tenantId} does not exist`);
     }
     assertJson(agent.config, "Agent config");
-    await ctx.db.insert("agents", agent);
+    await ctx.db.insert("agents", { ...agent, version: 1 });
     return true;
   },
 });
 
 /**
- * Saves a tenant's agent (config, enabled, updatedAt); false unless that tenant owns it (a
- * missing agent too). With `expectedUpdatedAt` (the `updatedAt` the caller loaded), an agent
- * changed since then is not written: a `Stale` error.
+ * Saves a tenant's agent (config, enabled, updatedAt) and adds 1 to its `version`; false unless
+ * that tenant owns it (a missing agent too). With `expectedVersion` (the `version` the caller
+ * loaded), an agent changed since then is not written: a `Stale` error. The counter is the
+ * store's own, so two saves in the same millisecond (or from clocks that disagree) still
+ * differ.
  */
 export const update = internalMutation({
-  args: { agent: agentUpdate, expectedUpdatedAt: v.optional(nullable(v.number())) },
+  args: { agent: agentUpdate, expectedVersion: v.optional(nullable(v.number())) },
   returns: v.boolean(),
-  handler: async (ctx, { agent, expectedUpdatedAt }) => {
+  handler: async (ctx, { agent, expectedVersion }) => {
     const stored = await agentById(ctx.db, agent.id);
     if (stored === null || stored.tenantId !== agent.tenantId) return false;
-    if (expectedUpdatedAt != null && expectedUpdatedAt !== stored.updatedAt) {
+    if (expectedVersion != null && expectedVersion !== versionOf(stored)) {
       fail("Stale", "The agent was changed since you loaded it.");
     }
     assertJson(agent.config, "Agent config");
@@ -77,6 +80,7 @@ export const update = internalMutation({
       config: agent.config,
       enabled: agent.enabled,
       updatedAt: agent.updatedAt,
+      version: versionOf(stored) + 1,
     });
     return true;
   },

@@ -23,7 +23,7 @@ async function world(t: T) {
 }
 
 async function seqs(t: T, conversationId: string) {
-  const got = await t.query(internal.conversations.get, { conversationId });
+  const got = await t.query(internal.conversations.get, { tenantId: "t1", conversationId });
   return got?.messages.map((m) => [m.seq, m.id]);
 }
 
@@ -36,12 +36,12 @@ test("startTurn creates the conversation and appends the first message at seq 1"
     replaceAfter: null,
     userMessage: messageInput("u1", "c1", "t1", { createdAt: T0 + 7 }),
   });
-  const got = await t.query(internal.conversations.get, { conversationId: "c1" });
+  const got = await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" });
   expect(got).toEqual({
     conversation: { ...conversationRow("c1", "t1", "a1", T0), updatedAt: T0 + 7 },
     messages: [{ ...messageInput("u1", "c1", "t1", { createdAt: T0 + 7 }), seq: 1 }],
   });
-  expect(await t.query(internal.conversations.get, { conversationId: "none" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "none" })).toBeNull();
 });
 
 test("seq follows the largest seq; replaceAfter drops the later messages first", async () => {
@@ -80,7 +80,7 @@ test("seq follows the largest seq; replaceAfter drops the later messages first",
   // Edit from the first answer on: drop 2.., append the new message at 2.
   await turn("u3", 1, T0 + 3);
   expect(await seqs(t, "c1")).toEqual([[1, "c1-u1"], [2, "u3"]]);
-  const got = await t.query(internal.conversations.get, { conversationId: "c1" });
+  const got = await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" });
   expect(got?.conversation.updatedAt).toBe(T0 + 3);
 
   // After a deletion the next seq still follows the largest one left.
@@ -152,7 +152,7 @@ test("a failed startTurn writes nothing (one transaction)", async () => {
       userMessage: messageInput("u1", "c1", "t1", { parts: "{broken" }),
     }),
   ).rejects.toThrow();
-  expect(await t.query(internal.conversations.get, { conversationId: "c1" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).toBeNull();
 });
 
 test("turnContext reads the conversation and the month's spend in one call", async () => {
@@ -170,38 +170,91 @@ test("turnContext reads the conversation and the month's spend in one call", asy
   await answer("x2", "c1", "a1", "2026-02-01", 1.5);
   await answer("x3", "c1", "a1", "2026-02-03", 2);
   await answer("x4", "c2", "a2", "2026-02-02", 4);
+  const turn = (over: object) =>
+    t.query(internal.conversations.turnContext, {
+      conversationId: "c1",
+      resentMessageId: null,
+      tenantId: "t1",
+      agentId: "a1",
+      month: "2026-02",
+      historyLimit: 60,
+      ...over,
+    });
 
-  const context = await t.query(internal.conversations.turnContext, {
-    conversationId: "c1",
-    tenantId: "t1",
-    agentId: "a1",
-    sinceDay: "2026-02-01",
-  });
+  const context = await turn({});
   expect(context.spend).toEqual({ tenant: 7.5, agent: 3.5 });
-  expect(context.conversation?.messages.map((m) => m.id)).toEqual(["c1-u1", "x1", "x2", "x3"]);
+  expect(context.conversation).toMatchObject({ state: "found", messageCount: 4, resent: null });
+  if (context.conversation.state !== "found") throw new Error("found");
+  expect(context.conversation.messages.map((m) => m.id)).toEqual(["c1-u1", "x1", "x2", "x3"]);
 
-  const fresh = await t.query(internal.conversations.turnContext, {
-    conversationId: null,
-    tenantId: "t2",
-    agentId: "b1",
-    sinceDay: "2026-02-01",
+  const fresh = await turn({ conversationId: null, tenantId: "t2", agentId: "b1" });
+  expect(fresh).toEqual({ conversation: { state: "missing" }, spend: { tenant: 0, agent: 0 } });
+  expect((await turn({ conversationId: "missing" })).conversation).toEqual({ state: "missing" });
+  expect(await errorData(turn({ conversationId: null, month: "Feb" }))).toMatchObject({ code: "Invalid" });
+  expect(await errorData(turn({ month: "2026-02-01" }))).toMatchObject({ code: "Invalid" });
+  expect(await errorData(turn({ historyLimit: 1.5 }))).toMatchObject({ code: "Invalid" });
+});
+
+test("turnContext: another tenant's or agent's conversation is foreign, and nothing of it comes back", async () => {
+  const t = setup();
+  await world(t);
+  await seedConversation(t, "c1", "t1", "a1");
+  await seedConversation(t, "d1", "t2", "b1");
+  const turn = (conversationId: string, tenantId: string, agentId: string) =>
+    t.query(internal.conversations.turnContext, {
+      conversationId,
+      resentMessageId: `${conversationId}-u1`,
+      tenantId,
+      agentId,
+      month: "2026-02",
+      historyLimit: 60,
+    });
+  expect((await turn("c1", "t2", "b1")).conversation).toEqual({ state: "foreign" });
+  expect((await turn("c1", "t1", "a2")).conversation).toEqual({ state: "foreign" });
+  expect((await turn("d1", "t1", "a1")).conversation).toEqual({ state: "foreign" });
+  expect((await turn("c1", "t1", "a1")).conversation).toMatchObject({
+    state: "found",
+    resent: { seq: 1, role: "user" },
   });
-  expect(fresh).toEqual({ conversation: null, spend: { tenant: 0, agent: 0 } });
-  expect(
-    (
-      await t.query(internal.conversations.turnContext, {
-        conversationId: "missing",
-        tenantId: "t1",
-        agentId: "a1",
-        sinceDay: "2026-02-01",
-      })
-    ).conversation,
-  ).toBeNull();
-  expect(
-    await errorData(
-      t.query(internal.conversations.turnContext, { conversationId: null, tenantId: "t1", agentId: "a1", sinceDay: "Feb" }),
-    ),
-  ).toMatchObject({ code: "Invalid" });
+});
+
+test("turnContext: the newest messages up to a resent user message, with the count and the resent seq", async () => {
+  const t = setup();
+  await world(t);
+  await seedConversation(t, "c1", "t1", "a1");
+  // c1: c1-u1 (1), a-1 (2), u-2 (3), a-2 (4), … u-10 (19), a-10 (20).
+  await t.mutation(internal.messages.appendAnswer, { message: answerInput("a-1", "c1", "t1"), agentId: "a1", day: "2026-02-01" });
+  for (let i = 2; i <= 10; i++) {
+    await t.mutation(internal.conversations.startTurn, {
+      conversation: conversationRow("c1", "t1", "a1"),
+      create: false,
+      replaceAfter: null,
+      userMessage: messageInput(`u-${i}`, "c1", "t1"),
+    });
+    await t.mutation(internal.messages.appendAnswer, { message: answerInput(`a-${i}`, "c1", "t1"), agentId: "a1", day: "2026-02-01" });
+  }
+  const window = async (resentMessageId: string | null, historyLimit: number) => {
+    const { conversation } = await t.query(internal.conversations.turnContext, {
+      conversationId: "c1",
+      resentMessageId,
+      tenantId: "t1",
+      agentId: "a1",
+      month: "2026-02",
+      historyLimit,
+    });
+    if (conversation.state !== "found") throw new Error(conversation.state);
+    return { seqs: conversation.messages.map((m) => m.seq), count: conversation.messageCount, resent: conversation.resent };
+  };
+  expect(await window(null, 3)).toEqual({ seqs: [18, 19, 20], count: 20, resent: null });
+  expect(await window("u-5", 3)).toEqual({ seqs: [7, 8, 9], count: 20, resent: { seq: 9, role: "user" } });
+  expect(await window("c1-u1", 3)).toEqual({ seqs: [1], count: 20, resent: { seq: 1, role: "user" } });
+  // An answer's id anchors nothing (the worker refuses it), but its seq and role are reported.
+  expect(await window("a-5", 2)).toEqual({ seqs: [19, 20], count: 20, resent: { seq: 10, role: "assistant" } });
+  // An id the conversation does not hold: a new message, the window ends at the last one.
+  expect(await window("u-new", 2)).toEqual({ seqs: [19, 20], count: 20, resent: null });
+  expect(await window(null, 0)).toEqual({ seqs: [], count: 20, resent: null });
+  expect(await window(null, 100)).toMatchObject({ count: 20 });
+  expect((await window(null, 100)).seqs).toHaveLength(20);
 });
 
 test("listForTenant: that tenant's (or agent's) conversations, most recently updated first, limited", async () => {
@@ -400,12 +453,12 @@ test("remove deletes the tenant's conversation and its messages only, and keeps 
   expect(await messageIds()).toEqual(["c1-u1", "c2-u1", "d1-u1", "r1", "r2", "s1"]);
 
   expect(await remove("t1", "c1")).toBe(true);
-  expect(await t.query(internal.conversations.get, { conversationId: "c1" })).toBeNull();
+  expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).toBeNull();
   expect(await messageIds()).toEqual(["c2-u1", "d1-u1", "r2", "s1"]);
   expect(
     (await t.query(internal.conversations.listForTenant, { tenantId: "t1", agentId: null, limit: 10 })).map((c) => c.id),
   ).toEqual(["c2"]);
-  expect(await t.query(internal.conversations.get, { conversationId: "d1" })).not.toBeNull();
+  expect(await t.query(internal.conversations.get, { tenantId: "t2", conversationId: "d1" })).not.toBeNull();
   expect(await t.query(internal.usage.list, { tenantId: "t1", sinceDay: "2026-01-01" })).toMatchObject([
     { agentId: "a1", day: "2026-01-01", messages: 2 },
   ]);

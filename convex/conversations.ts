@@ -6,7 +6,7 @@ import type { DatabaseReader } from "./_generated/server";
 import {
   appendMessage,
   assertCount,
-  assertDay,
+  assertMonth,
   conversationById,
   conversationCursor,
   conversationRow,
@@ -15,50 +15,116 @@ import {
   deleteConversation,
   fail,
   loadConversation,
+  messageById,
+  messageRowOf,
   messageText,
+  monthlySpendOf,
   newMessage,
   nullable,
-  spendOf,
   spendRow,
+  turnConversation,
   type ConversationRow,
 } from "./model";
 
-/** A conversation with its messages (by `seq`), or null. */
+/** A tenant's conversation with its messages (by `seq`), or null (also when another tenant's). */
 export const get = internalQuery({
-  args: { conversationId: v.string() },
+  args: { tenantId: v.string(), conversationId: v.string() },
   returns: v.union(v.null(), conversationWithMessages),
-  handler: async (ctx, { conversationId }) => loadConversation(ctx.db, conversationId),
+  handler: async (ctx, { tenantId, conversationId }) =>
+    loadConversation(ctx.db, tenantId, conversationId),
 });
 
 /**
- * What a chat turn reads, in one snapshot: the conversation (when an id is given) with its
- * messages, and the spend since `sinceDay` of the tenant (all agents) and of this agent.
- * The conversation is returned whoever owns it; the worker checks ownership.
+ * What a chat turn reads, in one snapshot, with a bounded number of reads whatever the size of
+ * the conversation or the tenant:
+ *
+ * - the conversation, when an id is given: `missing`; `foreign` when it is another tenant's or
+ *   agent's (nothing of it is read further or returned); else `found` with the newest
+ *   `historyLimit` messages up to the anchor (the resent message when it is a stored user
+ *   message, else the last one), oldest first, the last seq, and the resent message's seq and
+ *   role;
+ * - this month's spend of the tenant and of the agent (two running totals).
+ *
+ * At most 1 + 1 + historyLimit + 1 + 2 documents.
  */
 export const turnContext = internalQuery({
   args: {
-    conversationId: nullable(v.string()),
     tenantId: v.string(),
     agentId: v.string(),
-    sinceDay: v.string(),
+    conversationId: nullable(v.string()),
+    resentMessageId: nullable(v.string()),
+    month: v.string(),
+    historyLimit: v.number(),
   },
-  returns: v.object({ conversation: v.union(v.null(), conversationWithMessages), spend: spendRow }),
-  handler: async (ctx, { conversationId, tenantId, agentId, sinceDay }) => {
-    assertDay(sinceDay, "sinceDay");
+  returns: v.object({ conversation: turnConversation, spend: spendRow }),
+  handler: async (ctx, args) => {
+    assertMonth(args.month, "month");
+    assertCount(args.historyLimit, "historyLimit", 0);
     return {
-      conversation: conversationId === null ? null : await loadConversation(ctx.db, conversationId),
-      spend: await spendOf(ctx.db, tenantId, agentId, sinceDay),
+      conversation: await turnWindow(ctx.db, args),
+      spend: await monthlySpendOf(ctx.db, args.tenantId, args.agentId, args.month),
     };
   },
 });
 
+async function turnWindow(
+  db: DatabaseReader,
+  args: {
+    tenantId: string;
+    agentId: string;
+    conversationId: string | null;
+    resentMessageId: string | null;
+    historyLimit: number;
+  },
+): Promise<Infer<typeof turnConversation>> {
+  const { tenantId, agentId, conversationId, resentMessageId, historyLimit } = args;
+  if (conversationId === null) return { state: "missing" };
+  const conversation = await conversationById(db, conversationId);
+  if (conversation === null) return { state: "missing" };
+  if (conversation.tenantId !== tenantId || conversation.agentId !== agentId) {
+    return { state: "foreign" };
+  }
+  const resent =
+    resentMessageId === null ? null : await messageById(db, conversationId, resentMessageId);
+  const anchor = resent?.role === "user" ? resent.seq : null;
+  const newest = await db
+    .query("messages")
+    .withIndex("by_conversation", (q) =>
+      anchor === null
+        ? q.eq("conversationId", conversationId)
+        : q.eq("conversationId", conversationId).lte("seq", anchor),
+    )
+    .order("desc")
+    .take(historyLimit);
+  // The window already starts at the last message unless it is anchored earlier (or empty).
+  const last =
+    anchor === null && historyLimit > 0
+      ? (newest[0] ?? null)
+      : await db
+          .query("messages")
+          .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId))
+          .order("desc")
+          .first();
+  return {
+    state: "found",
+    conversation: conversationRowOf(conversation),
+    messages: newest.reverse().map(messageRowOf),
+    messageCount: last?.seq ?? 0,
+    resent: resent === null ? null : { seq: resent.seq, role: resent.role },
+  };
+}
+
 /**
  * Starts a turn in one transaction: creates the conversation (when `create`), drops its
  * messages after `replaceAfter` (a regenerated answer replaces them), appends the user message
- * with the next `seq` and sets the conversation's `updatedAt` to that message's `createdAt`.
+ * with the next `seq` and moves the conversation's `updatedAt` forward to that message's
+ * `createdAt`.
  *
- * Safe to retry: creating a conversation that exists exactly as given (same tenant, agent and
- * visitor) is a no-op, and a user message whose id the conversation holds is not appended again.
+ * Safe to retry in any order, also when a retry arrives after the turn's answer was stored:
+ * creating a conversation that exists exactly as given (same tenant, agent and visitor) is a
+ * no-op; when `answerId` is given and the conversation holds it, the turn is over and nothing
+ * is written (so a late `replaceAfter` cannot delete the answer); a user message whose id the
+ * conversation holds is not appended again; and `updatedAt` never moves back.
  */
 export const startTurn = internalMutation({
   args: {
@@ -66,9 +132,10 @@ export const startTurn = internalMutation({
     create: v.boolean(),
     replaceAfter: nullable(v.number()),
     userMessage: nullable(newMessage),
+    answerId: v.optional(nullable(v.string())),
   },
   returns: v.null(),
-  handler: async (ctx, { conversation, create, replaceAfter, userMessage }) => {
+  handler: async (ctx, { conversation, create, replaceAfter, userMessage, answerId = null }) => {
     let stored = await conversationById(ctx.db, conversation.id);
     if (stored !== null) {
       const same =
@@ -83,6 +150,9 @@ export const startTurn = internalMutation({
       fail("NotFound", `Conversation ${conversation.id} does not exist`);
     }
     if (stored === null) fail("NotFound", `Conversation ${conversation.id} does not exist`);
+    if (answerId !== null && (await messageById(ctx.db, conversation.id, answerId)) !== null) {
+      return null;
+    }
 
     if (replaceAfter !== null) {
       const later = await ctx.db
@@ -102,8 +172,12 @@ export const startTurn = internalMutation({
       ) {
         fail("Mismatch", `Message ${userMessage.id} is not of conversation ${conversation.id}`);
       }
-      await appendMessage(ctx.db, userMessage);
-      await ctx.db.patch("conversations", stored._id, { updatedAt: userMessage.createdAt });
+      if (
+        (await appendMessage(ctx.db, userMessage)) &&
+        userMessage.createdAt > stored.updatedAt
+      ) {
+        await ctx.db.patch("conversations", stored._id, { updatedAt: userMessage.createdAt });
+      }
     }
     return null;
   },

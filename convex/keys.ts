@@ -19,12 +19,11 @@ export const byLookup = internalQuery({
   handler: async (ctx, { lookup }) => {
     const keys = await ctx.db
       .query("apiKeys")
-      .withIndex("by_lookup", (q) => q.eq("lookup", lookup))
+      .withIndex("by_lookup", (q) => q.eq("lookup", lookup).eq("revokedAt", null))
       .collect();
     const tenants = new Map<string, Doc<"tenants"> | null>();
     const rows = [];
     for (const key of keys) {
-      if (key.revokedAt !== null) continue;
       if (!tenants.has(key.tenantId)) tenants.set(key.tenantId, await tenantById(ctx.db, key.tenantId));
       const tenant = tenants.get(key.tenantId);
       if (tenant) rows.push({ ...keyRowOf(key), tenantStatus: tenant.status });

@@ -46,7 +46,7 @@ test("appendAnswer appends with the next seq, touches the conversation and adds 
     agentId: "a1",
     day: "2026-03-02",
   });
-  const got = await t.query(internal.conversations.get, { conversationId: "c1" });
+  const got = await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" });
   expect(got?.messages.map((m) => [m.seq, m.id, m.status])).toEqual([
     [1, "c1-u1", "complete"],
     [2, "r1", "complete"],
@@ -70,7 +70,7 @@ test("appendAnswer is safe to retry (no second message, usage counted once) and 
   const args = { message: answerInput("r1", "c1", "t1"), agentId: "a1", day: "2026-03-01" };
   await t.mutation(internal.messages.appendAnswer, args);
   await t.mutation(internal.messages.appendAnswer, args);
-  expect((await t.query(internal.conversations.get, { conversationId: "c1" }))?.messages).toHaveLength(2);
+  expect((await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" }))?.messages).toHaveLength(2);
   expect(await usage(t)).toMatchObject([{ messages: 1, cost: 0.5 }]);
 
   const refused = (over: Partial<typeof args>) => errorData(t.mutation(internal.messages.appendAnswer, { ...args, ...over }));
@@ -80,7 +80,7 @@ test("appendAnswer is safe to retry (no second message, usage counted once) and 
   expect(await refused({ message: { ...answerInput("r2", "c1", "t1"), role: "user" } })).toMatchObject({ code: "Invalid" });
   expect(await refused({ message: answerInput("r2", "c1", "t1"), day: "03/01/2026" })).toMatchObject({ code: "Invalid" });
   expect(await refused({ message: answerInput("c1-u1", "c1", "t1") })).toMatchObject({ code: "Conflict" });
-  expect((await t.query(internal.conversations.get, { conversationId: "c1" }))?.messages).toHaveLength(2);
+  expect((await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" }))?.messages).toHaveLength(2);
   expect(await usage(t)).toMatchObject([{ messages: 1, cost: 0.5 }]);
 });
 
@@ -93,7 +93,7 @@ test("setFeedback rates assistant messages only, and can clear a rating", async 
     day: "2026-03-01",
   });
   const rate = (messageId: string, rating: "up" | "down" | null, now: number, conversationId = "c1") =>
-    t.mutation(internal.messages.setFeedback, { conversationId, messageId, rating, now });
+    t.mutation(internal.messages.setFeedback, { tenantId: "t1", agentId: null, conversationId, messageId, rating, now });
   const stored = (id: string) =>
     t.run((ctx) =>
       ctx.db
@@ -104,7 +104,7 @@ test("setFeedback rates assistant messages only, and can clear a rating", async 
 
   expect(await rate("r1", "up", T0 + 1)).toBe(true);
   expect(await stored("r1")).toMatchObject({ feedback: "up", feedbackAt: T0 + 1 });
-  expect((await t.query(internal.conversations.get, { conversationId: "c1" }))?.messages[1].feedback).toBe("up");
+  expect((await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" }))?.messages[1].feedback).toBe("up");
   expect(await rate("r1", "down", T0 + 2)).toBe(true);
   expect(await rate("r1", null, T0 + 3)).toBe(true);
   expect(await stored("r1")).toMatchObject({ feedback: null, feedbackAt: T0 + 3 });
@@ -126,7 +126,14 @@ test("feedbackForTenant: the tenant's rated answers with their questions, newest
       day: "2026-03-01",
     });
   const rate = (conversationId: string, messageId: string, rating: "up" | "down" | null, now: number) =>
-    t.mutation(internal.messages.setFeedback, { conversationId, messageId, rating, now });
+    t.mutation(internal.messages.setFeedback, {
+      tenantId: conversationId.startsWith("d") ? "t2" : "t1",
+      agentId: null,
+      conversationId,
+      messageId,
+      rating,
+      now,
+    });
 
   // c1 (a1): c1-u1, r1 (long), u2 (exactly 300 characters), r2 (several parts).
   await answer("r1", "c1", "a1", text("🙂".repeat(310)));

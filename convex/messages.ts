@@ -5,6 +5,7 @@ import type { Doc } from "./_generated/dataModel";
 import { internalMutation, internalQuery } from "./_generated/server";
 import type { DatabaseReader } from "./_generated/server";
 import {
+  addUsage,
   appendMessage,
   assertCount,
   assertDay,
@@ -22,9 +23,10 @@ import {
 } from "./model";
 
 /**
- * Stores an answer in one transaction: appends it with the next `seq`, sets the conversation's
- * `updatedAt` to its `createdAt`, and adds it to the agent's usage of `day` (one more message,
- * its tokens and cost; the row is created when missing).
+ * Stores an answer in one transaction: appends it with the next `seq`, moves the
+ * conversation's `updatedAt` forward to its `createdAt`, and adds it to the agent's usage of
+ * `day` and to the month's running totals of the agent and the tenant (one more message, its
+ * tokens and cost; rows are created when missing).
  *
  * Safe to retry: an answer whose id the conversation already holds changes nothing, so usage is
  * never counted twice.
@@ -43,46 +45,32 @@ export const appendAnswer = internalMutation({
       fail("Mismatch", `Conversation ${conversation.id} is not of agent ${agentId}`);
     }
     if (!(await appendMessage(ctx.db, message))) return null;
-    await ctx.db.patch("conversations", conversation._id, { updatedAt: message.createdAt });
-
-    const usage = await ctx.db
-      .query("usageDaily")
-      .withIndex("by_key", (q) =>
-        q.eq("tenantId", message.tenantId).eq("agentId", agentId).eq("day", day),
-      )
-      .unique();
-    if (usage === null) {
-      await ctx.db.insert("usageDaily", {
-        tenantId: message.tenantId,
-        agentId,
-        day,
-        messages: 1,
-        inputTokens: message.inputTokens,
-        outputTokens: message.outputTokens,
-        cost: message.cost,
-      });
-    } else {
-      await ctx.db.patch("usageDaily", usage._id, {
-        messages: usage.messages + 1,
-        inputTokens: usage.inputTokens + message.inputTokens,
-        outputTokens: usage.outputTokens + message.outputTokens,
-        cost: usage.cost + message.cost,
-      });
+    if (message.createdAt > conversation.updatedAt) {
+      await ctx.db.patch("conversations", conversation._id, { updatedAt: message.createdAt });
     }
+    await addUsage(ctx.db, message.tenantId, agentId, day, message);
     return null;
   },
 });
 
-/** Rates an answer (or clears the rating); false unless it is an assistant message there. */
+/**
+ * Rates an answer (or clears the rating); false unless it is an assistant message of that
+ * tenant's (and, when given, that agent's) conversation.
+ */
 export const setFeedback = internalMutation({
   args: {
+    tenantId: v.string(),
+    agentId: nullable(v.string()),
     conversationId: v.string(),
     messageId: v.string(),
     rating: nullable(rating),
     now: v.number(),
   },
   returns: v.boolean(),
-  handler: async (ctx, { conversationId, messageId, rating, now }) => {
+  handler: async (ctx, { tenantId, agentId, conversationId, messageId, rating, now }) => {
+    const conversation = await conversationById(ctx.db, conversationId);
+    if (conversation === null || conversation.tenantId !== tenantId) return false;
+    if (agentId !== null && conversation.agentId !== agentId) return false;
     const message = await messageById(ctx.db, conversationId, messageId);
     if (message === null || message.role !== "assistant") return false;
     await ctx.db.patch("messages", message._id, { feedback: rating, feedbackAt: now });
@@ -155,6 +143,7 @@ export const feedbackForTenant = internalQuery({
         }
         if (conversation === null || conversation.tenantId !== tenantId) continue;
         if (agentId !== null && conversation.agentId !== agentId) continue;
+        // No index on role: the nearest earlier user message is almost always the one before.
         const asked = await ctx.db
           .query("messages")
           .withIndex("by_conversation", (q) =>

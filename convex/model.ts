@@ -36,6 +36,7 @@ export const tableName = v.union(
   v.literal("conversations"),
   v.literal("messages"),
   v.literal("usageDaily"),
+  v.literal("usageMonthly"),
 );
 export type TableName = Infer<typeof tableName>;
 
@@ -59,6 +60,12 @@ export const agentDoc = v.object({
   enabled: v.boolean(),
   createdAt: v.number(),
   updatedAt: v.number(),
+  /**
+   * Bumped by every update: what a stale-edit check compares (not the caller's clock).
+   * Optional only so that a deployment with agents from before it still accepts the schema;
+   * absent reads as 1 (`versionOf`), and every write sets it.
+   */
+  version: v.optional(v.number()),
 });
 
 export const apiKeyDoc = v.object({
@@ -69,7 +76,7 @@ export const apiKeyDoc = v.object({
   name: v.string(),
   /** A secret key's first characters, or a publishable key whole. */
   lookup: v.string(),
-  /** SHA-256 of a secret key. */
+  /** SHA-256 of the key, as 64 lowercase hex digits (checked by `assertKeyHash`). */
   hash: v.string(),
   masked: v.string(),
   createdAt: v.number(),
@@ -117,6 +124,25 @@ export const usageDoc = v.object({
   cost: v.number(),
 });
 
+/**
+ * Running totals of a calendar month, kept in the same transaction as the daily rows, so the
+ * spend check is two point reads whatever the number of agents and days.
+ */
+export const usageMonthlyDoc = v.object({
+  tenantId: v.string(),
+  /** The agent, or `TENANT_TOTAL` ("") for the tenant's total across its agents. */
+  agentId: v.string(),
+  /** UTC month, `YYYY-MM`. */
+  month: v.string(),
+  messages: v.number(),
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  cost: v.number(),
+});
+
+/** The `agentId` of a tenant's monthly total (agent ids are never empty). */
+export const TENANT_TOTAL = "";
+
 /** Each table's document validator. */
 export const documents = {
   tenants: tenantDoc,
@@ -125,15 +151,25 @@ export const documents = {
   conversations: conversationDoc,
   messages: messageDoc,
   usageDaily: usageDoc,
+  usageMonthly: usageMonthlyDoc,
 } as const;
 
 /** Any table's document (for `transfer`). */
-export const anyDoc = v.union(tenantDoc, agentDoc, apiKeyDoc, conversationDoc, messageDoc, usageDoc);
+export const anyDoc = v.union(
+  tenantDoc,
+  agentDoc,
+  apiKeyDoc,
+  conversationDoc,
+  messageDoc,
+  usageDoc,
+  usageMonthlyDoc,
+);
 
 // ---- rows handed to the worker
 
 export const tenantRow = tenantDoc.omit("identitySecret", "signingSecret");
-export const agentRow = agentDoc.extend({
+export const agentRow = agentDoc.omit("version").extend({
+  version: v.number(),
   tenantStatus,
   identitySecret: nullable(v.string()),
   signingSecret: nullable(v.string()),
@@ -150,6 +186,30 @@ export const spendRow = v.object({ tenant: v.number(), agent: v.number() });
 export const conversationWithMessages = v.object({
   conversation: conversationRow,
   messages: v.array(messageRow),
+});
+/**
+ * What a chat turn reads of its conversation: `missing`, `foreign` (another tenant's or
+ * agent's: nothing of it is returned), or `found` with a window of its newest messages.
+ */
+export const turnConversation = v.union(
+  v.object({ state: v.literal("missing") }),
+  v.object({ state: v.literal("foreign") }),
+  v.object({
+    state: v.literal("found"),
+    conversation: conversationRow,
+    /** The newest `historyLimit` messages up to the anchor, oldest first. */
+    messages: v.array(messageRow),
+    /** The last message's seq (seqs run from 1 without gaps). */
+    messageCount: v.number(),
+    /** The resent message, when the conversation holds it. */
+    resent: nullable(v.object({ seq: v.number(), role: messageRole })),
+  }),
+);
+/** Usage of one turn, to add to the daily and monthly totals. */
+export const usageAmount = v.object({
+  inputTokens: v.number(),
+  outputTokens: v.number(),
+  cost: v.number(),
 });
 /** A rated answer, with the question it answered (texts cut to `SNIPPET_CHARS`). */
 export const feedbackRow = v.object({
@@ -168,8 +228,9 @@ export const feedbackRow = v.object({
 
 /** A message to append; the store assigns `seq`. */
 export const newMessage = messageRow.omit("seq");
-export const newAgent = agentDoc;
-export const agentUpdate = agentDoc.omit("createdAt");
+/** A new agent; the store starts its `version` at 1. */
+export const newAgent = agentDoc.omit("version");
+export const agentUpdate = agentDoc.omit("createdAt", "version");
 export const newTenant = tenantRow;
 export const tenantUpdate = tenantRow.omit("createdAt");
 /** Where a page of conversations ends: the last row of the previous page. */
@@ -210,6 +271,20 @@ export function assertJson(text: string, what: string) {
 export function assertDay(day: string, what: string) {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) {
     fail("Invalid", `${what} must be a day as YYYY-MM-DD, got ${JSON.stringify(day)}`);
+  }
+}
+
+/** Fails unless `month` looks like `YYYY-MM`. */
+export function assertMonth(month: string, what: string) {
+  if (!/^\d{4}-\d{2}$/.test(month)) {
+    fail("Invalid", `${what} must be a month as YYYY-MM, got ${JSON.stringify(month)}`);
+  }
+}
+
+/** Fails unless `hash` is a SHA-256 digest as 64 lowercase hex digits (never a key itself). */
+export function assertKeyHash(hash: string, keyId: string) {
+  if (!/^[0-9a-f]{64}$/.test(hash)) {
+    fail("Invalid", `Key ${keyId}: hash must be a SHA-256 hex digest (64 lowercase hex digits)`);
   }
 }
 
@@ -334,6 +409,11 @@ export function usageRowOf(u: Doc<"usageDaily">): UsageRow {
   };
 }
 
+/** An agent's version; agents stored before versions were counted are at 1. */
+export function versionOf(a: Doc<"agents">): number {
+  return a.version ?? 1;
+}
+
 /** An agent with what the worker needs of its tenant and its live publishable keys. */
 export async function agentRowOf(
   db: DatabaseReader,
@@ -342,7 +422,9 @@ export async function agentRowOf(
 ): Promise<AgentRow> {
   const publishable = await db
     .query("apiKeys")
-    .withIndex("by_agent", (q) => q.eq("agentId", a.id).eq("kind", "publishable"))
+    .withIndex("by_agent", (q) =>
+      q.eq("agentId", a.id).eq("kind", "publishable").eq("revokedAt", null),
+    )
     .collect();
   return {
     id: a.id,
@@ -351,13 +433,13 @@ export async function agentRowOf(
     enabled: a.enabled,
     createdAt: a.createdAt,
     updatedAt: a.updatedAt,
+    version: versionOf(a),
     tenantStatus: tenant.status,
     identitySecret: tenant.identitySecret,
     signingSecret: tenant.signingSecret,
     monthlySpendCap: tenant.monthlySpendCap,
-    publishableKeys: publishable
-      .filter((k) => k.revokedAt === null && k.tenantId === a.tenantId)
-      .map((k) => k.lookup),
+    // insertKey refuses a key for another tenant's agent; the check stays as a second line.
+    publishableKeys: publishable.filter((k) => k.tenantId === a.tenantId).map((k) => k.lookup),
   };
 }
 
@@ -400,10 +482,10 @@ export function messageById(db: DatabaseReader, conversationId: string, id: stri
     .unique();
 }
 
-/** A conversation with its messages in order, or null. */
-export async function loadConversation(db: DatabaseReader, conversationId: string) {
+/** A tenant's conversation with its messages in order, or null (also when another tenant's). */
+export async function loadConversation(db: DatabaseReader, tenantId: string, conversationId: string) {
   const conversation = await conversationById(db, conversationId);
-  if (conversation === null) return null;
+  if (conversation === null || conversation.tenantId !== tenantId) return null;
   const messages = await db
     .query("messages")
     .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId))
@@ -412,6 +494,28 @@ export async function loadConversation(db: DatabaseReader, conversationId: strin
     conversation: conversationRowOf(conversation),
     messages: messages.map(messageRowOf),
   };
+}
+
+/** The monthly totals row of a tenant (`TENANT_TOTAL`) or of one agent, or null. */
+export function monthlyRow(db: DatabaseReader, tenantId: string, agentId: string, month: string) {
+  return db
+    .query("usageMonthly")
+    .withIndex("by_key", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId).eq("month", month))
+    .unique();
+}
+
+/** This month's spend of a tenant and of one of its agents: two point reads. */
+export async function monthlySpendOf(
+  db: DatabaseReader,
+  tenantId: string,
+  agentId: string,
+  month: string,
+): Promise<Spend> {
+  const [tenant, agent] = await Promise.all([
+    monthlyRow(db, tenantId, TENANT_TOTAL, month),
+    monthlyRow(db, tenantId, agentId, month),
+  ]);
+  return { tenant: tenant?.cost ?? 0, agent: agent?.cost ?? 0 };
 }
 
 /** Spend since `sinceDay` (inclusive) of a tenant (all agents) and of one of its agents. */
@@ -436,8 +540,9 @@ export async function spendOf(
 
 // ---- writes shared by several modules
 
-/** Stores a key after checking its tenant, its agent (the same tenant's) and its id. */
+/** Stores a key after checking its hash, its tenant, its agent (the same tenant's) and its id. */
 export async function insertKey(db: DatabaseWriter, key: KeyRow) {
+  assertKeyHash(key.hash, key.id);
   if ((await tenantById(db, key.tenantId)) === null) {
     fail("NotFound", `Tenant ${key.tenantId} does not exist`);
   }
@@ -488,4 +593,57 @@ export async function appendMessage(db: DatabaseWriter, message: NewMessage): Pr
     feedbackAt: message.feedback === null ? null : message.createdAt,
   });
   return true;
+}
+
+type Usage = Infer<typeof usageAmount>;
+
+/** Adds one answered turn's usage to a row, creating it when missing. */
+async function addTo<T extends "usageDaily" | "usageMonthly">(
+  db: DatabaseWriter,
+  table: T,
+  existing: Doc<T> | null,
+  fresh: Omit<Doc<T>, "_id" | "_creationTime" | "messages" | "inputTokens" | "outputTokens" | "cost">,
+  usage: Usage,
+) {
+  if (existing === null) {
+    await db.insert(table, {
+      ...fresh,
+      messages: 1,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cost: usage.cost,
+    } as never);
+  } else {
+    await db.patch(table, existing._id, {
+      messages: existing.messages + 1,
+      inputTokens: existing.inputTokens + usage.inputTokens,
+      outputTokens: existing.outputTokens + usage.outputTokens,
+      cost: existing.cost + usage.cost,
+    } as never);
+  }
+}
+
+/**
+ * Adds one turn's usage to the agent's row of `day` and to the month's running totals of the
+ * agent and of the tenant, in the caller's transaction.
+ */
+export async function addUsage(
+  db: DatabaseWriter,
+  tenantId: string,
+  agentId: string,
+  day: string,
+  usage: Usage,
+) {
+  assertDay(day, "day");
+  if (agentId === TENANT_TOTAL) fail("Invalid", "agentId must not be empty");
+  const month = day.slice(0, 7);
+  const daily = await db
+    .query("usageDaily")
+    .withIndex("by_key", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId).eq("day", day))
+    .unique();
+  await addTo(db, "usageDaily", daily, { tenantId, agentId, day }, usage);
+  for (const who of [agentId, TENANT_TOTAL]) {
+    const monthly = await monthlyRow(db, tenantId, who, month);
+    await addTo(db, "usageMonthly", monthly, { tenantId, agentId: who, month }, usage);
+  }
 }

@@ -3,7 +3,15 @@
  * kept in `id` fields; every tenant-scoped read goes through one of the indexes below.
  */
 import { defineSchema, defineTable } from "convex/server";
-import { agentDoc, apiKeyDoc, conversationDoc, messageDoc, tenantDoc, usageDoc } from "./model";
+import {
+  agentDoc,
+  apiKeyDoc,
+  conversationDoc,
+  messageDoc,
+  tenantDoc,
+  usageDoc,
+  usageMonthlyDoc,
+} from "./model";
 
 export default defineSchema({
   tenants: defineTable(tenantDoc).index("by_tenant_id", ["id"]),
@@ -14,9 +22,11 @@ export default defineSchema({
 
   apiKeys: defineTable(apiKeyDoc)
     .index("by_key_id", ["id"])
-    .index("by_lookup", ["lookup"])
+    // `revokedAt` last: the live keys of a lookup are one range (`eq(null)`).
+    .index("by_lookup", ["lookup", "revokedAt"])
     .index("by_tenant", ["tenantId", "createdAt"])
-    .index("by_agent", ["agentId", "kind"]),
+    // `revokedAt` last: an agent's live publishable keys are one range (`eq(null)`).
+    .index("by_agent", ["agentId", "kind", "revokedAt"]),
 
   conversations: defineTable(conversationDoc)
     .index("by_conversation_id", ["id"])
@@ -27,11 +37,16 @@ export default defineSchema({
   messages: defineTable(messageDoc)
     .index("by_conversation", ["conversationId", "seq"])
     .index("by_conversation_message", ["conversationId", "id"])
-    .index("by_tenant", ["tenantId", "createdAt"])
     // Rated answers by time (unrated messages have a null feedbackAt and sort first).
     .index("by_tenant_feedback", ["tenantId", "feedbackAt", "id"]),
 
   usageDaily: defineTable(usageDoc)
     .index("by_key", ["tenantId", "agentId", "day"])
     .index("by_tenant_day", ["tenantId", "day"]),
+
+  // agentId "" (TENANT_TOTAL) holds the tenant's total: the spend check reads two rows.
+  usageMonthly: defineTable(usageMonthlyDoc)
+    .index("by_key", ["tenantId", "agentId", "month"])
+    // For usage:rebuildMonthly, which replaces a tenant's month.
+    .index("by_tenant_month", ["tenantId", "month"]),
 });

@@ -21,6 +21,12 @@ export function tenantRow(id: string, over: Partial<TenantRow> = {}): TenantRow 
   return { id, name: `Tenant ${id}`, status: "active", monthlySpendCap: null, createdAt: T0, ...over };
 }
 
+/** A stand-in SHA-256 hex digest (64 lowercase hex digits) that differs per `seed`. */
+export function fakeHash(seed: string): string {
+  const hex = Array.from(new TextEncoder().encode(seed), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex.padEnd(64, "0").slice(0, 64);
+}
+
 export function keyRow(id: string, tenantId: string, over: Partial<KeyRow> = {}): KeyRow {
   return {
     id,
@@ -29,7 +35,7 @@ export function keyRow(id: string, tenantId: string, over: Partial<KeyRow> = {})
     kind: "secret",
     name: `Key ${id}`,
     lookup: `sk_${id}`,
-    hash: `hash-${id}`,
+    hash: fakeHash(id),
     masked: `sk_…${id}`,
     createdAt: T0,
     revokedAt: null,
@@ -133,4 +139,50 @@ export async function errorData(call: Promise<unknown>): Promise<unknown> {
     return (e as { data?: unknown }).data;
   }
   throw new Error("expected the call to fail");
+}
+
+/**
+ * `db` with a count of the documents (and their JSON bytes) its reads return (`get`, `first`, `unique`, `take`,
+ * `collect`, `paginate` and iteration). It does not see documents a `.filter()` skips, so it
+ * is exact only for functions that read through index ranges, as `turnContext` does.
+ */
+export function countingDb<D extends object>(db: D): { db: D; reads: () => number; bytes: () => number } {
+  let reads = 0;
+  let bytes = 0;
+  const one = (doc: unknown) => {
+    reads += 1;
+    bytes += JSON.stringify(doc).length;
+  };
+  const count = (value: unknown) => {
+    if (Array.isArray(value)) value.forEach(one);
+    else if (value !== null && typeof value === "object" && "page" in value) {
+      (value as { page: unknown[] }).page.forEach(one);
+    } else if (value !== null && value !== undefined) one(value);
+    return value;
+  };
+  const wrap = (target: object): object =>
+    new Proxy(target, {
+      get(obj, key, receiver) {
+        const member = Reflect.get(obj, key, receiver);
+        if (key === Symbol.asyncIterator) {
+          return () => {
+            const inner = (member as () => AsyncIterator<unknown>).call(obj);
+            return {
+              next: async () => {
+                const step = await inner.next();
+                if (!step.done) count(step.value);
+                return step;
+              },
+            };
+          };
+        }
+        if (typeof member !== "function") return member;
+        return (...args: unknown[]) => {
+          const result = member.apply(obj, args);
+          if (result instanceof Promise) return result.then(count);
+          return result !== null && typeof result === "object" ? wrap(result) : result;
+        };
+      },
+    });
+  return { db: wrap(db) as D, reads: () => reads, bytes: () => bytes };
 }

@@ -13,7 +13,7 @@ import {
 } from "./test.helpers";
 import type { TableName } from "./model";
 
-const TABLES: TableName[] = ["tenants", "agents", "apiKeys", "conversations", "messages", "usageDaily"];
+const TABLES: TableName[] = ["tenants", "agents", "apiKeys", "conversations", "messages", "usageDaily", "usageMonthly"];
 
 async function exportAll(t: T, limit: number) {
   const out: Record<string, Record<string, unknown>[]> = {};
@@ -50,7 +50,7 @@ async function world(t: T) {
     agentId: "a1",
     day: "2026-01-02",
   });
-  await t.mutation(internal.messages.setFeedback, { conversationId: "c1", messageId: "r1", rating: "down", now: T0 + 9 });
+  await t.mutation(internal.messages.setFeedback, { tenantId: "t1", agentId: "a1", conversationId: "c1", messageId: "r1", rating: "down", now: T0 + 9 });
 }
 
 test("exportTable pages through every row in the stored shape", async () => {
@@ -64,6 +64,7 @@ test("exportTable pages through every row in the stored shape", async () => {
     conversations: 2,
     messages: 3,
     usageDaily: 1,
+    usageMonthly: 2,
   });
   expect(all.tenants[0]).toEqual({
     id: "t1",
@@ -84,6 +85,10 @@ test("exportTable pages through every row in the stored shape", async () => {
     outputTokens: 20,
     cost: 0.5,
   });
+  expect(all.usageMonthly).toEqual([
+    { tenantId: "t1", agentId: "a1", month: "2026-01", messages: 1, inputTokens: 10, outputTokens: 20, cost: 0.5 },
+    { tenantId: "t1", agentId: "", month: "2026-01", messages: 1, inputTokens: 10, outputTokens: 20, cost: 0.5 },
+  ]);
   for (const rows of Object.values(all)) {
     for (const row of rows) expect(Object.keys(row).some((k) => k.startsWith("_"))).toBe(false);
   }
@@ -111,13 +116,15 @@ test("importRows round-trips an export into an empty deployment, and a rerun ins
   expect(await target.query(internal.agents.get, { agentId: "a1" })).toEqual(
     await source.query(internal.agents.get, { agentId: "a1" }),
   );
-  expect(await target.query(internal.conversations.get, { conversationId: "c1" })).toEqual(
-    await source.query(internal.conversations.get, { conversationId: "c1" }),
+  expect(await target.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).toEqual(
+    await source.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" }),
   );
   expect(await target.query(internal.usage.spend, { tenantId: "t1", agentId: "a1", sinceDay: "2026-01-01" })).toEqual({
     tenant: 0.5,
     agent: 0.5,
   });
+  const turn = { tenantId: "t1", agentId: "a1", conversationId: null, resentMessageId: null, month: "2026-01", historyLimit: 0 };
+  expect((await target.query(internal.conversations.turnContext, turn)).spend).toEqual({ tenant: 0.5, agent: 0.5 });
 });
 
 test("importRows refuses rows of another table's shape and a taken seq", async () => {

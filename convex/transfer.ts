@@ -10,12 +10,14 @@ import type { DatabaseWriter } from "./_generated/server";
 import {
   agentById,
   anyDoc,
+  assertKeyHash,
   assertCount,
   conversationById,
   documents,
   fail,
   keyById,
   messageById,
+  monthlyRow,
   nullable,
   tableName,
   tenantById,
@@ -32,7 +34,10 @@ export const exportTable = internalQuery({
     assertCount(limit, "limit", 1);
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
-      rows: page.page.map(({ _id, _creationTime, ...row }) => row as Row),
+      // Agents stored before versions were counted are exported at version 1, as D1 has them.
+      rows: page.page.map(({ _id, _creationTime, ...row }) =>
+        (table === "agents" ? { ...row, version: (row as { version?: number }).version ?? 1 } : row) as Row,
+      ),
       cursor: page.isDone ? null : page.continueCursor,
     };
   },
@@ -40,7 +45,7 @@ export const exportTable = internalQuery({
 
 /**
  * Inserts rows into a table, skipping rows that are already there (same id; for messages the
- * same conversation and id; for usage the same tenant, agent and day), so an import can be
+ * same conversation and id; for usage the same tenant, agent and day or month), so an import can be
  * rerun. Returns how many rows it inserted.
  */
 export const importRows = internalMutation({
@@ -76,6 +81,7 @@ async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): 
     case "apiKeys": {
       const key = row as Infer<typeof documents.apiKeys>;
       if ((await keyById(db, key.id)) !== null) return false;
+      assertKeyHash(key.hash, key.id);
       await db.insert("apiKeys", key);
       return true;
     }
@@ -110,6 +116,12 @@ async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): 
         .first();
       if (existing !== null) return false;
       await db.insert("usageDaily", usage);
+      return true;
+    }
+    case "usageMonthly": {
+      const usage = row as Infer<typeof documents.usageMonthly>;
+      if ((await monthlyRow(db, usage.tenantId, usage.agentId, usage.month)) !== null) return false;
+      await db.insert("usageMonthly", usage);
       return true;
     }
   }

@@ -38,7 +38,8 @@ async function main() {
   step("Rust unit tests");
   await run("cargo", ["test"]);
   await build();
-  step("Convex functions (vitest + convex-test)");
+  step("Convex functions (tsc --noEmit, then vitest + convex-test)");
+  await run(npmBin("tsc"), ["--noEmit", "-p", "convex"]);
   await run(npmBin("vitest"), ["run", "--config", "convex/vitest.config.ts"]);
   await ensureChromium();
   step("End-to-end and browser tests (store: D1)");

@@ -17,13 +17,16 @@ import { npmBin, root } from "./lib.mjs";
 /** Tables in dependency order, each with its D1 columns and the matching JSON field names. */
 export const TABLES = [
   ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at"]],
-  ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at"]],
+  ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at", "version"]],
   ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at"]],
   ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at"]],
   ["messages", "messages", ["id", "conversation_id", "tenant_id", "seq", "role", "parts", "status", "model", "finish_reason", "input_tokens", "output_tokens", "cost", "error", "feedback", "feedback_at", "created_at"]],
   ["usageDaily", "usage_daily", ["tenant_id", "agent_id", "day", "messages", "input_tokens", "output_tokens", "cost"]],
+  // Running monthly totals (agent_id '' is the tenant's); copied, not rebuilt, so spend checks
+  // on the target see the same numbers at once.
+  ["usageMonthly", "usage_monthly", ["tenant_id", "agent_id", "month", "messages", "input_tokens", "output_tokens", "cost"]],
 ];
-const ORDER_BY = { messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day" };
+const ORDER_BY = { messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day", usage_monthly: "tenant_id, month, agent_id" };
 const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
 /** D1 row → JSON row. */
@@ -47,12 +50,18 @@ export async function exportD1(db) {
   return { version: 1, exportedAt: Date.now(), tables };
 }
 
+/** Rows of `table` from a file, with fields older exports lack filled in as the stores default them. */
+function rowsOf(data, table) {
+  const rows = data.tables[table] ?? [];
+  return table === "agents" ? rows.map((row) => ({ version: 1, ...row })) : rows;
+}
+
 /** SQL that inserts `data` into an empty D1 database. */
 export function insertStatements(data) {
   const literal = (v) => (v === null || v === undefined ? "NULL" : typeof v === "boolean" ? (v ? "1" : "0") : typeof v === "number" ? String(v) : `'${String(v).replaceAll("'", "''")}'`);
   const statements = [];
   for (const [name, sqlName, columns] of TABLES) {
-    for (const row of data.tables[name] ?? []) {
+    for (const row of rowsOf(data, name)) {
       statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(row[camel(c)])).join(", ")});`);
     }
   }
@@ -87,7 +96,7 @@ export async function exportConvex(client) {
 export async function importConvex(client, data) {
   let count = 0;
   for (const [name] of TABLES) {
-    const rows = data.tables[name] ?? [];
+    const rows = rowsOf(data, name);
     for (let i = 0; i < rows.length; i += 100) count += await client.mutation("transfer:importRows", { table: name, rows: rows.slice(i, i + 100) });
   }
   return count;

@@ -26,6 +26,12 @@ pub fn month_start(ms: i64) -> String {
     format!("{y:04}-{m:02}-01")
 }
 
+/// The UTC month of a time in ms since the epoch, as `YYYY-MM` (the key of monthly totals).
+pub fn utc_month(ms: i64) -> String {
+    let (y, m, _) = civil_from_days(ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +42,8 @@ mod tests {
         assert_eq!(utc_day(951_782_400_000), "2000-02-29");
         assert_eq!(utc_day(1_798_761_599_999), "2026-12-31");
         assert_eq!(month_start(1_798_761_599_999), "2026-12-01");
+        assert_eq!(utc_month(1_798_761_599_999), "2026-12");
+        assert_eq!(utc_month(-1), "1969-12");
         assert_eq!(utc_day(-1), "1969-12-31");
     }
 }

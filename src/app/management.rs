@@ -10,7 +10,7 @@ use crate::agent::validate::{keep_secrets, validate};
 use crate::agent::AgentConfig;
 use crate::auth::crypto::hex;
 use crate::auth::keys::{self, KeyKind};
-use crate::dates::month_start;
+use crate::dates::{month_start, utc_month};
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
 use crate::outbound::Policy;
@@ -120,7 +120,7 @@ impl<S: Store> Management<'_, S> {
             .ok_or(ApiError::NotFound("Tenant"))?;
         let spend = self
             .store
-            .spend(tenant_id, None, &month_start(self.now))
+            .spend(tenant_id, None, &utc_month(self.now))
             .await?;
         Ok((tenant, spend))
     }
@@ -182,22 +182,20 @@ impl<S: Store> Management<'_, S> {
         if_match: Option<i64>,
     ) -> Result<Agent, ApiError> {
         let mut agent = self.agent(tenant_id, agent_id).await?;
-        let expected = if_match
-            .or(patch.expected_updated_at)
-            .ok_or(ApiError::PreconditionRequired)?;
-        if expected != agent.updated_at {
-            return Err(ApiError::Stale);
-        }
+        let expected = expected_version(if_match, patch.expected_updated_at, &agent)?;
         if let Some(config) = patch.config {
             agent.config = patch_config(&agent.config, config, self.outbound)?;
         }
         if let Some(enabled) = patch.enabled {
             agent.enabled = enabled;
         }
-        // Strictly later than the version it replaces, so two saves never share an ETag.
-        agent.updated_at = self.now.max(expected + 1);
+        // Strictly later than the time it replaces, so `expectedUpdatedAt` stays unambiguous.
+        agent.updated_at = self.now.max(agent.updated_at + 1);
         match self.store.update_agent(&agent, Some(expected)).await? {
-            AgentUpdate::Saved => Ok(agent),
+            AgentUpdate::Saved => {
+                agent.version = expected + 1;
+                Ok(agent)
+            }
             AgentUpdate::Missing => Err(ApiError::NotFound("Agent")),
             AgentUpdate::Stale => Err(ApiError::Stale),
         }
@@ -388,9 +386,8 @@ impl<S: Store> Management<'_, S> {
         conversation_id: &str,
     ) -> Result<(Conversation, Vec<StoredMessage>), ApiError> {
         self.store
-            .conversation(conversation_id)
+            .conversation(tenant_id, conversation_id)
             .await?
-            .filter(|(c, _)| c.tenant_id == tenant_id)
             .ok_or(ApiError::NotFound("Conversation"))
     }
 
@@ -474,6 +471,7 @@ impl<S: Store> Management<'_, S> {
             tenant_active: true,
             created_at: self.now,
             updated_at: self.now,
+            version: 1,
             ..Agent::default()
         };
         if !self.store.create_agent(&agent).await? {
@@ -514,6 +512,22 @@ impl<S: Store> Management<'_, S> {
     /// A new 256-bit secret, such as `whsec_…`.
     fn secret(&self, prefix: &str) -> String {
         format!("{prefix}_{}", hex(&self.entropy.bytes()))
+    }
+}
+
+/// The version a stale-edit check expects: the one `If-Match` names, else the stored version
+/// when `expectedUpdatedAt` is the stored `updatedAt` (the store then compares the version, so
+/// a save in between is still caught). Neither: 428; an old `updatedAt`: 412.
+pub fn expected_version(
+    if_match: Option<i64>,
+    expected_updated_at: Option<i64>,
+    stored: &Agent,
+) -> Result<i64, ApiError> {
+    match (if_match, expected_updated_at) {
+        (Some(version), _) if version == stored.version => Ok(version),
+        (None, Some(at)) if at == stored.updated_at => Ok(stored.version),
+        (Some(_), _) | (None, Some(_)) => Err(ApiError::Stale),
+        (None, None) => Err(ApiError::PreconditionRequired),
     }
 }
 

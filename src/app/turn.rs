@@ -9,7 +9,8 @@ use serde_json::json;
 use crate::agent::context::Role;
 use crate::error::ApiError;
 use crate::store::{
-    Agent, Conversation, MessageStatus, Spend, StoredMessage, TurnContext, TurnStart,
+    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend,
+    StoredMessage, TurnContext, TurnStart,
 };
 
 /// Attempts of each write after the answer (the turn has already been streamed).
@@ -55,17 +56,24 @@ pub fn plan(
 ) -> Result<TurnPlan, ApiError> {
     let models = models_within_budget(agent, context.spend)
         .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
-    let (conversation, mut history, create) = match context.conversation {
-        // Another agent's or another visitor's conversation looks like no conversation at all.
-        Some((conversation, _))
-            if conversation.agent_id != agent.id
-                || conversation.tenant_id != agent.tenant_id
-                || conversation.visitor_id.as_deref() != Some(request.visitor_id.as_str()) =>
+    let (conversation, mut history, count, resent, create) = match context.conversation {
+        // Another agent's, tenant's or visitor's conversation looks like no conversation at all.
+        ConversationState::Foreign => return Err(ApiError::NotFound("Conversation")),
+        ConversationState::Found(window)
+            if window.conversation.agent_id != agent.id
+                || window.conversation.tenant_id != agent.tenant_id
+                || window.conversation.visitor_id.as_deref()
+                    != Some(request.visitor_id.as_str()) =>
         {
             return Err(ApiError::NotFound("Conversation"))
         }
-        Some((conversation, history)) => (conversation, history, false),
-        None => {
+        ConversationState::Found(ConversationWindow {
+            conversation,
+            messages,
+            message_count,
+            resent,
+        }) => (conversation, messages, message_count, resent, false),
+        ConversationState::Missing => {
             let conversation = Conversation {
                 id: request.conversation_id,
                 tenant_id: agent.tenant_id.clone(),
@@ -74,23 +82,23 @@ pub fn plan(
                 created_at: request.now,
                 updated_at: request.now,
             };
-            (conversation, Vec::new(), true)
+            (conversation, Vec::new(), 0, None, true)
         }
     };
-    let max_messages = agent.config.limits.max_messages_per_conversation as usize;
-    let known = request
-        .message_id
-        .as_ref()
-        .and_then(|id| history.iter().position(|m| &m.id == id));
+    let max_messages = i64::from(agent.config.limits.max_messages_per_conversation);
     let mut replace_after = None;
     let mut user_message = None;
-    match known {
-        // The client resent a stored user message (regenerate or retry): answer it again.
-        Some(pos) if history[pos].role == Role::User => {
-            if pos + 1 < history.len() {
-                replace_after = Some(history[pos].seq);
-                history.truncate(pos + 1);
+    // Messages the conversation holds once this turn's question is in place.
+    let held = match resent {
+        // The client resent a stored user message (regenerate or retry): answer it again, from
+        // the history up to it (the store's window ends there).
+        Some((seq, Role::User)) => {
+            if seq < count {
+                replace_after = Some(seq);
             }
+            // A window that reaches past the anchor (a store that ignores it) is cut here.
+            history.retain(|m| m.seq <= seq);
+            seq
         }
         Some(_) => {
             return Err(ApiError::BadRequest(
@@ -115,10 +123,11 @@ pub fn plan(
             };
             history.push(message.clone());
             user_message = Some(message);
+            count + 1
         }
-    }
+    };
     // The answer needs room too.
-    if history.len() + 1 > max_messages {
+    if held + 1 > max_messages {
         return Err(ApiError::BadRequest(format!(
             "This conversation has reached its limit of {max_messages} messages. Please start a new conversation."
         )));
@@ -128,6 +137,7 @@ pub fn plan(
         create,
         replace_after,
         user_message,
+        answer_id: None,
     };
     Ok(TurnPlan {
         start,
@@ -217,7 +227,14 @@ mod tests {
         }
     }
 
-    fn stored(messages: Vec<StoredMessage>, agent_id: &str, visitor: &str) -> TurnContext {
+    /// What the store answers for a conversation of `agent_id` and `visitor` holding
+    /// `messages`, when the client resent `resent` (the window ends at a resent user message).
+    fn stored(
+        messages: Vec<StoredMessage>,
+        agent_id: &str,
+        visitor: &str,
+        resent: Option<&str>,
+    ) -> TurnContext {
         let conversation = Conversation {
             id: "c1".into(),
             tenant_id: "t1".into(),
@@ -226,15 +243,29 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
+        let message_count = messages.last().map_or(0, |m| m.seq);
+        let resent = resent
+            .and_then(|id| messages.iter().find(|m| m.id == id))
+            .map(|m| (m.seq, m.role));
+        let anchor = match resent {
+            Some((seq, Role::User)) => seq,
+            _ => message_count,
+        };
+        let messages = messages.into_iter().filter(|m| m.seq <= anchor).collect();
         TurnContext {
-            conversation: Some((conversation, messages)),
+            conversation: ConversationState::Found(ConversationWindow {
+                conversation,
+                messages,
+                message_count,
+                resent,
+            }),
             spend: Spend::default(),
         }
     }
 
     fn empty() -> TurnContext {
         TurnContext {
-            conversation: None,
+            conversation: ConversationState::Missing,
             spend: Spend::default(),
         }
     }
@@ -261,18 +292,23 @@ mod tests {
     #[test]
     fn another_visitors_or_agents_conversation_is_not_found() {
         let history = vec![message("u1", 1, Role::User)];
+        let foreign = TurnContext {
+            conversation: ConversationState::Foreign,
+            ..empty()
+        };
         for context in [
-            stored(history.clone(), "a1", "someone-else"),
-            stored(history.clone(), "other-agent", "v1"),
+            stored(history.clone(), "a1", "someone-else", None),
+            stored(history.clone(), "other-agent", "v1", None),
+            foreign,
         ] {
             assert!(matches!(
                 plan(&agent(), context, request(None)),
                 Err(ApiError::NotFound("Conversation"))
             ));
         }
-        let mut foreign_tenant = stored(history, "a1", "v1");
-        if let Some((conversation, _)) = &mut foreign_tenant.conversation {
-            conversation.tenant_id = "t2".into();
+        let mut foreign_tenant = stored(history, "a1", "v1", None);
+        if let ConversationState::Found(window) = &mut foreign_tenant.conversation {
+            window.conversation.tenant_id = "t2".into();
         }
         assert!(plan(&agent(), foreign_tenant, request(None)).is_err());
     }
@@ -287,7 +323,7 @@ mod tests {
         ];
         let plan = plan(
             &agent(),
-            stored(history.clone(), "a1", "v1"),
+            stored(history.clone(), "a1", "v1", Some("u1")),
             request(Some("u1")),
         )
         .expect("plans");
@@ -300,7 +336,12 @@ mod tests {
     #[test]
     fn resending_the_last_user_message_replaces_nothing() {
         let history = vec![message("u1", 1, Role::User)];
-        let plan = plan(&agent(), stored(history, "a1", "v1"), request(Some("u1"))).expect("plans");
+        let plan = plan(
+            &agent(),
+            stored(history, "a1", "v1", Some("u1")),
+            request(Some("u1")),
+        )
+        .expect("plans");
         assert_eq!(plan.start.replace_after, None);
         assert_eq!(plan.history.len(), 1);
     }
@@ -311,7 +352,11 @@ mod tests {
             message("u1", 1, Role::User),
             message("a1", 2, Role::Assistant),
         ];
-        let refused = plan(&agent(), stored(history, "a1", "v1"), request(Some("a1")));
+        let refused = plan(
+            &agent(),
+            stored(history, "a1", "v1", Some("a1")),
+            request(Some("a1")),
+        );
         assert!(matches!(refused, Err(ApiError::BadRequest(m)) if m.contains("answer")));
     }
 
@@ -331,10 +376,15 @@ mod tests {
             })
             .collect();
         // 4 stored + this message + its answer = 6: allowed.
-        assert!(plan(&agent(), stored(history.clone(), "a1", "v1"), request(None)).is_ok());
+        assert!(plan(
+            &agent(),
+            stored(history.clone(), "a1", "v1", None),
+            request(None)
+        )
+        .is_ok());
         let mut longer = history;
         longer.push(message("m5", 5, Role::User));
-        let refused = plan(&agent(), stored(longer, "a1", "v1"), request(None));
+        let refused = plan(&agent(), stored(longer, "a1", "v1", None), request(None));
         assert!(matches!(refused, Err(ApiError::BadRequest(m)) if m.contains("limit of 6")));
     }
 

@@ -16,8 +16,9 @@ use super::d1::D1Store;
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
     FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnStart,
+    TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
+use crate::llm::Usage;
 use crate::platform;
 
 thread_local! {
@@ -101,29 +102,27 @@ impl Store for AnyStore {
     }
     async fn conversation(
         &self,
+        tenant_id: &str,
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
-        each!(self, s => s.conversation(conversation_id).await)
+        each!(self, s => s.conversation(tenant_id, conversation_id).await)
     }
-    async fn turn_context(
-        &self,
-        conversation_id: Option<&str>,
-        agent: &Agent,
-        since_day: &str,
-    ) -> Result<TurnContext, StoreError> {
-        each!(self, s => s.turn_context(conversation_id, agent, since_day).await)
+    async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
+        each!(self, s => s.turn_context(query).await)
     }
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
         each!(self, s => s.start_turn(start).await)
     }
     async fn set_feedback(
         &self,
+        tenant_id: &str,
+        agent_id: &str,
         conversation_id: &str,
         message_id: &str,
         rating: Option<Rating>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        each!(self, s => s.set_feedback(conversation_id, message_id, rating, now).await)
+        each!(self, s => s.set_feedback(tenant_id, agent_id, conversation_id, message_id, rating, now).await)
     }
     async fn append_answer(
         &self,
@@ -132,6 +131,15 @@ impl Store for AnyStore {
         day: &str,
     ) -> Result<(), StoreError> {
         each!(self, s => s.append_answer(message, agent_id, day).await)
+    }
+    async fn record_usage(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        day: &str,
+        usage: &Usage,
+    ) -> Result<(), StoreError> {
+        each!(self, s => s.record_usage(tenant_id, agent_id, day, usage).await)
     }
     async fn create_tenant(
         &self,
@@ -167,9 +175,9 @@ impl Store for AnyStore {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
-        each!(self, s => s.spend(tenant_id, agent_id, since_day).await)
+        each!(self, s => s.spend(tenant_id, agent_id, month).await)
     }
     async fn keys_by_lookup(
         &self,
@@ -205,9 +213,9 @@ impl Store for AnyStore {
     async fn update_agent(
         &self,
         agent: &Agent,
-        expected_updated_at: Option<i64>,
+        expected_version: Option<i64>,
     ) -> Result<AgentUpdate, StoreError> {
-        let result = each!(self, s => s.update_agent(agent, expected_updated_at).await);
+        let result = each!(self, s => s.update_agent(agent, expected_version).await);
         forget(Some(&agent.id));
         result
     }

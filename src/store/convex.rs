@@ -5,16 +5,17 @@ use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
-use super::convex_wire::{self as wire, decode, Kind};
+use super::convex_wire::{self as wire, decode, Kind, TurnContextRow};
 use super::rows::{
     AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, TenantRow, UsageRow,
 };
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
     FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnStart,
+    TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::http::fetch::Deadline;
+use crate::llm::Usage;
 
 /// How long one call may take.
 const TIMEOUT_MS: u32 = 10_000;
@@ -32,13 +33,6 @@ pub struct ConvexStore {
 struct ConversationWithMessages {
     conversation: ConversationRow,
     messages: Vec<MessageRow>,
-}
-
-/// What `conversations:turnContext` returns.
-#[derive(serde::Deserialize)]
-struct TurnContextRow {
-    conversation: Option<ConversationWithMessages>,
-    spend: super::rows::SpendRow,
 }
 
 fn into_pair(
@@ -138,34 +132,23 @@ impl Store for ConvexStore {
 
     async fn conversation(
         &self,
+        tenant_id: &str,
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
         let row: Option<ConversationWithMessages> = self
             .query(
                 "conversations:get",
-                json!({ "conversationId": conversation_id }),
+                json!({ "tenantId": tenant_id, "conversationId": conversation_id }),
             )
             .await?;
         row.map(into_pair).transpose()
     }
 
-    async fn turn_context(
-        &self,
-        conversation_id: Option<&str>,
-        agent: &Agent,
-        since_day: &str,
-    ) -> Result<TurnContext, StoreError> {
+    async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
         let row: TurnContextRow = self
-            .query(
-                "conversations:turnContext",
-                json!({ "conversationId": conversation_id, "tenantId": agent.tenant_id,
-                        "agentId": agent.id, "sinceDay": since_day }),
-            )
+            .query("conversations:turnContext", wire::turn_query(query))
             .await?;
-        Ok(TurnContext {
-            conversation: row.conversation.map(into_pair).transpose()?,
-            spend: row.spend.into(),
-        })
+        row.into_context(query)
     }
 
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
@@ -180,6 +163,8 @@ impl Store for ConvexStore {
 
     async fn set_feedback(
         &self,
+        tenant_id: &str,
+        agent_id: &str,
         conversation_id: &str,
         message_id: &str,
         rating: Option<Rating>,
@@ -187,8 +172,8 @@ impl Store for ConvexStore {
     ) -> Result<bool, StoreError> {
         self.mutation(
             "messages:setFeedback",
-            json!({ "conversationId": conversation_id, "messageId": message_id,
-                    "rating": rating.map(Rating::as_str), "now": now }),
+            json!({ "tenantId": tenant_id, "agentId": agent_id, "conversationId": conversation_id,
+                    "messageId": message_id, "rating": rating.map(Rating::as_str), "now": now }),
         )
         .await
     }
@@ -203,6 +188,22 @@ impl Store for ConvexStore {
             Kind::Mutation,
             "messages:appendAnswer",
             json!({ "message": wire::message(message), "agentId": agent_id, "day": day }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn record_usage(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        day: &str,
+        usage: &Usage,
+    ) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "usage:record",
+            wire::record_usage(tenant_id, agent_id, day, usage),
         )
         .await
         .map(|_| ())
@@ -266,12 +267,12 @@ impl Store for ConvexStore {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
         let row: super::rows::SpendRow = self
             .query(
-                "usage:spend",
-                json!({ "tenantId": tenant_id, "agentId": agent_id, "sinceDay": since_day }),
+                "usage:monthSpend",
+                json!({ "tenantId": tenant_id, "agentId": agent_id, "month": month }),
             )
             .await?;
         Ok(row.into())
@@ -334,12 +335,12 @@ impl Store for ConvexStore {
     async fn update_agent(
         &self,
         agent: &Agent,
-        expected_updated_at: Option<i64>,
+        expected_version: Option<i64>,
     ) -> Result<AgentUpdate, StoreError> {
         let saved: Result<bool, StoreError> = self
             .mutation(
                 "agents:update",
-                json!({ "agent": wire::agent_update(agent), "expectedUpdatedAt": expected_updated_at }),
+                json!({ "agent": wire::agent_update(agent), "expectedVersion": expected_version }),
             )
             .await;
         match saved {

@@ -4,8 +4,10 @@
 
 use serde_json::{json, Value};
 
+use super::rows::{self, ConversationRow, MessageRow, ResentRow, SpendRow};
 use super::{
-    Agent, ApiKey, Conversation, StoreError, StoredMessage, Tenant, TenantSecret, TurnStart,
+    Agent, ApiKey, Conversation, StoreError, StoredMessage, Tenant, TenantSecret, TurnContext,
+    TurnQuery, TurnStart,
 };
 
 /// Which endpoint runs a function.
@@ -103,7 +105,67 @@ pub fn start_turn(start: &TurnStart) -> Value {
         "create": start.create,
         "replaceAfter": start.replace_after,
         "userMessage": start.user_message.as_ref().map(message),
+        "answerId": start.answer_id,
     })
+}
+
+/// The arguments of `conversations:turnContext`.
+pub fn turn_query(query: &TurnQuery<'_>) -> Value {
+    json!({
+        "tenantId": query.tenant_id, "agentId": query.agent_id,
+        "conversationId": query.conversation_id, "resentMessageId": query.resent_message_id,
+        "month": query.month, "historyLimit": query.history_limit,
+    })
+}
+
+/// The conversation part of what `conversations:turnContext` returns.
+#[derive(Debug, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+enum TurnConversationRow {
+    Missing,
+    Foreign,
+    Found {
+        conversation: ConversationRow,
+        messages: Vec<MessageRow>,
+        #[serde(rename = "messageCount")]
+        message_count: f64,
+        resent: Option<ResentRow>,
+    },
+}
+
+/// What `conversations:turnContext` returns.
+#[derive(Debug, serde::Deserialize)]
+pub struct TurnContextRow {
+    conversation: TurnConversationRow,
+    spend: SpendRow,
+}
+
+impl TurnContextRow {
+    /// Converts to a record; the tenant and agent are checked again, so a function that
+    /// returned another's conversation would still yield `Foreign`.
+    pub fn into_context(self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
+        let conversation = match self.conversation {
+            TurnConversationRow::Missing => super::ConversationState::Missing,
+            TurnConversationRow::Foreign => super::ConversationState::Foreign,
+            TurnConversationRow::Found {
+                conversation,
+                messages,
+                message_count,
+                resent,
+            } => rows::turn_window(
+                Some(conversation),
+                query.tenant_id,
+                query.agent_id,
+                resent,
+                messages,
+                Some(message_count),
+            )?,
+        };
+        Ok(TurnContext {
+            conversation,
+            spend: self.spend.into(),
+        })
+    }
 }
 
 /// An agent as `agents:create` and `agents:update` take it.
@@ -113,6 +175,19 @@ pub fn agent(a: &Agent) -> Value {
         // A config of strings, numbers and maps always serializes.
         "config": serde_json::to_string(&a.config).unwrap_or_default(),
         "enabled": a.enabled, "createdAt": a.created_at, "updatedAt": a.updated_at,
+    })
+}
+
+/// The arguments of `usage:record`.
+pub fn record_usage(
+    tenant_id: &str,
+    agent_id: &str,
+    day: &str,
+    usage: &crate::llm::Usage,
+) -> Value {
+    json!({
+        "tenantId": tenant_id, "agentId": agent_id, "day": day,
+        "usage": { "inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens, "cost": usage.cost },
     })
 }
 
@@ -216,6 +291,65 @@ mod tests {
         );
         assert!(read_response(502, "<html>bad gateway</html>").is_err());
         assert!(read_response(200, "not json").is_err());
+    }
+
+    #[test]
+    fn turn_contexts_decode_by_state_and_stay_scoped() {
+        let query = TurnQuery {
+            tenant_id: "t1",
+            agent_id: "a1",
+            conversation_id: Some("c1"),
+            resent_message_id: Some("u1"),
+            month: "2026-02",
+            history_limit: 60,
+        };
+        assert_eq!(
+            turn_query(&query),
+            json!({"tenantId": "t1", "agentId": "a1", "conversationId": "c1", "resentMessageId": "u1",
+                   "month": "2026-02", "historyLimit": 60})
+        );
+        let decode_context = |conversation: Value| {
+            decode::<TurnContextRow>(
+                json!({"conversation": conversation, "spend": {"tenant": 2, "agent": 1}}),
+                "turn",
+            )
+            .and_then(|row| row.into_context(&query))
+        };
+        let missing = decode_context(json!({"state": "missing"})).expect("decodes");
+        assert_eq!(
+            missing.conversation,
+            crate::store::ConversationState::Missing
+        );
+        assert_eq!(missing.spend.tenant, 2.0);
+        assert_eq!(
+            decode_context(json!({"state": "foreign"}))
+                .expect("decodes")
+                .conversation,
+            crate::store::ConversationState::Foreign
+        );
+        let conversation = |tenant: &str| {
+            json!({"id": "c1", "tenantId": tenant, "agentId": "a1", "visitorId": "v",
+                                  "createdAt": 1, "updatedAt": 2})
+        };
+        let found = decode_context(
+            json!({"state": "found", "conversation": conversation("t1"), "messages": [],
+                                          "messageCount": 4, "resent": {"seq": 3, "role": "user"}}),
+        )
+        .expect("decodes");
+        let crate::store::ConversationState::Found(window) = found.conversation else {
+            panic!("found expected");
+        };
+        assert_eq!(
+            (window.message_count, window.resent),
+            (4, Some((3, Role::User)))
+        );
+        let wrong = decode_context(
+            json!({"state": "found", "conversation": conversation("t2"), "messages": [],
+                                          "messageCount": 4, "resent": null}),
+        )
+        .expect("decodes");
+        assert_eq!(wrong.conversation, crate::store::ConversationState::Foreign);
+        assert!(decode_context(json!({"state": "other"})).is_err());
     }
 
     #[test]

@@ -6,14 +6,15 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::rows::{
-    self, AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, Param, SpendRow, TenantRow,
-    UsageRow,
+    self, AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, Param, ResentRow, SpendRow,
+    TenantRow, UsageRow,
 };
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
     FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnStart,
+    TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
+use crate::llm::Usage;
 
 #[wasm_bindgen(module = "/src/js/d1.js")]
 extern "C" {
@@ -106,6 +107,23 @@ impl D1Store {
             .changes(0))
     }
 
+    /// Adds usage to the day and the month; with `answer`, only while that answer is not stored
+    /// yet, so these must come before the answer's insert in the batch.
+    fn usage_statements(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        day: &str,
+        usage: &Usage,
+        answer: Option<(&str, &str)>,
+        out: &mut Vec<D1PreparedStatement>,
+    ) -> Result<(), StoreError> {
+        let params = rows::usage_params(tenant_id, agent_id, day, usage, answer);
+        out.push(self.statement(rows::ADD_USAGE, &params)?);
+        out.push(self.statement(rows::ADD_MONTHLY_USAGE, &params)?);
+        Ok(())
+    }
+
     fn append_statements(
         &self,
         message: &StoredMessage,
@@ -166,32 +184,38 @@ impl Store for D1Store {
 
     async fn conversation(
         &self,
+        tenant_id: &str,
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        let params = [conversation_id.into(), tenant_id.into()];
         let reads = vec![
-            self.statement(&rows::select_conversation(), &[conversation_id.into()])?,
-            self.statement(rows::SELECT_MESSAGES, &[conversation_id.into()])?,
+            self.statement(&rows::select_conversation(), &params)?,
+            self.statement(rows::SELECT_MESSAGES, &params)?,
         ];
         read_conversation(&self.run(reads).await?, 0)
     }
 
-    async fn turn_context(
-        &self,
-        conversation_id: Option<&str>,
-        agent: &Agent,
-        since_day: &str,
-    ) -> Result<TurnContext, StoreError> {
+    async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
         let mut reads = vec![self.statement(
-            rows::SELECT_SPEND,
+            rows::TURN_SPEND,
             &[
-                agent.tenant_id.as_str().into(),
-                agent.id.as_str().into(),
-                since_day.into(),
+                query.tenant_id.into(),
+                query.agent_id.into(),
+                query.month.into(),
             ],
         )?];
-        if let Some(id) = conversation_id {
-            reads.push(self.statement(&rows::select_conversation(), &[id.into()])?);
-            reads.push(self.statement(rows::SELECT_MESSAGES, &[id.into()])?);
+        if let Some(id) = query.conversation_id {
+            let scope: [Param; 4] = [
+                id.into(),
+                query.tenant_id.into(),
+                query.agent_id.into(),
+                query.resent_message_id.into(),
+            ];
+            reads.push(self.statement(rows::TURN_CONVERSATION, &scope[..3])?);
+            reads.push(self.statement(rows::TURN_RESENT, &scope)?);
+            let mut window = scope.to_vec();
+            window.push(Param::Int(i64::from(query.history_limit)));
+            reads.push(self.statement(rows::TURN_WINDOW, &window)?);
         }
         let results = self.run(reads).await?;
         let spend = results
@@ -200,9 +224,16 @@ impl Store for D1Store {
             .next()
             .map(Spend::from)
             .unwrap_or_default();
-        let conversation = match conversation_id {
-            Some(_) => read_conversation(&results, 1)?,
-            None => None,
+        let conversation = match query.conversation_id {
+            Some(_) => rows::turn_window(
+                results.rows::<ConversationRow>(1)?.into_iter().next(),
+                query.tenant_id,
+                query.agent_id,
+                results.rows::<ResentRow>(2)?.into_iter().next(),
+                results.rows::<MessageRow>(3)?,
+                None,
+            )?,
+            None => super::ConversationState::Missing,
         };
         Ok(TurnContext {
             conversation,
@@ -221,7 +252,11 @@ impl Store for D1Store {
         if let Some(seq) = start.replace_after {
             writes.push(self.statement(
                 rows::DELETE_MESSAGES_AFTER,
-                &[start.conversation.id.as_str().into(), Param::Int(seq)],
+                &[
+                    start.conversation.id.as_str().into(),
+                    Param::Int(seq),
+                    start.answer_id.as_deref().into(),
+                ],
             )?);
         }
         if let Some(message) = &start.user_message {
@@ -235,6 +270,8 @@ impl Store for D1Store {
 
     async fn set_feedback(
         &self,
+        tenant_id: &str,
+        agent_id: &str,
         conversation_id: &str,
         message_id: &str,
         rating: Option<Rating>,
@@ -249,6 +286,8 @@ impl Store for D1Store {
                     message_id.into(),
                     rating.into(),
                     Param::Int(now),
+                    tenant_id.into(),
+                    agent_id.into(),
                 ],
             )
             .await?;
@@ -261,19 +300,35 @@ impl Store for D1Store {
         agent_id: &str,
         day: &str,
     ) -> Result<(), StoreError> {
-        let mut writes = Vec::with_capacity(3);
+        let mut writes = Vec::with_capacity(4);
+        self.usage_statements(
+            &message.tenant_id,
+            agent_id,
+            day,
+            &message.usage,
+            Some((&message.conversation_id, &message.id)),
+            &mut writes,
+        )?;
         self.append_statements(message, &mut writes)?;
-        writes.push(self.statement(
-            rows::ADD_USAGE,
-            &[
-                message.tenant_id.as_str().into(),
-                agent_id.into(),
-                day.into(),
-                Param::Int(message.usage.input_tokens as i64),
-                Param::Int(message.usage.output_tokens as i64),
-                Param::Real(message.usage.cost),
-            ],
-        )?);
+        self.run(writes).await?;
+        Ok(())
+    }
+
+    async fn record_usage(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        day: &str,
+        usage: &Usage,
+    ) -> Result<(), StoreError> {
+        // The worker's own ids are never empty; '' is the tenant's monthly total.
+        if agent_id.is_empty() {
+            return Err(StoreError::Rejected(
+                "record_usage needs an agent id".into(),
+            ));
+        }
+        let mut writes = Vec::with_capacity(2);
+        self.usage_statements(tenant_id, agent_id, day, usage, None, &mut writes)?;
         self.run(writes).await?;
         Ok(())
     }
@@ -348,12 +403,13 @@ impl Store for D1Store {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
+        // A NULL agent matches no row, so its spend is 0.
         let row: Option<SpendRow> = self
             .first(
-                rows::SELECT_SPEND,
-                &[tenant_id.into(), agent_id.into(), since_day.into()],
+                rows::TURN_SPEND,
+                &[tenant_id.into(), agent_id.into(), month.into()],
             )
             .await?;
         Ok(row.map(Spend::from).unwrap_or_default())
@@ -415,10 +471,10 @@ impl Store for D1Store {
     async fn update_agent(
         &self,
         agent: &Agent,
-        expected_updated_at: Option<i64>,
+        expected_version: Option<i64>,
     ) -> Result<AgentUpdate, StoreError> {
         let mut params = rows::agent_params(agent);
-        params.push(expected_updated_at.map_or(Param::Null, Param::Int));
+        params.push(expected_version.map_or(Param::Null, Param::Int));
         if self.write(rows::UPDATE_AGENT, &params).await? > 0 {
             return Ok(AgentUpdate::Saved);
         }
@@ -426,7 +482,7 @@ impl Store for D1Store {
             .agent(&agent.id)
             .await?
             .is_some_and(|a| a.tenant_id == agent.tenant_id);
-        Ok(if exists && expected_updated_at.is_some() {
+        Ok(if exists && expected_version.is_some() {
             AgentUpdate::Stale
         } else {
             AgentUpdate::Missing

@@ -5,12 +5,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::{
-    excerpt, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
-    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnStart,
+    excerpt, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationState,
+    ConversationWindow, DailyUsage, FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError,
+    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::agent::context::Role;
 use crate::auth::keys::KeyKind;
+use crate::llm::Usage;
 
 #[derive(Debug, Clone)]
 struct TenantRow {
@@ -68,10 +69,10 @@ impl State {
         Some(agent)
     }
 
-    fn spend(&self, tenant_id: &str, agent_id: Option<&str>, since_day: &str) -> Spend {
+    fn spend(&self, tenant_id: &str, agent_id: Option<&str>, month: &str) -> Spend {
         let mut spend = Spend::default();
         for ((tenant, agent, day), usage) in &self.usage {
-            if tenant == tenant_id && day.as_str() >= since_day {
+            if tenant == tenant_id && day.starts_with(month) {
                 spend.tenant += usage.cost;
                 if Some(agent.as_str()) == agent_id {
                     spend.agent += usage.cost;
@@ -95,6 +96,22 @@ impl State {
         true
     }
 
+    fn add_usage(&mut self, tenant_id: &str, agent_id: &str, day: &str, usage: &Usage) {
+        let key = (tenant_id.to_owned(), agent_id.to_owned(), day.to_owned());
+        let row = self.usage.entry(key).or_insert_with(|| DailyUsage {
+            agent_id: agent_id.to_owned(),
+            day: day.to_owned(),
+            messages: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost: 0.0,
+        });
+        row.messages += 1;
+        row.input_tokens += usage.input_tokens;
+        row.output_tokens += usage.output_tokens;
+        row.cost += usage.cost;
+    }
+
     fn conversation(&self, id: &str) -> Option<(Conversation, Vec<StoredMessage>)> {
         let conversation = self.conversations.get(id)?.clone();
         let messages = self.messages.get(id).cloned().unwrap_or_default();
@@ -113,27 +130,62 @@ impl Store for MemoryStore {
 
     async fn conversation(
         &self,
+        tenant_id: &str,
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError> {
-        Ok(self.state.borrow().conversation(conversation_id))
+        Ok(self
+            .state
+            .borrow()
+            .conversation(conversation_id)
+            .filter(|(c, _)| c.tenant_id == tenant_id))
     }
 
-    async fn turn_context(
-        &self,
-        conversation_id: Option<&str>,
-        agent: &Agent,
-        since_day: &str,
-    ) -> Result<TurnContext, StoreError> {
+    async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
         let state = self.state.borrow();
+        let conversation = match query.conversation_id.and_then(|id| state.conversation(id)) {
+            None => ConversationState::Missing,
+            Some((c, _)) if c.tenant_id != query.tenant_id || c.agent_id != query.agent_id => {
+                ConversationState::Foreign
+            }
+            Some((conversation, messages)) => {
+                let message_count = messages.last().map_or(0, |m| m.seq);
+                let resent = query
+                    .resent_message_id
+                    .and_then(|id| messages.iter().find(|m| m.id == id))
+                    .map(|m| (m.seq, m.role));
+                let anchor = match resent {
+                    Some((seq, Role::User)) => seq,
+                    _ => message_count,
+                };
+                let upto: Vec<StoredMessage> =
+                    messages.into_iter().filter(|m| m.seq <= anchor).collect();
+                let skip = upto.len().saturating_sub(query.history_limit as usize);
+                ConversationState::Found(ConversationWindow {
+                    conversation,
+                    messages: upto.into_iter().skip(skip).collect(),
+                    message_count,
+                    resent,
+                })
+            }
+        };
         Ok(TurnContext {
-            conversation: conversation_id.and_then(|id| state.conversation(id)),
-            spend: state.spend(&agent.tenant_id, Some(&agent.id), since_day),
+            conversation,
+            spend: state.spend(query.tenant_id, Some(query.agent_id), query.month),
         })
     }
 
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
         let mut state = self.state.borrow_mut();
         let id = &start.conversation.id;
+        let answered = start.answer_id.as_ref().is_some_and(|answer| {
+            state
+                .messages
+                .get(id)
+                .is_some_and(|ms| ms.iter().any(|m| &m.id == answer))
+        });
+        if answered {
+            return Ok(());
+        }
         match state.conversations.get(id) {
             Some(stored)
                 if stored.tenant_id != start.conversation.tenant_id
@@ -168,12 +220,21 @@ impl Store for MemoryStore {
 
     async fn set_feedback(
         &self,
+        tenant_id: &str,
+        agent_id: &str,
         conversation_id: &str,
         message_id: &str,
         rating: Option<Rating>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut state = self.state.borrow_mut();
+        let ours = state
+            .conversations
+            .get(conversation_id)
+            .is_some_and(|c| c.tenant_id == tenant_id && c.agent_id == agent_id);
+        if !ours {
+            return Ok(false);
+        }
         let Some(message) = state
             .messages
             .get_mut(conversation_id)
@@ -204,23 +265,20 @@ impl Store for MemoryStore {
         if let Some(c) = state.conversations.get_mut(&message.conversation_id) {
             c.updated_at = c.updated_at.max(message.created_at);
         }
-        let key = (
-            message.tenant_id.clone(),
-            agent_id.to_owned(),
-            day.to_owned(),
-        );
-        let row = state.usage.entry(key).or_insert_with(|| DailyUsage {
-            agent_id: agent_id.to_owned(),
-            day: day.to_owned(),
-            messages: 0,
-            input_tokens: 0,
-            output_tokens: 0,
-            cost: 0.0,
-        });
-        row.messages += 1;
-        row.input_tokens += message.usage.input_tokens;
-        row.output_tokens += message.usage.output_tokens;
-        row.cost += message.usage.cost;
+        state.add_usage(&message.tenant_id, agent_id, day, &message.usage);
+        Ok(())
+    }
+
+    async fn record_usage(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        day: &str,
+        usage: &Usage,
+    ) -> Result<(), StoreError> {
+        self.state
+            .borrow_mut()
+            .add_usage(tenant_id, agent_id, day, usage);
         Ok(())
     }
 
@@ -293,9 +351,9 @@ impl Store for MemoryStore {
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError> {
-        Ok(self.state.borrow().spend(tenant_id, agent_id, since_day))
+        Ok(self.state.borrow().spend(tenant_id, agent_id, month))
     }
 
     async fn keys_by_lookup(
@@ -375,14 +433,16 @@ impl Store for MemoryStore {
                 agent.tenant_id
             )));
         }
-        state.agents.insert(agent.id.clone(), agent.clone());
+        let mut agent = agent.clone();
+        agent.version = 1;
+        state.agents.insert(agent.id.clone(), agent);
         Ok(true)
     }
 
     async fn update_agent(
         &self,
         agent: &Agent,
-        expected_updated_at: Option<i64>,
+        expected_version: Option<i64>,
     ) -> Result<AgentUpdate, StoreError> {
         let mut state = self.state.borrow_mut();
         let Some(stored) = state
@@ -392,12 +452,13 @@ impl Store for MemoryStore {
         else {
             return Ok(AgentUpdate::Missing);
         };
-        if expected_updated_at.is_some_and(|expected| expected != stored.updated_at) {
+        if expected_version.is_some_and(|expected| expected != stored.version) {
             return Ok(AgentUpdate::Stale);
         }
         stored.config = agent.config.clone();
         stored.enabled = agent.enabled;
         stored.updated_at = agent.updated_at;
+        stored.version += 1;
         Ok(AgentUpdate::Saved)
     }
 

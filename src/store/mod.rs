@@ -61,6 +61,8 @@ pub struct Agent {
     pub created_at: i64,
     /// Last change, ms since the epoch.
     pub updated_at: i64,
+    /// The store's count of saves (1 when created): what a stale-edit check compares.
+    pub version: i64,
 }
 
 /// Whether a tenant may use the service.
@@ -141,7 +143,7 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
-/// Spend recorded this month (from `since_day`, a `YYYY-MM-DD` UTC date).
+/// Spend recorded in a calendar month (UTC).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Spend {
     /// Across the tenant's agents.
@@ -150,13 +152,55 @@ pub struct Spend {
     pub agent: f64,
 }
 
-/// What a chat turn reads before calling the model, in one round trip.
+/// What a chat turn asks the store for, in one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnQuery<'a> {
+    /// The agent's tenant.
+    pub tenant_id: &'a str,
+    /// The agent answering.
+    pub agent_id: &'a str,
+    /// The conversation the client named, if any.
+    pub conversation_id: Option<&'a str>,
+    /// The message id the client sent (a stored one when it regenerates an answer).
+    pub resent_message_id: Option<&'a str>,
+    /// The UTC month whose spend counts, `YYYY-MM`.
+    pub month: &'a str,
+    /// How many of the newest messages to return.
+    pub history_limit: u32,
+}
+
+/// What a chat turn reads before calling the model: a bounded window and two running totals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnContext {
-    /// The conversation and its messages, when the client named an existing one.
-    pub conversation: Option<(Conversation, Vec<StoredMessage>)>,
+    /// The conversation the client named.
+    pub conversation: ConversationState,
     /// Spend this month.
     pub spend: Spend,
+}
+
+/// What the store knows of the conversation a turn names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConversationState {
+    /// No id, or no conversation with that id.
+    Missing,
+    /// Another tenant's or another agent's conversation: nothing of it is returned.
+    Foreign,
+    /// The tenant's conversation with this agent.
+    Found(ConversationWindow),
+}
+
+/// A conversation with the part of its history a turn needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationWindow {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// The newest `history_limit` messages with `seq` up to the anchor, oldest first; the
+    /// anchor is the resent message when it is a stored user message, else the last message.
+    pub messages: Vec<StoredMessage>,
+    /// How many messages the conversation holds (its last `seq`; seqs have no gaps).
+    pub message_count: i64,
+    /// The resent message's `seq` and role, when the conversation holds it.
+    pub resent: Option<(i64, Role)>,
 }
 
 /// Which of a tenant's conversations to list (most recently active first).
@@ -377,6 +421,9 @@ pub struct TurnStart {
     pub replace_after: Option<i64>,
     /// The new user message, unless the turn answers a stored one again.
     pub user_message: Option<StoredMessage>,
+    /// The id the turn's answer will have: once the conversation holds it the turn is over,
+    /// so a late retry of the start writes nothing (and deletes nothing).
+    pub answer_id: Option<String>,
 }
 
 /// Everything the product needs from a backend (D1 today, Convex next). Every method that takes
@@ -385,36 +432,45 @@ pub struct TurnStart {
 pub trait Store {
     /// Loads an agent by id, with its tenant's standing, secrets and publishable keys.
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError>;
-    /// Loads a conversation with its messages, oldest first.
+    /// Loads a tenant's conversation with its messages, oldest first (`None` when it is
+    /// missing or another tenant's).
     async fn conversation(
         &self,
+        tenant_id: &str,
         conversation_id: &str,
     ) -> Result<Option<(Conversation, Vec<StoredMessage>)>, StoreError>;
-    /// Reads what a turn needs: the conversation (if any) and this month's spend.
-    async fn turn_context(
-        &self,
-        conversation_id: Option<&str>,
-        agent: &Agent,
-        since_day: &str,
-    ) -> Result<TurnContext, StoreError>;
+    /// Reads what a turn needs with a bounded number of reads: the conversation's window
+    /// (scoped to the tenant and agent) and this month's spend of the tenant and the agent.
+    async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError>;
     /// Creates the conversation if new, replaces regenerated messages, stores the user message.
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError>;
-    /// Rates an answer of a conversation (`None` clears the rating); false when there is no
-    /// such answer.
+    /// Rates an answer of a tenant's conversation with one agent (`None` clears the rating);
+    /// false when that tenant's agent has no such answer.
     async fn set_feedback(
         &self,
+        tenant_id: &str,
+        agent_id: &str,
         conversation_id: &str,
         message_id: &str,
         rating: Option<Rating>,
         now: i64,
     ) -> Result<bool, StoreError>;
     /// Appends an answer at the end of its conversation and adds it to the agent's usage of
-    /// `day` (`YYYY-MM-DD`).
+    /// `day` (`YYYY-MM-DD`) and to the month's totals of the agent and the tenant.
     async fn append_answer(
         &self,
         message: &StoredMessage,
         agent_id: &str,
         day: &str,
+    ) -> Result<(), StoreError>;
+    /// Adds the usage of a turn that stores no answer to the agent's usage of `day` and to the
+    /// month's totals; not deduplicated, so call it once per turn.
+    async fn record_usage(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        day: &str,
+        usage: &Usage,
     ) -> Result<(), StoreError>;
 
     /// Creates a tenant with its secrets and first secret key.
@@ -438,12 +494,13 @@ pub trait Store {
         which: TenantSecret,
         value: &str,
     ) -> Result<(), StoreError>;
-    /// Spend since `since_day` for the tenant (and one agent, when given).
+    /// Spend in `month` (`YYYY-MM`) of the tenant (and one agent, when given), from the
+    /// running monthly totals.
     async fn spend(
         &self,
         tenant_id: &str,
         agent_id: Option<&str>,
-        since_day: &str,
+        month: &str,
     ) -> Result<Spend, StoreError>;
 
     /// Keys whose lookup is `lookup`, with their tenant's standing (for authentication).
@@ -461,12 +518,12 @@ pub trait Store {
     async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError>;
     /// Creates an agent; false when the id is taken.
     async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError>;
-    /// Saves a tenant's agent config and switch, if it is still at `expected_updated_at`
-    /// (when given).
+    /// Saves a tenant's agent config, switch and `updated_at` and counts the save in its
+    /// `version`, if it is still at `expected_version` (when given).
     async fn update_agent(
         &self,
         agent: &Agent,
-        expected_updated_at: Option<i64>,
+        expected_version: Option<i64>,
     ) -> Result<AgentUpdate, StoreError>;
     /// Deletes a tenant's agent with its conversations and keys; false when not found.
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError>;

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    excerpt, Agent, ApiKey, Conversation, DailyUsage, FeedbackItem, MessageStatus, Rating, Spend,
-    StoreError, StoredMessage, Tenant, TenantStatus,
+    excerpt, Agent, ApiKey, Conversation, ConversationState, ConversationWindow, DailyUsage,
+    FeedbackItem, MessageStatus, Rating, Spend, StoreError, StoredMessage, Tenant, TenantStatus,
 };
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
@@ -16,7 +16,7 @@ use crate::llm::Usage;
 
 /// Columns of an agent with what chat needs of its tenant and its live publishable keys.
 const AGENT_COLUMNS: &str =
-    "SELECT a.id, a.tenant_id, a.config, a.enabled, a.created_at, a.updated_at, \
+    "SELECT a.id, a.tenant_id, a.config, a.enabled, a.created_at, a.updated_at, a.version, \
      t.status AS tenant_status, t.identity_secret, t.signing_secret, t.monthly_spend_cap, \
      (SELECT json_group_array(k.lookup) FROM api_keys k WHERE k.agent_id = a.id \
       AND k.kind = 'publishable' AND k.revoked_at IS NULL) AS publishable_keys \
@@ -37,10 +37,11 @@ pub const INSERT_AGENT: &str =
     "INSERT INTO agents (id, tenant_id, config, enabled, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING";
 
-/// Saves a tenant's agent if it is still at the expected version. `?1` id, `?2` tenant,
-/// `?3` config, `?4` enabled, `?5` time, `?6` expected `updated_at` or NULL (any).
-pub const UPDATE_AGENT: &str = "UPDATE agents SET config = ?3, enabled = ?4, updated_at = ?5 \
-     WHERE id = ?1 AND tenant_id = ?2 AND (?6 IS NULL OR updated_at = ?6)";
+/// Saves a tenant's agent and counts the save, if it is still at the expected version. `?1` id,
+/// `?2` tenant, `?3` config, `?4` enabled, `?5` time, `?6` expected version or NULL (any).
+pub const UPDATE_AGENT: &str =
+    "UPDATE agents SET config = ?3, enabled = ?4, updated_at = ?5, version = version + 1 \
+     WHERE id = ?1 AND tenant_id = ?2 AND (?6 IS NULL OR version = ?6)";
 
 /// Deletes a tenant's agent (conversations, messages and keys cascade). `?1` id, `?2` tenant.
 pub const DELETE_AGENT: &str = "DELETE FROM agents WHERE id = ?1 AND tenant_id = ?2";
@@ -85,18 +86,53 @@ pub const SET_IDENTITY_SECRET: &str = "UPDATE tenants SET identity_secret = ?2 W
 /// Replaces the signing secret. `?1` tenant, `?2` secret.
 pub const SET_SIGNING_SECRET: &str = "UPDATE tenants SET signing_secret = ?2 WHERE id = ?1";
 
-/// Spend of a tenant and one of its agents. `?1` tenant, `?2` agent (or NULL), `?3` first day.
-pub const SELECT_SPEND: &str =
-    "SELECT COALESCE(SUM(cost), 0) AS tenant, COALESCE(SUM(CASE WHEN agent_id = ?2 THEN cost END), 0) AS agent \
-     FROM usage_daily WHERE tenant_id = ?1 AND day >= ?3";
+/// Adds one turn to a day's usage, unless its answer is already stored (a retried write runs
+/// this before the insert, in the same batch, so usage is counted once). `?1` tenant, `?2`
+/// agent, `?3` day, `?4` input tokens, `?5` output tokens, `?6` cost, `?7`/`?8` the answer's
+/// conversation and id (NULL for usage without an answer).
+pub const ADD_USAGE: &str = include_str!("sql/add_daily_usage.sql");
 
-/// Adds one answer to a day's usage. `?1` tenant, `?2` agent, `?3` day, `?4` input tokens,
-/// `?5` output tokens, `?6` cost.
-pub const ADD_USAGE: &str =
-    "INSERT INTO usage_daily (tenant_id, agent_id, day, messages, input_tokens, output_tokens, cost) \
-     VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6) ON CONFLICT (tenant_id, agent_id, day) DO UPDATE SET \
-     messages = messages + 1, input_tokens = input_tokens + excluded.input_tokens, \
-     output_tokens = output_tokens + excluded.output_tokens, cost = cost + excluded.cost";
+/// The same for the month's totals of the agent and of the tenant (agent id `''`); the month
+/// is the day's first seven characters.
+pub const ADD_MONTHLY_USAGE: &str = include_str!("sql/add_monthly_usage.sql");
+
+/// Parameters of `ADD_USAGE` and `ADD_MONTHLY_USAGE`; `answer` is the (conversation, message)
+/// id of the stored answer the usage belongs to.
+pub fn usage_params(
+    tenant_id: &str,
+    agent_id: &str,
+    day: &str,
+    usage: &Usage,
+    answer: Option<(&str, &str)>,
+) -> Vec<Param> {
+    vec![
+        tenant_id.into(),
+        agent_id.into(),
+        day.into(),
+        Param::Int(usage.input_tokens as i64),
+        Param::Int(usage.output_tokens as i64),
+        Param::Real(usage.cost),
+        answer.map(|(conversation, _)| conversation).into(),
+        answer.map(|(_, message)| message).into(),
+    ]
+}
+
+/// This month's spend of a tenant and one agent: two point reads of `usage_monthly`.
+/// `?1` tenant, `?2` agent, `?3` month (`YYYY-MM`).
+pub const TURN_SPEND: &str = include_str!("sql/turn_spend.sql");
+
+/// A turn's conversation, with its last seq when it is that tenant's agent's. `?1`
+/// conversation, `?2` tenant, `?3` agent.
+pub const TURN_CONVERSATION: &str = include_str!("sql/turn_conversation.sql");
+
+/// The resent message's seq and role, when the tenant's agent's conversation holds it. `?1`
+/// conversation, `?2` tenant, `?3` agent, `?4` message id.
+pub const TURN_RESENT: &str = include_str!("sql/turn_resent.sql");
+
+/// The newest messages up to the resent user message (else the last), oldest first, of the
+/// tenant's agent's conversation only. `?1` conversation, `?2` tenant, `?3` agent, `?4` resent
+/// message id or NULL, `?5` how many.
+pub const TURN_WINDOW: &str = include_str!("sql/turn_window.sql");
 
 /// Usage rows of a tenant. `?1` tenant, `?2` first day.
 pub const SELECT_USAGE: &str =
@@ -145,9 +181,9 @@ pub const REVOKE_KEY: &str =
 const CONVERSATION_COLUMNS: &str =
     "SELECT id, tenant_id, agent_id, visitor_id, created_at, updated_at FROM conversations";
 
-/// Loads a conversation. `?1` id.
+/// Loads a tenant's conversation. `?1` id, `?2` tenant.
 pub fn select_conversation() -> String {
-    format!("{CONVERSATION_COLUMNS} WHERE id = ?1")
+    format!("{CONVERSATION_COLUMNS} WHERE id = ?1 AND tenant_id = ?2")
 }
 
 /// A tenant's conversations, newest activity first. `?1` tenant, `?2` agent or NULL, `?3`/`?4`
@@ -187,27 +223,31 @@ pub const SELECT_FEEDBACK: &str =
 pub const INSERT_CONVERSATION: &str =
     "INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
 
-/// A conversation's messages in order. `?1` conversation id.
+/// A tenant's conversation's messages in order. `?1` conversation id, `?2` tenant.
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
-     input_tokens, output_tokens, cost, error, feedback, created_at FROM messages WHERE conversation_id = ?1 ORDER BY seq";
+     input_tokens, output_tokens, cost, error, feedback, created_at FROM messages WHERE conversation_id = ?1 \
+     AND tenant_id = ?2 ORDER BY seq";
 
-/// Rates an answer. `?1` conversation, `?2` message, `?3` rating or NULL, `?4` time.
+/// Rates an answer of a tenant's agent's conversation. `?1` conversation, `?2` message,
+/// `?3` rating or NULL, `?4` time, `?5` tenant, `?6` agent.
 pub const SET_FEEDBACK: &str = "UPDATE messages SET feedback = ?3, feedback_at = ?4 \
-     WHERE conversation_id = ?1 AND id = ?2 AND role = 'assistant'";
+     WHERE conversation_id = ?1 AND id = ?2 AND role = 'assistant' AND EXISTS \
+     (SELECT 1 FROM conversations c WHERE c.id = ?1 AND c.tenant_id = ?5 AND c.agent_id = ?6)";
 
-/// Appends a message with the next `seq`, atomically. Parameters in `message_params` order.
-pub const INSERT_MESSAGE: &str =
-    "INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, status, model, \
-     finish_reason, input_tokens, output_tokens, cost, error, created_at) \
-     SELECT ?1, ?2, ?3, COALESCE(MAX(seq), 0) + 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
-     FROM messages WHERE conversation_id = ?2";
+/// Appends a message with the next `seq`, atomically, unless the conversation already holds
+/// its id (a retried write then changes nothing). Parameters in `message_params` order.
+pub const INSERT_MESSAGE: &str = include_str!("sql/append_message.sql");
 
-/// Marks activity on a conversation. `?1` id, `?2` time.
-pub const TOUCH_CONVERSATION: &str = "UPDATE conversations SET updated_at = ?2 WHERE id = ?1";
+/// Marks activity on a conversation; never moves it back (a late retry, a slower clock).
+/// `?1` id, `?2` time.
+pub const TOUCH_CONVERSATION: &str =
+    "UPDATE conversations SET updated_at = MAX(updated_at, ?2) WHERE id = ?1";
 
-/// Drops the messages after a point. `?1` conversation id, `?2` seq.
+/// Drops the messages after a point, unless the turn's answer is already there (a late retry
+/// must not delete it). `?1` conversation id, `?2` seq, `?3` the answer's id or NULL.
 pub const DELETE_MESSAGES_AFTER: &str =
-    "DELETE FROM messages WHERE conversation_id = ?1 AND seq > ?2";
+    "DELETE FROM messages WHERE conversation_id = ?1 AND seq > ?2 \
+     AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND id = ?3)";
 
 /// A parameter value, independent of the driver.
 #[derive(Debug, Clone, PartialEq)]
@@ -277,6 +317,8 @@ pub struct AgentRow {
     created_at: f64,
     #[serde(default, alias = "updatedAt")]
     updated_at: f64,
+    #[serde(default = "first_version")]
+    version: f64,
     #[serde(alias = "tenantStatus")]
     tenant_status: String,
     #[serde(default, alias = "identitySecret")]
@@ -306,8 +348,14 @@ impl AgentRow {
             tenant_spend_cap: self.monthly_spend_cap,
             created_at: self.created_at as i64,
             updated_at: self.updated_at as i64,
+            version: self.version as i64,
         })
     }
+}
+
+/// The version of a row from before versions were counted.
+fn first_version() -> f64 {
+    1.0
 }
 
 /// A boolean stored as SQLite's 0/1 (D1) or as a boolean (Convex).
@@ -487,7 +535,7 @@ impl FeedbackRow {
     }
 }
 
-/// A row of `SELECT_SPEND`.
+/// A row of `TURN_SPEND`.
 #[derive(Debug, Deserialize)]
 pub struct SpendRow {
     tenant: f64,
@@ -544,6 +592,9 @@ pub struct ConversationRow {
     created_at: f64,
     #[serde(alias = "updatedAt")]
     updated_at: f64,
+    /// Present in `TURN_CONVERSATION`: the last seq, when the caller's tenant and agent own it.
+    #[serde(default)]
+    message_count: Option<f64>,
 }
 
 impl From<ConversationRow> for Conversation {
@@ -590,11 +641,7 @@ impl MessageRow {
     /// Converts to a record.
     pub fn into_message(self) -> Result<StoredMessage, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("message {} {what}", self.id));
-        let role = match self.role.as_str() {
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            _ => return Err(corrupt("role")),
-        };
+        let role = parse_role(&self.role).ok_or_else(|| corrupt("role"))?;
         let status = match self.status.as_str() {
             "complete" => MessageStatus::Complete,
             "aborted" => MessageStatus::Aborted,
@@ -624,10 +671,143 @@ impl MessageRow {
     }
 }
 
+fn parse_role(text: &str) -> Option<Role> {
+    match text {
+        "user" => Some(Role::User),
+        "assistant" => Some(Role::Assistant),
+        _ => None,
+    }
+}
+
+/// A row of `TURN_RESENT` (and the `resent` of `conversations:turnContext`).
+#[derive(Debug, Deserialize)]
+pub struct ResentRow {
+    seq: f64,
+    role: String,
+}
+
+/// What a turn may see of a conversation: missing, foreign (another tenant's or agent's:
+/// whatever was read of it is dropped here), or its window. `count` is the last seq when the
+/// query could not put it on the conversation row.
+pub fn turn_window(
+    conversation: Option<ConversationRow>,
+    tenant_id: &str,
+    agent_id: &str,
+    resent: Option<ResentRow>,
+    messages: Vec<MessageRow>,
+    count: Option<f64>,
+) -> Result<ConversationState, StoreError> {
+    let Some(mut row) = conversation else {
+        return Ok(ConversationState::Missing);
+    };
+    if row.tenant_id != tenant_id || row.agent_id != agent_id {
+        return Ok(ConversationState::Foreign);
+    }
+    let message_count = row.message_count.take().or(count).unwrap_or(0.0) as i64;
+    let resent = match resent {
+        Some(r) => Some((
+            r.seq as i64,
+            parse_role(&r.role).ok_or_else(|| {
+                StoreError::Corrupt(format!("conversation {} resent role", row.id))
+            })?,
+        )),
+        None => None,
+    };
+    let messages = messages
+        .into_iter()
+        .map(MessageRow::into_message)
+        .collect::<Result<_, _>>()?;
+    Ok(ConversationState::Found(ConversationWindow {
+        conversation: row.into(),
+        messages,
+        message_count,
+        resent,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn conversation_row(tenant: &str, agent: &str, count: Option<i64>) -> ConversationRow {
+        serde_json::from_value(json!({
+            "id": "c1", "tenant_id": tenant, "agent_id": agent, "visitor_id": "v", "created_at": 1,
+            "updated_at": 2, "message_count": count
+        }))
+        .expect("row")
+    }
+
+    #[test]
+    fn turn_windows_are_scoped_to_the_tenant_and_agent() {
+        let resent = || serde_json::from_value::<ResentRow>(json!({"seq": 1, "role": "user"})).ok();
+        let missing = turn_window(None, "t1", "a1", None, vec![], None).expect("ok");
+        assert_eq!(missing, ConversationState::Missing);
+        for (tenant, agent) in [("t2", "a1"), ("t1", "a2")] {
+            let foreign = turn_window(
+                Some(conversation_row(tenant, agent, None)),
+                "t1",
+                "a1",
+                resent(),
+                vec![row("assistant", "[]")],
+                Some(3.0),
+            )
+            .expect("ok");
+            assert_eq!(foreign, ConversationState::Foreign);
+        }
+        let found = turn_window(
+            Some(conversation_row("t1", "a1", Some(7))),
+            "t1",
+            "a1",
+            resent(),
+            vec![row("assistant", "[]")],
+            None,
+        )
+        .expect("ok");
+        let ConversationState::Found(window) = found else {
+            panic!("found expected");
+        };
+        assert_eq!(window.message_count, 7);
+        assert_eq!(window.resent, Some((1, Role::User)));
+        assert_eq!(window.messages.len(), 1);
+        assert_eq!(window.conversation.visitor_id.as_deref(), Some("v"));
+        let bad: ResentRow =
+            serde_json::from_value(json!({"seq": 1, "role": "system"})).expect("row");
+        assert!(turn_window(
+            Some(conversation_row("t1", "a1", Some(1))),
+            "t1",
+            "a1",
+            Some(bad),
+            vec![],
+            None
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn turn_statements_bind_what_their_comments_say() {
+        let highest = |sql: &str| {
+            (1..=9)
+                .rev()
+                .find(|n| sql.contains(&format!("?{n}")))
+                .unwrap_or(0)
+        };
+        assert_eq!(highest(TURN_SPEND), 3);
+        assert_eq!(highest(TURN_CONVERSATION), 3);
+        assert_eq!(highest(TURN_RESENT), 4);
+        assert_eq!(highest(TURN_WINDOW), 5);
+        assert!(TURN_WINDOW.contains("LIMIT ?5") && TURN_SPEND.contains("usage_monthly"));
+        let params = usage_params("t", "a", "2026-02-03", &Usage::default(), Some(("c", "m")));
+        assert_eq!(params.len(), 8);
+        assert_eq!(params[7], Param::Text("m".into()));
+        assert_eq!(
+            usage_params("t", "a", "d", &Usage::default(), None)[6],
+            Param::Null
+        );
+        for sql in [ADD_USAGE, ADD_MONTHLY_USAGE] {
+            assert_eq!(highest(sql), 8);
+        }
+    }
 
     fn row(role: &str, parts: &str) -> MessageRow {
         serde_json::from_value(json!({

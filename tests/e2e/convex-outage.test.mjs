@@ -72,7 +72,7 @@ test("a cached agent keeps answering while Convex is down, and its messages are 
     const list = await c.query("conversations:listForTenant", { tenantId: "t_test", agentId: "steady", limit: 50 });
     return list.length === before + 1 && list;
   }, { timeoutMs: 15_000, intervalMs: 200 });
-  const latest = await c.query("conversations:get", { conversationId: stored[0].id });
+  const latest = await c.query("conversations:get", { tenantId: "t_test", conversationId: stored[0].id });
   assert.deepEqual(latest.messages.map((m) => [m.role, JSON.parse(m.parts).find((p) => p.type === "text")?.text]), [
     ["user", "are you there?"],
     ["assistant", "Hello from the stand-in."],

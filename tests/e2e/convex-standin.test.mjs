@@ -40,7 +40,7 @@ const key = (id, tenantId) => ({
   kind: "secret",
   name: "First key",
   lookup: `sk_${id}`,
-  hash: "h",
+  hash: "0".repeat(64),
   masked: "sk_…",
   createdAt: T0,
   revokedAt: null,

@@ -1,6 +1,7 @@
 // Runs the built worker in workerd through Miniflare, with a real (in-memory) D1 database
 // migrated from migrations/, on a free loopback port.
 import { readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { convexClient } from "../../scripts/transfer.mjs";
@@ -16,6 +17,15 @@ function statements(sql) {
     .split(/;\s*(?:\n|$)/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** Applies migrations/ in order to a D1 database. */
+export async function migrateD1(db) {
+  for (const file of readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
+    for (const sql of statements(readFileSync(join(root, "migrations", file), "utf8"))) {
+      await db.prepare(sql).run();
+    }
+  }
 }
 
 /** Origin the test pages pretend to be served from; test agents allow it. */
@@ -66,11 +76,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
-  for (const file of !migrate ? [] : readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
-    for (const sql of statements(readFileSync(join(root, "migrations", file), "utf8"))) {
-      await db.prepare(sql).run();
-    }
-  }
+  if (migrate) await migrateD1(db);
   const stop = async () => {
     await mf.dispose();
     await convex?.standin.close();
@@ -110,6 +116,8 @@ export async function putAgent(db, { id, tenant = "t_test", tenantStatus = "acti
     .run();
 }
 
+const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+
 /** `putAgent` through the Convex functions, as an operator's tools would. */
 async function putAgentConvex(c, { id, tenant, tenantStatus, enabled, config, identitySecret, signingSecret, now }) {
   const existing = await c.query("tenants:get", { tenantId: tenant });
@@ -118,7 +126,7 @@ async function putAgentConvex(c, { id, tenant, tenantStatus, enabled, config, id
       tenant: { id: tenant, name: tenant, status: tenantStatus, monthlySpendCap: null, createdAt: now },
       identitySecret: identitySecret ?? `idsec_unused_${tenant}`,
       signingSecret: signingSecret ?? `whsec_unused_${tenant}`,
-      key: { id: `key_sk_${tenant}`, tenantId: tenant, agentId: null, kind: "secret", name: "test", lookup: `sk_live_unused_${tenant}`, hash: "-", masked: "-", createdAt: now, revokedAt: null },
+      key: { id: `key_sk_${tenant}`, tenantId: tenant, agentId: null, kind: "secret", name: "test", lookup: `sk_live_unused_${tenant}`, hash: sha256(`sk_live_unused_${tenant}`), masked: "-", createdAt: now, revokedAt: null },
     });
   } else {
     await c.mutation("tenants:update", { tenant: { id: tenant, name: existing.name, status: tenantStatus, monthlySpendCap: existing.monthlySpendCap } });
@@ -132,6 +140,6 @@ async function putAgentConvex(c, { id, tenant, tenantStatus, enabled, config, id
   }
   const pk = testKey(id);
   if ((await c.query("keys:byLookup", { lookup: pk })).length === 0) {
-    await c.mutation("keys:create", { key: { id: `key_test_${id}`, tenantId: tenant, agentId: id, kind: "publishable", name: "test", lookup: pk, hash: "-", masked: pk, createdAt: now, revokedAt: null } });
+    await c.mutation("keys:create", { key: { id: `key_test_${id}`, tenantId: tenant, agentId: id, kind: "publishable", name: "test", lookup: pk, hash: sha256(pk), masked: pk, createdAt: now, revokedAt: null } });
   }
 }

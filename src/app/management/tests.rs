@@ -211,15 +211,16 @@ fn edits_need_the_current_version_and_keep_secrets() {
         &tenant,
         "support",
         patch(json!({"enabled": false})),
-        Some(agent.updated_at - 1),
+        Some(agent.version + 1),
     ));
     assert!(matches!(stale, Err(ApiError::Stale)));
     let edit = json!({"config": {"systemPrompt": "Be kind.", "tools": {"webhooks": [{
         "name": "lookup", "url": "https://hooks.example.com/y", "headers": {"x-api-key": REDACTED}
     }]}}});
-    let saved = block_on(ops.update_agent(&tenant, "support", patch(edit), Some(agent.updated_at)))
+    let saved = block_on(ops.update_agent(&tenant, "support", patch(edit), Some(agent.version)))
         .expect("saved");
-    assert!(saved.updated_at > agent.updated_at, "a new version");
+    assert_eq!(saved.version, agent.version + 1, "a new version");
+    assert!(saved.updated_at > agent.updated_at);
     assert_eq!(saved.config.system_prompt, "Be kind.");
     assert_eq!(
         saved.config.tools.webhooks[0]
@@ -232,7 +233,7 @@ fn edits_need_the_current_version_and_keep_secrets() {
         &tenant,
         "support",
         patch(json!({"enabled": false})),
-        Some(agent.updated_at),
+        Some(agent.version),
     ));
     assert!(
         matches!(again, Err(ApiError::Stale)),
@@ -434,5 +435,32 @@ fn tenants_suspended_by_the_operator_stay_listed() {
         !block_on(ops.agent(&tenant, "support"))
             .expect("agent")
             .tenant_active
+    );
+}
+
+#[test]
+fn the_expected_version_comes_from_if_match_or_the_loaded_time() {
+    let stored = Agent {
+        updated_at: 1_764_129_909_000,
+        version: 3,
+        ..Agent::default()
+    };
+    assert_eq!(expected_version(Some(3), None, &stored), Ok(3));
+    assert_eq!(expected_version(Some(3), Some(1), &stored), Ok(3));
+    assert_eq!(
+        expected_version(None, Some(1_764_129_909_000), &stored),
+        Ok(3)
+    );
+    assert_eq!(
+        expected_version(Some(2), None, &stored),
+        Err(ApiError::Stale)
+    );
+    assert_eq!(
+        expected_version(None, Some(1_764_129_908_999), &stored),
+        Err(ApiError::Stale)
+    );
+    assert_eq!(
+        expected_version(None, None, &stored),
+        Err(ApiError::PreconditionRequired)
     );
 }

@@ -126,7 +126,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             let agent = ops.agent(tenant, &id).await?;
             with_etag(
                 json_response(&json!({ "agent": agent_view(&agent) }))?,
-                agent.updated_at,
+                agent.version,
             )
         }
         TenantRoute::UpdateAgent(id) => {
@@ -137,7 +137,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 .await?;
             with_etag(
                 json_response(&json!({ "agent": agent_view(&agent) }))?,
-                agent.updated_at,
+                agent.version,
             )
         }
         TenantRoute::DuplicateAgent(id) => {

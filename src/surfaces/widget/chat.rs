@@ -16,7 +16,7 @@ use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::app::turn::{self, TurnPlan, TurnRequest};
-use crate::dates::{month_start, utc_day};
+use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
 use crate::http::request::read_body;
 use crate::llm::client::HttpModel;
@@ -25,7 +25,8 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::{
-    Agent, Conversation, MessageStatus, Spend, Store, StoreError, StoredMessage, TurnContext,
+    Agent, Conversation, ConversationState, MessageStatus, Spend, Store, StoreError, StoredMessage,
+    TurnContext, TurnQuery,
 };
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
@@ -93,7 +94,7 @@ pub async fn handle(
         // The store work happens after the stream has started, so the visitor sees the answer
         // begin at once; its failures (even "not your conversation") arrive in band.
         let TurnPlan {
-            start,
+            mut start,
             history,
             models,
         } = match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
@@ -105,6 +106,8 @@ pub async fn handle(
                 return sink.fail(&error.to_string());
             }
         };
+        // Once the answer is stored, a late retry of this start must not change anything.
+        start.answer_id = Some(message_id.clone());
         // When the store cannot take the user message now, the visitor still gets the answer and
         // the writes are retried after it (bounded), rather than failing the turn.
         let unsaved_start = match store.start_turn(&start).await {
@@ -175,16 +178,23 @@ async fn plan_turn(
 ) -> Result<TurnPlan, ApiError> {
     let now = now_ms();
     let mut conversation_id = conversation_id;
-    let read = store
-        .turn_context(body.chat_id.as_deref(), agent, &month_start(now))
-        .await;
+    let month = utc_month(now);
+    let query = TurnQuery {
+        tenant_id: &agent.tenant_id,
+        agent_id: &agent.id,
+        conversation_id: body.chat_id.as_deref(),
+        resent_message_id: body.message_id.as_deref(),
+        month: &month,
+        history_limit: context::MAX_HISTORY_MESSAGES as u32,
+    };
+    let read = store.turn_context(&query).await;
     let context = match read {
         Ok(context) => context,
         Err(StoreError::Unavailable(detail)) => {
             console_error!("store unreachable, answering without history: {detail}");
             conversation_id = random_id("chat");
             TurnContext {
-                conversation: None,
+                conversation: ConversationState::Missing,
                 spend: Spend::default(),
             }
         }

@@ -23,7 +23,7 @@ pub async fn handle(
         return Err(ApiError::NotFound("Conversation"));
     }
     let (conversation, messages) = store
-        .conversation(conversation_id)
+        .conversation(&agent.tenant_id, conversation_id)
         .await?
         .filter(|(c, _)| {
             c.agent_id == agent.id && c.visitor_id.as_deref() == Some(visitor.visitor_id.as_str())
@@ -43,7 +43,7 @@ pub async fn rate(
 ) -> Result<Response, ApiError> {
     let owned = is_valid_client_id(conversation_id)
         && store
-            .conversation(conversation_id)
+            .conversation(&agent.tenant_id, conversation_id)
             .await?
             .is_some_and(|(c, _)| {
                 c.agent_id == agent.id
@@ -53,7 +53,14 @@ pub async fn rate(
         return Err(ApiError::NotFound("Conversation"));
     }
     if !store
-        .set_feedback(conversation_id, message_id, rating, now_ms())
+        .set_feedback(
+            &agent.tenant_id,
+            &agent.id,
+            conversation_id,
+            message_id,
+            rating,
+            now_ms(),
+        )
         .await?
     {
         return Err(ApiError::NotFound("Answer"));
