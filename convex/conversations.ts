@@ -9,18 +9,22 @@ import {
   assertDay,
   conversationById,
   conversationCursor,
+  conversationListRow,
   conversationRow,
   conversationRowOf,
   conversationWithMessages,
   deleteConversation,
   fail,
   loadConversation,
+  messageStatus,
   messageText,
   newMessage,
   nullable,
+  rating,
+  snippet,
   spendOf,
   spendRow,
-  type ConversationRow,
+  type ConversationListRow,
 } from "./model";
 
 /** A conversation with its messages (by `seq`), or null. */
@@ -192,23 +196,55 @@ export const listForTenant = internalQuery({
     limit: v.number(),
     before: v.optional(nullable(conversationCursor)),
     search: v.optional(nullable(v.string())),
+    rating: v.optional(nullable(rating)),
+    channel: v.optional(nullable(v.string())),
+    status: v.optional(nullable(messageStatus)),
+    preview: v.optional(nullable(v.boolean())),
   },
-  returns: v.array(conversationRow),
-  handler: async (ctx, { tenantId, agentId, limit, before = null, search = null }) => {
+  returns: v.array(conversationListRow),
+  handler: async (ctx, args) => {
+    const { tenantId, agentId, limit, before = null, search = null } = args;
     assertCount(limit, "limit", 0);
-    const rows: ConversationRow[] = [];
+    const rows: ConversationListRow[] = [];
     if (limit === 0) return rows;
     const needle = (search ?? "").trim().toLowerCase();
     for (const range of ranges(ctx.db, tenantId, agentId, before)) {
       for await (const conversation of range) {
+        const row = conversationRowOf(conversation);
+        if (args.channel != null && row.channel !== args.channel) continue;
+        if (args.preview != null && row.preview !== args.preview) continue;
         if (needle !== "" && !(await mentions(ctx.db, conversation.id, needle))) continue;
-        rows.push(conversationRowOf(conversation));
+        const listed = { ...row, ...(await summary(ctx.db, conversation.id)) };
+        if (args.rating != null && listed.rating !== args.rating) continue;
+        if (args.status != null && listed.lastStatus !== args.status) continue;
+        rows.push(listed);
         if (rows.length === limit) return rows;
       }
     }
     return rows;
   },
 });
+
+/** What the inbox shows of a conversation, from its messages (the same rules as D1's query). */
+async function summary(db: DatabaseReader, conversationId: string) {
+  const messages = db
+    .query("messages")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId));
+  let firstMessage: string | null = null;
+  let messageCount = 0;
+  let up = false;
+  let down = false;
+  let lastStatus: ConversationListRow["lastStatus"] = null;
+  for await (const message of messages) {
+    messageCount += 1;
+    if (message.role === "user" && firstMessage === null) firstMessage = snippet(messageText(message.parts));
+    if (message.role === "assistant") lastStatus = message.status;
+    if (message.feedback === "up") up = true;
+    if (message.feedback === "down") down = true;
+  }
+  const rated: ConversationListRow["rating"] = down ? "down" : up ? "up" : null;
+  return { firstMessage, messageCount, rating: rated, lastStatus };
+}
 
 /** Deletes a tenant's conversation and its messages (usage stays); false unless it owns it. */
 export const remove = internalMutation({

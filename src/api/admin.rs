@@ -8,9 +8,9 @@ use super::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_k
 use super::conversations::conversation_json;
 use super::handler::{forget_agents, json_response, json_status, read_json};
 use super::management::{
-    agent_view, check_id, decode_cursor, if_match, key_view, page, page_limit, parse_config,
-    patch_config, tenant_view, AgentPatch, Duplicate, NewAgent, NewKey, NewTenant, TenantPatch,
-    ToolTest, MAX_BODY_BYTES,
+    agent_view, check_id, conversation_filters, conversation_list_item, decode_cursor, if_match,
+    key_view, page, page_limit, parse_config, patch_config, tenant_view, AgentPatch, Duplicate,
+    NewAgent, NewKey, NewTenant, TenantPatch, ToolTest, MAX_BODY_BYTES,
 };
 use super::routes::{OperatorRoute, TenantRoute};
 use super::url_parts;
@@ -309,26 +309,26 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
                 return Err(ApiError::invalid("q", "Search for at most 200 characters."));
             }
+            let (rating, channel, status, preview) = conversation_filters(&query)?;
             let filter = ConversationQuery {
                 agent_id: query("agentId"),
                 search,
                 before,
+                rating,
+                channel,
+                status,
+                preview,
             };
             // One more than asked tells whether there is a next page.
             let (list, next) = page(
                 store.conversations(&tenant_id, &filter, limit + 1).await?,
-                |c| (c.updated_at, c.id.clone()),
+                |(c, _)| (c.updated_at, c.id.clone()),
                 None,
                 limit,
             );
             let list: Vec<Value> = list
                 .iter()
-                .map(|c| {
-                    json!({
-                        "id": c.id, "agentId": c.agent_id, "visitorId": c.visitor_id,
-                        "createdAt": c.created_at, "updatedAt": c.updated_at,
-                    })
-                })
+                .map(|(c, s)| conversation_list_item(c, s))
                 .collect();
             json_response(&json!({ "conversations": list, "nextCursor": next }))
         }

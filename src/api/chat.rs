@@ -13,10 +13,12 @@ use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
 
+use super::access::tenant_of_key;
 use super::chat_body::{self, ChatBody, MAX_BODY_BYTES};
 use super::handler::read_body;
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::auth::keys;
 use crate::dates::{month_start, utc_day};
 use crate::error::ApiError;
 use crate::llm::client::HttpModel;
@@ -64,6 +66,14 @@ pub async fn handle(
     agent: Agent,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
+    // A preview mark needs the tenant's secret key (the dashboard sends it); it is checked
+    // against the store only when a new conversation asks for one, in `plan_turn`.
+    let preview_key = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| keys::bearer(&h).map(str::to_owned));
     let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
     let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
     let system_prompt = match body
@@ -106,16 +116,24 @@ pub async fn handle(
         sink.flush();
         // The store work happens after the stream has started, so the visitor sees the answer
         // begin at once; its failures (even "not your conversation") arrive in band.
-        let (start, history, models) =
-            match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
-                Ok(planned) => planned,
-                Err(error) => {
-                    if let Some(detail) = error.log_detail() {
-                        console_error!("planning the turn failed: {detail}");
-                    }
-                    return sink.fail(&error.to_string());
+        let (start, history, models) = match plan_turn(
+            &store,
+            &agent,
+            conversation_id,
+            &visitor_id,
+            body,
+            preview_key,
+        )
+        .await
+        {
+            Ok(planned) => planned,
+            Err(error) => {
+                if let Some(detail) = error.log_detail() {
+                    console_error!("planning the turn failed: {detail}");
                 }
-            };
+                return sink.fail(&error.to_string());
+            }
+        };
         // When the store cannot take the user message now, the visitor still gets the answer and
         // the writes are retried after it (bounded), rather than failing the turn.
         let unsaved_start = match store.start_turn(&start).await {
@@ -178,6 +196,17 @@ pub async fn handle(
         .stream(stream))
 }
 
+/// Whether `presented` is a live secret key of the tenant (a visitor cannot mark a preview).
+async fn is_tenant_key(store: &AnyStore, presented: &str, tenant_id: &str) -> bool {
+    let Some(lookup) = keys::secret_lookup(presented) else {
+        return false;
+    };
+    match store.keys_by_lookup(lookup).await {
+        Ok(candidates) => tenant_of_key(presented, &candidates).is_ok_and(|t| t == tenant_id),
+        Err(_) => false,
+    }
+}
+
 /// Works out what the turn writes, the history it answers and the models it may use, with
 /// one read of the store.
 async fn plan_turn(
@@ -186,6 +215,7 @@ async fn plan_turn(
     conversation_id: String,
     visitor_id: &str,
     body: ChatBody,
+    preview_key: Option<String>,
 ) -> Result<(TurnStart, Vec<StoredMessage>, Vec<String>), ApiError> {
     let now = now_ms();
     let mut conversation_id = conversation_id;
@@ -221,6 +251,10 @@ async fn plan_turn(
         }
         Some((conversation, history)) => (conversation, history, false),
         None => {
+            let preview = match preview_key.as_deref().filter(|_| body.preview) {
+                Some(presented) => is_tenant_key(store, presented, &agent.tenant_id).await,
+                None => false,
+            };
             let conversation = Conversation {
                 id: conversation_id,
                 tenant_id: agent.tenant_id.clone(),
@@ -228,6 +262,9 @@ async fn plan_turn(
                 visitor_id: Some(visitor_id.to_owned()),
                 created_at: now,
                 updated_at: now,
+                page_url: body.page_url().map(str::to_owned),
+                channel: body.channel.clone(),
+                preview,
             };
             (conversation, Vec::new(), true)
         }

@@ -9,9 +9,9 @@ use worker::{console_log, Env};
 use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
-    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
+    FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,
+    TenantSecret, TenantStatus, TurnContext, TurnStart,
 };
 use crate::platform;
 
@@ -176,7 +176,7 @@ impl Store for AnyStore {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError> {
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError> {
         each!(self, s => s.conversations(tenant_id, query, limit).await)
     }
     async fn delete_conversation(

@@ -80,7 +80,8 @@ pub fn retryable(kind: Kind, error: &StoreError) -> bool {
 pub fn conversation(c: &Conversation) -> Value {
     json!({
         "id": c.id, "tenantId": c.tenant_id, "agentId": c.agent_id, "visitorId": c.visitor_id,
-        "createdAt": c.created_at, "updatedAt": c.updated_at,
+        "createdAt": c.created_at, "updatedAt": c.updated_at, "pageUrl": c.page_url,
+        "channel": c.channel, "preview": c.preview,
     })
 }
 

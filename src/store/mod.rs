@@ -165,6 +165,27 @@ pub struct ConversationQuery {
     pub search: Option<String>,
     /// Only those after this `(updated_at, id)` in the listing order (a page cursor).
     pub before: Option<(i64, String)>,
+    /// Only those whose summary rating is this.
+    pub rating: Option<Rating>,
+    /// Only those started from this channel.
+    pub channel: Option<String>,
+    /// Only those whose last answer ended so.
+    pub status: Option<MessageStatus>,
+    /// Only dashboard preview chats (`true`) or only the others (`false`).
+    pub preview: Option<bool>,
+}
+
+/// What an inbox row shows of a conversation, worked out from its messages when listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationSummary {
+    /// The first user message's text (at most `EXCERPT_CHARS`).
+    pub first_message: Option<String>,
+    /// Messages, both roles.
+    pub message_count: u64,
+    /// `Down` when any answer was rated down, else `Up` when any was rated up.
+    pub rating: Option<Rating>,
+    /// How the last answer ended; `None` before the first answer.
+    pub status: Option<MessageStatus>,
 }
 
 /// Which rated answers to list (newest rating first).
@@ -260,6 +281,12 @@ pub struct Conversation {
     pub created_at: i64,
     /// Last activity, ms since the epoch.
     pub updated_at: i64,
+    /// The page the first message was sent from, as the page reported it (unverified).
+    pub page_url: Option<String>,
+    /// Where it was started, as the client said (`widget`, `inline`, `api`; unverified).
+    pub channel: Option<String>,
+    /// Started from the dashboard's preview by a holder of the tenant's secret key.
+    pub preview: bool,
 }
 
 /// How an assistant message ended.
@@ -474,7 +501,7 @@ pub trait Store {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError>;
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError>;
     /// Deletes a tenant's conversation with its messages; false when not found.
     async fn delete_conversation(
         &self,
