@@ -234,6 +234,7 @@ test("listForTenant: that tenant's (or agent's) conversations, most recently upd
       messageCount: 2,
       rating: null,
       lastStatus: "complete",
+      matchText: null,
     },
   ]);
   expect(await errorData(list(null, 1.5))).toMatchObject({ code: "Invalid" });
@@ -290,6 +291,8 @@ test("listForTenant summarises each conversation and filters by rating, channel,
   expect(await ids({ preview: true })).toEqual(["prev"]);
   expect(await ids({ preview: false })).toEqual(["web", "old", "bare"]);
   expect(await ids({ preview: false, rating: "up" })).toEqual([]);
+  const found = await list({ search: "OF PREV" });
+  expect(found.map((c) => [c.id, c.matchText])).toEqual([["prev", "text of prev-u1"]]);
 });
 
 type Cursor = { updatedAt: number; id: string } | null;

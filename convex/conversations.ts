@@ -168,15 +168,16 @@ function ranges(
   ];
 }
 
-/** Whether some message of the conversation has `needle` (lower case) in its text. */
+/** The text of the first message of the conversation with `needle` (lower case) in it, or null. */
 async function mentions(db: DatabaseReader, conversationId: string, needle: string) {
   const messages = db
     .query("messages")
     .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId));
   for await (const message of messages) {
-    if (messageText(message.parts).toLowerCase().includes(needle)) return true;
+    const text = messageText(message.parts);
+    if (text.toLowerCase().includes(needle)) return text;
   }
-  return false;
+  return null;
 }
 
 /**
@@ -185,7 +186,7 @@ async function mentions(db: DatabaseReader, conversationId: string, needle: stri
  *
  * - `before`: the last row of the previous page; only conversations after it in that order.
  * - `search`: only conversations where some message's text (its "text" parts, concatenated)
- *   contains it, ignoring case; trimmed, and ignored when empty. It reads the tenant's (or
+ *   contains it, ignoring case (`matchText` is the first such message's text, uncut; else null); trimmed, and ignored when empty. It reads the tenant's (or
  *   agent's) conversations from `before` on, and their messages, until `limit` match, so a rare
  *   term in a large tenant reads a lot (bounded by Convex's per-query read limits).
  */
@@ -213,8 +214,9 @@ export const listForTenant = internalQuery({
         const row = conversationRowOf(conversation);
         if (args.channel != null && row.channel !== args.channel) continue;
         if (args.preview != null && row.preview !== args.preview) continue;
-        if (needle !== "" && !(await mentions(ctx.db, conversation.id, needle))) continue;
-        const listed = { ...row, ...(await summary(ctx.db, conversation.id)) };
+        const matchText = needle === "" ? null : await mentions(ctx.db, conversation.id, needle);
+        if (needle !== "" && matchText === null) continue;
+        const listed = { ...row, ...(await summary(ctx.db, conversation.id)), matchText };
         if (args.rating != null && listed.rating !== args.rating) continue;
         if (args.status != null && listed.lastStatus !== args.status) continue;
         rows.push(listed);

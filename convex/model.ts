@@ -160,6 +160,8 @@ export const conversationListRow = conversationDoc.extend({
   rating: nullable(rating),
   /** How the last answer ended; null before the first answer. */
   lastStatus: nullable(messageStatus),
+  /** With a search: the whole text of the first message that has it (the worker cuts it). */
+  matchText: nullable(v.string()),
 });
 export const messageRow = messageDoc.omit("feedbackAt");
 export const usageRow = usageDoc.omit("tenantId");

@@ -425,6 +425,7 @@ pub fn conversation_list_item(c: &Conversation, s: &ConversationSummary) -> Valu
         "createdAt": c.created_at, "updatedAt": c.updated_at,
         "firstMessage": s.first_message, "messageCount": s.message_count,
         "rating": s.rating.map(Rating::as_str), "status": s.status.map(MessageStatus::as_str),
+        "match": s.matched,
         "pageUrl": c.page_url, "channel": c.channel, "preview": c.preview,
     })
 }

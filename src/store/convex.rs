@@ -384,7 +384,11 @@ impl Store for ConvexStore {
                         "preview": query.preview }),
             )
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let needle = query.search.as_deref();
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_listing(needle))
+            .collect())
     }
 
     async fn delete_conversation(

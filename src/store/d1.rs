@@ -468,7 +468,11 @@ impl Store for D1Store {
                 ],
             )
             .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let needle = query.search.as_deref();
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_listing(needle))
+            .collect())
     }
 
     async fn delete_conversation(

@@ -186,6 +186,8 @@ pub struct ConversationSummary {
     pub rating: Option<Rating>,
     /// How the last answer ended; `None` before the first answer.
     pub status: Option<MessageStatus>,
+    /// With a search: the text around the first match, in the first message that has it.
+    pub matched: Option<String>,
 }
 
 /// Which rated answers to list (newest rating first).

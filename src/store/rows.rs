@@ -154,6 +154,7 @@ pub fn select_conversation() -> String {
 /// `?2` agent or NULL, `?3`/`?4` cursor (`updated_at`, id) or NULL, `?5` lowercase search text or
 /// NULL (matched against each message's text parts joined, as the Convex function does), `?6`
 /// limit, `?7` rating, `?8` channel, `?9` last answer's status, `?10` preview (0/1), each or NULL.
+/// With a search, `match_parts` is the first message that has the text.
 /// The summary is worked out per listed row (the messages index), so nothing is kept in sync.
 pub fn select_conversations() -> String {
     format!(
@@ -165,7 +166,11 @@ pub fn select_conversations() -> String {
               WHEN sum(m.feedback = 'up') > 0 THEN 'up' END \
               FROM messages m WHERE m.conversation_id = c.id) AS rating, \
            (SELECT m.status FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant' \
-              ORDER BY m.seq DESC LIMIT 1) AS last_status \
+              ORDER BY m.seq DESC LIMIT 1) AS last_status, \
+           (SELECT m.parts FROM messages m WHERE ?5 IS NOT NULL AND m.conversation_id = c.id \
+              AND instr(lower((SELECT group_concat(json_extract(p.value, '$.text'), '') \
+                  FROM json_each(m.parts) p WHERE json_extract(p.value, '$.type') = 'text')), ?5) > 0 \
+              ORDER BY m.seq LIMIT 1) AS match_parts \
          FROM ({CONVERSATION_COLUMNS}) c WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
          AND (?3 IS NULL OR updated_at < ?3 OR (updated_at = ?3 AND id < ?4)) \
          AND (?8 IS NULL OR channel = ?8) AND (?10 IS NULL OR preview = ?10) \
@@ -605,6 +610,66 @@ pub struct ConversationListRow {
     rating: Option<String>,
     #[serde(default, alias = "lastStatus")]
     last_status: Option<MessageStatus>,
+    #[serde(default)]
+    match_parts: Option<String>,
+    /// Convex: the matching message's text.
+    #[serde(default, alias = "matchText")]
+    match_text: Option<String>,
+}
+
+impl ConversationListRow {
+    /// The summary, with the search match cut around the first occurrence of `needle`.
+    pub fn into_listing(self, needle: Option<&str>) -> (Conversation, ConversationSummary) {
+        let matched = self
+            .match_text
+            .clone()
+            .or_else(|| self.match_parts.as_deref().map(full_text));
+        let mut listing: (Conversation, ConversationSummary) = self.into();
+        listing.1.matched = matched
+            .zip(needle)
+            .and_then(|(text, needle)| around(&text, needle));
+        listing
+    }
+}
+
+/// The text parts of a stored message, joined (uncut).
+fn full_text(parts_json: &str) -> String {
+    let parts: Vec<Value> = serde_json::from_str(parts_json).unwrap_or_default();
+    parts
+        .iter()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect()
+}
+
+/// About `MATCH_CHARS` characters of `text` around the first case-insensitive `needle`, with
+/// `…` where it was cut; `None` when it is not there.
+pub fn around(text: &str, needle: &str) -> Option<String> {
+    const MATCH_CHARS: usize = 160;
+    let chars: Vec<char> = text.chars().collect();
+    let lower: Vec<char> = chars
+        .iter()
+        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .collect();
+    let want: Vec<char> = needle
+        .chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect();
+    if want.is_empty() || want.len() > lower.len() {
+        return None;
+    }
+    let at = (0..=lower.len() - want.len()).find(|&i| lower[i..i + want.len()] == want[..])?;
+    let start = at.saturating_sub(MATCH_CHARS.saturating_sub(want.len()) / 2);
+    let end = (start + MATCH_CHARS.max(want.len())).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    Some(out)
 }
 
 impl From<ConversationListRow> for (Conversation, ConversationSummary) {
@@ -617,6 +682,7 @@ impl From<ConversationListRow> for (Conversation, ConversationSummary) {
             message_count: row.message_count as u64,
             rating: row.rating.as_deref().and_then(Rating::parse),
             status: row.last_status,
+            matched: None,
         };
         (row.conversation.into(), summary)
     }
@@ -740,5 +806,22 @@ mod tests {
         assert_eq!(keyed.publishable_keys, vec!["pk_live_1"]);
         assert_eq!(keyed.signing_secret.as_deref(), Some("s"));
         assert_eq!(agent.config.name, "N");
+    }
+
+    #[test]
+    fn a_search_match_is_cut_around_the_needle() {
+        assert_eq!(
+            around("Do the trail BOOTS run small?", "boots").as_deref(),
+            Some("Do the trail BOOTS run small?")
+        );
+        let long = format!("{} needle {}", "a".repeat(300), "b".repeat(300));
+        let cut = around(&long, "NEEDLE").expect("found");
+        assert!(
+            cut.starts_with('…') && cut.ends_with('…') && cut.contains("needle"),
+            "{cut}"
+        );
+        assert!(cut.chars().count() <= 162);
+        assert_eq!(around("nothing here", "boots"), None);
+        assert_eq!(around("", "x"), None);
     }
 }

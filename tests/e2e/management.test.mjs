@@ -205,7 +205,7 @@ describe("management API", () => {
     const byId = Object.fromEntries(all.map((c) => [c.id, c]));
     assert.deepEqual(
       { ...byId.sum_web, createdAt: 0, updatedAt: 0, visitorId: null },
-      { id: "sum_web", agentId: "summary", visitorId: null, createdAt: 0, updatedAt: 0, firstMessage: "Where is my **order**?", messageCount: 4, rating: null, status: "complete", pageUrl: "https://shop.example/orders", channel: "widget", preview: false },
+      { id: "sum_web", agentId: "summary", visitorId: null, createdAt: 0, updatedAt: 0, match: null, firstMessage: "Where is my **order**?", messageCount: 4, rating: null, status: "complete", pageUrl: "https://shop.example/orders", channel: "widget", preview: false },
     );
     assert.equal(byId.sum_preview.preview, true, "the dashboard's preview, with the tenant's secret key");
     assert.equal(byId.sum_preview.channel, "inline");
@@ -228,6 +228,8 @@ describe("management API", () => {
     assert.deepEqual(await ids("&preview=true"), ["sum_preview"]);
     assert.deepEqual(await ids("&preview=false"), ["sum_forged", "sum_other_key", "sum_web"]);
     assert.deepEqual(await ids("&status=complete&preview=false&q=invoice"), ["sum_web"]);
+    assert.equal((await list("&q=INVOICE"))[0].match, "And the invoice?", "the matched text, from the message that has it");
+    assert.equal(byId.sum_web.match, null, "no search, no match");
     assert.deepEqual(await ids("&status=error"), []);
     for (const [name, value] of [["rating", "meh"], ["status", "done"], ["preview", "maybe"], ["channel", "Not OK"]]) {
       const res = await api("GET", `/api/admin/conversations?${name}=${encodeURIComponent(value)}`);
