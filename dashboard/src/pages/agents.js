@@ -97,7 +97,7 @@ export async function showAgent(id, view) {
     if (confirm("Discard your edits and load the latest saved version?")) go(`agent/${agent.id}`);
   } });
   editor.save.after(reload);
-  const saved = h("p.meta#last-saved", { text: `Last saved ${date(agent.updatedAt)}` });
+  const saved = h("p#last-saved.meta", { text: `Last saved ${date(agent.updatedAt)}` });
   editor.form.append(saved);
   editor.form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -183,7 +183,7 @@ function agentForm(agent, creating) {
   for (const t of (c.tools && c.tools.webhooks) || []) tools.append(toolEditor(t, agent.id, creating));
 
   // "Where will this chat run?": the step a new agent needs before it works anywhere.
-  const noOrigins = h("p.warn-box#no-origins", { role: "note" },
+  const noOrigins = h("p#no-origins.warn-box", { role: "note" },
     h("strong", { text: "No allowed origins: this chat works nowhere yet. " }),
     "Add the origin of each site that will show it (scheme, host and port, such as https://www.example.com).");
   const addHere = h("button.secondary", { type: "button", text: `Add this dashboard (${location.origin})`, onclick: () => {

@@ -41,7 +41,7 @@ export function preview(agent, editor) {
   current = mine;
   const key = agent.publishableKeys && agent.publishableKeys[0];
   const origin = location.origin;
-  const refused = h("div.warn-box#preview-refused", { role: "alert", hidden: true },
+  const refused = h("div#preview-refused.warn-box", { role: "alert", hidden: true },
     h("p", null, "This dashboard’s origin ", h("code", { text: origin }), " is not in the agent’s allowed origins, so the preview cannot chat."),
     h("button", { type: "button", text: "Allow this origin", onclick: () => {
       editor.addOrigin(origin);
