@@ -49,22 +49,33 @@ export async function bundle(options) {
   return result;
 }
 
-/** Writes public/ from widget/ and dashboard/. */
-export async function buildWidget() {
-  step("Building the widget, dashboard and demo site into public/");
+/** The parts of public/, each rebuilt on its own by the dev watchers. */
+export const PARTS = {
+  /** The demo site (widget/site, as is) and the OpenAPI document served at /api/openapi.json. */
+  async site() {
+    cpSync(join(root, "widget", "site"), PUBLIC, { recursive: true });
+    cpSync(join(root, "openapi.json"), join(PUBLIC, "openapi.json"));
+  },
+  async widget() {
+    await bundle({ entryPoints: [join(root, "widget/src/loader.js")], outfile: join(PUBLIC, "widget.js"), format: "iife" });
+    await bundle({ entryPoints: [join(root, "widget/src/panel.js")], outfile: join(PUBLIC, "chat-panel.js"), format: "iife" });
+    await bundle({ entryPoints: [join(root, "widget/src/panel.css")], outfile: join(PUBLIC, "chat-panel.css") });
+  },
+  async dashboard() {
+    const admin = join(PUBLIC, "admin");
+    mkdirSync(admin, { recursive: true });
+    for (const file of ["index.html", "admin.css", "favicon.svg"]) cpSync(join(root, "dashboard", file), join(admin, file));
+    await bundle({ entryPoints: [join(root, "dashboard/src/main.js")], outfile: join(admin, "admin.js"), format: "esm" });
+  },
+};
+
+/** Writes public/ from widget/ and dashboard/ (from scratch unless `clean` is false). */
+export async function buildWidget({ clean = true, quiet = false } = {}) {
+  if (!quiet) step("Building the widget, dashboard and demo site into public/");
   // esbuild is imported in bundle(): on a fresh clone it exists only after setup's `npm ci`.
-  rmSync(PUBLIC, { recursive: true, force: true });
+  if (clean) rmSync(PUBLIC, { recursive: true, force: true });
   mkdirSync(PUBLIC, { recursive: true });
-  cpSync(join(root, "widget", "site"), PUBLIC, { recursive: true });
-  // The API document, served at /api/openapi.json (the worker reads it from the assets).
-  cpSync(join(root, "openapi.json"), join(PUBLIC, "openapi.json"));
-  await bundle({ entryPoints: [join(root, "widget/src/loader.js")], outfile: join(PUBLIC, "widget.js"), format: "iife" });
-  await bundle({ entryPoints: [join(root, "widget/src/panel.js")], outfile: join(PUBLIC, "chat-panel.js"), format: "iife" });
-  await bundle({ entryPoints: [join(root, "widget/src/panel.css")], outfile: join(PUBLIC, "chat-panel.css") });
-  const admin = join(PUBLIC, "admin");
-  mkdirSync(admin, { recursive: true });
-  for (const file of ["index.html", "admin.css", "favicon.svg"]) cpSync(join(root, "dashboard", file), join(admin, file));
-  await bundle({ entryPoints: [join(root, "dashboard/src/main.js")], outfile: join(admin, "admin.js"), format: "esm" });
+  for (const part of Object.values(PARTS)) await part();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
