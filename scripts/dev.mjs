@@ -226,7 +226,7 @@ async function seedConvex(vars, persist) {
 }
 
 /** The worker: local D1, demo seed, one build, `wrangler dev`, rebuilt when src/ changes. */
-async function worker({ assets }) {
+async function worker({ assets, watchAssets = false }) {
   const started = Date.now();
   await setup();
   const wrangler = npmBin("wrangler");
@@ -290,7 +290,7 @@ async function worker({ assets }) {
   } else if (vars.OPENROUTER_BASE_URL) {
     console.log(`  Model API:   ${vars.OPENROUTER_BASE_URL}`);
   }
-  console.log("  Watching src/ (worker)" + (assets ? ", widget/ and dashboard/ (assets)" : "") + ". DEV_VERBOSE=1 shows all tool output.\n");
+  console.log("  Watching src/ (worker)" + (watchAssets ? ", widget/ and dashboard/ (assets)" : "") + ". DEV_VERBOSE=1 shows all tool output.\n");
   // wrangler dev reloads when build/ changes.
   onChange([join(root, "src")], "worker", buildWorker);
 }
@@ -354,7 +354,7 @@ async function main() {
     case "convex":
       return convex({ required: true });
     case "all":
-      await worker({ assets: true });
+      await worker({ assets: true, watchAssets: true });
       await assets(["site", "widget"], widgetDirs, { initial: false });
       await assets("dashboard", dashboardDirs, { initial: false });
       return convex({ required: false });
