@@ -280,6 +280,14 @@ describe("tenant dashboard", () => {
 
   test("a new agent starts allowed on the dashboard itself, its preview chats are marked, and a refused origin can be allowed in one click", async () => {
     await withPage(browser, "dashboard-onboarding", async (page, errors) => {
+      // Counts the page's live `storage` listeners: each preview mount adds one, destroy() removes it.
+      await page.addInitScript(() => {
+        window.__storage = 0;
+        const add = window.addEventListener;
+        const remove = window.removeEventListener;
+        window.addEventListener = function (type, ...rest) { if (type === "storage") window.__storage++; return add.call(this, type, ...rest); };
+        window.removeEventListener = function (type, ...rest) { if (type === "storage") window.__storage--; return remove.call(this, type, ...rest); };
+      });
       await signIn(page, "#new-agent");
       const origins = page.getByLabel("Allowed origins");
       assert.equal(await origins.inputValue(), worker.url, "the dashboard's own origin is allowed from the start");
@@ -303,6 +311,11 @@ describe("tenant dashboard", () => {
       await panel.locator("textarea").fill("Hello from the preview");
       await panel.locator("textarea").press("Enter");
       await panel.locator(".ec-actions").waitFor({ timeout: 15_000 });
+      for (const title of ["One", "Two", "Three"]) {
+        await page.getByLabel("Title", { exact: true }).fill(title);
+        await assertEventually(async () => (await panel.locator(".ec-title").textContent({ timeout: 500 }).catch(() => "")) === title);
+      }
+      assert.equal(await page.evaluate(() => window.__storage), 1, "remounting the preview leaves one listener, not one per edit");
       const row = await worker.d1.prepare("SELECT preview, channel FROM conversations WHERE agent_id = 'onboard'").first();
       assert.deepEqual({ ...row }, { preview: 1, channel: "inline" });
       assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("edgechat:onboard")).length), 0, "the preview keeps its own visitor, apart from real embeds");
