@@ -137,157 +137,27 @@ pub fn validate(config: &AgentConfig, allowed_hosts: &[String]) -> Result<(), In
     Ok(())
 }
 
-/// CSS named colours (CSS Color 4), so a name like `teal` passes and `green-ish` does not.
-const NAMED_COLORS: &[&str] = &[
-    "aliceblue",
-    "antiquewhite",
-    "aqua",
-    "aquamarine",
-    "azure",
-    "beige",
-    "bisque",
-    "black",
-    "blanchedalmond",
-    "blue",
-    "blueviolet",
-    "brown",
-    "burlywood",
-    "cadetblue",
-    "chartreuse",
-    "chocolate",
-    "coral",
-    "cornflowerblue",
-    "cornsilk",
-    "crimson",
-    "cyan",
-    "darkblue",
-    "darkcyan",
-    "darkgoldenrod",
-    "darkgray",
-    "darkgreen",
-    "darkgrey",
-    "darkkhaki",
-    "darkmagenta",
-    "darkolivegreen",
-    "darkorange",
-    "darkorchid",
-    "darkred",
-    "darksalmon",
-    "darkseagreen",
-    "darkslateblue",
-    "darkslategray",
-    "darkslategrey",
-    "darkturquoise",
-    "darkviolet",
-    "deeppink",
-    "deepskyblue",
-    "dimgray",
-    "dimgrey",
-    "dodgerblue",
-    "firebrick",
-    "floralwhite",
-    "forestgreen",
-    "fuchsia",
-    "gainsboro",
-    "ghostwhite",
-    "gold",
-    "goldenrod",
-    "gray",
-    "green",
-    "greenyellow",
-    "grey",
-    "honeydew",
-    "hotpink",
-    "indianred",
-    "indigo",
-    "ivory",
-    "khaki",
-    "lavender",
-    "lavenderblush",
-    "lawngreen",
-    "lemonchiffon",
-    "lightblue",
-    "lightcoral",
-    "lightcyan",
-    "lightgoldenrodyellow",
-    "lightgray",
-    "lightgreen",
-    "lightgrey",
-    "lightpink",
-    "lightsalmon",
-    "lightseagreen",
-    "lightskyblue",
-    "lightslategray",
-    "lightslategrey",
-    "lightsteelblue",
-    "lightyellow",
-    "lime",
-    "limegreen",
-    "linen",
-    "magenta",
-    "maroon",
-    "mediumaquamarine",
-    "mediumblue",
-    "mediumorchid",
-    "mediumpurple",
-    "mediumseagreen",
-    "mediumslateblue",
-    "mediumspringgreen",
-    "mediumturquoise",
-    "mediumvioletred",
-    "midnightblue",
-    "mintcream",
-    "mistyrose",
-    "moccasin",
-    "navajowhite",
-    "navy",
-    "oldlace",
-    "olive",
-    "olivedrab",
-    "orange",
-    "orangered",
-    "orchid",
-    "palegoldenrod",
-    "palegreen",
-    "paleturquoise",
-    "palevioletred",
-    "papayawhip",
-    "peachpuff",
-    "peru",
-    "pink",
-    "plum",
-    "powderblue",
-    "purple",
-    "rebeccapurple",
-    "red",
-    "rosybrown",
-    "royalblue",
-    "saddlebrown",
-    "salmon",
-    "sandybrown",
-    "seagreen",
-    "seashell",
-    "sienna",
-    "silver",
-    "skyblue",
-    "slateblue",
-    "slategray",
-    "slategrey",
-    "snow",
-    "springgreen",
-    "steelblue",
-    "tan",
-    "teal",
-    "thistle",
-    "tomato",
-    "turquoise",
-    "violet",
-    "wheat",
-    "white",
-    "whitesmoke",
-    "yellow",
-    "yellowgreen",
-];
+/// CSS named colours (CSS Color 4), so a name like `teal` passes and `green-ish` does not;
+/// one string, as a long array would be one line per name.
+const NAMED_COLORS: &str =
+    "aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue \
+     blueviolet brown burlywood cadetblue chartreuse chocolate coral cornflowerblue cornsilk \
+     crimson cyan darkblue darkcyan darkgoldenrod darkgray darkgreen darkgrey darkkhaki \
+     darkmagenta darkolivegreen darkorange darkorchid darkred darksalmon darkseagreen \
+     darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue \
+     dimgray dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia gainsboro \
+     ghostwhite gold goldenrod gray green greenyellow grey honeydew hotpink indianred indigo \
+     ivory khaki lavender lavenderblush lawngreen lemonchiffon lightblue lightcoral lightcyan \
+     lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen \
+     lightskyblue lightslategray lightslategrey lightsteelblue lightyellow lime limegreen \
+     linen magenta maroon mediumaquamarine mediumblue mediumorchid mediumpurple \
+     mediumseagreen mediumslateblue mediumspringgreen mediumturquoise mediumvioletred \
+     midnightblue mintcream mistyrose moccasin navajowhite navy oldlace olive olivedrab \
+     orange orangered orchid palegoldenrod palegreen paleturquoise palevioletred papayawhip \
+     peachpuff peru pink plum powderblue purple rebeccapurple red rosybrown royalblue \
+     saddlebrown salmon sandybrown seagreen seashell sienna silver skyblue slateblue \
+     slategray slategrey snow springgreen steelblue tan teal thistle tomato turquoise violet \
+     wheat white whitesmoke yellow yellowgreen";
 
 /// Whether `text` is a CSS colour the widget can use: `#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa`,
 /// a named colour, or `rgb()`, `hsl()`, `hwb()`, `lab()`, `lch()`, `oklab()`, `oklch()` with
@@ -298,7 +168,10 @@ pub fn is_css_color(text: &str) -> bool {
     if let Some(hex) = text.strip_prefix('#') {
         return matches!(hex.len(), 3 | 4 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit());
     }
-    if NAMED_COLORS.contains(&text.as_str()) {
+    if NAMED_COLORS
+        .split_ascii_whitespace()
+        .any(|name| name == text)
+    {
         return true;
     }
     let Some((name, rest)) = text.split_once('(') else {
