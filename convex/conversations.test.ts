@@ -279,8 +279,73 @@ test("listForTenant: that tenant's (or agent's) conversations, most recently upd
   expect(await list(null, 0)).toEqual([]);
   expect(await list(null, 10, "t2")).toEqual(["d1"]);
   const rows = await t.query(internal.conversations.listForTenant, { tenantId: "t1", agentId: "a1", limit: 1 });
-  expect(rows).toEqual([{ ...conversationRow("c1", "t1", "a1", T0 + 1), updatedAt: T0 + 5 }]);
+  expect(rows).toEqual([
+    {
+      ...conversationRow("c1", "t1", "a1", T0 + 1),
+      updatedAt: T0 + 5,
+      firstMessage: "text of c1-u1",
+      messageCount: 2,
+      rating: null,
+      lastStatus: "complete",
+      matchText: null,
+    },
+  ]);
   expect(await errorData(list(null, 1.5))).toMatchObject({ code: "Invalid" });
+});
+
+test("listForTenant summarises each conversation and filters by rating, channel, status and preview", async () => {
+  const t = setup();
+  await world(t);
+  const start = (id: string, over: Partial<ReturnType<typeof conversationRow>>, at: number) =>
+    t.mutation(internal.conversations.startTurn, {
+      conversation: { ...conversationRow(id, "t1", "a1", at), ...over },
+      create: true,
+      replaceAfter: null,
+      userMessage: messageInput(`${id}-u1`, id, "t1", { createdAt: at }),
+    });
+  await start("web", { channel: "widget", pageUrl: "https://shop.example/p" }, T0 + 1);
+  await start("prev", { channel: "inline", preview: true }, T0 + 2);
+  await start("old", {}, T0 + 3);
+  // A conversation stored before the summary fields existed.
+  await t.run(async (ctx) => {
+    await ctx.db.insert("conversations", { id: "bare", tenantId: "t1", agentId: "a1", visitorId: "v1", createdAt: T0, updatedAt: T0 });
+  });
+  const answer = (id: string, conversationId: string, over: object, at: number) =>
+    t.mutation(internal.messages.appendAnswer, {
+      message: answerInput(id, conversationId, "t1", { createdAt: at, ...over }),
+      agentId: "a1",
+      day: "2026-01-01",
+    });
+  await answer("w1", "web", { feedback: "up" }, T0 + 10);
+  await answer("w2", "web", { feedback: "down", status: "error", error: "model failed" }, T0 + 11);
+  await answer("p1", "prev", { feedback: "up" }, T0 + 12);
+  const list = (filters: object = {}) =>
+    t.query(internal.conversations.listForTenant, { tenantId: "t1", agentId: null, limit: 10, ...filters });
+  const all = await list();
+  expect(all.map((c) => c.id)).toEqual(["prev", "web", "old", "bare"]);
+  expect(all[1]).toMatchObject({
+    firstMessage: "text of web-u1",
+    messageCount: 3,
+    rating: "down",
+    lastStatus: "error",
+    channel: "widget",
+    pageUrl: "https://shop.example/p",
+    preview: false,
+  });
+  expect(all[0]).toMatchObject({ rating: "up", lastStatus: "complete", preview: true, channel: "inline" });
+  expect(all[2]).toMatchObject({ messageCount: 1, rating: null, lastStatus: null });
+  expect(all[3]).toMatchObject({ firstMessage: null, messageCount: 0, pageUrl: null, channel: null, preview: false });
+  const ids = async (filters: object) => (await list(filters)).map((c) => c.id);
+  expect(await ids({ rating: "up" })).toEqual(["prev"]);
+  expect(await ids({ rating: "down" })).toEqual(["web"]);
+  expect(await ids({ channel: "widget" })).toEqual(["web"]);
+  expect(await ids({ status: "error" })).toEqual(["web"]);
+  expect(await ids({ status: "complete" })).toEqual(["prev"]);
+  expect(await ids({ preview: true })).toEqual(["prev"]);
+  expect(await ids({ preview: false })).toEqual(["web", "old", "bare"]);
+  expect(await ids({ preview: false, rating: "up" })).toEqual([]);
+  const found = await list({ search: "OF PREV" });
+  expect(found.map((c) => [c.id, c.matchText])).toEqual([["prev", "text of prev-u1"]]);
 });
 
 type Cursor = { updatedAt: number; id: string } | null;

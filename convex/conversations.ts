@@ -9,6 +9,7 @@ import {
   assertMonth,
   conversationById,
   conversationCursor,
+  conversationListRow,
   conversationRow,
   conversationRowOf,
   conversationWithMessages,
@@ -17,13 +18,16 @@ import {
   loadConversation,
   messageById,
   messageRowOf,
+  messageStatus,
   messageText,
   monthlySpendOf,
   newMessage,
   nullable,
+  rating,
+  snippet,
   spendRow,
   turnConversation,
-  type ConversationRow,
+  type ConversationListRow,
 } from "./model";
 
 /** A tenant's conversation with its messages (by `seq`), or null (also when another tenant's). */
@@ -238,15 +242,16 @@ function ranges(
   ];
 }
 
-/** Whether some message of the conversation has `needle` (lower case) in its text. */
+/** The text of the first message of the conversation with `needle` (lower case) in it, or null. */
 async function mentions(db: DatabaseReader, conversationId: string, needle: string) {
   const messages = db
     .query("messages")
     .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId));
   for await (const message of messages) {
-    if (messageText(message.parts).toLowerCase().includes(needle)) return true;
+    const text = messageText(message.parts);
+    if (text.toLowerCase().includes(needle)) return text;
   }
-  return false;
+  return null;
 }
 
 /**
@@ -255,7 +260,7 @@ async function mentions(db: DatabaseReader, conversationId: string, needle: stri
  *
  * - `before`: the last row of the previous page; only conversations after it in that order.
  * - `search`: only conversations where some message's text (its "text" parts, concatenated)
- *   contains it, ignoring case; trimmed, and ignored when empty. It reads the tenant's (or
+ *   contains it, ignoring case (`matchText` is the first such message's text, uncut; else null); trimmed, and ignored when empty. It reads the tenant's (or
  *   agent's) conversations from `before` on, and their messages, until `limit` match, so a rare
  *   term in a large tenant reads a lot (bounded by Convex's per-query read limits).
  */
@@ -266,23 +271,56 @@ export const listForTenant = internalQuery({
     limit: v.number(),
     before: v.optional(nullable(conversationCursor)),
     search: v.optional(nullable(v.string())),
+    rating: v.optional(nullable(rating)),
+    channel: v.optional(nullable(v.string())),
+    status: v.optional(nullable(messageStatus)),
+    preview: v.optional(nullable(v.boolean())),
   },
-  returns: v.array(conversationRow),
-  handler: async (ctx, { tenantId, agentId, limit, before = null, search = null }) => {
+  returns: v.array(conversationListRow),
+  handler: async (ctx, args) => {
+    const { tenantId, agentId, limit, before = null, search = null } = args;
     assertCount(limit, "limit", 0);
-    const rows: ConversationRow[] = [];
+    const rows: ConversationListRow[] = [];
     if (limit === 0) return rows;
     const needle = (search ?? "").trim().toLowerCase();
     for (const range of ranges(ctx.db, tenantId, agentId, before)) {
       for await (const conversation of range) {
-        if (needle !== "" && !(await mentions(ctx.db, conversation.id, needle))) continue;
-        rows.push(conversationRowOf(conversation));
+        const row = conversationRowOf(conversation);
+        if (args.channel != null && row.channel !== args.channel) continue;
+        if (args.preview != null && row.preview !== args.preview) continue;
+        const matchText = needle === "" ? null : await mentions(ctx.db, conversation.id, needle);
+        if (needle !== "" && matchText === null) continue;
+        const listed = { ...row, ...(await summary(ctx.db, conversation.id)), matchText };
+        if (args.rating != null && listed.rating !== args.rating) continue;
+        if (args.status != null && listed.lastStatus !== args.status) continue;
+        rows.push(listed);
         if (rows.length === limit) return rows;
       }
     }
     return rows;
   },
 });
+
+/** What the inbox shows of a conversation, from its messages (the same rules as D1's query). */
+async function summary(db: DatabaseReader, conversationId: string) {
+  const messages = db
+    .query("messages")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversationId));
+  let firstMessage: string | null = null;
+  let messageCount = 0;
+  let up = false;
+  let down = false;
+  let lastStatus: ConversationListRow["lastStatus"] = null;
+  for await (const message of messages) {
+    messageCount += 1;
+    if (message.role === "user" && firstMessage === null) firstMessage = snippet(messageText(message.parts));
+    if (message.role === "assistant") lastStatus = message.status;
+    if (message.feedback === "up") up = true;
+    if (message.feedback === "down") down = true;
+  }
+  const rated: ConversationListRow["rating"] = down ? "down" : up ? "up" : null;
+  return { firstMessage, messageCount, rating: rated, lastStatus };
+}
 
 /** Deletes a tenant's conversation and its messages (usage stays); false unless it owns it. */
 export const remove = internalMutation({

@@ -90,6 +90,13 @@ export const conversationDoc = v.object({
   visitorId: nullable(v.string()),
   createdAt: v.number(),
   updatedAt: v.number(),
+  // Optional: conversations stored before the inbox summary have none of these.
+  /** The page the first message came from, as the page reported it. */
+  pageUrl: v.optional(nullable(v.string())),
+  /** Where the chat was started, as the client said (`widget`, `inline`, `api`). */
+  channel: v.optional(nullable(v.string())),
+  /** Started from the dashboard's preview with the tenant's secret key. */
+  preview: v.optional(v.boolean()),
 });
 
 export const messageDoc = v.object({
@@ -180,6 +187,18 @@ export const agentRow = agentDoc.omit("version").extend({
 export const keyRow = apiKeyDoc;
 export const keyWithTenantRow = apiKeyDoc.extend({ tenantStatus });
 export const conversationRow = conversationDoc;
+/** A conversation as the inbox lists it: with what its messages say about it. */
+export const conversationListRow = conversationDoc.extend({
+  /** The first user message's text, cut to `SNIPPET_CHARS`. */
+  firstMessage: nullable(v.string()),
+  messageCount: v.number(),
+  /** "down" when any answer was rated down, else "up" when any was rated up. */
+  rating: nullable(rating),
+  /** How the last answer ended; null before the first answer. */
+  lastStatus: nullable(messageStatus),
+  /** With a search: the whole text of the first message that has it (the worker cuts it). */
+  matchText: nullable(v.string()),
+});
 export const messageRow = messageDoc.omit("feedbackAt");
 export const usageRow = usageDoc.omit("tenantId");
 export const spendRow = v.object({ tenant: v.number(), agent: v.number() });
@@ -242,6 +261,7 @@ export type TenantRow = Infer<typeof tenantRow>;
 export type AgentRow = Infer<typeof agentRow>;
 export type KeyRow = Infer<typeof keyRow>;
 export type ConversationRow = Infer<typeof conversationRow>;
+export type ConversationListRow = Infer<typeof conversationListRow>;
 export type MessageRow = Infer<typeof messageRow>;
 export type NewMessage = Infer<typeof newMessage>;
 export type UsageRow = Infer<typeof usageRow>;
@@ -375,6 +395,9 @@ export function conversationRowOf(c: Doc<"conversations">): ConversationRow {
     visitorId: c.visitorId,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
+    pageUrl: c.pageUrl ?? null,
+    channel: c.channel ?? null,
+    preview: c.preview ?? false,
   };
 }
 

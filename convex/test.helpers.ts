@@ -55,7 +55,17 @@ export function agentInput(id: string, tenantId: string, createdAt = T0) {
 }
 
 export function conversationRow(id: string, tenantId: string, agentId: string, at = T0) {
-  return { id, tenantId, agentId, visitorId: "v1", createdAt: at, updatedAt: at };
+  return {
+    id,
+    tenantId,
+    agentId,
+    visitorId: "v1",
+    createdAt: at,
+    updatedAt: at,
+    pageUrl: null as string | null,
+    channel: null as string | null,
+    preview: false,
+  };
 }
 
 export function messageInput(

@@ -1,19 +1,32 @@
-// `npm run dev`: installs what is missing, prepares the local D1 database with the demo tenant,
-// and serves the worker with `wrangler dev` (which builds it through wrangler.toml's [build]).
+// `npm run dev` and its parts, on our one-worker design:
+//
+//   npm run dev             everything below at once
+//   npm run dev:worker      local D1 (migrations, demo seed), the worker under `wrangler dev`,
+//                           rebuilt when src/ changes
+//   npm run dev:widget      rebuilds the widget and demo site into public/ on every change
+//   npm run dev:dashboard   rebuilds the dashboard into public/admin/ on every change
+//   npm run dev:convex      `npx convex dev` when Convex is configured; otherwise says what to set
+//
+// The worker is built once here, before `wrangler dev` starts, and wrangler runs with a config
+// without a [build] step: with one, wrangler rebuilt everything a second time on start ("src,
+// widget changed"). A worker build newer than every source is reused, so a warm start skips
+// cargo. The tool output (migrations, seed, wrangler's banner) is kept back, and shown only when
+// a step fails or DEV_VERBOSE=1, so the lines that matter (site, dashboard and key) come last.
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
 // MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY
 // (Convex as the store; the demo tenant is copied there) from the environment win over
-// .dev.vars.
-// DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
+// .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { npmBin, root, run, step } from "./lib.mjs";
-import { setup } from "./setup.mjs";
+import { pathToFileURL } from "node:url";
+import { npmBin, root, step, which } from "./lib.mjs";
+import { setup, setupNpm } from "./setup.mjs";
 
 const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY"];
+const VERBOSE = process.env.DEV_VERBOSE === "1";
 
 function parseDotEnv(text) {
   const vars = {};
@@ -27,11 +40,39 @@ function parseDotEnv(text) {
   return vars;
 }
 
+const readEnvFile = (name) => (existsSync(join(root, name)) ? parseDotEnv(readFileSync(join(root, name), "utf8")) : {});
+
+/**
+ * Runs a tool with its output kept back: shown when it fails (or with DEV_VERBOSE=1), so a
+ * normal start is a handful of lines.
+ */
+function quietly(cmd, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: VERBOSE ? "inherit" : ["ignore", "pipe", "pipe"], ...options });
+    let output = "";
+    child.stdout?.on("data", (d) => (output += d));
+    child.stderr?.on("data", (d) => (output += d));
+    // Long steps (the first cargo build) say they are still going.
+    const started = Date.now();
+    const tick = setInterval(() => console.log(`  … still working (${Math.round((Date.now() - started) / 1000)} s)`), 20_000);
+    child.on("error", (error) => {
+      clearInterval(tick);
+      reject(new Error(`could not start ${cmd}: ${error.message}`));
+    });
+    child.on("exit", (code, signal) => {
+      clearInterval(tick);
+      if (code === 0) return resolve(output);
+      if (output) process.stderr.write(output);
+      reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? `exit ${code}`})`));
+    });
+  });
+}
+
 /**
  * Local-only secrets, generated once per state directory and kept there (never in the repo):
  * the visitor-token secret, an operator key, and the demo tenant's identity and signing secrets.
  */
-function localSecrets(stateDir) {
+export function localSecrets(stateDir) {
   mkdirSync(stateDir, { recursive: true });
   const file = join(stateDir, "dev-secrets.json");
   const secrets = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
@@ -47,7 +88,7 @@ function localSecrets(stateDir) {
 }
 
 /** The demo seed with this run's port and the local secrets filled in. */
-function writeSeed(stateDir, port, secrets) {
+export function writeSeed(stateDir, port, secrets) {
   const sql = readFileSync(join(root, "seed", "demo.sql"), "utf8")
     .replaceAll("{{PORT}}", String(Number(port)))
     .replaceAll("{{IDENTITY_SECRET}}", secrets.IDENTITY_SECRET)
@@ -62,8 +103,7 @@ function writeSeed(stateDir, port, secrets) {
 
 /** .dev.vars with environment overrides, written where wrangler reads it via --env-file. */
 function writeDevEnv(secrets) {
-  const devVars = join(root, ".dev.vars");
-  const vars = existsSync(devVars) ? parseDotEnv(readFileSync(devVars, "utf8")) : {};
+  const vars = readEnvFile(".dev.vars");
   for (const name of OVERRIDES) {
     if (process.env[name]) vars[name] = process.env[name];
   }
@@ -76,8 +116,90 @@ function writeDevEnv(secrets) {
   return { file, vars };
 }
 
+/**
+ * wrangler.toml without its [build] step and with absolute paths, for `wrangler dev`: this
+ * script builds, so wrangler must not build (and restart) again.
+ */
+function devConfig() {
+  const text = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const out = [];
+  let inBuild = false;
+  for (const line of text.split("\n")) {
+    if (/^\s*\[/.test(line)) inBuild = /^\s*\[build\]\s*$/.test(line);
+    if (inBuild) continue;
+    out.push(line.replace(/^(\s*(?:main|directory|migrations_dir)\s*=\s*)"([^"]+)"/, (_, key, path) => `${key}${JSON.stringify(join(root, path))}`));
+  }
+  const file = join(root, ".wrangler", "dev.wrangler.toml");
+  mkdirSync(join(root, ".wrangler"), { recursive: true });
+  writeFileSync(file, `# Generated by scripts/dev.mjs from wrangler.toml (no [build]: dev.mjs builds). Do not edit.\n${out.join("\n")}`);
+  return file;
+}
+
+/** Newest modification time under `paths` (files or directories), ms. */
+function newest(paths) {
+  let latest = 0;
+  const visit = (path) => {
+    if (!existsSync(path)) return;
+    const stat = statSync(path);
+    if (stat.isDirectory()) for (const entry of readdirSync(path)) visit(join(path, entry));
+    else latest = Math.max(latest, stat.mtimeMs);
+  };
+  paths.forEach(visit);
+  return latest;
+}
+
+const WORKER_SOURCES = ["src", "Cargo.toml", "Cargo.lock"].map((p) => join(root, p));
+const WORKER_OUTPUTS = ["build/index.js", "build/index_bg.wasm"].map((p) => join(root, p));
+
+function workerBuildFresh() {
+  if (!WORKER_OUTPUTS.every(existsSync)) return false;
+  return Math.min(...WORKER_OUTPUTS.map((f) => statSync(f).mtimeMs)) > newest(WORKER_SOURCES);
+}
+
+async function buildWorker() {
+  const started = Date.now();
+  await quietly("worker-build", ["--release"], {
+    env: { ...process.env, WASM_BINDGEN_BIN: which("wasm-bindgen"), WASM_OPT_BIN: npmBin("wasm-opt"), ESBUILD_BIN: npmBin("esbuild") },
+  });
+  return Date.now() - started;
+}
+
+/** Calls `fn` (one run at a time, coalescing bursts) whenever something under `dirs` changes. */
+function onChange(dirs, label, fn) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  const fire = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    const started = Date.now();
+    try {
+      await fn();
+      console.log(`  ↻ ${label} rebuilt in ${Date.now() - started} ms`);
+    } catch (error) {
+      console.error(`  ✗ ${label}: ${error.message}`);
+    }
+    running = false;
+    if (again) {
+      again = false;
+      fire();
+    }
+  };
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    // Recursive fs.watch works on Linux from Node 20, on macOS and Windows always.
+    watch(dir, { recursive: true }, () => {
+      clearTimeout(timer);
+      timer = setTimeout(fire, 150);
+    });
+  }
+}
+
 async function waitForHealth(url, child) {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1200; i++) {
     if (child.exitCode !== null) return null;
     try {
       const res = await fetch(`${url}/api/health`);
@@ -85,7 +207,7 @@ async function waitForHealth(url, child) {
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 100));
   }
   return null;
 }
@@ -103,35 +225,64 @@ async function seedConvex(vars, persist) {
   await importConvex(convex, { ...data, tables: Object.fromEntries(Object.entries(data.tables).map(([t, rows]) => [t, rows.filter(demo)])) });
 }
 
-async function main() {
+/** The worker: local D1, demo seed, one build, `wrangler dev`, rebuilt when src/ changes. */
+async function worker({ assets, watchAssets = false }) {
+  const started = Date.now();
   await setup();
   const wrangler = npmBin("wrangler");
-  const persist = process.env.DEV_PERSIST_DIR ? ["--persist-to", process.env.DEV_PERSIST_DIR] : [];
-  const quiet = { env: { ...process.env, CI: "true" } };
-  step("Applying D1 migrations to the local database");
-  await run(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
-  const port = process.env.PORT || "8787";
   const stateDir = process.env.DEV_PERSIST_DIR || join(root, ".wrangler", "state");
+  // Always explicit: the generated config lives elsewhere, and wrangler's default state
+  // directory is relative to its config.
+  const persist = ["--persist-to", stateDir];
+  const quiet = { env: { ...process.env, CI: "true" } };
+  step("Local D1: migrations and the demo tenant");
+  await quietly(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
+  const port = process.env.PORT || "8787";
   const secrets = localSecrets(stateDir);
-  step("Seeding the demo tenant and agent `demo`");
-  await run(wrangler, ["d1", "execute", "DB", "--local", "--file", writeSeed(stateDir, port, secrets), ...persist], quiet);
+  await quietly(wrangler, ["d1", "execute", "DB", "--local", "--file", writeSeed(stateDir, port, secrets), ...persist], quiet);
+
+  if (assets) {
+    const { buildWidget } = await import("./build-widget.mjs");
+    await buildWidget({ quiet: true });
+  }
+  if (workerBuildFresh()) {
+    step("The worker build is up to date (build/ is newer than src/)");
+  } else {
+    step("Building the worker (worker-build --release; the first build compiles the crates and takes minutes)");
+    console.log(`  built in ${Math.round((await buildWorker()) / 1000)} s`);
+  }
 
   const { file, vars } = writeDevEnv(secrets);
   if (vars.CONVEX_URL && vars.CONVEX_DEPLOY_KEY) await seedConvex(vars, persist);
   const url = `http://127.0.0.1:${port}`;
   step(`Starting wrangler dev on ${url}`);
-  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", file, ...persist], {
+  const child = spawn(wrangler, ["dev", "--config", devConfig(), "--ip", "127.0.0.1", "--port", port, "--env-file", file, ...persist], {
     cwd: root,
-    stdio: "inherit",
+    stdio: VERBOSE ? "inherit" : ["inherit", "pipe", "pipe"],
   });
+  // Until the worker answers, wrangler's banner is kept back; afterwards its lines (requests,
+  // logs, errors) pass through.
+  let ready = false;
+  let held = "";
+  const pass = (stream) => (d) => {
+    if (ready) stream.write(d);
+    else held += d;
+  };
+  child.stdout?.on("data", pass(process.stdout));
+  child.stderr?.on("data", pass(process.stderr));
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-  child.on("exit", (code) => process.exit(code ?? 0));
+  child.on("exit", (code) => {
+    if (!ready && held) process.stderr.write(held);
+    process.exit(code ?? 0);
+  });
 
   const health = await waitForHealth(url, child);
   if (!health) return;
-  console.log(`\n  Demo site:   ${url}/`);
+  ready = true;
+  console.log(`\n  Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  console.log(`  Demo site:   ${url}/   (and ${url}/inline.html)`);
+  console.log(`  Dashboard:   ${url}/admin/   sign in with the demo tenant key: ${secrets.DEMO_SECRET_KEY}  (local only)`);
   console.log(`  Chat API:    POST ${url}/api/agents/demo/chat  (x-publishable-key: pk_live_demo)`);
-  console.log(`  Dashboard:   ${url}/admin/  (demo tenant key: ${secrets.DEMO_SECRET_KEY}, local only)`);
   console.log(`  Admin API:   ${url}/api/admin/…  (operator key: ${vars.ADMIN_API_KEY === secrets.ADMIN_API_KEY ? `${secrets.ADMIN_API_KEY}, local only` : "ADMIN_API_KEY from .dev.vars"})`);
   if (!health.model?.configured) {
     console.log("\n  No model configured: put OPENROUTER_API_KEY=sk-or-... in .dev.vars (see .dev.vars.example),");
@@ -139,10 +290,82 @@ async function main() {
   } else if (vars.OPENROUTER_BASE_URL) {
     console.log(`  Model API:   ${vars.OPENROUTER_BASE_URL}`);
   }
-  console.log("");
+  console.log("  Watching src/ (worker)" + (watchAssets ? ", widget/ and dashboard/ (assets)" : "") + ". DEV_VERBOSE=1 shows all tool output.\n");
+  // wrangler dev reloads when build/ changes.
+  onChange([join(root, "src")], "worker", buildWorker);
 }
 
-main().catch((error) => {
-  console.error(error.message);
-  process.exit(1);
-});
+/** Rebuilds a part of public/ whenever its sources change. */
+async function assets(part, dirs, { initial = true } = {}) {
+  await setupNpm();
+  const { PARTS, PUBLIC } = await import("./build-widget.mjs");
+  mkdirSync(PUBLIC, { recursive: true });
+  const build = () => Promise.all([].concat(part).map((p) => PARTS[p]()));
+  if (initial) {
+    const started = Date.now();
+    await build();
+    console.log(`  ${[].concat(part).join(" and ")} built into public/ in ${Date.now() - started} ms; watching ${dirs.map((d) => d.replace(`${root}/`, "")).join(", ")}`);
+  }
+  onChange(dirs, [].concat(part).join(" and "), build);
+}
+
+/** Whether the Convex CLI has a deployment to develop against. */
+function convexConfigured() {
+  const env = { ...readEnvFile(".dev.vars"), ...readEnvFile(".env.local"), ...process.env };
+  return Boolean(env.CONVEX_DEPLOYMENT || env.CONVEX_DEPLOY_KEY);
+}
+
+const CONVEX_HINT = [
+  "Convex is not configured, so `convex dev` has nothing to push to. Without it the worker uses",
+  "the local D1 database, which needs no account. To develop against Convex:",
+  "  - run `npx convex dev` once: it signs you in, creates a dev deployment and writes",
+  "    CONVEX_DEPLOYMENT to .env.local (or set CONVEX_DEPLOY_KEY to a dev deploy key);",
+  "  - for the worker to use it, set CONVEX_URL and CONVEX_DEPLOY_KEY in .dev.vars",
+  "    (docs/convex.md; `npx convex dev --local` runs the open-source backend on your machine).",
+].join("\n");
+
+/** `npx convex dev` (push convex/ on every change), when there is a deployment. */
+function convex({ required }) {
+  if (!convexConfigured()) {
+    if (required) {
+      console.error(CONVEX_HINT);
+      process.exit(1);
+    }
+    return;
+  }
+  step("Convex: `convex dev` pushes convex/ on every change");
+  const child = spawn(npmBin("convex"), ["dev"], { cwd: root, stdio: "inherit" });
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  if (required) child.on("exit", (code) => process.exit(code ?? 0));
+}
+
+async function main() {
+  const mode = process.argv[2] || "all";
+  const widgetDirs = [join(root, "widget")];
+  // The dashboard renders transcripts with the widget's Markdown module.
+  const dashboardDirs = [join(root, "dashboard"), join(root, "widget", "src")];
+  switch (mode) {
+    case "worker":
+      return worker({ assets: true });
+    case "widget":
+      return assets(["site", "widget"], widgetDirs);
+    case "dashboard":
+      return assets("dashboard", dashboardDirs);
+    case "convex":
+      return convex({ required: true });
+    case "all":
+      await worker({ assets: true, watchAssets: true });
+      await assets(["site", "widget"], widgetDirs, { initial: false });
+      await assets("dashboard", dashboardDirs, { initial: false });
+      return convex({ required: false });
+    default:
+      throw new Error(`unknown dev mode "${mode}": use worker, widget, dashboard or convex (or nothing for all)`);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}

@@ -52,6 +52,12 @@ export async function setup() {
   }
   if (!which("wasm-bindgen")) fail(`wasm-bindgen ${bindgen}`, "cargo install put it outside PATH; add ~/.cargo/bin to PATH.");
 
+  await setupNpm();
+}
+
+/** Only the npm packages (enough for the widget and dashboard builds, and Convex). */
+export async function setupNpm() {
+  if (!capture("node", ["--version"]) || !capture("npm", ["--version"])) fail("Node.js/npm", "Install Node.js 20 or newer.");
   if (!npmPackagesCurrent()) {
     step("Installing npm packages");
     const args = existsSync(join(root, "package-lock.json")) ? ["ci"] : ["install"];

@@ -19,7 +19,7 @@ export const TABLES = [
   ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at"]],
   ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at", "version"]],
   ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at"]],
-  ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at"]],
+  ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at", "page_url", "channel", "preview"]],
   ["messages", "messages", ["id", "conversation_id", "tenant_id", "seq", "role", "parts", "status", "model", "finish_reason", "input_tokens", "output_tokens", "cost", "error", "feedback", "feedback_at", "created_at"]],
   ["usageDaily", "usage_daily", ["tenant_id", "agent_id", "day", "messages", "input_tokens", "output_tokens", "cost"]],
   // Running monthly totals (agent_id '' is the tenant's); copied, not rebuilt, so spend checks
@@ -34,7 +34,7 @@ function fromD1(table, row) {
   const out = {};
   for (const column of TABLES.find((t) => t[0] === table)[2]) {
     let value = row[column] ?? null;
-    if (column === "enabled") value = value === true || value === 1;
+    if (column === "enabled" || column === "preview") value = value === true || value === 1;
     out[camel(column)] = value;
   }
   return out;
@@ -62,7 +62,7 @@ export function insertStatements(data) {
   const statements = [];
   for (const [name, sqlName, columns] of TABLES) {
     for (const row of rowsOf(data, name)) {
-      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(row[camel(c)])).join(", ")});`);
+      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(c === "preview" ? row.preview === true : row[camel(c)])).join(", ")});`);
     }
   }
   return statements;

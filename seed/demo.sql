@@ -1,4 +1,5 @@
--- The demo tenant and its agent `demo`, re-applied by `npm run dev` (upserts keep edits in this file live).
+-- The demo tenant and its agent `demo`, applied by every `npm run dev`: the agent is created once
+-- and then belongs to you (dashboard edits survive restarts); delete it to get this version back.
 -- `npm run dev` fills in {{PORT}} and the tenant's local secrets ({{IDENTITY_SECRET}},
 -- {{SIGNING_SECRET}}, the dashboard key's {{DEMO_KEY_…}}), which it generates once per local database.
 INSERT INTO tenants (id, name, status, created_at, identity_secret, signing_secret)
@@ -21,7 +22,18 @@ VALUES ('demo', 'demo', json('{
   "starterPrompts": ["What time is it in Tokyo?", "What can you do?"],
   "allowedOrigins": ["http://127.0.0.1:{{PORT}}", "http://localhost:{{PORT}}"]
 }'), 1, CAST(unixepoch('subsec') * 1000 AS INTEGER), CAST(unixepoch('subsec') * 1000 AS INTEGER))
-ON CONFLICT (id) DO UPDATE SET config = excluded.config, enabled = 1, updated_at = excluded.updated_at;
+ON CONFLICT (id) DO NOTHING;
+
+-- An existing demo agent keeps every edit made in the dashboard; only this run's dev origins
+-- are added when missing (PORT may differ from the last run), so the demo site still chats.
+UPDATE agents SET config = json_insert(config, '$.allowedOrigins[#]', 'http://127.0.0.1:{{PORT}}'),
+  updated_at = CAST(unixepoch('subsec') * 1000 AS INTEGER)
+WHERE id = 'demo' AND json_type(config, '$.allowedOrigins') = 'array'
+  AND NOT EXISTS (SELECT 1 FROM json_each(config, '$.allowedOrigins') WHERE value = 'http://127.0.0.1:{{PORT}}');
+UPDATE agents SET config = json_insert(config, '$.allowedOrigins[#]', 'http://localhost:{{PORT}}'),
+  updated_at = CAST(unixepoch('subsec') * 1000 AS INTEGER)
+WHERE id = 'demo' AND json_type(config, '$.allowedOrigins') = 'array'
+  AND NOT EXISTS (SELECT 1 FROM json_each(config, '$.allowedOrigins') WHERE value = 'http://localhost:{{PORT}}');
 
 -- The demo agent's publishable key (public by design: it goes into web pages).
 INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)

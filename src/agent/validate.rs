@@ -89,6 +89,14 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
             "The spend cap must be a number of 0 or more.",
         ));
     }
+    if let Some(color) = &config.branding.primary_color {
+        if !is_css_color(color) {
+            return Err(invalid(
+                "branding.primaryColor",
+                "The primary colour must be a CSS colour, such as #4f46e5, rgb(79 70 229) or teal.",
+            ));
+        }
+    }
     let mut names = std::collections::HashSet::new();
     for (i, tool) in config.tools.webhooks.iter().enumerate() {
         let field = |name: &str| format!("tools.webhooks[{i}].{name}");
@@ -132,6 +140,59 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
         }
     }
     Ok(())
+}
+
+/// CSS named colours (CSS Color 4), so a name like `teal` passes and `green-ish` does not;
+/// one string, as a long array would be one line per name.
+const NAMED_COLORS: &str =
+    "aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue \
+     blueviolet brown burlywood cadetblue chartreuse chocolate coral cornflowerblue cornsilk \
+     crimson cyan darkblue darkcyan darkgoldenrod darkgray darkgreen darkgrey darkkhaki \
+     darkmagenta darkolivegreen darkorange darkorchid darkred darksalmon darkseagreen \
+     darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue \
+     dimgray dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia gainsboro \
+     ghostwhite gold goldenrod gray green greenyellow grey honeydew hotpink indianred indigo \
+     ivory khaki lavender lavenderblush lawngreen lemonchiffon lightblue lightcoral lightcyan \
+     lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen \
+     lightskyblue lightslategray lightslategrey lightsteelblue lightyellow lime limegreen \
+     linen magenta maroon mediumaquamarine mediumblue mediumorchid mediumpurple \
+     mediumseagreen mediumslateblue mediumspringgreen mediumturquoise mediumvioletred \
+     midnightblue mintcream mistyrose moccasin navajowhite navy oldlace olive olivedrab \
+     orange orangered orchid palegoldenrod palegreen paleturquoise palevioletred papayawhip \
+     peachpuff peru pink plum powderblue purple rebeccapurple red rosybrown royalblue \
+     saddlebrown salmon sandybrown seagreen seashell sienna silver skyblue slateblue \
+     slategray slategrey snow springgreen steelblue tan teal thistle tomato turquoise violet \
+     wheat white whitesmoke yellow yellowgreen";
+
+/// Whether `text` is a CSS colour the widget can use: `#rgb`, `#rgba`, `#rrggbb`, `#rrggbbaa`,
+/// a named colour, or `rgb()`, `hsl()`, `hwb()`, `lab()`, `lch()`, `oklab()`, `oklch()` with
+/// numeric arguments. The widget draws with it (and picks a readable text colour from it), so a
+/// typo is refused here rather than silently falling back to the default colour.
+pub fn is_css_color(text: &str) -> bool {
+    let text = text.trim().to_ascii_lowercase();
+    if let Some(hex) = text.strip_prefix('#') {
+        return matches!(hex.len(), 3 | 4 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if NAMED_COLORS
+        .split_ascii_whitespace()
+        .any(|name| name == text)
+    {
+        return true;
+    }
+    let Some((name, rest)) = text.split_once('(') else {
+        return false;
+    };
+    let Some(args) = rest.strip_suffix(')') else {
+        return false;
+    };
+    matches!(
+        name,
+        "rgb" | "rgba" | "hsl" | "hsla" | "hwb" | "lab" | "lch" | "oklab" | "oklch"
+    ) && !args.trim().is_empty()
+        && args.chars().any(|c| c.is_ascii_digit())
+        && args
+            .chars()
+            .all(|c| c.is_ascii_digit() || " .,%/+-degradturn".contains(c))
 }
 
 /// The config with every webhook header value replaced by `REDACTED`.
@@ -182,6 +243,40 @@ mod tests {
             timeout_ms: None,
         });
         config
+    }
+
+    #[test]
+    fn refuses_a_primary_colour_that_is_not_css() {
+        for ok in [
+            "#4f46e5",
+            "#FFF",
+            "#0f766e80",
+            "teal",
+            "rgb(79 70 229)",
+            "hsl(200deg, 50%, 40%)",
+            "oklch(0.6 0.2 270 / 50%)",
+        ] {
+            assert!(is_css_color(ok), "{ok}");
+        }
+        for bad in [
+            "green-ish",
+            "greenish",
+            "#12",
+            "#ggg",
+            "rgb()",
+            "url(x)",
+            "rgb(1 2 3); x: y",
+            "expression(alert(1))",
+            "",
+        ] {
+            assert!(!is_css_color(bad), "{bad}");
+        }
+        let mut config = AgentConfig::default();
+        config.branding.primary_color = Some("green-ish".into());
+        assert_eq!(
+            validate(&config, &Policy::default()).map_err(|e| e.field),
+            Err("branding.primaryColor".into())
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@ use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
 use crate::outbound::Policy;
 use crate::store::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
-    FeedbackQuery, Rating, Spend, Store, StoredMessage, Tenant, TenantSecret, TenantStatus,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
+    FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoredMessage, Tenant, TenantSecret,
+    TenantStatus,
 };
 
 /// Where fresh ids and secrets come from: the platform's CSPRNG in the worker.
@@ -346,25 +347,26 @@ impl<S: Store> Management<'_, S> {
         Ok(value)
     }
 
-    /// A tenant's conversations, most recently active first, optionally one agent's and those
-    /// whose messages contain `search`.
+    /// A tenant's conversations with their inbox summaries, most recently active first,
+    /// narrowed by `filter` (one agent's, those whose messages contain `search`, a rating,
+    /// channel, last status, preview or not); `filter.before` is taken from `paging`.
     pub async fn list_conversations(
         &self,
         tenant_id: &str,
         paging: &Paging,
-        agent_id: Option<String>,
-        search: Option<String>,
-    ) -> Result<Page<Conversation>, ApiError> {
-        let search = search
+        filter: ConversationQuery,
+    ) -> Result<Page<(Conversation, ConversationSummary)>, ApiError> {
+        let search = filter
+            .search
             .map(|q| q.trim().to_owned())
             .filter(|q| !q.is_empty());
         if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
             return Err(ApiError::invalid("q", "Search for at most 200 characters."));
         }
         let filter = ConversationQuery {
-            agent_id,
             search,
             before: paging.after.clone(),
+            ..filter
         };
         // One more than asked tells whether there is a next page.
         let rows = self
@@ -373,7 +375,7 @@ impl<S: Store> Management<'_, S> {
             .await?;
         Ok(page(
             rows,
-            |c| (c.updated_at, c.id.clone()),
+            |(c, _)| (c.updated_at, c.id.clone()),
             None,
             paging.limit,
         ))

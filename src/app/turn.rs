@@ -35,6 +35,12 @@ pub struct TurnRequest {
     pub visitor_id: String,
     /// Now, ms since the epoch.
     pub now: i64,
+    /// The page the conversation starts on, as the client reported it (a label only).
+    pub page_url: Option<String>,
+    /// Where the conversation starts (`widget`, `inline`, …), as reported (a label only).
+    pub channel: Option<String>,
+    /// Whether a new conversation is a dashboard preview (the caller proved it is the tenant).
+    pub preview: bool,
 }
 
 /// What the turn writes, the history it answers, and the models it may use.
@@ -81,6 +87,9 @@ pub fn plan(
                 visitor_id: Some(request.visitor_id),
                 created_at: request.now,
                 updated_at: request.now,
+                page_url: request.page_url,
+                channel: request.channel,
+                preview: request.preview,
             };
             (conversation, Vec::new(), 0, None, true)
         }
@@ -206,6 +215,9 @@ mod tests {
             text: "Hello?".into(),
             visitor_id: "v1".into(),
             now: 1_000,
+            page_url: Some("https://shop.example/pricing".into()),
+            channel: Some("widget".into()),
+            preview: false,
         }
     }
 
@@ -242,6 +254,9 @@ mod tests {
             visitor_id: Some(visitor.into()),
             created_at: 0,
             updated_at: 0,
+            page_url: None,
+            channel: None,
+            preview: false,
         };
         let message_count = messages.last().map_or(0, |m| m.seq);
         let resent = resent
@@ -276,6 +291,11 @@ mod tests {
         assert!(plan.start.create);
         assert_eq!(plan.start.conversation.visitor_id.as_deref(), Some("v1"));
         assert_eq!(plan.start.conversation.tenant_id, "t1");
+        assert_eq!(
+            plan.start.conversation.page_url.as_deref(),
+            Some("https://shop.example/pricing")
+        );
+        assert_eq!(plan.start.conversation.channel.as_deref(), Some("widget"));
         let user = plan.start.user_message.expect("a user message");
         assert_eq!(user.id, "msg_fresh");
         assert_eq!(user.parts, vec![json!({"type": "text", "text": "Hello?"})]);

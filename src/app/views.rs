@@ -29,6 +29,9 @@ mod tests {
             visitor_id: Some("v1".into()),
             created_at: 1,
             updated_at: 2,
+            page_url: None,
+            channel: None,
+            preview: false,
         };
         let view = conversation_json(&conversation, &[]);
         assert_eq!(

@@ -14,9 +14,9 @@ use super::cache::AgentCache;
 use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
-    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnQuery, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
+    FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,
+    TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::llm::Usage;
 use crate::platform;
@@ -229,7 +229,7 @@ impl Store for AnyStore {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError> {
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError> {
         each!(self, s => s.conversations(tenant_id, query, limit).await)
     }
     async fn delete_conversation(

@@ -7,12 +7,13 @@ use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 use super::convex_wire::{self as wire, decode, Kind, TurnContextRow};
 use super::rows::{
-    AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, TenantRow, UsageRow,
+    AgentRow, ConversationListRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, TenantRow,
+    UsageRow,
 };
 use super::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
-    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnQuery, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
+    FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError, StoredMessage,
+    Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::http::fetch::Deadline;
 use crate::llm::Usage;
@@ -366,19 +367,26 @@ impl Store for ConvexStore {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError> {
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError> {
         let before = query
             .before
             .as_ref()
             .map(|(time, id)| json!({ "updatedAt": time, "id": id }));
-        let rows: Vec<ConversationRow> = self
+        let rows: Vec<ConversationListRow> = self
             .query(
                 "conversations:listForTenant",
                 json!({ "tenantId": tenant_id, "agentId": query.agent_id, "limit": limit,
-                        "before": before, "search": query.search }),
+                        "before": before, "search": query.search,
+                        "rating": query.rating.map(Rating::as_str), "channel": query.channel,
+                        "status": query.status.map(MessageStatus::as_str),
+                        "preview": query.preview }),
             )
             .await?;
-        Ok(rows.into_iter().map(Conversation::from).collect())
+        let needle = query.search.as_deref();
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_listing(needle))
+            .collect())
     }
 
     async fn delete_conversation(

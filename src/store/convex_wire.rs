@@ -82,7 +82,8 @@ pub fn retryable(kind: Kind, error: &StoreError) -> bool {
 pub fn conversation(c: &Conversation) -> Value {
     json!({
         "id": c.id, "tenantId": c.tenant_id, "agentId": c.agent_id, "visitorId": c.visitor_id,
-        "createdAt": c.created_at, "updatedAt": c.updated_at,
+        "createdAt": c.created_at, "updatedAt": c.updated_at, "pageUrl": c.page_url,
+        "channel": c.channel, "preview": c.preview,
     })
 }
 
@@ -121,6 +122,8 @@ pub fn turn_query(query: &TurnQuery<'_>) -> Value {
 /// The conversation part of what `conversations:turnContext` returns.
 #[derive(Debug, serde::Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
+// Decoded once per turn and moved on: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum TurnConversationRow {
     Missing,
     Foreign,

@@ -6,13 +6,13 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::rows::{
-    self, AgentRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, Param, ResentRow, SpendRow,
-    TenantRow, UsageRow,
+    self, AgentRow, ConversationListRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, Param,
+    ResentRow, SpendRow, TenantRow, UsageRow,
 };
 use super::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, DailyUsage, FeedbackItem,
-    FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret,
-    TenantStatus, TurnContext, TurnQuery, TurnStart,
+    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
+    FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError, StoredMessage,
+    Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::llm::Usage;
 
@@ -501,11 +501,11 @@ impl Store for D1Store {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError> {
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError> {
         let (after_time, after_id) = cursor_params(&query.before);
         // SQLite's lower() folds ASCII only; the needle is folded the same way, so "Ä" finds "Ä".
         let search = query.search.as_deref().map(str::to_ascii_lowercase);
-        let rows: Vec<ConversationRow> = self
+        let rows: Vec<ConversationListRow> = self
             .all(
                 &rows::select_conversations(),
                 &[
@@ -515,10 +515,21 @@ impl Store for D1Store {
                     after_id,
                     search.as_deref().into(),
                     Param::Int(i64::from(limit)),
+                    query.rating.map(Rating::as_str).into(),
+                    query.channel.as_deref().into(),
+                    query.status.map(MessageStatus::as_str).into(),
+                    query
+                        .preview
+                        .map(|p| Param::Int(i64::from(p)))
+                        .unwrap_or(Param::Null),
                 ],
             )
             .await?;
-        Ok(rows.into_iter().map(Conversation::from).collect())
+        let needle = query.search.as_deref();
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_listing(needle))
+            .collect())
     }
 
     async fn delete_conversation(

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use super::{
     excerpt, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationState,
-    ConversationWindow, DailyUsage, FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError,
-    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
+    ConversationSummary, ConversationWindow, DailyUsage, FeedbackItem, FeedbackQuery, Rating,
+    Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext,
+    TurnQuery, TurnStart,
 };
 use crate::agent::context::Role;
 use crate::auth::keys::KeyKind;
@@ -493,30 +494,61 @@ impl Store for MemoryStore {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError> {
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError> {
         let state = self.state.borrow();
         let needle = query.search.as_ref().map(|s| s.to_lowercase());
-        let mut list: Vec<Conversation> = state
+        let mut list: Vec<(Conversation, ConversationSummary)> = state
             .conversations
             .values()
             .filter(|c| c.tenant_id == tenant_id)
             .filter(|c| query.agent_id.as_ref().is_none_or(|a| &c.agent_id == a))
             .filter(|c| {
+                query
+                    .channel
+                    .as_ref()
+                    .is_none_or(|ch| c.channel.as_ref() == Some(ch))
+            })
+            .filter(|c| query.preview.is_none_or(|p| c.preview == p))
+            .filter(|c| {
                 query.before.as_ref().is_none_or(|(time, id)| {
                     c.updated_at < *time || (c.updated_at == *time && &c.id < id)
                 })
             })
-            .filter(|c| {
-                needle.as_ref().is_none_or(|needle| {
-                    state.messages.get(&c.id).is_some_and(|ms| {
-                        ms.iter()
-                            .any(|m| text_of(m).to_lowercase().contains(needle.as_str()))
-                    })
-                })
+            .filter_map(|c| {
+                let messages = state.messages.get(&c.id).cloned().unwrap_or_default();
+                let matched = match &needle {
+                    None => None,
+                    Some(needle) => Some(
+                        messages
+                            .iter()
+                            .map(text_of)
+                            .find(|text| text.to_lowercase().contains(needle.as_str()))?,
+                    ),
+                };
+                let rated = |r: Rating| messages.iter().any(|m| m.feedback == Some(r));
+                let summary = ConversationSummary {
+                    first_message: messages.iter().find(|m| m.role == Role::User).map(text_of),
+                    message_count: messages.len() as u64,
+                    rating: if rated(Rating::Down) {
+                        Some(Rating::Down)
+                    } else if rated(Rating::Up) {
+                        Some(Rating::Up)
+                    } else {
+                        None
+                    },
+                    status: messages
+                        .iter()
+                        .rev()
+                        .find(|m| m.role == Role::Assistant)
+                        .map(|m| m.status),
+                    matched,
+                };
+                Some((c.clone(), summary))
             })
-            .cloned()
+            .filter(|(_, s)| query.rating.is_none_or(|r| s.rating == Some(r)))
+            .filter(|(_, s)| query.status.is_none_or(|st| s.status == Some(st)))
             .collect();
-        list.sort_by(|a, b| (b.updated_at, &b.id).cmp(&(a.updated_at, &a.id)));
+        list.sort_by(|(a, _), (b, _)| (b.updated_at, &b.id).cmp(&(a.updated_at, &a.id)));
         list.truncate(limit as usize);
         Ok(list)
     }

@@ -180,6 +180,8 @@ pub struct TurnContext {
 
 /// What the store knows of the conversation a turn names.
 #[derive(Debug, Clone, PartialEq)]
+// One value per turn, moved once: boxing the window would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum ConversationState {
     /// No id, or no conversation with that id.
     Missing,
@@ -212,6 +214,29 @@ pub struct ConversationQuery {
     pub search: Option<String>,
     /// Only those after this `(updated_at, id)` in the listing order (a page cursor).
     pub before: Option<(i64, String)>,
+    /// Only those whose summary rating is this.
+    pub rating: Option<Rating>,
+    /// Only those started from this channel.
+    pub channel: Option<String>,
+    /// Only those whose last answer ended so.
+    pub status: Option<MessageStatus>,
+    /// Only dashboard preview chats (`true`) or only the others (`false`).
+    pub preview: Option<bool>,
+}
+
+/// What an inbox row shows of a conversation, worked out from its messages when listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationSummary {
+    /// The first user message's text (at most `EXCERPT_CHARS`).
+    pub first_message: Option<String>,
+    /// Messages, both roles.
+    pub message_count: u64,
+    /// `Down` when any answer was rated down, else `Up` when any was rated up.
+    pub rating: Option<Rating>,
+    /// How the last answer ended; `None` before the first answer.
+    pub status: Option<MessageStatus>,
+    /// With a search: the text around the first match, in the first message that has it.
+    pub matched: Option<String>,
 }
 
 /// Which rated answers to list (newest rating first).
@@ -307,6 +332,12 @@ pub struct Conversation {
     pub created_at: i64,
     /// Last activity, ms since the epoch.
     pub updated_at: i64,
+    /// The page the first message was sent from, as the page reported it (unverified).
+    pub page_url: Option<String>,
+    /// Where it was started, as the client said (`widget`, `inline`, `api`; unverified).
+    pub channel: Option<String>,
+    /// Started from the dashboard's preview by a holder of the tenant's secret key.
+    pub preview: bool,
 }
 
 /// How an assistant message ended.
@@ -534,7 +565,7 @@ pub trait Store {
         tenant_id: &str,
         query: &ConversationQuery,
         limit: u32,
-    ) -> Result<Vec<Conversation>, StoreError>;
+    ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError>;
     /// Deletes a tenant's conversation with its messages; false when not found.
     async fn delete_conversation(
         &self,

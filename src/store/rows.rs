@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    excerpt, Agent, ApiKey, Conversation, ConversationState, ConversationWindow, DailyUsage,
-    FeedbackItem, MessageStatus, Rating, Spend, StoreError, StoredMessage, Tenant, TenantStatus,
+    excerpt, Agent, ApiKey, Conversation, ConversationState, ConversationSummary,
+    ConversationWindow, DailyUsage, FeedbackItem, MessageStatus, Rating, Spend, StoreError,
+    StoredMessage, Tenant, TenantStatus,
 };
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
@@ -178,24 +179,42 @@ pub fn key_params(key: &ApiKey) -> Vec<Param> {
 pub const REVOKE_KEY: &str =
     "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?2 AND tenant_id = ?1 AND revoked_at IS NULL";
 
-const CONVERSATION_COLUMNS: &str =
-    "SELECT id, tenant_id, agent_id, visitor_id, created_at, updated_at FROM conversations";
+const CONVERSATION_COLUMNS: &str = "SELECT id, tenant_id, agent_id, visitor_id, created_at, \
+     updated_at, page_url, channel, preview FROM conversations";
 
 /// Loads a tenant's conversation. `?1` id, `?2` tenant.
 pub fn select_conversation() -> String {
     format!("{CONVERSATION_COLUMNS} WHERE id = ?1 AND tenant_id = ?2")
 }
 
-/// A tenant's conversations, newest activity first. `?1` tenant, `?2` agent or NULL, `?3`/`?4`
-/// cursor (`updated_at`, id) or NULL, `?5` lowercase search text or NULL (matched against each
-/// message's text parts joined, as the Convex function does), `?6` limit.
+/// A tenant's conversations, newest activity first, each with its inbox summary. `?1` tenant,
+/// `?2` agent or NULL, `?3`/`?4` cursor (`updated_at`, id) or NULL, `?5` lowercase search text or
+/// NULL (matched against each message's text parts joined, as the Convex function does), `?6`
+/// limit, `?7` rating, `?8` channel, `?9` last answer's status, `?10` preview (0/1), each or NULL.
+/// With a search, `match_parts` is the first message that has the text.
+/// The summary is worked out per listed row (the messages index), so nothing is kept in sync.
 pub fn select_conversations() -> String {
     format!(
-        "{CONVERSATION_COLUMNS} c WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
+        "SELECT * FROM (SELECT c.*, \
+           (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count, \
+           (SELECT m.parts FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user' \
+              ORDER BY m.seq LIMIT 1) AS first_parts, \
+           (SELECT CASE WHEN sum(m.feedback = 'down') > 0 THEN 'down' \
+              WHEN sum(m.feedback = 'up') > 0 THEN 'up' END \
+              FROM messages m WHERE m.conversation_id = c.id) AS rating, \
+           (SELECT m.status FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant' \
+              ORDER BY m.seq DESC LIMIT 1) AS last_status, \
+           (SELECT m.parts FROM messages m WHERE ?5 IS NOT NULL AND m.conversation_id = c.id \
+              AND instr(lower((SELECT group_concat(json_extract(p.value, '$.text'), '') \
+                  FROM json_each(m.parts) p WHERE json_extract(p.value, '$.type') = 'text')), ?5) > 0 \
+              ORDER BY m.seq LIMIT 1) AS match_parts \
+         FROM ({CONVERSATION_COLUMNS}) c WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
          AND (?3 IS NULL OR updated_at < ?3 OR (updated_at = ?3 AND id < ?4)) \
+         AND (?8 IS NULL OR channel = ?8) AND (?10 IS NULL OR preview = ?10) \
          AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
               AND instr(lower((SELECT group_concat(json_extract(p.value, '$.text'), '') \
-                  FROM json_each(m.parts) p WHERE json_extract(p.value, '$.type') = 'text')), ?5) > 0)) \
+                  FROM json_each(m.parts) p WHERE json_extract(p.value, '$.type') = 'text')), ?5) > 0))) \
+         WHERE (?7 IS NULL OR rating = ?7) AND (?9 IS NULL OR last_status = ?9) \
          ORDER BY updated_at DESC, id DESC LIMIT ?6"
     )
 }
@@ -221,7 +240,8 @@ pub const SELECT_FEEDBACK: &str =
 
 /// Creates a conversation. `?1` id, `?2` tenant, `?3` agent, `?4` visitor, `?5` created/updated time.
 pub const INSERT_CONVERSATION: &str =
-    "INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+    "INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at, \
+     page_url, channel, preview) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)";
 
 /// A tenant's conversation's messages in order. `?1` conversation id, `?2` tenant.
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
@@ -301,6 +321,9 @@ pub fn conversation_params(c: &Conversation) -> Vec<Param> {
         c.agent_id.as_str().into(),
         c.visitor_id.as_deref().into(),
         Param::Int(c.created_at),
+        c.page_url.as_deref().into(),
+        c.channel.as_deref().into(),
+        Param::Int(i64::from(c.preview)),
     ]
 }
 
@@ -578,7 +601,7 @@ impl From<UsageRow> for DailyUsage {
     }
 }
 
-/// A row of `select_conversation`.
+/// A row of `select_conversation` (D1 and Convex spellings).
 #[derive(Debug, Deserialize)]
 pub struct ConversationRow {
     id: String,
@@ -595,6 +618,13 @@ pub struct ConversationRow {
     /// Present in `TURN_CONVERSATION`: the last seq, when the caller's tenant and agent own it.
     #[serde(default)]
     message_count: Option<f64>,
+    #[serde(default, alias = "pageUrl")]
+    page_url: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    // D1 has 0/1, Convex true/false (or nothing, for conversations from before the field).
+    #[serde(default)]
+    preview: Option<Value>,
 }
 
 impl From<ConversationRow> for Conversation {
@@ -606,7 +636,107 @@ impl From<ConversationRow> for Conversation {
             visitor_id: row.visitor_id,
             created_at: row.created_at as i64,
             updated_at: row.updated_at as i64,
+            page_url: row.page_url,
+            channel: row.channel,
+            preview: match row.preview {
+                Some(Value::Bool(b)) => b,
+                Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+                _ => false,
+            },
         }
+    }
+}
+
+/// A row of `select_conversations` (D1: `first_parts` as stored; Convex: `firstMessage` cut).
+#[derive(Debug, Deserialize)]
+pub struct ConversationListRow {
+    #[serde(flatten)]
+    conversation: ConversationRow,
+    #[serde(default, alias = "messageCount")]
+    message_count: f64,
+    #[serde(default)]
+    first_parts: Option<String>,
+    #[serde(default, alias = "firstMessage")]
+    first_message: Option<String>,
+    #[serde(default)]
+    rating: Option<String>,
+    #[serde(default, alias = "lastStatus")]
+    last_status: Option<MessageStatus>,
+    #[serde(default)]
+    match_parts: Option<String>,
+    /// Convex: the matching message's text.
+    #[serde(default, alias = "matchText")]
+    match_text: Option<String>,
+}
+
+impl ConversationListRow {
+    /// The summary, with the search match cut around the first occurrence of `needle`.
+    pub fn into_listing(self, needle: Option<&str>) -> (Conversation, ConversationSummary) {
+        let matched = self
+            .match_text
+            .clone()
+            .or_else(|| self.match_parts.as_deref().map(full_text));
+        let mut listing: (Conversation, ConversationSummary) = self.into();
+        listing.1.matched = matched
+            .zip(needle)
+            .and_then(|(text, needle)| around(&text, needle));
+        listing
+    }
+}
+
+/// The text parts of a stored message, joined (uncut).
+fn full_text(parts_json: &str) -> String {
+    let parts: Vec<Value> = serde_json::from_str(parts_json).unwrap_or_default();
+    parts
+        .iter()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect()
+}
+
+/// About `MATCH_CHARS` characters of `text` around the first case-insensitive `needle`, with
+/// `…` where it was cut; `None` when it is not there.
+pub fn around(text: &str, needle: &str) -> Option<String> {
+    const MATCH_CHARS: usize = 160;
+    let chars: Vec<char> = text.chars().collect();
+    let lower: Vec<char> = chars
+        .iter()
+        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .collect();
+    let want: Vec<char> = needle
+        .chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect();
+    if want.is_empty() || want.len() > lower.len() {
+        return None;
+    }
+    let at = (0..=lower.len() - want.len()).find(|&i| lower[i..i + want.len()] == want[..])?;
+    let start = at.saturating_sub(MATCH_CHARS.saturating_sub(want.len()) / 2);
+    let end = (start + MATCH_CHARS.max(want.len())).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+impl From<ConversationListRow> for (Conversation, ConversationSummary) {
+    fn from(row: ConversationListRow) -> Self {
+        let first_message = row
+            .first_message
+            .or_else(|| row.first_parts.as_deref().map(excerpt));
+        let summary = ConversationSummary {
+            first_message,
+            message_count: row.message_count as u64,
+            rating: row.rating.as_deref().and_then(Rating::parse),
+            status: row.last_status,
+            matched: None,
+        };
+        (row.conversation.into(), summary)
     }
 }
 
@@ -857,5 +987,22 @@ mod tests {
         assert_eq!(keyed.publishable_keys, vec!["pk_live_1"]);
         assert_eq!(keyed.signing_secret.as_deref(), Some("s"));
         assert_eq!(agent.config.name, "N");
+    }
+
+    #[test]
+    fn a_search_match_is_cut_around_the_needle() {
+        assert_eq!(
+            around("Do the trail BOOTS run small?", "boots").as_deref(),
+            Some("Do the trail BOOTS run small?")
+        );
+        let long = format!("{} needle {}", "a".repeat(300), "b".repeat(300));
+        let cut = around(&long, "NEEDLE").expect("found");
+        assert!(
+            cut.starts_with('…') && cut.ends_with('…') && cut.contains("needle"),
+            "{cut}"
+        );
+        assert!(cut.chars().count() <= 162);
+        assert_eq!(around("nothing here", "boots"), None);
+        assert_eq!(around("", "x"), None);
     }
 }

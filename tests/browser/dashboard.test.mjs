@@ -278,6 +278,208 @@ describe("tenant dashboard", () => {
     });
   });
 
+  test("a new agent starts allowed on the dashboard itself, its preview chats are marked, and a refused origin can be allowed in one click", async () => {
+    await withPage(browser, "dashboard-onboarding", async (page, errors) => {
+      // Counts the page's live `storage` listeners: each preview mount adds one, destroy() removes it.
+      await page.addInitScript(() => {
+        window.__storage = 0;
+        const add = window.addEventListener;
+        const remove = window.removeEventListener;
+        window.addEventListener = function (type, ...rest) { if (type === "storage") window.__storage++; return add.call(this, type, ...rest); };
+        window.removeEventListener = function (type, ...rest) { if (type === "storage") window.__storage--; return remove.call(this, type, ...rest); };
+      });
+      await signIn(page, "#new-agent");
+      const origins = page.getByLabel("Allowed origins");
+      assert.equal(await origins.inputValue(), worker.url, "the dashboard's own origin is allowed from the start");
+      await page.getByRole("group", { name: "Where will this chat run?" }).waitFor();
+      assert.equal(await page.locator("#no-origins").isVisible(), false);
+      await origins.fill("");
+      await origins.dispatchEvent("input");
+      assert.equal(await page.locator("#no-origins").isVisible(), true, "an agent with no origins is warned about");
+      assert.match(await page.locator("#no-origins").textContent(), /works nowhere/);
+      await page.getByRole("button", { name: `Add this dashboard (${worker.url})` }).click();
+      assert.equal(await origins.inputValue(), worker.url);
+      await page.getByLabel("Id (optional)").fill("onboard");
+      await page.getByLabel("Name", { exact: true }).fill("Onboarding bot");
+      await page.getByLabel("Model", { exact: true }).fill("scenario/plain");
+      await page.getByRole("button", { name: "Create agent" }).click();
+      await page.locator("#embed-snippet").waitFor();
+
+      // The preview chats at once, and its conversation is marked as a preview.
+      const panel = page.locator(".preview-panel");
+      await panel.locator(".ec-title").waitFor();
+      await panel.locator("textarea").fill("Hello from the preview");
+      await panel.locator("textarea").press("Enter");
+      await panel.locator(".ec-actions").waitFor({ timeout: 15_000 });
+      for (const title of ["One", "Two", "Three"]) {
+        await page.getByLabel("Title", { exact: true }).fill(title);
+        await assertEventually(async () => (await panel.locator(".ec-title").textContent({ timeout: 500 }).catch(() => "")) === title);
+      }
+      assert.equal(await page.evaluate(() => window.__storage), 1, "remounting the preview leaves one listener, not one per edit");
+      const row = await worker.d1.prepare("SELECT preview, channel FROM conversations WHERE agent_id = 'onboard'").first();
+      assert.deepEqual({ ...row }, { preview: 1, channel: "inline" });
+      assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("edgechat:onboard")).length), 0, "the preview keeps its own visitor, apart from real embeds");
+
+      // Without the dashboard's origin the preview names it and offers to allow it.
+      await origins.fill("https://www.example.com");
+      await origins.dispatchEvent("input");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      const refused = page.locator("#preview-refused");
+      assert.equal(await refused.isVisible(), true);
+      assert.match(await refused.textContent(), new RegExp(`${worker.url.replace(/[.]/g, "\\.")} is not in the agent’s allowed origins`));
+      await refused.getByRole("button", { name: "Allow this origin" }).click();
+      await assertEventually(async () => JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'onboard'").first()).config).allowedOrigins.includes(worker.url));
+      assert.equal(await refused.isVisible(), false);
+      assert.deepEqual(await axeViolations(page), [], "agent editor with preview");
+      await page.goto(`${worker.url}/admin/#new-agent`);
+      await page.locator("#view h1").waitFor();
+      assert.deepEqual(await axeViolations(page), [], "new agent");
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("built-in tools, maxSteps, verified users, locale, avatar and launcher icon are editable; a bad colour is refused; Last saved moves", async () => {
+    await withPage(browser, "dashboard-editor-fields", async (page, errors) => {
+      await signIn(page, "#agent/shop");
+      const before = await page.locator("#last-saved").textContent();
+      await page.getByLabel("Current date and time (get_current_time)").check();
+      await page.getByLabel("Most tool rounds per answer (maxSteps)").fill("3");
+      await page.getByLabel("Only verified users may chat (requireVerifiedUser)").check();
+      await page.getByLabel("Language of the widget").selectOption("fr");
+      await page.getByLabel("Avatar image URL").fill("https://cdn.example/bot.png");
+      await page.getByLabel("Launcher icon URL").fill("https://cdn.example/chat.svg");
+      await page.getByLabel("Primary colour").fill("green-ish");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.error").waitFor();
+      assert.match(await status(page).textContent(), /branding\.primaryColor/);
+      assert.doesNotMatch(await status(page).textContent(), /Saved/);
+
+      await page.getByLabel("Primary colour").fill("#fde047");
+      await page.waitForTimeout(1100); // "Last saved" shows seconds: let the clock move on
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      const stored = await worker.d1.prepare("SELECT config, updated_at FROM agents WHERE id = 'shop'").first();
+      const config = JSON.parse(stored.config);
+      assert.deepEqual(config.tools.builtin, ["get_current_time"]);
+      assert.equal(config.maxSteps, 3);
+      assert.equal(config.requireVerifiedUser, true);
+      assert.equal(config.locale, "fr");
+      assert.equal(config.branding.avatarUrl, "https://cdn.example/bot.png");
+      assert.equal(config.branding.launcherIconUrl, "https://cdn.example/chat.svg");
+      const after = await page.locator("#last-saved").textContent();
+      assert.notEqual(after, before, "Last saved shows the new save");
+      assert.equal(after, `Last saved ${await page.evaluate((ms) => new Date(ms).toLocaleString(), stored.updated_at)}`);
+
+      // Put the shop agent back the way the other tests use it.
+      await page.getByLabel("Only verified users may chat (requireVerifiedUser)").uncheck();
+      await page.getByLabel("Language of the widget").selectOption("");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("the inbox shows what a tenant needs, highlights matches, filters, and renders answers safely", async () => {
+    const admin = (method, path, body) => fetch(`${worker.url}/api/admin${path}`, { method, headers: { authorization: `Bearer ${secretKey}`, "content-type": "application/json" }, body: body && JSON.stringify(body) }).then((r) => r.json());
+    for (const [id, model] of [["cited", "scenario/cited"], ["broken", "scenario/unauthorized"]]) {
+      await admin("POST", "/agents", { id, config: { name: id === "cited" ? "Returns helper" : "Broken bot", model, allowedOrigins: [host.origin] } });
+    }
+    const keyOf = async (id) => (await admin("GET", `/agents/${id}`)).agent.publishableKeys[0];
+    let token;
+    const turn = async (agentId, chatId, text, channel) => {
+      const res = await fetch(`${worker.url}/api/agents/${agentId}/chat`, {
+        method: "POST",
+        headers: { "x-publishable-key": await keyOf(agentId), origin: host.origin, "content-type": "application/json", ...(token ? { "x-visitor-token": token } : {}) },
+        body: JSON.stringify({ id: chatId, channel, context: { url: `${host.origin}/help/returns`, title: "Returns" }, messages: [{ id: `u_${chatId}_${Math.random()}`, role: "user", parts: [{ type: "text", text }] }] }),
+      });
+      token ??= res.headers.get("x-visitor-token");
+      await res.text();
+    };
+    await turn("cited", "inbox_returns", "How long is the return window for boots?", "widget");
+    await turn("cited", "inbox_returns", "And for tents?", "widget");
+    await turn("broken", "inbox_broken", "Anyone there?", "inline");
+    const conversation = await admin("GET", "/conversations/inbox_returns");
+    const answer = conversation.conversation.messages.find((m) => m.role === "assistant");
+    await fetch(`${worker.url}/api/agents/cited/conversations/inbox_returns/messages/${answer.id}/feedback`, {
+      method: "POST", headers: { "x-publishable-key": await keyOf("cited"), origin: host.origin, "x-visitor-token": token, "content-type": "application/json" }, body: JSON.stringify({ rating: "down" }),
+    });
+
+    await withPage(browser, "dashboard-inbox", async (page, errors) => {
+      await signIn(page, "#conversations");
+      const row = page.locator(".inbox li", { hasText: "How long is the return window" });
+      await row.waitFor();
+      const text = await row.textContent();
+      assert.match(text, /Returns helper/, "the agent's name");
+      assert.match(text, /4 messages/);
+      assert.match(text, /(now|seconds? ago|minutes? ago)/, "last activity, relative");
+      assert.match(text, /widget/, "the channel");
+      assert.match(text, new RegExp(`${host.origin.replace(/^http:\/\//, "").replace(/[.]/g, "\\.")}/help/returns`), "the page");
+      assert.match(text, /Rated not helpful/);
+      assert.equal(await row.locator("svg.icon-down").count(), 1, "the rating is an SVG icon");
+      assert.doesNotMatch(await page.locator("#view").textContent(), /[\u{1F44D}\u{1F44E}]/u, "no emoji thumbs");
+      assert.match(await page.locator(".inbox li", { hasText: "Anyone there?" }).textContent(), /Last answer failed/);
+
+      await page.getByLabel("Search messages").fill("TENTS");
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByText("1 conversation shown.").waitFor();
+      assert.deepEqual(await page.locator(".inbox mark").allTextContents(), ["tents"], "the match is highlighted, from the message that has it");
+      await page.getByLabel("Search messages").fill("");
+      await page.getByLabel("Rating").selectOption("down");
+      await page.getByText("1 conversation shown.").waitFor();
+      await page.getByLabel("Rating").selectOption("");
+      await page.getByLabel("Channel").selectOption("inline");
+      await page.locator(".inbox li", { hasText: "Anyone there?" }).waitFor();
+      await assertEventually(async () => (await page.locator(".inbox li").count()) === 1);
+      await page.getByLabel("Channel").selectOption("");
+      await page.getByLabel("Status").selectOption("error");
+      await assertEventually(async () => (await page.locator(".inbox li").count()) === 1 && /Anyone there/.test(await page.locator(".inbox li").textContent()));
+      await page.getByLabel("Status").selectOption("");
+      await page.getByLabel("Preview chats").selectOption("true");
+      await page.locator(".inbox li", { hasText: "Hello from the preview" }).waitFor();
+      assert.deepEqual(await axeViolations(page), [], "inbox with filters");
+
+      await page.goto(`${worker.url}/admin/#conversation/inbox_returns`);
+      await page.locator(".transcript").waitFor();
+      assert.equal(await page.locator(".msg.assistant .text strong").first().textContent(), "30 days", "answers render Markdown like the widget");
+      assert.doesNotMatch(await page.locator(".msg.assistant .text").first().textContent(), /\*\*/);
+      assert.equal(await page.locator(".msg.assistant .feedback svg.icon-down").count(), 1);
+      assert.deepEqual(await axeViolations(page), [], "transcript");
+      await page.goto(`${worker.url}/admin/#conversation/inbox_broken`);
+      await page.locator(".failed-turn").waitFor();
+      assert.match(await page.locator(".failed-turn").textContent(), /This answer failed/);
+      const color = await page.locator(".failed-turn").evaluate((el) => getComputedStyle(el).color);
+      assert.equal(color, "rgb(180, 35, 24)", "a failed turn stands out");
+      await page.goto(`${worker.url}/admin/#feedback`);
+      await page.locator(".feedback-list li", { hasText: "30 days" }).waitFor();
+      assert.equal(await page.locator(".feedback-list li", { hasText: "30 days" }).locator("strong", { hasText: "30 days" }).count(), 1, "feedback answers render Markdown too");
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("usage charts have axes and the table names agents; the demo site and dashboard have a favicon", async () => {
+    await withPage(browser, "dashboard-usage", async (page) => {
+      await signIn(page, "#usage");
+      await page.locator(".chart svg").first().waitFor();
+      const chart = page.locator(".chart").first();
+      assert.equal(await chart.locator("line.axis").count(), 2, "an x and a y axis");
+      assert.ok((await chart.locator("text.tick").count()) >= 4, "labels on both axes");
+      assert.ok((await chart.locator("rect").count()) >= 28, "a bar per day of the range, not one wide bar");
+      const widths = await chart.locator("rect").evaluateAll((rs) => rs.map((r) => Number(r.getAttribute("width"))));
+      assert.ok(Math.max(...widths) <= 24, "bars stay narrow");
+      assert.match(await page.locator("table tbody").textContent(), /Shop assistant/, "agents by name");
+      assert.deepEqual(await axeViolations(page), [], "usage");
+    });
+    for (const path of ["/favicon.svg", "/admin/favicon.svg"]) {
+      const res = await fetch(`${worker.url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get("content-type"), /svg/);
+    }
+    for (const path of ["/", "/inline.html", "/admin/"]) {
+      assert.match(await (await fetch(`${worker.url}${path}`)).text(), /<link rel="icon" href="\/(admin\/)?favicon\.svg"/, path);
+    }
+  });
+
   test("signed out, the dashboard shows only the sign-in form, and axe is happy with it", async () => {
     await withPage(browser, "dashboard-signin-axe", async (page) => {
       await page.goto(`${worker.url}/admin/`);

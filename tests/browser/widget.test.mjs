@@ -40,11 +40,26 @@ before(async () => {
     "/failing": pages("failing"),
     "/arabic": pages("arabic"),
     "/members": pages("members"),
+    "/tooly": pages("tooly"),
+    "/slow": pages("slow"),
+    "/listy": pages("listy"),
+    "/bright": pages("bright"),
+    "/longy": pages("longy"),
+    "/inline-dark": `<!doctype html><html lang="en"><head><title>Dark help</title></head><body style="background:#101418;color:#eee"><h1>Help</h1>
+      <chat-widget key="${testKey("shop")}" style="height:500px"></chat-widget>
+      <script src="${worker.url}/widget.js" async></script></body></html>`,
+    "/panel-only": `<!doctype html><html lang="en"><head><title>Panel</title></head><body><h1>Panel</h1><div id="slot"></div>
+      <script src="${worker.url}/chat-panel.js"></script></body></html>`,
     "/inline": `<!doctype html><html lang="en"><head><title>Help</title></head><body><h1>Help</h1>
       <chat-widget key="${testKey("shop")}" style="height:500px"></chat-widget>
       <script src="${worker.url}/widget.js" async></script></body></html>`,
   });
-  stranger = await hostSite({ "/plain": pages("shop") });
+  stranger = await hostSite({
+    "/plain": pages("shop"),
+    "/inline": `<!doctype html><html lang="en"><head><title>Help</title></head><body><h1>Help</h1>
+      <chat-widget key="${testKey("shop")}" style="height:500px"></chat-widget>
+      <script src="${worker.url}/widget.js" async></script></body></html>`,
+  });
   const allowed = [host.origin];
   await putAgent(worker.db, { id: "shop", config: agent("scenario/plain", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "paced", config: agent("scenario/bench/24/60", { allowedOrigins: allowed }) });
@@ -53,6 +68,11 @@ before(async () => {
   await putAgent(worker.db, { id: "cited", config: agent("scenario/cited", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "failing", config: agent("scenario/unauthorized", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "members", tenant: "t_members", identitySecret: IDENTITY, config: agent("scenario/plain", { allowedOrigins: allowed, requireVerifiedUser: true }) });
+  await putAgent(worker.db, { id: "tooly", config: agent("scenario/tool", { allowedOrigins: allowed, tools: { builtin: ["get_current_time"], webhooks: [] } }) });
+  await putAgent(worker.db, { id: "slow", config: agent("scenario/slow-first-token", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "listy", config: agent("scenario/list-hold", { allowedOrigins: allowed }) });
+  await putAgent(worker.db, { id: "bright", config: agent("scenario/plain", { allowedOrigins: allowed, branding: { title: "Sunny", primaryColor: "#fde047" } }) });
+  await putAgent(worker.db, { id: "longy", config: agent("scenario/bench/400/0", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "arabic", config: agent("scenario/plain", { allowedOrigins: allowed, locale: "ar" }) });
   browser = await launch();
 });
@@ -170,20 +190,41 @@ describe("embedded widget", () => {
       await openWidget(page, "/failing");
       const before = standin.requests.length;
       await sendMessage(page, "hello?");
-      await inWidget(page, ".ec-retry").waitFor();
-      assert.match(await inWidget(page, ".ec-note").last().textContent(), /AI service/);
+      // The failure shows where the answer would have been, with Retry inside the same box.
+      await inWidget(page, ".ec-log .ec-failed .ec-retry").waitFor();
+      assert.match(await inWidget(page, ".ec-log .ec-failed").textContent(), /AI service/);
+      assert.equal(await inWidget(page, ".ec-log .ec-failed").getAttribute("role"), "alert");
+      assert.equal(await inWidget(page, ".ec-status .ec-retry").count(), 0, "no Retry far below in the status line");
+      const colors = await inWidget(page, ".ec-log .ec-failed").evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).borderTopColor]);
+      assert.deepEqual(colors, ["rgb(180, 35, 24)", "rgb(180, 35, 24)"], "styled as an error, not grey text");
       await inWidget(page, ".ec-retry").click();
       await assertEventually(() => standin.requests.length >= before + 2);
     });
   });
 
-  test("a disallowed origin sees a clear message, not a broken panel", async () => {
+  test("on a site that is not allowed, visitors see no launcher and the console names the origin to allow", async () => {
     await withPage(browser, "disallowed-origin", async (page, errors) => {
-      await openWidget(page, "/plain", stranger.origin);
-      await inWidget(page, ".ec-status.ec-error").waitFor();
-      assert.equal(await inWidget(page, ".ec-status").textContent(), "This chat is not available on this website.");
-      assert.equal(await inWidget(page, ".ec-composer").isVisible(), false);
+      const warnings = [];
+      page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
+      await page.goto(`${stranger.origin}/plain`);
+      await assertEventually(() => warnings.some((w) => w.includes("Edge Agent Chat")));
+      assert.equal(await page.locator("[data-edge-chat]").isVisible(), false, "no launcher for visitors");
+      assert.equal(await inWidget(page, "button.ec-fab").isVisible(), false);
+      const warning = warnings.find((w) => w.includes("Edge Agent Chat"));
+      assert.ok(warning.includes(`Add ${stranger.origin} to`), warning);
       assert.deepEqual(errors, []);
+    });
+  });
+
+  test("an inline chat on a site that is not allowed says so in the panel, and logs the origin", async () => {
+    await withPage(browser, "disallowed-inline", async (page) => {
+      const warnings = [];
+      page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
+      await page.goto(`${stranger.origin}/inline`);
+      await page.locator("chat-widget .ec-failed").waitFor();
+      assert.equal(await page.locator("chat-widget .ec-failed").textContent(), "This chat is not available on this website.");
+      assert.equal(await page.locator("chat-widget .ec-composer").isVisible(), false);
+      await assertEventually(() => warnings.some((w) => w.includes(stranger.origin)));
     });
   });
 
@@ -274,8 +315,8 @@ describe("embedded widget", () => {
     await withPage(browser, "identify", async (page) => {
       await openWidget(page, "/members");
       await sendMessage(page, "am I in?");
-      await inWidget(page, ".ec-status.ec-error").waitFor();
-      assert.match(await inWidget(page, ".ec-status").textContent(), /signed-in users/);
+      await inWidget(page, ".ec-failed").waitFor();
+      assert.match(await inWidget(page, ".ec-failed").textContent(), /signed-in users/);
       const userHash = createHmac("sha256", IDENTITY).update("user-7").digest("hex");
       await page.evaluate((hash) => window.EdgeChat.identify({ userId: "user-7", userHash: hash, name: "Ada" }), userHash);
       await sendMessage(page, "now?");
@@ -285,6 +326,125 @@ describe("embedded widget", () => {
       assert.equal(owner.visitor_id, "u:user-7");
       const wrong = await page.evaluate(() => window.EdgeChat.identify({ userId: "user-8", userHash: "00" }).then(() => "ok", (e) => e.message));
       assert.match(wrong, /could not be verified/);
+    });
+  });
+
+  test("after a long answer the thumbs row is scrolled into view", async () => {
+    await withPage(browser, "thumbs-in-view", async (page) => {
+      await openWidget(page, "/longy");
+      await sendMessage(page, "tell me everything");
+      await answered(page);
+      const seen = await page.evaluate(() => {
+        const root = document.querySelector("[data-edge-chat]").shadowRoot;
+        const log = root.querySelector(".ec-log");
+        const actions = [...root.querySelectorAll(".ec-actions")].at(-1);
+        const l = log.getBoundingClientRect();
+        const a = actions.getBoundingClientRect();
+        return { overflow: log.scrollHeight > log.clientHeight, inView: a.bottom <= l.bottom + 1 && a.top >= l.top };
+      });
+      assert.ok(seen.overflow, "the answer is longer than the log");
+      assert.ok(seen.inView, "the rating buttons are visible without scrolling");
+    });
+  });
+
+  test("a visitor never reads internal tool names; the typing indicator sits in the conversation", async () => {
+    await withPage(browser, "tool-names-typing", async (page) => {
+      await openWidget(page, "/tooly");
+      await sendMessage(page, "what time is it?");
+      await answered(page);
+      const notes = await inWidget(page, ".ec-tool").allTextContents();
+      assert.ok(notes.length >= 1, "the tool call is mentioned");
+      for (const note of notes) assert.doesNotMatch(note, /get_current_time|_/, note);
+      assert.doesNotMatch(await inWidget(page, ".ec-log").textContent(), /get_current_time/);
+
+      await openWidget(page, "/slow");
+      await sendMessage(page, "hello?");
+      const typing = inWidget(page, ".ec-log .ec-typing");
+      await typing.waitFor();
+      assert.equal(await page.evaluate(() => document.querySelector("[data-edge-chat]").shadowRoot.querySelector(".ec-log").lastElementChild.classList.contains("ec-typing")), true, "the dots are the conversation's last row");
+      assert.equal(await inWidget(page, ".ec-status .ec-dots").count(), 0, "not by the input");
+      await answered(page);
+      assert.equal(await typing.count(), 0, "gone once the answer is there");
+    });
+  });
+
+  test("Stop during a half-streamed list leaves no empty bullet; snake_case stays text", async () => {
+    await withPage(browser, "half-list", async (page) => {
+      await openWidget(page, "/listy");
+      await sendMessage(page, "steps?");
+      await page.waitForFunction(() => document.querySelector("[data-edge-chat]").shadowRoot.querySelector(".ec-assistant:last-of-type li"));
+      await inWidget(page, ".ec-stop").click();
+      await inWidget(page, ".ec-note").waitFor();
+      const items = await lastAnswer(page).locator("li").allTextContents();
+      assert.deepEqual(items, ["one"], "no empty bullet");
+      assert.match(await lastAnswer(page).textContent(), /my_tool_name/);
+      assert.deepEqual(await lastAnswer(page).locator("em").allTextContents(), ["this"]);
+    });
+  });
+
+  test("the launcher becomes the close button while open; screen readers hear text, not Markdown", async () => {
+    await withPage(browser, "launcher-close-sr", async (page) => {
+      await openWidget(page, "/cited");
+      const fab = inWidget(page, "button.ec-fab");
+      assert.equal(await fab.getAttribute("aria-label"), "Close chat");
+      assert.equal(await fab.locator("svg.x").isVisible(), true, "it shows a cross");
+      await sendMessage(page, "returns?");
+      await answered(page);
+      await assertEventually(async () => (await inWidget(page, ".ec-sr[aria-live='polite']").textContent()) !== "");
+      const spoken = await inWidget(page, ".ec-sr[aria-live='polite']").textContent();
+      assert.equal(spoken, "Our return window is 30 days [1].");
+      await fab.click();
+      await inWidget(page, ".ec-panel[hidden]").waitFor({ state: "attached" });
+      assert.equal(await fab.getAttribute("aria-label"), "Open chat");
+      assert.equal(await fab.locator("svg.x").isVisible(), false);
+    });
+  });
+
+  test("header text stays readable on a light primary colour", async () => {
+    await withPage(browser, "contrast", async (page) => {
+      await openWidget(page, "/bright");
+      assert.equal(await inWidget(page, ".ec-header").evaluate((el) => getComputedStyle(el).color), "rgb(17, 17, 17)");
+      assert.equal(await inWidget(page, "button.ec-fab").evaluate((el) => getComputedStyle(el).color), "rgb(17, 17, 17)");
+      await openWidget(page, "/plain");
+      assert.equal(await inWidget(page, ".ec-header").evaluate((el) => getComputedStyle(el).color), "rgb(255, 255, 255)", "white on a dark teal");
+    });
+  });
+
+  test("theme auto: an inline chat follows the page, not the system", async () => {
+    await withPage(browser, "inline-theme", async (page) => {
+      await page.emulateMedia({ colorScheme: "dark" });
+      await page.goto(`${host.origin}/inline`);
+      await page.locator("chat-widget .ec-title").waitFor();
+      await assertEventually(async () => (await page.locator("chat-widget .ec-title").textContent()) === "Shop help");
+      assert.equal(await page.locator("chat-widget .ec-panel").evaluate((el) => getComputedStyle(el).backgroundColor), "rgb(255, 255, 255)", "light on a light page");
+      await page.goto(`${host.origin}/inline-dark`);
+      await assertEventually(async () => (await page.locator("chat-widget .ec-title").textContent().catch(() => "")) === "Shop help");
+      assert.equal(await page.locator("chat-widget .ec-panel").evaluate((el) => getComputedStyle(el).backgroundColor), "rgb(23, 25, 28)", "dark on a dark page");
+    });
+  });
+
+  test("destroy() removes the panel and its storage listener, however often it is mounted", async () => {
+    await withPage(browser, "destroy", async (page) => {
+      await page.addInitScript(() => {
+        window.__storage = 0;
+        const add = window.addEventListener;
+        const remove = window.removeEventListener;
+        window.addEventListener = function (type, ...rest) { if (type === "storage") window.__storage++; return add.call(this, type, ...rest); };
+        window.removeEventListener = function (type, ...rest) { if (type === "storage") window.__storage--; return remove.call(this, type, ...rest); };
+      });
+      await page.goto(`${host.origin}/panel-only`);
+      await page.waitForFunction(() => window.EdgeChatPanel);
+      const left = await page.evaluate(async ([base, key]) => {
+        const slot = document.getElementById("slot");
+        const root = slot.attachShadow({ mode: "open" });
+        for (let i = 0; i < 5; i++) {
+          const panel = window.EdgeChatPanel.mount(root, { base, key, mode: "inline" });
+          await panel.ready;
+          panel.destroy();
+        }
+        return { listeners: window.__storage, nodes: root.childNodes.length };
+      }, [worker.url, testKey("shop")]);
+      assert.deepEqual(left, { listeners: 0, nodes: 0 });
     });
   });
 

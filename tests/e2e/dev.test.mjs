@@ -2,7 +2,7 @@
 // page and chats with the demo agent (through wrangler dev, against the local stand-in).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,4 +87,74 @@ test("the seeded demo agent answers with its built-in tools offered", async () =
   assert.equal(upstream.headers.authorization, "Bearer dev-test-key", "environment wins over .dev.vars");
   assert.equal(upstream.body.model, "openai/gpt-4o-mini");
   assert.deepEqual(upstream.body.tools.map((t) => t.function.name), ["get_current_time"]);
+});
+
+test("npm run dev builds once, never restarts wrangler, and ends with the lines that matter", async () => {
+  assert.doesNotMatch(output, /changed/i, "wrangler does not rebuild and restart on start");
+  assert.doesNotMatch(output, /Running custom build/, "wrangler builds nothing itself");
+  const beforeReady = output.slice(0, output.indexOf("Demo site:")).split("\n");
+  assert.ok(beforeReady.length < 40, `the summary is not buried (${beforeReady.length} lines before it):\n${output}`);
+  const summary = output.slice(output.indexOf("Ready in"));
+  assert.match(summary, /Demo site: +http/);
+  assert.match(summary, /Dashboard: +http:\/\/127\.0\.0\.1:\d+\/admin\/ +sign in with the demo tenant key: sk_live_/);
+});
+
+test("the demo seed keeps dashboard edits on the next start, and adds a new port's origins", async () => {
+  const { localSecrets, writeSeed } = await import("../../scripts/dev.mjs");
+  const demoKey = output.match(/demo tenant key: (sk_live_[0-9a-f]{32})/)[1];
+  const admin = (method, body, headers = {}) => fetch(`${base}/api/admin/agents/demo`, { method, headers: { authorization: `Bearer ${demoKey}`, "content-type": "application/json", ...headers }, body: body && JSON.stringify(body) });
+  const loaded = await admin("GET");
+  const etag = loaded.headers.get("etag");
+  const edited = await admin("PATCH", { config: { welcomeMessage: "Edited in the dashboard", branding: { primaryColor: "#0f766e" } } }, { "if-match": etag });
+  assert.equal(edited.status, 200);
+  // What the next `npm run dev` does first: the seed, for that run's port.
+  const seed = writeSeed(state, 9911, localSecrets(state));
+  await new Promise((resolve, reject) => {
+    const child = spawn(join(root, "node_modules/.bin/wrangler"), ["d1", "execute", "DB", "--local", "--file", seed, "--persist-to", state], { cwd: root, env: { ...process.env, CI: "true" }, stdio: "ignore" });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`seed failed: ${code}`))));
+  });
+  const after = (await (await admin("GET")).json()).agent.config;
+  assert.equal(after.welcomeMessage, "Edited in the dashboard", "the edit survives the seed");
+  assert.equal(after.branding.primaryColor, "#0f766e");
+  assert.ok(after.allowedOrigins.includes("http://127.0.0.1:9911") && after.allowedOrigins.includes(base), after.allowedOrigins.join(", "));
+});
+
+test("dev:convex says what to set when Convex is not configured", async () => {
+  const env = { ...process.env };
+  for (const name of ["CONVEX_DEPLOYMENT", "CONVEX_DEPLOY_KEY", "CONVEX_URL"]) delete env[name];
+  const child = spawn(process.execPath, [join(root, "scripts/dev.mjs"), "convex"], { cwd: state, env, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  child.stdout.on("data", (d) => (text += d));
+  child.stderr.on("data", (d) => (text += d));
+  const code = await new Promise((resolve) => child.on("exit", resolve));
+  assert.equal(code, 1);
+  assert.match(text, /Convex is not configured/);
+  assert.match(text, /CONVEX_DEPLOYMENT/);
+  assert.match(text, /CONVEX_URL and CONVEX_DEPLOY_KEY in \.dev\.vars/);
+});
+
+test("dev:widget rebuilds public/ when a widget source changes", async () => {
+  const child = spawn(process.execPath, [join(root, "scripts/dev.mjs"), "widget"], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  child.stdout.on("data", (d) => (text += d));
+  child.stderr.on("data", (d) => (text += d));
+  try {
+    await eventually(() => text.includes("watching"), { timeoutMs: 60_000, intervalMs: 50 });
+    // A save without a content change (only the time) is enough to trigger a rebuild. Saved
+    // again each second: on a busy machine the watcher may attach after the first save.
+    const file = join(root, "widget/src/i18n.js");
+    const touch = () => {
+      const now = new Date();
+      utimesSync(file, now, now);
+    };
+    touch();
+    const again = setInterval(touch, 1_000);
+    try {
+      await eventually(() => /↻ site and widget rebuilt in \d+ ms/.test(text), { timeoutMs: 30_000, intervalMs: 50 });
+    } finally {
+      clearInterval(again);
+    }
+  } finally {
+    process.kill(-child.pid, "SIGTERM");
+  }
 });

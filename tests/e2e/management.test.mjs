@@ -176,4 +176,65 @@ describe("management API", () => {
     assert.equal(visitorView.status, 404, "the visitor no longer sees it either");
     assert.equal((await api("DELETE", "/api/admin/conversations/conv_tent")).status, 404);
   });
+
+  test("lists each conversation with its inbox summary, filters it, and marks previews only for secret-key holders", async () => {
+    const created = await api("POST", "/api/admin/agents", { body: { id: "summary", config: { model: "scenario/plain", allowedOrigins: [TEST_ORIGIN] } } });
+    const pk = created.json.agent.publishableKeys[0];
+    let token;
+    /** One raw turn (the widget's body shape), read to the end. */
+    const turn = async (id, text, extra = {}, headers = {}) => {
+      const res = await fetch(`${worker.url}/api/agents/summary/chat`, {
+        method: "POST",
+        headers: { "x-publishable-key": pk, origin: TEST_ORIGIN, "content-type": "application/json", ...(token ? { "x-visitor-token": token } : {}), ...headers },
+        body: JSON.stringify({ id, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text }] }], ...extra }),
+      });
+      assert.equal(res.status, 200);
+      token ??= res.headers.get("x-visitor-token");
+      await res.text();
+    };
+    await turn("sum_web", "Where is my **order**?", { channel: "widget", context: { url: "https://shop.example/orders", title: "Orders" } });
+    await turn("sum_web", "And the invoice?", { channel: "widget", context: { url: "https://shop.example/other" } });
+    await turn("sum_preview", "Testing the preview", { channel: "inline", preview: true }, { authorization: `Bearer ${key}` });
+    await turn("sum_forged", "I am not the tenant", { preview: true });
+    await turn("sum_other_key", "Another tenant's key", { preview: true }, { authorization: `Bearer ${otherKey}` });
+    const list = async (query = "") => (await api("GET", `/api/admin/conversations?agentId=summary${query}`)).json.conversations;
+    const all = await eventually(async () => {
+      const rows = await list();
+      return rows.length === 4 && rows.every((r) => r.messageCount >= 2) && rows;
+    });
+    const byId = Object.fromEntries(all.map((c) => [c.id, c]));
+    assert.deepEqual(
+      { ...byId.sum_web, createdAt: 0, updatedAt: 0, visitorId: null },
+      { id: "sum_web", agentId: "summary", visitorId: null, createdAt: 0, updatedAt: 0, match: null, firstMessage: "Where is my **order**?", messageCount: 4, rating: null, status: "complete", pageUrl: "https://shop.example/orders", channel: "widget", preview: false },
+    );
+    assert.equal(byId.sum_preview.preview, true, "the dashboard's preview, with the tenant's secret key");
+    assert.equal(byId.sum_preview.channel, "inline");
+    assert.equal(byId.sum_forged.preview, false, "a visitor cannot mark a preview");
+    assert.equal(byId.sum_forged.channel, null);
+    assert.equal(byId.sum_other_key.preview, false, "nor can another tenant's key");
+
+    const conversation = (await api("GET", "/api/admin/conversations/sum_web")).json.conversation;
+    const answer = conversation.messages.find((m) => m.role === "assistant");
+    const rated = await fetch(`${worker.url}/api/agents/summary/conversations/sum_web/messages/${answer.id}/feedback`, {
+      method: "POST",
+      headers: { "x-publishable-key": pk, origin: TEST_ORIGIN, "x-visitor-token": token, "content-type": "application/json" },
+      body: JSON.stringify({ rating: "down" }),
+    });
+    assert.equal(rated.status, 200);
+    const ids = async (query) => (await list(query)).map((c) => c.id).sort();
+    assert.deepEqual(await ids("&rating=down"), ["sum_web"]);
+    assert.deepEqual(await ids("&rating=up"), []);
+    assert.deepEqual(await ids("&channel=widget"), ["sum_web"]);
+    assert.deepEqual(await ids("&preview=true"), ["sum_preview"]);
+    assert.deepEqual(await ids("&preview=false"), ["sum_forged", "sum_other_key", "sum_web"]);
+    assert.deepEqual(await ids("&status=complete&preview=false&q=invoice"), ["sum_web"]);
+    assert.equal((await list("&q=INVOICE"))[0].match, "And the invoice?", "the matched text, from the message that has it");
+    assert.equal(byId.sum_web.match, null, "no search, no match");
+    assert.deepEqual(await ids("&status=error"), []);
+    for (const [name, value] of [["rating", "meh"], ["status", "done"], ["preview", "maybe"], ["channel", "Not OK"]]) {
+      const res = await api("GET", `/api/admin/conversations?${name}=${encodeURIComponent(value)}`);
+      assert.equal(res.status, 400);
+      assert.equal(res.json.error.field, name);
+    }
+  });
 });

@@ -234,6 +234,17 @@ export async function startStandIn() {
         res.write(text(model, " and the rest.") + finish(model, "stop") + DONE);
         return end();
       }
+      case "list-hold": {
+        // A list cut off mid-item (the visitor presses Stop here), after inline markup.
+        sse();
+        res.write(text(model, "Call my_tool_name for _this_:\n- one\n- "));
+        const g = gate("list-hold");
+        g.waiting = true;
+        await g.promise;
+        g.waiting = false;
+        res.write(text(model, "two") + finish(model, "stop") + DONE);
+        return end();
+      }
       case "silent":
         sse();
         res.write(": OPENROUTER PROCESSING\n\n");

@@ -3,7 +3,9 @@
 // Blocks: paragraphs, headings, bullet and numbered lists, fenced code. Inline: **strong**,
 // *emphasis*, `code`, [links](https://…) and bare http(s) URLs.
 
-var INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*([\s\S]+?)\*\*|(?<!\w)__([\s\S]+?)__(?!\w)|\*([^*\s](?:[^*]*[^*\s])?)\*|(?<!\w)_([^_\s](?:[^_]*[^_\s])?)_(?!\w)|\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?\s*\)|(https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"\]])/;
+// No lookbehind (Safari < 16.4 cannot even parse a script that has one): "no word character
+// before `_`" is checked in `inline` instead.
+var INLINE = /(`+)([\s\S]*?[^`])\1(?!`)|\*\*([\s\S]+?)\*\*|__([\s\S]+?)__(?!\w)|\*([^*\s](?:[^*]*[^*\s])?)\*|_([^_\s](?:[^_]*[^_\s])?)_(?!\w)|\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?\s*\)|(https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"\]])/;
 
 /** The URL if it may be a link target (http, https or mailto), else null. */
 export function safeUrl(url) {
@@ -35,11 +37,20 @@ export function link(url, text) {
 
 /** Appends the inline content of `text` to `parent`. */
 function inline(text, parent) {
+  var before = "";
   while (text) {
     var m = INLINE.exec(text);
     if (!m) {
       parent.appendChild(document.createTextNode(text));
       return;
+    }
+    var prev = m.index ? text[m.index - 1] : before;
+    if ((m[4] || m[6]) && /\w/.test(prev)) {
+      // snake_case_words: an underscore inside a word is text, not emphasis.
+      parent.appendChild(document.createTextNode(text.slice(0, m.index + 1)));
+      before = text[m.index];
+      text = text.slice(m.index + 1);
+      continue;
     }
     if (m.index) parent.appendChild(document.createTextNode(text.slice(0, m.index)));
     var node;
@@ -58,6 +69,7 @@ function inline(text, parent) {
       node = link(m[9], m[9]);
     }
     parent.appendChild(node);
+    before = m[0].slice(-1);
     text = text.slice(m.index + m[0].length);
   }
 }
@@ -87,6 +99,9 @@ export function render(text) {
     var item = /^\s*(?:([-*+])|(\d{1,9})[.)])\s+(.*)$/.exec(line);
     if (!line.trim()) {
       para = list = null;
+    } else if (/^\s*(?:[-*+]|\d{1,9}[.)])\s*$/.test(line)) {
+      // A list marker with nothing after it yet (mid-stream, or left by Stop) draws no bullet.
+      continue;
     } else if (heading) {
       // Chat headings stay small: # becomes h3, ## h4, the rest h5/h6.
       var h = el("h" + Math.min(6, heading[1].length + 2));

@@ -39,6 +39,39 @@ function button(className, label, iconName, text) {
   return b;
 }
 
+/**
+ * Black or white, whichever contrasts more with `color` (WCAG relative luminance). A canvas
+ * resolves any CSS colour to sRGB bytes, so names and rgb()/hsl() work like hex.
+ */
+export function textOn(color) {
+  try {
+    var ctx = document.createElement("canvas").getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillStyle = color;
+    ctx.fillRect(0, 0, 1, 1);
+    var d = ctx.getImageData(0, 0, 1, 1).data;
+    var lin = function (c) { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    var l = 0.2126 * lin(d[0]) + 0.7152 * lin(d[1]) + 0.0722 * lin(d[2]);
+    return 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 ? "#fff" : "#111";
+  } catch (e) {
+    return "#fff";
+  }
+}
+
+/**
+ * Whether the page around `node` is dark: the first opaque background up the tree, else the
+ * page's own colour scheme. An inline chat with theme "auto" matches the page it sits in, not
+ * the visitor's system setting (a light page on a dark system would get a dark box).
+ */
+function pageIsDark(node) {
+  for (var n = node; n && n.nodeType === 1; n = n.parentNode || n.host) {
+    var m = /rgba?\(([\d.]+)[, ]+([\d.]+)[, ]+([\d.]+)(?:[, /]+([\d.]+))?/.exec(getComputedStyle(n).backgroundColor);
+    if (m && (m[4] == null || Number(m[4]) > 0.5)) return 0.299 * m[1] + 0.587 * m[2] + 0.114 * m[3] < 128;
+  }
+  var scheme = getComputedStyle(document.documentElement).colorScheme || "";
+  return /dark/.test(scheme) && !/light/.test(scheme) || /light dark|dark light/.test(scheme) && matchMedia("(prefers-color-scheme: dark)").matches;
+}
+
 function randomId(prefix) {
   var bytes = new Uint8Array(12);
   crypto.getRandomValues(bytes);
@@ -90,7 +123,9 @@ async function readStream(body, onChunk) {
 /**
  * Mounts a panel into `root` (a shadow root). Options: `base` (worker origin), `key`
  * (publishable key), `mode` ("launcher" or "inline"), `config` (a promise of the public config,
- * when the loader already asked), `launcher` (the launcher button), `emit(name, detail)`.
+ * when the loader already asked), `launcher` (the launcher button), `emit(name, detail)`,
+ * `storagePrefix` (localStorage key prefix, default "edgechat:") and `previewKey` (the tenant's
+ * secret key: only the dashboard's preview, same origin as the worker, passes it).
  */
 export function mount(root, options) {
   var base = options.base;
@@ -104,7 +139,11 @@ export function mount(root, options) {
   var lastUser = null;
   var pendingOpen = false;
   var broken = false;
+  var destroyed = false;
   var keys = {};
+  // The dashboard's preview keeps its own visitor and conversation (its page may share an origin
+  // with a real embed), and proves with the tenant's secret key that it is a preview.
+  var prefix = options.storagePrefix || "edgechat:";
 
   var css = el("link");
   css.rel = "stylesheet";
@@ -170,31 +209,60 @@ export function mount(root, options) {
 
   // ---- status line: typing, tools, errors -------------------------------------------------
 
-  function setStatus(text, kind, retry) {
+  // The typing dots sit where the answer will appear, as the conversation's last row.
+  var typingRow = el("div", "ec-msg ec-assistant ec-typing");
+  var dots = el("div", "ec-bubble ec-dots");
+  dots.setAttribute("aria-hidden", "true");
+  dots.append(el("i"), el("i"), el("i"));
+  typingRow.appendChild(dots);
+
+  function setStatus(text, kind) {
     status.textContent = "";
     status.className = "ec-status" + (kind ? " ec-" + kind : "");
     if (kind === "typing") {
-      var dots = el("span", "ec-dots");
-      dots.setAttribute("aria-hidden", "true");
-      dots.append(el("i"), el("i"), el("i"));
-      status.append(dots, el("span", "ec-sr", text));
+      log.appendChild(typingRow);
+      scroll();
+      status.appendChild(el("span", "ec-sr", text));
       return;
     }
+    typingRow.remove();
     if (text) status.appendChild(el("span", null, text));
+  }
+
+  /** An error in the conversation, where the answer would have been, with Retry next to it. */
+  function errorRow(message, retry, parent) {
+    var box = el("div", "ec-failed");
+    box.setAttribute("role", "alert");
+    box.appendChild(el("span", null, message));
     if (retry) {
       var again = button("ec-retry", null, null, t("retry"));
       again.onclick = retry;
-      status.appendChild(again);
+      box.appendChild(again);
     }
+    if (!parent) {
+      parent = el("div", "ec-msg ec-assistant");
+      log.appendChild(parent);
+    }
+    parent.appendChild(box);
+    scroll();
+    return box;
   }
 
   function fail(error, retry) {
-    var message = error.code === "origin_not_allowed" ? t("unavailable")
+    var refused = error.code === "origin_not_allowed";
+    var message = refused ? t("unavailable")
       : error.code === "rate_limited" ? t("wait", error.retryAfter || 60)
       : error instanceof TypeError ? t("offline")
       : error.message || t("error");
-    setStatus(message, "error", retry);
-    emit("error", { code: error.code || "network", message: message });
+    setStatus("");
+    if (refused) {
+      // For the site's owner, not the visitor: the exact origin to allow.
+      console.warn("Edge Agent Chat: " + location.origin + " is not in this agent's allowed origins, so the chat is off here. Add " +
+        location.origin + " to the agent's allowed origins (dashboard: Agents, Where will this chat run?). Server: " + error.message);
+    }
+    if (retry || refused) errorRow(message, refused ? null : retry);
+    else setStatus(message, "error");
+    emit("error", { code: error.code || "network", message: message, detail: error.message, origin: location.origin });
   }
 
   // ---- messages -----------------------------------------------------------------------------
@@ -206,7 +274,7 @@ export function mount(root, options) {
   function addUser(text) {
     var row = el("div", "ec-msg ec-user");
     row.appendChild(el("div", "ec-bubble", text));
-    log.appendChild(row);
+    log.insertBefore(row, typingRow.parentNode === log ? typingRow : null);
     scroll();
   }
 
@@ -221,7 +289,7 @@ export function mount(root, options) {
     var textNow = "";
     var frame = 0;
     row.append(tools, bubble);
-    log.appendChild(row);
+    log.insertBefore(row, typingRow.parentNode === log ? typingRow : null);
     function paint() {
       frame = 0;
       bubble.textContent = "";
@@ -239,11 +307,16 @@ export function mount(root, options) {
         paint();
       },
       plain: function () { return textNow; },
+      // What a screen reader should hear: the rendered text, not the Markdown source.
+      spoken: function () { return bubble.textContent; },
+      fail: function (message, retry) { errorRow(message, retry, row); },
       tool: function (id, name, state) {
         var note = notes[id] || (notes[id] = tools.appendChild(el("div", "ec-tool")));
         name = names[id] = name || names[id] || "";
-        note.textContent = t(state === "running" ? "tool" : state === "done" ? "toolDone" : "toolFailed", name);
+        // Visitors read what is happening, never the tool's internal name.
+        note.textContent = t(state === "running" ? "tool" : state === "done" ? "toolDone" : "toolFailed");
         note.className = "ec-tool ec-" + state;
+        note.setAttribute("data-tool", name);
         scroll();
       },
       source: function (url, label) {
@@ -256,9 +329,11 @@ export function mount(root, options) {
         var li = el("li");
         li.appendChild(link(url, label || url));
         sources.lastChild.appendChild(li);
+        scroll();
       },
       note: function (text) {
         row.appendChild(el("p", "ec-note", text));
+        scroll();
       },
       done: function (id, feedback) {
         if (!id || welcome) return;
@@ -283,6 +358,8 @@ export function mount(root, options) {
         show(feedback);
         actions.append(up, down);
         row.appendChild(actions);
+        // The thumbs row is the conversation's new bottom: keep it in view.
+        scroll();
       },
     };
     return view;
@@ -306,7 +383,7 @@ export function mount(root, options) {
     view.flush();
     var meta = message.metadata || {};
     if (meta.status === "aborted") view.note(t("stopped"));
-    if (meta.status === "error" && meta.error) view.note(meta.error);
+    if (meta.status === "error" && meta.error) view.fail(meta.error, null);
     view.done(message.id, meta.feedback);
   }
 
@@ -329,6 +406,7 @@ export function mount(root, options) {
 
   function headers(extra) {
     var h = { "x-publishable-key": options.key };
+    if (options.previewKey) h.authorization = "Bearer " + options.previewKey;
     var token = store.get(keys.token);
     if (token) h["x-visitor-token"] = token;
     return Object.assign(h, extra || {});
@@ -411,6 +489,8 @@ export function mount(root, options) {
           trigger: "submit-message",
           messages: [{ id: messageId, role: "user", parts: [{ type: "text", text: text }] }],
           context: page,
+          channel: mode === "inline" ? "inline" : "widget",
+          preview: !!options.previewKey || undefined,
         }),
         signal: controller.signal,
       });
@@ -450,18 +530,19 @@ export function mount(root, options) {
         }
       });
       view.flush();
+      setStatus("");
       if (failed) {
-        view.note(failed);
-        setStatus("", null, retry);
+        view.fail(failed, retry);
+        announce.textContent = failed;
         emit("error", { code: "answer_failed", message: failed });
       } else {
-        setStatus("");
         view.done(answerId, null);
-        announce.textContent = view.plain();
+        announce.textContent = view.spoken();
         emit("message", { role: "assistant", text: view.plain(), id: answerId });
       }
       store.set(keys.updated, String(Date.now()));
     } catch (e) {
+      if (destroyed) return;
       if (e.name === "AbortError") {
         if (view) {
           view.flush();
@@ -483,23 +564,26 @@ export function mount(root, options) {
     if (!lastUser || busy) return;
     var failedRow = log.lastChild;
     if (failedRow && failedRow.classList.contains("ec-assistant")) failedRow.remove();
+    setStatus("");
     sendText(lastUser.text, lastUser.id);
   }
 
   // ---- controls -------------------------------------------------------------------------------
 
-  form.onsubmit = function (event) {
+  function submit(event) {
     event.preventDefault();
     var text = input.value;
     if (!text.trim() || busy) return;
     input.value = "";
     grow();
     sendText(text);
-  };
+  }
+  form.onsubmit = submit;
   input.onkeydown = function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
-      form.requestSubmit();
+      // requestSubmit() is missing before Safari 16, below the widget's browser floor.
+      submit(event);
     }
   };
   function grow() {
@@ -513,10 +597,18 @@ export function mount(root, options) {
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && mode === "launcher") controller.close();
   });
-  window.addEventListener("storage", function (event) {
+  function onStorage(event) {
     // Another tab of this site started a conversation or got an answer: show the same.
     if (config && (event.key === keys.chat || event.key === keys.updated) && !busy) loadHistory();
-  });
+  }
+  window.addEventListener("storage", onStorage);
+
+  function setLauncher(open) {
+    if (!options.launcher) return;
+    // The launcher becomes the close button while the panel is open.
+    options.launcher.setAttribute("aria-expanded", String(open));
+    options.launcher.setAttribute("aria-label", t(open ? "close" : "open"));
+  }
 
   var controller = {
     open: function () {
@@ -527,7 +619,7 @@ export function mount(root, options) {
       }
       if (!panel.hidden) return;
       panel.hidden = false;
-      if (options.launcher) options.launcher.setAttribute("aria-expanded", "true");
+      setLauncher(true);
       (broken ? close : input).focus();
       scroll();
       emit("open");
@@ -535,15 +627,22 @@ export function mount(root, options) {
     close: function () {
       if (mode !== "launcher" || panel.hidden) return;
       panel.hidden = true;
-      if (options.launcher) {
-        options.launcher.setAttribute("aria-expanded", "false");
-        options.launcher.focus();
-      }
+      setLauncher(false);
+      if (options.launcher) options.launcher.focus();
       emit("close");
     },
     toggle: function () {
       if (panel.hidden) controller.open();
       else controller.close();
+    },
+    /** Removes the panel and everything it listens to (a remount, such as a preview, starts clean). */
+    destroy: function () {
+      destroyed = true;
+      if (busy) busy.abort();
+      window.removeEventListener("storage", onStorage);
+      panel.remove();
+      css.remove();
+      setLauncher(false);
     },
     newConversation: function () {
       if (busy) busy.abort();
@@ -585,7 +684,7 @@ export function mount(root, options) {
       if (c.locale) i18n = strings(c.locale);
       applyTexts();
       var b = c.branding || {};
-      keys = { token: "edgechat:" + c.agentId + ":visitor", chat: "edgechat:" + c.agentId + ":chat", updated: "edgechat:" + c.agentId + ":updated" };
+      keys = { token: prefix + c.agentId + ":visitor", chat: prefix + c.agentId + ":chat", updated: prefix + c.agentId + ":updated" };
       title.textContent = b.title || c.name || t("chat");
       input.placeholder = b.placeholder || t("placeholder");
       input.maxLength = c.maxMessageChars || 4000;
@@ -593,8 +692,13 @@ export function mount(root, options) {
         avatar.src = b.avatarUrl;
         avatar.hidden = false;
       }
-      if (b.primaryColor && CSS.supports("color", b.primaryColor)) panel.style.setProperty("--ec-accent", b.primaryColor);
-      panel.setAttribute("data-theme", /^(light|dark)$/.test(b.theme) ? b.theme : "auto");
+      if (b.primaryColor && CSS.supports("color", b.primaryColor)) {
+        panel.style.setProperty("--ec-accent", b.primaryColor);
+        panel.style.setProperty("--ec-on-accent", textOn(b.primaryColor));
+      }
+      var theme = /^(light|dark)$/.test(b.theme) ? b.theme : "auto";
+      if (theme === "auto" && mode === "inline") theme = pageIsDark(root.host) ? "dark" : "light";
+      panel.setAttribute("data-theme", theme);
       panel.setAttribute("data-position", b.position === "bottom-left" ? "left" : "right");
       powered.textContent = "";
       if (b.showPoweredBy !== false) {
@@ -609,6 +713,7 @@ export function mount(root, options) {
       }
     })
     .catch(function (e) {
+      if (destroyed) return;
       config = null;
       broken = true;
       title.textContent = t("chat");

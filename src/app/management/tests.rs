@@ -88,6 +88,7 @@ use futures::executor::block_on;
 
 use crate::agent::validate::REDACTED;
 use crate::store::memory::MemoryStore;
+use crate::store::ConversationQuery;
 
 /// Counting ids and bytes: deterministic, and every value distinct.
 struct Counter(Cell<u8>);
@@ -391,7 +392,11 @@ fn secrets_rotate_and_lists_check_their_filters() {
         Err(ApiError::NotFound("Secret"))
     ));
     let long = "x".repeat(201);
-    let search = block_on(ops.list_conversations(&tenant, &first_page(), None, Some(long)));
+    let filter = ConversationQuery {
+        search: Some(long),
+        ..ConversationQuery::default()
+    };
+    let search = block_on(ops.list_conversations(&tenant, &first_page(), filter));
     assert!(matches!(search, Err(ApiError::Invalid { field, .. }) if field == "q"));
     let rating = block_on(ops.list_feedback(&tenant, &first_page(), None, Some("meh")));
     assert!(matches!(rating, Err(ApiError::Invalid { field, .. }) if field == "rating"));

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
 use super::views::{
-    agent_view, if_match, key_view, page_view, paging, tenant_view, MAX_BODY_BYTES,
+    agent_view, conversation_filters, conversation_list_item, if_match, key_view, page_view,
+    paging, tenant_view, MAX_BODY_BYTES,
 };
 use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
 use crate::app::management::{Entropy, Management};
@@ -18,7 +19,7 @@ use crate::http::routes::{OperatorRoute, TenantRoute};
 use crate::http::url_parts;
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
-use crate::store::Store;
+use crate::store::{ConversationQuery, Store};
 use crate::tools::runner::WorkerTools;
 use crate::tools::ToolRunner;
 
@@ -184,20 +185,23 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             json_response(&json!({ "secret": value }))
         }
         TenantRoute::ListConversations => {
-            let page = ops
-                .list_conversations(tenant, &paging()?, query("agentId"), query("q"))
-                .await?;
-            let items = page.items.iter().map(|c| {
-                json!({
-                    "id": c.id, "agentId": c.agent_id, "visitorId": c.visitor_id,
-                    "createdAt": c.created_at, "updatedAt": c.updated_at,
-                })
-            });
-            json_response(&page_view(
-                "conversations",
-                items.collect(),
-                page.next.as_ref(),
-            ))
+            let (rating, channel, status, preview) = conversation_filters(&query)?;
+            let filter = ConversationQuery {
+                agent_id: query("agentId"),
+                search: query("q"),
+                rating,
+                channel,
+                status,
+                preview,
+                ..ConversationQuery::default()
+            };
+            let page = ops.list_conversations(tenant, &paging()?, filter).await?;
+            let items = page
+                .items
+                .iter()
+                .map(|(c, s)| conversation_list_item(c, s))
+                .collect();
+            json_response(&page_view("conversations", items, page.next.as_ref()))
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = ops.conversation(tenant, &id).await?;

@@ -9,7 +9,9 @@ use crate::auth::crypto::{base64url, from_base64url};
 use crate::auth::keys::KeyKind;
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
-use crate::store::{Agent, ApiKey, Spend, Tenant};
+use crate::store::{
+    Agent, ApiKey, Conversation, ConversationSummary, MessageStatus, Rating, Spend, Tenant,
+};
 
 /// Largest management request body.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -122,6 +124,74 @@ pub fn page_view(name: &str, items: Vec<Value>, next: Option<&(i64, String)>) ->
     json!({ name: items, "nextCursor": next })
 }
 
+/// Rating, channel, last answer's status and preview filters of the conversation list.
+pub type ConversationFilters = (
+    Option<Rating>,
+    Option<String>,
+    Option<MessageStatus>,
+    Option<bool>,
+);
+
+/// The inbox filters of the conversation list (`rating`, `channel`, `status`, `preview`), from
+/// the query string; empty values mean no filter.
+pub fn conversation_filters(
+    query: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConversationFilters, ApiError> {
+    let get = |name: &str| query(name).filter(|v| !v.is_empty());
+    let rating = match get("rating") {
+        None => None,
+        Some(text) => Some(
+            Rating::parse(&text)
+                .ok_or_else(|| ApiError::invalid("rating", "rating must be up or down."))?,
+        ),
+    };
+    let channel = match get("channel") {
+        Some(c) if c.len() > 32 || !c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') => {
+            return Err(ApiError::invalid(
+                "channel",
+                "channel is a short lowercase name such as widget, inline or api.",
+            ))
+        }
+        other => other,
+    };
+    let status = match get("status").as_deref() {
+        None => None,
+        Some("complete") => Some(MessageStatus::Complete),
+        Some("aborted") => Some(MessageStatus::Aborted),
+        Some("error") => Some(MessageStatus::Error),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "status",
+                "status must be complete, aborted or error.",
+            ))
+        }
+    };
+    let preview = match get("preview").as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "preview",
+                "preview must be true or false.",
+            ))
+        }
+    };
+    Ok((rating, channel, status, preview))
+}
+
+/// One row of the conversation list: the conversation and its inbox summary.
+pub fn conversation_list_item(c: &Conversation, s: &ConversationSummary) -> Value {
+    json!({
+        "id": c.id, "agentId": c.agent_id, "visitorId": c.visitor_id,
+        "createdAt": c.created_at, "updatedAt": c.updated_at,
+        "firstMessage": s.first_message, "messageCount": s.message_count,
+        "rating": s.rating.map(Rating::as_str), "status": s.status.map(MessageStatus::as_str),
+        "match": s.matched,
+        "pageUrl": c.page_url, "channel": c.channel, "preview": c.preview,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +243,49 @@ mod tests {
         };
         let view = key_view(&key).to_string();
         assert!(view.contains("…wxyz") && !view.contains("\"h\""));
+    }
+
+    #[test]
+    fn conversation_filters_are_checked() {
+        let from = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let all = conversation_filters(&from(&[
+            ("rating", "down"),
+            ("channel", "inline"),
+            ("status", "error"),
+            ("preview", "false"),
+        ]))
+        .expect("valid filters");
+        assert_eq!(
+            all,
+            (
+                Some(Rating::Down),
+                Some("inline".to_owned()),
+                Some(MessageStatus::Error),
+                Some(false)
+            )
+        );
+        assert_eq!(
+            conversation_filters(&from(&[("rating", "")])).expect("empty is none"),
+            (None, None, None, None)
+        );
+        for (name, value) in [
+            ("rating", "meh"),
+            ("status", "done"),
+            ("preview", "yes"),
+            ("channel", "Web Site"),
+        ] {
+            let pairs: &'static [(&str, &str)] = Box::leak(vec![(name, value)].into_boxed_slice());
+            match conversation_filters(&from(pairs)) {
+                Err(ApiError::Invalid { field, .. }) => assert_eq!(field, name),
+                other => panic!("{name}={value} gave {other:?}"),
+            }
+        }
     }
 }

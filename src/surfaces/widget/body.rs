@@ -22,6 +22,11 @@ pub struct ChatBody {
     pub text: String,
     /// What the page said about itself (`url`, `title`, `setContext` data), in order.
     pub context: Vec<(String, String)>,
+    /// Where the client says the chat runs (`widget`, `inline`; a label, not trusted).
+    pub channel: Option<String>,
+    /// The client asks for the conversation to be marked as a dashboard preview; honoured only
+    /// with the tenant's secret key (see `chat.rs`).
+    pub preview: bool,
 }
 
 /// Most entries of page context.
@@ -30,6 +35,14 @@ pub const MAX_CONTEXT_ENTRIES: usize = 20;
 pub const MAX_CONTEXT_VALUE: usize = 500;
 
 impl ChatBody {
+    /// The page URL the client reported, if any.
+    pub fn page_url(&self) -> Option<&str> {
+        self.context
+            .iter()
+            .find(|(key, _)| key == "url")
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The context as a note for the model, marked as unverified, or `None` when there is none.
     pub fn context_note(&self) -> Option<String> {
         if self.context.is_empty() {
@@ -91,11 +104,32 @@ pub fn parse(body: &[u8], max_chars: usize) -> Result<ChatBody, ApiError> {
         Some(Value::Object(entries)) => page_context(entries)?,
         Some(_) => return Err(bad("\"context\" must be an object of short values.")),
     };
+    let channel = match map.get("channel") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c))
+            if (1..=32).contains(&c.len())
+                && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') =>
+        {
+            Some(c.clone())
+        }
+        Some(_) => {
+            return Err(bad(
+                "\"channel\" must be a short lowercase name such as \"widget\".",
+            ))
+        }
+    };
+    let preview = match map.get("preview") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("\"preview\" must be true or false.")),
+    };
     Ok(ChatBody {
         chat_id,
         message_id,
         text,
         context,
+        channel,
+        preview,
     })
 }
 
@@ -192,6 +226,8 @@ mod tests {
                 message_id: Some("u1".into()),
                 text: "Hello \nthere".into(),
                 context: Vec::new(),
+                channel: None,
+                preview: false,
             }
         );
     }
@@ -258,6 +294,24 @@ break"}"#,
             "t".repeat(501)
         );
         assert!(matches!(err(&long), ApiError::BadRequest(_)));
+    }
+
+    #[test]
+    fn reads_the_channel_preview_request_and_page_url() {
+        let body = ok(
+            r#"{"messages":[{"role":"user","content":"hi"}],"channel":"inline","preview":true,"context":{"url":"https://shop.example/p"}}"#,
+        );
+        assert_eq!(body.channel.as_deref(), Some("inline"));
+        assert!(body.preview);
+        assert_eq!(body.page_url(), Some("https://shop.example/p"));
+        for bad in [
+            r#""channel":"Not OK""#,
+            r#""channel":7"#,
+            r#""preview":"yes""#,
+        ] {
+            let body = format!(r#"{{"messages":[{{"role":"user","content":"hi"}}],{bad}}}"#);
+            assert!(matches!(err(&body), ApiError::BadRequest(_)), "{bad}");
+        }
     }
 
     #[test]

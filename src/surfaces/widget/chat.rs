@@ -15,7 +15,9 @@ use worker::{
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::app::access::tenant_of_key;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
+use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
 use crate::http::request::read_body;
@@ -58,6 +60,14 @@ pub async fn handle(
     agent: Agent,
     visitor_id: &str,
 ) -> Result<Response, ApiError> {
+    // A preview mark needs the tenant's secret key (the dashboard sends it); it is checked
+    // against the store only when a new conversation asks for one, in `plan_turn`.
+    let preview_key = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .and_then(|h| keys::bearer(&h).map(str::to_owned));
     let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
     let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
     let system_prompt = turn::system_prompt(&agent, body.context_note());
@@ -97,7 +107,16 @@ pub async fn handle(
             mut start,
             history,
             models,
-        } = match plan_turn(&store, &agent, conversation_id, &visitor_id, body).await {
+        } = match plan_turn(
+            &store,
+            &agent,
+            conversation_id,
+            &visitor_id,
+            body,
+            preview_key,
+        )
+        .await
+        {
             Ok(planned) => planned,
             Err(error) => {
                 if let Some(detail) = error.log_detail() {
@@ -166,6 +185,17 @@ pub async fn handle(
         .stream(stream))
 }
 
+/// Whether `presented` is a live secret key of the tenant (a visitor cannot mark a preview).
+async fn is_tenant_key(store: &AnyStore, presented: &str, tenant_id: &str) -> bool {
+    let Some(lookup) = keys::secret_lookup(presented) else {
+        return false;
+    };
+    match store.keys_by_lookup(lookup).await {
+        Ok(candidates) => tenant_of_key(presented, &candidates).is_ok_and(|t| t == tenant_id),
+        Err(_) => false,
+    }
+}
+
 /// Reads the store once and plans the turn (`app::turn::plan`). When the store is unreachable
 /// but the agent's config is cached, the turn is answered without history: ownership cannot be
 /// checked, so the exchange goes into a conversation of its own.
@@ -175,6 +205,7 @@ async fn plan_turn(
     conversation_id: String,
     visitor_id: &str,
     body: ChatBody,
+    preview_key: Option<String>,
 ) -> Result<TurnPlan, ApiError> {
     let now = now_ms();
     let mut conversation_id = conversation_id;
@@ -200,13 +231,23 @@ async fn plan_turn(
         }
         Err(e) => return Err(e.into()),
     };
+    // A preview mark is checked against the store only when a new conversation asks for one.
+    let preview = match preview_key.as_deref().filter(|_| body.preview) {
+        Some(presented) if matches!(context.conversation, ConversationState::Missing) => {
+            is_tenant_key(store, presented, &agent.tenant_id).await
+        }
+        _ => false,
+    };
     let request = TurnRequest {
         conversation_id,
-        message_id: body.message_id,
         fresh_message_id: random_id("msg"),
-        text: body.text,
         visitor_id: visitor_id.to_owned(),
         now,
+        page_url: body.page_url().map(str::to_owned),
+        channel: body.channel.clone(),
+        message_id: body.message_id,
+        text: body.text,
+        preview,
     };
     turn::plan(agent, context, request)
 }

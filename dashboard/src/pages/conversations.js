@@ -1,0 +1,144 @@
+// The inbox (conversations with what a tenant needs to pick one), a transcript, and feedback.
+// Answers render with the widget's own Markdown module: DOM nodes only, never innerHTML.
+import { render } from "../../../widget/src/markdown.js";
+import { agentName, api, loadAgents, q, state } from "../lib/api.js";
+import { field, h, highlight, icon, select } from "../lib/dom.js";
+import { ago, date, shortUrl } from "../lib/format.js";
+import { fail, go, heading, say } from "../lib/ui.js";
+
+const RATING_TEXT = { up: "Rated helpful", down: "Rated not helpful" };
+const STATUS_TEXT = { error: "Last answer failed", aborted: "Last answer stopped" };
+
+function rating(value, words) {
+  return value ? h(`span.rating.${value}`, { title: RATING_TEXT[value] }, icon(value), h(words ? "span" : "span.sr", { text: `${RATING_TEXT[value]} (${value})` })) : null;
+}
+
+export async function showConversations(_, view) {
+  heading(view, "Conversations", h("a.button.secondary", { href: "#feedback", text: "Feedback" }));
+  if (!state.agents.length) await loadAgents().catch(() => {});
+  const search = field("Search messages", h("input", { type: "search", name: "q", autocomplete: "off" }));
+  const agentSel = field("Agent", select("agentId", "", [["", "All agents"]].concat(state.agents.map((a) => [a.id, `${a.config.name} (${a.id})`]))));
+  const ratingSel = field("Rating", select("rating", "", [["", "Any rating"], ["up", "Rated helpful"], ["down", "Rated not helpful"]]));
+  const channelSel = field("Channel", select("channel", "", [["", "Any channel"], ["widget", "Widget (launcher)"], ["inline", "Inline"]]));
+  const statusSel = field("Status", select("status", "", [["", "Any status"], ["complete", "Answered"], ["error", "Failed"], ["aborted", "Stopped"]]));
+  // Preview chats from the dashboard stay out of the way unless asked for.
+  const previewSel = field("Preview chats", select("preview", "false", [["false", "Hide preview chats"], ["", "Show them too"], ["true", "Only preview chats"]]));
+  const form = h("form.filters", { role: "search" }, search.row, agentSel.row, ratingSel.row, channelSel.row, statusSel.row, previewSel.row, h("button", { type: "submit", text: "Search" }));
+  const list = h("ul.list.inbox", { "aria-label": "Conversations" });
+  const more = h("button.secondary", { type: "button", text: "Load more", hidden: true });
+  const count = h("p.muted", { "aria-live": "polite" });
+  let cursor = null;
+  let seq = 0;
+  async function load(reset) {
+    const mine = ++seq;
+    const needle = search.input.value.trim();
+    const r = await api("GET", `/conversations${q({
+      q: needle, agentId: agentSel.input.value, rating: ratingSel.input.value, channel: channelSel.input.value,
+      status: statusSel.input.value, preview: previewSel.input.value, limit: 25, cursor: reset ? null : cursor,
+    })}`);
+    if (mine !== seq) return; // a newer search answered (or will answer) instead
+    if (reset) list.textContent = "";
+    for (const c of r.body.conversations) list.append(row(c, needle));
+    cursor = r.body.nextCursor;
+    more.hidden = !cursor;
+    const n = list.children.length;
+    count.textContent = n ? `${n} conversation${n === 1 ? "" : "s"} shown.` : "No conversations found.";
+  }
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    load(true).catch(fail);
+  });
+  for (const s of [agentSel, ratingSel, channelSel, statusSel, previewSel]) s.input.addEventListener("change", () => load(true).catch(fail));
+  more.addEventListener("click", () => load(false).catch(fail));
+  view.append(form, count, list, more);
+  await load(true);
+}
+
+/** One inbox row: the first message (the match, when searching) and what else a tenant scans for. */
+function row(c, needle) {
+  const first = c.firstMessage || "(no message yet)";
+  const quote = c.match || first;
+  const bits = [
+    h("span", { text: agentName(c.agentId) }),
+    h("span", { text: `${c.messageCount} message${c.messageCount === 1 ? "" : "s"}` }),
+    h("time", { datetime: new Date(c.updatedAt).toISOString(), title: date(c.updatedAt), text: ago(c.updatedAt) }),
+    h("span", { text: c.channel || "api" }),
+    c.pageUrl ? h("span.page", { title: c.pageUrl, text: shortUrl(c.pageUrl) }) : null,
+    c.preview ? h("span.badge", { text: "preview" }) : null,
+    STATUS_TEXT[c.status] ? h("span.badge.error", { text: STATUS_TEXT[c.status] }) : null,
+    rating(c.rating, false),
+  ].filter(Boolean);
+  return h("li", null,
+    h("a.first", { href: `#conversation/${encodeURIComponent(c.id)}` }, needle && c.match ? highlight(quote, needle) : highlight(first, needle)),
+    needle && c.match && c.match !== first ? h("div.muted", null, "First message: ", first) : null,
+    h("div.row-meta", null, bits.map((b, i) => (i ? [" · ", b] : b))));
+}
+
+export async function showConversation(id, view) {
+  const r = await api("GET", `/conversations/${encodeURIComponent(id)}`);
+  const c = r.body.conversation;
+  if (!state.agents.length) await loadAgents().catch(() => {});
+  heading(view, "Conversation", h("div.actions", null,
+    h("a.button.secondary", { href: "#conversations", text: "Back to inbox" }),
+    h("button.danger", { type: "button", text: "Delete", onclick: () => {
+      if (!confirm("Delete this conversation? This cannot be undone.")) return;
+      api("DELETE", `/conversations/${encodeURIComponent(c.id)}`).then(() => {
+        say("Conversation deleted.", "ok");
+        go("conversations");
+      }, fail);
+    } })));
+  view.append(h("p.muted", { text: `${c.id} · ${agentName(c.agentId)}${c.visitorId ? ` · visitor ${c.visitorId}` : ""}` }));
+  const log = h("ol.transcript", { "aria-label": "Transcript" });
+  for (const m of c.messages || []) {
+    const meta = m.metadata || {};
+    const user = m.role === "user";
+    const item = h(`li.msg.${user ? "user" : "assistant"}`, null, h("div.who", { text: user ? "Visitor" : "Assistant" }));
+    for (const p of m.parts || []) {
+      // The visitor's words as they typed them; answers as the widget showed them.
+      if (p.type === "text") item.append(user ? h("div.text", { text: p.text }) : h("div.text.md", null, render(p.text)));
+      else if (p.type && p.type.startsWith("tool-")) {
+        const tool = h("details.toolcall", null, h("summary", { text: `Tool ${p.type.slice(5)}${p.errorText ? " (failed)" : ""}` }),
+          h("div", { text: "Input:" }), h("pre", { text: JSON.stringify(p.input, null, 2) || "" }));
+        if (p.errorText) tool.append(h("div", { text: "Error:" }), h("pre", { text: p.errorText }));
+        else tool.append(h("div", { text: "Output:" }), h("pre", { text: JSON.stringify(p.output, null, 2) || "" }));
+        item.append(tool);
+      } else if (p.type === "source-url") item.append(h("div.muted", { text: `Source: ${p.title ? `${p.title} – ` : ""}${p.url}` }));
+    }
+    if (meta.status === "error") {
+      item.append(h("div.failed-turn", { role: "note" }, h("strong", { text: "This answer failed" }), meta.error ? `: ${meta.error}` : "."));
+    }
+    const bits = [date(meta.createdAt)];
+    if (meta.model) bits.push(meta.model);
+    if (meta.status === "aborted") bits.push("stopped by the visitor");
+    item.append(h("div.meta", { text: bits.join(" · ") }));
+    if (meta.feedback) item.append(h(`div.feedback.${meta.feedback}`, null, icon(meta.feedback), ` ${RATING_TEXT[meta.feedback]} (${meta.feedback})`));
+    log.append(item);
+  }
+  if (!log.children.length) view.append(h("p.muted", { text: "No messages." }));
+  view.append(log);
+}
+
+export async function showFeedback(_, view) {
+  heading(view, "Feedback", h("a.button.secondary", { href: "#conversations", text: "Back to inbox" }));
+  if (!state.agents.length) await loadAgents().catch(() => {});
+  const list = h("ul.list.feedback-list", { "aria-label": "Rated answers" });
+  const more = h("button.secondary", { type: "button", text: "Load more", hidden: true });
+  let cursor = null;
+  async function load() {
+    const r = await api("GET", `/feedback${q({ limit: 25, cursor })}`);
+    for (const f of r.body.feedback) {
+      list.append(h("li", null,
+        h("div", null, h(`strong.feedback.${f.rating}`, null, icon(f.rating), ` ${f.rating}`),
+          h("span.muted", { text: ` · ${agentName(f.agentId)} · ${date(f.feedbackAt)} · ` }),
+          h("a", { href: `#conversation/${encodeURIComponent(f.conversationId)}`, text: "Open conversation" })),
+        h("div", null, h("span.muted", { text: "Q: " }), f.question || "–"),
+        h("div.answer", null, h("span.muted", { text: "A: " }), h("div.md", null, render(f.answer || "–")))));
+    }
+    cursor = r.body.nextCursor;
+    more.hidden = !cursor;
+    if (!list.children.length) list.append(h("li.muted", { text: "No rated answers yet." }));
+  }
+  more.addEventListener("click", () => load().catch(fail));
+  view.append(list, more);
+  await load();
+}
