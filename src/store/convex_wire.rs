@@ -119,21 +119,20 @@ pub fn turn_query(query: &TurnQuery<'_>) -> Value {
     })
 }
 
-/// The conversation part of what `conversations:turnContext` returns.
+/// The conversation part of what `conversations:turnContext` returns: `state` is `missing`,
+/// `foreign` or `found`, and only `found` has the other fields. A plain struct rather than a
+/// tagged enum: serde's tagged enums buffer the input and cost the wasm about 10 KB.
 #[derive(Debug, serde::Deserialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-// Decoded once per turn and moved on: boxing would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-enum TurnConversationRow {
-    Missing,
-    Foreign,
-    Found {
-        conversation: ConversationRow,
-        messages: Vec<MessageRow>,
-        #[serde(rename = "messageCount")]
-        message_count: f64,
-        resent: Option<ResentRow>,
-    },
+struct TurnConversationRow {
+    state: String,
+    #[serde(default)]
+    conversation: Option<ConversationRow>,
+    #[serde(default)]
+    messages: Vec<MessageRow>,
+    #[serde(default, rename = "messageCount")]
+    message_count: Option<f64>,
+    #[serde(default)]
+    resent: Option<ResentRow>,
 }
 
 /// What `conversations:turnContext` returns.
@@ -147,22 +146,23 @@ impl TurnContextRow {
     /// Converts to a record; the tenant and agent are checked again, so a function that
     /// returned another's conversation would still yield `Foreign`.
     pub fn into_context(self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
-        let conversation = match self.conversation {
-            TurnConversationRow::Missing => super::ConversationState::Missing,
-            TurnConversationRow::Foreign => super::ConversationState::Foreign,
-            TurnConversationRow::Found {
-                conversation,
-                messages,
-                message_count,
-                resent,
-            } => rows::turn_window(
+        let row = self.conversation;
+        let conversation = match (row.state.as_str(), row.conversation) {
+            ("missing", _) => super::ConversationState::Missing,
+            ("foreign", _) => super::ConversationState::Foreign,
+            ("found", Some(conversation)) => rows::turn_window(
                 Some(conversation),
                 query.tenant_id,
                 query.agent_id,
-                resent,
-                messages,
-                Some(message_count),
+                row.resent,
+                row.messages,
+                row.message_count,
             )?,
+            (state, _) => {
+                return Err(StoreError::Corrupt(format!(
+                    "turnContext answered the state {state:?} without a conversation"
+                )))
+            }
         };
         Ok(TurnContext {
             conversation,

@@ -601,7 +601,7 @@ impl From<UsageRow> for DailyUsage {
     }
 }
 
-/// A row of `select_conversation` (D1 and Convex spellings).
+/// A row of `select_conversation` and the listings (D1 and Convex spellings).
 #[derive(Debug, Deserialize)]
 pub struct ConversationRow {
     id: String,
@@ -615,8 +615,9 @@ pub struct ConversationRow {
     created_at: f64,
     #[serde(alias = "updatedAt")]
     updated_at: f64,
-    /// Present in `TURN_CONVERSATION`: the last seq, when the caller's tenant and agent own it.
-    #[serde(default)]
+    /// Present in `TURN_CONVERSATION` (the last seq, when the caller's tenant and agent own it)
+    /// and in the listing (messages).
+    #[serde(default, alias = "messageCount")]
     message_count: Option<f64>,
     #[serde(default, alias = "pageUrl")]
     page_url: Option<String>,
@@ -625,6 +626,20 @@ pub struct ConversationRow {
     // D1 has 0/1, Convex true/false (or nothing, for conversations from before the field).
     #[serde(default)]
     preview: Option<Value>,
+    // The listing's summary fields (absent elsewhere).
+    #[serde(default)]
+    first_parts: Option<String>,
+    #[serde(default, alias = "firstMessage")]
+    first_message: Option<String>,
+    #[serde(default)]
+    rating: Option<String>,
+    #[serde(default, alias = "lastStatus")]
+    last_status: Option<MessageStatus>,
+    #[serde(default)]
+    match_parts: Option<String>,
+    /// Convex: the matching message's text.
+    #[serde(default, alias = "matchText")]
+    match_text: Option<String>,
 }
 
 impl From<ConversationRow> for Conversation {
@@ -647,34 +662,17 @@ impl From<ConversationRow> for Conversation {
     }
 }
 
-/// A row of `select_conversations` (D1: `first_parts` as stored; Convex: `firstMessage` cut).
-#[derive(Debug, Deserialize)]
-pub struct ConversationListRow {
-    #[serde(flatten)]
-    conversation: ConversationRow,
-    #[serde(default, alias = "messageCount")]
-    message_count: f64,
-    #[serde(default)]
-    first_parts: Option<String>,
-    #[serde(default, alias = "firstMessage")]
-    first_message: Option<String>,
-    #[serde(default)]
-    rating: Option<String>,
-    #[serde(default, alias = "lastStatus")]
-    last_status: Option<MessageStatus>,
-    #[serde(default)]
-    match_parts: Option<String>,
-    /// Convex: the matching message's text.
-    #[serde(default, alias = "matchText")]
-    match_text: Option<String>,
-}
+/// A row of `select_conversations`: a conversation row with its summary fields (D1:
+/// `first_parts` as stored; Convex: `firstMessage` cut). One row type for both reads, rather
+/// than a `#[serde(flatten)]` wrapper, which would buffer every row and grow the wasm.
+pub type ConversationListRow = ConversationRow;
 
-impl ConversationListRow {
+impl ConversationRow {
     /// The summary, with the search match cut around the first occurrence of `needle`.
-    pub fn into_listing(self, needle: Option<&str>) -> (Conversation, ConversationSummary) {
+    pub fn into_listing(mut self, needle: Option<&str>) -> (Conversation, ConversationSummary) {
         let matched = self
             .match_text
-            .clone()
+            .take()
             .or_else(|| self.match_parts.as_deref().map(full_text));
         let mut listing: (Conversation, ConversationSummary) = self.into();
         listing.1.matched = matched
@@ -724,19 +722,20 @@ pub fn around(text: &str, needle: &str) -> Option<String> {
     Some(out)
 }
 
-impl From<ConversationListRow> for (Conversation, ConversationSummary) {
-    fn from(row: ConversationListRow) -> Self {
+impl From<ConversationRow> for (Conversation, ConversationSummary) {
+    fn from(mut row: ConversationRow) -> Self {
         let first_message = row
             .first_message
+            .take()
             .or_else(|| row.first_parts.as_deref().map(excerpt));
         let summary = ConversationSummary {
             first_message,
-            message_count: row.message_count as u64,
+            message_count: row.message_count.unwrap_or(0.0) as u64,
             rating: row.rating.as_deref().and_then(Rating::parse),
             status: row.last_status,
             matched: None,
         };
-        (row.conversation.into(), summary)
+        (row.into(), summary)
     }
 }
 
