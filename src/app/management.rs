@@ -14,6 +14,7 @@ use crate::dates::{month_start, utc_month};
 use crate::error::ApiError;
 use crate::ids::is_valid_client_id;
 use crate::outbound::Policy;
+use crate::store::scoped::ScopedStore;
 use crate::store::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
     FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoredMessage, Tenant, TenantSecret,
@@ -121,7 +122,8 @@ impl<S: Store> Management<'_, S> {
             .ok_or(ApiError::NotFound("Tenant"))?;
         let spend = self
             .store
-            .spend(tenant_id, None, &utc_month(self.now))
+            .tenant_scope(tenant_id)
+            .spend(None, &utc_month(self.now))
             .await?;
         Ok((tenant, spend))
     }
@@ -149,7 +151,7 @@ impl<S: Store> Management<'_, S> {
         paging: &Paging,
     ) -> Result<Page<Agent>, ApiError> {
         Ok(page(
-            self.store.agents(tenant_id).await?,
+            self.store.tenant_scope(tenant_id).agents().await?,
             |a| (a.created_at, a.id.clone()),
             paging.after.as_ref(),
             paging.limit,
@@ -167,9 +169,9 @@ impl<S: Store> Management<'_, S> {
     /// A tenant's agent, or 404 (also when it belongs to another tenant).
     pub async fn agent(&self, tenant_id: &str, agent_id: &str) -> Result<Agent, ApiError> {
         self.store
+            .tenant_scope(tenant_id)
             .agent(agent_id)
             .await?
-            .filter(|a| a.tenant_id == tenant_id)
             .ok_or(ApiError::NotFound("Agent"))
     }
 
@@ -192,7 +194,12 @@ impl<S: Store> Management<'_, S> {
         }
         // Strictly later than the time it replaces, so `expectedUpdatedAt` stays unambiguous.
         agent.updated_at = self.now.max(agent.updated_at + 1);
-        match self.store.update_agent(&agent, Some(expected)).await? {
+        match self
+            .store
+            .tenant_scope(tenant_id)
+            .update_agent(&agent, Some(expected))
+            .await?
+        {
             AgentUpdate::Saved => {
                 agent.version = expected + 1;
                 Ok(agent)
@@ -289,7 +296,12 @@ impl<S: Store> Management<'_, S> {
 
     /// Deletes an agent with its conversations and keys.
     pub async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<(), ApiError> {
-        if !self.store.delete_agent(tenant_id, agent_id).await? {
+        if !self
+            .store
+            .tenant_scope(tenant_id)
+            .delete_agent(agent_id)
+            .await?
+        {
             return Err(ApiError::NotFound("Agent"));
         }
         Ok(())
@@ -303,7 +315,7 @@ impl<S: Store> Management<'_, S> {
     ) -> Result<Page<ApiKey>, ApiError> {
         // Newest first, as listed: the cursor orders by (-created_at, id).
         Ok(page(
-            self.store.keys(tenant_id).await?,
+            self.store.tenant_scope(tenant_id).keys().await?,
             |k| (-k.created_at, k.id.clone()),
             paging.after.as_ref(),
             paging.limit,
@@ -321,13 +333,18 @@ impl<S: Store> Management<'_, S> {
             self.agent(tenant_id, agent_id).await?;
         }
         let (key, value) = self.new_key(tenant_id, kind, agent_id, &body.name);
-        self.store.create_key(&key).await?;
+        self.store.tenant_scope(tenant_id).create_key(&key).await?;
         Ok((key, value))
     }
 
     /// Revokes a tenant's live key.
     pub async fn revoke_key(&self, tenant_id: &str, key_id: &str) -> Result<(), ApiError> {
-        if !self.store.revoke_key(tenant_id, key_id, self.now).await? {
+        if !self
+            .store
+            .tenant_scope(tenant_id)
+            .revoke_key(key_id, self.now)
+            .await?
+        {
             return Err(ApiError::NotFound("Key"));
         }
         Ok(())
@@ -342,7 +359,8 @@ impl<S: Store> Management<'_, S> {
             _ => return Err(ApiError::NotFound("Secret")),
         };
         self.store
-            .set_tenant_secret(tenant_id, which, &value)
+            .tenant_scope(tenant_id)
+            .set_secret(which, &value)
             .await?;
         Ok(value)
     }
@@ -371,7 +389,8 @@ impl<S: Store> Management<'_, S> {
         // One more than asked tells whether there is a next page.
         let rows = self
             .store
-            .conversations(tenant_id, &filter, paging.limit + 1)
+            .tenant_scope(tenant_id)
+            .conversations(&filter, paging.limit + 1)
             .await?;
         Ok(page(
             rows,
@@ -388,7 +407,8 @@ impl<S: Store> Management<'_, S> {
         conversation_id: &str,
     ) -> Result<(Conversation, Vec<StoredMessage>), ApiError> {
         self.store
-            .conversation(tenant_id, conversation_id)
+            .tenant_scope(tenant_id)
+            .conversation(conversation_id)
             .await?
             .ok_or(ApiError::NotFound("Conversation"))
     }
@@ -401,7 +421,8 @@ impl<S: Store> Management<'_, S> {
     ) -> Result<(), ApiError> {
         if !self
             .store
-            .delete_conversation(tenant_id, conversation_id)
+            .tenant_scope(tenant_id)
+            .delete_conversation(conversation_id)
             .await?
         {
             return Err(ApiError::NotFound("Conversation"));
@@ -431,7 +452,8 @@ impl<S: Store> Management<'_, S> {
         };
         let rows = self
             .store
-            .feedback(tenant_id, &filter, paging.limit + 1)
+            .tenant_scope(tenant_id)
+            .feedback(&filter, paging.limit + 1)
             .await?;
         Ok(page(
             rows,
@@ -454,7 +476,7 @@ impl<S: Store> Management<'_, S> {
                 "since must be a date such as 2026-11-01.",
             ));
         }
-        let usage = self.store.usage(tenant_id, &since).await?;
+        let usage = self.store.tenant_scope(tenant_id).usage(&since).await?;
         Ok((since, usage))
     }
 
@@ -476,14 +498,19 @@ impl<S: Store> Management<'_, S> {
             version: 1,
             ..Agent::default()
         };
-        if !self.store.create_agent(&agent).await? {
+        if !self
+            .store
+            .tenant_scope(tenant_id)
+            .create_agent(&agent)
+            .await?
+        {
             return Err(ApiError::Conflict(
                 "An agent with this id exists; choose another.".into(),
             ));
         }
         let (key, value) =
             self.new_key(tenant_id, KeyKind::Publishable, Some(&agent.id), "Default");
-        self.store.create_key(&key).await?;
+        self.store.tenant_scope(tenant_id).create_key(&key).await?;
         agent.publishable_keys.push(value);
         Ok(agent)
     }

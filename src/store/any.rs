@@ -6,6 +6,9 @@
 //! isolate's cache while fresh), and every write that can change what a cached agent carries
 //! (its config, keys, tenant standing or secrets) forgets it here, so no handler has to.
 
+// The store layer itself: it implements the methods the tenant-scoped handle wraps.
+#![allow(clippy::disallowed_methods)]
+
 use std::cell::{Cell, RefCell};
 
 use worker::{console_log, Env};

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod convex_wire;
 pub mod rows;
+pub mod scoped;
 
 #[cfg(test)]
 pub mod memory;

@@ -26,6 +26,7 @@ use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
+use crate::store::scoped::ScopedStore;
 use crate::store::{
     Agent, Conversation, ConversationState, MessageStatus, Spend, Store, StoreError, StoredMessage,
     TurnContext, TurnQuery,
@@ -218,7 +219,10 @@ async fn plan_turn(
         month: &month,
         history_limit: context::MAX_HISTORY_MESSAGES as u32,
     };
-    let read = store.turn_context(&query).await;
+    let read = store
+        .tenant_scope(&agent.tenant_id)
+        .turn_context(&query)
+        .await;
     let context = match read {
         Ok(context) => context,
         Err(StoreError::Unavailable(detail)) => {

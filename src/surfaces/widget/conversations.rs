@@ -10,7 +10,8 @@ use crate::http::response::json_response;
 use crate::ids::is_valid_client_id;
 use crate::platform::now_ms;
 use crate::store::any::AnyStore;
-use crate::store::{Agent, Rating, Store};
+use crate::store::scoped::ScopedStore;
+use crate::store::{Agent, Rating};
 
 /// Returns the visitor's conversation with its messages in UIMessage form.
 pub async fn handle(
@@ -23,7 +24,8 @@ pub async fn handle(
         return Err(ApiError::NotFound("Conversation"));
     }
     let (conversation, messages) = store
-        .conversation(&agent.tenant_id, conversation_id)
+        .tenant_scope(&agent.tenant_id)
+        .conversation(conversation_id)
         .await?
         .filter(|(c, _)| {
             c.agent_id == agent.id && c.visitor_id.as_deref() == Some(visitor.visitor_id.as_str())
@@ -43,7 +45,8 @@ pub async fn rate(
 ) -> Result<Response, ApiError> {
     let owned = is_valid_client_id(conversation_id)
         && store
-            .conversation(&agent.tenant_id, conversation_id)
+            .tenant_scope(&agent.tenant_id)
+            .conversation(conversation_id)
             .await?
             .is_some_and(|(c, _)| {
                 c.agent_id == agent.id
@@ -53,14 +56,8 @@ pub async fn rate(
         return Err(ApiError::NotFound("Conversation"));
     }
     if !store
-        .set_feedback(
-            &agent.tenant_id,
-            &agent.id,
-            conversation_id,
-            message_id,
-            rating,
-            now_ms(),
-        )
+        .tenant_scope(&agent.tenant_id)
+        .set_feedback(&agent.id, conversation_id, message_id, rating, now_ms())
         .await?
     {
         return Err(ApiError::NotFound("Answer"));
