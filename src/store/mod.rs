@@ -7,6 +7,8 @@ pub mod scoped;
 
 #[cfg(test)]
 pub mod memory;
+#[cfg(test)]
+mod schema_tests;
 
 #[cfg(target_arch = "wasm32")]
 pub mod any;

@@ -1,0 +1,240 @@
+//! The D1 schema and `store::rows` agree: every SQL statement of `rows` compiles against the
+//! migrated schema in real SQLite (what D1 runs), and every column a SELECT returns is a field
+//! its row type reads, so a renamed column or a typo fails here rather than in production.
+
+use std::collections::BTreeSet;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+use super::convex_wire::TurnContextRow;
+use super::rows::{self, *};
+
+/// The fields a row type reads, from its derived `Deserialize` (which names them all when it
+/// asks for a struct).
+fn fields_of<'de, T: Deserialize<'de>>() -> BTreeSet<String> {
+    struct Probe;
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = serde_json::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom(fields.join(",")))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Ok(_) => BTreeSet::new(),
+        Err(e) => e.to_string().split(',').map(str::to_owned).collect(),
+    }
+}
+
+/// Every statement of `rows`, by the name it has there.
+fn statements() -> Vec<(&'static str, String)> {
+    let s = |sql: &str| sql.to_owned();
+    vec![
+        ("select_agent", rows::select_agent()),
+        ("select_tenant_agents", rows::select_tenant_agents()),
+        ("INSERT_AGENT", s(INSERT_AGENT)),
+        ("UPDATE_AGENT", s(UPDATE_AGENT)),
+        ("DELETE_AGENT", s(DELETE_AGENT)),
+        ("INSERT_TENANT", s(INSERT_TENANT)),
+        ("select_tenants", rows::select_tenants()),
+        ("select_tenant", rows::select_tenant()),
+        ("UPDATE_TENANT", s(UPDATE_TENANT)),
+        ("SET_IDENTITY_SECRET", s(SET_IDENTITY_SECRET)),
+        ("SET_SIGNING_SECRET", s(SET_SIGNING_SECRET)),
+        ("ADD_USAGE", s(ADD_USAGE)),
+        ("ADD_MONTHLY_USAGE", s(ADD_MONTHLY_USAGE)),
+        ("TURN_SPEND", s(TURN_SPEND)),
+        ("TURN_CONVERSATION", s(TURN_CONVERSATION)),
+        ("TURN_RESENT", s(TURN_RESENT)),
+        ("TURN_WINDOW", s(TURN_WINDOW)),
+        ("SELECT_USAGE", s(SELECT_USAGE)),
+        ("select_keys_by_lookup", rows::select_keys_by_lookup()),
+        ("select_tenant_keys", rows::select_tenant_keys()),
+        ("INSERT_KEY", s(INSERT_KEY)),
+        ("REVOKE_KEY", s(REVOKE_KEY)),
+        ("select_conversation", rows::select_conversation()),
+        ("select_conversations", rows::select_conversations()),
+        (
+            "DELETE_CONVERSATION_MESSAGES",
+            s(DELETE_CONVERSATION_MESSAGES),
+        ),
+        ("DELETE_CONVERSATION", s(DELETE_CONVERSATION)),
+        ("SELECT_FEEDBACK", s(SELECT_FEEDBACK)),
+        ("INSERT_CONVERSATION", s(INSERT_CONVERSATION)),
+        ("SELECT_MESSAGES", s(SELECT_MESSAGES)),
+        ("SET_FEEDBACK", s(SET_FEEDBACK)),
+        ("INSERT_MESSAGE", s(INSERT_MESSAGE)),
+        ("TOUCH_CONVERSATION", s(TOUCH_CONVERSATION)),
+        ("DELETE_MESSAGES_AFTER", s(DELETE_MESSAGES_AFTER)),
+    ]
+}
+
+/// The names `rows.rs` defines statements under: `pub const NAME: &str` and
+/// `pub fn name() -> String`.
+fn defined_statements() -> BTreeSet<String> {
+    include_str!("rows.rs")
+        .lines()
+        .filter_map(|line| {
+            if let Some(rest) = line.strip_prefix("pub const ") {
+                let (name, ty) = rest.split_once(':')?;
+                return ty
+                    .trim_start()
+                    .starts_with("&str")
+                    .then(|| name.trim().to_owned());
+            }
+            let rest = line.strip_prefix("pub fn ")?;
+            let (name, tail) = rest.split_once('(')?;
+            tail.starts_with(") -> String").then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// A database migrated exactly as `migrations/` says, in order.
+fn migrated() -> rusqlite::Connection {
+    let db = rusqlite::Connection::open_in_memory().expect("sqlite");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations/")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no migrations in {}", dir.display());
+    for file in files {
+        let sql = std::fs::read_to_string(&file).expect("readable migration");
+        db.execute_batch(&sql)
+            .unwrap_or_else(|e| panic!("{} does not apply: {e}", file.display()));
+    }
+    db
+}
+
+#[test]
+fn every_statement_is_listed_here() {
+    let listed: BTreeSet<String> = statements().iter().map(|(n, _)| n.to_string()).collect();
+    let defined = defined_statements();
+    let missing: Vec<_> = defined.difference(&listed).collect();
+    // AGENT_COLUMNS and friends are fragments, not statements.
+    let missing: Vec<_> = missing
+        .into_iter()
+        .filter(|n| !n.ends_with("_COLUMNS"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rows.rs statements not checked here: {missing:?}"
+    );
+    assert!(listed.len() >= 30, "only {} statements found", listed.len());
+}
+
+#[test]
+fn every_statement_compiles_against_the_migrated_schema() {
+    let db = migrated();
+    for (name, sql) in statements() {
+        db.prepare(&sql)
+            .unwrap_or_else(|e| panic!("{name} does not fit the schema: {e}\n{sql}"));
+    }
+}
+
+#[test]
+fn every_selected_column_is_read_by_its_row_type() {
+    let db = migrated();
+    let checks: Vec<(&str, String, BTreeSet<String>)> = vec![
+        (
+            "select_agent",
+            rows::select_agent(),
+            fields_of::<AgentRow>(),
+        ),
+        (
+            "select_tenant_agents",
+            rows::select_tenant_agents(),
+            fields_of::<AgentRow>(),
+        ),
+        (
+            "select_tenants",
+            rows::select_tenants(),
+            fields_of::<TenantRow>(),
+        ),
+        (
+            "select_tenant",
+            rows::select_tenant(),
+            fields_of::<TenantRow>(),
+        ),
+        (
+            "select_keys_by_lookup",
+            rows::select_keys_by_lookup(),
+            fields_of::<KeyRow>(),
+        ),
+        (
+            "select_tenant_keys",
+            rows::select_tenant_keys(),
+            fields_of::<KeyRow>(),
+        ),
+        (
+            "select_conversation",
+            rows::select_conversation(),
+            fields_of::<ConversationRow>(),
+        ),
+        (
+            "select_conversations",
+            rows::select_conversations(),
+            fields_of::<ConversationRow>(),
+        ),
+        (
+            "TURN_CONVERSATION",
+            TURN_CONVERSATION.to_owned(),
+            fields_of::<ConversationRow>(),
+        ),
+        (
+            "SELECT_MESSAGES",
+            SELECT_MESSAGES.to_owned(),
+            fields_of::<MessageRow>(),
+        ),
+        (
+            "TURN_WINDOW",
+            TURN_WINDOW.to_owned(),
+            fields_of::<MessageRow>(),
+        ),
+        (
+            "TURN_RESENT",
+            TURN_RESENT.to_owned(),
+            fields_of::<ResentRow>(),
+        ),
+        ("TURN_SPEND", TURN_SPEND.to_owned(), fields_of::<SpendRow>()),
+        (
+            "SELECT_USAGE",
+            SELECT_USAGE.to_owned(),
+            fields_of::<UsageRow>(),
+        ),
+        (
+            "SELECT_FEEDBACK",
+            SELECT_FEEDBACK.to_owned(),
+            fields_of::<FeedbackRow>(),
+        ),
+    ];
+    for (name, sql, fields) in checks {
+        assert!(!fields.is_empty(), "{name}: its row type names no fields");
+        let statement = db.prepare(&sql).expect("compiles");
+        let unread: Vec<&str> = statement
+            .column_names()
+            .into_iter()
+            .filter(|column| !fields.contains(*column))
+            .collect();
+        assert!(
+            unread.is_empty(),
+            "{name} returns columns its row type never reads: {unread:?}"
+        );
+    }
+    // The probe itself can fail: a row type that reads a field no statement returns is seen.
+    assert!(fields_of::<TurnContextRow>().contains("spend"));
+}
