@@ -505,9 +505,22 @@ impl Store for D1Store {
         let (after_time, after_id) = cursor_params(&query.before);
         // SQLite's lower() folds ASCII only; the needle is folded the same way, so "Ä" finds "Ä".
         let search = query.search.as_deref().map(str::to_ascii_lowercase);
+        // Trigrams index needles of three or more characters; shorter ones scan the index.
+        let short = search.as_ref().is_some_and(|n| n.chars().count() < 3);
+        let (sql, pattern) = match search.as_deref() {
+            Some(needle) if short => (
+                rows::select_conversations_short(),
+                Some(rows::like_pattern(needle)),
+            ),
+            Some(needle) => (
+                rows::select_conversations(),
+                Some(rows::search_phrase(needle)),
+            ),
+            None => (rows::select_conversations(), None),
+        };
         let rows: Vec<ConversationListRow> = self
             .all(
-                &rows::select_conversations(),
+                &sql,
                 &[
                     tenant_id.into(),
                     query.agent_id.as_deref().into(),
@@ -522,6 +535,7 @@ impl Store for D1Store {
                         .preview
                         .map(|p| Param::Int(i64::from(p)))
                         .unwrap_or(Param::Null),
+                    pattern.as_deref().into(),
                 ],
             )
             .await?;

@@ -193,7 +193,28 @@ pub fn select_conversation() -> String {
 /// limit, `?7` rating, `?8` channel, `?9` last answer's status, `?10` preview (0/1), each or NULL.
 /// With a search, `match_parts` is the first message that has the text.
 /// The summary is worked out per listed row (the messages index), so nothing is kept in sync.
+///
+/// Which conversations match a search comes from the `message_search` index: `?11` is the
+/// needle as an FTS5 phrase (`search_phrase`), which the trigram index answers for needles of
+/// three or more characters; shorter ones use `select_conversations_short`. `?5`, the
+/// lowercase needle, only finds the matching message's text in the listed rows.
 pub fn select_conversations() -> String {
+    conversations_where("message_search MATCH ?11")
+}
+
+/// `select_conversations` for needles of one or two characters, which trigrams cannot index:
+/// `?11` is a `LIKE` pattern (`like_pattern`) over the index's text (a scan of the index, not
+/// of the messages' JSON).
+pub fn select_conversations_short() -> String {
+    conversations_where("s.text LIKE ?11 ESCAPE '\\'")
+}
+
+/// The FTS5 phrase that finds `needle` as a substring in a trigram index.
+pub fn search_phrase(needle: &str) -> String {
+    format!("\"{}\"", needle.replace('"', "\"\""))
+}
+
+fn conversations_where(matches: &str) -> String {
     format!(
         "SELECT * FROM (SELECT c.*, \
            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count, \
@@ -211,9 +232,8 @@ pub fn select_conversations() -> String {
          FROM ({CONVERSATION_COLUMNS}) c WHERE tenant_id = ?1 AND (?2 IS NULL OR agent_id = ?2) \
          AND (?3 IS NULL OR updated_at < ?3 OR (updated_at = ?3 AND id < ?4)) \
          AND (?8 IS NULL OR channel = ?8) AND (?10 IS NULL OR preview = ?10) \
-         AND (?5 IS NULL OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
-              AND instr(lower((SELECT group_concat(json_extract(p.value, '$.text'), '') \
-                  FROM json_each(m.parts) p WHERE json_extract(p.value, '$.type') = 'text')), ?5) > 0))) \
+         AND (?5 IS NULL OR c.id IN (SELECT s.conversation_id FROM message_search s \
+              WHERE {matches} AND s.tenant_id = ?1))) \
          WHERE (?7 IS NULL OR rating = ?7) AND (?9 IS NULL OR last_status = ?9) \
          ORDER BY updated_at DESC, id DESC LIMIT ?6"
     )
@@ -268,6 +288,21 @@ pub const TOUCH_CONVERSATION: &str =
 pub const DELETE_MESSAGES_AFTER: &str =
     "DELETE FROM messages WHERE conversation_id = ?1 AND seq > ?2 \
      AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND id = ?3)";
+
+/// The `LIKE` pattern that finds `needle` anywhere in a text, with `%`, `_` and `\` escaped
+/// (the statements say `ESCAPE '\'`).
+pub fn like_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// A parameter value, independent of the driver.
 #[derive(Debug, Clone, PartialEq)]
@@ -1003,5 +1038,11 @@ mod tests {
         assert!(cut.chars().count() <= 162);
         assert_eq!(around("nothing here", "boots"), None);
         assert_eq!(around("", "x"), None);
+    }
+
+    #[test]
+    fn search_patterns_match_the_needle_literally() {
+        assert_eq!(like_pattern("order"), "%order%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 }

@@ -67,6 +67,10 @@ fn statements() -> Vec<(&'static str, String)> {
         ("select_conversation", rows::select_conversation()),
         ("select_conversations", rows::select_conversations()),
         (
+            "select_conversations_short",
+            rows::select_conversations_short(),
+        ),
+        (
             "DELETE_CONVERSATION_MESSAGES",
             s(DELETE_CONVERSATION_MESSAGES),
         ),
@@ -191,6 +195,11 @@ fn every_selected_column_is_read_by_its_row_type() {
             fields_of::<ConversationRow>(),
         ),
         (
+            "select_conversations_short",
+            rows::select_conversations_short(),
+            fields_of::<ConversationRow>(),
+        ),
+        (
             "TURN_CONVERSATION",
             TURN_CONVERSATION.to_owned(),
             fields_of::<ConversationRow>(),
@@ -237,4 +246,49 @@ fn every_selected_column_is_read_by_its_row_type() {
     }
     // The probe itself can fail: a row type that reads a field no statement returns is seen.
     assert!(fields_of::<TurnContextRow>().contains("spend"));
+}
+
+#[test]
+fn conversation_search_is_answered_from_the_index() {
+    let db = migrated();
+    let plan: Vec<String> = db
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            rows::select_conversations()
+        ))
+        .expect("compiles")
+        .query_map(
+            rusqlite::params![
+                "t1",
+                None::<String>,
+                None::<i64>,
+                None::<String>,
+                "order",
+                50,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                None::<i64>,
+                "\"order\""
+            ],
+            |row| row.get::<_, String>(3),
+        )
+        .expect("plans")
+        .filter_map(Result::ok)
+        .collect();
+    let plan = plan.join("\n");
+    // FTS5 names the constraints it answers in the index string: `M` is the MATCH.
+    let fts = plan
+        .lines()
+        .find(|line| line.contains("VIRTUAL TABLE INDEX"))
+        .unwrap_or_default();
+    assert!(
+        fts.rsplit(':').next().is_some_and(|idx| idx.contains('M')),
+        "the search does not use the FTS index:\n{plan}"
+    );
+    // The messages table is read per listed conversation (its summary), never scanned whole.
+    assert!(
+        !plan.contains("SCAN m\n") && !plan.ends_with("SCAN m"),
+        "{plan}"
+    );
 }
