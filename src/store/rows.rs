@@ -28,10 +28,38 @@ pub fn select_agent() -> String {
     format!("{AGENT_COLUMNS} WHERE a.id = ?1")
 }
 
-/// A tenant's agents. `?1` tenant id.
+/// A page of a tenant's agents, oldest first. `?1` tenant id, `?2`/`?3` cursor
+/// (`created_at`, id) or NULL, `?4` limit. The order is the index `agents_by_tenant`'s, so the
+/// cursor is a seek into it. The publishable keys stay a subquery per listed agent: it is one
+/// indexed lookup (`api_keys_by_agent`) inside the same statement, not another round trip.
 pub fn select_tenant_agents() -> String {
-    format!("{AGENT_COLUMNS} WHERE a.tenant_id = ?1 ORDER BY a.created_at, a.id")
+    format!(
+        "{AGENT_COLUMNS} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.created_at > ?2 \
+         OR (a.created_at = ?2 AND a.id > ?3)) ORDER BY a.created_at, a.id LIMIT ?4"
+    )
 }
+
+/// Batch size of the deletes of an agent's or a conversation's rows: each statement stays
+/// well inside D1's limits on one statement's time and changes, however big the agent is.
+pub const DELETE_BATCH: i64 = 1000;
+
+/// Switches a tenant's agent off before its rows are deleted, so chats refuse it at once.
+/// `?1` id, `?2` tenant.
+pub const DISABLE_AGENT: &str = "UPDATE agents SET enabled = 0 WHERE id = ?1 AND tenant_id = ?2";
+
+/// Deletes up to `?3` messages of a tenant's agent. `?1` agent, `?2` tenant.
+pub const DELETE_AGENT_MESSAGES: &str = "DELETE FROM messages WHERE rowid IN (SELECT m.rowid \
+     FROM conversations c JOIN messages m ON m.conversation_id = c.id \
+     WHERE c.tenant_id = ?2 AND c.agent_id = ?1 LIMIT ?3)";
+
+/// Deletes up to `?3` conversations of a tenant's agent (their messages cascade; the messages
+/// go first, in batches, so little is left to cascade). `?1` agent, `?2` tenant.
+pub const DELETE_AGENT_CONVERSATIONS: &str = "DELETE FROM conversations WHERE rowid IN \
+     (SELECT rowid FROM conversations WHERE tenant_id = ?2 AND agent_id = ?1 LIMIT ?3)";
+
+/// Deletes up to `?3` messages of a tenant's conversation. `?1` conversation, `?2` tenant.
+pub const DELETE_CONVERSATION_MESSAGES: &str = "DELETE FROM messages WHERE rowid IN \
+     (SELECT rowid FROM messages WHERE conversation_id = ?1 AND tenant_id = ?2 LIMIT ?3)";
 
 /// Creates an agent unless the id is taken. `?1` id, `?2` tenant, `?3` config, `?4` enabled, `?5` time.
 pub const INSERT_AGENT: &str =
@@ -67,9 +95,13 @@ pub const INSERT_TENANT: &str =
 
 const TENANT_COLUMNS: &str = "SELECT id, name, status, monthly_spend_cap, created_at FROM tenants";
 
-/// Every tenant.
+/// A page of the tenants, oldest first. `?1`/`?2` cursor (`created_at`, id) or NULL, `?3`
+/// limit; the order is the index `tenants_by_created`'s.
 pub fn select_tenants() -> String {
-    format!("{TENANT_COLUMNS} ORDER BY created_at, id")
+    format!(
+        "{TENANT_COLUMNS} WHERE (?1 IS NULL OR created_at > ?1 \
+         OR (created_at = ?1 AND id > ?2)) ORDER BY created_at, id LIMIT ?3"
+    )
 }
 
 /// One tenant. `?1` id.
@@ -150,9 +182,13 @@ pub fn select_keys_by_lookup() -> String {
     format!("{KEY_COLUMNS} WHERE k.lookup = ?1 AND k.revoked_at IS NULL")
 }
 
-/// A tenant's keys. `?1` tenant.
+/// A page of a tenant's keys, newest first. `?1` tenant, `?2`/`?3` cursor (`created_at` — not
+/// negated — and id) or NULL, `?4` limit; the order is the index `api_keys_by_tenant`'s.
 pub fn select_tenant_keys() -> String {
-    format!("{KEY_COLUMNS} WHERE k.tenant_id = ?1 ORDER BY k.created_at DESC, k.id")
+    format!(
+        "{KEY_COLUMNS} WHERE k.tenant_id = ?1 AND (?2 IS NULL OR k.created_at < ?2 \
+         OR (k.created_at = ?2 AND k.id > ?3)) ORDER BY k.created_at DESC, k.id LIMIT ?4"
+    )
 }
 
 /// Stores a key. Parameters in `key_params` order.
@@ -218,10 +254,6 @@ pub fn select_conversations() -> String {
          ORDER BY updated_at DESC, id DESC LIMIT ?6"
     )
 }
-
-/// Deletes a tenant's conversation's messages. `?1` conversation, `?2` tenant.
-pub const DELETE_CONVERSATION_MESSAGES: &str =
-    "DELETE FROM messages WHERE conversation_id = ?1 AND tenant_id = ?2";
 
 /// Deletes a tenant's conversation. `?1` conversation, `?2` tenant.
 pub const DELETE_CONVERSATION: &str = "DELETE FROM conversations WHERE id = ?1 AND tenant_id = ?2";
