@@ -237,6 +237,8 @@ impl Store for AnyStore {
         result
     }
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        // The delete switches the agent off first; this isolate refuses it from then on too.
+        forget(Some(agent_id));
         let result = each!(self, s => s.delete_agent(tenant_id, agent_id).await);
         forget(Some(agent_id));
         result

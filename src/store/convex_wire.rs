@@ -409,4 +409,18 @@ mod tests {
             json!("[{\"text\":\"hi\",\"type\":\"text\"}]")
         );
     }
+
+    #[test]
+    fn batched_delete_steps_and_list_cursors_match_the_functions() {
+        let step = |text: &str| decode::<DeleteStep>(json!(text), "agents:remove").ok();
+        assert_eq!(step("missing"), Some(DeleteStep::Missing));
+        assert_eq!(step("more"), Some(DeleteStep::More));
+        assert_eq!(step("done"), Some(DeleteStep::Done));
+        assert_eq!(step("true"), None);
+        assert_eq!(cursor(None), Value::Null);
+        assert_eq!(
+            cursor(Some(&(5, "a".into()))),
+            json!({ "createdAt": 5, "id": "a" })
+        );
+    }
 }
