@@ -1,4 +1,6 @@
-// Deleting a big agent or a long conversation on D1: the worker deletes in batches of 1,000 rows
+// Management on D1 past what the API alone makes easy. Listing pages: keys and agents that share
+// a creation time, put straight into Miniflare's D1, are paged in the list order (the SQL's
+// cursor conditions against the index order). Deleting a big agent or a long conversation: the worker deletes in batches of 1,000 rows
 // (src/store/rows.rs DELETE_BATCH), so these hold more rows than one batch, put straight into
 // Miniflare's D1, and every row of theirs (and none of another agent's) must be gone after one
 // DELETE through the API.
@@ -81,4 +83,41 @@ test("a big agent and a long conversation are deleted in full, batch by batch, a
   assert.deepEqual(listed.json.agents.map((a) => a.id), ["keep"]);
   assert.equal(listed.json.agents[0].enabled, true);
   assert.equal((await api("DELETE", "/api/admin/agents/big", secretKey)).status, 404);
+});
+
+/** Every page of a list, `limit` at a time, as ids. */
+async function walk(path, field, limit, token) {
+  const ids = [];
+  let cursor = null;
+  for (let pages = 0; pages < 50; pages++) {
+    const res = await api("GET", `${path}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, token);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    ids.push(...res.json[field].map((row) => row.id));
+    cursor = res.json.nextCursor;
+    if (!cursor) return ids;
+  }
+  throw new Error("too many pages");
+}
+
+test("keys and agents that share a time are paged in the list order", async () => {
+  const created = await api("POST", "/api/admin/tenants", ADMIN, { name: "Ties Co" });
+  const { secretKey } = created.json;
+  const tenantId = created.json.tenant.id;
+  const db = worker.d1;
+  const agent = (id, at) =>
+    db.prepare("INSERT INTO agents (id, tenant_id, config, created_at, updated_at) VALUES (?1, ?2, '{}', ?3, ?3)").bind(id, tenantId, at);
+  const key = (id, at) =>
+    db
+      .prepare("INSERT INTO api_keys (id, tenant_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, 'secret', ?1, ?1, ?1, ?1, ?3)")
+      .bind(`key_${id}`, tenantId, at);
+  await db.batch([
+    ...[["d", 1], ["b", 1], ["e", 2], ["a", 0], ["c", 1]].map(([id, at]) => agent(`ag_${id}`, at)),
+    ...[["e", 3], ["a", 3], ["c", 3], ["f", 1], ["b", 7], ["g", 3], ["d", 1], ["h", 0]].map(([id, at]) => key(id, at)),
+  ]);
+  for (const limit of [1, 2, 3, 50]) {
+    assert.deepEqual(await walk("/api/admin/agents", "agents", limit, secretKey), ["ag_a", "ag_b", "ag_c", "ag_d", "ag_e"], `limit ${limit}`);
+    const keys = await walk("/api/admin/keys", "keys", limit, secretKey);
+    // The tenant's first key was made now, so it is the newest.
+    assert.deepEqual(keys.slice(1), ["b", "a", "c", "e", "g", "d", "f", "h"].map((id) => `key_${id}`), `limit ${limit}`);
+  }
 });
