@@ -171,6 +171,14 @@ fn unavailable(e: worker::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// The parameters of a listing's page cursor: `first` when there is none.
+fn page_params(after: Option<&(i64, String)>, first: (i64, &str)) -> (Param, Param) {
+    match after {
+        Some((time, id)) => (Param::Int(*time), id.as_str().into()),
+        None => (Param::Int(first.0), first.1.into()),
+    }
+}
+
 /// The parameters of a page cursor: NULLs when there is none.
 fn cursor_params(before: Option<&(i64, String)>) -> (Param, Param) {
     match before {
@@ -381,7 +389,7 @@ impl Store for D1Store {
         after: Option<&(i64, String)>,
         limit: u32,
     ) -> Result<Vec<Tenant>, StoreError> {
-        let (time, id) = cursor_params(after);
+        let (time, id) = page_params(after, rows::FIRST_PAGE_BEFORE);
         let rows: Vec<TenantRow> = self
             .all(
                 &rows::select_tenants(),
@@ -460,7 +468,7 @@ impl Store for D1Store {
     ) -> Result<Vec<ApiKey>, StoreError> {
         // The cursor holds -created_at (so that it ascends); the statement takes created_at.
         let after = after.map(|(time, id)| (time.saturating_neg(), id.clone()));
-        let (time, id) = cursor_params(after.as_ref());
+        let (time, id) = page_params(after.as_ref(), rows::FIRST_PAGE_AFTER);
         let rows: Vec<KeyRow> = self
             .all(
                 &rows::select_tenant_keys(),
@@ -498,7 +506,7 @@ impl Store for D1Store {
         after: Option<&(i64, String)>,
         limit: u32,
     ) -> Result<Vec<Agent>, StoreError> {
-        let (time, id) = cursor_params(after);
+        let (time, id) = page_params(after, rows::FIRST_PAGE_BEFORE);
         let rows: Vec<AgentRow> = self
             .all(
                 &rows::select_tenant_agents(),

@@ -28,14 +28,22 @@ pub fn select_agent() -> String {
     format!("{AGENT_COLUMNS} WHERE a.id = ?1")
 }
 
+/// A time before (and after) every row's, with the empty id: the cursor of a first page. Safe
+/// as a JavaScript number, as D1's parameters are.
+pub const FIRST_PAGE_BEFORE: (i64, &str) = (-(1 << 53) + 1, "");
+/// See `FIRST_PAGE_BEFORE`; for lists that run newest first.
+pub const FIRST_PAGE_AFTER: (i64, &str) = ((1 << 53) - 1, "");
+
 /// A page of a tenant's agents, oldest first. `?1` tenant id, `?2`/`?3` cursor
-/// (`created_at`, id) or NULL, `?4` limit. The order is the index `agents_by_tenant`'s, so the
-/// cursor is a seek into it. The publishable keys stay a subquery per listed agent: it is one
+/// (`created_at`, id; `FIRST_PAGE_BEFORE` for the first page), `?4` limit. The order is the
+/// index `agents_by_tenant`'s, and the cursor is a plain range bound on it (`>= ?2`), so SQLite
+/// seeks to it rather than reading the rows before it; `OR` would defeat that, hence no NULL
+/// cursor. The publishable keys stay a subquery per listed agent: it is one
 /// indexed lookup (`api_keys_by_agent`) inside the same statement, not another round trip.
 pub fn select_tenant_agents() -> String {
     format!(
-        "{AGENT_COLUMNS} WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.created_at > ?2 \
-         OR (a.created_at = ?2 AND a.id > ?3)) ORDER BY a.created_at, a.id LIMIT ?4"
+        "{AGENT_COLUMNS} WHERE a.tenant_id = ?1 AND a.created_at >= ?2 \
+         AND (a.created_at > ?2 OR a.id > ?3) ORDER BY a.created_at, a.id LIMIT ?4"
     )
 }
 
@@ -95,12 +103,13 @@ pub const INSERT_TENANT: &str =
 
 const TENANT_COLUMNS: &str = "SELECT id, name, status, monthly_spend_cap, created_at FROM tenants";
 
-/// A page of the tenants, oldest first. `?1`/`?2` cursor (`created_at`, id) or NULL, `?3`
-/// limit; the order is the index `tenants_by_created`'s.
+/// A page of the tenants, oldest first. `?1`/`?2` cursor (`created_at`, id;
+/// `FIRST_PAGE_BEFORE` for the first page), `?3` limit; a seek into `tenants_by_created`, as in
+/// `select_tenant_agents`.
 pub fn select_tenants() -> String {
     format!(
-        "{TENANT_COLUMNS} WHERE (?1 IS NULL OR created_at > ?1 \
-         OR (created_at = ?1 AND id > ?2)) ORDER BY created_at, id LIMIT ?3"
+        "{TENANT_COLUMNS} WHERE created_at >= ?1 AND (created_at > ?1 OR id > ?2) \
+         ORDER BY created_at, id LIMIT ?3"
     )
 }
 
@@ -183,11 +192,12 @@ pub fn select_keys_by_lookup() -> String {
 }
 
 /// A page of a tenant's keys, newest first. `?1` tenant, `?2`/`?3` cursor (`created_at` — not
-/// negated — and id) or NULL, `?4` limit; the order is the index `api_keys_by_tenant`'s.
+/// negated — and id; `FIRST_PAGE_AFTER` for the first page), `?4` limit; a seek into
+/// `api_keys_by_tenant`, as in `select_tenant_agents`.
 pub fn select_tenant_keys() -> String {
     format!(
-        "{KEY_COLUMNS} WHERE k.tenant_id = ?1 AND (?2 IS NULL OR k.created_at < ?2 \
-         OR (k.created_at = ?2 AND k.id > ?3)) ORDER BY k.created_at DESC, k.id LIMIT ?4"
+        "{KEY_COLUMNS} WHERE k.tenant_id = ?1 AND k.created_at <= ?2 \
+         AND (k.created_at < ?2 OR k.id > ?3) ORDER BY k.created_at DESC, k.id LIMIT ?4"
     )
 }
 
