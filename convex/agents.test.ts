@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
 import { internal } from "./_generated/api";
+import { DELETE_BATCH } from "./model";
 import {
   agentInput,
   answerInput,
@@ -10,6 +11,7 @@ import {
   seedTenant,
   setup,
   T0,
+  walkPages,
 } from "./test.helpers";
 
 test("get returns the agent with its tenant's standing, secrets, cap and live publishable keys", async () => {
@@ -55,10 +57,31 @@ test("listForTenant returns only that tenant's agents, oldest first", async () =
   await seedAgent(t, "a1", "t1", T0 + 1);
   await seedAgent(t, "b1", "t2", T0);
   await seedAgent(t, "a2", "t1", T0 + 1);
-  const list = await t.query(internal.agents.listForTenant, { tenantId: "t1" });
+  const list = await t.query(internal.agents.listForTenant, { tenantId: "t1", limit: 100 });
   expect(list.map((a) => a.id)).toEqual(["a1", "a2", "a3"]);
   expect(list.every((a) => a.tenantId === "t1" && a.identitySecret === "idsec-t1")).toBe(true);
-  expect(await t.query(internal.agents.listForTenant, { tenantId: "nobody" })).toEqual([]);
+  expect(await t.query(internal.agents.listForTenant, { tenantId: "nobody", limit: 100 })).toEqual([]);
+});
+
+test("listForTenant pages oldest first, then by id, across agents that share a time", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  for (const [id, at] of [["d", 1], ["b", 1], ["e", 2], ["a", 0], ["c", 1]] as const) {
+    await seedAgent(t, id, "t1", T0 + at);
+  }
+  await seedAgent(t, "x", "t2", T0 + 1);
+  for (const limit of [1, 2, 3, 5, 6]) {
+    const ids = await walkPages(
+      (after, n) => t.query(internal.agents.listForTenant, { tenantId: "t1", after, limit: n }),
+      limit,
+    );
+    expect(ids, `limit ${limit}`).toEqual(["a", "b", "c", "d", "e"]);
+  }
+  expect(await t.query(internal.agents.listForTenant, { tenantId: "t1", limit: 0 })).toEqual([]);
+  expect(await errorData(t.query(internal.agents.listForTenant, { tenantId: "t1", limit: 1.5 }))).toMatchObject({
+    code: "Invalid",
+  });
 });
 
 test("create is false for a taken id in any tenant, and refuses an unknown tenant or bad JSON", async () => {
@@ -119,10 +142,10 @@ test("remove deletes the agent, its conversations and messages and keys, keeps u
     day: "2026-01-01",
   });
 
-  expect(await t.mutation(internal.agents.remove, { tenantId: "t2", agentId: "a1" })).toBe(false);
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t2", agentId: "a1" })).toBe("missing");
   expect(await t.query(internal.agents.get, { agentId: "a1" })).not.toBeNull();
 
-  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(true);
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe("done");
   expect(await t.query(internal.agents.get, { agentId: "a1" })).toBeNull();
   expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).toBeNull();
   expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c2" })).toBeNull();
@@ -134,7 +157,52 @@ test("remove deletes the agent, its conversations and messages and keys, keeps u
   expect(left).toEqual({ messages: ["c3", "d1"], keys: ["k-t1", "k-t2", "pk2"], usage: ["a1"] });
   expect(await t.query(internal.agents.get, { agentId: "a2" })).not.toBeNull();
   expect(await t.query(internal.agents.get, { agentId: "b1" })).not.toBeNull();
-  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe(false);
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe("missing");
+});
+
+test("remove deletes a large agent in batches: switched off at once, its row last", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedAgent(t, "a1", "t1");
+  await seedAgent(t, "a2", "t1");
+  await t.mutation(internal.keys.create, {
+    key: keyRow("pk1", "t1", { agentId: "a1", kind: "publishable", lookup: "pk_1" }),
+  });
+  await seedConversation(t, "c1", "t1", "a1");
+  await seedConversation(t, "c2", "t1", "a1");
+  await seedConversation(t, "c3", "t1", "a2");
+  // More messages than one batch deletes, in one conversation and across two.
+  await t.run(async (ctx) => {
+    const first = await ctx.db.query("messages").first();
+    if (first === null) throw new Error("no seeded message");
+    const { _id, _creationTime, ...base } = first;
+    for (const [conversationId, count] of [["c1", 1500], ["c2", 700]] as const) {
+      for (let seq = 2; seq < count + 2; seq++) {
+        await ctx.db.insert("messages", { ...base, conversationId, id: `${conversationId}-m${seq}`, seq });
+      }
+    }
+  });
+  const count = (table: "messages" | "conversations" | "apiKeys") =>
+    t.run(async (ctx) => (await ctx.db.query(table).collect()).length);
+  const before = await count("messages");
+
+  expect(await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })).toBe("more");
+  expect(before - (await count("messages"))).toBe(DELETE_BATCH);
+  const half = await t.query(internal.agents.get, { agentId: "a1" });
+  expect(half?.enabled).toBe(false);
+
+  let calls = 1;
+  while ((await t.mutation(internal.agents.remove, { tenantId: "t1", agentId: "a1" })) === "more") calls++;
+  expect(calls).toBeGreaterThanOrEqual(2);
+  expect(calls).toBeLessThan(10);
+  expect(await t.query(internal.agents.get, { agentId: "a1" })).toBeNull();
+  const left = await t.run(async (ctx) => ({
+    conversations: (await ctx.db.query("conversations").collect()).map((c) => c.id),
+    messages: [...new Set((await ctx.db.query("messages").collect()).map((m) => m.conversationId))],
+    keys: (await ctx.db.query("apiKeys").collect()).map((k) => k.id).sort(),
+  }));
+  expect(left).toEqual({ conversations: ["c3"], messages: ["c3"], keys: ["k-t1"] });
+  expect((await t.query(internal.agents.get, { agentId: "a2" }))?.enabled).toBe(true);
 });
 
 test("update with expectedVersion: Stale (and nothing written) when the agent changed since; every save counts", async () => {

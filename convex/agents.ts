@@ -6,12 +6,15 @@ import {
   agentRow,
   agentRowOf,
   agentUpdate,
+  assertCount,
   assertJson,
-  deleteConversation,
+  DELETE_BATCH,
+  deleteConversationSome,
+  deleteStep,
   fail,
+  listCursor,
   newAgent,
   nullable,
-  orderBy,
   tenantById,
   versionOf,
 } from "./model";
@@ -28,19 +31,39 @@ export const get = internalQuery({
   },
 });
 
-/** A tenant's agents, oldest first. */
+/**
+ * Up to `limit` of a tenant's agents after `after` (the last row of the previous page), oldest
+ * first (by createdAt, then id: the index order, so a page is at most two index ranges).
+ * Each row's publishable keys are one indexed range per agent: reads inside this one query, not
+ * round trips, and bounded by the page size (a tenant-wide read of its publishable keys would
+ * grow with the tenant instead).
+ */
 export const listForTenant = internalQuery({
-  args: { tenantId: v.string() },
+  args: { tenantId: v.string(), after: v.optional(nullable(listCursor)), limit: v.number() },
   returns: v.array(agentRow),
-  handler: async (ctx, { tenantId }) => {
+  handler: async (ctx, { tenantId, after = null, limit }) => {
+    assertCount(limit, "limit", 0);
     const tenant = await tenantById(ctx.db, tenantId);
-    if (tenant === null) return [];
-    const agents = await ctx.db
-      .query("agents")
-      .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId))
-      .collect();
-    const rows = await Promise.all(agents.map((a) => agentRowOf(ctx.db, a, tenant)));
-    return orderBy(rows, [(a) => a.createdAt, "asc"], [(a) => a.id, "asc"]);
+    if (tenant === null || limit === 0) return [];
+    const agents = () => ctx.db.query("agents");
+    const page =
+      after === null
+        ? await agents()
+            .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId))
+            .take(limit)
+        : await agents()
+            .withIndex("by_tenant", (q) =>
+              q.eq("tenantId", tenantId).eq("createdAt", after.createdAt).gt("id", after.id),
+            )
+            .take(limit);
+    if (after !== null && page.length < limit) {
+      page.push(
+        ...(await agents()
+          .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId).gt("createdAt", after.createdAt))
+          .take(limit - page.length)),
+      );
+    }
+    return await Promise.all(page.map((a) => agentRowOf(ctx.db, a, tenant)));
   },
 });
 
@@ -88,26 +111,38 @@ export const update = internalMutation({
 
 /**
  * Deletes a tenant's agent with its conversations, their messages, and its keys (usage rows
- * stay, as in D1); false unless that tenant owns it. One transaction, so it is bounded by
- * Convex's per-transaction write limit (16,000 documents).
+ * stay, as in D1), at most `DELETE_BATCH` documents per call, so one agent never meets Convex's
+ * per-transaction limits: "more" asks the caller to call again, "done" when the agent is gone,
+ * "missing" unless that tenant owns it. The first call switches the agent off, so chats refuse
+ * it at once; its row goes last, so a delete that stops part way leaves it (switched off) in
+ * the list, and deleting it again finishes.
  */
 export const remove = internalMutation({
   args: { tenantId: v.string(), agentId: v.string() },
-  returns: v.boolean(),
+  returns: deleteStep,
   handler: async (ctx, { tenantId, agentId }) => {
     const agent = await agentById(ctx.db, agentId);
-    if (agent === null || agent.tenantId !== tenantId) return false;
-    const conversations = await ctx.db
-      .query("conversations")
-      .withIndex("by_agent", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId))
-      .collect();
-    for (const conversation of conversations) await deleteConversation(ctx.db, conversation);
+    if (agent === null || agent.tenantId !== tenantId) return "missing";
+    if (agent.enabled) await ctx.db.patch("agents", agent._id, { enabled: false });
+    let budget = DELETE_BATCH;
+    while (budget > 0) {
+      const conversation = await ctx.db
+        .query("conversations")
+        .withIndex("by_agent", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId))
+        .first();
+      if (conversation === null) break;
+      const { deleted, done } = await deleteConversationSome(ctx.db, conversation, budget);
+      budget -= deleted;
+      if (!done) return "more";
+    }
+    if (budget === 0) return "more";
     const keys = await ctx.db
       .query("apiKeys")
       .withIndex("by_agent", (q) => q.eq("agentId", agentId))
-      .collect();
+      .take(budget);
     for (const key of keys) await ctx.db.delete("apiKeys", key._id);
+    if (keys.length === budget) return "more";
     await ctx.db.delete("agents", agent._id);
-    return true;
+    return "done";
   },
 });

@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
 import { internal } from "./_generated/api";
+import { DELETE_BATCH } from "./model";
 import type { ConversationRow } from "./model";
 import {
   answerInput,
@@ -512,12 +513,12 @@ test("remove deletes the tenant's conversation and its messages only, and keeps 
     t.run((ctx) => ctx.db.query("messages").collect()).then((all) => all.map((m) => m.id).sort());
 
   // Another tenant's id, or a missing one: nothing happens.
-  expect(await remove("t2", "c1")).toBe(false);
-  expect(await remove("t1", "d1")).toBe(false);
-  expect(await remove("t1", "missing")).toBe(false);
+  expect(await remove("t2", "c1")).toBe("missing");
+  expect(await remove("t1", "d1")).toBe("missing");
+  expect(await remove("t1", "missing")).toBe("missing");
   expect(await messageIds()).toEqual(["c1-u1", "c2-u1", "d1-u1", "r1", "r2", "s1"]);
 
-  expect(await remove("t1", "c1")).toBe(true);
+  expect(await remove("t1", "c1")).toBe("done");
   expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).toBeNull();
   expect(await messageIds()).toEqual(["c2-u1", "d1-u1", "r2", "s1"]);
   expect(
@@ -527,5 +528,26 @@ test("remove deletes the tenant's conversation and its messages only, and keeps 
   expect(await t.query(internal.usage.list, { tenantId: "t1", sinceDay: "2026-01-01" })).toMatchObject([
     { agentId: "a1", day: "2026-01-01", messages: 2 },
   ]);
-  expect(await remove("t1", "c1")).toBe(false);
+  expect(await remove("t1", "c1")).toBe("missing");
+});
+
+test("remove deletes a long conversation in batches, its row last", async () => {
+  const t = setup();
+  await world(t);
+  await seedConversation(t, "c1", "t1", "a1", T0 + 1);
+  await t.run(async (ctx) => {
+    const first = await ctx.db.query("messages").first();
+    if (first === null) throw new Error("no seeded message");
+    const { _id, _creationTime, ...base } = first;
+    for (let seq = 2; seq < DELETE_BATCH + 10; seq++) {
+      await ctx.db.insert("messages", { ...base, id: `m${seq}`, seq });
+    }
+  });
+  const remove = () => t.mutation(internal.conversations.remove, { tenantId: "t1", conversationId: "c1" });
+  expect(await remove()).toBe("more");
+  expect(await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" })).not.toBeNull();
+  expect(await remove()).toBe("done");
+  const left = await t.run(async (ctx) => await ctx.db.query("messages").collect());
+  expect(left.filter((m) => m.conversationId === "c1")).toEqual([]);
+  expect(await remove()).toBe("missing");
 });

@@ -13,7 +13,9 @@ import {
   conversationRow,
   conversationRowOf,
   conversationWithMessages,
-  deleteConversation,
+  DELETE_BATCH,
+  deleteConversationSome,
+  deleteStep,
   fail,
   loadConversation,
   messageById,
@@ -322,14 +324,18 @@ async function summary(db: DatabaseReader, conversationId: string) {
   return { firstMessage, messageCount, rating: rated, lastStatus };
 }
 
-/** Deletes a tenant's conversation and its messages (usage stays); false unless it owns it. */
+/**
+ * Deletes a tenant's conversation and its messages (usage stays), at most `DELETE_BATCH`
+ * documents per call: "more" asks the caller to call again, "done" when it is gone, "missing"
+ * unless that tenant owns it. The conversation row goes last, so a retry finishes.
+ */
 export const remove = internalMutation({
   args: { tenantId: v.string(), conversationId: v.string() },
-  returns: v.boolean(),
+  returns: deleteStep,
   handler: async (ctx, { tenantId, conversationId }) => {
     const conversation = await conversationById(ctx.db, conversationId);
-    if (conversation === null || conversation.tenantId !== tenantId) return false;
-    await deleteConversation(ctx.db, conversation);
-    return true;
+    if (conversation === null || conversation.tenantId !== tenantId) return "missing";
+    const { done } = await deleteConversationSome(ctx.db, conversation, DELETE_BATCH);
+    return done ? "done" : "more";
   },
 });

@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { internal } from "./_generated/api";
-import { errorData, keyRow, seedAgent, seedTenant, setup, T0 } from "./test.helpers";
+import { errorData, keyRow, seedAgent, seedTenant, setup, T0, walkPages } from "./test.helpers";
 
 test("byLookup returns live keys with their tenant's status, never revoked ones", async () => {
   const t = setup();
@@ -28,7 +28,7 @@ test("listForTenant returns that tenant's keys, revoked too, newest first", asyn
   await t.mutation(internal.keys.create, { key: keyRow("c", "t1", { createdAt: T0 + 5 }) });
   await t.mutation(internal.keys.create, { key: keyRow("z", "t2", { createdAt: T0 + 9 }) });
   await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "c", now: T0 + 6 });
-  const list = await t.query(internal.keys.listForTenant, { tenantId: "t1" });
+  const list = await t.query(internal.keys.listForTenant, { tenantId: "t1", limit: 100 });
   expect(list.map((k) => k.id)).toEqual(["c", "a", "b", "k-t1"]);
   expect(list[0]).toEqual(keyRow("c", "t1", { createdAt: T0 + 5, revokedAt: T0 + 6 }));
 });
@@ -48,8 +48,8 @@ test("create checks the tenant, the agent's tenant and the id", async () => {
     code: "Conflict",
   });
   await t.mutation(internal.keys.create, { key: keyRow("n", "t2", { agentId: "b1", kind: "publishable" }) });
-  expect((await t.query(internal.keys.listForTenant, { tenantId: "t2" })).map((k) => k.id)).toContain("n");
-  expect((await t.query(internal.keys.listForTenant, { tenantId: "t1" })).map((k) => k.id)).toEqual(["k-t1"]);
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t2", limit: 100 })).map((k) => k.id)).toContain("n");
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t1", limit: 100 })).map((k) => k.id)).toEqual(["k-t1"]);
 });
 
 test("revoke only a live key of that tenant", async () => {
@@ -62,6 +62,28 @@ test("revoke only a live key of that tenant", async () => {
   expect(await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "k-t1", now: T0 + 2 })).toBe(false);
   expect(await t.mutation(internal.keys.revoke, { tenantId: "t1", keyId: "nope", now: T0 + 2 })).toBe(false);
   expect(await t.query(internal.keys.byLookup, { lookup: "sk_k-t1" })).toEqual([]);
-  expect((await t.query(internal.keys.listForTenant, { tenantId: "t1" }))[0].revokedAt).toBe(T0 + 1);
-  expect((await t.query(internal.keys.listForTenant, { tenantId: "t2" }))[0].revokedAt).toBeNull();
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t1", limit: 100 }))[0].revokedAt).toBe(T0 + 1);
+  expect((await t.query(internal.keys.listForTenant, { tenantId: "t2", limit: 100 }))[0].revokedAt).toBeNull();
+});
+
+test("listForTenant pages newest first, then by id, across keys that share a time", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedTenant(t, "t2");
+  // Times repeat, and ids within a time are created out of order.
+  const made: Array<[string, number]> = [
+    ["e", 3], ["a", 3], ["c", 3], ["f", 1], ["b", 7], ["g", 3], ["d", 1], ["h", 0],
+  ];
+  for (const [id, at] of made) {
+    await t.mutation(internal.keys.create, { key: keyRow(id, "t1", { createdAt: T0 + at }) });
+  }
+  await t.mutation(internal.keys.create, { key: keyRow("other", "t2", { createdAt: T0 + 3 }) });
+  const expected = ["b", "a", "c", "e", "g", "d", "f", "h", "k-t1"];
+  for (const limit of [1, 2, 3, 4, 9, 10]) {
+    const ids = await walkPages(
+      (after, n) => t.query(internal.keys.listForTenant, { tenantId: "t1", after, limit: n }),
+      limit,
+    );
+    expect(ids, `limit ${limit}`).toEqual(expected);
+  }
 });

@@ -3,11 +3,14 @@ import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import type { Doc } from "./_generated/dataModel";
 import {
+  assertCount,
   insertKey,
   keyById,
   keyRow,
   keyRowOf,
   keyWithTenantRow,
+  listCursor,
+  nullable,
   orderBy,
   tenantById,
 } from "./model";
@@ -32,17 +35,50 @@ export const byLookup = internalQuery({
   },
 });
 
-/** A tenant's keys (revoked ones too), newest first. */
+/**
+ * Up to `limit` of a tenant's keys (revoked ones too) after `after` (the last row of the
+ * previous page), newest first, then by id ascending. The index runs by createdAt then id, so
+ * read backwards it has ids descending within one createdAt: a page is the rest of the cursor's
+ * createdAt (ascending), then older keys backwards, whose last createdAt (which the page may
+ * cut short) is read again ascending. Three index ranges at most.
+ */
 export const listForTenant = internalQuery({
-  args: { tenantId: v.string() },
+  args: { tenantId: v.string(), after: v.optional(nullable(listCursor)), limit: v.number() },
   returns: v.array(keyRow),
-  handler: async (ctx, { tenantId }) => {
-    const keys = await ctx.db
-      .query("apiKeys")
-      .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId))
-      .order("desc")
-      .collect();
-    return orderBy(keys.map(keyRowOf), [(k) => k.createdAt, "desc"], [(k) => k.id, "asc"]);
+  handler: async (ctx, { tenantId, after = null, limit }) => {
+    assertCount(limit, "limit", 0);
+    const keys = () => ctx.db.query("apiKeys");
+    const page: Doc<"apiKeys">[] = [];
+    if (after !== null && limit > 0) {
+      page.push(
+        ...(await keys()
+          .withIndex("by_tenant", (q) =>
+            q.eq("tenantId", tenantId).eq("createdAt", after.createdAt).gt("id", after.id),
+          )
+          .take(limit)),
+      );
+    }
+    if (page.length < limit) {
+      const older = await keys()
+        .withIndex("by_tenant", (q) =>
+          after === null
+            ? q.eq("tenantId", tenantId)
+            : q.eq("tenantId", tenantId).lt("createdAt", after.createdAt),
+        )
+        .order("desc")
+        .take(limit - page.length);
+      const last = older.at(-1)?.createdAt;
+      const whole = older.filter((k) => k.createdAt !== last);
+      page.push(...orderBy(whole, [(k) => k.createdAt, "desc"], [(k) => k.id, "asc"]));
+      if (last !== undefined) {
+        page.push(
+          ...(await keys()
+            .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId).eq("createdAt", last))
+            .take(limit - page.length)),
+        );
+      }
+    }
+    return page.map(keyRowOf);
   },
 });
 

@@ -254,6 +254,9 @@ export const newTenant = tenantRow;
 export const tenantUpdate = tenantRow.omit("createdAt");
 /** Where a page of conversations ends: the last row of the previous page. */
 export const conversationCursor = v.object({ updatedAt: v.number(), id: v.string() });
+/** Where a page of agents, keys or tenants ends: the last row of the previous page. */
+export const listCursor = v.object({ createdAt: v.number(), id: v.string() });
+export type ListCursor = Infer<typeof listCursor>;
 /** Where a page of rated answers ends: the last row of the previous page. */
 export const feedbackCursor = v.object({ feedbackAt: v.number(), messageId: v.string() });
 
@@ -582,13 +585,35 @@ export async function insertKey(db: DatabaseWriter, key: KeyRow) {
 }
 
 /** Deletes a conversation and its messages. */
-export async function deleteConversation(db: DatabaseWriter, conversation: Doc<"conversations">) {
+/**
+ * Most documents one call of a batched delete (`agents:remove`, `conversations:remove`)
+ * deletes: far inside Convex's per-transaction limits (16,000 writes, 8 MiB), whatever the size
+ * of the messages.
+ */
+export const DELETE_BATCH = 1000;
+
+/** What one call of a batched delete did: nothing to delete, a batch with more left, the rest. */
+export const deleteStep = v.union(v.literal("missing"), v.literal("more"), v.literal("done"));
+export type DeleteStep = Infer<typeof deleteStep>;
+
+/**
+ * Deletes up to `budget` documents of a conversation, its messages first and its own row last
+ * (so a delete that stops part way is found again); returns how many it deleted and whether
+ * the conversation is gone.
+ */
+export async function deleteConversationSome(
+  db: DatabaseWriter,
+  conversation: Doc<"conversations">,
+  budget: number,
+): Promise<{ deleted: number; done: boolean }> {
   const messages = await db
     .query("messages")
     .withIndex("by_conversation", (q) => q.eq("conversationId", conversation.id))
-    .collect();
+    .take(budget);
   for (const message of messages) await db.delete("messages", message._id);
+  if (messages.length >= budget) return { deleted: messages.length, done: false };
   await db.delete("conversations", conversation._id);
+  return { deleted: messages.length + 1, done: true };
 }
 
 /**

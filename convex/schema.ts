@@ -14,17 +14,22 @@ import {
 } from "./model";
 
 export default defineSchema({
-  tenants: defineTable(tenantDoc).index("by_tenant_id", ["id"]),
+  tenants: defineTable(tenantDoc)
+    .index("by_tenant_id", ["id"])
+    // `id` last: the list order (createdAt, then id), so a page cursor is an index range.
+    .index("by_created", ["createdAt", "id"]),
 
   agents: defineTable(agentDoc)
     .index("by_agent_id", ["id"])
-    .index("by_tenant", ["tenantId", "createdAt"]),
+    // `id` last: the list order (createdAt, then id), so a page cursor is an index range.
+    .index("by_tenant", ["tenantId", "createdAt", "id"]),
 
   apiKeys: defineTable(apiKeyDoc)
     .index("by_key_id", ["id"])
     // `revokedAt` last: the live keys of a lookup are one range (`eq(null)`).
     .index("by_lookup", ["lookup", "revokedAt"])
-    .index("by_tenant", ["tenantId", "createdAt"])
+    // `id` last: keys list newest first, then by id, so a page is at most three ranges.
+    .index("by_tenant", ["tenantId", "createdAt", "id"])
     // `revokedAt` last: an agent's live publishable keys are one range (`eq(null)`).
     .index("by_agent", ["agentId", "kind", "revokedAt"]),
 

@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { internal } from "./_generated/api";
-import { errorData, keyRow, seedTenant, setup, T0, tenantRow } from "./test.helpers";
+import { errorData, keyRow, seedTenant, setup, T0, tenantRow, walkPages } from "./test.helpers";
 
 test("create stores the tenant, its secrets and its first key; get and list read it back", async () => {
   const t = setup();
@@ -14,7 +14,7 @@ test("create stores the tenant, its secrets and its first key; get and list read
   });
   const stored = await t.run((ctx) => ctx.db.query("tenants").collect());
   expect(stored).toMatchObject([{ identitySecret: "idsec-t1", signingSecret: "whsec-t1" }]);
-  expect(await t.query(internal.keys.listForTenant, { tenantId: "t1" })).toEqual([keyRow("k-t1", "t1")]);
+  expect(await t.query(internal.keys.listForTenant, { tenantId: "t1", limit: 100 })).toEqual([keyRow("k-t1", "t1")]);
   expect(await t.query(internal.tenants.get, { tenantId: "nope" })).toBeNull();
 });
 
@@ -40,10 +40,21 @@ test("list returns every tenant oldest first, rows without Convex fields", async
   await seedTenant(t, "b", { createdAt: T0 + 2 });
   await seedTenant(t, "c", { createdAt: T0 + 1 });
   await seedTenant(t, "a", { createdAt: T0 + 2 });
-  const list = await t.query(internal.tenants.list, {});
+  const list = await t.query(internal.tenants.list, { limit: 100 });
   expect(list.map((x) => x.id)).toEqual(["c", "a", "b"]);
   for (const row of list) {
     expect(Object.keys(row).sort()).toEqual(["createdAt", "id", "monthlySpendCap", "name", "status"]);
+  }
+});
+
+test("list pages oldest first, then by id, across tenants that share a time", async () => {
+  const t = setup();
+  for (const [id, at] of [["d", 1], ["b", 1], ["e", 2], ["a", 0], ["c", 1]] as const) {
+    await seedTenant(t, id, { createdAt: T0 + at });
+  }
+  for (const limit of [1, 2, 3, 5, 6]) {
+    const ids = await walkPages((after, n) => t.query(internal.tenants.list, { after, limit: n }), limit);
+    expect(ids, `limit ${limit}`).toEqual(["a", "b", "c", "d", "e"]);
   }
 });
 

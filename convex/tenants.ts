@@ -2,11 +2,13 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import {
+  assertCount,
   fail,
   insertKey,
   keyRow,
+  listCursor,
   newTenant,
-  orderBy,
+  nullable,
   secretName,
   tenantById,
   tenantRow,
@@ -36,13 +38,31 @@ export const create = internalMutation({
   },
 });
 
-/** Every tenant, oldest first. */
+/**
+ * Up to `limit` tenants after `after` (the last row of the previous page), oldest first (by
+ * createdAt, then id: the index order, so a page is at most two index ranges).
+ */
 export const list = internalQuery({
-  args: {},
+  args: { after: v.optional(nullable(listCursor)), limit: v.number() },
   returns: v.array(tenantRow),
-  handler: async (ctx) => {
-    const tenants = await ctx.db.query("tenants").collect();
-    return orderBy(tenants.map(tenantRowOf), [(t) => t.createdAt, "asc"], [(t) => t.id, "asc"]);
+  handler: async (ctx, { after = null, limit }) => {
+    assertCount(limit, "limit", 0);
+    if (limit === 0) return [];
+    const tenants = () => ctx.db.query("tenants");
+    const page =
+      after === null
+        ? await tenants().withIndex("by_created").take(limit)
+        : await tenants()
+            .withIndex("by_created", (q) => q.eq("createdAt", after.createdAt).gt("id", after.id))
+            .take(limit);
+    if (after !== null && page.length < limit) {
+      page.push(
+        ...(await tenants()
+          .withIndex("by_created", (q) => q.gt("createdAt", after.createdAt))
+          .take(limit - page.length)),
+      );
+    }
+    return page.map(tenantRowOf);
   },
 });
 

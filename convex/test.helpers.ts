@@ -196,3 +196,23 @@ export function countingDb<D extends object>(db: D): { db: D; reads: () => numbe
     });
   return { db: wrap(db) as D, reads: () => reads, bytes: () => bytes };
 }
+
+/**
+ * Every page of a list function, `limit` rows at a time (asking for `limit`, as the worker asks
+ * for one more than it shows), each page after the last row of the one before, as ids.
+ */
+export async function walkPages<R extends { id: string; createdAt: number }>(
+  list: (after: { createdAt: number; id: string } | null, limit: number) => Promise<R[]>,
+  limit: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  let after: { createdAt: number; id: string } | null = null;
+  for (let page = 0; page < 100; page++) {
+    const rows = await list(after, limit);
+    ids.push(...rows.map((r) => r.id));
+    if (rows.length < limit) return ids;
+    const last = rows[rows.length - 1];
+    after = { createdAt: last.createdAt, id: last.id };
+  }
+  throw new Error("the pages did not end");
+}

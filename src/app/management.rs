@@ -86,9 +86,19 @@ pub struct Management<'a, S> {
 }
 
 impl<S: Store> Management<'_, S> {
-    /// Every tenant (operator).
-    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, ApiError> {
-        Ok(self.store.tenants().await?)
+    /// The tenants, oldest first (operator).
+    pub async fn list_tenants(&self, paging: &Paging) -> Result<Page<Tenant>, ApiError> {
+        // One more than asked tells whether there is a next page.
+        let rows = self
+            .store
+            .tenants(paging.after.as_ref(), paging.limit + 1)
+            .await?;
+        Ok(page(
+            rows,
+            |t| (t.created_at, t.id.clone()),
+            None,
+            paging.limit,
+        ))
     }
 
     /// Creates a tenant with its secrets and first secret key (operator).
@@ -150,10 +160,15 @@ impl<S: Store> Management<'_, S> {
         tenant_id: &str,
         paging: &Paging,
     ) -> Result<Page<Agent>, ApiError> {
+        let rows = self
+            .store
+            .tenant_scope(tenant_id)
+            .agents(paging.after.as_ref(), paging.limit + 1)
+            .await?;
         Ok(page(
-            self.store.tenant_scope(tenant_id).agents().await?,
+            rows,
             |a| (a.created_at, a.id.clone()),
-            paging.after.as_ref(),
+            None,
             paging.limit,
         ))
     }
@@ -314,10 +329,15 @@ impl<S: Store> Management<'_, S> {
         paging: &Paging,
     ) -> Result<Page<ApiKey>, ApiError> {
         // Newest first, as listed: the cursor orders by (-created_at, id).
+        let rows = self
+            .store
+            .tenant_scope(tenant_id)
+            .keys(paging.after.as_ref(), paging.limit + 1)
+            .await?;
         Ok(page(
-            self.store.tenant_scope(tenant_id).keys().await?,
+            rows,
             |k| (-k.created_at, k.id.clone()),
-            paging.after.as_ref(),
+            None,
             paging.limit,
         ))
     }

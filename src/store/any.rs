@@ -153,8 +153,12 @@ impl Store for AnyStore {
     ) -> Result<(), StoreError> {
         each!(self, s => s.create_tenant(tenant, identity_secret, signing_secret, key).await)
     }
-    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        each!(self, s => s.tenants().await)
+    async fn tenants(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        each!(self, s => s.tenants(after, limit).await)
     }
     async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
         each!(self, s => s.tenant(tenant_id).await)
@@ -188,8 +192,13 @@ impl Store for AnyStore {
     ) -> Result<Vec<(ApiKey, TenantStatus)>, StoreError> {
         each!(self, s => s.keys_by_lookup(lookup).await)
     }
-    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
-        each!(self, s => s.keys(tenant_id).await)
+    async fn keys(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        each!(self, s => s.keys(tenant_id, after, limit).await)
     }
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let result = each!(self, s => s.create_key(key).await);
@@ -207,8 +216,13 @@ impl Store for AnyStore {
         forget(None);
         result
     }
-    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
-        each!(self, s => s.agents(tenant_id).await)
+    async fn agents(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Agent>, StoreError> {
+        each!(self, s => s.agents(tenant_id, after, limit).await)
     }
     async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
         each!(self, s => s.create_agent(agent).await)
@@ -223,6 +237,8 @@ impl Store for AnyStore {
         result
     }
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
+        // The delete switches the agent off first; this isolate refuses it from then on too.
+        forget(Some(agent_id));
         let result = each!(self, s => s.delete_agent(tenant_id, agent_id).await);
         forget(Some(agent_id));
         result

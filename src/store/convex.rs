@@ -5,15 +5,15 @@ use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
-use super::convex_wire::{self as wire, decode, Kind, TurnContextRow};
+use super::convex_wire::{self as wire, decode, DeleteStep, Kind, TurnContextRow};
 use super::rows::{
     AgentRow, ConversationListRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, TenantRow,
     UsageRow,
 };
 use super::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError, StoredMessage,
-    Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
+    in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
+    DailyUsage, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError,
+    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::http::fetch::Deadline;
 use crate::llm::Usage;
@@ -112,6 +112,24 @@ impl ConvexStore {
         args: Value,
     ) -> Result<T, StoreError> {
         decode(self.call(Kind::Query, path, args).await?, path)
+    }
+
+    /// Runs a batched delete (`agents:remove`, `conversations:remove`): each call deletes up to
+    /// one batch and answers whether more is left; false when there was nothing to delete.
+    async fn remove_in_batches(&self, path: &str, args: Value) -> Result<bool, StoreError> {
+        let first: DeleteStep = self.mutation(path, args.clone()).await?;
+        match first {
+            DeleteStep::Missing => return Ok(false),
+            DeleteStep::Done => return Ok(true),
+            DeleteStep::More => {}
+        }
+        in_batches(|| async {
+            let step: DeleteStep = self.mutation(path, args.clone()).await?;
+            // Missing now: another delete of the same row finished it.
+            Ok(step != DeleteStep::More)
+        })
+        .await?;
+        Ok(true)
     }
 
     async fn mutation<T: serde::de::DeserializeOwned>(
@@ -227,8 +245,17 @@ impl Store for ConvexStore {
         .map(|_| ())
     }
 
-    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows: Vec<TenantRow> = self.query("tenants:list", json!({})).await?;
+    async fn tenants(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> = self
+            .query(
+                "tenants:list",
+                json!({ "after": wire::cursor(after), "limit": limit }),
+            )
+            .await?;
         rows.into_iter().map(TenantRow::into_tenant).collect()
     }
 
@@ -289,9 +316,20 @@ impl Store for ConvexStore {
         rows.into_iter().map(KeyRow::into_key).collect()
     }
 
-    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+    async fn keys(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        // The cursor holds -created_at (so that it ascends); the function takes createdAt.
+        let after = after.map(|(time, id)| (time.saturating_neg(), id.clone()));
         let rows: Vec<KeyRow> = self
-            .query("keys:listForTenant", json!({ "tenantId": tenant_id }))
+            .query(
+                "keys:listForTenant",
+                json!({ "tenantId": tenant_id, "after": wire::cursor(after.as_ref()),
+                        "limit": limit }),
+            )
             .await?;
         rows.into_iter()
             .map(|row| row.into_key().map(|(key, _)| key))
@@ -321,9 +359,17 @@ impl Store for ConvexStore {
         .await
     }
 
-    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+    async fn agents(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Agent>, StoreError> {
         let rows: Vec<AgentRow> = self
-            .query("agents:listForTenant", json!({ "tenantId": tenant_id }))
+            .query(
+                "agents:listForTenant",
+                json!({ "tenantId": tenant_id, "after": wire::cursor(after), "limit": limit }),
+            )
             .await?;
         rows.into_iter().map(AgentRow::into_agent).collect()
     }
@@ -355,7 +401,7 @@ impl Store for ConvexStore {
     }
 
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
-        self.mutation(
+        self.remove_in_batches(
             "agents:remove",
             json!({ "tenantId": tenant_id, "agentId": agent_id }),
         )
@@ -394,7 +440,7 @@ impl Store for ConvexStore {
         tenant_id: &str,
         conversation_id: &str,
     ) -> Result<bool, StoreError> {
-        self.mutation(
+        self.remove_in_batches(
             "conversations:remove",
             json!({ "tenantId": tenant_id, "conversationId": conversation_id }),
         )

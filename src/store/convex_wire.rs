@@ -224,6 +224,26 @@ pub fn key(k: &ApiKey) -> Value {
     })
 }
 
+/// A page cursor as the list functions take it: `{createdAt, id}` or null.
+pub fn cursor(after: Option<&(i64, String)>) -> Value {
+    after.map_or(
+        Value::Null,
+        |(time, id)| json!({ "createdAt": time, "id": id }),
+    )
+}
+
+/// What one call of a batched delete (`agents:remove`, `conversations:remove`) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteStep {
+    /// There was nothing to delete (or it was another tenant's).
+    Missing,
+    /// It deleted a batch and more is left.
+    More,
+    /// It deleted the rest.
+    Done,
+}
+
 /// The `which` argument of `tenants:setSecret`.
 pub fn secret_name(which: TenantSecret) -> &'static str {
     match which {
@@ -387,6 +407,20 @@ mod tests {
         assert_eq!(
             message(&stored)["parts"],
             json!("[{\"text\":\"hi\",\"type\":\"text\"}]")
+        );
+    }
+
+    #[test]
+    fn batched_delete_steps_and_list_cursors_match_the_functions() {
+        let step = |text: &str| decode::<DeleteStep>(json!(text), "agents:remove").ok();
+        assert_eq!(step("missing"), Some(DeleteStep::Missing));
+        assert_eq!(step("more"), Some(DeleteStep::More));
+        assert_eq!(step("done"), Some(DeleteStep::Done));
+        assert_eq!(step("true"), None);
+        assert_eq!(cursor(None), Value::Null);
+        assert_eq!(
+            cursor(Some(&(5, "a".into()))),
+            json!({ "createdAt": 5, "id": "a" })
         );
     }
 }

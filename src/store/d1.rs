@@ -10,9 +10,9 @@ use super::rows::{
     ResentRow, SpendRow, TenantRow, UsageRow,
 };
 use super::{
-    Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError, StoredMessage,
-    Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
+    in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
+    DailyUsage, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError,
+    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::llm::Usage;
 
@@ -107,6 +107,23 @@ impl D1Store {
             .changes(0))
     }
 
+    /// Runs one batch of a batched delete (`?1` owner, `?2` tenant, `?3` batch size); true when
+    /// it found fewer rows than a batch, so none are left.
+    async fn delete_batch(
+        &self,
+        sql: &str,
+        owner: &str,
+        tenant_id: &str,
+    ) -> Result<bool, StoreError> {
+        let params = [
+            owner.into(),
+            tenant_id.into(),
+            Param::Int(rows::DELETE_BATCH),
+        ];
+        let changed = self.write(sql, &params).await?;
+        Ok(i64::try_from(changed).unwrap_or(i64::MAX) < rows::DELETE_BATCH)
+    }
+
     /// Adds usage to the day and the month; with `answer`, only while that answer is not stored
     /// yet, so these must come before the answer's insert in the batch.
     fn usage_statements(
@@ -154,8 +171,16 @@ fn unavailable(e: worker::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// The parameters of a listing's page cursor: `first` when there is none.
+fn page_params(after: Option<&(i64, String)>, first: (i64, &str)) -> (Param, Param) {
+    match after {
+        Some((time, id)) => (Param::Int(*time), id.as_str().into()),
+        None => (Param::Int(first.0), first.1.into()),
+    }
+}
+
 /// The parameters of a page cursor: NULLs when there is none.
-fn cursor_params(before: &Option<(i64, String)>) -> (Param, Param) {
+fn cursor_params(before: Option<&(i64, String)>) -> (Param, Param) {
     match before {
         Some((time, id)) => (Param::Int(*time), id.as_str().into()),
         None => (Param::Null, Param::Null),
@@ -359,8 +384,18 @@ impl Store for D1Store {
         Ok(())
     }
 
-    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows: Vec<TenantRow> = self.all(&rows::select_tenants(), &[]).await?;
+    async fn tenants(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        let (time, id) = page_params(after, rows::FIRST_PAGE_BEFORE);
+        let rows: Vec<TenantRow> = self
+            .all(
+                &rows::select_tenants(),
+                &[time, id, Param::Int(i64::from(limit))],
+            )
+            .await?;
         rows.into_iter().map(TenantRow::into_tenant).collect()
     }
 
@@ -425,9 +460,20 @@ impl Store for D1Store {
         rows.into_iter().map(KeyRow::into_key).collect()
     }
 
-    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+    async fn keys(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        // The cursor holds -created_at (so that it ascends); the statement takes created_at.
+        let after = after.map(|(time, id)| (time.saturating_neg(), id.clone()));
+        let (time, id) = page_params(after.as_ref(), rows::FIRST_PAGE_AFTER);
         let rows: Vec<KeyRow> = self
-            .all(&rows::select_tenant_keys(), &[tenant_id.into()])
+            .all(
+                &rows::select_tenant_keys(),
+                &[tenant_id.into(), time, id, Param::Int(i64::from(limit))],
+            )
             .await?;
         rows.into_iter()
             .map(|row| row.into_key().map(|(key, _)| key))
@@ -454,9 +500,18 @@ impl Store for D1Store {
         Ok(changed > 0)
     }
 
-    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+    async fn agents(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Agent>, StoreError> {
+        let (time, id) = page_params(after, rows::FIRST_PAGE_BEFORE);
         let rows: Vec<AgentRow> = self
-            .all(&rows::select_tenant_agents(), &[tenant_id.into()])
+            .all(
+                &rows::select_tenant_agents(),
+                &[tenant_id.into(), time, id, Param::Int(i64::from(limit))],
+            )
             .await?;
         rows.into_iter().map(AgentRow::into_agent).collect()
     }
@@ -490,10 +545,19 @@ impl Store for D1Store {
     }
 
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .write(rows::DELETE_AGENT, &[agent_id.into(), tenant_id.into()])
-            .await?
-            > 0)
+        let params = [agent_id.into(), tenant_id.into()];
+        if self.write(rows::DISABLE_AGENT, &params).await? == 0 {
+            return Ok(false);
+        }
+        for sql in [
+            rows::DELETE_AGENT_MESSAGES,
+            rows::DELETE_AGENT_CONVERSATIONS,
+        ] {
+            in_batches(|| self.delete_batch(sql, agent_id, tenant_id)).await?;
+        }
+        // Its keys (a handful) and what chats wrote meanwhile cascade.
+        self.write(rows::DELETE_AGENT, &params).await?;
+        Ok(true)
     }
 
     async fn conversations(
@@ -502,7 +566,7 @@ impl Store for D1Store {
         query: &ConversationQuery,
         limit: u32,
     ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError> {
-        let (after_time, after_id) = cursor_params(&query.before);
+        let (after_time, after_id) = cursor_params(query.before.as_ref());
         // SQLite's lower() folds ASCII only; the needle is folded the same way, so "Ä" finds "Ä".
         let search = query.search.as_deref().map(str::to_ascii_lowercase);
         // Trigrams index needles of three or more characters; shorter ones scan the index.
@@ -551,14 +615,16 @@ impl Store for D1Store {
         tenant_id: &str,
         conversation_id: &str,
     ) -> Result<bool, StoreError> {
+        in_batches(|| {
+            self.delete_batch(
+                rows::DELETE_CONVERSATION_MESSAGES,
+                conversation_id,
+                tenant_id,
+            )
+        })
+        .await?;
         let params = [conversation_id.into(), tenant_id.into()];
-        let results = self
-            .run(vec![
-                self.statement(rows::DELETE_CONVERSATION_MESSAGES, &params)?,
-                self.statement(rows::DELETE_CONVERSATION, &params)?,
-            ])
-            .await?;
-        Ok(results.changes(1) > 0)
+        Ok(self.write(rows::DELETE_CONVERSATION, &params).await? > 0)
     }
 
     async fn feedback(
@@ -567,7 +633,7 @@ impl Store for D1Store {
         query: &FeedbackQuery,
         limit: u32,
     ) -> Result<Vec<FeedbackItem>, StoreError> {
-        let (after_time, after_id) = cursor_params(&query.before);
+        let (after_time, after_id) = cursor_params(query.before.as_ref());
         let rows: Vec<FeedbackRow> = self
             .all(
                 rows::SELECT_FEEDBACK,

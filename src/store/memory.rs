@@ -303,7 +303,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+    async fn tenants(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError> {
         let mut tenants: Vec<Tenant> = self
             .state
             .borrow()
@@ -312,7 +316,12 @@ impl Store for MemoryStore {
             .map(|t| t.tenant.clone())
             .collect();
         tenants.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(tenants)
+        Ok(after_cursor(
+            tenants,
+            |t| (t.created_at, t.id.clone()),
+            after,
+            limit,
+        ))
     }
 
     async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
@@ -373,7 +382,12 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError> {
+    async fn keys(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError> {
         let mut keys: Vec<ApiKey> = self
             .state
             .borrow()
@@ -383,7 +397,12 @@ impl Store for MemoryStore {
             .cloned()
             .collect();
         keys.sort_by(|a, b| (-a.created_at, &a.id).cmp(&(-b.created_at, &b.id)));
-        Ok(keys)
+        Ok(after_cursor(
+            keys,
+            |k| (-k.created_at, k.id.clone()),
+            after,
+            limit,
+        ))
     }
 
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -411,7 +430,12 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError> {
+    async fn agents(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Agent>, StoreError> {
         let state = self.state.borrow();
         let mut agents: Vec<Agent> = state
             .agents
@@ -420,7 +444,12 @@ impl Store for MemoryStore {
             .filter_map(|a| state.with_tenant(a))
             .collect();
         agents.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(agents)
+        Ok(after_cursor(
+            agents,
+            |a| (a.created_at, a.id.clone()),
+            after,
+            limit,
+        ))
     }
 
     async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError> {
@@ -633,4 +662,19 @@ impl Store for MemoryStore {
             .map(|(_, usage)| usage.clone())
             .collect())
     }
+}
+
+/// The first `limit` of `items` (sorted by `key`) that come after `after`, as a store reads one
+/// page of an index range.
+fn after_cursor<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> (i64, String),
+    after: Option<&(i64, String)>,
+    limit: u32,
+) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|item| after.is_none_or(|c| key(item) > *c))
+        .take(limit as usize)
+        .collect()
 }

@@ -283,6 +283,28 @@ pub enum AgentUpdate {
     Stale,
 }
 
+/// Most batches one delete runs before it gives up: with batches of 1,000 rows that is 200,000
+/// rows, far past any agent's; a delete that stops is finished by a retry (the owner's row goes
+/// last, so it is still there to delete).
+pub const MAX_DELETE_BATCHES: u32 = 200;
+
+/// Runs `batch` (which answers whether it is done) until it is done, at most
+/// `MAX_DELETE_BATCHES` times, so a store that keeps finding rows cannot loop forever.
+pub async fn in_batches<F, Fut>(mut batch: F) -> Result<(), StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    for _ in 0..MAX_DELETE_BATCHES {
+        if batch().await? {
+            return Ok(());
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "the delete did not finish in {MAX_DELETE_BATCHES} batches; delete again to continue"
+    )))
+}
+
 /// Longest excerpt of a message's text in listings.
 pub const EXCERPT_CHARS: usize = 300;
 
@@ -515,8 +537,12 @@ pub trait Store {
         signing_secret: &str,
         key: &ApiKey,
     ) -> Result<(), StoreError>;
-    /// Every tenant, oldest first.
-    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// At most `limit` tenants after the cursor `after`, oldest first: by `(created_at, id)`.
+    async fn tenants(
+        &self,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Tenant>, StoreError>;
     /// One tenant.
     async fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError>;
     /// Saves a tenant's name, status and spend cap.
@@ -540,16 +566,28 @@ pub trait Store {
     /// Keys whose lookup is `lookup`, with their tenant's standing (for authentication).
     async fn keys_by_lookup(&self, lookup: &str)
         -> Result<Vec<(ApiKey, TenantStatus)>, StoreError>;
-    /// A tenant's keys, newest first.
-    async fn keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// At most `limit` of a tenant's keys (revoked ones too) after the cursor `after`, newest
+    /// first: by `(-created_at, id)`, which is also what the cursor holds.
+    async fn keys(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, StoreError>;
     /// Stores a new key.
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     /// Revokes a tenant's key; false when the tenant has no such live key.
     async fn revoke_key(&self, tenant_id: &str, key_id: &str, now: i64)
         -> Result<bool, StoreError>;
 
-    /// A tenant's agents, oldest first.
-    async fn agents(&self, tenant_id: &str) -> Result<Vec<Agent>, StoreError>;
+    /// At most `limit` of a tenant's agents after the cursor `after`, oldest first: by
+    /// `(created_at, id)`.
+    async fn agents(
+        &self,
+        tenant_id: &str,
+        after: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Agent>, StoreError>;
     /// Creates an agent; false when the id is taken.
     async fn create_agent(&self, agent: &Agent) -> Result<bool, StoreError>;
     /// Saves a tenant's agent config, switch and `updated_at` and counts the save in its
@@ -559,7 +597,9 @@ pub trait Store {
         agent: &Agent,
         expected_version: Option<i64>,
     ) -> Result<AgentUpdate, StoreError>;
-    /// Deletes a tenant's agent with its conversations and keys; false when not found.
+    /// Deletes a tenant's agent with its conversations and keys; false when not found. A large
+    /// agent is deleted in batches: it is switched off first (chats refuse it at once) and its
+    /// row goes last, so a delete that stops part way leaves it listed and a retry finishes it.
     async fn delete_agent(&self, tenant_id: &str, agent_id: &str) -> Result<bool, StoreError>;
 
     /// A tenant's conversations, most recently active first (then by id, descending).
@@ -569,7 +609,8 @@ pub trait Store {
         query: &ConversationQuery,
         limit: u32,
     ) -> Result<Vec<(Conversation, ConversationSummary)>, StoreError>;
-    /// Deletes a tenant's conversation with its messages; false when not found.
+    /// Deletes a tenant's conversation with its messages (in batches; the conversation row goes
+    /// last, so a retry finishes a delete that stopped part way); false when not found.
     async fn delete_conversation(
         &self,
         tenant_id: &str,
@@ -602,5 +643,28 @@ mod tests {
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt("not json"), "");
+    }
+
+    #[test]
+    fn batched_deletes_stop_when_done_or_after_the_most_batches() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let done_on_third = futures::executor::block_on(in_batches(|| {
+            calls.set(calls.get() + 1);
+            std::future::ready(Ok(calls.get() == 3))
+        }));
+        assert!(done_on_third.is_ok());
+        assert_eq!(calls.get(), 3);
+        calls.set(0);
+        let never = futures::executor::block_on(in_batches(|| {
+            calls.set(calls.get() + 1);
+            std::future::ready(Ok(false))
+        }));
+        assert!(matches!(never, Err(StoreError::Unavailable(_))));
+        assert_eq!(calls.get(), MAX_DELETE_BATCHES);
+        let failing = futures::executor::block_on(in_batches(|| {
+            std::future::ready(Err(StoreError::Rejected("no".into())))
+        }));
+        assert!(matches!(failing, Err(StoreError::Rejected(_))));
     }
 }

@@ -28,10 +28,46 @@ pub fn select_agent() -> String {
     format!("{AGENT_COLUMNS} WHERE a.id = ?1")
 }
 
-/// A tenant's agents. `?1` tenant id.
+/// A time before (and after) every row's, with the empty id: the cursor of a first page. Safe
+/// as a JavaScript number, as D1's parameters are.
+pub const FIRST_PAGE_BEFORE: (i64, &str) = (-(1 << 53) + 1, "");
+/// See `FIRST_PAGE_BEFORE`; for lists that run newest first.
+pub const FIRST_PAGE_AFTER: (i64, &str) = ((1 << 53) - 1, "");
+
+/// A page of a tenant's agents, oldest first. `?1` tenant id, `?2`/`?3` cursor
+/// (`created_at`, id; `FIRST_PAGE_BEFORE` for the first page), `?4` limit. The order is the
+/// index `agents_by_tenant`'s, and the cursor is a plain range bound on it (`>= ?2`), so SQLite
+/// seeks to it rather than reading the rows before it; `OR` would defeat that, hence no NULL
+/// cursor. The publishable keys stay a subquery per listed agent: it is one
+/// indexed lookup (`api_keys_by_agent`) inside the same statement, not another round trip.
 pub fn select_tenant_agents() -> String {
-    format!("{AGENT_COLUMNS} WHERE a.tenant_id = ?1 ORDER BY a.created_at, a.id")
+    format!(
+        "{AGENT_COLUMNS} WHERE a.tenant_id = ?1 AND a.created_at >= ?2 \
+         AND (a.created_at > ?2 OR a.id > ?3) ORDER BY a.created_at, a.id LIMIT ?4"
+    )
 }
+
+/// Batch size of the deletes of an agent's or a conversation's rows: each statement stays
+/// well inside D1's limits on one statement's time and changes, however big the agent is.
+pub const DELETE_BATCH: i64 = 1000;
+
+/// Switches a tenant's agent off before its rows are deleted, so chats refuse it at once.
+/// `?1` id, `?2` tenant.
+pub const DISABLE_AGENT: &str = "UPDATE agents SET enabled = 0 WHERE id = ?1 AND tenant_id = ?2";
+
+/// Deletes up to `?3` messages of a tenant's agent. `?1` agent, `?2` tenant.
+pub const DELETE_AGENT_MESSAGES: &str = "DELETE FROM messages WHERE rowid IN (SELECT m.rowid \
+     FROM conversations c JOIN messages m ON m.conversation_id = c.id \
+     WHERE c.tenant_id = ?2 AND c.agent_id = ?1 LIMIT ?3)";
+
+/// Deletes up to `?3` conversations of a tenant's agent (their messages cascade; the messages
+/// go first, in batches, so little is left to cascade). `?1` agent, `?2` tenant.
+pub const DELETE_AGENT_CONVERSATIONS: &str = "DELETE FROM conversations WHERE rowid IN \
+     (SELECT rowid FROM conversations WHERE tenant_id = ?2 AND agent_id = ?1 LIMIT ?3)";
+
+/// Deletes up to `?3` messages of a tenant's conversation. `?1` conversation, `?2` tenant.
+pub const DELETE_CONVERSATION_MESSAGES: &str = "DELETE FROM messages WHERE rowid IN \
+     (SELECT rowid FROM messages WHERE conversation_id = ?1 AND tenant_id = ?2 LIMIT ?3)";
 
 /// Creates an agent unless the id is taken. `?1` id, `?2` tenant, `?3` config, `?4` enabled, `?5` time.
 pub const INSERT_AGENT: &str =
@@ -67,9 +103,14 @@ pub const INSERT_TENANT: &str =
 
 const TENANT_COLUMNS: &str = "SELECT id, name, status, monthly_spend_cap, created_at FROM tenants";
 
-/// Every tenant.
+/// A page of the tenants, oldest first. `?1`/`?2` cursor (`created_at`, id;
+/// `FIRST_PAGE_BEFORE` for the first page), `?3` limit; a seek into `tenants_by_created`, as in
+/// `select_tenant_agents`.
 pub fn select_tenants() -> String {
-    format!("{TENANT_COLUMNS} ORDER BY created_at, id")
+    format!(
+        "{TENANT_COLUMNS} WHERE created_at >= ?1 AND (created_at > ?1 OR id > ?2) \
+         ORDER BY created_at, id LIMIT ?3"
+    )
 }
 
 /// One tenant. `?1` id.
@@ -150,9 +191,14 @@ pub fn select_keys_by_lookup() -> String {
     format!("{KEY_COLUMNS} WHERE k.lookup = ?1 AND k.revoked_at IS NULL")
 }
 
-/// A tenant's keys. `?1` tenant.
+/// A page of a tenant's keys, newest first. `?1` tenant, `?2`/`?3` cursor (`created_at` — not
+/// negated — and id; `FIRST_PAGE_AFTER` for the first page), `?4` limit; a seek into
+/// `api_keys_by_tenant`, as in `select_tenant_agents`.
 pub fn select_tenant_keys() -> String {
-    format!("{KEY_COLUMNS} WHERE k.tenant_id = ?1 ORDER BY k.created_at DESC, k.id")
+    format!(
+        "{KEY_COLUMNS} WHERE k.tenant_id = ?1 AND k.created_at <= ?2 \
+         AND (k.created_at < ?2 OR k.id > ?3) ORDER BY k.created_at DESC, k.id LIMIT ?4"
+    )
 }
 
 /// Stores a key. Parameters in `key_params` order.
@@ -238,10 +284,6 @@ fn conversations_where(matches: &str) -> String {
          ORDER BY updated_at DESC, id DESC LIMIT ?6"
     )
 }
-
-/// Deletes a tenant's conversation's messages. `?1` conversation, `?2` tenant.
-pub const DELETE_CONVERSATION_MESSAGES: &str =
-    "DELETE FROM messages WHERE conversation_id = ?1 AND tenant_id = ?2";
 
 /// Deletes a tenant's conversation. `?1` conversation, `?2` tenant.
 pub const DELETE_CONVERSATION: &str = "DELETE FROM conversations WHERE id = ?1 AND tenant_id = ?2";

@@ -73,9 +73,13 @@ impl<S: Store> Scoped<'_, S> {
             .filter(|a| a.tenant_id == self.tenant_id))
     }
 
-    /// The tenant's agents, oldest first.
-    pub fn agents<'x>(&'x self) -> impl Future<Output = Result<Vec<Agent>, StoreError>> + 'x {
-        self.store.agents(self.tenant_id)
+    /// At most `limit` of the tenant's agents after `after`, oldest first.
+    pub fn agents<'x>(
+        &'x self,
+        after: Option<&'x (i64, String)>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Agent>, StoreError>> + 'x {
+        self.store.agents(self.tenant_id, after, limit)
     }
 
     /// Creates an agent of this tenant; false when the id is taken.
@@ -106,9 +110,13 @@ impl<S: Store> Scoped<'_, S> {
         self.store.delete_agent(self.tenant_id, agent_id)
     }
 
-    /// The tenant's keys, newest first.
-    pub fn keys<'x>(&'x self) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + 'x {
-        self.store.keys(self.tenant_id)
+    /// At most `limit` of the tenant's keys after `after` (a `(-created_at, id)`), newest first.
+    pub fn keys<'x>(
+        &'x self,
+        after: Option<&'x (i64, String)>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ApiKey>, StoreError>> + 'x {
+        self.store.keys(self.tenant_id, after, limit)
     }
 
     /// Stores a key of this tenant.
@@ -277,7 +285,7 @@ mod tests {
         assert!(block_on(b.create_key(&key("k2", "a"))).is_err());
         assert!(!block_on(b.revoke_key("ka", 1)).expect("answer"));
         assert_eq!(
-            block_on(b.keys()).expect("keys").len(),
+            block_on(b.keys(None, 100)).expect("keys").len(),
             1,
             "only b's own key"
         );

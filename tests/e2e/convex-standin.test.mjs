@@ -84,7 +84,7 @@ describe("admin calls with the deploy key", () => {
   test("the key without its type prefix, and in any case of `Convex`, is the same admin", async () => {
     const bare = DEPLOY_KEY.slice(DEPLOY_KEY.indexOf(":") + 1);
     for (const auth of [`Convex ${bare}`, `convex ${DEPLOY_KEY}`]) {
-      const r = await call("query", "tenants:list", {}, { auth });
+      const r = await call("query", "tenants:list", { limit: 10 }, { auth });
       assert.equal(r.json.status, "success", auth);
     }
   });
@@ -110,7 +110,7 @@ describe("admin calls with the deploy key", () => {
   });
 
   test("/api/function runs a function of any kind by path", async () => {
-    const r = await post("/api/function", { path: "tenants:list", args: {}, format: "json" });
+    const r = await post("/api/function", { path: "tenants:list", args: { limit: 10 }, format: "json" });
     assert.equal(r.json.status, "success");
     assert.deepEqual(r.json.value.map((t) => t.id), ["t1"]);
   });
@@ -148,12 +148,12 @@ describe("who may call", () => {
   });
 
   test("malformed Authorization headers are 400", async () => {
-    assert.equal((await call("query", "tenants:list", {}, { auth: "Basic dXNlcg==" })).json.code, "InvalidAdminKey");
-    assert.equal((await call("query", "tenants:list", {}, { auth: "x" })).json.code, "InvalidHeaderFailure");
-    const acting = await call("query", "tenants:list", {}, { auth: `Convex ${DEPLOY_KEY}:not-base64-json` });
+    assert.equal((await call("query", "tenants:list", { limit: 10 }, { auth: "Basic dXNlcg==" })).json.code, "InvalidAdminKey");
+    assert.equal((await call("query", "tenants:list", { limit: 10 }, { auth: "x" })).json.code, "InvalidHeaderFailure");
+    const acting = await call("query", "tenants:list", { limit: 10 }, { auth: `Convex ${DEPLOY_KEY}:not-base64-json` });
     assert.deepEqual([acting.status, acting.json.code], [400, "HeaderParseFailure"]);
     const identity = Buffer.from(JSON.stringify({ subject: "u1", issuer: "https://x" })).toString("base64");
-    const asUser = await call("query", "tenants:list", {}, { auth: `Convex ${DEPLOY_KEY}:${identity}` });
+    const asUser = await call("query", "tenants:list", { limit: 10 }, { auth: `Convex ${DEPLOY_KEY}:${identity}` });
     assert.equal(asUser.json.status, "success", "an admin acting as a user is still an admin");
   });
 });
@@ -168,7 +168,7 @@ describe("calls that go wrong", () => {
     });
     const asMutation = await call("mutation", "tenants:get", { tenantId: "t1" });
     assert.equal(asMutation.json.errorMessage, "Trying to execute tenants.js:get as Mutation, but it is defined as Query.");
-    const asAction = await call("action", "tenants:list", {});
+    const asAction = await call("action", "tenants:list", { limit: 10 });
     assert.equal(asAction.json.errorMessage, "Trying to execute tenants.js:list as Action, but it is defined as Query.");
     assert.equal((await call("query", "tenants:get", { tenantId: "t1" })).json.value.name, "Tenant t1");
   });
@@ -181,10 +181,10 @@ describe("calls that go wrong", () => {
   });
 
   test("only format json (or none) is accepted", async () => {
-    const bad = await post("/api/query", { path: "tenants:list", args: {}, format: "convex_encoded_json" });
+    const bad = await post("/api/query", { path: "tenants:list", args: { limit: 10 }, format: "convex_encoded_json" });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.json, { code: "BadFormat", message: "format param must be one of [`json`]. Got convex_encoded_json" });
-    const none = await post("/api/query", { path: "tenants:list", args: {} });
+    const none = await post("/api/query", { path: "tenants:list", args: { limit: 10 } });
     assert.equal(none.json.status, "success");
   });
 
@@ -196,7 +196,7 @@ describe("calls that go wrong", () => {
     const noArgs = await post("/api/query", { path: "tenants:list" });
     assert.deepEqual([noArgs.status, noArgs.json.code], [400, "BadJsonBody"]);
     assert.match(noArgs.json.message, /missing field `args`/);
-    const noType = await post("/api/query", { path: "tenants:list", args: {} }, { contentType: null });
+    const noType = await post("/api/query", { path: "tenants:list", args: { limit: 10 } }, { contentType: null });
     assert.deepEqual([noType.status, noType.json.code], [400, "BadJsonBody"]);
   });
 

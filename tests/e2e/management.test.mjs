@@ -44,12 +44,12 @@ after(async () => {
 });
 
 /** Follows `nextCursor` through a whole listing. */
-async function walk(path, field, limit) {
+async function walk(path, field, limit, token = key) {
   const seen = [];
   let cursor = null;
   for (let pages = 0; pages < 50; pages++) {
     const sep = path.includes("?") ? "&" : "?";
-    const res = await api("GET", `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const res = await api("GET", `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     assert.ok(res.json[field].length <= limit);
     seen.push(...res.json[field]);
@@ -74,6 +74,21 @@ describe("management API", () => {
       assert.equal(res.status, 400);
       assert.equal(res.json.error.field, field);
     }
+  });
+
+  test("the operator's tenants list pages oldest first", async () => {
+    await newTenant("Third Inc.");
+    const tenants = await walk("/api/admin/tenants", "tenants", 1, ADMIN);
+    const all = (await api("GET", "/api/admin/tenants?limit=200", { token: ADMIN })).json;
+    assert.equal(all.nextCursor, null);
+    assert.deepEqual(tenants.map((t) => t.id), all.tenants.map((t) => t.id));
+    assert.deepEqual(
+      tenants.map((t) => t.name).filter((n) => n.endsWith(" Inc.")),
+      ["Pager Inc.", "Other Inc.", "Third Inc."],
+    );
+    const bad = await api("GET", "/api/admin/tenants?cursor=nonsense", { token: ADMIN });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.field, "cursor");
   });
 
   test("a stale agent edit is refused, never silently lost", async () => {

@@ -435,7 +435,8 @@ fn tenants_suspended_by_the_operator_stay_listed() {
     assert_eq!(updated.status, TenantStatus::Suspended);
     let (loaded, spend) = block_on(ops.tenant(&tenant)).expect("tenant");
     assert_eq!((loaded.monthly_spend_cap, spend.tenant), (Some(5.0), 0.0));
-    assert_eq!(block_on(ops.list_tenants()).expect("tenants").len(), 1);
+    let listed = block_on(ops.list_tenants(&first_page())).expect("tenants");
+    assert_eq!((listed.items.len(), listed.next), (1, None));
     assert!(
         !block_on(ops.agent(&tenant, "support"))
             .expect("agent")
@@ -468,4 +469,94 @@ fn the_expected_version_comes_from_if_match_or_the_loaded_time() {
         expected_version(None, None, &stored),
         Err(ApiError::PreconditionRequired)
     );
+}
+
+/// Every page of a listing, `limit` at a time, as ids in order; the last page has no cursor.
+fn walk<T>(
+    limit: u32,
+    list: impl Fn(&Paging) -> Page<T>,
+    id: impl Fn(&T) -> String,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    for _ in 0..100 {
+        let page = list(&Paging { limit, after });
+        assert!(page.items.len() <= limit as usize);
+        ids.extend(page.items.iter().map(&id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return ids,
+        }
+    }
+    panic!("the pages did not end");
+}
+
+#[test]
+fn listings_page_through_the_store_in_order_across_ties() {
+    let (store, entropy, policy) = (MemoryStore::new(), Counter(Cell::new(0)), Policy::default());
+    let mut ops = management(&store, &entropy, &policy);
+    let (tenant, _) = tenant_with_agent(&ops);
+    // Agents created in the same millisecond are ordered by id, whatever the order of creation.
+    ops.now += 1;
+    for id in ["d", "b", "a", "c"] {
+        let body = serde_json::from_value(json!({"id": id, "config": {}})).expect("body");
+        block_on(ops.create_agent(&tenant, body)).expect("agent");
+    }
+    ops.now += 1;
+    let body = serde_json::from_value(json!({"id": "e", "config": {}})).expect("body");
+    block_on(ops.create_agent(&tenant, body)).expect("agent");
+    for limit in [1, 2, 3, 6, 7, 50] {
+        let ids = walk(
+            limit,
+            |p| block_on(ops.list_agents(&tenant, p)).expect("agents"),
+            |a| a.id.clone(),
+        );
+        assert_eq!(ids, ["support", "a", "b", "c", "d", "e"], "limit {limit}");
+    }
+
+    // Keys: newest first, then by id; each agent has a publishable key, so times repeat.
+    let all = block_on(ops.list_keys(
+        &tenant,
+        &Paging {
+            limit: 200,
+            after: None,
+        },
+    ))
+    .expect("keys")
+    .items;
+    let mut expected: Vec<(i64, String)> =
+        all.iter().map(|k| (-k.created_at, k.id.clone())).collect();
+    expected.sort();
+    assert_eq!(expected.len(), 7);
+    assert!(
+        expected.windows(2).any(|w| w[0].0 == w[1].0),
+        "some keys share a time"
+    );
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    for limit in [1, 2, 3, 7, 8] {
+        let ids = walk(
+            limit,
+            |p| block_on(ops.list_keys(&tenant, p)).expect("keys"),
+            |k| k.id.clone(),
+        );
+        assert_eq!(ids, expected, "limit {limit}");
+    }
+
+    // Tenants: oldest first, then by id.
+    for id in ["t_z", "t_y"] {
+        let body = serde_json::from_value(json!({"id": id, "name": id})).expect("body");
+        block_on(ops.create_tenant(body)).expect("tenant");
+    }
+    for limit in [1, 2, 3, 4] {
+        let ids = walk(
+            limit,
+            |p| block_on(ops.list_tenants(p)).expect("tenants"),
+            |t| t.id.clone(),
+        );
+        assert_eq!(
+            ids,
+            [tenant.clone(), "t_y".into(), "t_z".into()],
+            "limit {limit}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! secret key, which scopes every read and write to that tenant: other tenants' ids answer 404).
 //! Each route reads its input, runs one `app::management` operation and shows the result.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::{Env, Request, Response};
 
 use super::views::{
@@ -56,13 +56,12 @@ pub async fn operator(
     };
     match route {
         OperatorRoute::ListTenants => {
-            let tenants: Vec<Value> = ops
-                .list_tenants()
-                .await?
-                .iter()
-                .map(|t| tenant_view(t, None))
-                .collect();
-            json_response(&json!({ "tenants": tenants }))
+            let url = req.inner().url();
+            let query = |name: &str| url_parts::query_param(&url, name);
+            let paging = paging(query("limit").as_deref(), query("cursor").as_deref())?;
+            let page = ops.list_tenants(&paging).await?;
+            let items = page.items.iter().map(|t| tenant_view(t, None)).collect();
+            json_response(&page_view("tenants", items, page.next.as_ref()))
         }
         OperatorRoute::CreateTenant => {
             let created = ops
