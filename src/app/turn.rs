@@ -105,8 +105,6 @@ pub fn plan(
             if seq < count {
                 replace_after = Some(seq);
             }
-            // A window that reaches past the anchor (a store that ignores it) is cut here.
-            history.retain(|m| m.seq <= seq);
             seq
         }
         Some(_) => {
@@ -258,22 +256,13 @@ mod tests {
             channel: None,
             preview: false,
         };
-        let message_count = messages.last().map_or(0, |m| m.seq);
-        let resent = resent
-            .and_then(|id| messages.iter().find(|m| m.id == id))
-            .map(|m| (m.seq, m.role));
-        let anchor = match resent {
-            Some((seq, Role::User)) => seq,
-            _ => message_count,
-        };
-        let messages = messages.into_iter().filter(|m| m.seq <= anchor).collect();
         TurnContext {
-            conversation: ConversationState::Found(ConversationWindow {
+            conversation: ConversationState::Found(ConversationWindow::of(
                 conversation,
                 messages,
-                message_count,
                 resent,
-            }),
+                usize::MAX,
+            )),
             spend: Spend::default(),
         }
     }

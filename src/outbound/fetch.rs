@@ -88,14 +88,17 @@ fn admit(
     base: Option<&str>,
 ) -> Result<(Target, String), OutboundError> {
     let refused = |e: super::Refused| OutboundError::Refused(e.0);
-    // A redirect's location is resolved by the runtime first; the policy then judges the
-    // absolute result, which the parser reads the same way again.
-    let absolute = match base {
-        None => url.to_owned(),
-        Some(_) => parse(url, base)?.href,
+    // One parse: a redirect's location resolved against the hop that sent it, or the URL as
+    // configured. The rules judge the configured text itself (so a spelling the parser would
+    // rewrite is refused) or, for a redirect, the absolute href the runtime resolved; the
+    // parse then confirms the host they judged is the one that will be reached.
+    let parsed = parse(url, base)?;
+    let checked = if base.is_some() {
+        parsed.href.as_str()
+    } else {
+        url
     };
-    let target = policy.check(&absolute).map_err(refused)?;
-    let parsed = parse(&absolute, None)?;
+    let target = policy.check(checked).map_err(refused)?;
     policy.confirm(&target, &parsed).map_err(refused)?;
     Ok((target, parsed.href))
 }

@@ -148,26 +148,12 @@ impl Store for MemoryStore {
             Some((c, _)) if c.tenant_id != query.tenant_id || c.agent_id != query.agent_id => {
                 ConversationState::Foreign
             }
-            Some((conversation, messages)) => {
-                let message_count = messages.last().map_or(0, |m| m.seq);
-                let resent = query
-                    .resent_message_id
-                    .and_then(|id| messages.iter().find(|m| m.id == id))
-                    .map(|m| (m.seq, m.role));
-                let anchor = match resent {
-                    Some((seq, Role::User)) => seq,
-                    _ => message_count,
-                };
-                let upto: Vec<StoredMessage> =
-                    messages.into_iter().filter(|m| m.seq <= anchor).collect();
-                let skip = upto.len().saturating_sub(query.history_limit as usize);
-                ConversationState::Found(ConversationWindow {
-                    conversation,
-                    messages: upto.into_iter().skip(skip).collect(),
-                    message_count,
-                    resent,
-                })
-            }
+            Some((conversation, messages)) => ConversationState::Found(ConversationWindow::of(
+                conversation,
+                messages,
+                query.resent_message_id,
+                query.history_limit as usize,
+            )),
         };
         Ok(TurnContext {
             conversation,

@@ -208,6 +208,35 @@ pub struct ConversationWindow {
     pub resent: Option<(i64, Role)>,
 }
 
+impl ConversationWindow {
+    /// The window a turn reads from a conversation's whole history (oldest first): the newest
+    /// `limit` messages up to the resent user message, or up to the last one. The contract the
+    /// stores implement with bounded reads, as one function for those that hold it all.
+    pub fn of(
+        conversation: Conversation,
+        messages: Vec<StoredMessage>,
+        resent_id: Option<&str>,
+        limit: usize,
+    ) -> Self {
+        let message_count = messages.last().map_or(0, |m| m.seq);
+        let resent = resent_id
+            .and_then(|id| messages.iter().find(|m| m.id == id))
+            .map(|m| (m.seq, m.role));
+        let anchor = match resent {
+            Some((seq, Role::User)) => seq,
+            _ => message_count,
+        };
+        let upto: Vec<StoredMessage> = messages.into_iter().filter(|m| m.seq <= anchor).collect();
+        let skip = upto.len().saturating_sub(limit);
+        ConversationWindow {
+            conversation,
+            messages: upto.into_iter().skip(skip).collect(),
+            message_count,
+            resent,
+        }
+    }
+}
+
 /// Which of a tenant's conversations to list (most recently active first).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConversationQuery {
