@@ -20,9 +20,23 @@ pub fn is_valid_client_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Whether a channel label (where a chat runs: `widget`, `inline`, `api`) is acceptable: 1-32
+/// chars of `a-z` and `-`. Chat bodies and inbox filters take the same labels.
+pub fn is_channel_name(name: &str) -> bool {
+    (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_names_are_short_lowercase_labels() {
+        assert!(is_channel_name("widget") && is_channel_name("web-site"));
+        for bad in ["", "Web", "web site", "web_site", &"a".repeat(33)] {
+            assert!(!is_channel_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn generated_ids_have_prefix_and_length() {

@@ -8,7 +8,7 @@ use crate::app::management::Paging;
 use crate::auth::crypto::{base64url, from_base64url};
 use crate::auth::keys::KeyKind;
 use crate::error::ApiError;
-use crate::ids::is_valid_client_id;
+use crate::ids::{is_channel_name, is_valid_client_id};
 use crate::store::{
     Agent, ApiKey, Conversation, ConversationSummary, MessageStatus, Rating, Spend, Tenant,
 };
@@ -146,7 +146,7 @@ pub fn conversation_filters(
         ),
     };
     let channel = match get("channel") {
-        Some(c) if c.len() > 32 || !c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') => {
+        Some(c) if !is_channel_name(&c) => {
             return Err(ApiError::invalid(
                 "channel",
                 "channel is a short lowercase name such as widget, inline or api.",

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::ids::is_valid_client_id;
+use crate::ids::{is_channel_name, is_valid_client_id};
 
 /// Largest chat request body accepted (clients resend the whole history each turn).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -106,12 +106,7 @@ pub fn parse(body: &[u8], max_chars: usize) -> Result<ChatBody, ApiError> {
     };
     let channel = match map.get("channel") {
         None | Some(Value::Null) => None,
-        Some(Value::String(c))
-            if (1..=32).contains(&c.len())
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') =>
-        {
-            Some(c.clone())
-        }
+        Some(Value::String(c)) if is_channel_name(c) => Some(c.clone()),
         Some(_) => {
             return Err(bad(
                 "\"channel\" must be a short lowercase name such as \"widget\".",
