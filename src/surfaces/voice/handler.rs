@@ -114,7 +114,9 @@ pub async fn handle(
 /// The URL Twilio requested: the request's own, or under `PUBLIC_URL` when the worker is
 /// reached through a proxy that rewrites the host (a tunnel to `wrangler dev`).
 fn public_url(req: &Request, env: &Env) -> Result<String, ApiError> {
-    let url = req.url().map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The raw string: `Request::url()` would parse it with the `url` crate, whose IDNA tables
+    // alone are a third of the wasm.
+    let url = req.inner().url();
     let own = url.as_str();
     let Some(base) = env
         .var("PUBLIC_URL")
