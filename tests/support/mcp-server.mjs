@@ -1,6 +1,7 @@
 // An MCP server for tests, built with the official SDK's server side (`McpServer` + the
 // Streamable HTTP transport) on a free loopback port: the tools `lookup`, `slow`, `crash` (drops
-// every connection mid-call), `fails` (an `isError` result) and `hidden`.
+// every connection mid-call), `fails` (an `isError` result) and `hidden`. Each request is logged
+// with its headers, body and how long the server took to answer it (`ms`).
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -51,7 +52,11 @@ export async function startMcp({ stateful }) {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : undefined;
-    log.requests.push({ method: req.method, headers: req.headers, body });
+    const entry = { method: req.method, headers: req.headers, body, started: performance.now(), ms: null };
+    log.requests.push(entry);
+    res.on("finish", () => {
+      entry.ms = performance.now() - entry.started;
+    });
     try {
       if (!stateful) {
         const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
