@@ -150,6 +150,7 @@ pub async fn handle(
             temperature: agent.config.temperature,
             max_tokens: agent.config.max_tokens,
             max_steps: agent.config.step_limit(),
+            ..Turn::default()
         };
         let model = HttpModel::new(settings, Some(visitor));
         let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
