@@ -35,8 +35,13 @@ export const exportTable = internalQuery({
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
       // Agents stored before versions were counted are exported at version 1, as D1 has them.
+      // Keys stored before key scopes are exported with the scope D1 gives them.
       rows: page.page.map(({ _id, _creationTime, ...row }) =>
-        (table === "agents" ? { ...row, version: (row as { version?: number }).version ?? 1 } : row) as Row,
+        (table === "agents"
+          ? { ...row, version: (row as { version?: number }).version ?? 1 }
+          : table === "apiKeys"
+            ? { scopeAgents: null, browser: false, perMinute: null, ...row }
+            : row) as Row,
       ),
       cursor: page.isDone ? null : page.continueCursor,
     };

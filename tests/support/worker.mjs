@@ -109,10 +109,10 @@ export async function putAgent(db, { id, tenant = "t_test", tenantStatus = "acti
     .run();
   await db
     .prepare(
-      "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, ?3, 'publishable', 'test', ?4, '', ?4, ?5) " +
+      "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, ?3, 'publishable', 'test', ?4, ?6, ?4, ?5) " +
         "ON CONFLICT (id) DO NOTHING",
     )
-    .bind(`key_test_${id}`, tenant, id, testKey(id), now)
+    .bind(`key_test_${id}`, tenant, id, testKey(id), now, sha256(testKey(id)))
     .run();
 }
 
