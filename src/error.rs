@@ -57,6 +57,9 @@ pub enum ApiError {
     /// No such thing (or not yours, which looks the same).
     #[error("{0} not found.")]
     NotFound(&'static str),
+    /// A spend cap of the tenant or the agent is reached and no cheaper model is configured.
+    #[error("This assistant has reached its monthly usage limit. Please try again later.")]
+    SpendCapReached,
     /// The thing exists but is switched off (503: it cannot serve now, which is no permission
     /// problem; the same request works once it is back on).
     #[error("{0}")]
@@ -88,7 +91,7 @@ impl ApiError {
             ApiError::Conflict(_) => 409,
             ApiError::Stale => 412,
             ApiError::PreconditionRequired => 428,
-            ApiError::RateLimited { .. } => 429,
+            ApiError::RateLimited { .. } | ApiError::SpendCapReached => 429,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
             ApiError::Unavailable(_) => 503,
             ApiError::MethodNotAllowed(_) => 405,
@@ -107,6 +110,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::SpendCapReached => "spend_cap_reached",
             ApiError::Conflict(_) => "conflict",
             ApiError::Stale => "stale",
             ApiError::PreconditionRequired => "precondition_required",

@@ -13,8 +13,8 @@ use worker::{
 };
 
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
-use crate::agent::context::{self, Role};
-use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::agent::context;
+use crate::agent::{run_turn, AgentEvent, EventSink, Turn};
 use crate::app::access::tenant_of_key;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::auth::keys;
@@ -27,10 +27,7 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
-use crate::store::{
-    Agent, Conversation, ConversationState, MessageStatus, Spend, Store, StoreError, StoredMessage,
-    TurnContext, TurnQuery,
-};
+use crate::store::{Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
 
@@ -154,7 +151,7 @@ pub async fn handle(
         };
         let model = HttpModel::new(settings, Some(visitor));
         let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
-        let message = assistant_message(message_id, &start.conversation, outcome);
+        let message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
         // it. When that fails (or the user message is still unsaved), the stream ends first and
@@ -298,57 +295,16 @@ impl EventSink for OutputSink {
     }
 }
 
-fn assistant_message(
-    id: String,
-    conversation: &Conversation,
-    outcome: TurnOutcome,
-) -> StoredMessage {
-    let (status, finish_reason, error) = match outcome.end {
-        TurnEnd::Finished(reason) => (
-            MessageStatus::Complete,
-            Some(reason.as_str().to_owned()),
-            None,
-        ),
-        TurnEnd::Failed(message) => (
-            MessageStatus::Error,
-            Some("error".to_owned()),
-            Some(message),
-        ),
-        TurnEnd::Aborted => (MessageStatus::Aborted, None, None),
-    };
-    StoredMessage {
-        id,
-        conversation_id: conversation.id.clone(),
-        tenant_id: conversation.tenant_id.clone(),
-        seq: 0,
-        role: Role::Assistant,
-        parts: outcome.parts,
-        status,
-        model: outcome.model,
-        finish_reason,
-        usage: outcome.usage,
-        error,
-        feedback: None,
-        created_at: now_ms(),
-    }
-}
-
-/// Runs a store write until it succeeds, at most `turn::PERSIST_ATTEMPTS` times with growing pauses
-/// (the turn runs under `wait_until`, which allows 30 s after the response); true on success.
+/// Retries a store write after the answer (`app::turn::persist`), pausing with worker timers.
 async fn retry<F, Fut>(write: F, what: &str) -> bool
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
-    for attempt in 1..=turn::PERSIST_ATTEMPTS {
-        match write().await {
-            Ok(()) => return true,
-            Err(e) => console_error!("storing {what} failed (attempt {attempt}): {e}"),
-        }
-        if attempt < turn::PERSIST_ATTEMPTS {
-            let pause = std::time::Duration::from_millis(turn::retry_pause_ms(attempt));
-            worker::Delay::from(pause).await;
-        }
-    }
-    false
+    turn::persist(
+        write,
+        |ms| worker::Delay::from(std::time::Duration::from_millis(ms)),
+        |attempt, e| console_error!("storing {what} failed (attempt {attempt}): {e}"),
+    )
+    .await
 }
