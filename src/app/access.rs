@@ -242,10 +242,14 @@ pub fn api_caller(
 
 /// The agent an API caller asked for (`model`): 404 for another tenant's, one outside the
 /// key's scope, or none, which all look the same; `unavailable` when it is switched off.
-pub fn callable_agent(caller: &ApiCaller, agent: Option<Agent>) -> Result<Agent, ApiError> {
+pub fn callable_agent(
+    caller: &ApiCaller,
+    model: &str,
+    agent: Option<Agent>,
+) -> Result<Agent, ApiError> {
     let agent = agent
         .filter(|a| a.tenant_id == caller.tenant_id && caller.scope.allows(&a.id))
-        .ok_or(ApiError::NotFound("Model"))?;
+        .ok_or_else(|| ApiError::ModelNotFound(model.to_owned()))?;
     usable_agent(Some(agent))
 }
 
@@ -456,18 +460,21 @@ mod tests {
                 ..KeyScope::default()
             },
         };
-        assert!(callable_agent(&caller, Some(agent("a1", "t1"))).is_ok());
+        assert!(callable_agent(&caller, "a1", Some(agent("a1", "t1"))).is_ok());
         for refused in [Some(agent("a2", "t1")), Some(agent("a1", "t2")), None] {
             assert!(matches!(
-                callable_agent(&caller, refused),
-                Err(ApiError::NotFound("Model"))
+                callable_agent(&caller, "agent:x", refused),
+                Err(ApiError::ModelNotFound(m)) if m == "agent:x"
             ));
         }
         let off = Agent {
             enabled: false,
             ..agent("a1", "t1")
         };
-        assert_eq!(code(callable_agent(&caller, Some(off))), "unavailable");
+        assert_eq!(
+            code(callable_agent(&caller, "a1", Some(off))),
+            "unavailable"
+        );
     }
 
     #[test]

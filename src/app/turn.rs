@@ -18,7 +18,7 @@ use crate::store::{
 
 mod stateless;
 
-pub use stateless::{plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL};
+pub use stateless::{check_messages, plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL};
 
 /// Attempts of each write after the answer (the turn has already been streamed).
 pub const PERSIST_ATTEMPTS: u32 = 4;

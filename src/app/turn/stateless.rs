@@ -49,11 +49,30 @@ pub fn plan_stateless(
     request: StatelessRequest,
 ) -> Result<StatelessPlan, ApiError> {
     let models = models_within_budget(agent, spend).ok_or(ApiError::SpendCapReached)?;
+    check_messages(agent, &request.messages)?;
+    let start = request.store.then(|| stored_start(agent, &request));
+    let prompt = super::system_prompt(agent, None);
+    let mut messages = Vec::with_capacity(request.messages.len() + 1);
+    if !prompt.trim().is_empty() {
+        messages.push(ChatMessage::System { content: prompt });
+    }
+    messages.extend(request.messages);
+    Ok(StatelessPlan {
+        messages,
+        models,
+        start,
+    })
+}
+
+/// Refuses a conversation the agent's limits do not allow (message count and length) and tool
+/// results that answer no call before them; needs no store, so it runs before a response
+/// starts.
+pub fn check_messages(agent: &Agent, messages: &[ChatMessage]) -> Result<(), ApiError> {
     let limits = &agent.config.limits;
     let max_chars = limits.max_message_chars as usize;
     let mut said = 0u32;
     let mut open_calls: Vec<&str> = Vec::new();
-    for (i, message) in request.messages.iter().enumerate() {
+    for (i, message) in messages.iter().enumerate() {
         match message {
             ChatMessage::User { content } => {
                 said += 1;
@@ -90,18 +109,7 @@ pub fn plan_stateless(
             ),
         ));
     }
-    let start = request.store.then(|| stored_start(agent, &request));
-    let prompt = super::system_prompt(agent, None);
-    let mut messages = Vec::with_capacity(request.messages.len() + 1);
-    if !prompt.trim().is_empty() {
-        messages.push(ChatMessage::System { content: prompt });
-    }
-    messages.extend(request.messages);
-    Ok(StatelessPlan {
-        messages,
-        models,
-        start,
-    })
+    Ok(())
 }
 
 /// The conversation an exchange is stored as: the question (the last user message) now, the
