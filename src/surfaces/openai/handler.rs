@@ -29,7 +29,7 @@ use crate::http::request::read_body;
 use crate::http::response::json_response;
 use crate::http::routes::OpenAiRoute;
 use crate::llm::client::HttpModel;
-use crate::llm::{Sampling, ToolChoice, ToolSpec};
+use crate::llm::{Sampling, ToolChoice, ToolSpec, Usage};
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -157,7 +157,14 @@ async fn completions(
     let visitor = AbortSignal::from(req.inner().signal());
     let call = Call::new(agent, caller, request)?;
     if !call.stream {
-        return call.complete(store, settings, visitor).await;
+        let (encoder, usage) = call.execute(&store, settings, visitor, None).await?;
+        let encoder = encoder.borrow();
+        if let Some(failure) = encoder.failure() {
+            return Err(ApiError::ModelFailed(failure.to_owned()));
+        }
+        let mut response = json_response(&encoder.completion(&usage))?;
+        call.conversation_header(response.headers_mut())?;
+        return Ok(response);
     }
     let mut headers = Headers::new();
     for (name, value) in encode::STREAM_HEADERS {
@@ -168,7 +175,13 @@ async fn completions(
     call.conversation_header(&mut headers)?;
     let output = Output::new();
     let body = output.readable();
-    ctx.wait_until(async move { call.stream(store, settings, visitor, output).await });
+    ctx.wait_until(async move {
+        if let Err(error) = call.execute(&store, settings, visitor, Some(output)).await {
+            if let Some(detail) = error.log_detail() {
+                console_error!("planning the API turn failed: {detail}");
+            }
+        }
+    });
     Ok(ResponseBuilder::new()
         .with_status(200)
         .with_headers(headers)
@@ -338,65 +351,42 @@ impl Call {
         (outcome, sink, start, unsaved)
     }
 
-    /// A non-streamed completion: everything happens before the answer.
-    async fn complete(
-        self,
-        store: AnyStore,
+    /// Runs the call: plans it, runs the turn (streaming into `output`, when given), and writes
+    /// its usage (and the stored answer). One path for streamed and whole completions; the
+    /// encoder holds the answer. A refusal found after a stream started ends the stream too.
+    async fn execute(
+        &self,
+        store: &AnyStore,
         settings: Settings,
         visitor: AbortSignal,
-    ) -> Result<Response, ApiError> {
-        let plan = self.plan(&store).await?;
+        output: Option<Output>,
+    ) -> Result<(Rc<RefCell<Encoder>>, Usage), ApiError> {
         let encoder = self.encoder();
-        let sink = BodySink::new(encoder.clone(), None);
-        let (outcome, _, start, unsaved) = self.run(&store, settings, visitor, plan, sink).await;
-        let usage = outcome.usage;
-        if !self.record(&store, start, unsaved, outcome).await {
-            console_error!("the usage of an API call could not be stored");
-        }
-        let encoder = encoder.borrow();
-        if let Some(failure) = encoder.failure() {
-            return Err(ApiError::ModelFailed(failure.to_owned()));
-        }
-        let mut response = json_response(&encoder.completion(&usage))?;
-        self.conversation_header(response.headers_mut())?;
-        Ok(response)
-    }
-
-    /// A streamed completion, under `wait_until`.
-    async fn stream(
-        self,
-        store: AnyStore,
-        settings: Settings,
-        visitor: AbortSignal,
-        output: Output,
-    ) {
-        let encoder = self.encoder();
-        let mut sink = BodySink::new(encoder.clone(), Some(output));
+        let mut sink = BodySink::new(encoder.clone(), output);
         encoder.borrow_mut().start(sink.buffer());
         sink.flush();
-        let plan = match self.plan(&store).await {
+        let plan = match self.plan(store).await {
             Ok(plan) => plan,
             Err(error) => {
-                if let Some(detail) = error.log_detail() {
-                    console_error!("planning the API turn failed: {detail}");
-                }
                 encoder.borrow_mut().refuse(&error, sink.buffer());
-                return sink.close();
+                sink.close();
+                return Err(error);
             }
         };
         let (outcome, mut sink, start, unsaved) =
-            self.run(&store, settings, visitor, plan, sink).await;
+            self.run(store, settings, visitor, plan, sink).await;
         let usage = outcome.usage;
         // Usage (and the answer, when stored) is written before [DONE] when the store takes it
         // at once; otherwise the stream ends first and the write is retried after it.
         let first = self
-            .write_once(&store, start.as_ref(), unsaved, &outcome)
+            .write_once(store, start.as_ref(), unsaved, &outcome)
             .await;
         encoder.borrow_mut().end(&usage, sink.buffer());
         sink.close();
-        if !first {
-            self.record(&store, start, unsaved, outcome).await;
+        if !first && !self.record(store, start, unsaved, outcome).await {
+            console_error!("the usage of an API call could not be stored");
         }
+        Ok((encoder, usage))
     }
 
     /// Writes the turn's answer (stored exchanges) or its usage once; true when it is stored.
