@@ -19,6 +19,7 @@ import {
   messageById,
   monthlyRow,
   nullable,
+  searchGramsOf,
   tableName,
   tenantById,
 } from "./model";
@@ -34,19 +35,26 @@ export const exportTable = internalQuery({
     assertCount(limit, "limit", 1);
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
-      // Agents stored before versions were counted are exported at version 1, as D1 has them.
-      // Keys stored before key scopes are exported with the scope D1 gives them.
-      rows: page.page.map(({ _id, _creationTime, ...row }) =>
-        (table === "agents"
-          ? { ...row, version: (row as { version?: number }).version ?? 1 }
-          : table === "apiKeys"
-            ? { scopeAgents: null, browser: false, perMinute: null, ...row }
-            : row) as Row,
-      ),
+      rows: page.page.map(({ _id, _creationTime, ...row }) => exported(table, row)),
       cursor: page.isDone ? null : page.continueCursor,
     };
   },
 });
+
+/**
+ * A document as D1 holds it: agents stored before versions were counted at version 1, keys
+ * stored before key scopes with the scope D1 gives them, messages without `searchGrams`
+ * (derived from `parts`, rebuilt on import).
+ */
+function exported(table: TableName, row: Record<string, unknown>): Row {
+  if (table === "agents") return { ...row, version: (row as { version?: number }).version ?? 1 } as Row;
+  if (table === "apiKeys") return { scopeAgents: null, browser: false, perMinute: null, ...row } as Row;
+  if (table === "messages") {
+    const { searchGrams: _derived, ...message } = row;
+    return message as Row;
+  }
+  return row as Row;
+}
 
 /**
  * Inserts rows into a table, skipping rows that are already there (same id; for messages the
@@ -108,7 +116,7 @@ async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): 
       if (taken !== null) {
         fail("Conflict", `Conversation ${message.conversationId} has another message at seq ${message.seq}`);
       }
-      await db.insert("messages", message);
+      await db.insert("messages", { ...message, searchGrams: searchGramsOf(message.parts) });
       return true;
     }
     case "usageDaily": {
