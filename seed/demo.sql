@@ -37,7 +37,7 @@ WHERE id = 'demo' AND json_type(config, '$.allowedOrigins') = 'array'
 
 -- The demo agent's publishable key (public by design: it goes into web pages).
 INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
-VALUES ('key_demo', 'demo', 'demo', 'publishable', 'Demo page', 'pk_live_demo', '', 'pk_live_demo', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+VALUES ('key_demo', 'demo', 'demo', 'publishable', 'Demo page', 'pk_live_demo', 'd98076c9f3a6bf3ed9156fa17e3726a4feb289d243a412ed6365e44cdbb66b94', 'pk_live_demo', CAST(unixepoch('subsec') * 1000 AS INTEGER))
 ON CONFLICT (id) DO UPDATE SET revoked_at = NULL;
 
 -- The demo tenant's secret key (the dashboard's sign-in); `npm run dev` generates it and prints it.
