@@ -3,4 +3,5 @@
 
 pub mod management;
 pub mod mcp;
+pub mod openai;
 pub mod widget;
