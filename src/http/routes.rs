@@ -15,6 +15,12 @@ pub enum Route {
     Operator(OperatorRoute),
     /// A tenant management endpoint (tenant secret key).
     Tenant(TenantRoute),
+    /// An OpenAI-compatible endpoint (an API key, or the tenant's secret key).
+    OpenAi(OpenAiRoute),
+    /// `OPTIONS` on an OpenAI-compatible endpoint: the CORS preflight.
+    OpenAiPreflight,
+    /// The MCP server (an MCP key, or the tenant's secret key).
+    Mcp(McpRoute),
     /// A Twilio voice endpoint (signed by Twilio with the tenant's Auth Token).
     Voice(VoiceRoute),
 }
@@ -28,6 +34,28 @@ pub enum VoiceRoute {
     Relay(String),
     /// `POST /voice/twilio/{agent}/ended`: the `<Connect action>` callback.
     Ended(String),
+}
+
+/// The MCP server's endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpRoute {
+    /// `POST /mcp`: the agents the key reaches.
+    Tenant,
+    /// `POST /mcp/{agentId}`: one agent.
+    Agent(String),
+    /// `GET /.well-known/oauth-protected-resource/mcp[/{agentId}]`: RFC 9728 metadata.
+    Metadata(Option<String>),
+}
+
+/// The OpenAI-compatible endpoints: every agent is a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenAiRoute {
+    /// `POST /v1/chat/completions`
+    ChatCompletions,
+    /// `GET /v1/models`
+    Models,
+    /// `GET /v1/models/{model}`
+    Model(String),
 }
 
 /// Endpoints a web page calls with an agent's publishable key.
@@ -175,6 +203,13 @@ enum Kind {
     DeleteConversation,
     ListFeedback,
     Usage,
+    ChatCompletions,
+    Models,
+    Model,
+    McpTenant,
+    McpAgent,
+    McpMetadata,
+    McpAgentMetadata,
     GetIntegration,
     PutIntegration,
     DeleteIntegration,
@@ -184,6 +219,11 @@ enum Kind {
 }
 
 impl Kind {
+    /// OpenAI-compatible endpoints: they answer CORS preflights (the key decides the rest).
+    fn is_openai(self) -> bool {
+        matches!(self, Kind::ChatCompletions | Kind::Models | Kind::Model)
+    }
+
     /// Widget endpoints are called from web pages: they answer CORS preflights.
     fn is_widget(self) -> bool {
         matches!(
@@ -259,6 +299,21 @@ const TABLE: &[(&str, &str, Kind)] = &[
     ),
     ("GET", "/api/admin/feedback", Kind::ListFeedback),
     ("GET", "/api/admin/usage", Kind::Usage),
+    ("POST", "/v1/chat/completions", Kind::ChatCompletions),
+    ("GET", "/v1/models", Kind::Models),
+    ("GET", "/v1/models/{model}", Kind::Model),
+    ("POST", "/mcp", Kind::McpTenant),
+    ("POST", "/mcp/{agentId}", Kind::McpAgent),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        Kind::McpMetadata,
+    ),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp/{agentId}",
+        Kind::McpAgentMetadata,
+    ),
     (
         "GET",
         "/api/admin/integrations/{name}",
@@ -331,6 +386,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     }
     match elsewhere {
         Some(kind) if method == "OPTIONS" && kind.is_widget() => Ok(Route::Preflight),
+        Some(kind) if method == "OPTIONS" && kind.is_openai() => Ok(Route::OpenAiPreflight),
         Some(_) => Err(NoMatch::WrongMethod),
         None => Err(NoMatch::NotFound),
     }
@@ -383,6 +439,13 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::DeleteConversation => Route::Tenant(T::DeleteConversation(next())),
         Kind::ListFeedback => Route::Tenant(T::ListFeedback),
         Kind::Usage => Route::Tenant(T::Usage),
+        Kind::ChatCompletions => Route::OpenAi(OpenAiRoute::ChatCompletions),
+        Kind::Models => Route::OpenAi(OpenAiRoute::Models),
+        Kind::Model => Route::OpenAi(OpenAiRoute::Model(next())),
+        Kind::McpTenant => Route::Mcp(McpRoute::Tenant),
+        Kind::McpAgent => Route::Mcp(McpRoute::Agent(next())),
+        Kind::McpMetadata => Route::Mcp(McpRoute::Metadata(None)),
+        Kind::McpAgentMetadata => Route::Mcp(McpRoute::Metadata(Some(next()))),
         Kind::GetIntegration => Route::Tenant(T::GetIntegration(next())),
         Kind::PutIntegration => Route::Tenant(T::PutIntegration(next())),
         Kind::DeleteIntegration => Route::Tenant(T::DeleteIntegration(next())),
@@ -534,6 +597,31 @@ mod tests {
             resolve("POST", "/api/admin/agents/a/tools/t/test/"),
             Ok(Route::Tenant(TenantRoute::TestTool("a".into(), "t".into())))
         );
+    }
+
+    #[test]
+    fn resolves_the_openai_compatible_api() {
+        assert_eq!(
+            resolve("POST", "/v1/chat/completions"),
+            Ok(Route::OpenAi(OpenAiRoute::ChatCompletions))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models"),
+            Ok(Route::OpenAi(OpenAiRoute::Models))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models/agent:support"),
+            Ok(Route::OpenAi(OpenAiRoute::Model("agent:support".into())))
+        );
+        assert_eq!(
+            resolve("OPTIONS", "/v1/chat/completions"),
+            Ok(Route::OpenAiPreflight)
+        );
+        assert_eq!(
+            resolve("GET", "/v1/chat/completions"),
+            Err(NoMatch::WrongMethod)
+        );
+        assert_eq!(resolve("POST", "/v1/completions"), Err(NoMatch::NotFound));
     }
 
     #[test]

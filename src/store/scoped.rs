@@ -292,6 +292,7 @@ mod tests {
             masked: String::new(),
             created_at: 0,
             revoked_at: None,
+            scope: Default::default(),
         }
     }
 

@@ -3,5 +3,6 @@
 
 pub mod management;
 pub mod mcp;
+pub mod openai;
 pub mod voice;
 pub mod widget;

@@ -568,6 +568,7 @@ async fn answer(
         temperature: agent.config.temperature,
         max_tokens: agent.config.max_tokens,
         max_steps: agent.config.step_limit(),
+        ..Turn::default()
     };
     let signal = live
         .controller
