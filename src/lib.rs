@@ -13,6 +13,7 @@ pub mod dates;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod knowledge;
 pub mod llm;
 pub mod outbound;
 pub mod settings;
