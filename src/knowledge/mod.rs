@@ -228,8 +228,10 @@ pub const QA_WINS_AT: f64 = 0.5;
 /// empty when it has none. Words of one or two letters are dropped: they match everything.
 pub fn fts_query(text: &str) -> String {
     let mut words: Vec<String> = Vec::new();
+    // `-` and `_` stay inside words, as the index's tokenizer keeps them (product codes).
     for word in text
-        .split(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+        .map(|w| w.trim_matches(|c| c == '-' || c == '_'))
         .filter(|w| w.chars().count() > 2)
     {
         let word = word.to_lowercase();
@@ -421,6 +423,7 @@ mod tests {
         );
         assert_eq!(fts_query("a OR b \"; DROP"), "\"drop\"");
         assert_eq!(fts_query("  "), "");
+        assert_eq!(fts_query("SKU-4411 -- x_"), "\"sku-4411\"");
         assert_eq!(
             fts_query("Rückgabe für Geräte"),
             "\"rückgabe\" OR \"für\" OR \"geräte\""
