@@ -44,6 +44,8 @@ pub struct AgentConfig {
     pub locale: Option<String>,
     /// Whether the widget sends the page's URL and title (and `setContext` data) with each message.
     pub send_page_context: bool,
+    /// The knowledge bases it answers from, and how.
+    pub knowledge: crate::knowledge::KnowledgeConfig,
 }
 
 impl Default for AgentConfig {
@@ -65,6 +67,7 @@ impl Default for AgentConfig {
             limits: Limits::default(),
             locale: None,
             send_page_context: true,
+            knowledge: crate::knowledge::KnowledgeConfig::default(),
         }
     }
 }

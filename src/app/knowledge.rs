@@ -786,6 +786,29 @@ pub fn turn_query(latest: &str, previous_user: Option<&str>) -> String {
     }
 }
 
+/// The query of a turn from its history (oldest first): the newest user message, with the
+/// one before it for a short follow-up.
+pub fn query_of_history(history: &[crate::store::StoredMessage]) -> String {
+    use crate::agent::context::Role;
+    let mut users = history
+        .iter()
+        .rev()
+        .filter(|m| m.role == Role::User)
+        .map(|m| crate::agent::message::text_of(&m.parts));
+    let latest = users.next().unwrap_or_default();
+    let previous = users.next();
+    turn_query(&latest, previous.as_deref())
+}
+
+/// The stored parts of citation events (what the message keeps of them).
+pub fn citation_parts(events: &[AgentEvent]) -> Vec<Value> {
+    let mut builder = crate::agent::message::MessageBuilder::new();
+    for event in events {
+        builder.apply(event);
+    }
+    builder.finish()
+}
+
 /// Retrieval for an agent's turn, per its knowledge settings (`None` when it uses none).
 pub async fn for_turn<S: Store + KnowledgeStore, E: Embedder>(
     store: &S,

@@ -4,6 +4,9 @@
 //! vector ranking (`rank`). The stores keep the rows; `app::knowledge` runs the use cases.
 
 pub mod chunk;
+#[cfg(target_arch = "wasm32")]
+pub mod client;
+pub mod embed;
 pub mod html;
 pub mod rank;
 pub mod web;
