@@ -321,12 +321,14 @@ export const textCandidates = internalQuery({
       .withSearchIndex("search_text", (q) => q.search("body", words).eq("tenantId", tenantId))
       .take(256);
     const live = await liveFilter(ctx.db, tenantId, baseIds);
-    const out: ChunkHit[] = [];
+    const out: { hit: ChunkHit; matched: number; order: number }[] = [];
+    const terms = words.toLowerCase().split(/\s+/).filter(Boolean);
     for (const chunk of found) {
-      if (await live(chunk)) out.push(hitOf(chunk, 0));
-      if (out.length >= limit) break;
+      if (await live(chunk)) out.push({ hit: hitOf(chunk, 0), matched: termsMatched(chunk.body, terms), order: out.length });
     }
-    return out;
+    // More of the query's words first; Convex's own (BM25) order among equals.
+    out.sort((a, b) => b.matched - a.matched || a.order - b.order);
+    return out.slice(0, limit).map((o) => o.hit);
   },
 });
 
@@ -359,7 +361,13 @@ export const chunksByDocId = internalQuery({
 });
 
 function hitOf(c: Doc<"knowledgeChunks">, score: number): ChunkHit {
-  return { id: c.id, sourceId: c.sourceId, baseId: c.baseId, kind: c.kind, title: c.title, url: c.url, heading: c.heading, text: c.text, score };
+  return { id: c.id, sourceId: c.sourceId, baseId: c.baseId, kind: c.kind, title: c.title, url: c.url, heading: c.heading, text: c.text, score, bestRank: 0 };
+}
+
+/** How many distinct query words a chunk's text holds (Convex's text search gives no score). */
+function termsMatched(body: string, words: string[]) {
+  const tokens = body.toLowerCase().split(/[^\p{L}\p{N}_-]+/u);
+  return words.filter((w) => tokens.some((t) => t.startsWith(w))).length;
 }
 
 /**
@@ -405,14 +413,19 @@ export const search = internalAction({
       semantic = rows.map((r) => r.hit.id).slice(0, candidates);
     }
     const scores = new Map<string, number>();
-    lexical.forEach((id, i) => scores.set(id, (scores.get(id) ?? 0) + 1 / (RRF_K + i + 1)));
-    semantic.forEach((id, i) => scores.set(id, (scores.get(id) ?? 0) + 1 / (RRF_K + i + 1)));
+    const ranks = new Map<string, number>();
+    const add = (id: string, i: number) => {
+      scores.set(id, (scores.get(id) ?? 0) + 1 / (RRF_K + i + 1));
+      ranks.set(id, Math.min(ranks.get(id) ?? Infinity, i + 1));
+    };
+    lexical.forEach(add);
+    semantic.forEach(add);
     const best = (vector !== null ? 2 : 1) / (RRF_K + 1);
     const ranked = [...scores.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, topK);
     const out: ChunkHit[] = [];
     for (const [id, score] of ranked) {
       const hit = byId.get(id);
-      if (hit !== undefined) out.push({ ...hit, score: Math.min(1, score / best) });
+      if (hit !== undefined) out.push({ ...hit, score: Math.min(1, score / best), bestRank: ranks.get(id) ?? 0 });
     }
     return out;
   },

@@ -94,6 +94,8 @@ export const chunkHit = v.object({
   heading: v.string(),
   text: v.string(),
   score: v.number(),
+  /** Its best place in either ranking (1: first in one). */
+  bestRank: v.number(),
 });
 export type ChunkHit = Infer<typeof chunkHit>;
 

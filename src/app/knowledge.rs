@@ -3,7 +3,6 @@
 //! chunks, record its status), and retrieval, the one search every surface calls (the widget's
 //! turn, the playground, and later MCP's `search_knowledge`, voice and `/v1`).
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::agent::AgentEvent;
@@ -31,22 +30,34 @@ pub const EMBED_BATCH: usize = 64;
 /// Most hits one search returns.
 pub const MAX_SEARCH_TOP_K: u32 = 50;
 
-/// `POST /api/admin/knowledge-bases` and `PATCH …/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BaseBody {
-    /// The base's name.
-    pub name: String,
+/// Refuses fields of a JSON object body other than `allowed`.
+fn only(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| ApiError::BadRequest("The body must be a JSON object.".into()))?;
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(ApiError::invalid(
+            extra.clone(),
+            format!("{extra} is not a known field."),
+        )),
+        None => Ok(()),
+    }
 }
 
-/// `POST …/search`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SearchBody {
-    /// What to look for.
-    pub query: String,
-    /// How many hits (default 5).
-    pub top_k: Option<u32>,
+/// `POST …/search` `{query, topK}`: the query and how many hits (default 5).
+pub fn search_body(body: &Value) -> Result<(String, u32), ApiError> {
+    only(body, &["query", "topK"])?;
+    let query = string_field(body, "query", 2_000)?;
+    let top_k = match body.get("topK") {
+        None | Some(Value::Null) => crate::knowledge::DEFAULT_TOP_K,
+        Some(v) => v
+            .as_u64()
+            .filter(|k| (1..=u64::from(MAX_SEARCH_TOP_K)).contains(k))
+            .ok_or_else(|| {
+                ApiError::invalid("topK", format!("topK must be 1 to {MAX_SEARCH_TOP_K}."))
+            })? as u32,
+    };
+    Ok((query, top_k))
 }
 
 /// A new source as the API accepts it.
@@ -274,9 +285,14 @@ pub fn new_source(tenant_id: &str, base_id: &str, id: String, body: NewSource, n
     }
 }
 
-/// A base's name, checked.
-pub fn base_name(body: BaseBody) -> Result<String, ApiError> {
-    let name = body.name.trim();
+/// A base's name from `{name}`, checked.
+pub fn base_name(body: &Value) -> Result<String, ApiError> {
+    only(body, &["name"])?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::invalid(
             "name",

@@ -1,6 +1,5 @@
 //! The OpenAI-compatible `/embeddings` wire: settings, the request body and the answer.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Where embeddings come from (`EMBEDDINGS_*`; base URL and key default to the model's).
@@ -67,28 +66,6 @@ impl EmbeddingSettings {
     }
 }
 
-#[derive(Deserialize)]
-struct Answer {
-    data: Vec<Item>,
-    #[serde(default)]
-    usage: Option<UsageField>,
-}
-
-#[derive(Deserialize)]
-struct Item {
-    embedding: Vec<f32>,
-    #[serde(default)]
-    index: usize,
-}
-
-#[derive(Deserialize)]
-struct UsageField {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    total_tokens: u64,
-}
-
 /// Reads an answer: the vectors in input order and the tokens counted; a readable reason for
 /// an error answer.
 pub fn parse_answer(
@@ -105,24 +82,35 @@ pub fn parse_answer(
             "The embeddings endpoint answered HTTP {status}: {detail}"
         ));
     }
-    let answer: Answer = serde_json::from_str(body)
-        .map_err(|e| format!("The embeddings endpoint's answer is not an embeddings list: {e}"))?;
-    let mut items = answer.data;
-    items.sort_by_key(|i| i.index);
+    // Read as a JSON value (no derived deserializer: smaller wasm).
+    let answer: Value = serde_json::from_str(body)
+        .map_err(|e| format!("The embeddings endpoint's answer is not JSON: {e}"))?;
+    let not_a_list = || "The embeddings endpoint's answer is not an embeddings list.".to_owned();
+    let mut items: Vec<(u64, Vec<f32>)> = Vec::new();
+    for item in answer["data"].as_array().ok_or_else(not_a_list)? {
+        let vector = item["embedding"]
+            .as_array()
+            .ok_or_else(not_a_list)?
+            .iter()
+            .map(|x| x.as_f64().map(|f| f as f32))
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(not_a_list)?;
+        items.push((item["index"].as_u64().unwrap_or(items.len() as u64), vector));
+    }
+    items.sort_by_key(|(i, _)| *i);
     if items.len() != expected {
         return Err(format!(
             "The embeddings endpoint returned {} vectors for {expected} texts.",
             items.len()
         ));
     }
-    let tokens = answer.usage.map_or(0, |u| {
-        if u.prompt_tokens > 0 {
-            u.prompt_tokens
-        } else {
-            u.total_tokens
-        }
-    });
-    Ok((items.into_iter().map(|i| i.embedding).collect(), tokens))
+    let usage = &answer["usage"];
+    let tokens = usage["prompt_tokens"]
+        .as_u64()
+        .filter(|t| *t > 0)
+        .or_else(|| usage["total_tokens"].as_u64())
+        .unwrap_or(0);
+    Ok((items.into_iter().map(|(_, v)| v).collect(), tokens))
 }
 
 #[cfg(test)]

@@ -187,6 +187,9 @@ pub struct Hit {
     pub text: String,
     /// Fused score, 0–1 (1: first in both rankings).
     pub score: f64,
+    /// Its best place in either ranking (1: first in one of them; 0: unknown).
+    #[serde(skip)]
+    pub best_rank: usize,
 }
 
 /// What a search asks.
@@ -209,12 +212,13 @@ pub fn candidates_for(top_k: usize) -> usize {
     (top_k * 4).clamp(20, 100)
 }
 
-/// Sorts fused hits best first, with curated Q&A answers that made the list ahead of the rest
-/// (a matching curated answer wins over retrieved text), and drops those under `min_score`.
+/// Sorts fused hits best first, with curated Q&A answers that one ranking put first ahead of
+/// the rest (a matching curated answer wins over retrieved text), and drops those under
+/// `min_score`.
 pub fn finish_hits(mut hits: Vec<Hit>, min_score: f64, top_k: usize) -> Vec<Hit> {
     hits.retain(|h| h.score >= min_score);
     hits.sort_by(|a, b| {
-        let qa = |h: &Hit| h.kind == SourceKind::Qa && h.score >= QA_WINS_AT;
+        let qa = |h: &Hit| h.kind == SourceKind::Qa && h.best_rank == 1;
         qa(b)
             .cmp(&qa(a))
             .then_with(|| b.score.total_cmp(&a.score))
@@ -223,9 +227,6 @@ pub fn finish_hits(mut hits: Vec<Hit>, min_score: f64, top_k: usize) -> Vec<Hit>
     hits.truncate(top_k);
     hits
 }
-
-/// A Q&A hit at least this good (in the top few of both rankings) goes first.
-pub const QA_WINS_AT: f64 = 0.5;
 
 /// An FTS5 query matching any of the words of `text` (each quoted, so no word is an operator);
 /// empty when it has none. Words of one or two letters are dropped: they match everything.
@@ -405,6 +406,10 @@ mod tests {
     use super::*;
 
     fn hit(id: &str, kind: SourceKind, score: f64) -> Hit {
+        ranked(id, kind, score, 2)
+    }
+
+    fn ranked(id: &str, kind: SourceKind, score: f64, best_rank: usize) -> Hit {
         Hit {
             chunk_id: id.into(),
             source_id: "src_1".into(),
@@ -415,6 +420,7 @@ mod tests {
             heading: String::new(),
             text: id.into(),
             score,
+            best_rank,
         }
     }
 
@@ -438,7 +444,7 @@ mod tests {
     fn curated_answers_go_first_and_the_floor_applies() {
         let hits = vec![
             hit("a", SourceKind::Text, 0.9),
-            hit("q", SourceKind::Qa, 0.6),
+            ranked("q", SourceKind::Qa, 0.6, 1),
             hit("low", SourceKind::Text, 0.1),
             hit("weak_qa", SourceKind::Qa, 0.3),
         ];

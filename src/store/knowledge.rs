@@ -1,7 +1,7 @@
 //! Knowledge persistence: the `KnowledgeStore` trait both stores implement, the D1 statements
 //! and the row types both stores' answers are read into.
 
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::rows::Param;
 use super::StoreError;
@@ -291,146 +291,98 @@ pub fn update_params(tenant_id: &str, source_id: &str, u: &SourceUpdate) -> Vec<
     ]
 }
 
-/// A base as either store returns it.
-#[derive(Debug, Deserialize)]
-pub struct BaseRow {
-    id: String,
-    #[serde(alias = "tenantId")]
-    tenant_id: String,
-    name: String,
-    #[serde(alias = "createdAt")]
-    created_at: f64,
-    #[serde(alias = "updatedAt")]
-    updated_at: f64,
-}
+// Rows are read from JSON values by hand rather than by derived deserializers: one derive per
+// row type costs several KB of wasm per store (a JSON-text and a JSON-value instance each).
 
-impl From<BaseRow> for KnowledgeBase {
-    fn from(r: BaseRow) -> Self {
-        KnowledgeBase {
-            id: r.id,
-            tenant_id: r.tenant_id,
-            name: r.name,
-            created_at: r.created_at as i64,
-            updated_at: r.updated_at as i64,
-        }
+/// The field `snake` (D1) or `camel` (Convex) of a row.
+fn field<'a>(row: &'a Value, snake: &str, camel: &str) -> &'a Value {
+    match row.get(snake) {
+        Some(v) if !v.is_null() => v,
+        _ => row.get(camel).unwrap_or(&Value::Null),
     }
 }
 
-/// A source as either store returns it.
-#[derive(Debug, Deserialize)]
-pub struct SourceRow {
-    id: String,
-    #[serde(alias = "tenantId")]
-    tenant_id: String,
-    #[serde(alias = "baseId")]
-    base_id: String,
-    kind: String,
-    title: String,
-    url: Option<String>,
-    content: Option<String>,
-    #[serde(alias = "maxPages")]
-    max_pages: Option<f64>,
-    status: String,
-    progress: f64,
-    #[serde(alias = "chunkCount")]
-    chunk_count: f64,
-    error: Option<String>,
-    #[serde(alias = "contentHash")]
-    content_hash: Option<String>,
-    #[serde(alias = "createdAt")]
-    created_at: f64,
-    #[serde(alias = "updatedAt")]
-    updated_at: f64,
+fn text(row: &Value, snake: &str, camel: &str) -> Option<String> {
+    field(row, snake, camel).as_str().map(str::to_owned)
 }
 
-impl SourceRow {
-    /// Converts to a record.
-    pub fn into_source(self) -> Result<Source, StoreError> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("source {} {what}", self.id));
-        let kind = SourceKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?;
-        let status = SourceStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?;
-        Ok(Source {
-            id: self.id,
-            tenant_id: self.tenant_id,
-            base_id: self.base_id,
-            kind,
-            title: self.title,
-            url: self.url,
-            content: self.content,
-            max_pages: self.max_pages.map(|m| m as u32),
-            status,
-            progress: self.progress as u32,
-            chunk_count: self.chunk_count as u32,
-            error: self.error,
-            content_hash: self.content_hash,
-            created_at: self.created_at as i64,
-            updated_at: self.updated_at as i64,
+fn number(row: &Value, snake: &str, camel: &str) -> f64 {
+    field(row, snake, camel).as_f64().unwrap_or(0.0)
+}
+
+fn required(row: &Value, snake: &str, camel: &str) -> Result<String, StoreError> {
+    text(row, snake, camel)
+        .ok_or_else(|| StoreError::Corrupt(format!("knowledge row without {snake}")))
+}
+
+/// A base from either store's row.
+pub fn base_from(row: &Value) -> Result<KnowledgeBase, StoreError> {
+    Ok(KnowledgeBase {
+        id: required(row, "id", "id")?,
+        tenant_id: required(row, "tenant_id", "tenantId")?,
+        name: required(row, "name", "name")?,
+        created_at: number(row, "created_at", "createdAt") as i64,
+        updated_at: number(row, "updated_at", "updatedAt") as i64,
+    })
+}
+
+/// A source from either store's row.
+pub fn source_from(row: &Value) -> Result<Source, StoreError> {
+    let id = required(row, "id", "id")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("source {id} {what}"));
+    let kind = SourceKind::parse(&required(row, "kind", "kind")?).ok_or_else(|| corrupt("kind"))?;
+    let status = SourceStatus::parse(&required(row, "status", "status")?)
+        .ok_or_else(|| corrupt("status"))?;
+    Ok(Source {
+        tenant_id: required(row, "tenant_id", "tenantId")?,
+        base_id: required(row, "base_id", "baseId")?,
+        kind,
+        title: required(row, "title", "title")?,
+        url: text(row, "url", "url"),
+        content: text(row, "content", "content"),
+        max_pages: field(row, "max_pages", "maxPages")
+            .as_f64()
+            .map(|m| m as u32),
+        status,
+        progress: number(row, "progress", "progress") as u32,
+        chunk_count: number(row, "chunk_count", "chunkCount") as u32,
+        error: text(row, "error", "error"),
+        content_hash: text(row, "content_hash", "contentHash"),
+        created_at: number(row, "created_at", "createdAt") as i64,
+        updated_at: number(row, "updated_at", "updatedAt") as i64,
+        id,
+    })
+}
+
+/// A hit from either store's chunk row, with `score` and `best_rank` unless the row has its own.
+pub fn hit_from(row: &Value, score: f64, best_rank: usize) -> Result<Hit, StoreError> {
+    Ok(Hit {
+        chunk_id: required(row, "id", "id")?,
+        source_id: required(row, "source_id", "sourceId")?,
+        base_id: required(row, "base_id", "baseId")?,
+        kind: text(row, "kind", "kind")
+            .and_then(|k| SourceKind::parse(&k))
+            .unwrap_or(SourceKind::Text),
+        title: text(row, "title", "title").unwrap_or_default(),
+        url: text(row, "url", "url"),
+        heading: text(row, "heading", "heading").unwrap_or_default(),
+        text: text(row, "text", "text").unwrap_or_default(),
+        score: row.get("score").and_then(Value::as_f64).unwrap_or(score),
+        best_rank: row
+            .get("bestRank")
+            .and_then(Value::as_f64)
+            .map_or(best_rank, |r| r as usize),
+    })
+}
+
+/// `(id, text field)` pairs of rows (chunk vectors, base versions, due sources).
+pub fn pairs(rows: &[Value], first: (&str, &str), second: (&str, &str)) -> Vec<(String, Value)> {
+    rows.iter()
+        .filter_map(|r| {
+            let a = text(r, first.0, first.1)?;
+            Some((a, field(r, second.0, second.1).clone()))
         })
-    }
-}
-
-/// A chunk as a search reads it (the score is added after fusion).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ChunkRow {
-    /// Chunk id.
-    pub id: String,
-    #[serde(alias = "sourceId")]
-    source_id: String,
-    #[serde(alias = "baseId")]
-    base_id: String,
-    kind: String,
-    title: String,
-    url: Option<String>,
-    heading: String,
-    text: String,
-    /// Fused score, when the store computed it (Convex).
-    #[serde(default)]
-    score: Option<f64>,
-}
-
-impl ChunkRow {
-    /// The hit with `score`, or the store's own score when it has one.
-    pub fn into_hit(self, score: f64) -> Hit {
-        Hit {
-            chunk_id: self.id,
-            source_id: self.source_id,
-            base_id: self.base_id,
-            kind: SourceKind::parse(&self.kind).unwrap_or(SourceKind::Text),
-            title: self.title,
-            url: self.url,
-            heading: self.heading,
-            text: self.text,
-            score: self.score.unwrap_or(score),
-        }
-    }
-}
-
-/// A base's change time.
-#[derive(Debug, Deserialize)]
-pub struct VersionRow {
-    /// Base id.
-    pub id: String,
-    /// Change time.
-    pub updated_at: f64,
-}
-
-/// A stored vector.
-#[derive(Debug, Deserialize)]
-pub struct VectorRow {
-    /// Chunk id.
-    pub id: String,
-    /// `rank::encode_vector` text.
-    pub vector: String,
-}
-
-/// A due web source.
-#[derive(Debug, Deserialize)]
-pub struct DueRow {
-    /// Tenant.
-    #[serde(alias = "tenantId")]
-    pub tenant_id: String,
-    /// Source id.
-    pub id: String,
+        .collect()
 }
 
 /// Every statement here, by name, for the schema test.

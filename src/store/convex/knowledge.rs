@@ -5,7 +5,9 @@
 use serde_json::{json, Value};
 
 use super::super::convex_wire::{self as wire, decode, DeleteStep, Kind};
-use super::super::knowledge::{BaseRow, ChunkRow, DueRow, KnowledgeStore, SourceRow, SourceUpdate};
+use super::super::knowledge::{
+    base_from, hit_from, pairs, source_from, KnowledgeStore, SourceUpdate,
+};
 use super::super::{in_batches, StoreError};
 use super::ConvexStore;
 use crate::knowledge::{Hit, KnowledgeBase, NewChunk, SearchQuery, Source};
@@ -70,13 +72,13 @@ impl KnowledgeStore for ConvexStore {
         after: Option<&(i64, String)>,
         limit: u32,
     ) -> Result<Vec<KnowledgeBase>, StoreError> {
-        let rows: Vec<BaseRow> = self
+        let rows: Vec<Value> = self
             .query(
                 "knowledge:listBases",
                 json!({ "tenantId": tenant_id, "after": wire::cursor(after), "limit": limit }),
             )
             .await?;
-        Ok(rows.into_iter().map(KnowledgeBase::from).collect())
+        rows.iter().map(base_from).collect()
     }
 
     async fn base(
@@ -84,13 +86,13 @@ impl KnowledgeStore for ConvexStore {
         tenant_id: &str,
         base_id: &str,
     ) -> Result<Option<KnowledgeBase>, StoreError> {
-        let row: Option<BaseRow> = self
+        let row: Option<Value> = self
             .query(
                 "knowledge:getBase",
                 json!({ "tenantId": tenant_id, "baseId": base_id }),
             )
             .await?;
-        Ok(row.map(KnowledgeBase::from))
+        row.as_ref().map(base_from).transpose()
     }
 
     async fn rename_base(
@@ -132,23 +134,23 @@ impl KnowledgeStore for ConvexStore {
         after: Option<&(i64, String)>,
         limit: u32,
     ) -> Result<Vec<Source>, StoreError> {
-        let rows: Vec<SourceRow> = self
+        let rows: Vec<Value> = self
             .query(
                 "knowledge:listSources",
                 json!({ "tenantId": tenant_id, "baseId": base_id, "after": wire::cursor(after), "limit": limit }),
             )
             .await?;
-        rows.into_iter().map(SourceRow::into_source).collect()
+        rows.iter().map(source_from).collect()
     }
 
     async fn source(&self, tenant_id: &str, source_id: &str) -> Result<Option<Source>, StoreError> {
-        let row: Option<SourceRow> = self
+        let row: Option<Value> = self
             .query(
                 "knowledge:getSource",
                 json!({ "tenantId": tenant_id, "sourceId": source_id }),
             )
             .await?;
-        row.map(SourceRow::into_source).transpose()
+        row.as_ref().map(source_from).transpose()
     }
 
     async fn update_source(
@@ -224,8 +226,8 @@ impl KnowledgeStore for ConvexStore {
             "topK": query.top_k,
         });
         let value = self.call(Kind::Action, "knowledge:search", args).await?;
-        let rows: Vec<ChunkRow> = decode(value, "knowledge:search")?;
-        Ok(rows.into_iter().map(|r| r.into_hit(0.0)).collect())
+        let rows: Vec<Value> = decode(value, "knowledge:search")?;
+        rows.iter().map(|r| hit_from(r, 0.0, 0)).collect()
     }
 
     async fn web_sources_due(
@@ -233,12 +235,15 @@ impl KnowledgeStore for ConvexStore {
         before: i64,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows: Vec<DueRow> = self
+        let rows: Vec<Value> = self
             .query(
                 "knowledge:webSourcesDue",
                 json!({ "before": before, "limit": limit }),
             )
             .await?;
-        Ok(rows.into_iter().map(|r| (r.tenant_id, r.id)).collect())
+        Ok(pairs(&rows, ("tenant_id", "tenantId"), ("id", "id"))
+            .into_iter()
+            .filter_map(|(t, id)| Some((t, id.as_str()?.to_owned())))
+            .collect())
     }
 }

@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use serde_json::Value;
+
 use super::super::knowledge::{
-    self as sql, BaseRow, ChunkRow, DueRow, KnowledgeStore, SourceRow, SourceUpdate, VectorRow,
-    VersionRow,
+    self as sql, base_from, hit_from, pairs, source_from, KnowledgeStore, SourceUpdate,
 };
 use super::super::rows::{Param, FIRST_PAGE_BEFORE};
 use super::super::{in_batches, StoreError};
@@ -66,12 +67,13 @@ impl D1Store {
         if let Some(vectors) = cached(base_id, version) {
             return Ok(vectors);
         }
-        let rows: Vec<VectorRow> = self
+        let rows: Vec<Value> = self
             .all(sql::BASE_VECTORS, &[base_id.into(), tenant_id.into()])
             .await?;
         let vectors: Vectors = Rc::new(
-            rows.into_iter()
-                .filter_map(|r| decode_vector(&r.vector).map(|v| (r.id, v)))
+            pairs(&rows, ("id", "id"), ("vector", "vector"))
+                .into_iter()
+                .filter_map(|(id, v)| decode_vector(v.as_str()?).map(|v| (id, v)))
                 .collect(),
         );
         remember(base_id, version, vectors.clone());
@@ -105,13 +107,13 @@ impl KnowledgeStore for D1Store {
         limit: u32,
     ) -> Result<Vec<KnowledgeBase>, StoreError> {
         let (time, id) = page_params(after, FIRST_PAGE_BEFORE);
-        let rows: Vec<BaseRow> = self
+        let rows: Vec<Value> = self
             .all(
                 &sql::select_bases(),
                 &[tenant_id.into(), time, id, Param::Int(i64::from(limit))],
             )
             .await?;
-        Ok(rows.into_iter().map(KnowledgeBase::from).collect())
+        rows.iter().map(base_from).collect()
     }
 
     async fn base(
@@ -119,10 +121,10 @@ impl KnowledgeStore for D1Store {
         tenant_id: &str,
         base_id: &str,
     ) -> Result<Option<KnowledgeBase>, StoreError> {
-        let row: Option<BaseRow> = self
+        let row: Option<Value> = self
             .first(&sql::select_base(), &[base_id.into(), tenant_id.into()])
             .await?;
-        Ok(row.map(KnowledgeBase::from))
+        row.as_ref().map(base_from).transpose()
     }
 
     async fn rename_base(
@@ -169,7 +171,7 @@ impl KnowledgeStore for D1Store {
         limit: u32,
     ) -> Result<Vec<Source>, StoreError> {
         let (time, id) = page_params(after, FIRST_PAGE_BEFORE);
-        let rows: Vec<SourceRow> = self
+        let rows: Vec<Value> = self
             .all(
                 &sql::select_sources(),
                 &[
@@ -181,14 +183,14 @@ impl KnowledgeStore for D1Store {
                 ],
             )
             .await?;
-        rows.into_iter().map(SourceRow::into_source).collect()
+        rows.iter().map(source_from).collect()
     }
 
     async fn source(&self, tenant_id: &str, source_id: &str) -> Result<Option<Source>, StoreError> {
-        let row: Option<SourceRow> = self
+        let row: Option<Value> = self
             .first(&sql::select_source(), &[source_id.into(), tenant_id.into()])
             .await?;
-        row.map(SourceRow::into_source).transpose()
+        row.as_ref().map(source_from).transpose()
     }
 
     async fn update_source(
@@ -271,8 +273,12 @@ impl KnowledgeStore for D1Store {
         }
         let results = self.run(statements).await?;
         // Only the tenant's own bases come back here, so only those are searched below.
-        let versions: Vec<VersionRow> = results.rows(0)?;
-        let lexical: Vec<ChunkRow> = if query.fts.is_empty() {
+        let versions = pairs(
+            &results.rows::<Value>(0)?,
+            ("id", "id"),
+            ("updated_at", "updatedAt"),
+        );
+        let lexical: Vec<Value> = if query.fts.is_empty() {
             Vec::new()
         } else {
             results.rows(1)?
@@ -280,10 +286,9 @@ impl KnowledgeStore for D1Store {
         let mut vector_ids: Vec<String> = Vec::new();
         if let Some(vector) = &query.vector {
             let mut scored: Vec<(String, f32)> = Vec::new();
-            for base in &versions {
-                let vectors = self
-                    .base_vectors(tenant_id, &base.id, base.updated_at as i64)
-                    .await?;
+            for (base_id, version) in &versions {
+                let version = version.as_f64().unwrap_or(0.0) as i64;
+                let vectors = self.base_vectors(tenant_id, base_id, version).await?;
                 let best = top_k(
                     vectors
                         .iter()
@@ -297,28 +302,39 @@ impl KnowledgeStore for D1Store {
                 .map(|(id, _)| id)
                 .collect();
         }
-        let lexical_ids: Vec<String> = lexical.iter().map(|c| c.id.clone()).collect();
+        let id_of = |c: &Value| {
+            c.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let lexical_ids: Vec<String> = lexical.iter().map(id_of).collect();
         let fused = fuse(&lexical_ids, &vector_ids, query.top_k);
         let lists = if query.vector.is_some() { 2.0 } else { 1.0 };
         let best = best_fused_score() * lists / 2.0;
-        let mut rows: HashMap<String, ChunkRow> =
-            lexical.into_iter().map(|c| (c.id.clone(), c)).collect();
+        let mut rows: HashMap<String, Value> =
+            lexical.into_iter().map(|c| (id_of(&c), c)).collect();
         let missing: Vec<String> = fused
             .iter()
             .filter(|f| !rows.contains_key(&f.id))
             .map(|f| f.id.clone())
             .collect();
         if !missing.is_empty() {
-            let more: Vec<ChunkRow> = self
+            let more: Vec<Value> = self
                 .all(sql::CHUNKS_BY_ID, &[tenant_id.into(), json_ids(&missing)])
                 .await?;
-            rows.extend(more.into_iter().map(|c| (c.id.clone(), c)));
+            rows.extend(more.into_iter().map(|c| (id_of(&c), c)));
         }
         Ok(fused
             .into_iter()
             .filter_map(|f| {
                 let score = (f.score / best).min(1.0);
-                rows.remove(&f.id).map(|row| row.into_hit(score))
+                let rank = f
+                    .lexical_rank
+                    .unwrap_or(usize::MAX)
+                    .min(f.vector_rank.unwrap_or(usize::MAX));
+                rows.remove(&f.id)
+                    .and_then(|row| hit_from(&row, score, rank).ok())
             })
             .collect())
     }
@@ -328,12 +344,15 @@ impl KnowledgeStore for D1Store {
         before: i64,
         limit: u32,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows: Vec<DueRow> = self
+        let rows: Vec<Value> = self
             .all(
                 sql::WEB_SOURCES_DUE,
                 &[Param::Int(before), Param::Int(i64::from(limit))],
             )
             .await?;
-        Ok(rows.into_iter().map(|r| (r.tenant_id, r.id)).collect())
+        Ok(pairs(&rows, ("tenant_id", "tenantId"), ("id", "id"))
+            .into_iter()
+            .filter_map(|(t, id)| Some((t, id.as_str()?.to_owned())))
+            .collect())
     }
 }

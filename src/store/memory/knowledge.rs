@@ -251,6 +251,10 @@ impl KnowledgeStore for MemoryStore {
                     heading: c.heading.clone(),
                     text: c.text.clone(),
                     score: (f.score / best).min(1.0),
+                    best_rank: f
+                        .lexical_rank
+                        .unwrap_or(usize::MAX)
+                        .min(f.vector_rank.unwrap_or(usize::MAX)),
                 })
             })
             .collect())

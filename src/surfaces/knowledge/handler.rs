@@ -9,7 +9,7 @@ use super::wire::{page_view, paging, Job};
 use crate::app::access::{bearer_token, tenant_key_lookup, tenant_of_key};
 use crate::app::knowledge::{
     self as kn, base_name, base_of, base_view, check_file_name, file_text, hit_view, parse_source,
-    source_of, source_view, BaseBody, NewSource, SearchBody,
+    source_of, source_view, NewSource,
 };
 use crate::error::ApiError;
 use crate::http::request::{read_body, read_json};
@@ -17,7 +17,7 @@ use crate::http::response::{json_response, json_status};
 use crate::http::routes::KnowledgeRoute;
 use crate::http::url_parts;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
-use crate::knowledge::{KnowledgeBase, Source, SourceStatus, DEFAULT_TOP_K};
+use crate::knowledge::{KnowledgeBase, Source, SourceStatus};
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
 use crate::store::knowledge::SourceUpdate;
@@ -38,7 +38,7 @@ pub async fn enqueue(
     job: &Job,
     delay_seconds: u32,
 ) -> Result<(), ApiError> {
-    let body = serde_json::to_string(job).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = job.to_text();
     match env.queue(QUEUE_BINDING) {
         Ok(queue) => {
             let mut message = worker::RawMessageBuilder::new(JsValue::from_str(&body));
@@ -96,11 +96,11 @@ pub async fn handle(
             json_response(&view)
         }
         KnowledgeRoute::CreateBase => {
-            let body: BaseBody = read_json(&mut req, MAX_JSON_BYTES, false).await?;
+            let body: Value = read_json(&mut req, MAX_JSON_BYTES, false).await?;
             let base = KnowledgeBase {
                 id: random_id("kb"),
                 tenant_id: tenant.to_owned(),
-                name: base_name(body)?,
+                name: base_name(&body)?,
                 created_at: now,
                 updated_at: now,
             };
@@ -112,8 +112,8 @@ pub async fn handle(
             json_response(&json!({ "knowledgeBase": base_view(&base) }))
         }
         KnowledgeRoute::UpdateBase(id) => {
-            let body: BaseBody = read_json(&mut req, MAX_JSON_BYTES, false).await?;
-            let name = base_name(body)?;
+            let body: Value = read_json(&mut req, MAX_JSON_BYTES, false).await?;
+            let name = base_name(&body)?;
             if !scoped.rename_base(&id, &name, now).await? {
                 return Err(ApiError::NotFound("Knowledge base"));
             }
@@ -166,24 +166,11 @@ pub async fn handle(
         }
         KnowledgeRoute::Search(base_id) => {
             base_of(&store, tenant, &base_id).await?;
-            let body: SearchBody = read_json(&mut req, MAX_JSON_BYTES, false).await?;
-            let text = body.query.trim();
-            if text.is_empty() || text.chars().count() > 2_000 {
-                return Err(ApiError::invalid(
-                    "query",
-                    "query must be 1 to 2,000 characters.",
-                ));
-            }
-            let top_k = body.top_k.unwrap_or(DEFAULT_TOP_K);
-            if top_k == 0 || top_k > kn::MAX_SEARCH_TOP_K {
-                return Err(ApiError::invalid(
-                    "topK",
-                    format!("topK must be 1 to {}.", kn::MAX_SEARCH_TOP_K),
-                ));
-            }
+            let body: Value = read_json(&mut req, MAX_JSON_BYTES, false).await?;
+            let (text, top_k) = kn::search_body(&body)?;
             let embedder = HttpEmbedder(embedding_settings(env));
             let found =
-                kn::retrieve(&store, &embedder, tenant, &[base_id], text, top_k, 0.0).await?;
+                kn::retrieve(&store, &embedder, tenant, &[base_id], &text, top_k, 0.0).await?;
             json_response(&json!({
                 "hits": found.hits.iter().map(hit_view).collect::<Vec<Value>>(),
                 "mode": if found.semantic { "hybrid" } else { "lexical" },

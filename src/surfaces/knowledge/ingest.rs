@@ -72,7 +72,7 @@ pub async fn run(env: &Env, retry: Option<&worker::Queue>, job: Job) {
                 now: now_ms(),
             };
             let _ = scoped.update_source(&source.id, &waiting).await;
-            let body = serde_json::to_string(&next).unwrap_or_default();
+            let body = next.to_text();
             let mut message =
                 worker::RawMessageBuilder::new(wasm_bindgen::JsValue::from_str(&body));
             if delay > 0 {
@@ -98,9 +98,9 @@ pub async fn consume(batch: MessageBatch<wasm_bindgen::JsValue>, env: Env) -> wo
     let queue = env.queue(QUEUE_BINDING).ok();
     for message in batch.raw_iter() {
         let body = message.body().as_string().unwrap_or_default();
-        match serde_json::from_str::<Job>(&body) {
-            Ok(job) => run(&env, queue.as_ref(), job).await,
-            Err(e) => console_error!("ingestion: unreadable message ({e}): {body}"),
+        match Job::parse(&body) {
+            Some(job) => run(&env, queue.as_ref(), job).await,
+            None => console_error!("ingestion: unreadable message: {body}"),
         }
         message.ack();
     }
@@ -126,7 +126,7 @@ pub async fn resync(env: &Env) {
     };
     for (tenant_id, source_id) in due {
         let job = Job::new(&tenant_id, &source_id);
-        let body = serde_json::to_string(&job).unwrap_or_default();
+        let body = job.to_text();
         let message = worker::RawMessageBuilder::new(wasm_bindgen::JsValue::from_str(&body))
             .build_with_content_type(worker::QueueContentType::Text);
         if queue.send_raw(message).await.is_ok() {

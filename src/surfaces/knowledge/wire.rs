@@ -1,6 +1,5 @@
 //! The ingestion queue's message: which source to ingest, and which attempt this is.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::crypto::{base64url, from_base64url};
@@ -53,23 +52,33 @@ pub fn page_view(name: &str, items: Vec<Value>, next: Option<&(i64, String)>) ->
 pub const MAX_ATTEMPTS: u32 = 3;
 
 /// One queued ingestion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// The source's tenant.
     pub tenant_id: String,
     /// The source.
     pub source_id: String,
     /// 1 for the first try.
-    #[serde(default = "first")]
     pub attempt: u32,
 }
 
-fn first() -> u32 {
-    1
-}
-
 impl Job {
+    /// The message body.
+    pub fn to_text(&self) -> String {
+        json!({ "tenantId": self.tenant_id, "sourceId": self.source_id, "attempt": self.attempt })
+            .to_string()
+    }
+
+    /// Reads a message body.
+    pub fn parse(text: &str) -> Option<Job> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        Some(Job {
+            tenant_id: v["tenantId"].as_str()?.to_owned(),
+            source_id: v["sourceId"].as_str()?.to_owned(),
+            attempt: v["attempt"].as_u64().map_or(1, |a| a as u32),
+        })
+    }
+
     /// The first attempt at a source.
     pub fn new(tenant_id: &str, source_id: &str) -> Self {
         Job {
@@ -105,16 +114,18 @@ mod tests {
         assert_eq!((third.attempt, delay), (3, 25));
         assert_eq!(third.retry(5), None);
         assert_eq!(job.retry(0).map(|(_, d)| d), Some(0));
-        let read: Job = serde_json::from_str(r#"{"tenantId":"t","sourceId":"s"}"#).expect("job");
+        let read = Job::parse(r#"{"tenantId":"t","sourceId":"s"}"#).expect("job");
         assert_eq!(read.attempt, 1);
+        assert_eq!(Job::parse(&second.to_text()), Some(second.clone()));
+        assert_eq!(Job::parse("{}"), None);
     }
 
     #[test]
     fn pages_round_trip_their_cursor() {
         let view = page_view("x", vec![], Some(&(5, "kb_1".into())));
         let cursor = view["nextCursor"].as_str().expect("cursor").to_owned();
-        let paging = paging(Some("10"), Some(&cursor)).expect("paging");
-        assert_eq!((paging.limit, paging.after), (10, Some((5, "kb_1".into()))));
+        let page = paging(Some("10"), Some(&cursor)).expect("paging");
+        assert_eq!((page.limit, page.after), (10, Some((5, "kb_1".into()))));
         assert!(paging(Some("0"), None).is_err());
         assert!(paging(None, Some("!!")).is_err());
     }
