@@ -341,8 +341,18 @@ pub struct Document {
     pub text: String,
 }
 
+/// Why a page could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchError {
+    /// The outbound policy refused a hop (a private host, a redirect elsewhere): retrying
+    /// cannot help.
+    Refused(String),
+    /// The connection failed or timed out.
+    Failed(String),
+}
+
 /// What a web source's page read gave.
-pub type Fetched = Result<(u16, String), String>;
+pub type Fetched = Result<(u16, String), FetchError>;
 
 /// What ingestion needs from the network: a GET under the outbound policy.
 #[allow(async_fn_in_trait)]
@@ -400,7 +410,8 @@ impl From<StoreError> for IngestError {
 /// Fetches a page: a readable reason for anything but a 2xx text answer within the size cap.
 async fn fetch_page<F: Fetcher>(fetcher: &F, url: &str) -> Result<String, IngestError> {
     match fetcher.get(url).await {
-        Err(reason) => Err(IngestError::Transient(format!("{url}: {reason}"))),
+        Err(FetchError::Refused(reason)) => Err(IngestError::Permanent(format!("{url}: {reason}"))),
+        Err(FetchError::Failed(reason)) => Err(IngestError::Transient(format!("{url}: {reason}"))),
         Ok((status, body)) if (200..300).contains(&status) => {
             if body.len() > MAX_PAGE_BYTES {
                 Err(IngestError::Permanent(format!(

@@ -6,9 +6,9 @@ use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 use super::embed::{parse_answer, EmbeddingSettings};
 use super::web::USER_AGENT;
-use crate::app::knowledge::{Embedder, Fetched, Fetcher, InputKind};
+use crate::app::knowledge::{Embedder, FetchError, Fetched, Fetcher, InputKind};
 use crate::http::fetch::Deadline;
-use crate::outbound::fetch::{send, Outbound};
+use crate::outbound::fetch::{send, Outbound, OutboundError};
 use crate::outbound::Policy;
 
 /// How long one embeddings call may take.
@@ -100,6 +100,9 @@ impl Fetcher for WebFetcher<'_> {
             body: None,
             timeout_ms: PAGE_TIMEOUT_MS,
         };
-        send(self.0, request).await.map_err(|e| e.to_string())
+        send(self.0, request).await.map_err(|e| match e {
+            OutboundError::Refused(reason) => FetchError::Refused(reason),
+            other => FetchError::Failed(other.to_string()),
+        })
     }
 }

@@ -14,7 +14,7 @@ impl Fetcher for Web {
         self.0
             .get(url)
             .cloned()
-            .ok_or_else(|| "connection refused".to_owned())
+            .ok_or_else(|| FetchError::Failed("connection refused".to_owned()))
     }
 }
 
