@@ -490,6 +490,67 @@ test("listForTenant search: some message's text contains it, ignoring case, trim
   expect((await walk(t, "t1", null, 1, "PARCEL")).flat()).toEqual(["c6", "c4", "c2", "c1"]);
 });
 
+test("listForTenant search goes through the trigram index: any script, long needles, short ones", async () => {
+  const t = setup();
+  await world(t);
+  const text = (x: string) => JSON.stringify([{ type: "text", text: x }]);
+  const start = (id: string, at: number, said: string) =>
+    t.mutation(internal.conversations.startTurn, {
+      conversation: conversationRow(id, "t1", "a1", at),
+      create: true,
+      replaceAfter: null,
+      userMessage: messageInput(`${id}-u1`, id, "t1", { createdAt: at, parts: text(said) }),
+    });
+  await start("c1", T0 + 1, "Ваша посылка №42 — в пути! (ETA: 3 days)");
+  await start("c2", T0 + 2, "The quick brown fox jumps over the lazy dog near the riverbank at dawn.");
+  await start("c3", T0 + 3, "brown dog, quick fox");
+  const search = (search: string) =>
+    t
+      .query(internal.conversations.listForTenant, { tenantId: "t1", agentId: null, limit: 10, search })
+      .then((l) => l.map((c) => [c.id, c.matchText]));
+  expect(await search("ПОСЫЛКА №42 —")).toEqual([["c1", "Ваша посылка №42 — в пути! (ETA: 3 days)"]]);
+  expect(await search("(eta: 3")).toEqual([["c1", "Ваша посылка №42 — в пути! (ETA: 3 days)"]]);
+  // More trigrams than one Convex search takes (16): the needle itself still decides.
+  expect((await search("quick brown fox jumps over the lazy dog")).map(([id]) => id)).toEqual(["c2"]);
+  expect((await search("quick brown fox jumps over the lazy cat")).map(([id]) => id)).toEqual([]);
+  // Every trigram of "brown fox" is in c3 too, but not the needle.
+  expect((await search("brown fox")).map(([id]) => id)).toEqual(["c2"]);
+  // Under three characters: no trigram, the conversations are read instead.
+  expect((await search("№4")).map(([id]) => id)).toEqual(["c1"]);
+});
+
+test("messages stored before search existed are found once indexForSearch ran", async () => {
+  const t = setup();
+  await world(t);
+  await seedConversation(t, "c1", "t1", "a1", T0 + 1);
+  await seedConversation(t, "c2", "t1", "a1", T0 + 2);
+  // As a deployment from before search: messages without searchGrams.
+  await t.run(async (ctx) => {
+    for (const [id, conversationId, said] of [
+      ["m1", "c1", "refund please"],
+      ["m2", "c2", "where is my refund"],
+    ]) {
+      await ctx.db.insert("messages", {
+        ...messageInput(id, conversationId, "t1", { parts: JSON.stringify([{ type: "text", text: said }]) }),
+        seq: 1,
+        feedbackAt: null,
+      });
+    }
+  });
+  const found = () =>
+    t
+      .query(internal.conversations.listForTenant, { tenantId: "t1", agentId: null, limit: 10, search: "refund" })
+      .then((l) => l.map((c) => c.id));
+  // (convex-test's search fake cannot read documents without the field; Convex leaves them out.)
+  const grams = () => t.run((ctx) => ctx.db.query("messages").collect()).then((m) => m.filter((x) => x.id.startsWith("m")).map((x) => x.searchGrams));
+  expect(await grams()).toEqual([undefined, undefined]);
+  expect(await t.mutation(internal.messages.indexForSearch, { limit: 10 })).toEqual({ indexed: 2, cursor: null });
+  expect(await found()).toEqual(["c2", "c1"]);
+  expect((await grams()).every((g) => typeof g === "string" && g.length > 0)).toBe(true);
+  // Again: nothing left to do.
+  expect(await t.mutation(internal.messages.indexForSearch, {})).toEqual({ indexed: 0, cursor: null });
+});
+
 test("remove deletes the tenant's conversation and its messages only, and keeps usage", async () => {
   const t = setup();
   await world(t);

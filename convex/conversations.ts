@@ -2,6 +2,7 @@
 import { v } from "convex/values";
 import type { Infer } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
+import type { Doc } from "./_generated/dataModel";
 import type { DatabaseReader } from "./_generated/server";
 import {
   appendMessage,
@@ -17,6 +18,7 @@ import {
   deleteConversationSome,
   deleteStep,
   fail,
+  gramQuery,
   loadConversation,
   messageById,
   messageRowOf,
@@ -256,15 +258,95 @@ async function mentions(db: DatabaseReader, conversationId: string, needle: stri
   return null;
 }
 
+/** The most messages one search reads from the search index (Convex scans at most 1,024). */
+const SEARCH_SCAN = 1024;
+
+type ListArgs = {
+  tenantId: string;
+  agentId: string | null;
+  limit: number;
+  before?: ConversationCursor | null;
+  channel?: string | null;
+  status?: ConversationListRow["lastStatus"] | null;
+  rating?: ConversationListRow["rating"] | null;
+  preview?: boolean | null;
+};
+
+/**
+ * The listed row of `conversation` when it passes the list's filters, else null. `matchText` is
+ * the search's match (null without a search).
+ */
+async function listed(
+  db: DatabaseReader,
+  args: ListArgs,
+  conversation: Doc<"conversations">,
+  matchText: string | null,
+): Promise<ConversationListRow | null> {
+  const row = conversationRowOf(conversation);
+  if (args.channel != null && row.channel !== args.channel) return null;
+  if (args.preview != null && row.preview !== args.preview) return null;
+  const shown = { ...row, ...(await summary(db, conversation.id)), matchText };
+  if (args.rating != null && shown.rating !== args.rating) return null;
+  if (args.status != null && shown.lastStatus !== args.status) return null;
+  return shown;
+}
+
+/** Whether `c` comes after the cursor in list order (updatedAt descending, then id descending). */
+function isAfter(c: Doc<"conversations">, before: ConversationCursor | null) {
+  if (before === null) return true;
+  return c.updatedAt < before.updatedAt || (c.updatedAt === before.updatedAt && c.id < before.id);
+}
+
+/**
+ * The conversations with a message containing `needle`, through the trigram search index: the
+ * best-ranked messages holding the needle's trigrams are checked for the needle itself, their
+ * conversations put in list order, then filtered like any list.
+ */
+async function searched(db: DatabaseReader, args: ListArgs, needle: string, query: string) {
+  const hits = await db
+    .query("messages")
+    .withSearchIndex("search_grams", (q) => q.search("searchGrams", query).eq("tenantId", args.tenantId))
+    .take(SEARCH_SCAN);
+  const firstMatch = new Map<string, { seq: number; text: string }>();
+  for (const message of hits) {
+    const text = messageText(message.parts);
+    if (!text.toLowerCase().includes(needle)) continue;
+    const seen = firstMatch.get(message.conversationId);
+    if (seen === undefined || message.seq < seen.seq) firstMatch.set(message.conversationId, { seq: message.seq, text });
+  }
+  const found: { conversation: Doc<"conversations">; text: string }[] = [];
+  for (const [id, match] of firstMatch) {
+    const conversation = await conversationById(db, id);
+    if (conversation === null || conversation.tenantId !== args.tenantId) continue;
+    if (args.agentId !== null && conversation.agentId !== args.agentId) continue;
+    if (!isAfter(conversation, args.before ?? null)) continue;
+    found.push({ conversation, text: match.text });
+  }
+  found.sort(
+    (a, b) =>
+      b.conversation.updatedAt - a.conversation.updatedAt ||
+      (a.conversation.id < b.conversation.id ? 1 : a.conversation.id > b.conversation.id ? -1 : 0),
+  );
+  const rows: ConversationListRow[] = [];
+  for (const { conversation, text } of found) {
+    const row = await listed(db, args, conversation, text);
+    if (row === null) continue;
+    rows.push(row);
+    if (rows.length === args.limit) break;
+  }
+  return rows;
+}
+
 /**
  * A tenant's conversations (optionally one agent's), most recently updated first, then by id
  * descending; up to `limit` of them.
  *
  * - `before`: the last row of the previous page; only conversations after it in that order.
  * - `search`: only conversations where some message's text (its "text" parts, concatenated)
- *   contains it, ignoring case (`matchText` is the first such message's text, uncut; else null); trimmed, and ignored when empty. It reads the tenant's (or
- *   agent's) conversations from `before` on, and their messages, until `limit` match, so a rare
- *   term in a large tenant reads a lot (bounded by Convex's per-query read limits).
+ *   contains it, ignoring case (`matchText` is the first such message's text, uncut; else null);
+ *   trimmed, and ignored when empty. A search of three or more characters goes through the
+ *   messages' trigram search index (at most 1,024 candidate messages per page); a shorter one
+ *   reads the conversations from `before` on, and their messages, until `limit` match.
  */
 export const listForTenant = internalQuery({
   args: {
@@ -285,17 +367,15 @@ export const listForTenant = internalQuery({
     const rows: ConversationListRow[] = [];
     if (limit === 0) return rows;
     const needle = (search ?? "").trim().toLowerCase();
+    const query = gramQuery(needle);
+    if (query !== null) return searched(ctx.db, args, needle, query);
     for (const range of ranges(ctx.db, tenantId, agentId, before)) {
       for await (const conversation of range) {
-        const row = conversationRowOf(conversation);
-        if (args.channel != null && row.channel !== args.channel) continue;
-        if (args.preview != null && row.preview !== args.preview) continue;
         const matchText = needle === "" ? null : await mentions(ctx.db, conversation.id, needle);
         if (needle !== "" && matchText === null) continue;
-        const listed = { ...row, ...(await summary(ctx.db, conversation.id)), matchText };
-        if (args.rating != null && listed.rating !== args.rating) continue;
-        if (args.status != null && listed.lastStatus !== args.status) continue;
-        rows.push(listed);
+        const row = await listed(ctx.db, args, conversation, matchText);
+        if (row === null) continue;
+        rows.push(row);
         if (rows.length === limit) return rows;
       }
     }

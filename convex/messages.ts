@@ -2,6 +2,7 @@
 import { v } from "convex/values";
 import type { Infer } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
+import { internal } from "./_generated/api";
 import { internalMutation, internalQuery } from "./_generated/server";
 import type { DatabaseReader } from "./_generated/server";
 import {
@@ -18,6 +19,7 @@ import {
   newMessage,
   nullable,
   rating,
+  searchGramsOf,
   snippet,
   type FeedbackRow,
 } from "./model";
@@ -165,5 +167,31 @@ export const feedbackForTenant = internalQuery({
       }
     }
     return rows;
+  },
+});
+
+/** Messages one call of `indexForSearch` reads. */
+const INDEX_BATCH = 200;
+
+/**
+ * Gives messages stored before message search existed their `searchGrams`, one page per call,
+ * and schedules itself for the next page, so one `npx convex run messages:indexForSearch` indexes
+ * the whole deployment. Messages that have it are left alone: safe to run again.
+ */
+export const indexForSearch = internalMutation({
+  args: { cursor: v.optional(nullable(v.string())), limit: v.optional(v.number()) },
+  returns: v.object({ indexed: v.number(), cursor: nullable(v.string()) }),
+  handler: async (ctx, { cursor = null, limit = INDEX_BATCH }) => {
+    assertCount(limit, "limit", 1);
+    const page = await ctx.db.query("messages").paginate({ cursor, numItems: limit });
+    let indexed = 0;
+    for (const message of page.page) {
+      if (message.searchGrams !== undefined) continue;
+      await ctx.db.patch("messages", message._id, { searchGrams: searchGramsOf(message.parts) });
+      indexed += 1;
+    }
+    const next = page.isDone ? null : page.continueCursor;
+    if (next !== null) await ctx.scheduler.runAfter(0, internal.messages.indexForSearch, { cursor: next, limit });
+    return { indexed, cursor: next };
   },
 });

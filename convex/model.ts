@@ -357,6 +357,49 @@ export function messageText(parts: string): string {
   return text;
 }
 
+/** The length of the pieces message search indexes a text by (as D1's trigram index). */
+const GRAM = 3;
+
+/** Most grams one search sends: Convex takes at most 16 terms per search query. */
+const MAX_QUERY_GRAMS = 16;
+
+/**
+ * Each distinct trigram of `text` (lower case, by code point) as lowercase hex of its UTF-8
+ * bytes. Convex's search index matches whole words, not substrings; words of hex digits survive
+ * its tokenizer whatever the text held (punctuation, spaces, any script), so a substring search
+ * becomes a search for its trigrams, whose hits are then checked for the substring itself.
+ */
+function gramsOf(text: string): string[] {
+  const chars = Array.from(text.toLowerCase());
+  const grams = new Set<string>();
+  for (let i = 0; i + GRAM <= chars.length; i++) grams.add(hex(chars.slice(i, i + GRAM).join("")));
+  return [...grams];
+}
+
+function hex(text: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(text)) out += byte.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** What a message keeps in `searchGrams` (its search index field) for its parts. */
+export function searchGramsOf(parts: string): string {
+  return gramsOf(messageText(parts)).join(" ");
+}
+
+/**
+ * The search query for messages containing `needle` (already lower case), or null when it is
+ * shorter than a trigram. Up to 16 of its grams, spread over its length: every message that
+ * contains the needle holds all of them, so these are candidates, never misses.
+ */
+export function gramQuery(needle: string): string | null {
+  const grams = gramsOf(needle);
+  if (grams.length === 0) return null;
+  if (grams.length <= MAX_QUERY_GRAMS) return grams.join(" ");
+  const step = (grams.length - 1) / (MAX_QUERY_GRAMS - 1);
+  return Array.from({ length: MAX_QUERY_GRAMS }, (_, i) => grams[Math.round(i * step)]).join(" ");
+}
+
 /** `text` cut to `max` code points with "…" appended when it is longer. */
 export function snippet(text: string, max = SNIPPET_CHARS): string {
   const chars = Array.from(text);
@@ -637,6 +680,7 @@ export async function appendMessage(db: DatabaseWriter, message: NewMessage): Pr
     .first();
   await db.insert("messages", {
     ...message,
+    searchGrams: searchGramsOf(message.parts),
     seq: (last?.seq ?? 0) + 1,
     feedbackAt: message.feedback === null ? null : message.createdAt,
   });

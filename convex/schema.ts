@@ -3,6 +3,7 @@
  * kept in `id` fields; every tenant-scoped read goes through one of the indexes below.
  */
 import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
 import {
   agentDoc,
   apiKeyDoc,
@@ -40,11 +41,14 @@ export default defineSchema({
     .index("by_tenant", ["tenantId", "updatedAt", "id"])
     .index("by_agent", ["tenantId", "agentId", "updatedAt", "id"]),
 
-  messages: defineTable(messageDoc)
+  // `searchGrams` is derived from `parts` (model.ts searchGramsOf) and never leaves the store;
+  // messages stored before it existed get it from messages:indexForSearch.
+  messages: defineTable(messageDoc.extend({ searchGrams: v.optional(v.string()) }))
     .index("by_conversation", ["conversationId", "seq"])
     .index("by_conversation_message", ["conversationId", "id"])
     // Rated answers by time (unrated messages have a null feedbackAt and sort first).
-    .index("by_tenant_feedback", ["tenantId", "feedbackAt", "id"]),
+    .index("by_tenant_feedback", ["tenantId", "feedbackAt", "id"])
+    .searchIndex("search_grams", { searchField: "searchGrams", filterFields: ["tenantId"] }),
 
   usageDaily: defineTable(usageDoc)
     .index("by_key", ["tenantId", "agentId", "day"])

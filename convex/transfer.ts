@@ -19,6 +19,7 @@ import {
   messageById,
   monthlyRow,
   nullable,
+  searchGramsOf,
   tableName,
   tenantById,
 } from "./model";
@@ -35,13 +36,24 @@ export const exportTable = internalQuery({
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
       // Agents stored before versions were counted are exported at version 1, as D1 has them.
-      rows: page.page.map(({ _id, _creationTime, ...row }) =>
-        (table === "agents" ? { ...row, version: (row as { version?: number }).version ?? 1 } : row) as Row,
-      ),
+      rows: page.page.map(({ _id, _creationTime, ...row }) => exported(table, row)),
       cursor: page.isDone ? null : page.continueCursor,
     };
   },
 });
+
+/**
+ * A document as D1 holds it: agents stored before versions were counted at version 1, messages
+ * without `searchGrams` (derived from `parts`, rebuilt on import).
+ */
+function exported(table: TableName, row: Record<string, unknown>): Row {
+  if (table === "agents") return { ...row, version: (row as { version?: number }).version ?? 1 } as Row;
+  if (table === "messages") {
+    const { searchGrams: _derived, ...message } = row;
+    return message as Row;
+  }
+  return row as Row;
+}
 
 /**
  * Inserts rows into a table, skipping rows that are already there (same id; for messages the
@@ -103,7 +115,7 @@ async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): 
       if (taken !== null) {
         fail("Conflict", `Conversation ${message.conversationId} has another message at seq ${message.seq}`);
       }
-      await db.insert("messages", message);
+      await db.insert("messages", { ...message, searchGrams: searchGramsOf(message.parts) });
       return true;
     }
     case "usageDaily": {
