@@ -420,7 +420,7 @@ export const search = internalAction({
     };
     lexical.forEach(add);
     semantic.forEach(add);
-    const best = (vector !== null ? 2 : 1) / (RRF_K + 1);
+    const best = ((words.trim() === "" ? 0 : 1) + (vector !== null ? 1 : 0)) / (RRF_K + 1);
     const ranked = [...scores.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, topK);
     const out: ChunkHit[] = [];
     for (const [id, score] of ranked) {

@@ -45,8 +45,20 @@ fn only(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
 }
 
 /// `POST …/search` `{query, topK}`: the query and how many hits (default 5).
-pub fn search_body(body: &Value) -> Result<(String, u32), ApiError> {
-    only(body, &["query", "topK"])?;
+pub fn search_body(body: &Value) -> Result<(String, u32, Rankings), ApiError> {
+    only(body, &["query", "topK", "mode"])?;
+    let rankings = match body.get("mode").and_then(Value::as_str) {
+        None if body.get("mode").is_none_or(Value::is_null) => Rankings::Hybrid,
+        Some("hybrid") => Rankings::Hybrid,
+        Some("lexical") => Rankings::Lexical,
+        Some("vector") => Rankings::Vector,
+        _ => {
+            return Err(ApiError::invalid(
+                "mode",
+                "mode must be hybrid, lexical or vector.",
+            ))
+        }
+    };
     let query = string_field(body, "query", 2_000)?;
     let top_k = match body.get("topK") {
         None | Some(Value::Null) => crate::knowledge::DEFAULT_TOP_K,
@@ -57,7 +69,19 @@ pub fn search_body(body: &Value) -> Result<(String, u32), ApiError> {
                 ApiError::invalid("topK", format!("topK must be 1 to {MAX_SEARCH_TOP_K}."))
             })? as u32,
     };
-    Ok((query, top_k))
+    Ok((query, top_k, rankings))
+}
+
+/// Which rankings a search runs (the playground and the benchmark compare them; chat uses
+/// `Hybrid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rankings {
+    /// Keywords and vectors, fused (vectors only when embeddings are configured).
+    Hybrid,
+    /// Keywords (BM25) only.
+    Lexical,
+    /// Vectors only.
+    Vector,
 }
 
 /// A new source as the API accepts it.
@@ -772,10 +796,26 @@ pub async fn retrieve<S: Store + KnowledgeStore, E: Embedder>(
     top_k: u32,
     min_score: f64,
 ) -> Result<Retrieval, StoreError> {
-    let fts = fts_query(query);
+    let only_some = (tenant_id, bases, query, top_k, min_score);
+    retrieve_with(store, embedder, only_some, Rankings::Hybrid).await
+}
+
+/// `retrieve` with a choice of rankings; `what` is `(tenant, bases, query, top_k, min_score)`.
+pub async fn retrieve_with<S: Store + KnowledgeStore, E: Embedder>(
+    store: &S,
+    embedder: &E,
+    what: (&str, &[String], &str, u32, f64),
+    rankings: Rankings,
+) -> Result<Retrieval, StoreError> {
+    let (tenant_id, bases, query, top_k, min_score) = what;
+    let fts = if rankings == Rankings::Vector {
+        String::new()
+    } else {
+        fts_query(query)
+    };
     let mut vector = None;
     let mut tokens = 0;
-    if embedder.enabled() && !query.trim().is_empty() {
+    if embedder.enabled() && rankings != Rankings::Lexical && !query.trim().is_empty() {
         if let Ok((mut vectors, used)) = embedder.embed(&[query.to_owned()], InputKind::Query).await
         {
             vector = vectors.pop();

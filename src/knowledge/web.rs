@@ -8,6 +8,9 @@ pub const USER_AGENT: &str = "EdgeAgentChat";
 /// Most pages one sitemap source takes, whatever it asks for.
 pub const MAX_SITEMAP_PAGES: u32 = 500;
 
+/// A robots.txt group: its user agents and its rules (`true`: allow).
+type Group = (Vec<String>, Vec<(bool, String)>);
+
 /// The allow/disallow rules that apply to us.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Robots {
@@ -19,7 +22,7 @@ impl Robots {
     pub fn parse(text: &str) -> Self {
         let ours = USER_AGENT.to_ascii_lowercase();
         // Groups: (agents, rules); consecutive user-agent lines open one group.
-        let mut groups: Vec<(Vec<String>, Vec<(bool, String)>)> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
         let mut last_was_agent = false;
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("").trim();

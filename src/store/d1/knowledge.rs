@@ -1,6 +1,9 @@
 //! `KnowledgeStore` on D1: FTS5 for the lexical ranking, exact cosine over the bases' vectors
 //! (read once per base version and kept per isolate) for the vector ranking, fused in Rust.
 
+// The store layer itself: it implements the methods the tenant-scoped handle wraps.
+#![allow(clippy::disallowed_methods)]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -310,7 +313,7 @@ impl KnowledgeStore for D1Store {
         };
         let lexical_ids: Vec<String> = lexical.iter().map(id_of).collect();
         let fused = fuse(&lexical_ids, &vector_ids, query.top_k);
-        let lists = if query.vector.is_some() { 2.0 } else { 1.0 };
+        let lists = f64::from(u8::from(!query.fts.is_empty()) + u8::from(query.vector.is_some()));
         let best = best_fused_score() * lists / 2.0;
         let mut rows: HashMap<String, Value> =
             lexical.into_iter().map(|c| (id_of(&c), c)).collect();

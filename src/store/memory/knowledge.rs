@@ -234,7 +234,8 @@ impl KnowledgeStore for MemoryStore {
             .map(|(id, _)| id)
             .collect(),
         };
-        let best = best_fused_score() * if query.vector.is_some() { 1.0 } else { 0.5 };
+        let lists = u8::from(!query.fts.is_empty()) + u8::from(query.vector.is_some());
+        let best = best_fused_score() * f64::from(lists) / 2.0;
         let by_id: HashMap<&str, &(Source, NewChunk)> =
             mine.iter().map(|e| (e.1.id.as_str(), *e)).collect();
         Ok(fuse(&lexical, &vector, query.top_k)

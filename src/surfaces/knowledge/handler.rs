@@ -167,13 +167,19 @@ pub async fn handle(
         KnowledgeRoute::Search(base_id) => {
             base_of(&store, tenant, &base_id).await?;
             let body: Value = read_json(&mut req, MAX_JSON_BYTES, false).await?;
-            let (text, top_k) = kn::search_body(&body)?;
+            let (text, top_k, rankings) = kn::search_body(&body)?;
             let embedder = HttpEmbedder(embedding_settings(env));
-            let found =
-                kn::retrieve(&store, &embedder, tenant, &[base_id], &text, top_k, 0.0).await?;
+            let bases = [base_id];
+            let what = (tenant, &bases[..], text.as_str(), top_k, 0.0);
+            let found = kn::retrieve_with(&store, &embedder, what, rankings).await?;
+            let mode = match (rankings, found.semantic) {
+                (kn::Rankings::Vector, _) => "vector",
+                (kn::Rankings::Hybrid, true) => "hybrid",
+                _ => "lexical",
+            };
             json_response(&json!({
                 "hits": found.hits.iter().map(hit_view).collect::<Vec<Value>>(),
-                "mode": if found.semantic { "hybrid" } else { "lexical" },
+                "mode": mode,
             }))
         }
     }
