@@ -25,6 +25,8 @@ import {
 import type { ChunkHit } from "./knowledgeModel";
 
 const RRF_K = 60;
+/** The keyword ranking's weight in the fusion (src/knowledge/rank.rs LEXICAL_WEIGHT). */
+const LEXICAL_WEIGHT = 0.5;
 
 async function baseById(db: DatabaseReader, tenantId: string, baseId: string) {
   const base = await db
@@ -414,13 +416,13 @@ export const search = internalAction({
     }
     const scores = new Map<string, number>();
     const ranks = new Map<string, number>();
-    const add = (id: string, i: number) => {
-      scores.set(id, (scores.get(id) ?? 0) + 1 / (RRF_K + i + 1));
+    const add = (weight: number) => (id: string, i: number) => {
+      scores.set(id, (scores.get(id) ?? 0) + weight / (RRF_K + i + 1));
       ranks.set(id, Math.min(ranks.get(id) ?? Infinity, i + 1));
     };
-    lexical.forEach(add);
-    semantic.forEach(add);
-    const best = ((words.trim() === "" ? 0 : 1) + (vector !== null ? 1 : 0)) / (RRF_K + 1);
+    lexical.forEach(add(LEXICAL_WEIGHT));
+    semantic.forEach(add(1));
+    const best = ((words.trim() === "" ? 0 : LEXICAL_WEIGHT) + (vector !== null ? 1 : 0)) / (RRF_K + 1);
     const ranked = [...scores.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, topK);
     const out: ChunkHit[] = [];
     for (const [id, score] of ranked) {

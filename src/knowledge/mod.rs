@@ -228,8 +228,23 @@ pub fn finish_hits(mut hits: Vec<Hit>, min_score: f64, top_k: usize) -> Vec<Hit>
     hits
 }
 
+/// Words too common to rank by (English, German, Spanish, French, Portuguese), left out of the
+/// keyword query: matching only them says nothing about a chunk.
+const STOPWORDS: &[&str] = &[
+    "about", "after", "all", "and", "any", "are", "but", "can", "could", "did", "does", "doesn",
+    "don", "for", "from", "get", "had", "has", "have", "how", "into", "its", "just", "more", "not",
+    "off", "one", "our", "out", "than", "that", "the", "their", "them", "then", "there", "these",
+    "they", "this", "too", "very", "was", "way", "what", "when", "where", "which", "while", "who",
+    "why", "will", "with", "would", "you", "your", "der", "die", "das", "den", "dem", "des", "ein",
+    "eine", "einen", "und", "ist", "für", "mit", "auf", "wie", "ich", "sie", "wir", "gibt", "habe",
+    "lange", "los", "las", "una", "uno", "por", "para", "con", "que", "qué", "del", "cómo", "les",
+    "des", "une", "pour", "avec", "est", "dans", "sur", "puis", "comment", "combien", "uma", "com",
+    "não", "para", "quanto", "posso",
+];
+
 /// An FTS5 query matching any of the words of `text` (each quoted, so no word is an operator);
-/// empty when it has none. Words of one or two letters are dropped: they match everything.
+/// empty when it has none. Words of one or two letters and `STOPWORDS` are dropped: they
+/// match everything.
 pub fn fts_query(text: &str) -> String {
     let mut words: Vec<String> = Vec::new();
     // `-` and `_` stay inside words, as the index's tokenizer keeps them (product codes).
@@ -239,6 +254,9 @@ pub fn fts_query(text: &str) -> String {
         .filter(|w| w.chars().count() > 2)
     {
         let word = word.to_lowercase();
+        if STOPWORDS.contains(&word.as_str()) {
+            continue;
+        }
         if !words.contains(&word) && words.len() < 16 {
             words.push(word);
         }
@@ -428,14 +446,15 @@ mod tests {
     fn fts_queries_quote_words_and_drop_short_ones() {
         assert_eq!(
             fts_query("What is the refund policy?"),
-            "\"what\" OR \"the\" OR \"refund\" OR \"policy\""
+            "\"refund\" OR \"policy\"",
+            "common words are left out"
         );
         assert_eq!(fts_query("a OR b \"; DROP"), "\"drop\"");
         assert_eq!(fts_query("  "), "");
         assert_eq!(fts_query("SKU-4411 -- x_"), "\"sku-4411\"");
         assert_eq!(
             fts_query("Rückgabe für Geräte"),
-            "\"rückgabe\" OR \"für\" OR \"geräte\""
+            "\"rückgabe\" OR \"geräte\""
         );
         assert_eq!(fts_query(&"word ".repeat(40)), "\"word\"");
     }

@@ -4,6 +4,11 @@
 /// RRF's damping constant (the value of the original paper, also Elastic's and Azure's).
 pub const RRF_K: f64 = 60.0;
 
+/// The keyword ranking's weight in the fusion (the vector ranking's is 1). Below 1, a chunk
+/// only keywords found ranks under the vector ranking's top results, and keywords mostly
+/// confirm (lift what both found); measured on bench/knowledge-eval.mjs, see bench/.
+pub const LEXICAL_WEIGHT: f64 = 0.5;
+
 /// Cosine similarity; 0 for vectors of different lengths or zero length.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() || a.is_empty() {
@@ -26,9 +31,14 @@ pub fn top_k<I: Clone + Ord>(
     scored: impl IntoIterator<Item = (I, f32)>,
     k: usize,
 ) -> Vec<(I, f32)> {
+    let order = |a: &(I, f32), b: &(I, f32)| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0));
     let mut all: Vec<(I, f32)> = scored.into_iter().filter(|(_, s)| s.is_finite()).collect();
-    all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    all.truncate(k);
+    // Partition first: sorting only the k best keeps a search over many vectors linear.
+    if all.len() > k {
+        all.select_nth_unstable_by(k, order);
+        all.truncate(k);
+    }
+    all.sort_by(order);
     all
 }
 
@@ -45,11 +55,12 @@ pub struct Fused<I> {
     pub vector_rank: Option<usize>,
 }
 
-/// Reciprocal rank fusion of two ranked lists (best first), best first; at most `k`.
+/// Weighted reciprocal rank fusion of two ranked lists (best first), best first; at most `k`.
 pub fn fuse<I: Clone + PartialEq + Ord>(lexical: &[I], vector: &[I], k: usize) -> Vec<Fused<I>> {
     let mut out: Vec<Fused<I>> = Vec::new();
     let mut add = |id: &I, rank: usize, lexical_list: bool| {
-        let gain = 1.0 / (RRF_K + rank as f64);
+        let weight = if lexical_list { LEXICAL_WEIGHT } else { 1.0 };
+        let gain = weight / (RRF_K + rank as f64);
         let entry = match out.iter_mut().position(|f| &f.id == id) {
             Some(i) => &mut out[i],
             None => {
@@ -81,10 +92,11 @@ pub fn fuse<I: Clone + PartialEq + Ord>(lexical: &[I], vector: &[I], k: usize) -
     out
 }
 
-/// The best possible fused score: first in both lists. Scores are shown divided by it, so a
-/// hit ranked first by both reads 1.0 and a score floor means the same for every `k`.
-pub fn best_fused_score() -> f64 {
-    2.0 / (RRF_K + 1.0)
+/// The best possible fused score of the rankings that ran: first in each. Scores are shown
+/// divided by it, so a hit ranked first by every ranking reads 1.0.
+pub fn best_score(lexical: bool, vector: bool) -> f64 {
+    let weights = if lexical { LEXICAL_WEIGHT } else { 0.0 } + if vector { 1.0 } else { 0.0 };
+    weights / (RRF_K + 1.0)
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -157,10 +169,15 @@ mod tests {
     fn fusion_rewards_items_both_lists_agree_on() {
         let fused = fuse(&["a", "b", "c"], &["c", "d", "a"], 10);
         let order: Vec<&str> = fused.iter().map(|f| f.id).collect();
-        assert_eq!(order, vec!["a", "c", "b", "d"]);
-        assert_eq!(fused[0].lexical_rank, Some(1));
-        assert_eq!(fused[0].vector_rank, Some(3));
-        assert!((fuse(&["x"], &["x"], 1)[0].score - best_fused_score()).abs() < 1e-12);
+        assert_eq!(
+            order,
+            vec!["c", "a", "d", "b"],
+            "both lists beat one; vectors weigh more"
+        );
+        assert_eq!(fused[1].lexical_rank, Some(1));
+        assert_eq!(fused[1].vector_rank, Some(3));
+        assert!((fuse(&["x"], &["x"], 1)[0].score - best_score(true, true)).abs() < 1e-12);
+        assert!((fuse(&["x"], &[], 1)[0].score - best_score(true, false)).abs() < 1e-12);
         assert_eq!(fuse::<&str>(&[], &[], 3), vec![]);
         assert_eq!(fuse(&["a", "b"], &[], 1).len(), 1);
     }
@@ -169,6 +186,11 @@ mod tests {
     fn top_k_orders_by_score_then_id_and_drops_nan() {
         let got = top_k(vec![("b", 0.5), ("a", 0.5), ("c", 0.9), ("d", f32::NAN)], 3);
         assert_eq!(got, vec![("c", 0.9), ("a", 0.5), ("b", 0.5)]);
+        assert_eq!(
+            top_k(vec![("b", 0.5), ("a", 0.5), ("c", 0.9)], 2),
+            vec![("c", 0.9), ("a", 0.5)]
+        );
+        assert_eq!(top_k(vec![("a", 1.0)], 0), vec![]);
     }
 
     #[test]

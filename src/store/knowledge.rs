@@ -206,9 +206,15 @@ pub const LEXICAL_SEARCH: &str = "SELECT c.id, c.source_id, c.base_id, c.kind, c
 pub const BASE_VERSIONS: &str = "SELECT id, updated_at FROM knowledge_bases \
      WHERE tenant_id = ?1 AND id IN (SELECT value FROM json_each(?2))";
 
-/// Every vector of a tenant's base. `?1` base, `?2` tenant.
-pub const BASE_VECTORS: &str = "SELECT id, vector FROM knowledge_chunks \
-     WHERE base_id = ?1 AND tenant_id = ?2 AND vector IS NOT NULL";
+/// The vectors of a tenant's base. `?1` base, `?2` tenant.
+/// One page of them, in rowid order from after `?3`, at most `?4` (pages keep each D1 answer,
+/// and the memory it takes on both sides, small).
+pub const BASE_VECTORS: &str = "SELECT rowid AS row, id, vector FROM knowledge_chunks \
+     WHERE base_id = ?1 AND tenant_id = ?2 AND rowid > ?3 AND vector IS NOT NULL \
+     ORDER BY rowid LIMIT ?4";
+
+/// Vectors per `BASE_VECTORS` page.
+pub const VECTORS_PER_PAGE: i64 = 1_000;
 
 /// A tenant's chunks by id. `?1` tenant, `?2` JSON array of ids.
 pub const CHUNKS_BY_ID: &str = "SELECT id, source_id, base_id, kind, title, url, heading, text \

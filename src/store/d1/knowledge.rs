@@ -16,7 +16,7 @@ use super::super::knowledge::{
 use super::super::rows::{Param, FIRST_PAGE_BEFORE};
 use super::super::{in_batches, StoreError};
 use super::{page_params, D1Store};
-use crate::knowledge::rank::{best_fused_score, cosine, decode_vector, fuse, top_k};
+use crate::knowledge::rank::{best_score, cosine, decode_vector, fuse, top_k};
 use crate::knowledge::{Hit, KnowledgeBase, NewChunk, SearchQuery, Source};
 
 /// Bases whose vectors an isolate keeps (the least recently loaded goes first).
@@ -70,15 +70,31 @@ impl D1Store {
         if let Some(vectors) = cached(base_id, version) {
             return Ok(vectors);
         }
-        let rows: Vec<Value> = self
-            .all(sql::BASE_VECTORS, &[base_id.into(), tenant_id.into()])
-            .await?;
-        let vectors: Vectors = Rc::new(
-            pairs(&rows, ("id", "id"), ("vector", "vector"))
-                .into_iter()
-                .filter_map(|(id, v)| decode_vector(v.as_str()?).map(|v| (id, v)))
-                .collect(),
-        );
+        let mut all: Vec<(String, Vec<f32>)> = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let params = [
+                base_id.into(),
+                tenant_id.into(),
+                Param::Int(after),
+                Param::Int(sql::VECTORS_PER_PAGE),
+            ];
+            let rows: Vec<Value> = self.all(sql::BASE_VECTORS, &params).await?;
+            let full = rows.len() as i64 == sql::VECTORS_PER_PAGE;
+            after = rows
+                .last()
+                .and_then(|r| r.get("row").and_then(Value::as_i64))
+                .unwrap_or(after);
+            all.extend(
+                pairs(&rows, ("id", "id"), ("vector", "vector"))
+                    .into_iter()
+                    .filter_map(|(id, v)| decode_vector(v.as_str()?).map(|v| (id, v))),
+            );
+            if !full {
+                break;
+            }
+        }
+        let vectors: Vectors = Rc::new(all);
         remember(base_id, version, vectors.clone());
         Ok(vectors)
     }
@@ -292,13 +308,15 @@ impl KnowledgeStore for D1Store {
             for (base_id, version) in &versions {
                 let version = version.as_f64().unwrap_or(0.0) as i64;
                 let vectors = self.base_vectors(tenant_id, base_id, version).await?;
+                // Scored by position: only the best few ids are copied.
                 let best = top_k(
                     vectors
                         .iter()
-                        .map(|(id, v)| (id.clone(), cosine(vector, v))),
+                        .enumerate()
+                        .map(|(i, (_, v))| (i, cosine(vector, v))),
                     query.candidates,
                 );
-                scored.extend(best);
+                scored.extend(best.into_iter().map(|(i, s)| (vectors[i].0.clone(), s)));
             }
             vector_ids = top_k(scored, query.candidates)
                 .into_iter()
@@ -313,8 +331,7 @@ impl KnowledgeStore for D1Store {
         };
         let lexical_ids: Vec<String> = lexical.iter().map(id_of).collect();
         let fused = fuse(&lexical_ids, &vector_ids, query.top_k);
-        let lists = f64::from(u8::from(!query.fts.is_empty()) + u8::from(query.vector.is_some()));
-        let best = best_fused_score() * lists / 2.0;
+        let best = best_score(!query.fts.is_empty(), query.vector.is_some());
         let mut rows: HashMap<String, Value> =
             lexical.into_iter().map(|c| (id_of(&c), c)).collect();
         let missing: Vec<String> = fused

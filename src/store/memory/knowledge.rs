@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::MemoryStore;
-use crate::knowledge::rank::{best_fused_score, cosine, fuse, top_k};
+use crate::knowledge::rank::{best_score, cosine, fuse, top_k};
 use crate::knowledge::{Hit, KnowledgeBase, NewChunk, SearchQuery, Source};
 use crate::store::knowledge::{KnowledgeStore, SourceUpdate};
 use crate::store::StoreError;
@@ -234,8 +234,7 @@ impl KnowledgeStore for MemoryStore {
             .map(|(id, _)| id)
             .collect(),
         };
-        let lists = u8::from(!query.fts.is_empty()) + u8::from(query.vector.is_some());
-        let best = best_fused_score() * f64::from(lists) / 2.0;
+        let best = best_score(!query.fts.is_empty(), query.vector.is_some());
         let by_id: HashMap<&str, &(Source, NewChunk)> =
             mine.iter().map(|e| (e.1.id.as_str(), *e)).collect();
         Ok(fuse(&lexical, &vector, query.top_k)
