@@ -109,6 +109,7 @@ async function main() {
     line("| ranking | recall@5 | MRR@10 | recall@5 paraphrase | code | name | multilingual |");
     line("|---|---|---|---|---|---|---|");
     const scores = {};
+    const lists = { lexical: [], vector: [] };
     for (const mode of ["lexical", "vector", "hybrid"]) {
       const per = { all: [], paraphrase: [], code: [], name: [], multilingual: [] };
       let mrr = 0;
@@ -119,6 +120,7 @@ async function main() {
           const d = bySource.get(h.sourceId);
           if (!docs.includes(d)) docs.push(d);
         }
+        if (lists[mode]) lists[mode].push(docs);
         const found = q.relevant.filter((id) => docs.slice(0, 5).includes(id)).length / q.relevant.length;
         per.all.push(found);
         per[q.kind].push(found);
@@ -128,6 +130,27 @@ async function main() {
       const avg = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       scores[mode] = { recall: avg(per.all), mrr: mrr / QUERIES.length };
       line(`| ${mode} | ${avg(per.all).toFixed(3)} | ${(mrr / QUERIES.length).toFixed(3)} | ${avg(per.paraphrase).toFixed(2)} | ${avg(per.code).toFixed(2)} | ${avg(per.name).toFixed(2)} | ${avg(per.multilingual).toFixed(2)} |`);
+    }
+    // How the keyword weight of the fusion (src/knowledge/rank.rs LEXICAL_WEIGHT) moves the
+    // result, fused here from the two single rankings above exactly as the stores fuse them.
+    line();
+    line("Keyword weight of the fusion (vectors weigh 1), fused from the two rankings above:");
+    line();
+    line("| keyword weight | recall@5 | MRR@10 |");
+    line("|---|---|---|");
+    for (const w of [0.2, 0.3, 0.5, 0.7, 1.0]) {
+      let recall = 0;
+      let mrr = 0;
+      QUERIES.forEach((q, i) => {
+        const score = new Map();
+        lists.lexical[i].forEach((d, r) => score.set(d, (score.get(d) ?? 0) + w / (61 + r)));
+        lists.vector[i].forEach((d, r) => score.set(d, (score.get(d) ?? 0) + 1 / (61 + r)));
+        const ranked = [...score.entries()].sort((a, b) => b[1] - a[1]).map(([d]) => d);
+        recall += q.relevant.filter((id) => ranked.slice(0, 5).includes(id)).length / q.relevant.length;
+        const first = ranked.findIndex((d) => q.relevant.includes(d));
+        mrr += first >= 0 && first < 10 ? 1 / (first + 1) : 0;
+      });
+      line(`| ${w} | ${(recall / QUERIES.length).toFixed(3)} | ${(mrr / QUERIES.length).toFixed(3)} |`);
     }
     const beats = scores.hybrid.recall >= Math.max(scores.lexical.recall, scores.vector.recall) && scores.hybrid.mrr >= Math.max(scores.lexical.mrr, scores.vector.mrr);
     line();

@@ -211,6 +211,14 @@ describe("knowledge", () => {
     assert.equal(refused.status, 400);
     assert.equal(refused.json.error.field, "file");
 
+    const huge = new FormData();
+    huge.append("file", new Blob([Buffer.alloc(30 * 1024 * 1024, "a")], { type: "text/plain" }), "huge.txt");
+    const tooBig = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, form: huge });
+    assert.equal(tooBig.status, 413, "a 30 MB file is refused at once");
+    assert.equal(tooBig.json.error.code, "payload_too_large");
+    const listedAfter = await api("GET", `/api/admin/knowledge-bases/${baseId}/sources?limit=200`, { token: tenantA.key });
+    assert.ok(!listedAfter.json.sources.some((s) => s.title === "huge.txt"), "nothing of it was stored");
+
     const sync = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources/${sources.page.id}/sync`, { token: tenantA.key });
     assert.equal(sync.status, 202);
     const after = await settled(tenantA.key, baseId, sources.page.id);
