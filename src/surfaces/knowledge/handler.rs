@@ -28,6 +28,8 @@ use crate::store::Store;
 const MAX_JSON_BYTES: usize = 2 * 1024 * 1024;
 /// Largest uploaded file.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// How much of a too-large upload is read and dropped before the 413.
+const DRAIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// The queue binding ingestion jobs go to.
 pub const QUEUE_BINDING: &str = "KNOWLEDGE_QUEUE";
 
@@ -237,6 +239,17 @@ async fn read_source(
         .flatten()
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > MAX_FILE_BYTES + 64 * 1024) {
+        // Read and drop the upload (up to DRAIN_UPLOAD_BYTES) so the client, still sending,
+        // gets the 413 rather than a connection reset.
+        if let Ok(mut stream) = req.stream() {
+            let mut seen = 0usize;
+            while let Some(Ok(chunk)) = futures::StreamExt::next(&mut stream).await {
+                seen += chunk.len();
+                if seen > DRAIN_UPLOAD_BYTES {
+                    break;
+                }
+            }
+        }
         return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES));
     }
     let form = req
