@@ -3,4 +3,5 @@
 
 pub mod knowledge;
 pub mod management;
+pub mod mcp;
 pub mod widget;
