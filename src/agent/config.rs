@@ -48,6 +48,9 @@ pub struct AgentConfig {
     pub send_page_context: bool,
     /// The knowledge bases it answers from, and how.
     pub knowledge: crate::knowledge::KnowledgeConfig,
+    /// Whether every OpenAI-compatible API call is stored as a conversation (channel `api`), as
+    /// if the caller sent `store: true`.
+    pub store_api_conversations: bool,
 }
 
 impl Default for AgentConfig {
@@ -71,6 +74,7 @@ impl Default for AgentConfig {
             locale: None,
             send_page_context: true,
             knowledge: crate::knowledge::KnowledgeConfig::default(),
+            store_api_conversations: false,
         }
     }
 }

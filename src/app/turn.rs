@@ -4,21 +4,24 @@
 //! retried. The glue reads the store once (`TurnContext`), calls `plan`, runs the engine and
 //! persists what the plan says.
 
+use std::future::Future;
+
 use serde_json::json;
 
 use crate::agent::context::Role;
+use crate::agent::{TurnEnd, TurnOutcome};
 use crate::error::ApiError;
 use crate::store::{
-    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend,
+    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend, StoreError,
     StoredMessage, TurnContext, TurnStart,
 };
 
+mod stateless;
+
+pub use stateless::{check_messages, plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL};
+
 /// Attempts of each write after the answer (the turn has already been streamed).
 pub const PERSIST_ATTEMPTS: u32 = 4;
-
-/// What the visitor reads when a spend cap is reached and no cheaper model is configured.
-pub const OVER_BUDGET: &str =
-    "This assistant has reached its monthly usage limit. Please try again later.";
 
 /// What a surface asks of a turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +63,7 @@ pub fn plan(
     context: TurnContext,
     request: TurnRequest,
 ) -> Result<TurnPlan, ApiError> {
-    let models = models_within_budget(agent, context.spend)
-        .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
+    let models = models_within_budget(agent, context.spend).ok_or(ApiError::SpendCapReached)?;
     let (conversation, mut history, count, resent, create) = match context.conversation {
         // Another agent's, tenant's or visitor's conversation looks like no conversation at all.
         ConversationState::Foreign => return Err(ApiError::NotFound("Conversation")),
@@ -180,6 +182,69 @@ pub fn system_prompt(agent: &Agent, context_note: Option<String>) -> String {
 /// inside the 30 s `wait_until` allows after the response.
 pub fn retry_pause_ms(attempt: u32) -> u64 {
     250 * 4u64.pow(attempt.saturating_sub(1).min(8))
+}
+
+/// Runs a store write after the answer until it succeeds, at most `PERSIST_ATTEMPTS` times,
+/// with `retry_pause_ms` between attempts (`pause` sleeps; `failed` hears of each failure);
+/// true on success.
+pub async fn persist<W, WF, P, PF>(
+    write: W,
+    pause: P,
+    mut failed: impl FnMut(u32, &StoreError),
+) -> bool
+where
+    W: Fn() -> WF,
+    WF: Future<Output = Result<(), StoreError>>,
+    P: Fn(u64) -> PF,
+    PF: Future<Output = ()>,
+{
+    for attempt in 1..=PERSIST_ATTEMPTS {
+        match write().await {
+            Ok(()) => return true,
+            Err(e) => failed(attempt, &e),
+        }
+        if attempt < PERSIST_ATTEMPTS {
+            pause(retry_pause_ms(attempt)).await;
+        }
+    }
+    false
+}
+
+/// The stored assistant message of a turn that ended as `outcome`, at `now`.
+pub fn answer_message(
+    id: String,
+    conversation: &Conversation,
+    outcome: TurnOutcome,
+    now: i64,
+) -> StoredMessage {
+    let (status, finish_reason, error) = match outcome.end {
+        TurnEnd::Finished(reason) => (
+            MessageStatus::Complete,
+            Some(reason.as_str().to_owned()),
+            None,
+        ),
+        TurnEnd::Failed(message) => (
+            MessageStatus::Error,
+            Some("error".to_owned()),
+            Some(message),
+        ),
+        TurnEnd::Aborted => (MessageStatus::Aborted, None, None),
+    };
+    StoredMessage {
+        id,
+        conversation_id: conversation.id.clone(),
+        tenant_id: conversation.tenant_id.clone(),
+        seq: 0,
+        role: Role::Assistant,
+        parts: outcome.parts,
+        status,
+        model: outcome.model,
+        finish_reason,
+        usage: outcome.usage,
+        error,
+        feedback: None,
+        created_at: now,
+    }
 }
 
 #[cfg(test)]
@@ -441,7 +506,7 @@ mod tests {
         stopped.tenant_spend_cap = Some(1.0);
         assert!(matches!(
             plan(&stopped, context, request(None)),
-            Err(ApiError::Unavailable(m)) if m == OVER_BUDGET
+            Err(ApiError::SpendCapReached)
         ));
     }
 
@@ -457,6 +522,94 @@ mod tests {
         assert_eq!(system_prompt(&a, Some("Page".into())), "Page");
         a.config.send_page_context = false;
         assert_eq!(system_prompt(&a, Some("Page".into())), " ");
+    }
+
+    #[test]
+    fn writes_are_retried_a_bounded_number_of_times() {
+        use std::cell::{Cell, RefCell};
+        let calls = Cell::new(0);
+        let pauses = RefCell::new(Vec::new());
+        let failures = RefCell::new(Vec::new());
+        let succeeds_third = futures::executor::block_on(persist(
+            || {
+                calls.set(calls.get() + 1);
+                std::future::ready(if calls.get() < 3 {
+                    Err(StoreError::Unavailable("busy".into()))
+                } else {
+                    Ok(())
+                })
+            },
+            |ms| {
+                pauses.borrow_mut().push(ms);
+                std::future::ready(())
+            },
+            |attempt, _| failures.borrow_mut().push(attempt),
+        ));
+        assert!(succeeds_third);
+        assert_eq!(pauses.borrow().as_slice(), [250, 1_000]);
+        assert_eq!(failures.borrow().as_slice(), [1, 2]);
+        calls.set(0);
+        let never = futures::executor::block_on(persist(
+            || {
+                calls.set(calls.get() + 1);
+                std::future::ready(Err(StoreError::Unavailable("down".into())))
+            },
+            |_| std::future::ready(()),
+            |_, _| {},
+        ));
+        assert!(!never);
+        assert_eq!(calls.get(), PERSIST_ATTEMPTS);
+    }
+
+    #[test]
+    fn answers_are_stored_with_how_the_turn_ended() {
+        use crate::llm::{FinishReason, Usage};
+        let conversation = Conversation {
+            id: "c1".into(),
+            tenant_id: "t1".into(),
+            agent_id: "a1".into(),
+            visitor_id: None,
+            created_at: 0,
+            updated_at: 0,
+            page_url: None,
+            channel: None,
+            preview: false,
+        };
+        let outcome = |end| TurnOutcome {
+            parts: vec![json!({"type": "text", "text": "Hi"})],
+            model: Some("m".into()),
+            end,
+            usage: Usage::default(),
+        };
+        let done = answer_message(
+            "m1".into(),
+            &conversation,
+            outcome(TurnEnd::Finished(FinishReason::ToolCalls)),
+            9,
+        );
+        assert_eq!(
+            (done.status, done.finish_reason.as_deref(), done.created_at),
+            (MessageStatus::Complete, Some("tool-calls"), 9)
+        );
+        assert_eq!(
+            (done.tenant_id.as_str(), done.role),
+            ("t1", Role::Assistant)
+        );
+        let failed = answer_message(
+            "m2".into(),
+            &conversation,
+            outcome(TurnEnd::Failed("down".into())),
+            9,
+        );
+        assert_eq!(
+            (failed.status, failed.error.as_deref()),
+            (MessageStatus::Error, Some("down"))
+        );
+        let left = answer_message("m3".into(), &conversation, outcome(TurnEnd::Aborted), 9);
+        assert_eq!(
+            (left.status, left.finish_reason),
+            (MessageStatus::Aborted, None)
+        );
     }
 
     #[test]

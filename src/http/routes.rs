@@ -17,6 +17,12 @@ pub enum Route {
     Tenant(TenantRoute),
     /// A knowledge management endpoint (tenant secret key).
     Knowledge(KnowledgeRoute),
+    /// An OpenAI-compatible endpoint (an API key, or the tenant's secret key).
+    OpenAi(OpenAiRoute),
+    /// `OPTIONS` on an OpenAI-compatible endpoint: the CORS preflight.
+    OpenAiPreflight,
+    /// The MCP server (an MCP key, or the tenant's secret key).
+    Mcp(McpRoute),
 }
 
 /// Endpoints of a tenant's knowledge bases (tenant secret key).
@@ -44,6 +50,28 @@ pub enum KnowledgeRoute {
     SyncSource(String, String),
     /// `POST /api/admin/knowledge-bases/{id}/search`
     Search(String),
+}
+
+/// The MCP server's endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpRoute {
+    /// `POST /mcp`: the agents the key reaches.
+    Tenant,
+    /// `POST /mcp/{agentId}`: one agent.
+    Agent(String),
+    /// `GET /.well-known/oauth-protected-resource/mcp[/{agentId}]`: RFC 9728 metadata.
+    Metadata(Option<String>),
+}
+
+/// The OpenAI-compatible endpoints: every agent is a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenAiRoute {
+    /// `POST /v1/chat/completions`
+    ChatCompletions,
+    /// `GET /v1/models`
+    Models,
+    /// `GET /v1/models/{model}`
+    Model(String),
 }
 
 /// Endpoints a web page calls with an agent's publishable key.
@@ -196,9 +224,21 @@ enum Kind {
     DeleteSource,
     SyncSource,
     SearchBase,
+    ChatCompletions,
+    Models,
+    Model,
+    McpTenant,
+    McpAgent,
+    McpMetadata,
+    McpAgentMetadata,
 }
 
 impl Kind {
+    /// OpenAI-compatible endpoints: they answer CORS preflights (the key decides the rest).
+    fn is_openai(self) -> bool {
+        matches!(self, Kind::ChatCompletions | Kind::Models | Kind::Model)
+    }
+
     /// Widget endpoints are called from web pages: they answer CORS preflights.
     fn is_widget(self) -> bool {
         matches!(
@@ -317,6 +357,21 @@ const TABLE: &[(&str, &str, Kind)] = &[
         "/api/admin/knowledge-bases/{baseId}/search",
         Kind::SearchBase,
     ),
+    ("POST", "/v1/chat/completions", Kind::ChatCompletions),
+    ("GET", "/v1/models", Kind::Models),
+    ("GET", "/v1/models/{model}", Kind::Model),
+    ("POST", "/mcp", Kind::McpTenant),
+    ("POST", "/mcp/{agentId}", Kind::McpAgent),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        Kind::McpMetadata,
+    ),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp/{agentId}",
+        Kind::McpAgentMetadata,
+    ),
 ];
 
 /// Every endpoint as (method, path template), the way the OpenAPI document lists them.
@@ -371,6 +426,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     }
     match elsewhere {
         Some(kind) if method == "OPTIONS" && kind.is_widget() => Ok(Route::Preflight),
+        Some(kind) if method == "OPTIONS" && kind.is_openai() => Ok(Route::OpenAiPreflight),
         Some(_) => Err(NoMatch::WrongMethod),
         None => Err(NoMatch::NotFound),
     }
@@ -444,6 +500,13 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
             Route::Knowledge(K::SyncSource(base, next()))
         }
         Kind::SearchBase => Route::Knowledge(K::Search(next())),
+        Kind::ChatCompletions => Route::OpenAi(OpenAiRoute::ChatCompletions),
+        Kind::Models => Route::OpenAi(OpenAiRoute::Models),
+        Kind::Model => Route::OpenAi(OpenAiRoute::Model(next())),
+        Kind::McpTenant => Route::Mcp(McpRoute::Tenant),
+        Kind::McpAgent => Route::Mcp(McpRoute::Agent(next())),
+        Kind::McpMetadata => Route::Mcp(McpRoute::Metadata(None)),
+        Kind::McpAgentMetadata => Route::Mcp(McpRoute::Metadata(Some(next()))),
     }
 }
 
@@ -596,6 +659,31 @@ mod tests {
             resolve("POST", "/api/admin/agents/a/tools/t/test/"),
             Ok(Route::Tenant(TenantRoute::TestTool("a".into(), "t".into())))
         );
+    }
+
+    #[test]
+    fn resolves_the_openai_compatible_api() {
+        assert_eq!(
+            resolve("POST", "/v1/chat/completions"),
+            Ok(Route::OpenAi(OpenAiRoute::ChatCompletions))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models"),
+            Ok(Route::OpenAi(OpenAiRoute::Models))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models/agent:support"),
+            Ok(Route::OpenAi(OpenAiRoute::Model("agent:support".into())))
+        );
+        assert_eq!(
+            resolve("OPTIONS", "/v1/chat/completions"),
+            Ok(Route::OpenAiPreflight)
+        );
+        assert_eq!(
+            resolve("GET", "/v1/chat/completions"),
+            Err(NoMatch::WrongMethod)
+        );
+        assert_eq!(resolve("POST", "/v1/completions"), Err(NoMatch::NotFound));
     }
 
     #[test]

@@ -224,6 +224,8 @@ pub fn key(k: &ApiKey) -> Value {
         "id": k.id, "tenantId": k.tenant_id, "agentId": k.agent_id, "kind": k.kind.as_str(),
         "name": k.name, "lookup": k.lookup, "hash": k.hash, "masked": k.masked,
         "createdAt": k.created_at, "revokedAt": k.revoked_at,
+        "scopeAgents": k.scope.agents, "browser": k.scope.browser,
+        "perMinute": k.scope.per_minute,
     })
 }
 

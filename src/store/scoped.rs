@@ -253,6 +253,7 @@ mod tests {
             masked: String::new(),
             created_at: 0,
             revoked_at: None,
+            scope: Default::default(),
         }
     }
 

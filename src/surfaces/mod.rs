@@ -4,4 +4,5 @@
 pub mod knowledge;
 pub mod management;
 pub mod mcp;
+pub mod openai;
 pub mod widget;

@@ -93,6 +93,8 @@ export async function showAgent(id, view) {
       navigator.clipboard.writeText(snippet).then(() => say("Snippet copied.", "ok"), () => say("Copying failed: select the snippet and copy it by hand.", "error"));
     } }) : null));
 
+  view.append(apiCard(agent));
+
   const editor = agentForm(agent, false);
   const reload = h("button.secondary", { type: "button", hidden: true, text: "Load the latest version (discards your edits)", onclick: () => {
     if (confirm("Discard your edits and load the latest saved version?")) go(`agent/${agent.id}`);
@@ -140,6 +142,56 @@ function stripNulls(value) {
   return value;
 }
 
+/** Code that calls the agent as an OpenAI-compatible model, in each client's words. */
+export function apiSnippets(base, model) {
+  const body = JSON.stringify({ model, messages: [{ role: "user", content: "Hello!" }] });
+  return {
+    JavaScript: `import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: "${base}", apiKey: process.env.AGENT_API_KEY });
+const completion = await client.chat.completions.create({
+  model: "${model}",
+  messages: [{ role: "user", content: "Hello!" }],
+});
+console.log(completion.choices[0].message.content);`,
+    Python: `from openai import OpenAI
+import os
+
+client = OpenAI(base_url="${base}", api_key=os.environ["AGENT_API_KEY"])
+completion = client.chat.completions.create(
+    model="${model}",
+    messages=[{"role": "user", "content": "Hello!"}],
+)
+print(completion.choices[0].message.content)`,
+    curl: `curl ${base}/chat/completions \\
+  -H "Authorization: Bearer $AGENT_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '${body}'`,
+  };
+}
+
+/** "Use it as an OpenAI-compatible model": the model id, the base URL and a copyable snippet. */
+function apiCard(agent) {
+  const base = `${location.origin}/v1`;
+  const snippets = apiSnippets(base, agent.id);
+  const code = h("code#api-snippet", { text: snippets.JavaScript });
+  const lang = select("api-language", "JavaScript", Object.keys(snippets).map((k) => [k, k]));
+  lang.id = nextId();
+  lang.addEventListener("change", () => { code.textContent = snippets[lang.value]; });
+  return h("section.card", { "aria-labelledby": "api-title" },
+    h("h2#api-title", { text: "OpenAI-compatible API" }),
+    h("p.muted", null, "Any OpenAI client can call this agent: its prompt, models, tools and limits apply on the server. Create an API key under ",
+      h("a", { href: "#keys", text: "Keys" }), " (kind “API”) and set it as AGENT_API_KEY."),
+    h("dl.facts", null,
+      h("dt", { text: "Model id" }), h("dd", null, h("code#api-model", { text: agent.id })),
+      h("dt", { text: "Base URL" }), h("dd", null, h("code#api-base", { text: base }))),
+    h("div.field", null, h("label", { for: lang.id, text: "Snippet" }), lang),
+    h("pre.snippet", null, code),
+    h("button.secondary", { type: "button", text: "Copy API snippet", onclick: () => {
+      navigator.clipboard.writeText(code.textContent).then(() => say("Snippet copied.", "ok"), () => say("Copying failed: select the snippet and copy it by hand.", "error"));
+    } }));
+}
+
 /** The agent editor. read() returns the full config (null clears a field: merge patch). */
 function agentForm(agent, creating) {
   let base = JSON.parse(JSON.stringify(agent.config || {}));
@@ -162,6 +214,7 @@ function agentForm(agent, creating) {
     maxSteps: field("Most tool rounds per answer (maxSteps)", input("maxSteps", c.maxSteps, { type: "number", min: "1", max: String(MAX_STEPS) }), `1-${MAX_STEPS}. Empty: the default (5).`),
     allowedOrigins: field("Allowed origins", area("allowedOrigins", (c.allowedOrigins || []).join("\n"), 3), "One per line: the sites that may show this chat, e.g. https://www.example.com or https://*.example.com. The worker refuses every other site."),
     requireVerifiedUser: checkbox("Only verified users may chat (requireVerifiedUser)", c.requireVerifiedUser, "Visitors must be signed in through EdgeChat.identify with a userHash from your server."),
+    storeApiConversations: checkbox("Keep every API call in the inbox (storeApiConversations)", c.storeApiConversations, "Stores each OpenAI-compatible API call as a conversation (channel “api”), as if the caller sent store: true."),
     visitorPerMinute: field("Messages per visitor per minute", input("visitorPerMinute", l.visitorPerMinute, { type: "number", min: "1" })),
     ipPerMinute: field("Messages per IP per minute", input("ipPerMinute", l.ipPerMinute, { type: "number", min: "1" })),
     maxMessageChars: field("Longest message (characters)", input("maxMessageChars", l.maxMessageChars, { type: "number", min: "1" })),
@@ -228,6 +281,7 @@ function agentForm(agent, creating) {
     h("fieldset.where", null, h("legend", { text: "Where will this chat run?" }), noOrigins, f.allowedOrigins.row, addHere, f.requireVerifiedUser.row),
     h("fieldset.knowledge", null, h("legend", { text: "Knowledge" }), baseBoxes, kf.topK.row, kf.minScore.row, kf.strict.row, kf.fallback.row),
     h("fieldset", null, h("legend", { text: "Built-in tools" }), builtins.map((t) => t.box.row), f.maxSteps.row),
+    h("fieldset", null, h("legend", { text: "OpenAI-compatible API" }), f.storeApiConversations.row),
     h("fieldset.grid2", null, h("legend", { text: "Limits" }), f.visitorPerMinute.row, f.ipPerMinute.row, f.maxMessageChars.row, f.monthlySpendCap.row),
     h("fieldset.branding", null, h("legend", { text: "Branding" }), f.title.row, f.primaryColor.row, f.theme.row, f.position.row, f.locale.row,
       f.avatarUrl.row, f.launcherIconUrl.row, f.welcomeMessage.row, f.starterPrompts.row, f.placeholder.row),
@@ -272,6 +326,7 @@ function agentForm(agent, creating) {
     out.maxSteps = num(f.maxSteps.input);
     out.allowedOrigins = lines(f.allowedOrigins.input.value);
     out.requireVerifiedUser = f.requireVerifiedUser.input.checked;
+    out.storeApiConversations = f.storeApiConversations.input.checked;
     out.locale = str(f.locale.input);
     out.limits = { ...base.limits,
       visitorPerMinute: num(f.visitorPerMinute.input), ipPerMinute: num(f.ipPerMinute.input),

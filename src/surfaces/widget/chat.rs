@@ -7,20 +7,23 @@
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
-use wasm_bindgen::prelude::*;
 use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
 
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
-use crate::agent::context::{self, Role};
-use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::agent::context;
+use crate::agent::{run_turn, AgentEvent, EventSink, Turn};
 use crate::app::access::tenant_of_key;
 use crate::app::knowledge as app_knowledge;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
+use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::knowledge::prompt_block;
@@ -30,30 +33,9 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
-use crate::store::{
-    Agent, Conversation, ConversationState, MessageStatus, Spend, Store, StoreError, StoredMessage,
-    TurnContext, TurnQuery,
-};
+use crate::store::{Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
-
-#[wasm_bindgen(module = "/src/js/stream.js")]
-extern "C" {
-    /// The response body the engine writes into (see `src/js/stream.js`).
-    type Output;
-
-    #[wasm_bindgen(constructor)]
-    fn new() -> Output;
-
-    #[wasm_bindgen(method, getter)]
-    fn readable(this: &Output) -> worker::web_sys::ReadableStream;
-
-    #[wasm_bindgen(method)]
-    fn write(this: &Output, bytes: &[u8]) -> bool;
-
-    #[wasm_bindgen(method)]
-    fn close(this: &Output);
-}
 
 /// Handles a chat request from `visitor_id`, already authorised and rate-limited.
 pub async fn handle(
@@ -98,10 +80,7 @@ pub async fn handle(
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
     ctx.wait_until(async move {
-        let mut sink = OutputSink {
-            output,
-            buffer: Vec::with_capacity(1024),
-        };
+        let mut sink = BodySink::new(Rc::new(RefCell::new(UiEncoder)), Some(output));
         sink.send(&AgentEvent::Start {
             message_id: message_id.clone(),
         });
@@ -127,7 +106,7 @@ pub async fn handle(
                 if let Some(detail) = error.log_detail() {
                     console_error!("planning the turn failed: {detail}");
                 }
-                return sink.fail(&error.to_string());
+                return fail(&mut sink, &error.to_string());
             }
         };
         // Once the answer is stored, a late retry of this start must not change anything.
@@ -178,6 +157,7 @@ pub async fn handle(
             temperature: agent.config.temperature,
             max_tokens: agent.config.max_tokens,
             max_steps: agent.config.step_limit(),
+            ..Turn::default()
         };
         let model = HttpModel::new(settings, Some(visitor));
         let (mut outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
@@ -186,7 +166,7 @@ pub async fn handle(
             parts.append(&mut outcome.parts);
             outcome.parts = parts;
         }
-        let message = assistant_message(message_id, &start.conversation, outcome);
+        let message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
         // it. When that fails (or the user message is still unsaved), the stream ends first and
@@ -197,7 +177,7 @@ pub async fn handle(
                 .await
                 .inspect_err(|e| console_error!("storing the answer failed, retrying: {e}"))
                 .is_ok();
-        sink.end();
+        end(&mut sink);
         if stored {
             return;
         }
@@ -289,98 +269,42 @@ async fn plan_turn(
     turn::plan(agent, context, request)
 }
 
-/// Encodes events into a buffer and writes it to the response body once per flush.
-struct OutputSink {
-    output: Output,
-    buffer: Vec<u8>,
-}
+/// The AI SDK UI message stream encoder.
+struct UiEncoder;
 
-impl OutputSink {
-    /// Ends the stream with an error the visitor can read.
-    fn fail(&mut self, message: &str) {
-        self.send(&AgentEvent::Error {
-            message: message.to_owned(),
-        });
-        self.send(&AgentEvent::Finish {
-            reason: FinishReason::Error,
-        });
-        self.end();
-    }
-
-    /// Flushes, terminates the stream with `[DONE]` and closes it.
-    fn end(&mut self) {
-        self.buffer.extend_from_slice(DONE);
-        self.flush();
-        self.output.close();
+impl Encode for UiEncoder {
+    fn encode(&mut self, event: &AgentEvent, out: &mut Vec<u8>) {
+        ui_message::encode(event, out);
     }
 }
 
-impl EventSink for OutputSink {
-    fn send(&mut self, event: &AgentEvent) {
-        ui_message::encode(event, &mut self.buffer);
-    }
-
-    fn flush(&mut self) -> bool {
-        if self.buffer.is_empty() {
-            return true;
-        }
-        let delivered = self.output.write(&self.buffer);
-        self.buffer.clear();
-        delivered
-    }
+/// Ends the stream with an error the visitor can read.
+fn fail(sink: &mut BodySink, message: &str) {
+    sink.send(&AgentEvent::Error {
+        message: message.to_owned(),
+    });
+    sink.send(&AgentEvent::Finish {
+        reason: FinishReason::Error,
+    });
+    end(sink);
 }
 
-fn assistant_message(
-    id: String,
-    conversation: &Conversation,
-    outcome: TurnOutcome,
-) -> StoredMessage {
-    let (status, finish_reason, error) = match outcome.end {
-        TurnEnd::Finished(reason) => (
-            MessageStatus::Complete,
-            Some(reason.as_str().to_owned()),
-            None,
-        ),
-        TurnEnd::Failed(message) => (
-            MessageStatus::Error,
-            Some("error".to_owned()),
-            Some(message),
-        ),
-        TurnEnd::Aborted => (MessageStatus::Aborted, None, None),
-    };
-    StoredMessage {
-        id,
-        conversation_id: conversation.id.clone(),
-        tenant_id: conversation.tenant_id.clone(),
-        seq: 0,
-        role: Role::Assistant,
-        parts: outcome.parts,
-        status,
-        model: outcome.model,
-        finish_reason,
-        usage: outcome.usage,
-        error,
-        feedback: None,
-        created_at: now_ms(),
-    }
+/// Flushes, terminates the stream with `[DONE]` and closes it.
+fn end(sink: &mut BodySink) {
+    sink.buffer().extend_from_slice(DONE);
+    sink.close();
 }
 
-/// Runs a store write until it succeeds, at most `turn::PERSIST_ATTEMPTS` times with growing pauses
-/// (the turn runs under `wait_until`, which allows 30 s after the response); true on success.
+/// Retries a store write after the answer (`app::turn::persist`), pausing with worker timers.
 async fn retry<F, Fut>(write: F, what: &str) -> bool
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
-    for attempt in 1..=turn::PERSIST_ATTEMPTS {
-        match write().await {
-            Ok(()) => return true,
-            Err(e) => console_error!("storing {what} failed (attempt {attempt}): {e}"),
-        }
-        if attempt < turn::PERSIST_ATTEMPTS {
-            let pause = std::time::Duration::from_millis(turn::retry_pause_ms(attempt));
-            worker::Delay::from(pause).await;
-        }
-    }
-    false
+    turn::persist(
+        write,
+        |ms| worker::Delay::from(std::time::Duration::from_millis(ms)),
+        |attempt, e| console_error!("storing {what} failed (attempt {attempt}): {e}"),
+    )
+    .await
 }
