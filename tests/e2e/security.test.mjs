@@ -746,6 +746,9 @@ describe("knowledge", () => {
     assert.ok(!JSON.stringify(standin.requests.slice(before)).includes(SECRET_PHRASE), "A's passage never reaches B's model call");
     const still = await call(`/api/admin/knowledge-bases/${base}/sources/${source.id}`, { headers: a });
     assert.equal(still.json.source.chunkCount, source.chunkCount, "A's source is untouched");
+    // Later suites count tenant B's agents: the thief goes again.
+    assert.equal((await call("/api/admin/agents/b-thief", { method: "DELETE", headers: b })).status, 204);
+    delete tenants.b.agents["b-thief"];
   });
 
   test("sources that would fetch private or unlisted hosts are refused, and redirects to them fail", async () => {
