@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod convex_wire;
 pub mod integrations;
+pub mod knowledge;
 pub mod rows;
 pub mod scoped;
 
