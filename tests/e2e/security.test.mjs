@@ -203,13 +203,13 @@ describe("tenant management endpoints", () => {
     ["GET", "/api/admin/conversations"],
     ["GET", "/api/admin/conversations/c1"],
     ["GET", "/api/admin/usage"],
+    ["GET", "/api/admin/integrations/twilio"],
+    ["PUT", "/api/admin/integrations/twilio", { accountSid: TWILIO.accountSid, authToken: "0".repeat(32) }],
+    ["DELETE", "/api/admin/integrations/twilio"],
     ["GET", "/api/admin/knowledge-bases"],
     ["POST", "/api/admin/knowledge-bases", { name: "Sneaky" }],
     ["POST", "/api/admin/knowledge-bases/kb_x/search", { query: "secret" }],
     ["POST", "/api/admin/knowledge-bases/kb_x/sources", { type: "text", title: "t", text: "x" }],
-    ["GET", "/api/admin/integrations/twilio"],
-    ["PUT", "/api/admin/integrations/twilio", { accountSid: TWILIO.accountSid, authToken: "0".repeat(32) }],
-    ["DELETE", "/api/admin/integrations/twilio"],
   ];
 
   test("refuse missing, forged, revoked and wrong-kind keys on every route", async () => {
@@ -990,6 +990,8 @@ describe("MCP server", () => {
     await attempt("a body that is not JSON", "/mcp/a-plain", post(bearer(key), "{"), 400);
     await attempt("a batch", "/mcp/a-plain", post(bearer(key), [rpc("ping")]), 400);
     await attempt("a body over the limit", "/mcp/a-plain", post(bearer(key), JSON.stringify(ask({ pad: "x".repeat(300 * 1024) }))), 413);
+  });
+});
 
 describe("voice endpoints (Twilio)", () => {
   const path = (agent, tail = "") => `/voice/twilio/${agent}${tail}`;
