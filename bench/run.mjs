@@ -12,6 +12,7 @@ import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
+import { voiceFigures, voiceMarkdown } from "./voice.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const scale = (n) => (QUICK ? Math.max(3, Math.ceil(n / 10)) : n);
@@ -230,7 +231,8 @@ async function main() {
     }
     const memory = Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, peakMemoryMb(s.pid)]));
     const wasm = await startupFigures(`${standin.url}/v1`);
-    writeResults(rows, loads, memory, wasm);
+    const voice = await voiceFigures({ quick: QUICK });
+    writeResults(rows, loads, memory, wasm, voice);
   } finally {
     for (const s of Object.values(servers)) await s.stop();
     await standin.close();
@@ -247,7 +249,7 @@ function slope(rows, target, pace) {
   return covariance / variance;
 }
 
-function writeResults(rows, loads, memory, wasm) {
+function writeResults(rows, loads, memory, wasm, voice) {
   const cpu = cpus();
   const lines = [];
   const out = (s = "") => lines.push(s);
@@ -320,6 +322,8 @@ function writeResults(rows, loads, memory, wasm) {
   out(
     `Startup (spawn workerd to ready, median): rust ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
   );
+  out();
+  out(voiceMarkdown(voice));
   const text = lines.join("\n") + "\n";
   writeFileSync(join(root, "bench/RESULTS.md"), text);
   console.log(`\n${text}`);

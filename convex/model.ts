@@ -38,6 +38,8 @@ export const tableName = v.union(
   v.literal("messages"),
   v.literal("usageDaily"),
   v.literal("usageMonthly"),
+  v.literal("integrations"),
+  v.literal("calls"),
 );
 export type TableName = Infer<typeof tableName>;
 
@@ -159,6 +161,29 @@ export const usageMonthlyDoc = v.object({
 export const TENANT_TOTAL = "";
 
 /** Each table's document validator. */
+/** A tenant's settings for one outside service (migration 0011); `secrets` never leaves the worker. */
+export const integrationDoc = v.object({
+  tenantId: v.string(),
+  name: v.string(),
+  settings: v.string(),
+  secrets: v.string(),
+  updatedAt: v.number(),
+});
+
+/** The call a phone conversation is (migration 0011). */
+export const callDoc = v.object({
+  conversationId: v.string(),
+  tenantId: v.string(),
+  agentId: v.string(),
+  callSid: v.string(),
+  caller: v.string(),
+  callee: v.string(),
+  startedAt: v.number(),
+  endedAt: nullable(v.number()),
+  outcome: nullable(v.string()),
+  details: v.string(),
+});
+
 export const documents = {
   tenants: tenantDoc,
   agents: agentDoc,
@@ -167,6 +192,8 @@ export const documents = {
   messages: messageDoc,
   usageDaily: usageDoc,
   usageMonthly: usageMonthlyDoc,
+  integrations: integrationDoc,
+  calls: callDoc,
 } as const;
 
 /** Any table's document (for `transfer`). */
@@ -178,6 +205,8 @@ export const anyDoc = v.union(
   messageDoc,
   usageDoc,
   usageMonthlyDoc,
+  integrationDoc,
+  callDoc,
 );
 
 // ---- rows handed to the worker
@@ -666,6 +695,12 @@ export async function deleteConversationSome(
     .take(budget);
   for (const message of messages) await db.delete("messages", message._id);
   if (messages.length >= budget) return { deleted: messages.length, done: false };
+  // A phone conversation's call record goes with it.
+  const call = await db
+    .query("calls")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversation.id))
+    .unique();
+  if (call !== null) await db.delete("calls", call._id);
   await db.delete("conversations", conversation._id);
   return { deleted: messages.length + 1, done: true };
 }
@@ -750,3 +785,4 @@ export async function addUsage(
     await addTo(db, "usageMonthly", monthly, { tenantId, agentId: who, month }, usage);
   }
 }
+

@@ -7,6 +7,8 @@ import { v } from "convex/values";
 import {
   agentDoc,
   apiKeyDoc,
+  callDoc,
+  integrationDoc,
   conversationDoc,
   messageDoc,
   tenantDoc,
@@ -80,4 +82,9 @@ export default defineSchema({
     .vectorIndex("by_vector_768", { vectorField: "vector768", dimensions: VECTOR_DIMENSIONS[1], filterFields: ["baseId"] })
     .vectorIndex("by_vector_1024", { vectorField: "vector1024", dimensions: VECTOR_DIMENSIONS[2], filterFields: ["baseId"] })
     .vectorIndex("by_vector_1536", { vectorField: "vector1536", dimensions: VECTOR_DIMENSIONS[3], filterFields: ["baseId"] }),
+  // One per tenant and name (`twilio`, later `langfuse`, `otlp`).
+  integrations: defineTable(integrationDoc).index("by_tenant_name", ["tenantId", "name"]),
+
+  // One per phone conversation; deleted with it (model.ts deleteConversationSome).
+  calls: defineTable(callDoc).index("by_conversation", ["conversationId"]),
 });

@@ -76,6 +76,9 @@ pub enum ApiError {
     /// The route exists but not for this method.
     #[error("This endpoint does not accept {0}.")]
     MethodNotAllowed(String),
+    /// The endpoint is a WebSocket and the request is no upgrade.
+    #[error("This endpoint is a WebSocket: connect with Upgrade: websocket.")]
+    UpgradeRequired,
     /// A required server setting is missing.
     #[error("{0}")]
     NotConfigured(String),
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::ModelFailed(_) => 502,
             ApiError::Unavailable(_) => 503,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::UpgradeRequired => 426,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Internal(_) => 500,
             ApiError::NotConfigured(_) | ApiError::Store(_) => 503,
@@ -127,6 +131,7 @@ impl ApiError {
             ApiError::ModelFailed(_) => "model_error",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::UpgradeRequired => "upgrade_required",
             ApiError::NotConfigured(_) => "not_configured",
             ApiError::Store(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",

@@ -9,7 +9,9 @@
  */
 
 import type * as agents from "../agents.js";
+import type * as calls from "../calls.js";
 import type * as conversations from "../conversations.js";
+import type * as integrations from "../integrations.js";
 import type * as keys from "../keys.js";
 import type * as knowledge from "../knowledge.js";
 import type * as knowledgeModel from "../knowledgeModel.js";
@@ -27,7 +29,9 @@ import type {
 
 declare const fullApi: ApiFromModules<{
   agents: typeof agents;
+  calls: typeof calls;
   conversations: typeof conversations;
+  integrations: typeof integrations;
   keys: typeof keys;
   knowledge: typeof knowledge;
   knowledgeModel: typeof knowledgeModel;

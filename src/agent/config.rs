@@ -51,6 +51,8 @@ pub struct AgentConfig {
     /// Whether every OpenAI-compatible API call is stored as a conversation (channel `api`), as
     /// if the caller sent `store: true`.
     pub store_api_conversations: bool,
+    /// How the agent answers phone calls.
+    pub phone: super::phone::PhoneConfig,
 }
 
 impl Default for AgentConfig {
@@ -75,6 +77,7 @@ impl Default for AgentConfig {
             send_page_context: true,
             knowledge: crate::knowledge::KnowledgeConfig::default(),
             store_api_conversations: false,
+            phone: super::phone::PhoneConfig::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
 use crate::platform;
 use crate::store::any::AnyStore;
-use crate::surfaces::{knowledge, management, mcp, openai, widget};
+use crate::surfaces::{knowledge, management, mcp, openai, voice, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -39,6 +39,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(Route::Mcp(route)) => Box::pin(mcp::handle(req, &env, &ctx, route)).await,
         // Only reached outside /v1, which the branch above answers.
         Ok(Route::OpenAi(_) | Route::OpenAiPreflight) => Err(ApiError::NoRoute(path)),
+        Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
         Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
         Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
     };

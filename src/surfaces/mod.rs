@@ -5,4 +5,5 @@ pub mod knowledge;
 pub mod management;
 pub mod mcp;
 pub mod openai;
+pub mod voice;
 pub mod widget;

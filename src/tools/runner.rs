@@ -8,7 +8,7 @@ use super::builtin::{
     current_time_result, timezone_argument, unknown_timezone, Builtin, LocalTime,
 };
 use super::webhook::{build_request, read_response};
-use super::{mcp, mcp_client, Registry, Tool, ToolRunner};
+use super::{mcp, mcp_client, LocalTools, Registry, Tool, ToolRunner};
 use crate::agent::{AgentConfig, McpServer, WebhookTool};
 use crate::auth::signature;
 use crate::llm::ToolSpec;
@@ -33,6 +33,7 @@ pub struct WorkerTools<'a> {
     registry: Registry<'a>,
     outbound: &'a Policy,
     signing_secret: Option<&'a str>,
+    local: Option<&'a dyn LocalTools>,
     servers: &'a [McpServer],
     remote: Vec<RemoteEntry>,
     /// The agent whose servers these are (the key of the per-isolate session cache).
@@ -65,7 +66,14 @@ impl<'a> WorkerTools<'a> {
             servers: &config.mcp_servers,
             remote: Vec::new(),
             agent_id: String::new(),
+            local: None,
         }
+    }
+
+    /// Adds a surface's own tools (asked first).
+    pub fn with_local(mut self, local: &'a dyn LocalTools) -> Self {
+        self.local = Some(local);
+        self
     }
 
     /// Adds the tools of the agent's MCP servers (listed in parallel, or from this isolate's
@@ -115,12 +123,18 @@ impl<'a> WorkerTools<'a> {
     pub fn specs(&self) -> Vec<ToolSpec> {
         let mut specs = self.registry.specs();
         specs.extend(self.remote.iter().map(|r| r.spec.clone()));
+        if let Some(local) = self.local {
+            specs.extend(local.specs());
+        }
         specs
     }
 }
 
 impl ToolRunner for WorkerTools<'_> {
     async fn call(&self, name: &str, input: &Value) -> Result<Value, String> {
+        if let Some(answer) = self.local.and_then(|local| local.call(name, input)) {
+            return answer;
+        }
         match self.registry.get(name) {
             None => match self.remote.iter().find(|r| r.exposed == name) {
                 Some(remote) => {
@@ -136,6 +150,13 @@ impl ToolRunner for WorkerTools<'_> {
             }
         }
     }
+}
+
+/// The weekday (English name) and `HH:MM:SS` time now in an IANA time zone.
+pub fn local_weekday_and_time(timezone: &str) -> Option<(String, String)> {
+    let now = current_time(&serde_json::json!({ "timezone": timezone })).ok()?;
+    let text = |name: &str| now.get(name)?.as_str().map(str::to_owned);
+    Some((text("weekday")?, text("time")?))
 }
 
 fn current_time(input: &Value) -> Result<Value, String> {

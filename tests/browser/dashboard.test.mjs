@@ -456,6 +456,54 @@ describe("tenant dashboard", () => {
     });
   });
 
+  test("phone agents: Twilio credentials under Integrations (masked), phone settings and the incoming-call URL on the agent page", async () => {
+    await withPage(browser, "dashboard-phone", async (page, errors) => {
+      const sid = `AC${randomBytes(16).toString("hex")}`;
+      const token = randomBytes(16).toString("hex");
+      await signIn(page, "#integrations");
+      await page.getByText("Not set up").waitFor();
+      await page.getByLabel("Account SID").fill(sid);
+      await page.getByLabel("Auth Token").fill(token);
+      await page.getByRole("button", { name: "Connect Twilio" }).click();
+      await page.locator("#twilio-state", { hasText: "Connected" }).waitFor();
+      const shown = await page.locator("#view").textContent();
+      assert.ok(shown.includes(`••••${token.slice(-4)}`) && !shown.includes(token) && !shown.includes(sid), shown);
+      assert.equal(await page.getByLabel("Auth Token").inputValue(), "", "the token is never put back in the form");
+
+      await page.goto(`${worker.url}/admin/#agent/shop`);
+      await page.locator("#call-url").waitFor();
+      assert.equal(await page.locator("#call-url").textContent(), `${worker.url}/voice/twilio/shop`);
+      await page.getByLabel("Answer phone calls").check();
+      await page.getByLabel("Greeting").fill("Thanks for calling the shop.");
+      await page.getByLabel("Voice provider").selectOption("Google");
+      await page.getByLabel("Voice", { exact: true }).fill("en-US-Journey-O");
+      await page.getByLabel("Transfer to (handoff number)").fill("555-1234");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.error").waitFor();
+      assert.match(await status(page).textContent(), /phone\.handoffNumber/);
+      await page.getByLabel("Transfer to (handoff number)").fill("+15551234567");
+      await page.getByLabel("Transfer hours: time zone").fill("Europe/Paris");
+      await page.getByLabel("Transfer days").fill("1,2,3,4,5");
+      await page.getByLabel("Opens").fill("09:00");
+      await page.getByLabel("Closes").fill("17:00");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      const stored = JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'shop'").first()).config);
+      assert.equal(stored.phone.enabled, true);
+      assert.equal(stored.phone.greeting, "Thanks for calling the shop.");
+      assert.equal(stored.phone.voice, "en-US-Journey-O");
+      assert.equal(stored.phone.handoffNumber, "+15551234567");
+      assert.deepEqual(stored.phone.handoffHours, { timezone: "Europe/Paris", days: [1, 2, 3, 4, 5], open: "09:00", close: "17:00" });
+      assert.equal(stored.phone.maxCallSeconds, 600);
+      // Put the shop agent back the way the other tests use it.
+      await page.getByLabel("Answer phone calls").uncheck();
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      assert.deepEqual(await axeViolations(page), []);
+      assert.deepEqual(errors, []);
+    });
+  });
+
   test("the inbox shows what a tenant needs, highlights matches, filters, and renders answers safely", async () => {
     const admin = (method, path, body) => fetch(`${worker.url}/api/admin${path}`, { method, headers: { authorization: `Bearer ${secretKey}`, "content-type": "application/json" }, body: body && JSON.stringify(body) }).then((r) => r.json());
     for (const [id, model] of [["cited", "scenario/cited"], ["broken", "scenario/unauthorized"]]) {

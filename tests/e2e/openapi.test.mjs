@@ -59,7 +59,8 @@ describe("openapi.json", () => {
       const where = `${method} ${path}`;
       assert.ok(op.responses && Object.keys(op.responses).length > 0, `${where} has no responses`);
       for (const status of Object.keys(op.responses)) assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/, `${where}: response key ${status}`);
-      assert.ok(Object.keys(op.responses).some((s) => /^2/.test(s)), `${where} has no success response`);
+      // A WebSocket endpoint succeeds with 101 Switching Protocols.
+      assert.ok(Object.keys(op.responses).some((s) => /^2/.test(s) || s === "101"), `${where} has no success response`);
       assert.ok(op.operationId, `${where} has no operationId`);
       assert.ok(!ids.has(op.operationId), `${where}: operationId ${op.operationId} is used twice`);
       ids.add(op.operationId);
@@ -105,9 +106,9 @@ describe("openapi.json", () => {
     const page = ["docs/api-reference.md", "docs/openai-api.md", "docs/mcp.md"].map((f) => readFileSync(join(root, f), "utf8")).join("\n");
     // The page names paths with `{id}`-style placeholders of its own: compare the fixed parts.
     const shape = (path) => path.replace(/\{[^}]+\}/g, "{}");
-    const written = new Set([...page.matchAll(/`(GET|POST|PATCH|DELETE) (\/(?:api|v1|mcp|\.well-known)(?:\/[^`?\s]*)?)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
+    const written = new Set([...page.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|v1|mcp|voice|\.well-known)(?:\/[^`?\s]*)?)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
     for (const line of page.split("\n").filter((l) => l.startsWith("## `"))) {
-      for (const m of line.matchAll(/`(GET|POST|PATCH|DELETE) (\/(?:api|v1|mcp|\.well-known)(?:\/[^`?\s]*)?)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
+      for (const m of line.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|v1|mcp|voice|\.well-known)(?:\/[^`?\s]*)?)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
     }
     const missing = operations(doc)
       .map(([method, path]) => `${method.toUpperCase()} ${shape(path)}`)

@@ -186,6 +186,7 @@ async function prepare(worker, standin, adminKey) {
       name: "Fuzz agent",
       model: "scenario/plain",
       welcomeMessage: "Hi!",
+      phone: { enabled: true, handoffNumber: "+15551234567" },
       tools: {
         webhooks: [
           {
@@ -202,6 +203,15 @@ async function prepare(worker, standin, adminKey) {
   // The agent the document's chat completion example names, so the OpenAI-compatible API's
   // examples reach a 200 (the run's tenant key is also the /v1 key: a secret key works there).
   await putAgent(worker.db, { id: "support", tenant: tenant.tenant.id, config: { name: "Support", model: "scenario/plain" } });
+  expect(
+    await call(worker.url, "/api/admin/integrations/twilio", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${tenant.secretKey}` },
+      body: { accountSid: `AC${"f".repeat(32)}`, authToken: "0123456789abcdef0123456789abcdef" },
+    }),
+    200,
+    "setting up Twilio",
+  );
   const widget = { "x-publishable-key": testKey(agentId), origin: TEST_ORIGIN };
   const visitor = expect(await call(worker.url, `/api/agents/${agentId}/visitor`, { method: "POST", headers: widget, body: {} }), 200, "issuing a visitor token").json;
   const conversationId = "fuzz-conversation";

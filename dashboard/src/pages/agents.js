@@ -94,6 +94,14 @@ export async function showAgent(id, view) {
     } }) : null));
 
   view.append(apiCard(agent));
+  const callUrl = `${location.origin}/voice/twilio/${encodeURIComponent(agent.id)}`;
+  view.append(h("section.card", { "aria-labelledby": "phone-title" },
+    h("h2#phone-title", { text: "Incoming-call URL" }),
+    h("p.muted", { text: "In the Twilio Console, open your phone number and set “A call comes in” to Webhook, HTTP POST, with this URL. Turn the phone on under “Phone (Twilio)” below and connect Twilio under Integrations." }),
+    h("pre.snippet", null, h("code#call-url", { text: callUrl })),
+    h("button.secondary", { type: "button", text: "Copy URL", onclick: () => {
+      navigator.clipboard.writeText(callUrl).then(() => say("Incoming-call URL copied.", "ok"), () => say("Copying failed: select the URL and copy it by hand.", "error"));
+    } })));
 
   const editor = agentForm(agent, false);
   const reload = h("button.secondary", { type: "button", hidden: true, text: "Load the latest version (discards your edits)", onclick: () => {
@@ -198,6 +206,9 @@ function agentForm(agent, creating) {
   const c = base;
   const b = c.branding || {};
   const l = c.limits || {};
+  // The worker's defaults, for agents saved before phone settings existed (and new ones).
+  const p = { greeting: "Hello! How can I help you today?", language: "en-US", interruptible: "any", dtmf: true, filler: "One moment while I check that.", maxCallSeconds: 600, ...(c.phone || {}) };
+  const ph = p.handoffHours || {};
   const text = (v) => (v == null ? "" : String(v));
   const input = (name, value, extra) => h("input", { name, value: text(value), autocomplete: "off", ...(extra || {}) });
   const area = (name, value, rows) => {
@@ -229,6 +240,24 @@ function agentForm(agent, creating) {
     welcomeMessage: field("Welcome message", area("welcomeMessage", c.welcomeMessage, 2)),
     starterPrompts: field("Starter prompts", area("starterPrompts", (c.starterPrompts || []).join("\n"), 3), "One per line."),
     placeholder: field("Input placeholder", input("placeholder", b.placeholder)),
+    phoneEnabled: checkbox("Answer phone calls", p.enabled, "Needs Twilio under Integrations and the incoming-call URL on your Twilio number."),
+    greeting: field("Greeting", area("greeting", p.greeting, 2), "Said when the call is answered."),
+    language: field("Call language", input("language", p.language, { placeholder: "en-US" }), "Speech recognition and voice, such as en-US, fr-FR or de-DE."),
+    ttsProvider: field("Voice provider", select("ttsProvider", p.ttsProvider, [["", "Twilio's default"], ["Google", "Google"], ["Amazon", "Amazon"], ["ElevenLabs", "ElevenLabs"]])),
+    voice: field("Voice", input("voice", p.voice, { placeholder: "e.g. en-US-Journey-O" }), "The provider's voice name; empty: its default."),
+    transcriptionProvider: field("Speech recognition", select("transcriptionProvider", p.transcriptionProvider, [["", "Twilio's default"], ["Google", "Google"], ["Deepgram", "Deepgram"]])),
+    speechModel: field("Recognition model", input("speechModel", p.speechModel, { placeholder: "e.g. nova-3-general" })),
+    interruptible: field("Callers may interrupt with", select("interruptible", p.interruptible, [["any", "Speech or keys"], ["speech", "Speech"], ["dtmf", "Keys"], ["none", "Nothing"]])),
+    dtmf: checkbox("Key presses reach the agent", p.dtmf !== false),
+    humanDigit: field("Key that asks for a person", input("humanDigit", p.humanDigit, { maxlength: "1", placeholder: "0" }), "Empty: none."),
+    handoffNumber: field("Transfer to (handoff number)", input("handoffNumber", p.handoffNumber, { type: "tel", placeholder: "+15551234567" }), "E.164. With none, the agent takes a message instead."),
+    handoffCallerId: field("Caller id for transfers", input("handoffCallerId", p.handoffCallerId, { type: "tel", placeholder: "+15550000000" }), "A number of your Twilio account."),
+    hoursTimezone: field("Transfer hours: time zone", input("hoursTimezone", ph.timezone, { placeholder: "Europe/Paris" }), "Empty: transfers at any time."),
+    hoursDays: field("Transfer days", input("hoursDays", (ph.days || []).join(","), { placeholder: "1,2,3,4,5" }), "1 = Monday … 7 = Sunday."),
+    hoursOpen: field("Opens", input("hoursOpen", ph.open, { placeholder: "09:00" })),
+    hoursClose: field("Closes", input("hoursClose", ph.close, { placeholder: "17:00" })),
+    filler: field("Said while a tool runs", input("filler", p.filler)),
+    maxCallSeconds: field("Longest call (seconds)", input("maxCallSeconds", p.maxCallSeconds, { type: "number", min: "5", max: "14400" }), "A spoken goodbye ends the call. Empty: 600."),
   };
   const k = c.knowledge || {};
   const kf = {
@@ -285,6 +314,9 @@ function agentForm(agent, creating) {
     h("fieldset.grid2", null, h("legend", { text: "Limits" }), f.visitorPerMinute.row, f.ipPerMinute.row, f.maxMessageChars.row, f.monthlySpendCap.row),
     h("fieldset.branding", null, h("legend", { text: "Branding" }), f.title.row, f.primaryColor.row, f.theme.row, f.position.row, f.locale.row,
       f.avatarUrl.row, f.launcherIconUrl.row, f.welcomeMessage.row, f.starterPrompts.row, f.placeholder.row),
+    h("fieldset.phone", null, h("legend", { text: "Phone (Twilio)" }), f.phoneEnabled.row, f.greeting.row, f.language.row, f.ttsProvider.row, f.voice.row,
+      f.transcriptionProvider.row, f.speechModel.row, f.interruptible.row, f.dtmf.row, f.humanDigit.row, f.handoffNumber.row, f.handoffCallerId.row,
+      f.hoursTimezone.row, f.hoursDays.row, f.hoursOpen.row, f.hoursClose.row, f.filler.row, f.maxCallSeconds.row),
     h("fieldset", null, h("legend", { text: "Webhook tools" }), tools,
       h("button.secondary", { type: "button", text: "Add tool", onclick: () => {
         const ed = toolEditor({ name: "", description: "", url: "https://", method: "POST", parameters: { type: "object", properties: {} }, headers: {} }, agent.id, creating);
@@ -344,6 +376,15 @@ function agentForm(agent, creating) {
     out.knowledge = { ...base.knowledge, bases: kept.concat(baseChecks.filter((x) => x.box.input.checked).map((x) => x.id)),
       topK: num(kf.topK.input) ?? undefined, minScore: num(kf.minScore.input) ?? undefined,
       strict: kf.strict.input.checked, fallback: str(kf.fallback.input) };
+    const tz = str(f.hoursTimezone.input);
+    out.phone = { ...(base.phone || {}),
+      enabled: f.phoneEnabled.input.checked, greeting: f.greeting.input.value, language: f.language.input.value.trim() || "en-US",
+      ttsProvider: str(f.ttsProvider.input), voice: str(f.voice.input), transcriptionProvider: str(f.transcriptionProvider.input),
+      speechModel: str(f.speechModel.input), interruptible: f.interruptible.input.value, dtmf: f.dtmf.input.checked,
+      humanDigit: str(f.humanDigit.input), handoffNumber: str(f.handoffNumber.input), handoffCallerId: str(f.handoffCallerId.input),
+      handoffHours: tz ? { timezone: tz, days: f.hoursDays.input.value.split(/[\s,]+/).filter(Boolean).map(Number),
+        open: f.hoursOpen.input.value.trim(), close: f.hoursClose.input.value.trim() } : null,
+      filler: f.filler.input.value, maxCallSeconds: num(f.maxCallSeconds.input) ?? 600 };
     out.mcpServers = Array.from(servers.children, (ed) => ed.read());
     return out;
   }
