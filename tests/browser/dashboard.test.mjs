@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { startMcp } from "../support/mcp-server.mjs";
 import { startStandIn } from "../support/standin.mjs";
 import { startWorker } from "../support/worker.mjs";
 import { embedPage, hostSite, inWidget, launch, withPage } from "../support/browser.mjs";
@@ -13,6 +14,7 @@ import { embedPage, hostSite, inWidget, launch, withPage } from "../support/brow
 const root = new URL("../..", import.meta.url).pathname;
 const ADMIN = randomBytes(24).toString("hex");
 let standin;
+let mcp;
 let worker;
 let host;
 let browser;
@@ -22,6 +24,7 @@ const XSS = `<img src=x onerror="window.__xss=1"><b>bold</b>`;
 
 before(async () => {
   standin = await startStandIn();
+  mcp = await startMcp({ stateful: true });
   worker = await startWorker(
     { ADMIN_API_KEY: ADMIN, OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", WEBHOOK_ALLOW_HOSTS: "127.0.0.1" },
     { assets: true },
@@ -43,6 +46,7 @@ after(async () => {
   await host?.close();
   await worker?.stop();
   await standin?.close();
+  await mcp?.close();
 });
 
 /** Opens the dashboard at `hash` and signs in with the tenant's secret key. */
@@ -302,6 +306,50 @@ describe("tenant dashboard", () => {
       await page.getByRole("button", { name: "Delete" }).click();
       await page.getByText("Conversation deleted.").waitFor();
       await page.getByText("No conversations found.").waitFor();
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("MCP servers: Test connection lists the tools to tick, the header secret is masked and kept", async () => {
+    await withPage(browser, "dashboard-mcp", async (page, errors) => {
+      await signIn(page, "#agent/shop");
+      await page.getByRole("button", { name: "Add MCP server" }).click();
+      const server = page.locator("fieldset.mcp-server").last();
+      await server.getByLabel("Server name").fill("docs");
+      await server.getByLabel("MCP endpoint URL").fill(mcp.url);
+      await server.getByLabel("Headers (JSON)").fill('{"authorization": "Bearer browser-mcp-secret"}');
+      await server.getByRole("button", { name: "Test connection" }).click();
+      await server.locator("output.result.ok").waitFor();
+      assert.match(await server.locator("output").textContent(), /5 tools/);
+      // Only some tools: untick "every tool" (each tool stays ticked), then untick all but lookup.
+      await server.getByLabel("The agent may use every tool of this server").uncheck();
+      for (const tool of ["slow", "crash", "fails", "hidden"]) await server.getByLabel(new RegExp(`^${tool}`)).uncheck();
+      assert.equal(await server.getByLabel(/^lookup/).isChecked(), true);
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+
+      const saved = await fetch(`${worker.url}/api/admin/agents/shop`, { headers: { authorization: `Bearer ${secretKey}` } }).then((r) => r.json());
+      const [stored] = saved.agent.config.mcpServers;
+      assert.deepEqual(stored.allowedTools, ["lookup"]);
+      assert.equal(stored.headers.authorization, "********");
+
+      await page.reload();
+      const again = page.locator("fieldset.mcp-server").last();
+      await again.waitFor();
+      assert.match(await again.getByLabel("Headers (JSON)").inputValue(), /\*{8}/);
+      assert.equal(await again.getByLabel(/^lookup/).isChecked(), true);
+      const before = mcp.log.requests.length;
+      await again.getByRole("button", { name: "Test connection" }).click();
+      await again.locator("output.result.ok").waitFor();
+      const init = mcp.log.requests.slice(before).find((r) => r.body?.method === "initialize");
+      assert.equal(init.headers.authorization, "Bearer browser-mcp-secret", "the masked header kept the stored secret");
+      assert.equal(await again.getByLabel(/^lookup/).isChecked(), true, "a test keeps what was ticked");
+      assert.equal(await again.getByLabel(/^hidden/).isChecked(), false);
+      assert.deepEqual(await axeViolations(page), [], "agent editor with an MCP server");
+
+      await again.getByRole("button", { name: "Remove server" }).click();
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
       assert.deepEqual(errors, []);
     });
   });

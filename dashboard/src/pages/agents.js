@@ -234,6 +234,8 @@ function agentForm(agent, creating) {
   const builtins = BUILTIN_TOOLS.map(([name, label, hint]) => ({ name, box: checkbox(`${label} (${name})`, ((c.tools && c.tools.builtin) || []).includes(name), hint) }));
   const tools = h("div.tools");
   for (const t of (c.tools && c.tools.webhooks) || []) tools.append(toolEditor(t, agent.id, creating));
+  const servers = h("div.mcp-servers");
+  for (const s of c.mcpServers || []) servers.append(mcpEditor(s, agent.id, creating));
 
   // "Where will this chat run?": the step a new agent needs before it works anywhere.
   const noOrigins = h("p#no-origins.warn-box", { role: "note" },
@@ -270,6 +272,14 @@ function agentForm(agent, creating) {
       h("button.secondary", { type: "button", text: "Add tool", onclick: () => {
         const ed = toolEditor({ name: "", description: "", url: "https://", method: "POST", parameters: { type: "object", properties: {} }, headers: {} }, agent.id, creating);
         tools.append(ed);
+        ed.querySelector("input").focus();
+      } })),
+    h("fieldset", null, h("legend", { text: "MCP servers" }),
+      h("p.hint", { text: "Tools from remote MCP servers (Streamable HTTP). The model sees them as server__tool; calls follow the same outbound rules as webhook tools." }),
+      servers,
+      h("button.secondary", { type: "button", text: "Add MCP server", onclick: () => {
+        const ed = mcpEditor({ name: "", url: "https://", headers: {}, allowedTools: null }, agent.id, creating);
+        servers.append(ed);
         ed.querySelector("input").focus();
       } })),
     h("div.actions", null, save));
@@ -312,6 +322,7 @@ function agentForm(agent, creating) {
     const builtin = ((base.tools && base.tools.builtin) || []).filter((n) => !known.includes(n))
       .concat(builtins.filter((t) => t.box.input.checked).map((t) => t.name));
     out.tools = { ...base.tools, builtin, webhooks: Array.from(tools.children, (ed) => ed.read()) };
+    out.mcpServers = Array.from(servers.children, (ed) => ed.read());
     return out;
   }
   const brandingInputs = [f.name, f.title, f.primaryColor, f.theme, f.position, f.locale, f.avatarUrl, f.welcomeMessage, f.starterPrompts, f.placeholder].map((x) => x.input);
@@ -387,6 +398,84 @@ function toolEditor(tool, agentId, creating) {
     const t = { name: name.input.value.trim(), description: description.input.value, url: url.input.value.trim(), method: method.input.value, parameters: parse(params), headers: parse(headers) };
     if (tool.timeoutMs != null) t.timeoutMs = tool.timeoutMs;
     return t;
+  };
+  return root;
+}
+
+/**
+ * One MCP server: name, URL, headers, timeout, and the tools the agent may use ("Test
+ * connection" lists what the server offers, to tick). The element has read().
+ */
+function mcpEditor(server, agentId, creating) {
+  const json = (v) => JSON.stringify(v == null ? {} : v, null, 2);
+  const name = field("Server name", h("input", { value: server.name || "", autocomplete: "off", pattern: "[A-Za-z0-9_-]+", maxlength: "32" }), "1-32 letters, digits, _ or -; the prefix of its tools' names.");
+  const url = field("MCP endpoint URL", h("input", { value: server.url || "", type: "url", autocomplete: "off", placeholder: "https://mcp.example.com/mcp" }));
+  const headers = field("Headers (JSON)", h("textarea.mono", { rows: "2" }), "Such as {\"authorization\": \"Bearer …\"}. Stored values show as ********; leave them to keep them.");
+  headers.input.value = json(server.headers || {});
+  const timeout = field("Timeout (ms)", h("input", { type: "number", min: "1", max: "30000", value: server.timeoutMs == null ? "" : String(server.timeoutMs) }), "Empty: 15,000.");
+  const all = checkbox("The agent may use every tool of this server", server.allowedTools == null);
+  const picks = h("div.mcp-tools");
+  const result = h("output.result", { "aria-live": "polite" });
+  /** Shows one checkbox per tool name; `allowed` ticks them. */
+  function showTools(listed, allowed) {
+    picks.replaceChildren();
+    for (const tool of listed) {
+      const box = checkbox(`${tool.name}${tool.description ? ` (${tool.description})` : ""}`, allowed(tool.name));
+      box.input.dataset.tool = tool.name;
+      box.input.disabled = all.input.checked;
+      picks.append(box.row);
+    }
+  }
+  showTools((server.allowedTools || []).map((n) => ({ name: n })), () => true);
+  all.input.addEventListener("change", () => {
+    for (const box of picks.querySelectorAll("input")) box.disabled = all.input.checked;
+  });
+  function parseHeaders() {
+    try {
+      return JSON.parse(headers.input.value || "{}");
+    } catch {
+      throw new Error(`“Headers” of MCP server “${name.input.value || "new server"}” is not valid JSON.`);
+    }
+  }
+  const root = h("fieldset.mcp-server", null, h("legend", { text: server.name ? `MCP server ${server.name}` : "New MCP server" }),
+    h("div.grid2", null, name.row, timeout.row), url.row, headers.row, all.row, picks,
+    h("div.actions", null,
+      h("button.secondary", { type: "button", text: "Test connection", disabled: creating, title: creating ? "Create the agent first" : null, onclick: () => {
+        let body;
+        try {
+          body = { server: root.read() };
+        } catch (e) {
+          return fail(e);
+        }
+        result.className = "result";
+        result.textContent = "Connecting…";
+        api("POST", `/agents/${encodeURIComponent(agentId)}/mcp-servers/test`, body).then((r) => {
+          const d = r.body;
+          result.className = `result ${d.ok ? "ok" : "error"}`;
+          if (!d.ok) {
+            result.textContent = `Failed in ${d.ms} ms: ${d.error}`;
+            return;
+          }
+          result.textContent = `Connected in ${d.ms} ms: ${d.tools.length} tool${d.tools.length === 1 ? "" : "s"}. Tick the ones the agent may use, then save.`;
+          const ticked = new Set(Array.from(picks.querySelectorAll("input:checked"), (b) => b.dataset.tool));
+          const known = picks.querySelectorAll("input").length > 0;
+          showTools(d.tools, (n) => (known ? ticked.has(n) : true));
+        }, (e) => {
+          result.className = "result error";
+          result.textContent = e.message;
+        });
+      } }),
+      h("button.danger", { type: "button", text: "Remove server", onclick: () => {
+        root.remove();
+        say("MCP server removed. Save to apply.");
+      } })),
+    result);
+  root.read = () => {
+    const out = { name: name.input.value.trim(), url: url.input.value.trim(), headers: parseHeaders() };
+    out.allowedTools = all.input.checked ? null : Array.from(picks.querySelectorAll("input:checked"), (b) => b.dataset.tool);
+    const ms = timeout.input.value.trim();
+    if (ms !== "") out.timeoutMs = Number(ms);
+    return out;
   };
   return root;
 }
