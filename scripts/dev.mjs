@@ -5,6 +5,8 @@
 //                           rebuilt when src/ changes
 //   npm run dev:widget      rebuilds the widget and demo site into public/ on every change
 //   npm run dev:dashboard   rebuilds the dashboard into public/admin/ on every change
+//   npm run dev:mcp         like dev:worker, and prints the MCP URL, a local MCP key and client
+//                           configurations (Cursor, VS Code, Claude Desktop)
 //   npm run dev:convex      `npx convex dev` when Convex is configured; otherwise says what to set
 //
 // The worker is built once here, before `wrangler dev` starts, and wrangler runs with a config
@@ -83,6 +85,8 @@ export function localSecrets(stateDir) {
   secrets.SIGNING_SECRET ??= make("whsec_");
   // The demo tenant's secret key, for the dashboard at /admin/ (stored hashed, like any key).
   secrets.DEMO_SECRET_KEY ??= `sk_live_${randomBytes(16).toString("hex")}`;
+  // The demo tenant's MCP key, for MCP clients (`npm run dev:mcp` prints it).
+  secrets.DEMO_MCP_KEY ??= `mk_live_${randomBytes(16).toString("hex")}`;
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
@@ -95,7 +99,10 @@ export function writeSeed(stateDir, port, secrets) {
     .replaceAll("{{SIGNING_SECRET}}", secrets.SIGNING_SECRET)
     .replaceAll("{{DEMO_KEY_LOOKUP}}", secrets.DEMO_SECRET_KEY.slice(0, 16))
     .replaceAll("{{DEMO_KEY_HASH}}", createHash("sha256").update(secrets.DEMO_SECRET_KEY).digest("hex"))
-    .replaceAll("{{DEMO_KEY_MASKED}}", `${secrets.DEMO_SECRET_KEY.slice(0, 16)}…${secrets.DEMO_SECRET_KEY.slice(-4)}`);
+    .replaceAll("{{DEMO_KEY_MASKED}}", `${secrets.DEMO_SECRET_KEY.slice(0, 16)}…${secrets.DEMO_SECRET_KEY.slice(-4)}`)
+    .replaceAll("{{DEMO_MCP_LOOKUP}}", secrets.DEMO_MCP_KEY.slice(0, 16))
+    .replaceAll("{{DEMO_MCP_HASH}}", createHash("sha256").update(secrets.DEMO_MCP_KEY).digest("hex"))
+    .replaceAll("{{DEMO_MCP_MASKED}}", `${secrets.DEMO_MCP_KEY.slice(0, 16)}…${secrets.DEMO_MCP_KEY.slice(-4)}`);
   const file = join(stateDir, "seed.sql");
   writeFileSync(file, sql, { mode: 0o600 });
   return file;
@@ -226,7 +233,7 @@ async function seedConvex(vars, persist) {
 }
 
 /** The worker: local D1, demo seed, one build, `wrangler dev`, rebuilt when src/ changes. */
-async function worker({ assets, watchAssets = false }) {
+async function worker({ assets, watchAssets = false, mcp = false }) {
   const started = Date.now();
   await setup();
   const wrangler = npmBin("wrangler");
@@ -291,9 +298,32 @@ async function worker({ assets, watchAssets = false }) {
   } else if (vars.OPENROUTER_BASE_URL) {
     console.log(`  Model API:   ${vars.OPENROUTER_BASE_URL}`);
   }
+  if (mcp) printMcp(url, secrets.DEMO_MCP_KEY);
   console.log("  Watching src/ (worker)" + (watchAssets ? ", widget/ and dashboard/ (assets)" : "") + ". DEV_VERBOSE=1 shows all tool output.\n");
   // wrangler dev reloads when build/ changes.
   onChange([join(root, "src")], "worker", buildWorker);
+}
+
+/** The MCP endpoints, the local MCP key and client configurations to paste. */
+export function mcpConfigs(url, key) {
+  const endpoint = `${url}/mcp`;
+  const auth = `Bearer ${key}`;
+  return {
+    "Cursor (~/.cursor/mcp.json)": { mcpServers: { "edge-chat": { url: endpoint, headers: { Authorization: auth } } } },
+    "VS Code (.vscode/mcp.json)": { servers: { "edge-chat": { type: "http", url: endpoint, headers: { Authorization: auth } } } },
+    "Claude Desktop (claude_desktop_config.json, through mcp-remote)": {
+      mcpServers: { "edge-chat": { command: "npx", args: ["mcp-remote", endpoint, "--header", "Authorization:${AUTH}"], env: { AUTH: auth } } },
+    },
+  };
+}
+
+function printMcp(url, key) {
+  console.log(`\n  MCP server:  ${url}/mcp  (every demo agent; one agent: ${url}/mcp/demo)`);
+  console.log(`  MCP key:     ${key}  (tenant-wide, local only)`);
+  for (const [client, config] of Object.entries(mcpConfigs(url, key))) {
+    console.log(`\n  ${client}:\n${JSON.stringify(config, null, 2).replace(/^/gm, "    ")}`);
+  }
+  console.log("");
 }
 
 /** Rebuilds a part of public/ whenever its sources change. */
@@ -348,6 +378,8 @@ async function main() {
   switch (mode) {
     case "worker":
       return worker({ assets: true });
+    case "mcp":
+      return worker({ assets: true, mcp: true });
     case "widget":
       return assets(["site", "widget"], widgetDirs);
     case "dashboard":
@@ -360,7 +392,7 @@ async function main() {
       await assets("dashboard", dashboardDirs, { initial: false });
       return convex({ required: false });
     default:
-      throw new Error(`unknown dev mode "${mode}": use worker, widget, dashboard or convex (or nothing for all)`);
+      throw new Error(`unknown dev mode "${mode}": use worker, widget, dashboard, mcp or convex (or nothing for all)`);
   }
 }
 

@@ -44,3 +44,9 @@ ON CONFLICT (id) DO UPDATE SET revoked_at = NULL;
 INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
 VALUES ('key_demo_secret', 'demo', NULL, 'secret', 'Local dashboard', '{{DEMO_KEY_LOOKUP}}', '{{DEMO_KEY_HASH}}', '{{DEMO_KEY_MASKED}}', CAST(unixepoch('subsec') * 1000 AS INTEGER))
 ON CONFLICT (id) DO UPDATE SET lookup = excluded.lookup, hash = excluded.hash, masked = excluded.masked, revoked_at = NULL;
+
+-- The demo tenant's MCP key, tenant-wide (for MCP clients); `npm run dev:mcp` generates it and
+-- prints it with client configurations.
+INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
+VALUES ('key_demo_mcp', 'demo', NULL, 'mcp', 'Local MCP clients', '{{DEMO_MCP_LOOKUP}}', '{{DEMO_MCP_HASH}}', '{{DEMO_MCP_MASKED}}', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (id) DO UPDATE SET lookup = excluded.lookup, hash = excluded.hash, masked = excluded.masked, revoked_at = NULL;

@@ -55,7 +55,7 @@ pub fn publishable_key(key: Option<&str>) -> Result<&str, ApiError> {
         })?;
     match KeyKind::of(key) {
         Some(KeyKind::Publishable) => Ok(key),
-        Some(KeyKind::Secret | KeyKind::Api) => Err(ApiError::unauthorized(
+        Some(KeyKind::Secret | KeyKind::Api | KeyKind::Mcp) => Err(ApiError::unauthorized(
             "wrong_key_kind",
             "A secret key must never be used in a web page: revoke it and use the agent's publishable key.",
         )),
@@ -151,6 +151,9 @@ pub fn tenant_key_lookup<'a>(
         Some(KeyKind::Api) => Err(wrong_kind(
             "API keys (ak_live_…) only call agents over /v1; use a secret key (sk_live_…).",
         )),
+        Some(KeyKind::Mcp) => Err(wrong_kind(
+            "MCP keys (mk_live_…) only call agents over /mcp; use a secret key (sk_live_…).",
+        )),
         _ if admin_key.is_some_and(|k| secrets_match(presented, k)) => Err(wrong_kind(
             "The operator key manages tenants only; use one of the tenant's secret keys (sk_live_…).",
         )),
@@ -231,6 +234,51 @@ pub fn api_caller(
     }
     let scope = match key.kind {
         KeyKind::Api => key.scope.clone(),
+        _ => KeyScope::default(),
+    };
+    Ok(ApiCaller {
+        tenant_id: key.tenant_id.clone(),
+        key_id: key.id.clone(),
+        scope,
+    })
+}
+
+/// The lookup value of a key presented to `/mcp`: an MCP key (`mk_live_…`) or a tenant secret
+/// key; anything else is refused before the store is asked.
+pub fn mcp_key_lookup(presented: &str) -> Result<&str, ApiError> {
+    keys::mcp_lookup(presented)
+        .or_else(|| keys::secret_lookup(presented))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_key",
+                "Send an MCP key (mk_live_…) or the tenant's secret key as a Bearer token.",
+            )
+        })
+}
+
+/// The caller a presented `/mcp` key proves: an MCP key with its scope (one agent, or all), or
+/// a tenant secret key (every agent).
+pub fn mcp_caller(
+    presented: &str,
+    candidates: &[(ApiKey, TenantStatus)],
+) -> Result<ApiCaller, ApiError> {
+    let (key, status) = candidates
+        .iter()
+        .find(|(key, _)| {
+            matches!(key.kind, KeyKind::Mcp | KeyKind::Secret)
+                && key.revoked_at.is_none()
+                && keys::matches_hash(presented, &key.hash)
+        })
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_key", "The key is not valid, or it was revoked.")
+        })?;
+    if *status != TenantStatus::Active {
+        return Err(ApiError::Forbidden(
+            "This account is suspended. Contact the platform operator.".into(),
+        ));
+    }
+    let scope = match key.kind {
+        KeyKind::Mcp => key.scope.clone(),
         _ => KeyScope::default(),
     };
     Ok(ApiCaller {

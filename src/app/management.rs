@@ -899,7 +899,36 @@ pub struct NewKey {
 impl NewKey {
     /// What an API key may reach; refuses scope settings on the other kinds.
     pub fn scope(&self) -> Result<KeyScope, ApiError> {
-        let is_api = KeyKind::parse(&self.kind) == Some(KeyKind::Api);
+        let kind = KeyKind::parse(&self.kind);
+        let is_api = kind == Some(KeyKind::Api);
+        if kind == Some(KeyKind::Mcp) {
+            if self.agent_ids.is_some() {
+                return Err(ApiError::invalid(
+                    "agentIds",
+                    "An MCP key reaches one agent (agentId) or the whole tenant (no agentId).",
+                ));
+            }
+            if self.browser {
+                return Err(ApiError::invalid(
+                    "browser",
+                    "browser applies to API keys (kind \"api\") only.",
+                ));
+            }
+            if self
+                .per_minute
+                .is_some_and(|n| n == 0 || n > MAX_KEY_PER_MINUTE)
+            {
+                return Err(ApiError::invalid(
+                    "perMinute",
+                    format!("perMinute must be 1 to {MAX_KEY_PER_MINUTE}."),
+                ));
+            }
+            return Ok(KeyScope {
+                agents: self.agent_id.clone().map(|id| vec![id]),
+                browser: false,
+                per_minute: self.per_minute,
+            });
+        }
         let only_api = |field: &str| {
             ApiError::invalid(
                 field,
@@ -960,7 +989,7 @@ impl NewKey {
         let kind = KeyKind::parse(&self.kind).ok_or_else(|| {
             ApiError::invalid(
                 "kind",
-                "The kind must be \"secret\", \"publishable\" or \"api\".",
+                "The kind must be \"secret\", \"publishable\", \"api\" or \"mcp\".",
             )
         })?;
         if self.name.chars().count() > 100 {

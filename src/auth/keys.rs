@@ -9,6 +9,8 @@ pub const SECRET_PREFIX: &str = "sk_live_";
 pub const PUBLISHABLE_PREFIX: &str = "pk_live_";
 /// Prefix of API keys (the OpenAI-compatible `/v1`), as long as `SECRET_PREFIX`.
 pub const API_PREFIX: &str = "ak_live_";
+/// Prefix of MCP keys (the MCP server at `/mcp`), as long as `SECRET_PREFIX`.
+pub const MCP_PREFIX: &str = "mk_live_";
 /// Characters of a secret or API key kept in clear to find its row (prefix plus 8 random
 /// characters).
 pub const LOOKUP_LEN: usize = SECRET_PREFIX.len() + 8;
@@ -23,6 +25,9 @@ pub enum KeyKind {
     /// `ak_live_…`: calls the tenant's agents (all, or the ones its scope lists) over the
     /// OpenAI-compatible `/v1`. Secret; stored only as a hash.
     Api,
+    /// `mk_live_…`: calls one agent, or every agent of the tenant, over MCP (`/mcp`). Secret;
+    /// stored only as a hash.
+    Mcp,
 }
 
 impl KeyKind {
@@ -32,6 +37,7 @@ impl KeyKind {
             KeyKind::Secret => "secret",
             KeyKind::Publishable => "publishable",
             KeyKind::Api => "api",
+            KeyKind::Mcp => "mcp",
         }
     }
 
@@ -41,6 +47,7 @@ impl KeyKind {
             "secret" => Some(KeyKind::Secret),
             "publishable" => Some(KeyKind::Publishable),
             "api" => Some(KeyKind::Api),
+            "mcp" => Some(KeyKind::Mcp),
             _ => None,
         }
     }
@@ -53,6 +60,8 @@ impl KeyKind {
             Some(KeyKind::Publishable)
         } else if key.starts_with(API_PREFIX) {
             Some(KeyKind::Api)
+        } else if key.starts_with(MCP_PREFIX) {
+            Some(KeyKind::Mcp)
         } else {
             None
         }
@@ -79,11 +88,12 @@ pub fn generate(kind: KeyKind, random: &[u8; 32]) -> NewKey {
         KeyKind::Secret => SECRET_PREFIX,
         KeyKind::Publishable => PUBLISHABLE_PREFIX,
         KeyKind::Api => API_PREFIX,
+        KeyKind::Mcp => MCP_PREFIX,
     };
     let body = ids::from_random("", random);
     let value = format!("{prefix}{}", body.trim_start_matches('_'));
     let lookup = match kind {
-        KeyKind::Secret | KeyKind::Api => value[..LOOKUP_LEN].to_owned(),
+        KeyKind::Secret | KeyKind::Api | KeyKind::Mcp => value[..LOOKUP_LEN].to_owned(),
         KeyKind::Publishable => value.clone(),
     };
     NewKey {
@@ -108,6 +118,12 @@ pub fn secret_lookup(key: &str) -> Option<&str> {
 /// The row lookup value of a presented API key (`ak_live_…`), if it is shaped like one.
 pub fn api_lookup(key: &str) -> Option<&str> {
     (key.starts_with(API_PREFIX) && key.len() > LOOKUP_LEN && key.is_ascii())
+        .then(|| &key[..LOOKUP_LEN])
+}
+
+/// The row lookup value of a presented MCP key (`mk_live_…`), if it is shaped like one.
+pub fn mcp_lookup(key: &str) -> Option<&str> {
+    (key.starts_with(MCP_PREFIX) && key.len() > LOOKUP_LEN && key.is_ascii())
         .then(|| &key[..LOOKUP_LEN])
 }
 

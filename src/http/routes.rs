@@ -19,6 +19,19 @@ pub enum Route {
     OpenAi(OpenAiRoute),
     /// `OPTIONS` on an OpenAI-compatible endpoint: the CORS preflight.
     OpenAiPreflight,
+    /// The MCP server (an MCP key, or the tenant's secret key).
+    Mcp(McpRoute),
+}
+
+/// The MCP server's endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpRoute {
+    /// `POST /mcp`: the agents the key reaches.
+    Tenant,
+    /// `POST /mcp/{agentId}`: one agent.
+    Agent(String),
+    /// `GET /.well-known/oauth-protected-resource/mcp[/{agentId}]`: RFC 9728 metadata.
+    Metadata(Option<String>),
 }
 
 /// The OpenAI-compatible endpoints: every agent is a model.
@@ -174,6 +187,10 @@ enum Kind {
     ChatCompletions,
     Models,
     Model,
+    McpTenant,
+    McpAgent,
+    McpMetadata,
+    McpAgentMetadata,
 }
 
 impl Kind {
@@ -260,6 +277,18 @@ const TABLE: &[(&str, &str, Kind)] = &[
     ("POST", "/v1/chat/completions", Kind::ChatCompletions),
     ("GET", "/v1/models", Kind::Models),
     ("GET", "/v1/models/{model}", Kind::Model),
+    ("POST", "/mcp", Kind::McpTenant),
+    ("POST", "/mcp/{agentId}", Kind::McpAgent),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        Kind::McpMetadata,
+    ),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp/{agentId}",
+        Kind::McpAgentMetadata,
+    ),
 ];
 
 /// Every endpoint as (method, path template), the way the OpenAPI document lists them.
@@ -370,6 +399,10 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::ChatCompletions => Route::OpenAi(OpenAiRoute::ChatCompletions),
         Kind::Models => Route::OpenAi(OpenAiRoute::Models),
         Kind::Model => Route::OpenAi(OpenAiRoute::Model(next())),
+        Kind::McpTenant => Route::Mcp(McpRoute::Tenant),
+        Kind::McpAgent => Route::Mcp(McpRoute::Agent(next())),
+        Kind::McpMetadata => Route::Mcp(McpRoute::Metadata(None)),
+        Kind::McpAgentMetadata => Route::Mcp(McpRoute::Metadata(Some(next()))),
     }
 }
 

@@ -253,6 +253,8 @@ async function prepare(worker, standin, adminKey) {
     FUZZ_VISITOR_TOKEN: visitor.token,
     FUZZ_CONVERSATION_ID: conversationId,
     FUZZ_ANSWER_ID: answerId,
+    // The MCP server refuses browser calls from other origins: its requests carry its own.
+    FUZZ_SELF_ORIGIN: worker.url,
   };
 }
 

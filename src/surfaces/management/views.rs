@@ -112,7 +112,7 @@ pub fn mcp_tool_views(server: &McpServer, tools: &[RemoteTool]) -> Vec<Value> {
 pub fn key_view(key: &ApiKey) -> Value {
     let shown = match key.kind {
         KeyKind::Publishable => &key.lookup,
-        KeyKind::Secret | KeyKind::Api => &key.masked,
+        KeyKind::Secret | KeyKind::Api | KeyKind::Mcp => &key.masked,
     };
     let mut view = json!({
         "id": key.id,
