@@ -16,7 +16,7 @@
 // a step fails or DEV_VERBOSE=1, so the lines that matter (site, dashboard and key) come last.
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
-// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY
+// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY, EMBEDDINGS_* and KNOWLEDGE_*
 // (Convex as the store; the demo tenant is copied there) from the environment win over
 // .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
@@ -27,7 +27,8 @@ import { pathToFileURL } from "node:url";
 import { npmBin, root, step, which } from "./lib.mjs";
 import { setup, setupNpm } from "./setup.mjs";
 
-const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY"];
+const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY",
+  "EMBEDDINGS_BASE_URL", "EMBEDDINGS_API_KEY", "EMBEDDINGS_MODEL", "EMBEDDINGS_DIMENSIONS", "EMBEDDINGS_INPUT_TYPE", "KNOWLEDGE_RESYNC_HOURS", "KNOWLEDGE_RETRY_DELAY_SECONDS"];
 const VERBOSE = process.env.DEV_VERBOSE === "1";
 
 function parseDotEnv(text) {

@@ -11,6 +11,8 @@
 import type * as agents from "../agents.js";
 import type * as conversations from "../conversations.js";
 import type * as keys from "../keys.js";
+import type * as knowledge from "../knowledge.js";
+import type * as knowledgeModel from "../knowledgeModel.js";
 import type * as messages from "../messages.js";
 import type * as model from "../model.js";
 import type * as tenants from "../tenants.js";
@@ -27,6 +29,8 @@ declare const fullApi: ApiFromModules<{
   agents: typeof agents;
   conversations: typeof conversations;
   keys: typeof keys;
+  knowledge: typeof knowledge;
+  knowledgeModel: typeof knowledgeModel;
   messages: typeof messages;
   model: typeof model;
   tenants: typeof tenants;

@@ -6,6 +6,7 @@ import { fail, nav, say } from "./lib/ui.js";
 import { showAgent, showAgents, showNewAgent } from "./pages/agents.js";
 import { showConversation, showConversations, showFeedback } from "./pages/conversations.js";
 import { showKeys } from "./pages/keys.js";
+import { showBase, showKnowledge } from "./pages/knowledge.js";
 import { unmountPreview } from "./pages/preview.js";
 import { showUsage } from "./pages/usage.js";
 
@@ -15,9 +16,9 @@ const viewRoot = $("view");
 const routes = {
   agents: showAgents, agent: showAgent, "new-agent": showNewAgent,
   conversations: showConversations, conversation: showConversation, feedback: showFeedback,
-  usage: showUsage, keys: showKeys,
+  usage: showUsage, keys: showKeys, knowledge: showKnowledge, "knowledge-base": showBase,
 };
-const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations" };
+const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations", "knowledge-base": "knowledge" };
 
 async function signIn(key) {
   state.key = key;

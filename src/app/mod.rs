@@ -3,6 +3,7 @@
 //! is tested on the host.
 
 pub mod access;
+pub mod knowledge;
 pub mod management;
 pub mod turn;
 pub mod views;

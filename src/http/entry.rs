@@ -11,7 +11,7 @@ use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
 use crate::platform;
 use crate::store::any::AnyStore;
-use crate::surfaces::{management, mcp, openai, widget};
+use crate::surfaces::{knowledge, management, mcp, openai, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -33,6 +33,9 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
         Ok(Route::Operator(route)) => Box::pin(management::operator(req, &env, route)).await,
         Ok(Route::Tenant(route)) => Box::pin(management::tenant(req, &env, route)).await,
+        Ok(Route::Knowledge(route)) => {
+            Box::pin(knowledge::handler::handle(req, &env, &ctx, route)).await
+        }
         Ok(Route::Mcp(route)) => Box::pin(mcp::handle(req, &env, &ctx, route)).await,
         // Only reached outside /v1, which the branch above answers.
         Ok(Route::OpenAi(_) | Route::OpenAiPreflight) => Err(ApiError::NoRoute(path)),

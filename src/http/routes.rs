@@ -15,12 +15,41 @@ pub enum Route {
     Operator(OperatorRoute),
     /// A tenant management endpoint (tenant secret key).
     Tenant(TenantRoute),
+    /// A knowledge management endpoint (tenant secret key).
+    Knowledge(KnowledgeRoute),
     /// An OpenAI-compatible endpoint (an API key, or the tenant's secret key).
     OpenAi(OpenAiRoute),
     /// `OPTIONS` on an OpenAI-compatible endpoint: the CORS preflight.
     OpenAiPreflight,
     /// The MCP server (an MCP key, or the tenant's secret key).
     Mcp(McpRoute),
+}
+
+/// Endpoints of a tenant's knowledge bases (tenant secret key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnowledgeRoute {
+    /// `GET /api/admin/knowledge-bases`
+    ListBases,
+    /// `POST /api/admin/knowledge-bases`
+    CreateBase,
+    /// `GET /api/admin/knowledge-bases/{id}`
+    GetBase(String),
+    /// `PATCH /api/admin/knowledge-bases/{id}`
+    UpdateBase(String),
+    /// `DELETE /api/admin/knowledge-bases/{id}`
+    DeleteBase(String),
+    /// `GET /api/admin/knowledge-bases/{id}/sources`
+    ListSources(String),
+    /// `POST /api/admin/knowledge-bases/{id}/sources` (JSON or a multipart file upload)
+    AddSource(String),
+    /// `GET /api/admin/knowledge-bases/{id}/sources/{sourceId}`
+    GetSource(String, String),
+    /// `DELETE /api/admin/knowledge-bases/{id}/sources/{sourceId}`
+    DeleteSource(String, String),
+    /// `POST /api/admin/knowledge-bases/{id}/sources/{sourceId}/sync`
+    SyncSource(String, String),
+    /// `POST /api/admin/knowledge-bases/{id}/search`
+    Search(String),
 }
 
 /// The MCP server's endpoints.
@@ -184,6 +213,17 @@ enum Kind {
     DeleteConversation,
     ListFeedback,
     Usage,
+    ListBases,
+    CreateBase,
+    GetBase,
+    UpdateBase,
+    DeleteBase,
+    ListSources,
+    AddSource,
+    GetSource,
+    DeleteSource,
+    SyncSource,
+    SearchBase,
     ChatCompletions,
     Models,
     Model,
@@ -274,6 +314,49 @@ const TABLE: &[(&str, &str, Kind)] = &[
     ),
     ("GET", "/api/admin/feedback", Kind::ListFeedback),
     ("GET", "/api/admin/usage", Kind::Usage),
+    ("GET", "/api/admin/knowledge-bases", Kind::ListBases),
+    ("POST", "/api/admin/knowledge-bases", Kind::CreateBase),
+    ("GET", "/api/admin/knowledge-bases/{baseId}", Kind::GetBase),
+    (
+        "PATCH",
+        "/api/admin/knowledge-bases/{baseId}",
+        Kind::UpdateBase,
+    ),
+    (
+        "DELETE",
+        "/api/admin/knowledge-bases/{baseId}",
+        Kind::DeleteBase,
+    ),
+    (
+        "GET",
+        "/api/admin/knowledge-bases/{baseId}/sources",
+        Kind::ListSources,
+    ),
+    (
+        "POST",
+        "/api/admin/knowledge-bases/{baseId}/sources",
+        Kind::AddSource,
+    ),
+    (
+        "GET",
+        "/api/admin/knowledge-bases/{baseId}/sources/{sourceId}",
+        Kind::GetSource,
+    ),
+    (
+        "DELETE",
+        "/api/admin/knowledge-bases/{baseId}/sources/{sourceId}",
+        Kind::DeleteSource,
+    ),
+    (
+        "POST",
+        "/api/admin/knowledge-bases/{baseId}/sources/{sourceId}/sync",
+        Kind::SyncSource,
+    ),
+    (
+        "POST",
+        "/api/admin/knowledge-bases/{baseId}/search",
+        Kind::SearchBase,
+    ),
     ("POST", "/v1/chat/completions", Kind::ChatCompletions),
     ("GET", "/v1/models", Kind::Models),
     ("GET", "/v1/models/{model}", Kind::Model),
@@ -351,6 +434,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
 
 /// The route of an endpoint, with its path parameters in template order.
 fn route(kind: Kind, params: Vec<String>) -> Route {
+    use KnowledgeRoute as K;
     use OperatorRoute as O;
     use TenantRoute as T;
     let mut params = params.into_iter();
@@ -396,6 +480,26 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::DeleteConversation => Route::Tenant(T::DeleteConversation(next())),
         Kind::ListFeedback => Route::Tenant(T::ListFeedback),
         Kind::Usage => Route::Tenant(T::Usage),
+        Kind::ListBases => Route::Knowledge(K::ListBases),
+        Kind::CreateBase => Route::Knowledge(K::CreateBase),
+        Kind::GetBase => Route::Knowledge(K::GetBase(next())),
+        Kind::UpdateBase => Route::Knowledge(K::UpdateBase(next())),
+        Kind::DeleteBase => Route::Knowledge(K::DeleteBase(next())),
+        Kind::ListSources => Route::Knowledge(K::ListSources(next())),
+        Kind::AddSource => Route::Knowledge(K::AddSource(next())),
+        Kind::GetSource => {
+            let base = next();
+            Route::Knowledge(K::GetSource(base, next()))
+        }
+        Kind::DeleteSource => {
+            let base = next();
+            Route::Knowledge(K::DeleteSource(base, next()))
+        }
+        Kind::SyncSource => {
+            let base = next();
+            Route::Knowledge(K::SyncSource(base, next()))
+        }
+        Kind::SearchBase => Route::Knowledge(K::Search(next())),
         Kind::ChatCompletions => Route::OpenAi(OpenAiRoute::ChatCompletions),
         Kind::Models => Route::OpenAi(OpenAiRoute::Models),
         Kind::Model => Route::OpenAi(OpenAiRoute::Model(next())),
@@ -469,6 +573,13 @@ mod tests {
             Err(NoMatch::WrongMethod)
         );
         assert_eq!(resolve("GET", "/api/admin/nothing"), Err(NoMatch::NotFound));
+        assert_eq!(
+            resolve("POST", "/api/admin/knowledge-bases/kb_1/sources/src_2/sync"),
+            Ok(Route::Knowledge(KnowledgeRoute::SyncSource(
+                "kb_1".into(),
+                "src_2".into()
+            )))
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 // The store layer itself: it implements the methods the tenant-scoped handle wraps.
 #![allow(clippy::disallowed_methods)]
 
+mod knowledge;
+
 use std::cell::{Cell, RefCell};
 
 use worker::{console_log, Env};

@@ -17,6 +17,8 @@ pub enum Kind {
     Query,
     /// `POST /api/mutation`: writes, transactional.
     Mutation,
+    /// `POST /api/action`: knowledge search (vector search runs only in actions).
+    Action,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
         match self {
             Kind::Query => "/api/query",
             Kind::Mutation => "/api/mutation",
+            Kind::Action => "/api/action",
         }
     }
 }

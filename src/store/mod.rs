@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod convex_wire;
+pub mod knowledge;
 pub mod rows;
 pub mod scoped;
 

@@ -4,6 +4,8 @@
 //! of the `Store` methods it wraps anywhere else.
 #![allow(clippy::disallowed_methods)]
 
+mod knowledge;
+
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
     FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,

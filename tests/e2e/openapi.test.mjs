@@ -102,12 +102,12 @@ describe("openapi.json", () => {
 
   test("the API reference pages cover every operation of the document", () => {
     // /v1 is described on its own page.
-    const page = ["docs/api-reference.md", "docs/openai-api.md"].map((f) => readFileSync(join(root, f), "utf8")).join("\n");
+    const page = ["docs/api-reference.md", "docs/openai-api.md", "docs/mcp.md"].map((f) => readFileSync(join(root, f), "utf8")).join("\n");
     // The page names paths with `{id}`-style placeholders of its own: compare the fixed parts.
     const shape = (path) => path.replace(/\{[^}]+\}/g, "{}");
-    const written = new Set([...page.matchAll(/`(GET|POST|PATCH|DELETE) (\/(?:api|v1)\/[^`?\s]*)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
+    const written = new Set([...page.matchAll(/`(GET|POST|PATCH|DELETE) (\/(?:api|v1|mcp|\.well-known)(?:\/[^`?\s]*)?)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
     for (const line of page.split("\n").filter((l) => l.startsWith("## `"))) {
-      for (const m of line.matchAll(/`(GET|POST|PATCH|DELETE) (\/(?:api|v1)\/[^`?\s]*)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
+      for (const m of line.matchAll(/`(GET|POST|PATCH|DELETE) (\/(?:api|v1|mcp|\.well-known)(?:\/[^`?\s]*)?)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
     }
     const missing = operations(doc)
       .map(([method, path]) => `${method.toUpperCase()} ${shape(path)}`)

@@ -198,6 +198,10 @@ describe("tenant management endpoints", () => {
     ["GET", "/api/admin/conversations"],
     ["GET", "/api/admin/conversations/c1"],
     ["GET", "/api/admin/usage"],
+    ["GET", "/api/admin/knowledge-bases"],
+    ["POST", "/api/admin/knowledge-bases", { name: "Sneaky" }],
+    ["POST", "/api/admin/knowledge-bases/kb_x/search", { query: "secret" }],
+    ["POST", "/api/admin/knowledge-bases/kb_x/sources", { type: "text", title: "t", text: "x" }],
   ];
 
   test("refuse missing, forged, revoked and wrong-kind keys on every route", async () => {
@@ -691,6 +695,76 @@ describe("outbound policy", () => {
     assert.equal(seeOther.json.ok, true, seeOther.text);
     assert.equal(seeOther.json.output.method, "GET", "303 switches to GET");
     assert.equal(seeOther.json.output.body, "");
+  });
+});
+
+describe("knowledge", () => {
+  const SECRET_PHRASE = `zorblax quarterly margin ${randomUUID().slice(0, 8)}`;
+
+  /** Waits for a source of `tenant` to finish ingestion. */
+  async function settled(tenant, baseId, sourceId) {
+    return eventually(async () => {
+      const got = await call(`/api/admin/knowledge-bases/${baseId}/sources/${sourceId}`, { headers: bearer(tenant.key) });
+      return ["ready", "failed"].includes(got.json?.source?.status) ? got.json.source : null;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+  }
+
+  test("another tenant's bases and sources answer 404, and no query or agent ever returns another tenant's chunk", async () => {
+    const a = bearer(tenants.a.key);
+    const b = bearer(tenants.b.key);
+    const base = (await call("/api/admin/knowledge-bases", { method: "POST", headers: a, body: { name: "A private" } })).json.knowledgeBase.id;
+    const added = await call(`/api/admin/knowledge-bases/${base}/sources`, { method: "POST", headers: a, body: { type: "text", title: "Board notes", text: `Internal: the ${SECRET_PHRASE} is confidential.` } });
+    const source = await settled(tenants.a, base, added.json.source.id);
+    assert.equal(source.status, "ready");
+    const found = await call(`/api/admin/knowledge-bases/${base}/search`, { method: "POST", headers: a, body: { query: "zorblax quarterly margin" } });
+    assert.match(found.json.hits[0].text, /zorblax/, "the owner finds it (so the checks below can fail)");
+    const cases = [
+      ["GET", `/api/admin/knowledge-bases/${base}`],
+      ["PATCH", `/api/admin/knowledge-bases/${base}`, { name: "owned" }],
+      ["DELETE", `/api/admin/knowledge-bases/${base}`],
+      ["GET", `/api/admin/knowledge-bases/${base}/sources`],
+      ["POST", `/api/admin/knowledge-bases/${base}/sources`, { type: "text", title: "planted", text: "planted text" }],
+      ["GET", `/api/admin/knowledge-bases/${base}/sources/${source.id}`],
+      ["DELETE", `/api/admin/knowledge-bases/${base}/sources/${source.id}`],
+      ["POST", `/api/admin/knowledge-bases/${base}/sources/${source.id}/sync`],
+      ["POST", `/api/admin/knowledge-bases/${base}/search`, { query: "zorblax quarterly margin" }],
+    ];
+    for (const [method, path, body] of cases) {
+      await attempt(`tenant B: ${method} ${path}`, path, { method, body, headers: b }, 404, "not_found");
+    }
+    // B's own base, and B's agent pointed at A's base id, find nothing of A's.
+    const bBase = (await call("/api/admin/knowledge-bases", { method: "POST", headers: b, body: { name: "B" } })).json.knowledgeBase.id;
+    const bSource = await call(`/api/admin/knowledge-bases/${bBase}/sources`, { method: "POST", headers: b, body: { type: "text", title: "B", text: "Quarterly margin notes of B." } });
+    await settled(tenants.b, bBase, bSource.json.source.id);
+    const bSearch = await call(`/api/admin/knowledge-bases/${bBase}/search`, { method: "POST", headers: b, body: { query: "zorblax quarterly margin", topK: 50 } });
+    assert.ok(!bSearch.text.includes("zorblax"), "B's search never returns A's chunk");
+    await createAgent(tenants.b, "b-thief", { model: "scenario/plain", knowledge: { bases: [base, bBase] } });
+    const before = standin.requests.length;
+    const stolen = await chat(worker.url, "b-thief", { chatId: `kb_${randomUUID()}`, text: "What is the zorblax quarterly margin?", headers: widget(tenants.b.agents["b-thief"]) });
+    seen.push({ text: JSON.stringify(stolen.chunks), path: "chat b-thief" });
+    assert.ok(!JSON.stringify(stolen.message.parts).includes("zorblax"));
+    assert.ok(!JSON.stringify(standin.requests.slice(before)).includes(SECRET_PHRASE), "A's passage never reaches B's model call");
+    const still = await call(`/api/admin/knowledge-bases/${base}/sources/${source.id}`, { headers: a });
+    assert.equal(still.json.source.chunkCount, source.chunkCount, "A's source is untouched");
+    // Later suites count tenant B's agents: the thief goes again.
+    assert.equal((await call("/api/admin/agents/b-thief", { method: "DELETE", headers: b })).status, 204);
+    delete tenants.b.agents["b-thief"];
+  });
+
+  test("sources that would fetch private or unlisted hosts are refused, and redirects to them fail", async () => {
+    const a = bearer(tenants.a.key);
+    const base = (await call("/api/admin/knowledge-bases", { method: "POST", headers: a, body: { name: "SSRF" } })).json.knowledgeBase.id;
+    const path = `/api/admin/knowledge-bases/${base}/sources`;
+    for (const url of [`http://127.0.0.1:${trap.port}/`, "http://169.254.169.254/latest/meta-data/", "https://10.0.0.1/", "http://localhost/", "file:///etc/passwd", "https://[::1]/"]) {
+      await attempt(`url source ${url}`, path, { method: "POST", headers: a, body: { type: "url", url } }, 400, "invalid");
+      await attempt(`sitemap source ${url}`, path, { method: "POST", headers: a, body: { type: "sitemap", url } }, 400, "invalid");
+    }
+    const redirect = await call(path, { method: "POST", headers: a, body: { type: "url", url: `${standin.url}/hooks/redirect?to=${encodeURIComponent(`http://127.0.0.1:${trap.port}/x`)}` } });
+    assert.equal(redirect.status, 202);
+    const failed = await settled(tenants.a, base, redirect.json.source.id);
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.chunkCount, 0);
+    assert.equal(trap.connections, 0, "no knowledge fetch reached the trap");
   });
 });
 

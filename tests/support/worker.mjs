@@ -69,6 +69,9 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["enable_request_signal"],
     d1Databases: { DB: "00000000-0000-4000-8000-000000000000" },
+    // The knowledge ingestion queue, consumed by the worker itself (as wrangler.toml declares).
+    queueProducers: { KNOWLEDGE_QUEUE: { queueName: "knowledge-ingest" } },
+    queueConsumers: { "knowledge-ingest": { maxBatchSize: 5, maxBatchTimeout: 0.05, maxRetries: 0 } },
     bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
     ...(ratelimits ? { ratelimits } : {}),
     // The built static assets (widget, demo site), served before the worker as in production.

@@ -4,6 +4,7 @@ import { agentName, api, loadAgents, state } from "../lib/api.js";
 import { checkbox, field, h, nextId, select } from "../lib/dom.js";
 import { date, lines, originAllowed } from "../lib/format.js";
 import { fail, go, heading, say } from "../lib/ui.js";
+import { loadBases } from "./knowledge.js";
 import { preview } from "./preview.js";
 
 /** The built-in tools the worker has (src/tools/builtin.rs), with what they do for a tenant. */
@@ -229,6 +230,21 @@ function agentForm(agent, creating) {
     starterPrompts: field("Starter prompts", area("starterPrompts", (c.starterPrompts || []).join("\n"), 3), "One per line."),
     placeholder: field("Input placeholder", input("placeholder", b.placeholder)),
   };
+  const k = c.knowledge || {};
+  const kf = {
+    topK: field("Passages per answer (topK)", input("topK", k.topK, { type: "number", min: "1", max: "20" }), "1-20. Empty: the default (5)."),
+    minScore: field("Score floor (minScore)", input("minScore", k.minScore, { type: "number", min: "0", max: "1", step: "0.05" }), "0-1; passages scoring less are not used. Empty: 0."),
+    strict: checkbox("Answer only from knowledge (strict)", k.strict, "When nothing relevant is found, the agent says the fallback below."),
+    fallback: field("Fallback", area("fallback", k.fallback, 2), "What a strict agent says when its knowledge has no answer."),
+  };
+  // The bases are loaded after the form is shown; ids the list does not know are kept.
+  const baseBoxes = h("div.bases", null, h("p.hint", { text: "Loading knowledge bases…" }));
+  let baseChecks = [];
+  loadBases().then(({ bases, mode }) => {
+    baseChecks = bases.map((b) => ({ id: b.id, box: checkbox(`${b.name} (${b.id})`, (k.bases || []).includes(b.id)) }));
+    baseBoxes.replaceChildren(...(bases.length ? baseChecks.map((x) => x.box.row) : [h("p.hint", null, "No knowledge bases yet: create one under ", h("a", { href: "#knowledge", text: "Knowledge" }), ".")]),
+      h("p.hint", { text: mode === "hybrid" ? "Search is hybrid (keywords and embeddings)." : "Search is keyword only: no embeddings endpoint is configured." }));
+  }).catch(() => baseBoxes.replaceChildren(h("p.hint", { text: "The knowledge bases could not be loaded." })));
   const enabled = h("input", { type: "checkbox", name: "enabled", id: nextId() });
   enabled.checked = agent.enabled !== false;
   const builtins = BUILTIN_TOOLS.map(([name, label, hint]) => ({ name, box: checkbox(`${label} (${name})`, ((c.tools && c.tools.builtin) || []).includes(name), hint) }));
@@ -263,6 +279,7 @@ function agentForm(agent, creating) {
     h("fieldset", null, h("legend", { text: "Agent" }), f.name.row, f.systemPrompt.row, f.model.row, f.models.row, f.temperature.row,
       h("div.check", null, enabled, h("label", { for: enabled.id, text: "Enabled (widgets can chat)" }))),
     h("fieldset.where", null, h("legend", { text: "Where will this chat run?" }), noOrigins, f.allowedOrigins.row, addHere, f.requireVerifiedUser.row),
+    h("fieldset.knowledge", null, h("legend", { text: "Knowledge" }), baseBoxes, kf.topK.row, kf.minScore.row, kf.strict.row, kf.fallback.row),
     h("fieldset", null, h("legend", { text: "Built-in tools" }), builtins.map((t) => t.box.row), f.maxSteps.row),
     h("fieldset", null, h("legend", { text: "OpenAI-compatible API" }), f.storeApiConversations.row),
     h("fieldset.grid2", null, h("legend", { text: "Limits" }), f.visitorPerMinute.row, f.ipPerMinute.row, f.maxMessageChars.row, f.monthlySpendCap.row),
@@ -318,10 +335,15 @@ function agentForm(agent, creating) {
     out.welcomeMessage = str(f.welcomeMessage.input);
     out.starterPrompts = lines(f.starterPrompts.input.value);
     // Built-ins the form does not know (a newer worker) are kept as they are.
-    const known = BUILTIN_TOOLS.map(([name]) => name);
-    const builtin = ((base.tools && base.tools.builtin) || []).filter((n) => !known.includes(n))
+    const knownTools = BUILTIN_TOOLS.map(([name]) => name);
+    const builtin = ((base.tools && base.tools.builtin) || []).filter((n) => !knownTools.includes(n))
       .concat(builtins.filter((t) => t.box.input.checked).map((t) => t.name));
     out.tools = { ...base.tools, builtin, webhooks: Array.from(tools.children, (ed) => ed.read()) };
+    const known = new Set(baseChecks.map((x) => x.id));
+    const kept = ((base.knowledge && base.knowledge.bases) || []).filter((id) => !known.has(id));
+    out.knowledge = { ...base.knowledge, bases: kept.concat(baseChecks.filter((x) => x.box.input.checked).map((x) => x.id)),
+      topK: num(kf.topK.input) ?? undefined, minScore: num(kf.minScore.input) ?? undefined,
+      strict: kf.strict.input.checked, fallback: str(kf.fallback.input) };
     out.mcpServers = Array.from(servers.children, (ed) => ed.read());
     return out;
   }

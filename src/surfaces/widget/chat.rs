@@ -18,12 +18,15 @@ use std::rc::Rc;
 use crate::agent::context;
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn};
 use crate::app::access::tenant_of_key;
+use crate::app::knowledge as app_knowledge;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
 use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
+use crate::knowledge::client::{embedding_settings, HttpEmbedder};
+use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
 use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
@@ -72,6 +75,7 @@ pub async fn handle(
     headers
         .set("x-conversation-id", &conversation_id)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let embeddings = embedding_settings(env);
     let output = Output::new();
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
@@ -117,6 +121,28 @@ pub async fn handle(
             }
         };
         let outbound = settings.outbound.clone();
+        // Knowledge: the passages go into the system prompt, the citations to the visitor
+        // before the answer, and into the stored message.
+        let mut system_prompt = system_prompt;
+        let mut cited = Vec::new();
+        let config = &agent.config.knowledge;
+        if config.enabled() {
+            let query = app_knowledge::query_of_history(&history);
+            let embedder = HttpEmbedder(embeddings);
+            if let Some(found) =
+                app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query).await
+            {
+                system_prompt.push_str(&prompt_block(
+                    &found.hits,
+                    config.strict,
+                    config.fallback.as_deref(),
+                ));
+                cited = app_knowledge::citations(&found.hits);
+                for event in &cited {
+                    sink.send(event);
+                }
+            }
+        }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
@@ -134,7 +160,12 @@ pub async fn handle(
             ..Turn::default()
         };
         let model = HttpModel::new(settings, Some(visitor));
-        let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
+        let (mut outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
+        if !cited.is_empty() {
+            let mut parts = app_knowledge::citation_parts(&cited);
+            parts.append(&mut outcome.parts);
+            outcome.parts = parts;
+        }
         let message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
