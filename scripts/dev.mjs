@@ -291,6 +291,7 @@ async function worker({ assets, watchAssets = false, mcp = false }) {
   console.log(`  Demo site:   ${url}/   (and ${url}/inline.html)`);
   console.log(`  Dashboard:   ${url}/admin/   sign in with the demo tenant key: ${secrets.DEMO_SECRET_KEY}  (local only)`);
   console.log(`  Chat API:    POST ${url}/api/agents/demo/chat  (x-publishable-key: pk_live_demo)`);
+  console.log(`  OpenAI API:  ${url}/v1  (model "demo"; the demo tenant key works, or create an API key under Keys)`);
   console.log(`  Admin API:   ${url}/api/admin/…  (operator key: ${vars.ADMIN_API_KEY === secrets.ADMIN_API_KEY ? `${secrets.ADMIN_API_KEY}, local only` : "ADMIN_API_KEY from .dev.vars"})`);
   if (!health.model?.configured) {
     console.log("\n  No model configured: put OPENROUTER_API_KEY=sk-or-... in .dev.vars (see .dev.vars.example),");

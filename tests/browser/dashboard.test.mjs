@@ -215,7 +215,7 @@ describe("tenant dashboard", () => {
       assert.equal(await page.locator("#api-model").textContent(), "shop");
       assert.equal(await page.locator("#api-base").textContent(), `${worker.url}/v1`);
       assert.match(await page.locator("#api-snippet").textContent(), /model: "shop"/);
-      await page.getByLabel("Snippet").selectOption("curl");
+      await page.getByLabel("Snippet language").selectOption("curl");
       assert.match(await page.locator("#api-snippet").textContent(), /\/v1\/chat\/completions/);
       await page.getByRole("button", { name: "Add tool" }).click();
       const tool = page.locator("fieldset.tool").last();

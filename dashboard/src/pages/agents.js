@@ -188,12 +188,12 @@ function apiCard(agent) {
   lang.addEventListener("change", () => { code.textContent = snippets[lang.value]; });
   return h("section.card", { "aria-labelledby": "api-title" },
     h("h2#api-title", { text: "OpenAI-compatible API" }),
-    h("p.muted", null, "Any OpenAI client can call this agent: its prompt, models, tools and limits apply on the server. Create an API key under ",
-      h("a", { href: "#keys", text: "Keys" }), " (kind “API”) and set it as AGENT_API_KEY."),
+    h("p.muted", null, "Any OpenAI client can call this agent: its prompt, models, tools and limits apply on the server. ",
+      h("a", { href: "#keys", text: "Create an API key" }), " (kind “API”) and set it as AGENT_API_KEY."),
     h("dl.facts", null,
       h("dt", { text: "Model id" }), h("dd", null, h("code#api-model", { text: agent.id })),
       h("dt", { text: "Base URL" }), h("dd", null, h("code#api-base", { text: base }))),
-    h("div.field", null, h("label", { for: lang.id, text: "Snippet" }), lang),
+    h("div.field", null, h("label", { for: lang.id, text: "Snippet language" }), lang),
     h("pre.snippet", null, code),
     h("button.secondary", { type: "button", text: "Copy API snippet", onclick: () => {
       navigator.clipboard.writeText(code.textContent).then(() => say("Snippet copied.", "ok"), () => say("Copying failed: select the snippet and copy it by hand.", "error"));

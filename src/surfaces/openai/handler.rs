@@ -327,9 +327,21 @@ impl Call {
         };
         let outbound = settings.outbound.clone();
         let agent = &self.agent;
-        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref());
+        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+            .with_remote_tools(&agent.id)
+            .await;
         let mut specs = tools.specs();
-        specs.extend(self.client_tools.iter().cloned());
+        // The caller's tool names were checked against the agent's own tools; a remote MCP
+        // tool (`server__tool`, known only now) keeps its name, and the caller's of that name
+        // is not offered.
+        let client: Vec<ToolSpec> = self
+            .client_tools
+            .iter()
+            .filter(|c| !specs.iter().any(|s| s.name() == c.name()))
+            .cloned()
+            .collect();
+        let client_tools: Vec<String> = client.iter().map(|t| t.name().to_owned()).collect();
+        specs.extend(client);
         let turn = Turn {
             message_id,
             models: plan.models,
@@ -338,11 +350,7 @@ impl Call {
             temperature: self.temperature,
             max_tokens: self.max_tokens,
             max_steps: agent.config.step_limit(),
-            client_tools: self
-                .client_tools
-                .iter()
-                .map(|t| t.name().to_owned())
-                .collect(),
+            client_tools,
             tool_choice: self.tool_choice.clone(),
             sampling: self.sampling.clone(),
         };
