@@ -214,33 +214,12 @@ pub fn api_caller(
     presented: &str,
     candidates: &[(ApiKey, TenantStatus)],
 ) -> Result<ApiCaller, ApiError> {
-    let (key, status) = candidates
-        .iter()
-        .find(|(key, _)| {
-            matches!(key.kind, KeyKind::Api | KeyKind::Secret)
-                && key.revoked_at.is_none()
-                && keys::matches_hash(presented, &key.hash)
-        })
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "invalid_key",
-                "The API key is not valid, or it was revoked.",
-            )
-        })?;
-    if *status != TenantStatus::Active {
-        return Err(ApiError::Forbidden(
-            "This account is suspended. Contact the platform operator.".into(),
-        ));
-    }
-    let scope = match key.kind {
-        KeyKind::Api => key.scope.clone(),
-        _ => KeyScope::default(),
-    };
-    Ok(ApiCaller {
-        tenant_id: key.tenant_id.clone(),
-        key_id: key.id.clone(),
-        scope,
-    })
+    scoped_caller(
+        presented,
+        candidates,
+        KeyKind::Api,
+        "The API key is not valid, or it was revoked.",
+    )
 }
 
 /// The lookup value of a key presented to `/mcp`: an MCP key (`mk_live_…`) or a tenant secret
@@ -262,24 +241,39 @@ pub fn mcp_caller(
     presented: &str,
     candidates: &[(ApiKey, TenantStatus)],
 ) -> Result<ApiCaller, ApiError> {
+    scoped_caller(
+        presented,
+        candidates,
+        KeyKind::Mcp,
+        "The key is not valid, or it was revoked.",
+    )
+}
+
+/// The caller a live key of `kind` (with its scope) or a tenant secret key (every agent, no web
+/// pages) proves, among the rows its lookup found; a suspended tenant is refused.
+fn scoped_caller(
+    presented: &str,
+    candidates: &[(ApiKey, TenantStatus)],
+    kind: KeyKind,
+    refused: &str,
+) -> Result<ApiCaller, ApiError> {
     let (key, status) = candidates
         .iter()
         .find(|(key, _)| {
-            matches!(key.kind, KeyKind::Mcp | KeyKind::Secret)
+            (key.kind == kind || key.kind == KeyKind::Secret)
                 && key.revoked_at.is_none()
                 && keys::matches_hash(presented, &key.hash)
         })
-        .ok_or_else(|| {
-            ApiError::unauthorized("invalid_key", "The key is not valid, or it was revoked.")
-        })?;
+        .ok_or_else(|| ApiError::unauthorized("invalid_key", refused))?;
     if *status != TenantStatus::Active {
         return Err(ApiError::Forbidden(
             "This account is suspended. Contact the platform operator.".into(),
         ));
     }
-    let scope = match key.kind {
-        KeyKind::Mcp => key.scope.clone(),
-        _ => KeyScope::default(),
+    let scope = if key.kind == kind {
+        key.scope.clone()
+    } else {
+        KeyScope::default()
     };
     Ok(ApiCaller {
         tenant_id: key.tenant_id.clone(),
