@@ -904,6 +904,26 @@ pub async fn for_turn<S: Store + KnowledgeStore, E: Embedder>(
     }
 }
 
+/// What knowledge adds to an agent's stored turn: the passages for the system prompt and the
+/// citation events, retrieved for the history's latest question; `None` when the agent uses no
+/// knowledge. Every surface that runs stored turns (widget, MCP) grounds them this way.
+pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
+    store: &S,
+    embedder: &E,
+    agent: &crate::store::Agent,
+    history: &[crate::store::StoredMessage],
+) -> Option<(String, Vec<AgentEvent>)> {
+    let config = &agent.config.knowledge;
+    if !config.enabled() {
+        return None;
+    }
+    let query = query_of_history(history);
+    let found = for_turn(store, embedder, &agent.tenant_id, config, &query).await?;
+    let block =
+        crate::knowledge::prompt_block(&found.hits, config.strict, config.fallback.as_deref());
+    Some((block, citations(&found.hits)))
+}
+
 /// The citation events of the hits a turn used: a web page as `source-url`, anything else as
 /// `source-document`, each with the passage, score and chunk in its provider metadata.
 pub fn citations(hits: &[Hit]) -> Vec<AgentEvent> {

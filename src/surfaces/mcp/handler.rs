@@ -27,7 +27,6 @@ use crate::http::routes::McpRoute;
 use crate::http::url_parts;
 use crate::ids::is_valid_client_id;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
-use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
@@ -364,21 +363,12 @@ impl Server<'_> {
         // Knowledge, as on the widget: passages into the prompt, citations into the answer.
         let mut system_prompt = turn::system_prompt(&agent, None);
         let mut cited = Vec::new();
-        let config = &agent.config.knowledge;
-        if config.enabled() {
-            let query = app_knowledge::query_of_history(&history);
-            let embedder = HttpEmbedder(embedding_settings(self.env));
-            if let Some(found) =
-                app_knowledge::for_turn(&self.store, &embedder, &agent.tenant_id, config, &query)
-                    .await
-            {
-                system_prompt.push_str(&prompt_block(
-                    &found.hits,
-                    config.strict,
-                    config.fallback.as_deref(),
-                ));
-                cited = app_knowledge::citations(&found.hits);
-            }
+        let embedder = HttpEmbedder(embedding_settings(self.env));
+        if let Some((block, citations)) =
+            app_knowledge::grounding(&self.store, &embedder, &agent, &history).await
+        {
+            system_prompt.push_str(&block);
+            cited = citations;
         }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)

@@ -26,7 +26,6 @@ use crate::error::ApiError;
 use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
-use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
 use crate::llm::FinishReason;
 use crate::platform::{self, now_ms, random_id};
@@ -125,23 +124,15 @@ pub async fn handle(
         // before the answer, and into the stored message.
         let mut system_prompt = system_prompt;
         let mut cited = Vec::new();
-        let config = &agent.config.knowledge;
-        if config.enabled() {
-            let query = app_knowledge::query_of_history(&history);
-            let embedder = HttpEmbedder(embeddings);
-            if let Some(found) =
-                app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query).await
-            {
-                system_prompt.push_str(&prompt_block(
-                    &found.hits,
-                    config.strict,
-                    config.fallback.as_deref(),
-                ));
-                cited = app_knowledge::citations(&found.hits);
-                for event in &cited {
-                    sink.send(event);
-                }
+        let embedder = HttpEmbedder(embeddings);
+        if let Some((block, citations)) =
+            app_knowledge::grounding(&store, &embedder, &agent, &history).await
+        {
+            system_prompt.push_str(&block);
+            for event in &citations {
+                sink.send(event);
             }
+            cited = citations;
         }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
