@@ -271,19 +271,12 @@ impl<S: Store> Management<'_, S> {
         let mut config = agent.config.clone();
         match body.tool {
             Some(tool) => {
-                let mut edited =
-                    parse_config(json!({ "tools": { "webhooks": [tool] } }), self.outbound)
-                        .map_err(|e| match e {
-                            ApiError::Invalid { field, message } => ApiError::Invalid {
-                                field: if field == "config" {
-                                    "tool".into()
-                                } else {
-                                    field.replace("config.tools.webhooks[0]", "tool")
-                                },
-                                message,
-                            },
-                            other => other,
-                        })?;
+                let mut edited = parse_edit(
+                    json!({ "tools": { "webhooks": [tool] } }),
+                    self.outbound,
+                    "config.tools.webhooks[0]",
+                    "tool",
+                )?;
                 keep_secrets(&mut edited, &agent.config);
                 config.tools = edited.tools;
                 if config.tools.webhooks.first().map(|t| t.name.as_str()) != Some(tool_name) {
@@ -320,18 +313,12 @@ impl<S: Store> Management<'_, S> {
         let agent = self.agent(tenant_id, agent_id).await?;
         match (body.server, body.name) {
             (Some(server), _) => {
-                let mut edited = parse_config(json!({ "mcpServers": [server] }), self.outbound)
-                    .map_err(|e| match e {
-                        ApiError::Invalid { field, message } => ApiError::Invalid {
-                            field: if field == "config" {
-                                "server".into()
-                            } else {
-                                field.replace("config.mcpServers[0]", "server")
-                            },
-                            message,
-                        },
-                        other => other,
-                    })?;
+                let mut edited = parse_edit(
+                    json!({ "mcpServers": [server] }),
+                    self.outbound,
+                    "config.mcpServers[0]",
+                    "server",
+                )?;
                 keep_secrets(&mut edited, &agent.config);
                 edited
                     .mcp_servers
@@ -816,6 +803,27 @@ pub struct ToolTest {
     pub input: Value,
     /// An edited, unsaved definition to try instead of the stored one.
     pub tool: Option<Value>,
+}
+
+/// Checks one unsaved part of a config (a tool, a server) as a saved config would be checked,
+/// naming a wrong field from the body's point of view (`config.mcpServers[0].url` → `server.url`).
+fn parse_edit(
+    value: Value,
+    outbound: &Policy,
+    at: &str,
+    named: &str,
+) -> Result<AgentConfig, ApiError> {
+    parse_config(value, outbound).map_err(|e| match e {
+        ApiError::Invalid { field, message } => ApiError::Invalid {
+            field: if field == "config" {
+                named.into()
+            } else {
+                field.replace(at, named)
+            },
+            message,
+        },
+        other => other,
+    })
 }
 
 /// Reads a config from JSON, naming the field serde stumbled on.
