@@ -111,12 +111,7 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
     let mut names = std::collections::HashSet::new();
     for (i, tool) in config.tools.webhooks.iter().enumerate() {
         let field = |name: &str| format!("tools.webhooks[{i}].{name}");
-        let valid_name = (1..=64).contains(&tool.name.len())
-            && tool
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid_name {
+        if !is_name(&tool.name, 64) {
             return Err(invalid(
                 field("name"),
                 "Tool names have 1-64 letters, digits, '_' or '-'.",
@@ -153,6 +148,15 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
     validate_mcp_servers(config, outbound)
 }
 
+/// Whether `name` is 1 to `max` letters, digits, `_` or `-` (what model providers accept in a
+/// tool name).
+fn is_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Most MCP servers one agent may use.
 pub const MAX_MCP_SERVERS: usize = 8;
 
@@ -166,12 +170,7 @@ fn validate_mcp_servers(config: &AgentConfig, outbound: &Policy) -> Result<(), I
     let mut names = std::collections::HashSet::new();
     for (i, server) in config.mcp_servers.iter().enumerate() {
         let field = |name: &str| format!("mcpServers[{i}].{name}");
-        let valid_name = (1..=32).contains(&server.name.len())
-            && server
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid_name {
+        if !is_name(&server.name, 32) {
             return Err(invalid(
                 field("name"),
                 "MCP server names have 1-32 letters, digits, '_' or '-'.",
