@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod llm;
+pub mod observe;
 pub mod outbound;
 pub mod settings;
 pub mod store;

@@ -4,5 +4,6 @@
 
 pub mod access;
 pub mod management;
+pub mod observe;
 pub mod turn;
 pub mod views;

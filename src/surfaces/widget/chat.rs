@@ -16,13 +16,16 @@ use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
 use crate::agent::context::{self, Role};
 use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::app::access::tenant_of_key;
+use crate::app::observe::{self as tracing, Tracing};
 use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
 use crate::http::request::read_body;
 use crate::llm::client::HttpModel;
-use crate::llm::FinishReason;
+use crate::llm::{FinishReason, Usage};
+use crate::observe::export::{deliver, operator_targets};
+use crate::observe::TraceMeta;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -93,11 +96,45 @@ pub async fn handle(
     let output = Output::new();
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
+    let (targets, export_timeout_ms) = operator_targets(env);
+    let platform_secrets = [
+        settings.api_key.clone(),
+        settings.admin_api_key.clone(),
+        settings.visitor_token_secret.clone(),
+        settings.convex_deploy_key.clone(),
+        preview_key.clone(),
+    ];
+    let platform_secrets: Vec<&str> = platform_secrets
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let (tracing, recorder) = tracing::begin(
+        &targets,
+        &agent,
+        TraceMeta {
+            surface: "widget".into(),
+            channel: body.channel.clone(),
+            tenant_id: agent.tenant_id.clone(),
+            agent_id: agent.id.clone(),
+            conversation_id: Some(conversation_id.clone()),
+            user_id: Some(visitor_id.clone()),
+            message_id: message_id.clone(),
+            input: Some(body.text.clone()),
+            environment: None,
+        },
+        &platform_secrets,
+        platform::random_bytes(),
+        Box::new(now_ms),
+        None,
+    );
+    let policy = settings.outbound.clone();
     ctx.wait_until(async move {
-        let mut sink = OutputSink {
+        let sink = OutputSink {
             output,
             buffer: Vec::with_capacity(1024),
         };
+        let mut sink = Tracing::wrap(sink, recorder);
         sink.send(&AgentEvent::Start {
             message_id: message_id.clone(),
         });
@@ -123,7 +160,14 @@ pub async fn handle(
                 if let Some(detail) = error.log_detail() {
                     console_error!("planning the turn failed: {detail}");
                 }
-                return sink.fail(&error.to_string());
+                let (mut sink, recorder) = sink.into_parts();
+                sink.fail(&error.to_string());
+                let end = TurnEnd::Failed(error.to_string());
+                let finished = tracing.finish(recorder, &end, &Usage::default());
+                if let Some(export) = finished.export {
+                    deliver(&policy, &export, export_timeout_ms).await;
+                }
+                return;
             }
         };
         // Once the answer is stored, a late retry of this start must not change anything.
@@ -152,7 +196,9 @@ pub async fn handle(
             max_steps: agent.config.step_limit(),
         };
         let model = HttpModel::new(settings, Some(visitor));
-        let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
+        let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
+        let (mut sink, recorder) = sink.into_parts();
+        let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         let message = assistant_message(message_id, &start.conversation, outcome);
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
@@ -165,19 +211,29 @@ pub async fn handle(
                 .inspect_err(|e| console_error!("storing the answer failed, retrying: {e}"))
                 .is_ok();
         sink.end();
-        if stored {
-            return;
-        }
-        if let Some(start) = unsaved_start {
-            if !retry(|| store.start_turn(&start), "the user message").await {
+        // After the answer: the export and any write still owed run side by side; neither
+        // can change what the visitor already has.
+        let export = async {
+            if let Some(export) = &finished.export {
+                deliver(&policy, export, export_timeout_ms).await;
+            }
+        };
+        let persist = async {
+            if stored {
                 return;
             }
-        }
-        retry(
-            || store.append_answer(&message, &agent.id, &day),
-            "the answer",
-        )
-        .await;
+            if let Some(start) = unsaved_start {
+                if !retry(|| store.start_turn(&start), "the user message").await {
+                    return;
+                }
+            }
+            retry(
+                || store.append_answer(&message, &agent.id, &day),
+                "the answer",
+            )
+            .await;
+        };
+        futures::join!(export, persist);
     });
 
     Ok(ResponseBuilder::new()

@@ -1,0 +1,299 @@
+// End-to-end: every chat turn is exported as one OTLP trace, after the answer, to the
+// operator's OTLP endpoint and to Langfuse's OpenTelemetry endpoint (both played by a loopback
+// receiver that decodes each export with the official OpenTelemetry protobuf definitions).
+// An exporter that is down, slow or refusing changes nothing the visitor sees, and no export
+// ever carries a secret.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { startOtlpReceiver, spansOf } from "../support/otlp-receiver.mjs";
+import { putAgent, startWorker, TEST_TOKEN_SECRET } from "../support/worker.mjs";
+import { chat, eventually, storedConversation, textOf } from "../support/chat.mjs";
+
+const SECRETS = {
+  provider: "sk-or-test-provider-key-0123456789",
+  otlpToken: "otlp-bearer-token-5f0c2a9d",
+  langfuseSecret: "sk-lf-test-secret-7e1b4c",
+  webhook: "webhook-header-secret-93ab61",
+  signing: "whsec_signing_secret_4d2e8f",
+  tokenSecret: TEST_TOKEN_SECRET,
+};
+const LANGFUSE_PUBLIC = "pk-lf-test-public-1a2b";
+
+let standin;
+let receiver;
+let worker;
+
+const agentConfig = (model, extra = {}) => ({
+  name: "Traced agent",
+  systemPrompt: "You are a traced test agent.",
+  model,
+  tools: { builtin: ["get_current_time"], webhooks: [] },
+  ...extra,
+});
+
+before(async () => {
+  standin = await startStandIn();
+  receiver = await startOtlpReceiver();
+  worker = await startWorker({
+    OPENROUTER_BASE_URL: `${standin.url}/v1`,
+    OPENROUTER_API_KEY: SECRETS.provider,
+    MODEL_IDLE_TIMEOUT_MS: "3000",
+    // Webhook tools may reach the stand-in; the receiver is trusted as the operator's endpoint.
+    WEBHOOK_ALLOW_HOSTS: `127.0.0.1:${new URL(standin.url).port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/otlp`,
+    OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${SECRETS.otlpToken},x-scope=ops`,
+    OTEL_EXPORTER_OTLP_TIMEOUT: "800",
+    LANGFUSE_HOST: `${receiver.url}/langfuse`,
+    LANGFUSE_PUBLIC_KEY: LANGFUSE_PUBLIC,
+    LANGFUSE_SECRET_KEY: SECRETS.langfuseSecret,
+  });
+  await putAgent(worker.db, { id: "plain", config: agentConfig("scenario/plain") });
+  await putAgent(worker.db, { id: "tool", config: agentConfig("scenario/tool") });
+  await putAgent(worker.db, { id: "fallback", config: agentConfig("scenario/rate-limited", { models: ["scenario/plain"] }) });
+  await putAgent(worker.db, { id: "midstream", config: agentConfig("scenario/midstream-error") });
+  await putAgent(worker.db, { id: "slow-stream", config: agentConfig("scenario/slow-stream") });
+  await putAgent(worker.db, {
+    id: "echo",
+    tenant: "t_secret",
+    signingSecret: SECRETS.signing,
+    config: agentConfig("scenario/call/echo_headers", {
+      tools: { builtin: [], webhooks: [{ name: "echo_headers", description: "Echo", url: `${standin.url}/hooks/echo`, headers: { "x-api-key": SECRETS.webhook } }] },
+    }),
+  });
+});
+
+after(async () => {
+  await worker?.stop();
+  await receiver?.close();
+  await standin?.close();
+});
+
+/** The decoded exports of the turn in conversation `chatId`, one per target. */
+async function exportsOf(chatId, count = 2) {
+  return eventually(
+    () => {
+      const found = receiver.exports.filter((e) => e.request && spansOf(e.request).some((s) => s.attributes["session.id"] === chatId));
+      return found.length >= count && found;
+    },
+    { timeoutMs: 8000 },
+  );
+}
+
+function traceOf(entry) {
+  const spans = spansOf(entry.request);
+  const root = spans.find((s) => !s.parentSpanId);
+  return { spans, root, children: spans.filter((s) => s !== root) };
+}
+
+function assertWellFormed({ spans, root }) {
+  assert.ok(root, "one root span");
+  assert.equal(spans.filter((s) => !s.parentSpanId).length, 1);
+  assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, "one trace id");
+  assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, "distinct span ids");
+  const now = BigInt(Date.now()) * 1_000_000n;
+  for (const span of spans) {
+    if (span !== root) assert.equal(span.parentSpanId, root.spanId, `${span.name} hangs under the root`);
+    assert.ok(span.start <= span.end, `${span.name} ends after it starts`);
+    assert.ok(span.start >= root.start && span.end <= root.end, `${span.name} lies inside the turn`);
+    assert.ok(now - span.start < 60_000_000_000n && span.start <= now, `${span.name} starts within the last minute`);
+  }
+}
+
+describe("one trace per turn", () => {
+  test("a plain answer: root and generation, to the OTLP endpoint and to Langfuse, with their auth", async () => {
+    const chatId = "chat_trace_plain";
+    const result = await chat(worker.url, "plain", { chatId, text: "Hello there" });
+    const exports = await exportsOf(chatId);
+    const otlp = exports.find((e) => e.path === "/otlp/v1/traces");
+    const langfuse = exports.find((e) => e.path === "/langfuse/api/public/otel/v1/traces");
+    assert.ok(otlp && langfuse, `paths: ${exports.map((e) => e.path)}`);
+    assert.equal(otlp.headers.authorization, `Bearer ${SECRETS.otlpToken}`);
+    assert.equal(otlp.headers["x-scope"], "ops");
+    assert.equal(langfuse.headers.authorization, `Basic ${Buffer.from(`${LANGFUSE_PUBLIC}:${SECRETS.langfuseSecret}`).toString("base64")}`);
+    assert.equal(langfuse.headers["x-langfuse-ingestion-version"], "4");
+    assert.match(langfuse.headers["content-type"], /^application\/json/);
+    assert.equal(otlp.raw.toString(), langfuse.raw.toString(), "one body for every target");
+
+    const trace = traceOf(langfuse);
+    assertWellFormed(trace);
+    const { root, children } = trace;
+    assert.equal(root.traceId.length, 32);
+    assert.deepEqual(children.map((s) => s.attributes["langfuse.observation.type"]), ["generation"]);
+    assert.equal(root.attributes["langfuse.observation.type"], "agent");
+    assert.equal(root.attributes["langfuse.trace.name"], "widget turn");
+    assert.equal(root.attributes["session.id"], chatId);
+    assert.match(root.attributes["user.id"], /^v_/);
+    assert.equal(root.attributes["langfuse.trace.metadata.tenantId"], "t_test");
+    assert.equal(root.attributes["langfuse.trace.metadata.agentId"], "plain");
+    assert.equal(root.attributes["langfuse.trace.metadata.messageId"], result.message.id);
+    assert.equal(root.attributes["langfuse.trace.input"], "Hello there");
+    assert.equal(root.attributes["langfuse.trace.output"], textOf(result.message));
+    const [generation] = children;
+    assert.equal(generation.kind, 3, "a client span");
+    assert.equal(generation.attributes["langfuse.observation.model.name"], "scenario/plain@served");
+    assert.equal(generation.attributes["gen_ai.request.model"], "scenario/plain");
+    assert.equal(generation.attributes["langfuse.observation.output"], textOf(result.message));
+    const input = JSON.parse(generation.attributes["langfuse.observation.input"]);
+    assert.deepEqual(input.map((m) => m.role), ["system", "user"]);
+    assert.equal(input[1].content, "Hello there");
+    const usage = JSON.parse(generation.attributes["langfuse.observation.usage_details"]);
+    assert.ok(usage.input >= 0 && usage.total === usage.input + usage.output);
+    const firstToken = BigInt(Date.parse(generation.attributes["langfuse.observation.completion_start_time"])) * 1_000_000n;
+    assert.ok(firstToken >= generation.start && firstToken <= generation.end, "time to first token inside the call");
+    assert.deepEqual(root.status, { code: 1 });
+  });
+
+  test("a tool loop: generation, tool, generation, each under the root, in order", async () => {
+    const chatId = "chat_trace_tool";
+    await chat(worker.url, "tool", { chatId, text: "What time is it in Paris?" });
+    const [entry] = await exportsOf(chatId);
+    const trace = traceOf(entry);
+    assertWellFormed(trace);
+    assert.deepEqual(trace.children.map((s) => s.attributes["langfuse.observation.type"]), ["generation", "tool", "generation"]);
+    const [first, tool, second] = trace.children;
+    assert.equal(tool.attributes["gen_ai.tool.name"], "get_current_time");
+    assert.deepEqual(JSON.parse(tool.attributes["langfuse.observation.input"]), { timezone: "Europe/Paris" });
+    assert.ok(JSON.parse(tool.attributes["langfuse.observation.output"]));
+    assert.ok(first.end <= tool.start && tool.end <= second.start, "the tool runs between the two model calls");
+    assert.equal(first.attributes["gen_ai.response.finish_reasons"], "tool-calls");
+  });
+
+  test("a fallback: the failed attempt is an event on the generation of the model that answered", async () => {
+    const chatId = "chat_trace_fallback";
+    const result = await chat(worker.url, "fallback", { chatId, text: "hi" });
+    assert.ok(textOf(result.message).length > 0);
+    const [entry] = await exportsOf(chatId);
+    const trace = traceOf(entry);
+    assertWellFormed(trace);
+    assert.equal(trace.children.length, 1);
+    const [generation] = trace.children;
+    assert.equal(generation.attributes["langfuse.observation.model.name"], "scenario/plain@served");
+    assert.equal(generation.attributes["langfuse.observation.level"], "WARNING");
+    assert.equal(generation.events.length, 1);
+    const [fallback] = generation.events;
+    assert.equal(fallback.name, "model.fallback");
+    assert.equal(fallback.attributes["gen_ai.request.model"], "scenario/rate-limited");
+    assert.match(fallback.attributes["error.message"], /429/);
+    const at = BigInt(fallback.timeUnixNano);
+    assert.ok(at >= generation.start && at <= generation.end);
+  });
+
+  test("a mid-stream error: the generation and the turn are marked as errors", async () => {
+    const chatId = "chat_trace_midstream";
+    await chat(worker.url, "midstream", { chatId, text: "hi" });
+    const [entry] = await exportsOf(chatId);
+    const trace = traceOf(entry);
+    assertWellFormed(trace);
+    const [generation] = trace.children;
+    assert.equal(generation.attributes["langfuse.observation.level"], "ERROR");
+    assert.equal(generation.status.code, 2);
+    assert.equal(generation.attributes["langfuse.observation.output"], "Partial answer");
+    assert.equal(trace.root.attributes["langfuse.observation.level"], "ERROR");
+    assert.equal(trace.root.attributes["langfuse.trace.metadata.outcome"], "error");
+  });
+
+  test("an aborted turn is traced once the visitor has gone", async () => {
+    const chatId = "chat_trace_abort";
+    const controller = new AbortController();
+    let deltas = 0;
+    await chat(worker.url, "slow-stream", {
+      chatId,
+      text: "a long story please",
+      abortSignal: controller.signal,
+      onChunk(chunk) {
+        if (chunk.type === "text-delta" && ++deltas === 3) controller.abort();
+      },
+    }).catch(() => {});
+    const [entry] = await exportsOf(chatId);
+    const trace = traceOf(entry);
+    assertWellFormed(trace);
+    assert.equal(trace.root.attributes["langfuse.trace.metadata.outcome"], "aborted");
+    assert.equal(trace.root.attributes["langfuse.observation.level"], "WARNING");
+    const [generation] = trace.children;
+    assert.match(generation.attributes["langfuse.observation.output"], /^w0 w1 w2 /);
+  });
+});
+
+describe("the exporter never touches the visitor", () => {
+  /** The stream as the visitor sees it, without the per-turn ids. */
+  const shape = (result) => result.chunks.map(({ chunk }) => JSON.stringify({ ...chunk, id: undefined, messageId: undefined }));
+
+  async function timedTurn(chatId) {
+    const started = performance.now();
+    const result = await chat(worker.url, "plain", { chatId, text: "Hello there" });
+    return { result, ms: performance.now() - started };
+  }
+
+  for (const mode of [500, 401, "slow", "hang", "reset"]) {
+    test(`an exporter that answers ${mode}: same bytes, same timing, the answer stored`, async () => {
+      receiver.state.mode = "ok";
+      const baseline = await timedTurn(`chat_base_${mode}`);
+      await exportsOf(`chat_base_${mode}`);
+      receiver.state.mode = mode;
+      receiver.state.slowMs = 3000;
+      const before = receiver.exports.length;
+      const failing = await timedTurn(`chat_fail_${mode}`);
+      assert.deepEqual(shape(failing.result), shape(baseline.result));
+      assert.ok(failing.ms < baseline.ms + 400, `${Math.round(failing.ms)} ms with the exporter failing vs ${Math.round(baseline.ms)} ms`);
+      const stored = await eventually(async () => {
+        const c = await storedConversation(worker.url, "plain", `chat_fail_${mode}`);
+        return c.body.messages?.length === 2 && c;
+      });
+      assert.equal(stored.body.messages[1].metadata.status, "complete");
+      // 5xx, timeouts and dropped connections are retried (bounded); 401 is not.
+      const attempts = mode === 401 ? 1 : 3;
+      await eventually(() => receiver.exports.length - before >= 2 * attempts, { timeoutMs: 10_000 });
+      if (mode === 401) {
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(receiver.exports.length - before, 2, "a refused export is not retried");
+      }
+      receiver.state.mode = "ok";
+      // The next turn is exported normally.
+      await timedTurn(`chat_after_${mode}`);
+      await exportsOf(`chat_after_${mode}`);
+    });
+  }
+
+  test("an exporter that is not listening at all", async () => {
+    const down = await startOtlpReceiver();
+    const url = down.url;
+    await down.close();
+    const other = await startWorker({
+      OPENROUTER_BASE_URL: `${standin.url}/v1`,
+      OPENROUTER_API_KEY: SECRETS.provider,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${url}/v1/traces`,
+      OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+    });
+    try {
+      await putAgent(other.db, { id: "plain", config: agentConfig("scenario/plain") });
+      const result = await chat(other.url, "plain", { chatId: "chat_down", text: "Hello there" });
+      assert.equal(textOf(result.message).length > 0, true);
+      assert.deepEqual(result.errors, []);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe("privacy", () => {
+  test("a webhook's headers echoed back by the tool are redacted in the export", async () => {
+    const chatId = "chat_trace_secret";
+    const result = await chat(worker.url, "echo", { chatId, text: `my provider key is ${SECRETS.provider}` });
+    assert.ok(textOf(result.message).includes(SECRETS.webhook), "the tool result really carries the header back");
+    const [entry] = await exportsOf(chatId);
+    const tool = traceOf(entry).children.find((s) => s.attributes["langfuse.observation.type"] === "tool");
+    assert.match(tool.attributes["langfuse.observation.output"], /\[redacted\]/);
+  });
+
+  test("no secret in any byte of any export", async () => {
+    assert.ok(receiver.exports.length >= 20, `${receiver.exports.length} exports scanned`);
+    const all = Buffer.concat(receiver.exports.map((e) => e.raw)).toString("utf8");
+    for (const [name, secret] of Object.entries(SECRETS)) {
+      assert.ok(!all.includes(secret), `${name} leaked into an export`);
+      assert.ok(!all.includes(Buffer.from(secret).toString("base64")), `${name} leaked base64-encoded`);
+    }
+    assert.ok(!all.includes(Buffer.from(`${LANGFUSE_PUBLIC}:${SECRETS.langfuseSecret}`).toString("base64")));
+    assert.deepEqual(receiver.exports.filter((e) => e.error).map((e) => e.error), [], "every export decoded");
+  });
+});
