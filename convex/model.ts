@@ -118,6 +118,8 @@ export const messageDoc = v.object({
   feedback: nullable(rating),
   feedbackAt: nullable(v.number()),
   createdAt: v.number(),
+  /** The per-turn summary of an answer as JSON text (timings, tokens, cost, models tried). */
+  timing: v.optional(nullable(v.string())),
 });
 
 export const usageDoc = v.object({
@@ -464,6 +466,7 @@ export function messageRowOf(m: Doc<"messages">): MessageRow {
     error: m.error,
     feedback: m.feedback,
     createdAt: m.createdAt,
+    timing: m.timing ?? null,
   };
 }
 

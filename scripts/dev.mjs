@@ -15,8 +15,9 @@
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
 // MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY
-// (Convex as the store; the demo tenant is copied there) from the environment win over
-// .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
+// (Convex as the store; the demo tenant is copied there) and the tracing variables (LANGFUSE_*,
+// OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER_ARG, TRACE_CAPTURE_CONTENT) from the environment win
+// over .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from "node:fs";
@@ -25,7 +26,11 @@ import { pathToFileURL } from "node:url";
 import { npmBin, root, step, which } from "./lib.mjs";
 import { setup, setupNpm } from "./setup.mjs";
 
-const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY"];
+const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY",
+  // Tracing (docs/observability.md), under the names Langfuse and OpenTelemetry users know.
+  "LANGFUSE_HOST", "LANGFUSE_BASE_URL", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+  "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_TRACES_SAMPLER_ARG", "TRACE_CAPTURE_CONTENT"];
 const VERBOSE = process.env.DEV_VERBOSE === "1";
 
 function parseDotEnv(text) {

@@ -6,6 +6,7 @@
 //! (`observe::export`), after the answer.
 
 use crate::agent::{EventSink, TurnEnd};
+use crate::auth::crypto::sha256;
 use crate::llm::Usage;
 use crate::observe::config::capture_for;
 use crate::observe::{
@@ -55,20 +56,30 @@ pub fn agent_secrets(agent: &Agent) -> Vec<String> {
     secrets
 }
 
+/// The trace id of the turn that produces answer `message_id`: derived from it, so a later
+/// event about the answer (the visitor's rating becoming a Langfuse score) finds its trace
+/// without reading anything, and the sampling decision can be taken again.
+pub fn trace_id_for(message_id: &str) -> [u8; 16] {
+    let digest = sha256(format!("trace:{message_id}").as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
 /// Starts tracing a turn of `agent`. `targets` are the operator's and the tenant's, `secrets`
-/// the platform's own (provider key and the like), `seed` 32 random bytes, `clock` the time in
-/// ms.
+/// the platform's own (provider key and the like), `seed` 32 random bytes (for span ids; the
+/// trace id comes from the answer's id), `clock` the time in ms.
 pub fn begin(
     targets: &[ExportTarget],
     agent: &Agent,
     meta: TraceMeta,
     secrets: &[&str],
-    seed: [u8; 32],
+    mut seed: [u8; 32],
     clock: Box<dyn Fn() -> i64>,
     release: Option<String>,
 ) -> (Tracing, TurnRecorder) {
-    let mut trace_id = [0u8; 16];
-    trace_id.copy_from_slice(&seed[..16]);
+    let trace_id = trace_id_for(&meta.message_id);
+    seed[..16].copy_from_slice(&trace_id);
     let takers: Vec<&ExportTarget> = targets.iter().filter(|t| t.takes(&trace_id)).collect();
     let capture = capture_for(&takers);
     let redactor = Redactor::new(
@@ -186,6 +197,32 @@ mod tests {
         assert_eq!(
             finished.summary.trace_id.as_deref(),
             Some(export.trace_id.as_str())
+        );
+    }
+
+    #[test]
+    fn the_trace_id_follows_from_the_answer_id() {
+        let (tracing, recorder) = begin(
+            &[target(1.0)],
+            &agent(),
+            TraceMeta {
+                message_id: "msg_1".into(),
+                ..meta("hi")
+            },
+            &[],
+            [7; 32],
+            Box::new(|| 5),
+            None,
+        );
+        assert_eq!(
+            recorder.trace_id(),
+            crate::auth::crypto::hex(&trace_id_for("msg_1"))
+        );
+        assert_ne!(trace_id_for("msg_1"), trace_id_for("msg_2"));
+        let finished = tracing.finish(recorder, &TurnEnd::Aborted, &Usage::default());
+        assert_eq!(
+            finished.export.map(|e| e.trace_id),
+            Some(crate::auth::crypto::hex(&trace_id_for("msg_1")))
         );
     }
 

@@ -127,6 +127,7 @@ pub fn plan(
                 error: None,
                 feedback: None,
                 created_at: request.now,
+                timing: None,
             };
             history.push(message.clone());
             user_message = Some(message);
@@ -234,6 +235,7 @@ mod tests {
             error: None,
             feedback: None,
             created_at: seq,
+            timing: None,
         }
     }
 

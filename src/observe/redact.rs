@@ -34,23 +34,25 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut secrets: Vec<String> = secrets
-            .into_iter()
-            .map(Into::into)
-            .filter(|s| s.trim().len() >= MIN_SECRET_LEN)
-            .collect();
-        // Longest first, so a secret that contains another is removed whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self { secrets }
+        let mut redactor = Self::default();
+        for secret in secrets {
+            redactor.add(&secret.into());
+        }
+        redactor
     }
 
     /// Adds one more secret to remove.
     pub fn add(&mut self, secret: &str) {
-        if secret.trim().len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_owned());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if secret.trim().len() < MIN_SECRET_LEN || self.secrets.iter().any(|s| s == secret) {
+            return;
         }
+        // Longest first, so a secret that contains another is removed whole.
+        let at = self
+            .secrets
+            .iter()
+            .position(|s| s.len() < secret.len())
+            .unwrap_or(self.secrets.len());
+        self.secrets.insert(at, secret.to_owned());
     }
 
     /// `text` with every secret replaced by `[redacted]`.
@@ -112,6 +114,15 @@ mod tests {
         assert_eq!(
             r.clean(r#"{"x-api-key":"hunter2-webhook-secret","n":"abc"}"#),
             r#"{"x-api-key":"[redacted]","n":"abc"}"#
+        );
+    }
+
+    #[test]
+    fn a_secret_inside_another_goes_with_the_longer_one() {
+        let r = Redactor::new(["secret-1", "secret-1-and-more", "secret-1"]);
+        assert_eq!(
+            r.clean("x secret-1-and-more y secret-1"),
+            "x [redacted] y [redacted]"
         );
     }
 

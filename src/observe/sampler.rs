@@ -18,8 +18,8 @@ pub fn sampled(trace_id: &[u8; 16], rate: f64) -> bool {
 
 /// A sample rate as configured: a number in 0..=1, or `None` when it is not one.
 pub fn parse_rate(text: &str) -> Option<f64> {
-    text.trim()
-        .parse::<f64>()
+    // serde_json's number parser, which the worker has anyway, rather than a second one.
+    serde_json::from_str::<f64>(text.trim())
         .ok()
         .filter(|r| (0.0..=1.0).contains(r))
 }

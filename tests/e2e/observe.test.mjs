@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
 import { startOtlpReceiver, spansOf } from "../support/otlp-receiver.mjs";
-import { putAgent, startWorker, TEST_TOKEN_SECRET } from "../support/worker.mjs";
-import { chat, eventually, storedConversation, textOf } from "../support/chat.mjs";
+import { putAgent, startWorker, TEST_ORIGIN, TEST_TOKEN_SECRET } from "../support/worker.mjs";
+import { chat, eventually, storedConversation, textOf, widgetHeaders } from "../support/chat.mjs";
 
 const SECRETS = {
   provider: "sk-or-test-provider-key-0123456789",
@@ -17,6 +17,7 @@ const SECRETS = {
   webhook: "webhook-header-secret-93ab61",
   signing: "whsec_signing_secret_4d2e8f",
   tokenSecret: TEST_TOKEN_SECRET,
+  admin: "adm_observe_operator_key_61c2",
 };
 const LANGFUSE_PUBLIC = "pk-lf-test-public-1a2b";
 
@@ -47,6 +48,7 @@ before(async () => {
     LANGFUSE_HOST: `${receiver.url}/langfuse`,
     LANGFUSE_PUBLIC_KEY: LANGFUSE_PUBLIC,
     LANGFUSE_SECRET_KEY: SECRETS.langfuseSecret,
+    ADMIN_API_KEY: SECRETS.admin,
   });
   await putAgent(worker.db, { id: "plain", config: agentConfig("scenario/plain") });
   await putAgent(worker.db, { id: "tool", config: agentConfig("scenario/tool") });
@@ -212,6 +214,57 @@ describe("one trace per turn", () => {
     assert.equal(trace.root.attributes["langfuse.observation.level"], "WARNING");
     const [generation] = trace.children;
     assert.match(generation.attributes["langfuse.observation.output"], /^w0 w1 w2 /);
+  });
+});
+
+/** Calls the management API with `token`. */
+async function api(method, path, token, body) {
+  const res = await fetch(`${worker.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+describe("the per-turn summary in the transcript", () => {
+  test("each answer keeps its timings, tokens, cost and models tried; the tenant sees them, the visitor does not", async () => {
+    const tenant = await api("POST", "/api/admin/tenants", SECRETS.admin, { name: "Timing Inc." });
+    assert.equal(tenant.status, 201);
+    const secretKey = tenant.json.secretKey;
+    const created = await api("POST", "/api/admin/agents", secretKey, {
+      id: "timed",
+      config: { model: "scenario/rate-limited", models: ["scenario/tool"], allowedOrigins: [TEST_ORIGIN], tools: { builtin: ["get_current_time"] } },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const key = created.json.agent.publishableKeys[0];
+    const chatId = "chat_timed";
+    const result = await chat(worker.url, "timed", { chatId, text: "time in Paris?", headers: widgetHeaders(worker.url, "timed", { key, token: null }) });
+    assert.match(textOf(result.message), /The tool said/);
+    const [entry] = await exportsOf(chatId);
+    const traceId = traceOf(entry).root.traceId;
+
+    const transcript = await eventually(async () => {
+      const r = await api("GET", `/api/admin/conversations/${chatId}`, secretKey);
+      return r.json?.conversation?.messages?.length === 2 && r.json.conversation;
+    });
+    const timing = transcript.messages[1].metadata.timing;
+    assert.ok(timing, "the answer carries its timing");
+    assert.equal(timing.traceId, traceId, "the summary names the exported trace");
+    assert.deepEqual(timing.models.map((m) => [m.model, !!m.error]), [["scenario/rate-limited", true], ["scenario/tool", false], ["scenario/tool", false]]);
+    assert.deepEqual(timing.tools.map((t) => t.name), ["get_current_time"]);
+    assert.ok(timing.totalMs >= timing.modelMs && timing.modelMs >= 0);
+    assert.ok(timing.firstTokenMs >= 0 && timing.firstTokenMs <= timing.totalMs);
+    assert.equal(timing.inputTokens, 70);
+    assert.equal(timing.outputTokens, 21);
+    assert.ok(Math.abs(timing.cost - 0.0003) < 1e-9);
+    for (const tool of timing.tools) assert.ok(tool.startMs >= 0 && tool.ms >= 0);
+    assert.equal(transcript.messages[0].metadata.timing, undefined, "user messages have none");
+
+    const visitor = await storedConversation(worker.url, "timed", chatId, widgetHeaders(worker.url, "timed", { key }));
+    assert.equal(visitor.status, 200);
+    assert.equal(visitor.body.messages[1].metadata.timing, undefined, "visitors are not shown the timing");
   });
 });
 

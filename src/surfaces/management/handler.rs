@@ -11,7 +11,7 @@ use super::views::{
 };
 use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
 use crate::app::management::{Entropy, Management};
-use crate::app::views::conversation_json;
+use crate::app::views::tenant_conversation_json;
 use crate::error::ApiError;
 use crate::http::request::read_json;
 use crate::http::response::{json_response, json_status};
@@ -204,7 +204,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = ops.conversation(tenant, &id).await?;
-            let mut view = conversation_json(&conversation, &messages);
+            let mut view = tenant_conversation_json(&conversation, &messages);
             view["visitorId"] = json!(conversation.visitor_id);
             json_response(&json!({ "conversation": view }))
         }

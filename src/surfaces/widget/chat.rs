@@ -199,7 +199,8 @@ pub async fn handle(
         let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
         let (mut sink, recorder) = sink.into_parts();
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
-        let message = assistant_message(message_id, &start.conversation, outcome);
+        let mut message = assistant_message(message_id, &start.conversation, outcome);
+        message.timing = serde_json::to_string(&finished.summary).ok();
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
         // it. When that fails (or the user message is still unsaved), the stream ends first and
@@ -385,6 +386,7 @@ fn assistant_message(
         error,
         feedback: None,
         created_at: now_ms(),
+        timing: None,
     }
 }
 
