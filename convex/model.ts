@@ -658,6 +658,12 @@ export async function deleteConversationSome(
     .take(budget);
   for (const message of messages) await db.delete("messages", message._id);
   if (messages.length >= budget) return { deleted: messages.length, done: false };
+  // A phone conversation's call record goes with it.
+  const call = await db
+    .query("calls")
+    .withIndex("by_conversation", (q) => q.eq("conversationId", conversation.id))
+    .unique();
+  if (call !== null) await db.delete("calls", call._id);
   await db.delete("conversations", conversation._id);
   return { deleted: messages.length + 1, done: true };
 }
@@ -742,3 +748,28 @@ export async function addUsage(
     await addTo(db, "usageMonthly", monthly, { tenantId, agentId: who, month }, usage);
   }
 }
+
+// ---- integrations and calls (migration 0011)
+
+/** A tenant's settings for one outside service; `secrets` never leaves the worker. */
+export const integrationDoc = {
+  tenantId: v.string(),
+  name: v.string(),
+  settings: v.string(),
+  secrets: v.string(),
+  updatedAt: v.number(),
+};
+
+/** The call a phone conversation is. */
+export const callDoc = {
+  conversationId: v.string(),
+  tenantId: v.string(),
+  agentId: v.string(),
+  callSid: v.string(),
+  caller: v.string(),
+  callee: v.string(),
+  startedAt: v.number(),
+  endedAt: nullable(v.number()),
+  outcome: nullable(v.string()),
+  details: v.string(),
+};

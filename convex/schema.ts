@@ -7,6 +7,8 @@ import { v } from "convex/values";
 import {
   agentDoc,
   apiKeyDoc,
+  callDoc,
+  integrationDoc,
   conversationDoc,
   messageDoc,
   tenantDoc,
@@ -58,4 +60,10 @@ export default defineSchema({
     .index("by_key", ["tenantId", "agentId", "month"])
     // For usage:rebuildMonthly, which replaces a tenant's month.
     .index("by_tenant_month", ["tenantId", "month"]),
+
+  // One per tenant and name (`twilio`, later `langfuse`, `otlp`).
+  integrations: defineTable(integrationDoc).index("by_tenant_name", ["tenantId", "name"]),
+
+  // One per phone conversation; deleted with it (model.ts deleteConversationSome).
+  calls: defineTable(callDoc).index("by_conversation", ["conversationId"]),
 });

@@ -67,6 +67,9 @@ pub enum ApiError {
     /// The route exists but not for this method.
     #[error("This endpoint does not accept {0}.")]
     MethodNotAllowed(String),
+    /// The endpoint is a WebSocket and the request is no upgrade.
+    #[error("This endpoint is a WebSocket: connect with Upgrade: websocket.")]
+    UpgradeRequired,
     /// A required server setting is missing.
     #[error("{0}")]
     NotConfigured(String),
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
             ApiError::Unavailable(_) => 503,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::UpgradeRequired => 426,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Internal(_) => 500,
             ApiError::NotConfigured(_) | ApiError::Store(_) => 503,
@@ -114,6 +118,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute(_) => "not_found",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::UpgradeRequired => "upgrade_required",
             ApiError::NotConfigured(_) => "not_configured",
             ApiError::Store(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",

@@ -9,7 +9,9 @@
  */
 
 import type * as agents from "../agents.js";
+import type * as calls from "../calls.js";
 import type * as conversations from "../conversations.js";
+import type * as integrations from "../integrations.js";
 import type * as keys from "../keys.js";
 import type * as messages from "../messages.js";
 import type * as model from "../model.js";
@@ -25,7 +27,9 @@ import type {
 
 declare const fullApi: ApiFromModules<{
   agents: typeof agents;
+  calls: typeof calls;
   conversations: typeof conversations;
+  integrations: typeof integrations;
   keys: typeof keys;
   messages: typeof messages;
   model: typeof model;

@@ -44,6 +44,8 @@ pub struct AgentConfig {
     pub locale: Option<String>,
     /// Whether the widget sends the page's URL and title (and `setContext` data) with each message.
     pub send_page_context: bool,
+    /// How the agent answers phone calls.
+    pub phone: super::phone::PhoneConfig,
 }
 
 impl Default for AgentConfig {
@@ -65,6 +67,7 @@ impl Default for AgentConfig {
             limits: Limits::default(),
             locale: None,
             send_page_context: true,
+            phone: super::phone::PhoneConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod context;
 pub mod engine;
 pub mod events;
 pub mod message;
+pub mod phone;
 pub mod validate;
 
 pub use config::{AgentConfig, Branding, Limits, ToolsConfig, WebhookTool};

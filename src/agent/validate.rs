@@ -89,6 +89,7 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
             "The spend cap must be a number of 0 or more.",
         ));
     }
+    super::phone::validate(&config.phone).map_err(|(field, message)| invalid(field, message))?;
     if let Some(color) = &config.branding.primary_color {
         if !is_css_color(color) {
             return Err(invalid(

@@ -3,6 +3,8 @@
 //! is tested on the host.
 
 pub mod access;
+pub mod calls;
+pub mod integrations;
 pub mod management;
 pub mod observe;
 pub mod turn;

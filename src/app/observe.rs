@@ -5,14 +5,16 @@
 //! per-turn summary and one encoded export for the targets. Sending it is the glue's job
 //! (`observe::export`), after the answer.
 
-use crate::agent::{EventSink, TurnEnd};
+use crate::agent::{run_turn, EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::auth::crypto::sha256;
+use crate::llm::Model;
 use crate::llm::Usage;
 use crate::observe::config::capture_for;
 use crate::observe::{
     otlp, ExportTarget, Redactor, TraceMeta, TracedSink, TurnRecorder, TurnSummary,
 };
 use crate::store::Agent;
+use crate::tools::ToolRunner;
 
 /// A turn's tracing in progress: where its trace goes and what to keep out of it.
 pub struct Tracing {
@@ -97,12 +99,22 @@ pub fn begin(
     (tracing, recorder)
 }
 
-impl Tracing {
-    /// Wraps the surface's sink so the engine's events are recorded on the way through.
-    pub fn wrap<S: EventSink>(sink: S, recorder: TurnRecorder) -> TracedSink<S> {
-        TracedSink::new(sink, recorder)
-    }
+/// Runs a turn through the engine with its events recorded on the way to the surface's sink:
+/// the one way every surface runs a turn (widget, voice, `/v1`, …), so each is traced alike and
+/// the loop is compiled once (for `TracedSink<Box<dyn EventSink>>`).
+pub async fn run<M: Model, T: ToolRunner>(
+    model: &M,
+    tools: &T,
+    turn: Turn,
+    sink: Box<dyn EventSink>,
+    recorder: TurnRecorder,
+) -> (TurnOutcome, Box<dyn EventSink>, TurnRecorder) {
+    let (outcome, traced) = run_turn(model, tools, turn, TracedSink::new(sink, recorder)).await;
+    let (sink, recorder) = traced.into_parts();
+    (outcome, sink, recorder)
+}
 
+impl Tracing {
     /// Ends the turn: the summary, and the encoded export when a target takes the trace.
     pub fn finish(self, recorder: TurnRecorder, end: &TurnEnd, usage: &Usage) -> Finished {
         let (trace, summary) = recorder.finish(end, usage);

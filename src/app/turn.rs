@@ -7,9 +7,10 @@
 use serde_json::json;
 
 use crate::agent::context::Role;
+use crate::agent::{TurnEnd, TurnOutcome};
 use crate::error::ApiError;
 use crate::store::{
-    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend,
+    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend, StoreError,
     StoredMessage, TurnContext, TurnStart,
 };
 
@@ -181,6 +182,70 @@ pub fn system_prompt(agent: &Agent, context_note: Option<String>) -> String {
 /// inside the 30 s `wait_until` allows after the response.
 pub fn retry_pause_ms(attempt: u32) -> u64 {
     250 * 4u64.pow(attempt.saturating_sub(1).min(8))
+}
+
+/// The assistant message a turn's outcome is stored as (created `now`).
+pub fn answer_message(
+    id: String,
+    conversation: &Conversation,
+    outcome: TurnOutcome,
+    now: i64,
+) -> StoredMessage {
+    let (status, finish_reason, error) = match outcome.end {
+        TurnEnd::Finished(reason) => (
+            MessageStatus::Complete,
+            Some(reason.as_str().to_owned()),
+            None,
+        ),
+        TurnEnd::Failed(message) => (
+            MessageStatus::Error,
+            Some("error".to_owned()),
+            Some(message),
+        ),
+        TurnEnd::Aborted => (MessageStatus::Aborted, None, None),
+    };
+    StoredMessage {
+        id,
+        conversation_id: conversation.id.clone(),
+        tenant_id: conversation.tenant_id.clone(),
+        seq: 0,
+        role: Role::Assistant,
+        parts: outcome.parts,
+        status,
+        model: outcome.model,
+        finish_reason,
+        usage: outcome.usage,
+        error,
+        feedback: None,
+        created_at: now,
+        timing: None,
+    }
+}
+
+/// Runs a store write after the answer until it succeeds, at most `PERSIST_ATTEMPTS` times,
+/// `pause`ing `retry_pause_ms` between attempts and reporting each failure to `failed`;
+/// true on success.
+pub async fn persist<W, WF, P, PF>(
+    write: W,
+    pause: P,
+    mut failed: impl FnMut(u32, &StoreError),
+) -> bool
+where
+    W: Fn() -> WF,
+    WF: std::future::Future<Output = Result<(), StoreError>>,
+    P: Fn(u64) -> PF,
+    PF: std::future::Future<Output = ()>,
+{
+    for attempt in 1..=PERSIST_ATTEMPTS {
+        match write().await {
+            Ok(()) => return true,
+            Err(e) => failed(attempt, &e),
+        }
+        if attempt < PERSIST_ATTEMPTS {
+            pause(retry_pause_ms(attempt)).await;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -459,6 +524,82 @@ mod tests {
         assert_eq!(system_prompt(&a, Some("Page".into())), "Page");
         a.config.send_page_context = false;
         assert_eq!(system_prompt(&a, Some("Page".into())), " ");
+    }
+
+    #[test]
+    fn persisting_retries_until_a_write_succeeds_or_the_attempts_run_out() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let pauses = std::cell::RefCell::new(Vec::new());
+        let ok_on_second = futures::executor::block_on(persist(
+            || {
+                calls.set(calls.get() + 1);
+                std::future::ready(if calls.get() == 2 {
+                    Ok(())
+                } else {
+                    Err(StoreError::Unavailable("down".into()))
+                })
+            },
+            |ms| {
+                pauses.borrow_mut().push(ms);
+                std::future::ready(())
+            },
+            |_, _| {},
+        ));
+        assert!(ok_on_second);
+        assert_eq!((calls.get(), pauses.borrow().clone()), (2, vec![250]));
+        let mut failures = 0;
+        let never = futures::executor::block_on(persist(
+            || std::future::ready(Err(StoreError::Unavailable("down".into()))),
+            |_| std::future::ready(()),
+            |_, _| failures += 1,
+        ));
+        assert!(!never);
+        assert_eq!(failures, PERSIST_ATTEMPTS);
+    }
+
+    #[test]
+    fn outcomes_become_stored_answers() {
+        let conversation = Conversation {
+            id: "c1".into(),
+            tenant_id: "t1".into(),
+            agent_id: "a1".into(),
+            visitor_id: None,
+            created_at: 0,
+            updated_at: 0,
+            page_url: None,
+            channel: None,
+            preview: false,
+        };
+        let outcome = |end| TurnOutcome {
+            parts: vec![json!({"type": "text", "text": "Hi"})],
+            model: Some("m".into()),
+            end,
+            usage: Default::default(),
+        };
+        let failed = answer_message(
+            "m1".into(),
+            &conversation,
+            outcome(TurnEnd::Failed("Down".into())),
+            9,
+        );
+        assert_eq!(
+            (
+                failed.status,
+                failed.finish_reason.as_deref(),
+                failed.error.as_deref()
+            ),
+            (MessageStatus::Error, Some("error"), Some("Down"))
+        );
+        assert_eq!(
+            (failed.tenant_id.as_str(), failed.created_at, failed.role),
+            ("t1", 9, Role::Assistant)
+        );
+        let aborted = answer_message("m2".into(), &conversation, outcome(TurnEnd::Aborted), 9);
+        assert_eq!(
+            (aborted.status, aborted.finish_reason),
+            (MessageStatus::Aborted, None)
+        );
     }
 
     #[test]

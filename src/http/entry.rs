@@ -11,7 +11,7 @@ use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
 use crate::platform;
 use crate::store::any::AnyStore;
-use crate::surfaces::{management, widget};
+use crate::surfaces::{management, voice, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -29,6 +29,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
         Ok(Route::Operator(route)) => Box::pin(management::operator(req, &env, route)).await,
         Ok(Route::Tenant(route)) => Box::pin(management::tenant(req, &env, route)).await,
+        Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
         Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
         Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
     };

@@ -15,6 +15,19 @@ pub enum Route {
     Operator(OperatorRoute),
     /// A tenant management endpoint (tenant secret key).
     Tenant(TenantRoute),
+    /// A Twilio voice endpoint (signed by Twilio with the tenant's Auth Token).
+    Voice(VoiceRoute),
+}
+
+/// Endpoints Twilio calls for a phone agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoiceRoute {
+    /// `POST /voice/twilio/{agent}`: the incoming-call webhook, answered with TwiML.
+    Incoming(String),
+    /// `GET /voice/twilio/{agent}/relay`: the ConversationRelay WebSocket.
+    Relay(String),
+    /// `POST /voice/twilio/{agent}/ended`: the `<Connect action>` callback.
+    Ended(String),
 }
 
 /// Endpoints a web page calls with an agent's publishable key.
@@ -119,6 +132,12 @@ pub enum TenantRoute {
     ListFeedback,
     /// `GET /api/admin/usage`
     Usage,
+    /// `GET /api/admin/integrations/{name}`: shown masked.
+    GetIntegration(String),
+    /// `PUT /api/admin/integrations/{name}`
+    PutIntegration(String),
+    /// `DELETE /api/admin/integrations/{name}`
+    DeleteIntegration(String),
 }
 
 /// What an endpoint is, before its path parameters are filled in.
@@ -153,6 +172,12 @@ enum Kind {
     DeleteConversation,
     ListFeedback,
     Usage,
+    GetIntegration,
+    PutIntegration,
+    DeleteIntegration,
+    VoiceIncoming,
+    VoiceRelay,
+    VoiceEnded,
 }
 
 impl Kind {
@@ -226,6 +251,24 @@ const TABLE: &[(&str, &str, Kind)] = &[
     ),
     ("GET", "/api/admin/feedback", Kind::ListFeedback),
     ("GET", "/api/admin/usage", Kind::Usage),
+    (
+        "GET",
+        "/api/admin/integrations/{name}",
+        Kind::GetIntegration,
+    ),
+    (
+        "PUT",
+        "/api/admin/integrations/{name}",
+        Kind::PutIntegration,
+    ),
+    (
+        "DELETE",
+        "/api/admin/integrations/{name}",
+        Kind::DeleteIntegration,
+    ),
+    ("POST", "/voice/twilio/{agentId}", Kind::VoiceIncoming),
+    ("GET", "/voice/twilio/{agentId}/relay", Kind::VoiceRelay),
+    ("POST", "/voice/twilio/{agentId}/ended", Kind::VoiceEnded),
 ];
 
 /// Every endpoint as (method, path template), the way the OpenAPI document lists them.
@@ -331,6 +374,12 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::DeleteConversation => Route::Tenant(T::DeleteConversation(next())),
         Kind::ListFeedback => Route::Tenant(T::ListFeedback),
         Kind::Usage => Route::Tenant(T::Usage),
+        Kind::GetIntegration => Route::Tenant(T::GetIntegration(next())),
+        Kind::PutIntegration => Route::Tenant(T::PutIntegration(next())),
+        Kind::DeleteIntegration => Route::Tenant(T::DeleteIntegration(next())),
+        Kind::VoiceIncoming => Route::Voice(VoiceRoute::Incoming(next())),
+        Kind::VoiceRelay => Route::Voice(VoiceRoute::Relay(next())),
+        Kind::VoiceEnded => Route::Voice(VoiceRoute::Ended(next())),
     }
 }
 
@@ -475,6 +524,34 @@ mod tests {
         assert_eq!(
             resolve("POST", "/api/admin/agents/a/tools/t/test/"),
             Ok(Route::Tenant(TenantRoute::TestTool("a".into(), "t".into())))
+        );
+    }
+
+    #[test]
+    fn resolves_integrations_and_voice() {
+        assert_eq!(
+            resolve("PUT", "/api/admin/integrations/twilio"),
+            Ok(Route::Tenant(TenantRoute::PutIntegration("twilio".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/voice/twilio/a1"),
+            Ok(Route::Voice(VoiceRoute::Incoming("a1".into())))
+        );
+        assert_eq!(
+            resolve("GET", "/voice/twilio/a1/relay"),
+            Ok(Route::Voice(VoiceRoute::Relay("a1".into())))
+        );
+        assert_eq!(
+            resolve("POST", "/voice/twilio/a1/ended"),
+            Ok(Route::Voice(VoiceRoute::Ended("a1".into())))
+        );
+        assert_eq!(
+            resolve("GET", "/voice/twilio/a1"),
+            Err(NoMatch::WrongMethod)
+        );
+        assert_eq!(
+            resolve("OPTIONS", "/voice/twilio/a1"),
+            Err(NoMatch::WrongMethod)
         );
     }
 

@@ -20,6 +20,18 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The name-value pairs of an `application/x-www-form-urlencoded` body, in order; pairs that
+/// are not valid UTF-8 once decoded are left out.
+pub fn form_pairs(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(key)?, decode(value)?))
+        })
+        .collect()
+}
+
 /// Decodes `application/x-www-form-urlencoded` text; `None` when it is not valid UTF-8.
 fn decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
@@ -48,6 +60,21 @@ fn decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_bodies() {
+        assert_eq!(
+            form_pairs("From=%2B1555&CallerName=Ann+Lee&Empty=&Flag"),
+            vec![
+                ("From".to_owned(), "+1555".to_owned()),
+                ("CallerName".to_owned(), "Ann Lee".to_owned()),
+                ("Empty".to_owned(), String::new()),
+                ("Flag".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(form_pairs(""), vec![]);
+        assert_eq!(form_pairs("a=%FF"), vec![]);
+    }
 
     #[test]
     fn origins() {

@@ -647,6 +647,10 @@ impl<S: EventSink> EventSink for TracedSink<S> {
         self.recorder.observe(observation);
         self.inner.observe(observation);
     }
+
+    fn finish(&mut self) {
+        self.inner.finish();
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,8 @@ macro_rules! each {
     };
 }
 
+use super::{Call, Integration};
+
 impl Store for AnyStore {
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
         each!(self, s => s.agent(agent_id).await)
@@ -268,5 +270,29 @@ impl Store for AnyStore {
     }
     async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError> {
         each!(self, s => s.usage(tenant_id, since_day).await)
+    }
+
+    async fn integration(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        each!(self, s => s.integration(tenant_id, name).await)
+    }
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        each!(self, s => s.put_integration(integration).await)
+    }
+    async fn delete_integration(&self, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
+        each!(self, s => s.delete_integration(tenant_id, name).await)
+    }
+    async fn call(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        each!(self, s => s.call(tenant_id, conversation_id).await)
+    }
+    async fn save_call(&self, call: &Call) -> Result<(), StoreError> {
+        each!(self, s => s.save_call(call).await)
     }
 }

@@ -141,6 +141,9 @@ impl ConvexStore {
     }
 }
 
+use super::rows::{CallRow, IntegrationRow};
+use super::{Call, Integration};
+
 impl Store for ConvexStore {
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
         let row: Option<AgentRow> = self
@@ -475,5 +478,58 @@ impl Store for ConvexStore {
             )
             .await?;
         Ok(rows.into_iter().map(DailyUsage::from).collect())
+    }
+
+    async fn integration(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        let row: Option<IntegrationRow> = self
+            .query(
+                "integrations:get",
+                json!({ "tenantId": tenant_id, "name": name }),
+            )
+            .await?;
+        row.map(IntegrationRow::into_integration).transpose()
+    }
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.call(
+            Kind::Mutation,
+            "integrations:put",
+            json!({ "integration": wire::integration(integration) }),
+        )
+        .await
+        .map(|_| ())
+    }
+    async fn delete_integration(&self, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
+        self.mutation(
+            "integrations:remove",
+            json!({ "tenantId": tenant_id, "name": name }),
+        )
+        .await
+    }
+    async fn call(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let row: Option<CallRow> = self
+            .query(
+                "calls:get",
+                json!({ "tenantId": tenant_id, "conversationId": conversation_id }),
+            )
+            .await?;
+        row.map(CallRow::into_call).transpose()
+    }
+    async fn save_call(&self, call: &Call) -> Result<(), StoreError> {
+        let saved: bool = self
+            .mutation("calls:save", json!({ "call": wire::call(call) }))
+            .await?;
+        if saved {
+            Ok(())
+        } else {
+            Err(StoreError::Rejected("no such conversation".into()))
+        }
     }
 }

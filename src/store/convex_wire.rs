@@ -215,6 +215,24 @@ pub fn tenant(t: &Tenant, with_created: bool) -> Value {
     value
 }
 
+/// An integration as `integrations:put` takes it (settings and secrets as JSON text).
+pub fn integration(i: &super::Integration) -> Value {
+    json!({
+        "tenantId": i.tenant_id, "name": i.name, "settings": i.settings.to_string(),
+        "secrets": i.secrets.to_string(), "updatedAt": i.updated_at,
+    })
+}
+
+/// A call as `calls:save` takes it (details as JSON text).
+pub fn call(c: &super::Call) -> Value {
+    json!({
+        "conversationId": c.conversation_id, "tenantId": c.tenant_id, "agentId": c.agent_id,
+        "callSid": c.call_sid, "caller": c.caller, "callee": c.callee,
+        "startedAt": c.started_at, "endedAt": c.ended_at, "outcome": c.outcome,
+        "details": c.details.to_string(),
+    })
+}
+
 /// A key as `keys:create` takes it.
 pub fn key(k: &ApiKey) -> Value {
     json!({

@@ -199,6 +199,9 @@ fn opt(value: Option<f64>) -> Param {
     value.map_or(Param::Null, Param::Real)
 }
 
+use super::rows::{CallRow, IntegrationRow};
+use super::{Call, Integration};
+
 impl Store for D1Store {
     async fn agent(&self, agent_id: &str) -> Result<Option<Agent>, StoreError> {
         let row: Option<AgentRow> = self
@@ -655,6 +658,53 @@ impl Store for D1Store {
             .all(rows::SELECT_USAGE, &[tenant_id.into(), since_day.into()])
             .await?;
         Ok(rows.into_iter().map(DailyUsage::from).collect())
+    }
+
+    async fn integration(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        let row: Option<IntegrationRow> = self
+            .first(rows::SELECT_INTEGRATION, &[tenant_id.into(), name.into()])
+            .await?;
+        row.map(IntegrationRow::into_integration).transpose()
+    }
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.write(
+            rows::PUT_INTEGRATION,
+            &rows::integration_params(integration),
+        )
+        .await?;
+        Ok(())
+    }
+    async fn delete_integration(&self, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .write(rows::DELETE_INTEGRATION, &[tenant_id.into(), name.into()])
+            .await?
+            > 0)
+    }
+    async fn call(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let row: Option<CallRow> = self
+            .first(
+                rows::SELECT_CALL,
+                &[tenant_id.into(), conversation_id.into()],
+            )
+            .await?;
+        row.map(CallRow::into_call).transpose()
+    }
+    async fn save_call(&self, call: &Call) -> Result<(), StoreError> {
+        match self
+            .write(rows::SAVE_CALL, &rows::call_params(call))
+            .await?
+        {
+            0 => Err(StoreError::Rejected("no such conversation".into())),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use super::{
     Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext,
     TurnQuery, TurnStart,
 };
+use super::{Call, Integration};
 use crate::agent::context::Role;
 use crate::auth::keys::KeyKind;
 use crate::llm::Usage;
@@ -30,6 +31,8 @@ struct State {
     messages: BTreeMap<String, Vec<StoredMessage>>,
     usage: BTreeMap<(String, String, String), DailyUsage>,
     feedback_at: BTreeMap<(String, String), i64>,
+    integrations: BTreeMap<(String, String), Integration>,
+    calls: BTreeMap<String, Call>,
 }
 
 /// The store in memory; every call is one consistent step, as a D1 batch or Convex mutation is.
@@ -497,6 +500,7 @@ impl Store for MemoryStore {
         for id in gone {
             state.conversations.remove(&id);
             state.messages.remove(&id);
+            state.calls.remove(&id);
         }
         state
             .keys
@@ -583,6 +587,7 @@ impl Store for MemoryStore {
         }
         state.conversations.remove(conversation_id);
         state.messages.remove(conversation_id);
+        state.calls.remove(conversation_id);
         Ok(true)
     }
 
@@ -647,6 +652,57 @@ impl Store for MemoryStore {
             .filter(|((tenant, _, day), _)| tenant == tenant_id && day.as_str() >= since_day)
             .map(|(_, usage)| usage.clone())
             .collect())
+    }
+
+    async fn integration(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<Integration>, StoreError> {
+        let key = (tenant_id.to_owned(), name.to_owned());
+        Ok(self.state.borrow().integrations.get(&key).cloned())
+    }
+
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        let key = (integration.tenant_id.clone(), integration.name.clone());
+        self.state
+            .borrow_mut()
+            .integrations
+            .insert(key, integration.clone());
+        Ok(())
+    }
+
+    async fn delete_integration(&self, tenant_id: &str, name: &str) -> Result<bool, StoreError> {
+        let key = (tenant_id.to_owned(), name.to_owned());
+        Ok(self.state.borrow_mut().integrations.remove(&key).is_some())
+    }
+
+    async fn call(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let state = self.state.borrow();
+        Ok(state
+            .calls
+            .get(conversation_id)
+            .filter(|c| c.tenant_id == tenant_id)
+            .cloned())
+    }
+
+    async fn save_call(&self, call: &Call) -> Result<(), StoreError> {
+        let mut state = self.state.borrow_mut();
+        let owned = state
+            .conversations
+            .get(&call.conversation_id)
+            .is_some_and(|c| c.tenant_id == call.tenant_id);
+        if !owned {
+            return Err(StoreError::Rejected("no such conversation".into()));
+        }
+        state
+            .calls
+            .insert(call.conversation_id.clone(), call.clone());
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod convex_wire;
+pub mod integrations;
 pub mod rows;
 pub mod scoped;
 
@@ -24,6 +25,7 @@ use crate::agent::context::Role;
 use crate::agent::AgentConfig;
 use crate::auth::keys::KeyKind;
 use crate::llm::Usage;
+pub use integrations::{Call, Integration};
 
 /// A store failure; the message is for logs, never for visitors.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -666,6 +668,25 @@ pub trait Store {
     ) -> Result<Vec<FeedbackItem>, StoreError>;
     /// Usage per agent and day since `since_day`.
     async fn usage(&self, tenant_id: &str, since_day: &str) -> Result<Vec<DailyUsage>, StoreError>;
+
+    /// A tenant's integration by name (`twilio`, `langfuse`, `otlp`).
+    async fn integration(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<Integration>, StoreError>;
+    /// Creates or replaces a tenant's integration.
+    async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError>;
+    /// Removes a tenant's integration; false when it had none by that name.
+    async fn delete_integration(&self, tenant_id: &str, name: &str) -> Result<bool, StoreError>;
+    /// The call a tenant's phone conversation is.
+    async fn call(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Call>, StoreError>;
+    /// Creates or replaces the record of a call (its conversation must exist).
+    async fn save_call(&self, call: &Call) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::{
     ConversationWindow, DailyUsage, FeedbackItem, MessageStatus, Rating, Spend, StoreError,
     StoredMessage, Tenant, TenantStatus,
 };
+use super::{Call, Integration};
 use crate::agent::context::Role;
 use crate::agent::AgentConfig;
 use crate::auth::keys::KeyKind;
@@ -934,6 +935,133 @@ pub fn turn_window(
         message_count,
         resent,
     }))
+}
+
+/// A tenant's integration. `?1` tenant, `?2` name.
+pub const SELECT_INTEGRATION: &str = "SELECT tenant_id, name, settings, secrets, updated_at \
+     FROM integrations WHERE tenant_id = ?1 AND name = ?2";
+
+/// Creates or replaces a tenant's integration. `?1` tenant, `?2` name, `?3` settings JSON,
+/// `?4` secrets JSON, `?5` updated_at.
+pub const PUT_INTEGRATION: &str = "INSERT INTO integrations \
+     (tenant_id, name, settings, secrets, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (tenant_id, name) DO UPDATE SET settings = excluded.settings, \
+     secrets = excluded.secrets, updated_at = excluded.updated_at";
+
+/// Removes a tenant's integration. `?1` tenant, `?2` name.
+pub const DELETE_INTEGRATION: &str = "DELETE FROM integrations WHERE tenant_id = ?1 AND name = ?2";
+
+/// The call a tenant's conversation is. `?1` tenant, `?2` conversation.
+pub const SELECT_CALL: &str = "SELECT conversation_id, tenant_id, agent_id, call_sid, caller, \
+     callee, started_at, ended_at, outcome, details FROM calls \
+     WHERE tenant_id = ?1 AND conversation_id = ?2";
+
+/// Creates or replaces a call, if the tenant's conversation exists. Parameters in
+/// `call_params` order.
+pub const SAVE_CALL: &str = "INSERT INTO calls (conversation_id, tenant_id, agent_id, call_sid, \
+     caller, callee, started_at, ended_at, outcome, details) \
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM conversations \
+     WHERE id = ?1 AND tenant_id = ?2 \
+     ON CONFLICT (conversation_id) DO UPDATE SET ended_at = excluded.ended_at, \
+     outcome = excluded.outcome, details = excluded.details";
+
+/// Parameters of `PUT_INTEGRATION`.
+pub fn integration_params(integration: &Integration) -> Vec<Param> {
+    vec![
+        integration.tenant_id.as_str().into(),
+        integration.name.as_str().into(),
+        Param::Text(integration.settings.to_string()),
+        Param::Text(integration.secrets.to_string()),
+        Param::Int(integration.updated_at),
+    ]
+}
+
+/// Parameters of `SAVE_CALL`.
+pub fn call_params(call: &Call) -> Vec<Param> {
+    vec![
+        call.conversation_id.as_str().into(),
+        call.tenant_id.as_str().into(),
+        call.agent_id.as_str().into(),
+        call.call_sid.as_str().into(),
+        call.caller.as_str().into(),
+        call.callee.as_str().into(),
+        Param::Int(call.started_at),
+        call.ended_at.map_or(Param::Null, Param::Int),
+        call.outcome.as_deref().into(),
+        Param::Text(call.details.to_string()),
+    ]
+}
+
+/// A row of `SELECT_INTEGRATION` (D1) or `integrations:get` (Convex).
+#[derive(Debug, Deserialize)]
+pub struct IntegrationRow {
+    #[serde(alias = "tenantId")]
+    tenant_id: String,
+    name: String,
+    settings: String,
+    secrets: String,
+    #[serde(alias = "updatedAt")]
+    updated_at: f64,
+}
+
+impl IntegrationRow {
+    /// Converts to a record.
+    pub fn into_integration(self) -> Result<Integration, StoreError> {
+        let object = |text: &str| match serde_json::from_str::<Value>(text) {
+            Ok(value @ Value::Object(_)) => Ok(value),
+            _ => Err(StoreError::Corrupt(format!("integration {}", self.name))),
+        };
+        Ok(Integration {
+            settings: object(&self.settings)?,
+            secrets: object(&self.secrets)?,
+            tenant_id: self.tenant_id,
+            name: self.name,
+            updated_at: self.updated_at as i64,
+        })
+    }
+}
+
+/// A row of `SELECT_CALL` (D1) or `calls:get` (Convex).
+#[derive(Debug, Deserialize)]
+pub struct CallRow {
+    #[serde(alias = "conversationId")]
+    conversation_id: String,
+    #[serde(alias = "tenantId")]
+    tenant_id: String,
+    #[serde(alias = "agentId")]
+    agent_id: String,
+    #[serde(alias = "callSid")]
+    call_sid: String,
+    caller: String,
+    callee: String,
+    #[serde(alias = "startedAt")]
+    started_at: f64,
+    #[serde(alias = "endedAt")]
+    ended_at: Option<f64>,
+    outcome: Option<String>,
+    details: String,
+}
+
+impl CallRow {
+    /// Converts to a record.
+    pub fn into_call(self) -> Result<Call, StoreError> {
+        let details = match serde_json::from_str::<Value>(&self.details) {
+            Ok(value @ Value::Object(_)) => value,
+            _ => return Err(StoreError::Corrupt(format!("call {}", self.call_sid))),
+        };
+        Ok(Call {
+            conversation_id: self.conversation_id,
+            tenant_id: self.tenant_id,
+            agent_id: self.agent_id,
+            call_sid: self.call_sid,
+            caller: self.caller,
+            callee: self.callee,
+            started_at: self.started_at as i64,
+            ended_at: self.ended_at.map(|t| t as i64),
+            outcome: self.outcome,
+            details,
+        })
+    }
 }
 
 #[cfg(test)]

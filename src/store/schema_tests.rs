@@ -85,6 +85,11 @@ fn statements() -> Vec<(&'static str, String)> {
         ("INSERT_MESSAGE", s(INSERT_MESSAGE)),
         ("TOUCH_CONVERSATION", s(TOUCH_CONVERSATION)),
         ("DELETE_MESSAGES_AFTER", s(DELETE_MESSAGES_AFTER)),
+        ("SELECT_INTEGRATION", s(SELECT_INTEGRATION)),
+        ("PUT_INTEGRATION", s(PUT_INTEGRATION)),
+        ("DELETE_INTEGRATION", s(DELETE_INTEGRATION)),
+        ("SELECT_CALL", s(SELECT_CALL)),
+        ("SAVE_CALL", s(SAVE_CALL)),
     ]
 }
 
@@ -232,6 +237,16 @@ fn every_selected_column_is_read_by_its_row_type() {
             "SELECT_FEEDBACK",
             SELECT_FEEDBACK.to_owned(),
             fields_of::<FeedbackRow>(),
+        ),
+        (
+            "SELECT_INTEGRATION",
+            SELECT_INTEGRATION.to_owned(),
+            fields_of::<IntegrationRow>(),
+        ),
+        (
+            "SELECT_CALL",
+            SELECT_CALL.to_owned(),
+            fields_of::<CallRow>(),
         ),
     ];
     for (name, sql, fields) in checks {

@@ -9,6 +9,7 @@ use super::{
     FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,
     TenantSecret, TurnContext, TurnQuery,
 };
+use super::{Call, Integration};
 use crate::llm::Usage;
 use std::future::Future;
 
@@ -217,6 +218,46 @@ impl<S: Store> Scoped<'_, S> {
     ) -> impl Future<Output = Result<(), StoreError>> + 'x {
         self.store
             .record_usage(self.tenant_id, agent_id, day, usage)
+    }
+
+    /// The tenant's integration by name.
+    pub fn integration<'x>(
+        &'x self,
+        name: &'x str,
+    ) -> impl Future<Output = Result<Option<Integration>, StoreError>> + 'x {
+        self.store.integration(self.tenant_id, name)
+    }
+
+    /// Creates or replaces an integration of this tenant.
+    pub async fn put_integration(&self, integration: &Integration) -> Result<(), StoreError> {
+        if integration.tenant_id != self.tenant_id {
+            return Err(foreign("The integration"));
+        }
+        self.store.put_integration(integration).await
+    }
+
+    /// Removes the tenant's integration; false when it had none by that name.
+    pub fn delete_integration<'x>(
+        &'x self,
+        name: &'x str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + 'x {
+        self.store.delete_integration(self.tenant_id, name)
+    }
+
+    /// The call one of the tenant's phone conversations is.
+    pub fn call<'x>(
+        &'x self,
+        conversation_id: &'x str,
+    ) -> impl Future<Output = Result<Option<Call>, StoreError>> + 'x {
+        self.store.call(self.tenant_id, conversation_id)
+    }
+
+    /// Saves the record of one of the tenant's calls.
+    pub async fn save_call(&self, call: &Call) -> Result<(), StoreError> {
+        if call.tenant_id != self.tenant_id {
+            return Err(foreign("The call"));
+        }
+        self.store.save_call(call).await
     }
 }
 

@@ -2,4 +2,5 @@
 //! app's use cases. Surfaces never import each other.
 
 pub mod management;
+pub mod voice;
 pub mod widget;

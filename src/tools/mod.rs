@@ -22,6 +22,15 @@ pub trait ToolRunner {
     async fn call(&self, name: &str, input: &Value) -> Result<Value, String>;
 }
 
+/// Tools a surface adds for one turn that answer at once, without I/O (the phone's
+/// `transfer_to_human`); the worker's runner asks them first.
+pub trait LocalTools {
+    /// What the model is offered besides the agent's own tools.
+    fn specs(&self) -> Vec<ToolSpec>;
+    /// Answers the call when the tool is one of these; `None` passes it on.
+    fn call(&self, name: &str, input: &Value) -> Option<Result<Value, String>>;
+}
+
 /// A tool the registry resolved.
 #[derive(Debug, Clone, Copy)]
 pub enum Tool<'a> {

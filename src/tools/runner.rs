@@ -7,7 +7,7 @@ use super::builtin::{
     current_time_result, timezone_argument, unknown_timezone, Builtin, LocalTime,
 };
 use super::webhook::{build_request, read_response};
-use super::{Registry, Tool, ToolRunner};
+use super::{LocalTools, Registry, Tool, ToolRunner};
 use crate::agent::{AgentConfig, WebhookTool};
 use crate::auth::signature;
 use crate::outbound::fetch::{send, Outbound, OutboundError};
@@ -31,6 +31,7 @@ pub struct WorkerTools<'a> {
     registry: Registry<'a>,
     outbound: &'a Policy,
     signing_secret: Option<&'a str>,
+    local: Option<&'a dyn LocalTools>,
 }
 
 impl<'a> WorkerTools<'a> {
@@ -45,17 +46,31 @@ impl<'a> WorkerTools<'a> {
             registry: Registry::for_agent(config),
             outbound,
             signing_secret,
+            local: None,
         }
+    }
+
+    /// Adds a surface's own tools (asked first).
+    pub fn with_local(mut self, local: &'a dyn LocalTools) -> Self {
+        self.local = Some(local);
+        self
     }
 
     /// What the model is offered.
     pub fn specs(&self) -> Vec<crate::llm::ToolSpec> {
-        self.registry.specs()
+        let mut specs = self.registry.specs();
+        if let Some(local) = self.local {
+            specs.extend(local.specs());
+        }
+        specs
     }
 }
 
 impl ToolRunner for WorkerTools<'_> {
     async fn call(&self, name: &str, input: &Value) -> Result<Value, String> {
+        if let Some(answer) = self.local.and_then(|local| local.call(name, input)) {
+            return answer;
+        }
         match self.registry.get(name) {
             None => Err(format!("There is no tool named {name}.")),
             Some(Tool::Builtin(Builtin::CurrentTime)) => current_time(input),
@@ -64,6 +79,13 @@ impl ToolRunner for WorkerTools<'_> {
             }
         }
     }
+}
+
+/// The weekday (English name) and `HH:MM:SS` time now in an IANA time zone.
+pub fn local_weekday_and_time(timezone: &str) -> Option<(String, String)> {
+    let now = current_time(&serde_json::json!({ "timezone": timezone })).ok()?;
+    let text = |name: &str| now.get(name)?.as_str().map(str::to_owned);
+    Some((text("weekday")?, text("time")?))
 }
 
 fn current_time(input: &Value) -> Result<Value, String> {

@@ -5,11 +5,16 @@ import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import twilio from "twilio";
+import WebSocket from "ws";
 import { startStandIn } from "../support/standin.mjs";
 import { TEST_ORIGIN, TEST_TOKEN_SECRET, putAgent, startWorker } from "../support/worker.mjs";
 import { chat, eventually, textOf } from "../support/chat.mjs";
 
 const ADMIN_KEY = `adm_${randomUUID()}`;
+/** Tenant A's Twilio credentials: the Auth Token is a secret no response may carry. */
+const TWILIO = { accountSid: `AC${"a1".repeat(16)}`, authToken: randomUUID().replaceAll("-", "") };
+const TWILIO_B = { accountSid: `AC${"b2".repeat(16)}`, authToken: randomUUID().replaceAll("-", "") };
 const HOOK_SECRET = `hook-secret-${randomUUID()}`;
 const EVIL = "https://evil.example";
 
@@ -196,6 +201,9 @@ describe("tenant management endpoints", () => {
     ["GET", "/api/admin/conversations"],
     ["GET", "/api/admin/conversations/c1"],
     ["GET", "/api/admin/usage"],
+    ["GET", "/api/admin/integrations/twilio"],
+    ["PUT", "/api/admin/integrations/twilio", { accountSid: TWILIO.accountSid, authToken: "0".repeat(32) }],
+    ["DELETE", "/api/admin/integrations/twilio"],
   ];
 
   test("refuse missing, forged, revoked and wrong-kind keys on every route", async () => {
@@ -255,6 +263,9 @@ describe("tenant management endpoints", () => {
       ["bad origin", { allowedOrigins: ["*"] }, "config.allowedOrigins[0]"],
       ["step limit", { maxSteps: 500 }, "config.maxSteps"],
       ["zero rate", { limits: { visitorPerMinute: 0 } }, "config.limits.visitorPerMinute"],
+      ["handoff number", { phone: { handoffNumber: "555-0100; <Dial>" } }, "config.phone.handoffNumber"],
+      ["TwiML injection in a voice", { phone: { voice: 'x" url="wss://evil.example' } }, "config.phone.voice"],
+      ["call length", { phone: { maxCallSeconds: 86400 } }, "config.phone.maxCallSeconds"],
     ];
     for (const [label, config, field] of bad) {
       const res = await attempt(label, "/api/admin/agents", { method: "POST", headers: a, body: { config } }, 400, "invalid");
@@ -692,12 +703,83 @@ describe("outbound policy", () => {
   });
 });
 
+
+describe("voice endpoints (Twilio)", () => {
+  const path = (agent, tail = "") => `/voice/twilio/${agent}${tail}`;
+  const form = (callSid = `CA${"c".repeat(32)}`, over = {}) => ({ CallSid: callSid, AccountSid: TWILIO.accountSid, From: "+18005550100", To: "+18005550101", ...over });
+  /** A webhook POST signed the way Twilio signs it (over the URL the worker sees). */
+  const signed = (p, params, token = TWILIO.authToken, signParams = params) => ({
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilio.getExpectedTwilioSignature(token, `${worker.url}${p}`, signParams) },
+    body: new URLSearchParams(params).toString(),
+  });
+
+  before(async () => {
+    const put = await call("/api/admin/integrations/twilio", { method: "PUT", headers: bearer(tenants.a.key), body: TWILIO });
+    assert.equal(put.status, 200, put.text);
+    assert.equal((await call("/api/admin/integrations/twilio", { method: "PUT", headers: bearer(tenants.b.key), body: TWILIO_B })).status, 200);
+    await createAgent(tenants.a, "a-phone", { model: "scenario/plain", phone: { enabled: true } });
+    await createAgent(tenants.b, "b-no-twilio", { model: "scenario/plain", phone: { enabled: true } });
+    assert.equal((await call("/api/admin/integrations/twilio", { method: "DELETE", headers: bearer(tenants.b.key) })).status, 204);
+  });
+
+  test("webhooks and callbacks refuse unsigned, forged, tampered and foreign-signed requests", async () => {
+    const shown = await call("/api/admin/integrations/twilio", { headers: bearer(tenants.a.key) });
+    assert.equal(shown.status, 200);
+    assert.ok(!shown.text.includes(TWILIO.authToken));
+    await attempt("tenant B reads A's Twilio credentials", "/api/admin/integrations/twilio", { headers: bearer(tenants.b.key) }, 404, "not_found");
+    for (const tail of ["", "/ended"]) {
+      const p = path("a-phone", tail);
+      await attempt(`${p} unsigned`, p, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form()).toString() }, 403, "forbidden");
+      await attempt(`${p} signed with another tenant's token`, p, signed(p, form(), TWILIO_B.authToken), 403, "forbidden");
+      await attempt(`${p} with a tampered caller`, p, signed(p, form(undefined, { From: "+1999" }), TWILIO.authToken, form()), 403, "forbidden");
+      await attempt(`${p} for another account`, p, signed(p, form(undefined, { AccountSid: TWILIO_B.accountSid })), 403, "forbidden");
+      await attempt(`${p} with a signature for another path`, p, { ...signed(path("a-main", tail), form()) }, 403, "forbidden");
+      await attempt(`${p} of an unknown agent`, path("nobody", tail), signed(path("nobody", tail), form()), 404, "not_found");
+      await attempt(`${p} of a tenant without Twilio`, path("b-no-twilio", tail), signed(path("b-no-twilio", tail), form()), 503, "not_configured");
+    }
+    await attempt("relay without an upgrade", path("a-phone", "/relay"), {}, 426, "upgrade_required");
+    const ok = await call(path("a-phone"), signed(path("a-phone"), form()));
+    assert.equal(ok.status, 200, "a genuine call is answered");
+  });
+
+  test("the relay handshake needs Twilio's signature, and a token works for its own agent and call only", async () => {
+    const relayUrl = (agent) => `${worker.url.replace("http://", "ws://")}${path(agent, "/relay")}`;
+    const open = (agent, signature) =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(relayUrl(agent), { headers: signature === undefined ? {} : { "x-twilio-signature": signature } });
+        ws.once("unexpected-response", (_, res) => resolve({ status: res.statusCode }));
+        ws.once("open", () => resolve({ status: 101, ws }));
+        ws.once("error", () => resolve({ status: 0 }));
+      });
+    for (const [label, signature] of [["unsigned", undefined], ["signed with B's token", twilio.getExpectedTwilioSignature(TWILIO_B.authToken, relayUrl("a-phone"), {})]]) {
+      attempts.made += 1;
+      const res = await open("a-phone", signature);
+      if (res.status === 403) attempts.refused += 1;
+      else attempts.failures.push(`relay ${label}: ${res.status}`);
+      assert.equal(res.status, 403, label);
+    }
+    // A forged call token in setup closes the socket (policy violation).
+    const res = await open("a-phone", twilio.getExpectedTwilioSignature(TWILIO.authToken, relayUrl("a-phone"), {}));
+    assert.equal(res.status, 101);
+    attempts.made += 1;
+    const closed = new Promise((resolve) => res.ws.once("close", (code) => resolve(code)));
+    res.ws.send(JSON.stringify({ type: "setup", callSid: `CA${"d".repeat(32)}`, from: "+1", to: "+2", customParameters: { token: mintToken({ t: tenants.a.id, a: "a-phone" }).replace("vt1", "ct1") } }));
+    const code = await closed;
+    if (code === 1008) attempts.refused += 1;
+    else attempts.failures.push(`relay with a forged call token: closed ${code}`);
+    assert.equal(code, 1008);
+  });
+});
+
 describe("report", () => {
   test("every attempt was refused and no response carried a secret", () => {
     const secrets = [
       ["operator key", ADMIN_KEY],
       ["visitor token secret", TEST_TOKEN_SECRET],
       ["webhook header secret", HOOK_SECRET],
+      ["Twilio Auth Token", TWILIO.authToken],
+      ["Twilio Auth Token of B", TWILIO_B.authToken],
       ...Object.values(tenants).flatMap((t) => [
         ["tenant secret key", t.key],
         ["identity secret", t.identity],

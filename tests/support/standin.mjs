@@ -183,6 +183,27 @@ export async function startStandIn() {
           11,
         );
         return end();
+      case "markdown":
+        // What a model writes for a page, which must never reach text-to-speech.
+        sse();
+        for (const piece of ["## Opening hours\n\n", "**We are open** 9 to 5. ", "See [our page](https://shop.example/hours) ", "or https://shop.example/x.\n", "- item *two*\n", "`code` done."]) {
+          res.write(text(model, piece));
+          await sleep(2);
+        }
+        res.write(finish(model, "stop") + usage(model, 20, 30, 0.0003) + DONE);
+        return end();
+      case "handoff":
+        // A phone agent asked for a person: it calls transfer_to_human, then says so.
+        sse();
+        if (toolTurn) res.write(text(model, "I am transferring you to a colleague now.") + finish(model, "stop") + DONE);
+        else res.write(toolDelta(model, [{ index: 0, id: "call_handoff", type: "function", function: { name: "transfer_to_human", arguments: JSON.stringify({ reason: "billing dispute", summary: "Caller disputes invoice 42" }) } }]) + finish(model, "tool_calls") + DONE);
+        return end();
+      case "message":
+        // A phone agent with nobody to transfer to takes a message.
+        sse();
+        if (toolTurn) res.write(text(model, "I have passed your message on.") + finish(model, "stop") + DONE);
+        else res.write(toolDelta(model, [{ index: 0, id: "call_message", type: "function", function: { name: "take_message", arguments: JSON.stringify({ message: "Please call me back about my order", name: "Ann", callbackNumber: "+15550109999" }) } }]) + finish(model, "tool_calls") + DONE);
+        return end();
       case "tool-timeout":
         sse();
         if (toolTurn) {

@@ -12,6 +12,7 @@ use super::views::{
 use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
 use crate::app::management::{Entropy, Management};
 use crate::app::views::tenant_conversation_json;
+use crate::app::{calls, integrations};
 use crate::error::ApiError;
 use crate::http::request::read_json;
 use crate::http::response::{json_response, json_status};
@@ -206,6 +207,9 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             let (conversation, messages) = ops.conversation(tenant, &id).await?;
             let mut view = tenant_conversation_json(&conversation, &messages);
             view["visitorId"] = json!(conversation.visitor_id);
+            if let Some(call) = ops.call_of(tenant, &conversation).await? {
+                view["call"] = calls::call_view(&call);
+            }
             json_response(&json!({ "conversation": view }))
         }
         TenantRoute::DeleteConversation(id) => {
@@ -233,6 +237,19 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         TenantRoute::Usage => {
             let (since, usage) = ops.usage(tenant, query("since")).await?;
             json_response(&json!({ "since": since, "usage": usage }))
+        }
+        TenantRoute::GetIntegration(name) => {
+            let integration = ops.integration(tenant, &name).await?;
+            json_response(&json!({ "integration": integrations::view(&integration) }))
+        }
+        TenantRoute::PutIntegration(name) => {
+            let body = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let integration = ops.put_integration(tenant, &name, body).await?;
+            json_response(&json!({ "integration": integrations::view(&integration) }))
+        }
+        TenantRoute::DeleteIntegration(name) => {
+            ops.delete_integration(tenant, &name).await?;
+            no_content()
         }
     }
 }

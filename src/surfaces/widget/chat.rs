@@ -13,10 +13,10 @@ use worker::{
 };
 
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
-use crate::agent::context::{self, Role};
-use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::agent::context;
+use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
 use crate::app::access::tenant_of_key;
-use crate::app::observe::{self as tracing, Tracing};
+use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
@@ -30,10 +30,7 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
-use crate::store::{
-    Agent, Conversation, ConversationState, MessageStatus, Spend, Store, StoreError, StoredMessage,
-    TurnContext, TurnQuery,
-};
+use crate::store::{Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
 
@@ -130,11 +127,10 @@ pub async fn handle(
     );
     let policy = settings.outbound.clone();
     ctx.wait_until(async move {
-        let sink = OutputSink {
+        let mut sink = OutputSink {
             output,
             buffer: Vec::with_capacity(1024),
         };
-        let mut sink = Tracing::wrap(sink, recorder);
         sink.send(&AgentEvent::Start {
             message_id: message_id.clone(),
         });
@@ -160,7 +156,6 @@ pub async fn handle(
                 if let Some(detail) = error.log_detail() {
                     console_error!("planning the turn failed: {detail}");
                 }
-                let (mut sink, recorder) = sink.into_parts();
                 sink.fail(&error.to_string());
                 let end = TurnEnd::Failed(error.to_string());
                 let finished = tracing.finish(recorder, &end, &Usage::default());
@@ -196,10 +191,10 @@ pub async fn handle(
             max_steps: agent.config.step_limit(),
         };
         let model = HttpModel::new(settings, Some(visitor));
-        let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
-        let (mut sink, recorder) = sink.into_parts();
+        let (outcome, mut sink, recorder) =
+            tracing::run(&model, &tools, turn, Box::new(sink), recorder).await;
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
-        let mut message = assistant_message(message_id, &start.conversation, outcome);
+        let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         message.timing = serde_json::to_string(&finished.summary).ok();
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
@@ -211,7 +206,7 @@ pub async fn handle(
                 .await
                 .inspect_err(|e| console_error!("storing the answer failed, retrying: {e}"))
                 .is_ok();
-        sink.end();
+        sink.finish();
         // After the answer: the export and any write still owed run side by side; neither
         // can change what the visitor already has.
         let export = async {
@@ -352,60 +347,23 @@ impl EventSink for OutputSink {
         self.buffer.clear();
         delivered
     }
-}
 
-fn assistant_message(
-    id: String,
-    conversation: &Conversation,
-    outcome: TurnOutcome,
-) -> StoredMessage {
-    let (status, finish_reason, error) = match outcome.end {
-        TurnEnd::Finished(reason) => (
-            MessageStatus::Complete,
-            Some(reason.as_str().to_owned()),
-            None,
-        ),
-        TurnEnd::Failed(message) => (
-            MessageStatus::Error,
-            Some("error".to_owned()),
-            Some(message),
-        ),
-        TurnEnd::Aborted => (MessageStatus::Aborted, None, None),
-    };
-    StoredMessage {
-        id,
-        conversation_id: conversation.id.clone(),
-        tenant_id: conversation.tenant_id.clone(),
-        seq: 0,
-        role: Role::Assistant,
-        parts: outcome.parts,
-        status,
-        model: outcome.model,
-        finish_reason,
-        usage: outcome.usage,
-        error,
-        feedback: None,
-        created_at: now_ms(),
-        timing: None,
+    fn finish(&mut self) {
+        self.end();
     }
 }
 
-/// Runs a store write until it succeeds, at most `turn::PERSIST_ATTEMPTS` times with growing pauses
-/// (the turn runs under `wait_until`, which allows 30 s after the response); true on success.
+/// Runs a store write until it succeeds (`app::turn::persist`, pausing with the runtime's timer;
+/// the turn runs under `wait_until`, which allows 30 s after the response); true on success.
 async fn retry<F, Fut>(write: F, what: &str) -> bool
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
-    for attempt in 1..=turn::PERSIST_ATTEMPTS {
-        match write().await {
-            Ok(()) => return true,
-            Err(e) => console_error!("storing {what} failed (attempt {attempt}): {e}"),
-        }
-        if attempt < turn::PERSIST_ATTEMPTS {
-            let pause = std::time::Duration::from_millis(turn::retry_pause_ms(attempt));
-            worker::Delay::from(pause).await;
-        }
-    }
-    false
+    turn::persist(
+        write,
+        |ms| worker::Delay::from(std::time::Duration::from_millis(ms)),
+        |attempt, e| console_error!("storing {what} failed (attempt {attempt}): {e}"),
+    )
+    .await
 }

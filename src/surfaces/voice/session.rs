@@ -1,0 +1,701 @@
+//! One call on the ConversationRelay WebSocket. The first frame must be a `setup` carrying the
+//! call token; then each whole `prompt` is a turn of the turn service, spoken back as `text`
+//! tokens through the speech filter and ended with `last: true`. While a turn runs the socket
+//! is still read: an `interrupt` stops the turn and aborts the model request at once, a hang-up
+//! does the same, and the time limit ends the call with a spoken goodbye.
+//!
+//! An answer is stored when the next thing happens (the caller's next words, an interruption,
+//! the end of the call), so an answer the caller cut short is stored as what they heard.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use worker::{console_error, AbortController, Delay, WebSocket, WebsocketEvent};
+
+use super::call::{self, CallTools, Requests};
+use super::relay::{self, Inbound, Setup};
+use super::speech::Speech;
+use super::token::CallToken;
+use crate::agent::context;
+use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
+use crate::app::observe as tracing;
+use crate::app::turn::{self, TurnRequest};
+use crate::dates::{utc_day, utc_month};
+use crate::llm::client::HttpModel;
+use crate::observe::export::deliver;
+use crate::observe::{ExportTarget, TraceMeta};
+use crate::platform::{self, now_ms, random_id};
+use crate::settings::Settings;
+use crate::store::any::AnyStore;
+use crate::store::scoped::ScopedStore;
+use crate::store::{
+    Agent, Call, Conversation, ConversationState, MessageStatus, Store, StoreError, StoredMessage,
+    TurnQuery, TurnStart,
+};
+use crate::tools::runner::{local_weekday_and_time, WorkerTools};
+
+/// What the caller hears when the model fails; the call goes on.
+const APOLOGY: &str = "Sorry, I had trouble answering that. Could you say it again?";
+/// What the caller hears when the time limit ends the call.
+const GOODBYE: &str =
+    "We have reached the time limit for this call. Thank you for calling, goodbye.";
+/// What the caller hears before a transfer asked for with the key.
+const CONNECTING: &str = "Connecting you to a person now.";
+
+/// Everything a call needs from the request that opened it.
+pub struct CallContext {
+    /// The agent the number reaches.
+    pub agent: Agent,
+    /// The store.
+    pub store: AnyStore,
+    /// Model and outbound settings.
+    pub settings: Settings,
+    /// Signs and checks call tokens.
+    pub token_secret: String,
+    /// The operator's trace targets and the export timeout (`observe::export`).
+    pub traces: (Vec<ExportTarget>, u32),
+}
+
+/// What one running turn shares with the loop that reads the socket.
+struct Live {
+    stopped: Cell<bool>,
+    heard: RefCell<Option<String>>,
+    controller: RefCell<Option<AbortController>>,
+}
+
+impl Live {
+    fn new() -> Self {
+        Self {
+            stopped: Cell::new(false),
+            heard: RefCell::new(None),
+            controller: RefCell::new(Some(AbortController::default())),
+        }
+    }
+
+    /// Stops the turn now: the sink refuses more, the model request is aborted.
+    fn stop(&self, heard: Option<String>) {
+        self.stopped.set(true);
+        if heard.is_some() {
+            *self.heard.borrow_mut() = heard;
+        }
+        if let Some(controller) = self.controller.borrow_mut().take() {
+            controller.abort();
+        }
+    }
+}
+
+/// An answer waiting to be stored (see the module notes).
+struct Pending {
+    message: StoredMessage,
+    interrupted: bool,
+}
+
+/// The turn in progress and what it shares with the loop.
+type Running = (Pin<Box<dyn Future<Output = Done>>>, Rc<Live>);
+
+/// How a turn ended, for the loop.
+enum Done {
+    /// The agent answered (fully, partly, or with an error).
+    Answered(Pending, Requests),
+    /// The turn was refused (spend cap, message limit); the text was spoken, the call ends.
+    Refused,
+}
+
+/// How the call ended, as its record says.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    Completed,
+    HungUp,
+    Handoff,
+    TimeLimit,
+    Refused,
+}
+
+/// Runs a call until it ends; never returns early on bad input (it closes the socket).
+pub async fn run(ws: WebSocket, context: CallContext) {
+    let Ok(mut events) = ws.events() else {
+        return;
+    };
+    let setup = loop {
+        match events.next().await {
+            Some(Ok(WebsocketEvent::Message(m))) => {
+                if let Inbound::Setup(setup) = relay::parse(&m.text().unwrap_or_default()) {
+                    break setup;
+                }
+            }
+            _ => return,
+        }
+    };
+    let context = Rc::new(context);
+    let Some(mut call) = start_call(&context, &setup).await else {
+        let _ = ws.close(Some(1008), Some("This call is not allowed."));
+        return;
+    };
+    let caller = Caller {
+        conversation_id: call.conversation_id.clone(),
+        visitor_id: call::mask_number(&setup.from),
+    };
+    let can_hand_off = can_hand_off(&context.agent);
+    let phone = &context.agent.config.phone;
+    let limit = Duration::from_secs(u64::from(phone.max_call_seconds));
+    let mut deadline = Box::pin(Delay::from(limit));
+    let mut running: Option<Running> = None;
+    let mut pending: Option<Pending> = None;
+    let mut queued: Option<String> = None;
+    let mut interruptions = 0u32;
+    let mut errors: Vec<String> = Vec::new();
+    let mut requests = Requests::default();
+    let ending = loop {
+        enum Wake {
+            Event(Option<worker::Result<WebsocketEvent>>),
+            Turn(Done),
+            Deadline,
+        }
+        let wake = {
+            let turn_done = async {
+                match running.as_mut() {
+                    Some((turn, _)) => turn.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let next = events.next();
+            futures::pin_mut!(turn_done);
+            match select(next, select(turn_done, deadline.as_mut())).await {
+                Either::Left((event, _)) => Wake::Event(event),
+                Either::Right((Either::Left((done, _)), _)) => Wake::Turn(done),
+                Either::Right((Either::Right(_), _)) => Wake::Deadline,
+            }
+        };
+        let mut prompt: Option<String> = None;
+        match wake {
+            Wake::Turn(done) => {
+                running = None;
+                match done {
+                    Done::Refused => {
+                        let _ = ws.send_with_str(relay::end(&json!({ "ended": "refused" })));
+                        break Ending::Refused;
+                    }
+                    Done::Answered(answer, asked) => {
+                        store_pending(&context, pending.replace(answer)).await;
+                        if asked.message.is_some() {
+                            requests.message = asked.message;
+                        }
+                        if let Some(handoff) = asked.handoff {
+                            let _ = ws.send_with_str(relay::end(&handoff));
+                            requests.handoff = Some(handoff);
+                            break Ending::Handoff;
+                        }
+                        prompt = queued.take();
+                    }
+                }
+            }
+            Wake::Deadline => {
+                if let Some((turn, live)) = running.take() {
+                    live.stop(None);
+                    if let Done::Answered(answer, _) = turn.await {
+                        store_pending(&context, pending.replace(answer)).await;
+                    }
+                }
+                let _ = ws.send_with_str(relay::text(GOODBYE, true));
+                let _ = ws.send_with_str(relay::end(&json!({ "ended": "time-limit" })));
+                break Ending::TimeLimit;
+            }
+            Wake::Event(Some(Ok(WebsocketEvent::Message(m)))) => {
+                match relay::parse(&m.text().unwrap_or_default()) {
+                    Inbound::Prompt { text, last: true } if !text.trim().is_empty() => {
+                        prompt = Some(text);
+                    }
+                    Inbound::Interrupt { heard, .. } => {
+                        interruptions += 1;
+                        match &running {
+                            Some((_, live)) => live.stop(Some(heard)),
+                            None => {
+                                if let Some(answer) = pending.as_mut() {
+                                    cut_to_heard(answer, &heard);
+                                }
+                            }
+                        }
+                    }
+                    Inbound::Dtmf { digit } if phone.dtmf => {
+                        if phone.human_digit.as_deref() == Some(digit.as_str()) && can_hand_off {
+                            if let Some((turn, live)) = running.take() {
+                                live.stop(None);
+                                if let Done::Answered(answer, _) = turn.await {
+                                    store_pending(&context, pending.replace(answer)).await;
+                                }
+                            }
+                            let handoff = call::handoff_data(
+                                &format!("The caller pressed {digit} to reach a person."),
+                                "The caller asked for a person with the keypad.",
+                            );
+                            let _ = ws.send_with_str(relay::text(CONNECTING, true));
+                            let _ = ws.send_with_str(relay::end(&handoff));
+                            requests.handoff = Some(handoff);
+                            break Ending::Handoff;
+                        }
+                        prompt = Some(if phone.human_digit.as_deref() == Some(digit.as_str()) {
+                            format!("(The caller pressed {digit} to reach a person.)")
+                        } else {
+                            format!("(The caller pressed {digit} on the keypad.)")
+                        });
+                    }
+                    Inbound::Error { description } => {
+                        console_error!("ConversationRelay reported: {description}");
+                        if errors.len() < 10 {
+                            errors.push(description);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // The caller hung up (or the socket failed): stop the answer, keep what was said.
+            Wake::Event(_) => {
+                let mut ending = Ending::Completed;
+                if let Some((turn, live)) = running.take() {
+                    live.stop(None);
+                    ending = Ending::HungUp;
+                    if let Done::Answered(answer, asked) = turn.await {
+                        store_pending(&context, pending.replace(answer)).await;
+                        if asked.message.is_some() {
+                            requests.message = asked.message;
+                        }
+                    }
+                }
+                break ending;
+            }
+        }
+        if let Some(text) = prompt {
+            if running.is_some() {
+                // The caller spoke again before the answer was done: answer that next.
+                queued = Some(text);
+            } else {
+                let live = Rc::new(Live::new());
+                let turn = answer(
+                    context.clone(),
+                    caller.clone(),
+                    ws.clone(),
+                    live.clone(),
+                    text,
+                    pending.take(),
+                    can_hand_off,
+                );
+                running = Some((Box::pin(turn), live));
+            }
+        }
+    };
+    store_pending(&context, pending.take()).await;
+    finish_call(
+        &context,
+        &mut call,
+        ending,
+        &requests,
+        interruptions,
+        errors,
+    )
+    .await;
+    drop(events);
+    let _ = ws.close(Some(1000), Some("call ended"));
+}
+
+/// Whether a person can take the call now: a number is set and, with hours, it is open.
+fn can_hand_off(agent: &Agent) -> bool {
+    let phone = &agent.config.phone;
+    if !phone.can_hand_off() {
+        return false;
+    }
+    match &phone.handoff_hours {
+        None => true,
+        Some(hours) => local_weekday_and_time(&hours.timezone)
+            .is_some_and(|(weekday, time)| hours.contains(&weekday, &time)),
+    }
+}
+
+/// Checks the call token and opens the call's conversation and record; `None` refuses it.
+async fn start_call(context: &CallContext, setup: &Setup) -> Option<Call> {
+    let agent = &context.agent;
+    let token = setup.parameter("token").unwrap_or_default();
+    let Some(claims) = CallToken::verify(token, &context.token_secret, now_ms() / 1000) else {
+        console_error!("relay refused: no valid call token");
+        return None;
+    };
+    if claims.agent_id != agent.id
+        || claims.tenant_id != agent.tenant_id
+        || claims.call_sid != setup.call_sid
+    {
+        console_error!("relay refused: the call token is for another call or agent");
+        return None;
+    }
+    let now = now_ms();
+    let conversation_id = call::conversation_id(&setup.call_sid);
+    let scope = context.store.tenant_scope(&agent.tenant_id);
+    let month = utc_month(now);
+    let query = TurnQuery {
+        tenant_id: &agent.tenant_id,
+        agent_id: &agent.id,
+        conversation_id: Some(&conversation_id),
+        resent_message_id: None,
+        month: &month,
+        history_limit: 1,
+    };
+    let state = scope.turn_context(&query).await.ok()?.conversation;
+    match state {
+        ConversationState::Foreign => return None,
+        ConversationState::Found(_) => {}
+        ConversationState::Missing => {
+            let start = TurnStart {
+                conversation: Conversation {
+                    id: conversation_id.clone(),
+                    tenant_id: agent.tenant_id.clone(),
+                    agent_id: agent.id.clone(),
+                    visitor_id: Some(call::mask_number(&setup.from)),
+                    created_at: now,
+                    updated_at: now,
+                    page_url: None,
+                    channel: Some("phone".into()),
+                    preview: false,
+                },
+                create: true,
+                replace_after: None,
+                user_message: None,
+                answer_id: None,
+            };
+            if let Err(e) = context.store.start_turn(&start).await {
+                console_error!("opening the call's conversation failed: {e}");
+                return None;
+            }
+        }
+    }
+    let record = Call {
+        conversation_id,
+        tenant_id: agent.tenant_id.clone(),
+        agent_id: agent.id.clone(),
+        call_sid: setup.call_sid.clone(),
+        caller: setup.from.clone(),
+        callee: setup.to.clone(),
+        started_at: now,
+        ended_at: None,
+        outcome: None,
+        details: json!({ "sessionId": setup.session_id }),
+    };
+    if let Err(e) = scope.save_call(&record).await {
+        console_error!("recording the call failed: {e}");
+    }
+    Some(record)
+}
+
+/// Saves how the call ended, merged with what the `<Connect action>` callback may have saved.
+async fn finish_call(
+    context: &CallContext,
+    record: &mut Call,
+    ending: Ending,
+    requests: &Requests,
+    interruptions: u32,
+    errors: Vec<String>,
+) {
+    let scope = context.store.tenant_scope(&context.agent.tenant_id);
+    if let Ok(Some(saved)) = scope.call(&record.conversation_id).await {
+        *record = saved;
+    }
+    let outcome = match ending {
+        Ending::Handoff => "handoff",
+        Ending::TimeLimit => "time-limit",
+        Ending::Refused => "refused",
+        _ if requests.message.is_some() => "message",
+        Ending::HungUp => "hangup",
+        Ending::Completed => "completed",
+    };
+    // The callback knows better when it came first (a failed session).
+    if record.outcome.is_none() || ending == Ending::Handoff {
+        record.outcome = Some(outcome.into());
+    }
+    record.ended_at = record.ended_at.or(Some(now_ms()));
+    if let Value::Object(details) = &mut record.details {
+        details.insert("interruptions".into(), json!(interruptions));
+        if let Some(handoff) = &requests.handoff {
+            details.insert("handoff".into(), handoff.clone());
+        }
+        if let Some(message) = &requests.message {
+            details.insert("message".into(), message.clone());
+        }
+        if !errors.is_empty() {
+            details.insert("errors".into(), json!(errors));
+        }
+    }
+    let saved = turn::persist(
+        || scope.save_call(record),
+        pause,
+        |attempt, e| console_error!("saving the call failed (attempt {attempt}): {e}"),
+    )
+    .await;
+    if !saved {
+        console_error!("the call {} was not recorded", record.call_sid);
+    }
+}
+
+fn pause(ms: u64) -> Delay {
+    Delay::from(Duration::from_millis(ms))
+}
+
+/// Stores a finished answer (with its usage).
+async fn store_pending(context: &CallContext, pending: Option<Pending>) {
+    let Some(Pending { message, .. }) = pending else {
+        return;
+    };
+    let day = utc_day(message.created_at);
+    let agent_id = &context.agent.id;
+    turn::persist(
+        || context.store.append_answer(&message, agent_id, &day),
+        pause,
+        |attempt, e: &StoreError| {
+            console_error!("storing the call's answer failed (attempt {attempt}): {e}")
+        },
+    )
+    .await;
+}
+
+/// Marks an answer as cut short by the caller, keeping only what they heard.
+fn cut_to_heard(pending: &mut Pending, heard: &str) {
+    pending.message.parts = call::heard_parts(&pending.message.parts, heard);
+    pending.message.status = MessageStatus::Aborted;
+    pending.message.finish_reason = Some("interrupted".into());
+    pending.interrupted = true;
+}
+
+/// Who the call is, for each turn.
+#[derive(Clone)]
+struct Caller {
+    conversation_id: String,
+    visitor_id: String,
+}
+
+/// One turn: store the previous answer, plan, store the question, run the engine into the
+/// socket, and hand back the answer to store.
+async fn answer(
+    context: Rc<CallContext>,
+    caller: Caller,
+    ws: WebSocket,
+    live: Rc<Live>,
+    text: String,
+    previous: Option<Pending>,
+    can_hand_off: bool,
+) -> Done {
+    store_pending(&context, previous).await;
+    let agent = &context.agent;
+    let phone = &agent.config.phone;
+    let message_id = random_id("msg");
+    let settings = &context.settings;
+    let platform_secrets: Vec<&str> = [
+        &settings.api_key,
+        &settings.admin_api_key,
+        &settings.visitor_token_secret,
+        &settings.convex_deploy_key,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .chain([context.token_secret.as_str()])
+    .collect();
+    let (tracing, recorder) = tracing::begin(
+        &context.traces.0,
+        agent,
+        TraceMeta {
+            surface: "voice".into(),
+            channel: Some("phone".into()),
+            tenant_id: agent.tenant_id.clone(),
+            agent_id: agent.id.clone(),
+            conversation_id: Some(caller.conversation_id.clone()),
+            user_id: Some(caller.visitor_id.clone()),
+            message_id: message_id.clone(),
+            input: Some(text.clone()),
+            environment: None,
+        },
+        &platform_secrets,
+        platform::random_bytes(),
+        Box::new(now_ms),
+        None,
+    );
+    let now = now_ms();
+    let month = utc_month(now);
+    let query = TurnQuery {
+        tenant_id: &agent.tenant_id,
+        agent_id: &agent.id,
+        conversation_id: Some(&caller.conversation_id),
+        resent_message_id: None,
+        month: &month,
+        history_limit: context::MAX_HISTORY_MESSAGES as u32,
+    };
+    let planned = match context
+        .store
+        .tenant_scope(&agent.tenant_id)
+        .turn_context(&query)
+        .await
+    {
+        Ok(read) => turn::plan(
+            agent,
+            read,
+            TurnRequest {
+                conversation_id: caller.conversation_id.clone(),
+                message_id: None,
+                fresh_message_id: random_id("msg"),
+                text,
+                visitor_id: caller.visitor_id.clone(),
+                now,
+                page_url: None,
+                channel: Some("phone".into()),
+                preview: false,
+            },
+        ),
+        Err(e) => Err(e.into()),
+    };
+    let mut plan = match planned {
+        Ok(plan) => plan,
+        Err(error) => {
+            if let Some(detail) = error.log_detail() {
+                console_error!("planning the call's turn failed: {detail}");
+            }
+            let _ = ws.send_with_str(relay::text(&error.to_string(), true));
+            return Done::Refused;
+        }
+    };
+    plan.start.answer_id = Some(message_id.clone());
+    let started = turn::persist(
+        || context.store.start_turn(&plan.start),
+        pause,
+        |attempt, e| console_error!("storing the caller's words failed (attempt {attempt}): {e}"),
+    )
+    .await;
+    if !started {
+        let _ = ws.send_with_str(relay::text(APOLOGY, true));
+        return Done::Refused;
+    }
+    let outbound = context.settings.outbound.clone();
+    let call_tools = CallTools::new(can_hand_off);
+    let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+        .with_local(&call_tools);
+    let system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
+    let turn = Turn {
+        message_id: message_id.clone(),
+        models: plan.models,
+        messages: context::build(
+            &system_prompt,
+            plan.history.iter().map(|m| (m.role, m.parts.as_slice())),
+        ),
+        tools: tools.specs(),
+        temperature: agent.config.temperature,
+        max_tokens: agent.config.max_tokens,
+        max_steps: agent.config.step_limit(),
+    };
+    let signal = live
+        .controller
+        .borrow()
+        .as_ref()
+        .map(AbortController::signal);
+    let model = HttpModel::new(context.settings.clone(), signal);
+    let sink: Box<dyn EventSink> = Box::new(VoiceSink {
+        ws: ws.clone(),
+        speech: Speech::new(),
+        buffer: String::new(),
+        live: live.clone(),
+        filler: phone.filler.trim().to_owned(),
+        filler_said: false,
+    });
+    let (outcome, mut sink, recorder) = tracing::run(&model, &tools, turn, sink, recorder).await;
+    sink.finish();
+    let failed = matches!(outcome.end, TurnEnd::Failed(_));
+    let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
+    let mut message = turn::answer_message(message_id, &plan.start.conversation, outcome, now_ms());
+    message.timing = serde_json::to_string(&finished.summary).ok();
+    if let Some(export) = finished.export {
+        // The call goes on while the trace is sent: the next turn never waits for it.
+        let (policy, timeout_ms) = (context.settings.outbound.clone(), context.traces.1);
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            deliver(&policy, &export, timeout_ms).await;
+        });
+    }
+    let mut pending = Pending {
+        message,
+        interrupted: false,
+    };
+    if let Some(heard) = live.heard.borrow_mut().take() {
+        cut_to_heard(&mut pending, &heard);
+    }
+    if failed {
+        console_error!("the model failed during a call; the caller heard an apology");
+    }
+    let requests = call_tools.requests.borrow().clone();
+    Done::Answered(pending, requests)
+}
+
+/// Speaks a turn's events: text through the speech filter, a filler while a tool runs, an
+/// apology for an error; one `text` frame per flush.
+struct VoiceSink {
+    ws: WebSocket,
+    speech: Speech,
+    buffer: String,
+    live: Rc<Live>,
+    filler: String,
+    filler_said: bool,
+}
+
+impl EventSink for VoiceSink {
+    fn send(&mut self, event: &AgentEvent) {
+        match event {
+            AgentEvent::TextDelta { delta, .. } => {
+                let spoken = self.speech.push(delta);
+                self.buffer.push_str(&spoken);
+            }
+            AgentEvent::ToolInputAvailable { name, .. }
+                if !self.filler_said
+                    && !self.filler.is_empty()
+                    && name != call::TRANSFER
+                    && name != call::TAKE_MESSAGE =>
+            {
+                self.filler_said = true;
+                let held = self.speech.push(" ");
+                self.buffer.push_str(&held);
+                if !self.buffer.is_empty() && !self.buffer.ends_with(' ') {
+                    self.buffer.push(' ');
+                }
+                self.buffer.push_str(&self.filler);
+                self.buffer.push(' ');
+            }
+            AgentEvent::Error { .. } => {
+                let held = self.speech.push(" ");
+                self.buffer.push_str(&held);
+                if !self.buffer.is_empty() && !self.buffer.ends_with(' ') {
+                    self.buffer.push(' ');
+                }
+                self.buffer.push_str(APOLOGY);
+            }
+            _ => {}
+        }
+    }
+
+    /// The rest of the answer, ending it with `last: true` (unless the caller cut in).
+    fn finish(&mut self) {
+        if self.live.stopped.get() {
+            return;
+        }
+        let mut tail = std::mem::take(&mut self.buffer);
+        tail.push_str(&self.speech.finish());
+        let _ = self.ws.send_with_str(relay::text(&tail, true));
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.live.stopped.get() {
+            return false;
+        }
+        if self.buffer.is_empty() {
+            return true;
+        }
+        let frame = relay::text(&self.buffer, false);
+        self.buffer.clear();
+        self.ws.send_with_str(frame).is_ok()
+    }
+}
