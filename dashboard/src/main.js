@@ -7,6 +7,7 @@ import { showAgent, showAgents, showNewAgent } from "./pages/agents.js";
 import { showConversation, showConversations, showFeedback } from "./pages/conversations.js";
 import { showKeys } from "./pages/keys.js";
 import { unmountPreview } from "./pages/preview.js";
+import { showTracing } from "./pages/tracing.js";
 import { showUsage } from "./pages/usage.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +16,7 @@ const viewRoot = $("view");
 const routes = {
   agents: showAgents, agent: showAgent, "new-agent": showNewAgent,
   conversations: showConversations, conversation: showConversation, feedback: showFeedback,
-  usage: showUsage, keys: showKeys,
+  usage: showUsage, keys: showKeys, tracing: showTracing,
 };
 const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations" };
 

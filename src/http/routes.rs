@@ -138,6 +138,8 @@ pub enum TenantRoute {
     PutIntegration(String),
     /// `DELETE /api/admin/integrations/{name}`
     DeleteIntegration(String),
+    /// `POST /api/admin/integrations/{name}/test`: sends a test trace (`langfuse`, `otlp`).
+    TestIntegration(String),
 }
 
 /// What an endpoint is, before its path parameters are filled in.
@@ -175,6 +177,7 @@ enum Kind {
     GetIntegration,
     PutIntegration,
     DeleteIntegration,
+    TestIntegration,
     VoiceIncoming,
     VoiceRelay,
     VoiceEnded,
@@ -265,6 +268,11 @@ const TABLE: &[(&str, &str, Kind)] = &[
         "DELETE",
         "/api/admin/integrations/{name}",
         Kind::DeleteIntegration,
+    ),
+    (
+        "POST",
+        "/api/admin/integrations/{name}/test",
+        Kind::TestIntegration,
     ),
     ("POST", "/voice/twilio/{agentId}", Kind::VoiceIncoming),
     ("GET", "/voice/twilio/{agentId}/relay", Kind::VoiceRelay),
@@ -377,6 +385,7 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::GetIntegration => Route::Tenant(T::GetIntegration(next())),
         Kind::PutIntegration => Route::Tenant(T::PutIntegration(next())),
         Kind::DeleteIntegration => Route::Tenant(T::DeleteIntegration(next())),
+        Kind::TestIntegration => Route::Tenant(T::TestIntegration(next())),
         Kind::VoiceIncoming => Route::Voice(VoiceRoute::Incoming(next())),
         Kind::VoiceRelay => Route::Voice(VoiceRoute::Relay(next())),
         Kind::VoiceEnded => Route::Voice(VoiceRoute::Ended(next())),

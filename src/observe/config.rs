@@ -1,10 +1,12 @@
 //! Where traces go: the operator's defaults from the environment (the names Langfuse and
 //! OpenTelemetry users already know) and a tenant's own `langfuse` / `otlp` integrations.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sampler::{parse_rate, sampled};
 
+/// Langfuse Cloud (EU), the host of a `langfuse` integration that names none.
+pub const LANGFUSE_CLOUD: &str = "https://cloud.langfuse.com";
 /// Langfuse's OpenTelemetry endpoint, under its host.
 pub const LANGFUSE_OTEL_PATH: &str = "/api/public/otel/v1/traces";
 /// The OTLP/HTTP traces path under a base `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -244,133 +246,6 @@ pub fn capture_for(targets: &[&ExportTarget]) -> Capture {
     }
 }
 
-fn text<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, Invalid> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) if s.len() <= 2048 => Ok(Some(s.trim())),
-        Some(_) => Err(Invalid(format!(
-            "{key} must be a string of at most 2048 characters"
-        ))),
-    }
-}
-
-fn privacy(body: &Map<String, Value>) -> Result<(f64, bool), Invalid> {
-    let rate = match body.get("sampleRate") {
-        None | Some(Value::Null) => 1.0,
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|r| (0.0..=1.0).contains(r))
-            .ok_or_else(|| Invalid("sampleRate must be a number from 0 to 1".into()))?,
-        Some(_) => return Err(Invalid("sampleRate must be a number from 0 to 1".into())),
-    };
-    let content = match body.get("captureContent") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(Invalid("captureContent must be true or false".into())),
-    };
-    Ok((rate, content))
-}
-
-fn http_url(url: &str, field: &str) -> Result<(), Invalid> {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(())
-    } else {
-        Err(Invalid(format!("{field} must be an http(s) URL")))
-    }
-}
-
-/// A tenant integration as stored: settings shown back, and the secret part.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IntegrationParts {
-    /// Returned by GET (no secrets).
-    pub public: Value,
-    /// Never returned.
-    pub secret: Value,
-}
-
-/// Validates a `PUT /api/admin/integrations/langfuse` body: `{host, publicKey, secretKey,
-/// sampleRate, captureContent}`. A missing `secretKey` keeps `previous_secret`'s.
-pub fn langfuse_settings(
-    body: &Map<String, Value>,
-    previous_secret: Option<&Value>,
-) -> Result<IntegrationParts, Invalid> {
-    let host = text(body, "host")?.unwrap_or("https://cloud.langfuse.com");
-    http_url(host, "host")?;
-    let public_key = text(body, "publicKey")?
-        .ok_or_else(|| Invalid("publicKey is required (pk-lf-…)".into()))?;
-    let secret_key = match text(body, "secretKey")? {
-        Some(key) => key.to_owned(),
-        None => previous_secret
-            .and_then(|s| s.get("secretKey"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| Invalid("secretKey is required (sk-lf-…)".into()))?,
-    };
-    let (rate, content) = privacy(body)?;
-    Ok(IntegrationParts {
-        public: serde_json::json!({
-            "host": host.trim_end_matches('/'),
-            "publicKey": public_key,
-            "sampleRate": rate,
-            "captureContent": content,
-        }),
-        secret: serde_json::json!({ "secretKey": secret_key }),
-    })
-}
-
-/// Validates a `PUT /api/admin/integrations/otlp` body: `{endpoint, headers, sampleRate,
-/// captureContent}`; `headers` is an object of strings. Header names are shown back, values
-/// never; a header sent as `null` or left out of a later PUT keeps its stored value when the
-/// name is listed in `headers` with an empty string.
-pub fn otlp_settings(
-    body: &Map<String, Value>,
-    previous_secret: Option<&Value>,
-) -> Result<IntegrationParts, Invalid> {
-    let endpoint = text(body, "endpoint")?
-        .ok_or_else(|| Invalid("endpoint is required (the full OTLP/HTTP traces URL)".into()))?;
-    http_url(endpoint, "endpoint")?;
-    let mut headers = Map::new();
-    match body.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(given)) => {
-            if given.len() > MAX_HEADERS {
-                return Err(Invalid(format!("at most {MAX_HEADERS} headers")));
-            }
-            for (name, value) in given {
-                let name = name.trim().to_ascii_lowercase();
-                let value = match value {
-                    Value::String(v) if !v.is_empty() => v.clone(),
-                    // An empty value keeps what is stored (the dashboard never sees it).
-                    Value::String(_) | Value::Null => previous_secret
-                        .and_then(|s| s.get("headers"))
-                        .and_then(|h| h.get(&name))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .ok_or_else(|| Invalid(format!("header {name} needs a value")))?,
-                    _ => return Err(Invalid("headers must be an object of strings".into())),
-                };
-                if !valid_header(&name, &value) || value.len() > 4096 {
-                    return Err(Invalid(format!("header {name} is not a valid header")));
-                }
-                headers.insert(name, Value::String(value));
-            }
-        }
-        Some(_) => return Err(Invalid("headers must be an object of strings".into())),
-    }
-    let (rate, content) = privacy(body)?;
-    let names: Vec<&String> = headers.keys().collect();
-    Ok(IntegrationParts {
-        public: serde_json::json!({
-            "endpoint": endpoint,
-            "headers": names,
-            "sampleRate": rate,
-            "captureContent": content,
-        }),
-        secret: serde_json::json!({ "headers": headers }),
-    })
-}
-
 /// The target a stored tenant integration describes, `None` for another integration name or
 /// settings that no longer parse.
 pub fn target_from_integration(name: &str, public: &Value, secret: &Value) -> Option<ExportTarget> {
@@ -384,7 +259,10 @@ pub fn target_from_integration(name: &str, public: &Value, secret: &Value) -> Op
         .unwrap_or(true);
     let mut target = match name {
         "langfuse" => ExportTarget::langfuse(
-            public.get("host")?.as_str()?,
+            public
+                .get("host")
+                .and_then(Value::as_str)
+                .unwrap_or(LANGFUSE_CLOUD),
             public.get("publicKey")?.as_str()?,
             secret.get("secretKey")?.as_str()?,
         ),
@@ -516,71 +394,124 @@ mod tests {
     }
 
     #[test]
-    fn integration_bodies_are_validated_and_keep_secrets_apart() {
-        let body = |v: Value| v.as_object().cloned().expect("object");
-        let parts = langfuse_settings(
-            &body(json!({"host": "https://lf.example/", "publicKey": "pk-lf-1", "secretKey": "sk-lf-2", "sampleRate": 0.5, "captureContent": false})),
+    fn stored_integrations_become_targets() {
+        use crate::app::integrations::apply;
+        let lf = apply(
+            "langfuse",
+            json!({"host": "https://lf.example/", "publicKey": "pk-lf-1", "secretKey": "sk-lf-2", "sampleRate": 0.5, "captureContent": false}),
             None,
+            "t1",
+            1,
         )
         .expect("valid");
-        assert!(!parts.public.to_string().contains("sk-lf-2"));
+        assert!(!lf.settings.to_string().contains("sk-lf-2"));
         let target =
-            target_from_integration("langfuse", &parts.public, &parts.secret).expect("target");
+            target_from_integration("langfuse", &lf.settings, &lf.secrets).expect("target");
         assert_eq!(
             target.endpoint,
             "https://lf.example/api/public/otel/v1/traces"
         );
-        assert_eq!(target.sample_rate, 0.5);
-        assert!(!target.capture_content);
-        // A later PUT without the secret keeps it.
-        let again = langfuse_settings(&body(json!({"publicKey": "pk-lf-1"})), Some(&parts.secret))
-            .expect("valid");
-        assert_eq!(again.secret, parts.secret);
-        assert!(langfuse_settings(&body(json!({"publicKey": "pk"})), None).is_err());
-        assert!(langfuse_settings(
-            &body(json!({"publicKey": "pk", "secretKey": "s", "sampleRate": 2})),
-            None
+        assert_eq!(
+            (target.sample_rate, target.capture_content, target.operator),
+            (0.5, false, false)
+        );
+        // The host defaults to Langfuse Cloud.
+        let cloud = apply(
+            "langfuse",
+            json!({"publicKey": "pk-lf-1", "secretKey": "sk-lf-2"}),
+            None,
+            "t1",
+            1,
+        )
+        .expect("valid");
+        let target =
+            target_from_integration("langfuse", &cloud.settings, &cloud.secrets).expect("target");
+        assert_eq!(
+            target.endpoint,
+            "https://cloud.langfuse.com/api/public/otel/v1/traces"
+        );
+        assert!(apply(
+            "langfuse",
+            json!({"publicKey": "pk", "secretKey": "sk-lf-2"}),
+            None,
+            "t1",
+            1
         )
         .is_err());
-        assert!(langfuse_settings(
-            &body(json!({"host": "ftp://x", "publicKey": "pk", "secretKey": "s"})),
-            None
+        assert!(apply(
+            "langfuse",
+            json!({"publicKey": "pk-lf-1", "secretKey": "sk-lf-2", "sampleRate": 2}),
+            None,
+            "t1",
+            1
+        )
+        .is_err());
+        assert!(apply(
+            "langfuse",
+            json!({"host": "ftp://x", "publicKey": "pk-lf-1", "secretKey": "sk-lf-2"}),
+            None,
+            "t1",
+            1
         )
         .is_err());
 
-        let parts = otlp_settings(
-            &body(json!({"endpoint": "https://api.honeycomb.io/v1/traces", "headers": {"X-Honeycomb-Team": "hc-secret-123"}})),
+        let otlp = apply(
+            "otlp",
+            json!({"endpoint": "https://api.honeycomb.io/v1/traces", "headers": {"X-Honeycomb-Team": "hc-secret-123"}}),
             None,
+            "t1",
+            1,
         )
         .expect("valid");
-        assert_eq!(parts.public["headers"], json!(["x-honeycomb-team"]));
-        assert!(!parts.public.to_string().contains("hc-secret-123"));
-        let kept = otlp_settings(
-            &body(json!({"endpoint": "https://api.honeycomb.io/v1/traces", "headers": {"x-honeycomb-team": ""}})),
-            Some(&parts.secret),
-        )
-        .expect("valid");
-        assert_eq!(kept.secret, parts.secret);
-        let target = target_from_integration("otlp", &kept.public, &kept.secret).expect("target");
+        let shown = crate::app::integrations::view(&otlp).to_string();
+        assert!(
+            !shown.contains("hc-secret-123") && shown.contains("x-honeycomb-team"),
+            "{shown}"
+        );
+        let target =
+            target_from_integration("otlp", &otlp.settings, &otlp.secrets).expect("target");
         assert_eq!(
             target.headers,
             vec![("x-honeycomb-team".into(), "hc-secret-123".into())]
         );
-        assert!(otlp_settings(
-            &body(json!({"endpoint": "https://x", "headers": {"bad name": "v"}})),
-            None
+        // A later PUT without headers keeps them; a header sent empty keeps its value.
+        let kept = apply("otlp", json!({"sampleRate": 0.1}), Some(&otlp), "t1", 2).expect("valid");
+        assert_eq!(kept.secrets, otlp.secrets);
+        let renamed = apply(
+            "otlp",
+            json!({"headers": {"x-honeycomb-team": "", "x-new": "v2"}}),
+            Some(&otlp),
+            "t1",
+            3,
+        )
+        .expect("valid");
+        assert_eq!(
+            renamed.secrets,
+            json!({"headers": {"x-honeycomb-team": "hc-secret-123", "x-new": "v2"}})
+        );
+        assert!(apply(
+            "otlp",
+            json!({"headers": {"x-unknown": ""}}),
+            Some(&otlp),
+            "t1",
+            3
         )
         .is_err());
-        assert!(otlp_settings(
-            &body(json!({"endpoint": "https://x", "headers": {"a": "line\nbreak"}})),
-            None
-        )
-        .is_err());
-        assert!(otlp_settings(
-            &body(json!({"endpoint": "https://x", "headers": ["a"]})),
-            None
-        )
-        .is_err());
-        assert!(target_from_integration("slack", &json!({}), &json!({})).is_none());
+        for bad in [
+            json!({"bad name": "v"}),
+            json!({"a": "line\nbreak"}),
+            json!(["a"]),
+            json!({"a": 1}),
+        ] {
+            assert!(apply(
+                "otlp",
+                json!({"endpoint": "https://x", "headers": bad}),
+                None,
+                "t1",
+                1
+            )
+            .is_err());
+        }
+        assert!(target_from_integration("twilio", &json!({}), &json!({})).is_none());
     }
 }

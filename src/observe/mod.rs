@@ -15,6 +15,7 @@ pub mod otlp;
 pub mod recorder;
 pub mod redact;
 pub mod sampler;
+pub mod score;
 pub mod span;
 pub mod summary;
 

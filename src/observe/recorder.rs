@@ -147,6 +147,12 @@ impl TurnRecorder {
         recorder
     }
 
+    /// Moves the turn's start back to `start_ms` (the request's arrival, before the reads
+    /// that decided how to trace it).
+    pub fn started_at(&mut self, start_ms: i64) {
+        self.start_ms = self.start_ms.min(start_ms);
+    }
+
     /// The trace id, lowercase hex (32 characters).
     pub fn trace_id(&self) -> String {
         hex(&self.trace_id)

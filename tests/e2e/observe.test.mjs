@@ -18,11 +18,15 @@ const SECRETS = {
   signing: "whsec_signing_secret_4d2e8f",
   tokenSecret: TEST_TOKEN_SECRET,
   admin: "adm_observe_operator_key_61c2",
+  tenantLangfuse: "sk-lf-tenant-secret-0c9d2b",
+  tenantOtlp: "tenant-otlp-header-value-77aa",
 };
 const LANGFUSE_PUBLIC = "pk-lf-test-public-1a2b";
 
 let standin;
 let receiver;
+/** A second receiver, for tenants' own integrations (allowed by WEBHOOK_ALLOW_HOSTS). */
+let tenantReceiver;
 let worker;
 
 const agentConfig = (model, extra = {}) => ({
@@ -36,12 +40,13 @@ const agentConfig = (model, extra = {}) => ({
 before(async () => {
   standin = await startStandIn();
   receiver = await startOtlpReceiver();
+  tenantReceiver = await startOtlpReceiver();
   worker = await startWorker({
     OPENROUTER_BASE_URL: `${standin.url}/v1`,
     OPENROUTER_API_KEY: SECRETS.provider,
     MODEL_IDLE_TIMEOUT_MS: "3000",
     // Webhook tools may reach the stand-in; the receiver is trusted as the operator's endpoint.
-    WEBHOOK_ALLOW_HOSTS: `127.0.0.1:${new URL(standin.url).port}`,
+    WEBHOOK_ALLOW_HOSTS: `127.0.0.1:${new URL(standin.url).port},${tenantReceiver.host}`,
     OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/otlp`,
     OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${SECRETS.otlpToken},x-scope=ops`,
     OTEL_EXPORTER_OTLP_TIMEOUT: "800",
@@ -68,6 +73,7 @@ before(async () => {
 after(async () => {
   await worker?.stop();
   await receiver?.close();
+  await tenantReceiver?.close();
   await standin?.close();
 });
 
@@ -228,6 +234,34 @@ async function api(method, path, token, body) {
   return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
+describe("visitor feedback", () => {
+  test("a rating becomes a Langfuse score on the answer's trace; a cleared rating deletes it", async () => {
+    const chatId = "chat_trace_feedback";
+    const result = await chat(worker.url, "plain", { chatId, text: "Rate me" });
+    const [entry] = await exportsOf(chatId);
+    const traceId = traceOf(entry).root.traceId;
+    const rate = (rating) =>
+      fetch(`${worker.url}/api/agents/plain/conversations/${chatId}/messages/${result.message.id}/feedback`, {
+        method: "POST",
+        headers: { ...widgetHeaders(worker.url, "plain"), "content-type": "application/json" },
+        body: JSON.stringify({ rating }),
+      });
+    assert.equal((await rate("down")).status, 200);
+    const score = await eventually(() => receiver.scores.find((s) => s.method === "POST" && s.body?.traceId === traceId));
+    assert.equal(score.error, undefined);
+    assert.equal(score.path, "/langfuse/api/public/scores");
+    assert.equal(score.headers.authorization, `Basic ${Buffer.from(`${LANGFUSE_PUBLIC}:${SECRETS.langfuseSecret}`).toString("base64")}`);
+    assert.deepEqual([score.body.name, score.body.value, score.body.dataType, score.body.id], ["user-feedback", 0, "BOOLEAN", `feedback-${result.message.id}`]);
+    assert.equal((await rate("up")).status, 200);
+    await eventually(() => receiver.scores.find((s) => s.body?.traceId === traceId && s.body.value === 1));
+    assert.equal((await rate(null)).status, 200);
+    const removed = await eventually(() => receiver.scores.find((s) => s.method === "DELETE"));
+    assert.equal(removed.path, `/langfuse/api/public/scores/feedback-${result.message.id}`);
+    // Only Langfuse takes scores: nothing went to the plain OTLP endpoint.
+    assert.ok(receiver.scores.every((s) => s.path.startsWith("/langfuse/")));
+  });
+});
+
 describe("the per-turn summary in the transcript", () => {
   test("each answer keeps its timings, tokens, cost and models tried; the tenant sees them, the visitor does not", async () => {
     const tenant = await api("POST", "/api/admin/tenants", SECRETS.admin, { name: "Timing Inc." });
@@ -265,6 +299,89 @@ describe("the per-turn summary in the transcript", () => {
     const visitor = await storedConversation(worker.url, "timed", chatId, widgetHeaders(worker.url, "timed", { key }));
     assert.equal(visitor.status, 200);
     assert.equal(visitor.body.messages[1].metadata.timing, undefined, "visitors are not shown the timing");
+  });
+});
+
+describe("a tenant's own integrations", () => {
+  test("langfuse and otlp integrations: masked, tested, exported to on every turn, removed", async () => {
+    const tenant = await api("POST", "/api/admin/tenants", SECRETS.admin, { name: "Traced Inc." });
+    const secretKey = tenant.json.secretKey;
+    const created = await api("POST", "/api/admin/agents", secretKey, { id: "own-traces", config: { model: "scenario/plain", allowedOrigins: [TEST_ORIGIN] } });
+    const key = created.json.agent.publishableKeys[0];
+    const headers = () => widgetHeaders(worker.url, "own-traces", { key });
+
+    const lf = await api("PUT", "/api/admin/integrations/langfuse", secretKey, {
+      host: `${tenantReceiver.url}/lf`,
+      publicKey: "pk-lf-tenant-public",
+      secretKey: SECRETS.tenantLangfuse,
+      sampleRate: 1,
+      captureContent: false,
+    });
+    assert.equal(lf.status, 200, JSON.stringify(lf.json));
+    const otlp = await api("PUT", "/api/admin/integrations/otlp", secretKey, { endpoint: `${tenantReceiver.url}/v1/traces`, headers: { "X-Api-Key": SECRETS.tenantOtlp } });
+    assert.equal(otlp.status, 200, JSON.stringify(otlp.json));
+    const shown = await api("GET", "/api/admin/integrations/otlp", secretKey);
+    assert.equal(shown.json.integration.settings.endpoint, `${tenantReceiver.url}/v1/traces`);
+    assert.deepEqual(Object.keys(shown.json.integration.secrets.headers), ["x-api-key"]);
+    const shownLf = await api("GET", "/api/admin/integrations/langfuse", secretKey);
+    assert.equal(shownLf.json.integration.settings.captureContent, false);
+    for (const r of [lf, otlp, shown, shownLf]) {
+      assert.ok(!JSON.stringify(r.json).includes(SECRETS.tenantLangfuse) && !JSON.stringify(r.json).includes(SECRETS.tenantOtlp), "secrets never shown back");
+    }
+    assert.equal((await api("PUT", "/api/admin/integrations/langfuse", secretKey, { sampleRate: 3 })).status, 400);
+    assert.equal((await api("PUT", "/api/admin/integrations/otlp", secretKey, { headers: { "bad name": "x" } })).status, 400);
+
+    // "Send test trace": a one-span trace, with the tenant's credentials.
+    const tested = await api("POST", "/api/admin/integrations/langfuse/test", secretKey);
+    assert.equal(tested.status, 200);
+    assert.equal(tested.json.ok, true, JSON.stringify(tested.json));
+    const testExport = await eventually(() => tenantReceiver.forTrace(tested.json.traceId)[0]);
+    assert.equal(testExport.path, "/lf/api/public/otel/v1/traces");
+    assert.equal(testExport.headers.authorization, `Basic ${Buffer.from(`pk-lf-tenant-public:${SECRETS.tenantLangfuse}`).toString("base64")}`);
+    assert.equal(spansOf(testExport.request)[0].attributes["langfuse.trace.name"], "test trace");
+    assert.equal((await api("POST", "/api/admin/integrations/twilio/test", secretKey)).status, 404);
+
+    // A tenant's endpoint meets the outbound policy: the operator's receiver is not allowed.
+    await api("PUT", "/api/admin/integrations/otlp", secretKey, { endpoint: `${receiver.url}/v1/traces` });
+    const refused = await api("POST", "/api/admin/integrations/otlp/test", secretKey);
+    assert.equal(refused.json.ok, false);
+    assert.equal(refused.json.status, null);
+    assert.match(refused.json.error, /127\.0\.0\.1|private|allow/i);
+    await api("PUT", "/api/admin/integrations/otlp", secretKey, { endpoint: `${tenantReceiver.url}/v1/traces` });
+    const retested = await api("POST", "/api/admin/integrations/otlp/test", secretKey);
+    assert.equal(retested.json.ok, true, JSON.stringify(retested.json));
+    const otlpTest = await eventually(() => tenantReceiver.forTrace(retested.json.traceId)[0]);
+    assert.equal(otlpTest.headers["x-api-key"], SECRETS.tenantOtlp, "stored headers kept across a PUT that left them out");
+
+    // Every turn of the tenant goes to both, and to the operator's targets; the most private
+    // capture setting (the tenant's Langfuse: off) holds for all of them.
+    const chatId = "chat_own_traces";
+    await chat(worker.url, "own-traces", { chatId, text: "Private words", headers: headers() });
+    const own = await eventually(() => {
+      const found = tenantReceiver.exports.filter((e) => e.request && spansOf(e.request).some((s) => s.attributes["session.id"] === chatId));
+      return found.length >= 2 && found;
+    });
+    assert.deepEqual(own.map((e) => e.path).sort(), ["/lf/api/public/otel/v1/traces", "/v1/traces"]);
+    assert.equal(own.find((e) => e.path === "/v1/traces").headers["x-api-key"], SECRETS.tenantOtlp);
+    const operator = await exportsOf(chatId);
+    for (const e of [...own, ...operator]) {
+      assert.ok(!e.raw.toString().includes("Private words"), "content capture is off for this tenant");
+      assert.equal(traceOf(e).root.attributes["langfuse.trace.metadata.tenantId"], tenant.json.tenant.id);
+    }
+    // Another tenant's turns never reach this tenant's backends.
+    await chat(worker.url, "plain", { chatId: "chat_not_theirs", text: "hi" });
+    await exportsOf("chat_not_theirs");
+    assert.ok(!tenantReceiver.exports.some((e) => e.request && spansOf(e.request).some((s) => s.attributes["session.id"] === "chat_not_theirs")));
+
+    // Sampling per integration, then removal: nothing more goes there.
+    await api("PUT", "/api/admin/integrations/otlp", secretKey, { sampleRate: 0 });
+    assert.equal((await api("DELETE", "/api/admin/integrations/langfuse", secretKey)).status, 204);
+    assert.equal((await api("GET", "/api/admin/integrations/langfuse", secretKey)).status, 404);
+    const before = tenantReceiver.exports.length;
+    await chat(worker.url, "own-traces", { chatId: "chat_own_after", text: "again", headers: headers() });
+    await exportsOf("chat_own_after");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(tenantReceiver.exports.length, before, "no export to a removed or unsampled integration");
   });
 });
 
@@ -341,7 +458,7 @@ describe("privacy", () => {
 
   test("no secret in any byte of any export", async () => {
     assert.ok(receiver.exports.length >= 20, `${receiver.exports.length} exports scanned`);
-    const all = Buffer.concat(receiver.exports.map((e) => e.raw)).toString("utf8");
+    const all = Buffer.concat([...receiver.exports, ...receiver.scores, ...tenantReceiver.exports].map((e) => e.raw)).toString("utf8");
     for (const [name, secret] of Object.entries(SECRETS)) {
       assert.ok(!all.includes(secret), `${name} leaked into an export`);
       assert.ok(!all.includes(Buffer.from(secret).toString("base64")), `${name} leaked base64-encoded`);

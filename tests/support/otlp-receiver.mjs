@@ -76,6 +76,8 @@ export function spansOf(request) {
  */
 export async function startOtlpReceiver() {
   const exports = [];
+  /** Langfuse public API score calls (`POST /api/public/scores`, `DELETE …/scores/{id}`). */
+  const scores = [];
   const state = { mode: "ok", slowMs: 3000 };
   const sockets = new Set();
   const server = createServer((req, res) => {
@@ -83,6 +85,23 @@ export async function startOtlpReceiver() {
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
       const raw = Buffer.concat(chunks);
+      if (/\/api\/public\/scores(\/|$)/.test(req.url)) {
+        // Langfuse's score API: POST {id?, traceId, name, value, dataType?, comment?}.
+        const score = { method: req.method, path: req.url, headers: req.headers, raw };
+        try {
+          if (req.method === "POST") {
+            score.body = JSON.parse(raw.toString("utf8"));
+            const { traceId, name, value, dataType } = score.body;
+            if (typeof traceId !== "string" || typeof name !== "string" || typeof value !== "number") throw new Error("traceId, name and value are required");
+            if (dataType === "BOOLEAN" && value !== 0 && value !== 1) throw new Error("a BOOLEAN score is 0 or 1");
+          }
+        } catch (error) {
+          score.error = error.message;
+        }
+        scores.push(score);
+        res.writeHead(score.error ? 400 : 200, { "content-type": "application/json" });
+        return res.end(JSON.stringify(score.error ? { message: score.error } : { id: score.body?.id ?? req.url.split("/").pop() }));
+      }
       const entry = { path: req.url, headers: req.headers, raw, at: Date.now(), mode: state.mode };
       try {
         Object.assign(entry, decodeExport(raw.toString("utf8")));
@@ -109,6 +128,7 @@ export async function startOtlpReceiver() {
     url: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     exports,
+    scores,
     state,
     /** Exports that carry trace `traceId`. */
     forTrace: (traceId) => exports.filter((e) => e.request && spansOf(e.request).some((s) => s.traceId === traceId)),

@@ -18,6 +18,9 @@ use crate::http::request::read_json;
 use crate::http::response::{json_response, json_status};
 use crate::http::routes::{OperatorRoute, TenantRoute};
 use crate::http::url_parts;
+use crate::observe::config::target_from_integration;
+use crate::observe::export::{deliver_one, forget_tenant_targets, operator_targets};
+use crate::observe::{otlp, Redactor};
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
 use crate::store::{ConversationQuery, Store};
@@ -245,11 +248,40 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         TenantRoute::PutIntegration(name) => {
             let body = read_json(&mut req, MAX_BODY_BYTES, false).await?;
             let integration = ops.put_integration(tenant, &name, body).await?;
+            forget_tenant_targets(tenant);
             json_response(&json!({ "integration": integrations::view(&integration) }))
         }
         TenantRoute::DeleteIntegration(name) => {
             ops.delete_integration(tenant, &name).await?;
+            forget_tenant_targets(tenant);
             no_content()
+        }
+        TenantRoute::TestIntegration(name) => {
+            let integration = ops.integration(tenant, &name).await?;
+            let target =
+                target_from_integration(&name, &integration.settings, &integration.secrets)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "The {name} integration sends no traces to test."
+                        ))
+                    })?;
+            let bytes = platform::random_bytes();
+            let (mut trace_id, mut span_id) = ([0u8; 16], [0u8; 8]);
+            trace_id.copy_from_slice(&bytes[..16]);
+            span_id.copy_from_slice(&bytes[16..24]);
+            let trace = otlp::test_trace(trace_id, span_id, now_ms(), tenant);
+            let redactor = Redactor::new(target.secrets());
+            let body = otlp::encode(&trace, None, &redactor);
+            let (_, timeout_ms) = operator_targets(env);
+            let delivery = deliver_one(&settings.outbound, &target, &body, timeout_ms).await;
+            json_response(&json!({
+                "ok": delivery.error.is_none(),
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "error": delivery.error,
+                "traceId": crate::auth::crypto::hex(&trace_id),
+                "endpoint": target.host(),
+            }))
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnRequest};
 use crate::dates::{utc_day, utc_month};
 use crate::llm::client::HttpModel;
-use crate::observe::export::deliver;
+use crate::observe::export::{deliver, tenant_targets};
 use crate::observe::{ExportTarget, TraceMeta};
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
@@ -501,8 +501,10 @@ async fn answer(
     .map(String::as_str)
     .chain([context.token_secret.as_str()])
     .collect();
+    let mut targets = context.traces.0.clone();
+    targets.extend(tenant_targets(&context.store, &agent.tenant_id).await);
     let (tracing, recorder) = tracing::begin(
-        &context.traces.0,
+        &targets,
         agent,
         TraceMeta {
             surface: "voice".into(),

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::http::request::read_body;
 use crate::llm::client::HttpModel;
 use crate::llm::{FinishReason, Usage};
-use crate::observe::export::{deliver, operator_targets};
+use crate::observe::export::{deliver, operator_targets, tenant_targets};
 use crate::observe::TraceMeta;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
@@ -93,7 +93,8 @@ pub async fn handle(
     let output = Output::new();
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
-    let (targets, export_timeout_ms) = operator_targets(env);
+    let (mut targets, export_timeout_ms) = operator_targets(env);
+    let started_ms = now_ms();
     let platform_secrets = [
         settings.api_key.clone(),
         settings.admin_api_key.clone(),
@@ -101,30 +102,17 @@ pub async fn handle(
         settings.convex_deploy_key.clone(),
         preview_key.clone(),
     ];
-    let platform_secrets: Vec<&str> = platform_secrets
-        .iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
-    let (tracing, recorder) = tracing::begin(
-        &targets,
-        &agent,
-        TraceMeta {
-            surface: "widget".into(),
-            channel: body.channel.clone(),
-            tenant_id: agent.tenant_id.clone(),
-            agent_id: agent.id.clone(),
-            conversation_id: Some(conversation_id.clone()),
-            user_id: Some(visitor_id.clone()),
-            message_id: message_id.clone(),
-            input: Some(body.text.clone()),
-            environment: None,
-        },
-        &platform_secrets,
-        platform::random_bytes(),
-        Box::new(now_ms),
-        None,
-    );
+    let meta = TraceMeta {
+        surface: "widget".into(),
+        channel: body.channel.clone(),
+        tenant_id: agent.tenant_id.clone(),
+        agent_id: agent.id.clone(),
+        conversation_id: Some(conversation_id.clone()),
+        user_id: Some(visitor_id.clone()),
+        message_id: message_id.clone(),
+        input: Some(body.text.clone()),
+        environment: None,
+    };
     let policy = settings.outbound.clone();
     ctx.wait_until(async move {
         let mut sink = OutputSink {
@@ -136,21 +124,40 @@ pub async fn handle(
         });
         sink.flush();
         // The store work happens after the stream has started, so the visitor sees the answer
-        // begin at once; its failures (even "not your conversation") arrive in band.
+        // begin at once; its failures (even "not your conversation") arrive in band. The
+        // tenant's own trace targets (cached per isolate) are read alongside.
+        let (planned, tenant_targets) = futures::join!(
+            plan_turn(
+                &store,
+                &agent,
+                conversation_id,
+                &visitor_id,
+                body,
+                preview_key
+            ),
+            tenant_targets(&store, &agent.tenant_id)
+        );
+        targets.extend(tenant_targets);
+        let platform_secrets: Vec<&str> = platform_secrets
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let (tracing, mut recorder) = tracing::begin(
+            &targets,
+            &agent,
+            meta,
+            &platform_secrets,
+            platform::random_bytes(),
+            Box::new(now_ms),
+            None,
+        );
+        recorder.started_at(started_ms);
         let TurnPlan {
             mut start,
             history,
             models,
-        } = match plan_turn(
-            &store,
-            &agent,
-            conversation_id,
-            &visitor_id,
-            body,
-            preview_key,
-        )
-        .await
-        {
+        } = match planned {
             Ok(planned) => planned,
             Err(error) => {
                 if let Some(detail) = error.log_detail() {

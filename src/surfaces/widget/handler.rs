@@ -20,6 +20,8 @@ use crate::http::request::read_json;
 use crate::http::response::json_response;
 use crate::http::routes::WidgetRoute;
 use crate::http::url_parts;
+use crate::observe::export::{score_feedback, targets_for};
+use crate::observe::TargetKind;
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
 use crate::store::Agent;
@@ -101,7 +103,7 @@ pub async fn handle(
                     ApiError::invalid("rating", "The rating must be \"up\", \"down\" or null.")
                 })?),
             };
-            conversations::rate(
+            let response = conversations::rate(
                 &store,
                 &agent,
                 &visitor,
@@ -109,7 +111,17 @@ pub async fn handle(
                 &message_id,
                 rating,
             )
-            .await
+            .await?;
+            // The rating becomes a Langfuse score on the answer's trace, after the answer.
+            let (targets, timeout_ms) = targets_for(env, &store, &agent.tenant_id).await;
+            if targets.iter().any(|t| t.kind == TargetKind::Langfuse) {
+                let policy = settings.outbound.clone();
+                ctx.wait_until(async move {
+                    let helpful = rating.map(|r| r == Rating::Up);
+                    score_feedback(&policy, &targets, &message_id, helpful, timeout_ms).await;
+                });
+            }
+            Ok(response)
         }
         WidgetRoute::Chat { .. } => {
             check_identity(&agent, presented.as_ref())?;
