@@ -13,6 +13,7 @@ import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 import { startOtlpReceiver } from "../tests/support/otlp-receiver.mjs";
+import { voiceFigures, voiceMarkdown } from "./voice.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const scale = (n) => (QUICK ? Math.max(3, Math.ceil(n / 10)) : n);
@@ -221,8 +222,9 @@ async function main() {
     }
     const memory = Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, peakMemoryMb(s.pid)]));
     const wasm = await startupFigures(`${standin.url}/v1`);
+    const voice = await voiceFigures({ quick: QUICK });
     const tracing = await tracingFigures(standin);
-    writeResults(rows, loads, memory, wasm, tracing);
+    writeResults(rows, loads, memory, wasm, voice, tracing);
   } finally {
     for (const s of Object.values(servers)) await s.stop();
     await standin.close();
@@ -304,7 +306,7 @@ function slope(rows, target, pace) {
   return covariance / variance;
 }
 
-function writeResults(rows, loads, memory, wasm, tracing = []) {
+function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   const cpu = cpus();
   const lines = [];
   const out = (s = "") => lines.push(s);
@@ -358,6 +360,8 @@ function writeResults(rows, loads, memory, wasm, tracing = []) {
   out(
     `Startup (spawn workerd to ready, median): rust ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
   );
+  out();
+  out(voiceMarkdown(voice));
   out();
   out("## Tracing (docs/observability.md)");
   out();

@@ -4,7 +4,7 @@ import { internalMutation, internalQuery } from "./_generated/server";
 import type { DatabaseReader } from "./_generated/server";
 import { assertJson, callDoc, conversationById, nullable } from "./model";
 
-const row = v.object(callDoc);
+const row = callDoc;
 
 async function find(db: DatabaseReader, conversationId: string) {
   return await db

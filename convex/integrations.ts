@@ -4,7 +4,7 @@ import { internalMutation, internalQuery } from "./_generated/server";
 import type { DatabaseReader } from "./_generated/server";
 import { assertJson, integrationDoc, nullable } from "./model";
 
-const row = v.object(integrationDoc);
+const row = integrationDoc;
 
 async function find(db: DatabaseReader, tenantId: string, name: string) {
   return await db

@@ -37,6 +37,8 @@ export const tableName = v.union(
   v.literal("messages"),
   v.literal("usageDaily"),
   v.literal("usageMonthly"),
+  v.literal("integrations"),
+  v.literal("calls"),
 );
 export type TableName = Infer<typeof tableName>;
 
@@ -153,6 +155,29 @@ export const usageMonthlyDoc = v.object({
 export const TENANT_TOTAL = "";
 
 /** Each table's document validator. */
+/** A tenant's settings for one outside service (migration 0011); `secrets` never leaves the worker. */
+export const integrationDoc = v.object({
+  tenantId: v.string(),
+  name: v.string(),
+  settings: v.string(),
+  secrets: v.string(),
+  updatedAt: v.number(),
+});
+
+/** The call a phone conversation is (migration 0011). */
+export const callDoc = v.object({
+  conversationId: v.string(),
+  tenantId: v.string(),
+  agentId: v.string(),
+  callSid: v.string(),
+  caller: v.string(),
+  callee: v.string(),
+  startedAt: v.number(),
+  endedAt: nullable(v.number()),
+  outcome: nullable(v.string()),
+  details: v.string(),
+});
+
 export const documents = {
   tenants: tenantDoc,
   agents: agentDoc,
@@ -161,6 +186,8 @@ export const documents = {
   messages: messageDoc,
   usageDaily: usageDoc,
   usageMonthly: usageMonthlyDoc,
+  integrations: integrationDoc,
+  calls: callDoc,
 } as const;
 
 /** Any table's document (for `transfer`). */
@@ -172,6 +199,8 @@ export const anyDoc = v.union(
   messageDoc,
   usageDoc,
   usageMonthlyDoc,
+  integrationDoc,
+  callDoc,
 );
 
 // ---- rows handed to the worker
@@ -749,27 +778,3 @@ export async function addUsage(
   }
 }
 
-// ---- integrations and calls (migration 0011)
-
-/** A tenant's settings for one outside service; `secrets` never leaves the worker. */
-export const integrationDoc = {
-  tenantId: v.string(),
-  name: v.string(),
-  settings: v.string(),
-  secrets: v.string(),
-  updatedAt: v.number(),
-};
-
-/** The call a phone conversation is. */
-export const callDoc = {
-  conversationId: v.string(),
-  tenantId: v.string(),
-  agentId: v.string(),
-  callSid: v.string(),
-  caller: v.string(),
-  callee: v.string(),
-  startedAt: v.number(),
-  endedAt: nullable(v.number()),
-  outcome: nullable(v.string()),
-  details: v.string(),
-};

@@ -136,5 +136,25 @@ async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): 
       await db.insert("usageMonthly", usage);
       return true;
     }
+    case "integrations": {
+      const integration = row as Infer<typeof documents.integrations>;
+      const existing = await db
+        .query("integrations")
+        .withIndex("by_tenant_name", (q) => q.eq("tenantId", integration.tenantId).eq("name", integration.name))
+        .first();
+      if (existing !== null) return false;
+      await db.insert("integrations", integration);
+      return true;
+    }
+    case "calls": {
+      const call = row as Infer<typeof documents.calls>;
+      const existing = await db
+        .query("calls")
+        .withIndex("by_conversation", (q) => q.eq("conversationId", call.conversationId))
+        .first();
+      if (existing !== null) return false;
+      await db.insert("calls", call);
+      return true;
+    }
   }
 }

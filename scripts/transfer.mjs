@@ -25,8 +25,14 @@ export const TABLES = [
   // Running monthly totals (agent_id '' is the tenant's); copied, not rebuilt, so spend checks
   // on the target see the same numbers at once.
   ["usageMonthly", "usage_monthly", ["tenant_id", "agent_id", "month", "messages", "input_tokens", "output_tokens", "cost"]],
+  // Integrations carry the tenants' secrets (a Twilio Auth Token) like the tenants' rows do.
+  ["integrations", "integrations", ["tenant_id", "name", "settings", "secrets", "updated_at"]],
+  ["calls", "calls", ["conversation_id", "tenant_id", "agent_id", "call_sid", "caller", "callee", "started_at", "ended_at", "outcome", "details"]],
 ];
-const ORDER_BY = { messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day", usage_monthly: "tenant_id, month, agent_id" };
+const ORDER_BY = {
+  messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day", usage_monthly: "tenant_id, month, agent_id",
+  integrations: "tenant_id, name", calls: "started_at, conversation_id",
+};
 const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
 /** D1 row → JSON row. */

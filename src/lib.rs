@@ -22,6 +22,9 @@ pub mod stream;
 pub mod surfaces;
 pub mod tools;
 
+#[cfg(test)]
+mod parser_properties;
+
 #[cfg(target_arch = "wasm32")]
 mod platform;
 

@@ -5,6 +5,7 @@ import { h } from "./lib/dom.js";
 import { fail, nav, say } from "./lib/ui.js";
 import { showAgent, showAgents, showNewAgent } from "./pages/agents.js";
 import { showConversation, showConversations, showFeedback } from "./pages/conversations.js";
+import { showIntegrations } from "./pages/integrations.js";
 import { showKeys } from "./pages/keys.js";
 import { unmountPreview } from "./pages/preview.js";
 import { showTracing } from "./pages/tracing.js";
@@ -16,7 +17,7 @@ const viewRoot = $("view");
 const routes = {
   agents: showAgents, agent: showAgent, "new-agent": showNewAgent,
   conversations: showConversations, conversation: showConversation, feedback: showFeedback,
-  usage: showUsage, keys: showKeys, tracing: showTracing,
+  usage: showUsage, keys: showKeys, integrations: showIntegrations, tracing: showTracing,
 };
 const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations" };
 

@@ -28,6 +28,8 @@ pub struct AgentConfig {
     pub max_steps: u32,
     /// Tools the agent may call.
     pub tools: ToolsConfig,
+    /// Remote MCP servers whose tools the agent may call.
+    pub mcp_servers: Vec<McpServer>,
     /// Look of the chat surface.
     pub branding: Branding,
     /// First message shown to a visitor.
@@ -59,6 +61,7 @@ impl Default for AgentConfig {
             max_tokens: None,
             max_steps: DEFAULT_MAX_STEPS,
             tools: ToolsConfig::default(),
+            mcp_servers: Vec::new(),
             branding: Branding::default(),
             welcome_message: None,
             starter_prompts: Vec::new(),
@@ -169,6 +172,26 @@ fn empty_object_schema() -> Value {
 
 fn default_method() -> String {
     "POST".into()
+}
+
+/// A remote MCP server (Streamable HTTP) whose tools the agent may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServer {
+    /// Short name, also the prefix of its tools' names (`name__tool`).
+    pub name: String,
+    /// The server's MCP endpoint.
+    pub url: String,
+    /// Headers sent with every request (such as `Authorization`); values are secrets and never
+    /// leave the server.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The server's tools the model may use, by the server's names; absent means all of them.
+    #[serde(default)]
+    pub allowed_tools: Option<Vec<String>>,
+    /// Per-request timeout in milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
 }
 
 /// Colours, texts and images of the chat surface.

@@ -11,6 +11,6 @@ pub mod message;
 pub mod phone;
 pub mod validate;
 
-pub use config::{AgentConfig, Branding, Limits, ToolsConfig, WebhookTool};
+pub use config::{AgentConfig, Branding, Limits, McpServer, ToolsConfig, WebhookTool};
 pub use engine::{run_turn, EventSink, Turn, TurnEnd, TurnOutcome};
 pub use events::{AgentEvent, Observation};

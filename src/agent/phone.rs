@@ -257,7 +257,7 @@ mod tests {
         );
         assert_eq!(
             field(PhoneConfig {
-                max_call_seconds: 5,
+                max_call_seconds: 4,
                 ..base()
             }),
             Err("phone.maxCallSeconds")

@@ -140,6 +140,66 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
             ));
         }
     }
+    validate_mcp_servers(config, outbound)
+}
+
+/// Most MCP servers one agent may use.
+pub const MAX_MCP_SERVERS: usize = 8;
+
+fn validate_mcp_servers(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> {
+    if config.mcp_servers.len() > MAX_MCP_SERVERS {
+        return Err(invalid(
+            "mcpServers",
+            format!("An agent may use at most {MAX_MCP_SERVERS} MCP servers."),
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, server) in config.mcp_servers.iter().enumerate() {
+        let field = |name: &str| format!("mcpServers[{i}].{name}");
+        let valid_name = (1..=32).contains(&server.name.len())
+            && server
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(invalid(
+                field("name"),
+                "MCP server names have 1-32 letters, digits, '_' or '-'.",
+            ));
+        }
+        if !names.insert(server.name.as_str()) {
+            return Err(invalid(
+                field("name"),
+                format!("Two MCP servers are named {}.", server.name),
+            ));
+        }
+        outbound
+            .check(server.url.trim())
+            .map_err(|e| invalid(field("url"), e.0))?;
+        for (name, value) in &server.headers {
+            check_header(name, value).map_err(|e| invalid(field("headers"), e))?;
+        }
+        if let Some(tools) = &server.allowed_tools {
+            if tools.len() > 256 || tools.iter().any(|t| t.trim().is_empty() || t.len() > 128) {
+                return Err(invalid(
+                    field("allowedTools"),
+                    "allowedTools lists at most 256 tool names of 1-128 characters.",
+                ));
+            }
+        }
+        if server
+            .timeout_ms
+            .is_some_and(|ms| !(1..=crate::tools::mcp::MAX_TIMEOUT_MS).contains(&ms))
+        {
+            return Err(invalid(
+                field("timeoutMs"),
+                format!(
+                    "timeoutMs must be between 1 and {}.",
+                    crate::tools::mcp::MAX_TIMEOUT_MS
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -196,11 +256,13 @@ pub fn is_css_color(text: &str) -> bool {
             .all(|c| c.is_ascii_digit() || " .,%/+-degradturn".contains(c))
 }
 
-/// The config with every webhook header value replaced by `REDACTED`.
+/// The config with every webhook and MCP server header value replaced by `REDACTED`.
 pub fn redacted(config: &AgentConfig) -> AgentConfig {
     let mut config = config.clone();
-    for tool in &mut config.tools.webhooks {
-        for value in tool.headers.values_mut() {
+    let webhooks = config.tools.webhooks.iter_mut().map(|t| &mut t.headers);
+    let servers = config.mcp_servers.iter_mut().map(|s| &mut s.headers);
+    for headers in webhooks.chain(servers) {
+        for value in headers.values_mut() {
             *value = REDACTED.to_owned();
         }
     }
@@ -208,23 +270,35 @@ pub fn redacted(config: &AgentConfig) -> AgentConfig {
 }
 
 /// Puts back the stored value of every header the client sent as `REDACTED` (it was shown
-/// redacted and left unchanged), matching tools by name.
+/// redacted (it was shown redacted and left unchanged), matching webhook tools and MCP servers
+/// by name.
 pub fn keep_secrets(new: &mut AgentConfig, old: &AgentConfig) {
     for tool in &mut new.tools.webhooks {
         let previous = old.tools.webhooks.iter().find(|t| t.name == tool.name);
-        tool.headers.retain(|name, value| {
-            if value != REDACTED {
-                return true;
-            }
-            match previous.and_then(|p| p.headers.get(name)) {
-                Some(stored) => {
-                    value.clone_from(stored);
-                    true
-                }
-                None => false,
-            }
-        });
+        restore(&mut tool.headers, previous.map(|p| &p.headers));
     }
+    for server in &mut new.mcp_servers {
+        let previous = old.mcp_servers.iter().find(|s| s.name == server.name);
+        restore(&mut server.headers, previous.map(|p| &p.headers));
+    }
+}
+
+fn restore(
+    headers: &mut std::collections::BTreeMap<String, String>,
+    stored: Option<&std::collections::BTreeMap<String, String>>,
+) {
+    headers.retain(|name, value| {
+        if value != REDACTED {
+            return true;
+        }
+        match stored.and_then(|s| s.get(name)) {
+            Some(stored) => {
+                value.clone_from(stored);
+                true
+            }
+            None => false,
+        }
+    });
 }
 
 #[cfg(test)]
@@ -313,6 +387,68 @@ mod tests {
             validate(&config, &Policy::default()).map_err(|e| e.field),
             Err("tools.webhooks[0].url".into())
         );
+    }
+
+    fn with_server(url: &str, secret: &str) -> AgentConfig {
+        let mut config = AgentConfig::default();
+        config.mcp_servers.push(crate::agent::config::McpServer {
+            name: "docs".into(),
+            url: url.into(),
+            headers: [("authorization".to_owned(), secret.to_owned())].into(),
+            allowed_tools: None,
+            timeout_ms: None,
+        });
+        config
+    }
+
+    #[test]
+    fn mcp_servers_are_checked_like_webhooks() {
+        let policy = Policy::default();
+        assert_eq!(
+            validate(
+                &with_server("https://mcp.example.com/mcp", "Bearer x"),
+                &policy
+            ),
+            Ok(())
+        );
+        let field = |config: &AgentConfig| validate(config, &policy).map_err(|e| e.field);
+        assert_eq!(
+            field(&with_server("http://127.0.0.1:9/mcp", "x")),
+            Err("mcpServers[0].url".into())
+        );
+        let mut bad_name = with_server("https://mcp.example.com/mcp", "x");
+        bad_name.mcp_servers[0].name = "has space".into();
+        assert_eq!(field(&bad_name), Err("mcpServers[0].name".into()));
+        let mut twice = with_server("https://mcp.example.com/mcp", "x");
+        twice.mcp_servers.push(twice.mcp_servers[0].clone());
+        assert_eq!(field(&twice), Err("mcpServers[1].name".into()));
+        let mut header = with_server("https://mcp.example.com/mcp", "x");
+        header.mcp_servers[0]
+            .headers
+            .insert("host".into(), "evil".into());
+        assert_eq!(field(&header), Err("mcpServers[0].headers".into()));
+        let mut slow = with_server("https://mcp.example.com/mcp", "x");
+        slow.mcp_servers[0].timeout_ms = Some(600_000);
+        assert_eq!(field(&slow), Err("mcpServers[0].timeoutMs".into()));
+        let mut many = AgentConfig::default();
+        for i in 0..=MAX_MCP_SERVERS {
+            let mut one = with_server("https://mcp.example.com/mcp", "x").mcp_servers[0].clone();
+            one.name = format!("s{i}");
+            many.mcp_servers.push(one);
+        }
+        assert_eq!(field(&many), Err("mcpServers".into()));
+    }
+
+    #[test]
+    fn mcp_header_secrets_are_redacted_and_kept() {
+        let stored = with_server("https://mcp.example.com/mcp", "Bearer mcp-secret");
+        let shown = redacted(&stored);
+        assert!(!serde_json::to_string(&shown)
+            .unwrap_or_default()
+            .contains("mcp-secret"));
+        let mut edited = shown.clone();
+        keep_secrets(&mut edited, &stored);
+        assert_eq!(edited, stored);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::agent::validate::{keep_secrets, validate};
-use crate::agent::AgentConfig;
+use crate::agent::{AgentConfig, McpServer};
 use crate::auth::crypto::hex;
 use crate::auth::keys::{self, KeyKind};
 use crate::dates::{month_start, utc_month};
@@ -307,6 +307,48 @@ impl<S: Store> Management<'_, S> {
             input,
             signing_secret: agent.signing_secret,
         })
+    }
+
+    /// The MCP server to try: a saved one by name, or an unsaved edit (checked like a saved one,
+    /// with the saved server's header secrets kept).
+    pub async fn mcp_trial(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        body: McpTest,
+    ) -> Result<McpServer, ApiError> {
+        let agent = self.agent(tenant_id, agent_id).await?;
+        match (body.server, body.name) {
+            (Some(server), _) => {
+                let mut edited = parse_config(json!({ "mcpServers": [server] }), self.outbound)
+                    .map_err(|e| match e {
+                        ApiError::Invalid { field, message } => ApiError::Invalid {
+                            field: if field == "config" {
+                                "server".into()
+                            } else {
+                                field.replace("config.mcpServers[0]", "server")
+                            },
+                            message,
+                        },
+                        other => other,
+                    })?;
+                keep_secrets(&mut edited, &agent.config);
+                edited
+                    .mcp_servers
+                    .pop()
+                    .ok_or_else(|| ApiError::invalid("server", "Send the server to try."))
+            }
+            (None, Some(name)) => agent
+                .config
+                .mcp_servers
+                .into_iter()
+                .find(|s| s.name == name)
+                .ok_or(ApiError::NotFound("MCP server")),
+            (None, None) => Err(ApiError::invalid(
+                "name",
+                "Name a saved MCP server, or send one as server.",
+            )),
+        }
     }
 
     /// Deletes an agent with its conversations and keys.
@@ -735,6 +777,18 @@ pub struct Duplicate {
     pub id: Option<String>,
     /// Name of the copy; "<name> (copy)" when absent.
     pub name: Option<String>,
+}
+
+/// What `POST /api/admin/agents/{id}/mcp-servers/test` sends.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct McpTest {
+    /// A saved server, by name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An unsaved server to try instead.
+    #[serde(default)]
+    pub server: Option<Value>,
 }
 
 /// `POST /api/admin/agents/{id}/tools/{name}/test`.

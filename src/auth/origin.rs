@@ -25,8 +25,8 @@ fn parse(origin: &str, allow_wildcard: bool) -> Option<Origin<'_>> {
         _ => return None,
     };
     let (host, port) = match rest.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || rest.starts_with('[') => {
-            (host, port.parse::<u16>().ok()?)
+        Some((host, port)) if !rest.starts_with('[') || host.ends_with(']') => {
+            (host, port_number(port)?)
         }
         _ => (rest, default_port),
     };
@@ -35,11 +35,56 @@ fn parse(origin: &str, allow_wildcard: bool) -> Option<Origin<'_>> {
         .strip_prefix("*.")
         .filter(|_| allow_wildcard)
         .unwrap_or(&host);
-    let valid = !bare.is_empty()
-        && bare
+    (is_dns_name(bare) || is_bracketed_ipv6(bare)).then_some(Origin { scheme, host, port })
+}
+
+/// A port as browsers write it: digits without a leading zero, 1 to 65535.
+fn port_number(text: &str) -> Option<u16> {
+    let valid =
+        !text.is_empty() && !text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit());
+    valid.then(|| text.parse::<u16>().ok()).flatten()
+}
+
+/// Dot-separated labels of letters, digits and inner hyphens; a name whose last label is a
+/// number is an IPv4 address to a URL parser, so it must be one written the way browsers write
+/// it (`127.0.0.1`, not `127.1` or `0x7f.1`).
+fn is_dns_name(host: &str) -> bool {
+    let labels_ok = host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    let last = host.rsplit('.').next().unwrap_or("");
+    let numeric = last.bytes().all(|b| b.is_ascii_digit())
+        || (last.len() > 1 && last[..2].eq_ignore_ascii_case("0x"));
+    labels_ok && (!numeric || is_dotted_quad(host))
+}
+
+fn is_dotted_quad(host: &str) -> bool {
+    let parts: Vec<&str> = host.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && (p.len() == 1 || !p.starts_with('0'))
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
+}
+
+/// `[` hex groups and colons (a dotted IPv4 tail allowed) `]`, with at least two colons.
+fn is_bracketed_ipv6(host: &str) -> bool {
+    let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) else {
+        return false;
+    };
+    inner.bytes().filter(|&b| b == b':').count() >= 2
+        && inner
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':'));
-    valid.then_some(Origin { scheme, host, port })
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
 }
 
 /// Checks a rule when a tenant saves it.
@@ -115,6 +160,22 @@ mod tests {
         assert!(validate_rule("https://exa mple.com").is_err());
         assert!(validate_rule("https://").is_err());
         assert!(validate_rule("*").is_err());
+        assert!(validate_rule("https://[::1]").is_ok());
+        // What a URL parser would read otherwise (or not at all) is refused, so a rule never
+        // silently fails to match what browsers send.
+        for bad in [
+            "http://[",
+            "http://0",
+            "http://127.1",
+            "http://0x7f.0.0.1",
+            "http://a:080",
+            "http://a:0",
+            "http://a..b",
+            "http://-a.example",
+            "https://example.com.",
+        ] {
+            assert!(validate_rule(bad).is_err(), "{bad}");
+        }
         assert!(is_allowed(
             "https://[::1]:8443",
             &rules(&["https://[::1]:8443"])

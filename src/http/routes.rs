@@ -114,6 +114,8 @@ pub enum TenantRoute {
     DuplicateAgent(String),
     /// `POST /api/admin/agents/{id}/tools/{name}/test`: one call of a webhook tool.
     TestTool(String, String),
+    /// `POST /api/admin/agents/{id}/mcp-servers/test`: connect to an MCP server, list its tools.
+    TestMcpServer(String),
     /// `GET /api/admin/keys`
     ListKeys,
     /// `POST /api/admin/keys`
@@ -165,6 +167,7 @@ enum Kind {
     DeleteAgent,
     DuplicateAgent,
     TestTool,
+    TestMcpServer,
     ListKeys,
     CreateKey,
     RevokeKey,
@@ -236,6 +239,11 @@ const TABLE: &[(&str, &str, Kind)] = &[
         "POST",
         "/api/admin/agents/{agentId}/tools/{toolName}/test",
         Kind::TestTool,
+    ),
+    (
+        "POST",
+        "/api/admin/agents/{agentId}/mcp-servers/test",
+        Kind::TestMcpServer,
     ),
     ("GET", "/api/admin/keys", Kind::ListKeys),
     ("POST", "/api/admin/keys", Kind::CreateKey),
@@ -373,6 +381,7 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
             let agent = next();
             Route::Tenant(T::TestTool(agent, next()))
         }
+        Kind::TestMcpServer => Route::Tenant(T::TestMcpServer(next())),
         Kind::ListKeys => Route::Tenant(T::ListKeys),
         Kind::CreateKey => Route::Tenant(T::CreateKey),
         Kind::RevokeKey => Route::Tenant(T::RevokeKey(next())),

@@ -103,9 +103,29 @@ fn admit(
     Ok((target, parsed.href))
 }
 
+/// The final answer of an exchange.
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as text.
+    pub text: String,
+    /// The values of the response headers the caller asked for, in the order it named them.
+    pub headers: Vec<Option<String>>,
+}
+
 /// Sends `request`, following at most `MAX_REDIRECTS` checked redirects; the status and text
 /// of the final answer.
 pub async fn send(policy: &Policy, request: Outbound<'_>) -> Result<(u16, String), OutboundError> {
+    let answer = exchange(policy, request, &[]).await?;
+    Ok((answer.status, answer.text))
+}
+
+/// `send`, also reading the final answer's headers named in `keep` (lower case).
+pub async fn exchange(
+    policy: &Policy,
+    request: Outbound<'_>,
+    keep: &[&str],
+) -> Result<Answer, OutboundError> {
     let deadline = Deadline::new(request.timeout_ms);
     let signal = deadline.signal();
     let exchange = async {
@@ -143,8 +163,16 @@ pub async fn send(policy: &Policy, request: Outbound<'_>) -> Result<(u16, String
             let status = response.status_code();
             let location = response.headers().get("location").ok().flatten();
             let (true, Some(location)) = (is_redirect(status), location) else {
+                let headers = keep
+                    .iter()
+                    .map(|name| response.headers().get(name).ok().flatten())
+                    .collect();
                 let text = response.text().await.map_err(unreachable)?;
-                return Ok((status, text));
+                return Ok(Answer {
+                    status,
+                    text,
+                    headers,
+                });
             };
             let (next, next_href) = admit(policy, &location, Some(&href))?;
             let hop = next_hop(&origin, &current, &method, status, &next, hops)

@@ -2,5 +2,6 @@
 //! app's use cases. Surfaces never import each other.
 
 pub mod management;
+pub mod mcp;
 pub mod voice;
 pub mod widget;

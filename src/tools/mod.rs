@@ -1,8 +1,11 @@
 //! Tools an agent can call: the registry that resolves names, built-ins and webhooks.
 
 pub mod builtin;
+pub mod mcp;
 pub mod webhook;
 
+#[cfg(target_arch = "wasm32")]
+pub mod mcp_client;
 #[cfg(target_arch = "wasm32")]
 pub mod runner;
 

@@ -2,14 +2,16 @@
 
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
+use worker::console_error;
 
 use super::builtin::{
     current_time_result, timezone_argument, unknown_timezone, Builtin, LocalTime,
 };
 use super::webhook::{build_request, read_response};
-use super::{LocalTools, Registry, Tool, ToolRunner};
-use crate::agent::{AgentConfig, WebhookTool};
+use super::{mcp, mcp_client, LocalTools, Registry, Tool, ToolRunner};
+use crate::agent::{AgentConfig, McpServer, WebhookTool};
 use crate::auth::signature;
+use crate::llm::ToolSpec;
 use crate::outbound::fetch::{send, Outbound, OutboundError};
 use crate::outbound::{check_header, Policy};
 use crate::platform::now_ms;
@@ -32,6 +34,21 @@ pub struct WorkerTools<'a> {
     outbound: &'a Policy,
     signing_secret: Option<&'a str>,
     local: Option<&'a dyn LocalTools>,
+    servers: &'a [McpServer],
+    remote: Vec<RemoteEntry>,
+    /// The agent whose servers these are (the key of the per-isolate session cache).
+    agent_id: String,
+}
+
+/// A remote MCP server's tool as the model is offered it.
+struct RemoteEntry {
+    /// The name the model calls it by (`server__tool`).
+    exposed: String,
+    /// Index into the agent's `mcpServers`.
+    server: usize,
+    /// The server's own name for it.
+    tool: String,
+    spec: ToolSpec,
 }
 
 impl<'a> WorkerTools<'a> {
@@ -46,6 +63,9 @@ impl<'a> WorkerTools<'a> {
             registry: Registry::for_agent(config),
             outbound,
             signing_secret,
+            servers: &config.mcp_servers,
+            remote: Vec::new(),
+            agent_id: String::new(),
             local: None,
         }
     }
@@ -56,9 +76,53 @@ impl<'a> WorkerTools<'a> {
         self
     }
 
+    /// Adds the tools of the agent's MCP servers (listed in parallel, or from this isolate's
+    /// cache); a server that cannot be reached is left out of this turn and logged.
+    pub async fn with_remote_tools(mut self, agent_id: &str) -> Self {
+        if self.servers.is_empty() {
+            return self;
+        }
+        agent_id.clone_into(&mut self.agent_id);
+        let outbound = self.outbound;
+        let listings = futures::future::join_all(
+            self.servers
+                .iter()
+                .map(|server| mcp_client::tools(outbound, agent_id, server, false)),
+        )
+        .await;
+        for (index, (server, listing)) in self.servers.iter().zip(listings).enumerate() {
+            let tools = match listing {
+                Ok(tools) => tools,
+                Err(error) => {
+                    console_error!("MCP server {} left out of this turn: {error}", server.name);
+                    continue;
+                }
+            };
+            for tool in tools {
+                if !mcp::is_allowed(server.allowed_tools.as_deref(), &tool.name) {
+                    continue;
+                }
+                let exposed = mcp::exposed_name(&server.name, &tool.name);
+                if self.registry.get(&exposed).is_some()
+                    || self.remote.iter().any(|r| r.exposed == exposed)
+                {
+                    continue;
+                }
+                self.remote.push(RemoteEntry {
+                    spec: ToolSpec::function(&exposed, &tool.description, tool.input_schema),
+                    exposed,
+                    server: index,
+                    tool: tool.name,
+                });
+            }
+        }
+        self
+    }
+
     /// What the model is offered.
-    pub fn specs(&self) -> Vec<crate::llm::ToolSpec> {
+    pub fn specs(&self) -> Vec<ToolSpec> {
         let mut specs = self.registry.specs();
+        specs.extend(self.remote.iter().map(|r| r.spec.clone()));
         if let Some(local) = self.local {
             specs.extend(local.specs());
         }
@@ -72,7 +136,14 @@ impl ToolRunner for WorkerTools<'_> {
             return answer;
         }
         match self.registry.get(name) {
-            None => Err(format!("There is no tool named {name}.")),
+            None => match self.remote.iter().find(|r| r.exposed == name) {
+                Some(remote) => {
+                    let server = &self.servers[remote.server];
+                    mcp_client::call(self.outbound, &self.agent_id, server, &remote.tool, input)
+                        .await
+                }
+                None => Err(format!("There is no tool named {name}.")),
+            },
             Some(Tool::Builtin(Builtin::CurrentTime)) => current_time(input),
             Some(Tool::Webhook(tool)) => {
                 call_webhook(tool, input, self.outbound, self.signing_secret).await

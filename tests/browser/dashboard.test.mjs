@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { startMcp } from "../support/mcp-server.mjs";
 import { startStandIn } from "../support/standin.mjs";
 import { startWorker } from "../support/worker.mjs";
 import { embedPage, hostSite, inWidget, launch, withPage } from "../support/browser.mjs";
@@ -13,6 +14,7 @@ import { embedPage, hostSite, inWidget, launch, withPage } from "../support/brow
 const root = new URL("../..", import.meta.url).pathname;
 const ADMIN = randomBytes(24).toString("hex");
 let standin;
+let mcp;
 let worker;
 let host;
 let browser;
@@ -22,6 +24,7 @@ const XSS = `<img src=x onerror="window.__xss=1"><b>bold</b>`;
 
 before(async () => {
   standin = await startStandIn();
+  mcp = await startMcp({ stateful: true });
   worker = await startWorker(
     { ADMIN_API_KEY: ADMIN, OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", WEBHOOK_ALLOW_HOSTS: "127.0.0.1" },
     { assets: true },
@@ -43,6 +46,7 @@ after(async () => {
   await host?.close();
   await worker?.stop();
   await standin?.close();
+  await mcp?.close();
 });
 
 /** Opens the dashboard at `hash` and signs in with the tenant's secret key. */
@@ -278,6 +282,50 @@ describe("tenant dashboard", () => {
     });
   });
 
+  test("MCP servers: Test connection lists the tools to tick, the header secret is masked and kept", async () => {
+    await withPage(browser, "dashboard-mcp", async (page, errors) => {
+      await signIn(page, "#agent/shop");
+      await page.getByRole("button", { name: "Add MCP server" }).click();
+      const server = page.locator("fieldset.mcp-server").last();
+      await server.getByLabel("Server name").fill("docs");
+      await server.getByLabel("MCP endpoint URL").fill(mcp.url);
+      await server.getByLabel("Headers (JSON)").fill('{"authorization": "Bearer browser-mcp-secret"}');
+      await server.getByRole("button", { name: "Test connection" }).click();
+      await server.locator("output.result.ok").waitFor();
+      assert.match(await server.locator("output").textContent(), /5 tools/);
+      // Only some tools: untick "every tool" (each tool stays ticked), then untick all but lookup.
+      await server.getByLabel("The agent may use every tool of this server").uncheck();
+      for (const tool of ["slow", "crash", "fails", "hidden"]) await server.getByLabel(new RegExp(`^${tool}`)).uncheck();
+      assert.equal(await server.getByLabel(/^lookup/).isChecked(), true);
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+
+      const saved = await fetch(`${worker.url}/api/admin/agents/shop`, { headers: { authorization: `Bearer ${secretKey}` } }).then((r) => r.json());
+      const [stored] = saved.agent.config.mcpServers;
+      assert.deepEqual(stored.allowedTools, ["lookup"]);
+      assert.equal(stored.headers.authorization, "********");
+
+      await page.reload();
+      const again = page.locator("fieldset.mcp-server").last();
+      await again.waitFor();
+      assert.match(await again.getByLabel("Headers (JSON)").inputValue(), /\*{8}/);
+      assert.equal(await again.getByLabel(/^lookup/).isChecked(), true);
+      const before = mcp.log.requests.length;
+      await again.getByRole("button", { name: "Test connection" }).click();
+      await again.locator("output.result.ok").waitFor();
+      const init = mcp.log.requests.slice(before).find((r) => r.body?.method === "initialize");
+      assert.equal(init.headers.authorization, "Bearer browser-mcp-secret", "the masked header kept the stored secret");
+      assert.equal(await again.getByLabel(/^lookup/).isChecked(), true, "a test keeps what was ticked");
+      assert.equal(await again.getByLabel(/^hidden/).isChecked(), false);
+      assert.deepEqual(await axeViolations(page), [], "agent editor with an MCP server");
+
+      await again.getByRole("button", { name: "Remove server" }).click();
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      assert.deepEqual(errors, []);
+    });
+  });
+
   test("a new agent starts allowed on the dashboard itself, its preview chats are marked, and a refused origin can be allowed in one click", async () => {
     await withPage(browser, "dashboard-onboarding", async (page, errors) => {
       // Counts the page's live `storage` listeners: each preview mount adds one, destroy() removes it.
@@ -376,6 +424,54 @@ describe("tenant dashboard", () => {
       await page.getByLabel("Language of the widget").selectOption("");
       await page.getByRole("button", { name: "Save changes" }).click();
       await page.locator("#status.ok").waitFor();
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  test("phone agents: Twilio credentials under Integrations (masked), phone settings and the incoming-call URL on the agent page", async () => {
+    await withPage(browser, "dashboard-phone", async (page, errors) => {
+      const sid = `AC${randomBytes(16).toString("hex")}`;
+      const token = randomBytes(16).toString("hex");
+      await signIn(page, "#integrations");
+      await page.getByText("Not set up").waitFor();
+      await page.getByLabel("Account SID").fill(sid);
+      await page.getByLabel("Auth Token").fill(token);
+      await page.getByRole("button", { name: "Connect Twilio" }).click();
+      await page.locator("#twilio-state", { hasText: "Connected" }).waitFor();
+      const shown = await page.locator("#view").textContent();
+      assert.ok(shown.includes(`••••${token.slice(-4)}`) && !shown.includes(token) && !shown.includes(sid), shown);
+      assert.equal(await page.getByLabel("Auth Token").inputValue(), "", "the token is never put back in the form");
+
+      await page.goto(`${worker.url}/admin/#agent/shop`);
+      await page.locator("#call-url").waitFor();
+      assert.equal(await page.locator("#call-url").textContent(), `${worker.url}/voice/twilio/shop`);
+      await page.getByLabel("Answer phone calls").check();
+      await page.getByLabel("Greeting").fill("Thanks for calling the shop.");
+      await page.getByLabel("Voice provider").selectOption("Google");
+      await page.getByLabel("Voice", { exact: true }).fill("en-US-Journey-O");
+      await page.getByLabel("Transfer to (handoff number)").fill("555-1234");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.error").waitFor();
+      assert.match(await status(page).textContent(), /phone\.handoffNumber/);
+      await page.getByLabel("Transfer to (handoff number)").fill("+15551234567");
+      await page.getByLabel("Transfer hours: time zone").fill("Europe/Paris");
+      await page.getByLabel("Transfer days").fill("1,2,3,4,5");
+      await page.getByLabel("Opens").fill("09:00");
+      await page.getByLabel("Closes").fill("17:00");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      const stored = JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'shop'").first()).config);
+      assert.equal(stored.phone.enabled, true);
+      assert.equal(stored.phone.greeting, "Thanks for calling the shop.");
+      assert.equal(stored.phone.voice, "en-US-Journey-O");
+      assert.equal(stored.phone.handoffNumber, "+15551234567");
+      assert.deepEqual(stored.phone.handoffHours, { timezone: "Europe/Paris", days: [1, 2, 3, 4, 5], open: "09:00", close: "17:00" });
+      assert.equal(stored.phone.maxCallSeconds, 600);
+      // Put the shop agent back the way the other tests use it.
+      await page.getByLabel("Answer phone calls").uncheck();
+      await page.getByRole("button", { name: "Save changes" }).click();
+      await page.locator("#status.ok").waitFor();
+      assert.deepEqual(await axeViolations(page), []);
       assert.deepEqual(errors, []);
     });
   });

@@ -40,6 +40,12 @@ test("D1 → JSON → Convex → JSON → D1 keeps every row, and the Convex cop
     fetch(`${source.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json());
   const created = await post("/api/admin/tenants", ADMIN, { name: "Moving Co", monthlySpendCap: 12.5 });
   const agent = await post("/api/admin/agents", created.secretKey, { id: "mover", config: { model: "scenario/plain", allowedOrigins: [TEST_ORIGIN], welcomeMessage: "Hi" } });
+  const twilio = await fetch(`${source.url}/api/admin/integrations/twilio`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${created.secretKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ accountSid: `AC${"0a".repeat(16)}`, authToken: "0123456789abcdef0123456789abcdef" }),
+  });
+  assert.equal(twilio.status, 200);
   const headers = { "x-publishable-key": agent.agent.publishableKeys[0], origin: TEST_ORIGIN };
   const first = await chat(source.url, "mover", { chatId: "chat_move", text: "first", headers });
   const token = first.headers.get("x-visitor-token");
@@ -57,6 +63,7 @@ test("D1 → JSON → Convex → JSON → D1 keeps every row, and the Convex cop
   assert.equal(fromD1.tables.messages.length, 4);
   assert.equal(fromD1.tables.usageDaily.length, 1);
   assert.equal(fromD1.tables.apiKeys.length, 2, "the first secret key and the agent's publishable key");
+  assert.equal(fromD1.tables.integrations.length, 1, "the tenant's Twilio credentials move too");
 
   const client = convexClient(convex.url, DEPLOY_KEY);
   assert.equal(await importConvex(client, fromD1), Object.values(fromD1.tables).reduce((n, rows) => n + rows.length, 0));

@@ -189,6 +189,7 @@ before(async () => {
   await phoneAgent("broken", "scenario/server-error");
   await phoneAgent("short", "scenario/plain", { maxCallSeconds: 5 });
   await phoneAgent("silent-line", "scenario/plain", { enabled: false, language: "fr-FR" });
+  await phoneAgent("capped", "scenario/plain", {}, { limits: { monthlySpendCap: 0 } });
 });
 
 after(async () => {
@@ -256,6 +257,18 @@ describe("incoming-call webhook", () => {
     assert.equal(doc.Response.Say.language, "fr-FR");
     assert.ok("Hangup" in doc.Response);
     assert.ok(!("Connect" in doc.Response));
+  });
+
+  test("a suspended tenant's number is refused", async () => {
+    const created = await api("POST", "/api/admin/tenants", { token: ADMIN, body: { name: "Suspended Co" } });
+    const other = created.json.secretKey;
+    assert.equal((await api("PUT", "/api/admin/integrations/twilio", { token: other, body: { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN } })).status, 200);
+    assert.equal((await api("POST", "/api/admin/agents", { token: other, body: { id: "suspended-line", config: { model: "scenario/plain", phone: { enabled: true } } } })).status, 201);
+    assert.equal((await twilioPost("/voice/twilio/suspended-line", callParams(newSid()))).status, 200);
+    assert.equal((await api("PATCH", `/api/admin/tenants/${created.json.tenant.id}`, { token: ADMIN, body: { status: "suspended" } })).status, 200);
+    const refused = await twilioPost("/voice/twilio/suspended-line", callParams(newSid()));
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(JSON.parse(refused.text).error.code, "unavailable");
   });
 
   test("signatures: both port forms pass; tampering, a wrong token, none, or another URL are refused", async () => {
@@ -453,6 +466,19 @@ describe("a call on the relay", () => {
     await c.hangUp();
     const stored = await storedCall(c.conversationId, (conv) => conv.call?.outcome === "message");
     assert.deepEqual(stored.call.details.message, { message: "Please call me back about my order", name: "Ann", callbackNumber: "+15550109999" });
+  });
+
+  test("an agent over its spend cap says so and ends the call", async () => {
+    const c = await call("capped");
+    const start = c.since();
+    c.send({ type: "prompt", voicePrompt: "Hello?", lang: "en-US", last: true });
+    const end = await c.until((all) => all.slice(start).find((f) => f.type === "end"));
+    assert.ok(end);
+    assert.match(spoken(c.frames.slice(start).map((f) => f.frame)), /monthly usage limit/);
+    const requestsBefore = standin.requests.length;
+    const stored = await storedCall(c.conversationId, (conv) => conv.call?.outcome === "refused");
+    assert.equal(stored.messages.length, 0, "no turn was stored");
+    assert.equal(standin.requests.length, requestsBefore);
   });
 
   test("the max call length ends the call with a spoken goodbye, then end", async () => {

@@ -186,6 +186,7 @@ async function prepare(worker, standin, adminKey) {
       name: "Fuzz agent",
       model: "scenario/plain",
       welcomeMessage: "Hi!",
+      phone: { enabled: true, handoffNumber: "+15551234567" },
       tools: {
         webhooks: [
           {
@@ -199,6 +200,15 @@ async function prepare(worker, standin, adminKey) {
       },
     },
   });
+  expect(
+    await call(worker.url, "/api/admin/integrations/twilio", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${tenant.secretKey}` },
+      body: { accountSid: `AC${"f".repeat(32)}`, authToken: "0123456789abcdef0123456789abcdef" },
+    }),
+    200,
+    "setting up Twilio",
+  );
   const widget = { "x-publishable-key": testKey(agentId), origin: TEST_ORIGIN };
   const visitor = expect(await call(worker.url, `/api/agents/${agentId}/visitor`, { method: "POST", headers: widget, body: {} }), 200, "issuing a visitor token").json;
   const conversationId = "fuzz-conversation";

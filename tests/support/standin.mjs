@@ -72,10 +72,13 @@ export async function startStandIn() {
     const requested = String(body.model ?? "");
     const scenario = requested.startsWith("scenario/") ? requested.slice(9) : "plain";
     const model = `${requested}@served`;
-    const record = { scenario, closedEarly: false, finished: false };
+    const record = { scenario, closedEarly: false, finished: false, startedAt: performance.now() };
     streams.push(record);
     res.on("close", () => {
-      if (!record.finished) record.closedEarly = true;
+      if (!record.finished) {
+        record.closedEarly = true;
+        record.closedAt = performance.now();
+      }
     });
     const sse = () => {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });

@@ -92,6 +92,15 @@ export async function showAgent(id, view) {
       navigator.clipboard.writeText(snippet).then(() => say("Snippet copied.", "ok"), () => say("Copying failed: select the snippet and copy it by hand.", "error"));
     } }) : null));
 
+  const callUrl = `${location.origin}/voice/twilio/${encodeURIComponent(agent.id)}`;
+  view.append(h("section.card", { "aria-labelledby": "phone-title" },
+    h("h2#phone-title", { text: "Incoming-call URL" }),
+    h("p.muted", { text: "In the Twilio Console, open your phone number and set “A call comes in” to Webhook, HTTP POST, with this URL. Turn the phone on under “Phone (Twilio)” below and connect Twilio under Integrations." }),
+    h("pre.snippet", null, h("code#call-url", { text: callUrl })),
+    h("button.secondary", { type: "button", text: "Copy URL", onclick: () => {
+      navigator.clipboard.writeText(callUrl).then(() => say("Incoming-call URL copied.", "ok"), () => say("Copying failed: select the URL and copy it by hand.", "error"));
+    } })));
+
   const editor = agentForm(agent, false);
   const reload = h("button.secondary", { type: "button", hidden: true, text: "Load the latest version (discards your edits)", onclick: () => {
     if (confirm("Discard your edits and load the latest saved version?")) go(`agent/${agent.id}`);
@@ -145,6 +154,9 @@ function agentForm(agent, creating) {
   const c = base;
   const b = c.branding || {};
   const l = c.limits || {};
+  // The worker's defaults, for agents saved before phone settings existed (and new ones).
+  const p = { greeting: "Hello! How can I help you today?", language: "en-US", interruptible: "any", dtmf: true, filler: "One moment while I check that.", maxCallSeconds: 600, ...(c.phone || {}) };
+  const ph = p.handoffHours || {};
   const text = (v) => (v == null ? "" : String(v));
   const input = (name, value, extra) => h("input", { name, value: text(value), autocomplete: "off", ...(extra || {}) });
   const area = (name, value, rows) => {
@@ -175,12 +187,32 @@ function agentForm(agent, creating) {
     welcomeMessage: field("Welcome message", area("welcomeMessage", c.welcomeMessage, 2)),
     starterPrompts: field("Starter prompts", area("starterPrompts", (c.starterPrompts || []).join("\n"), 3), "One per line."),
     placeholder: field("Input placeholder", input("placeholder", b.placeholder)),
+    phoneEnabled: checkbox("Answer phone calls", p.enabled, "Needs Twilio under Integrations and the incoming-call URL on your Twilio number."),
+    greeting: field("Greeting", area("greeting", p.greeting, 2), "Said when the call is answered."),
+    language: field("Call language", input("language", p.language, { placeholder: "en-US" }), "Speech recognition and voice, such as en-US, fr-FR or de-DE."),
+    ttsProvider: field("Voice provider", select("ttsProvider", p.ttsProvider, [["", "Twilio's default"], ["Google", "Google"], ["Amazon", "Amazon"], ["ElevenLabs", "ElevenLabs"]])),
+    voice: field("Voice", input("voice", p.voice, { placeholder: "e.g. en-US-Journey-O" }), "The provider's voice name; empty: its default."),
+    transcriptionProvider: field("Speech recognition", select("transcriptionProvider", p.transcriptionProvider, [["", "Twilio's default"], ["Google", "Google"], ["Deepgram", "Deepgram"]])),
+    speechModel: field("Recognition model", input("speechModel", p.speechModel, { placeholder: "e.g. nova-3-general" })),
+    interruptible: field("Callers may interrupt with", select("interruptible", p.interruptible, [["any", "Speech or keys"], ["speech", "Speech"], ["dtmf", "Keys"], ["none", "Nothing"]])),
+    dtmf: checkbox("Key presses reach the agent", p.dtmf !== false),
+    humanDigit: field("Key that asks for a person", input("humanDigit", p.humanDigit, { maxlength: "1", placeholder: "0" }), "Empty: none."),
+    handoffNumber: field("Transfer to (handoff number)", input("handoffNumber", p.handoffNumber, { type: "tel", placeholder: "+15551234567" }), "E.164. With none, the agent takes a message instead."),
+    handoffCallerId: field("Caller id for transfers", input("handoffCallerId", p.handoffCallerId, { type: "tel", placeholder: "+15550000000" }), "A number of your Twilio account."),
+    hoursTimezone: field("Transfer hours: time zone", input("hoursTimezone", ph.timezone, { placeholder: "Europe/Paris" }), "Empty: transfers at any time."),
+    hoursDays: field("Transfer days", input("hoursDays", (ph.days || []).join(","), { placeholder: "1,2,3,4,5" }), "1 = Monday … 7 = Sunday."),
+    hoursOpen: field("Opens", input("hoursOpen", ph.open, { placeholder: "09:00" })),
+    hoursClose: field("Closes", input("hoursClose", ph.close, { placeholder: "17:00" })),
+    filler: field("Said while a tool runs", input("filler", p.filler)),
+    maxCallSeconds: field("Longest call (seconds)", input("maxCallSeconds", p.maxCallSeconds, { type: "number", min: "5", max: "14400" }), "A spoken goodbye ends the call. Empty: 600."),
   };
   const enabled = h("input", { type: "checkbox", name: "enabled", id: nextId() });
   enabled.checked = agent.enabled !== false;
   const builtins = BUILTIN_TOOLS.map(([name, label, hint]) => ({ name, box: checkbox(`${label} (${name})`, ((c.tools && c.tools.builtin) || []).includes(name), hint) }));
   const tools = h("div.tools");
   for (const t of (c.tools && c.tools.webhooks) || []) tools.append(toolEditor(t, agent.id, creating));
+  const servers = h("div.mcp-servers");
+  for (const s of c.mcpServers || []) servers.append(mcpEditor(s, agent.id, creating));
 
   // "Where will this chat run?": the step a new agent needs before it works anywhere.
   const noOrigins = h("p#no-origins.warn-box", { role: "note" },
@@ -212,10 +244,21 @@ function agentForm(agent, creating) {
     h("fieldset.grid2", null, h("legend", { text: "Limits" }), f.visitorPerMinute.row, f.ipPerMinute.row, f.maxMessageChars.row, f.monthlySpendCap.row),
     h("fieldset.branding", null, h("legend", { text: "Branding" }), f.title.row, f.primaryColor.row, f.theme.row, f.position.row, f.locale.row,
       f.avatarUrl.row, f.launcherIconUrl.row, f.welcomeMessage.row, f.starterPrompts.row, f.placeholder.row),
+    h("fieldset.phone", null, h("legend", { text: "Phone (Twilio)" }), f.phoneEnabled.row, f.greeting.row, f.language.row, f.ttsProvider.row, f.voice.row,
+      f.transcriptionProvider.row, f.speechModel.row, f.interruptible.row, f.dtmf.row, f.humanDigit.row, f.handoffNumber.row, f.handoffCallerId.row,
+      f.hoursTimezone.row, f.hoursDays.row, f.hoursOpen.row, f.hoursClose.row, f.filler.row, f.maxCallSeconds.row),
     h("fieldset", null, h("legend", { text: "Webhook tools" }), tools,
       h("button.secondary", { type: "button", text: "Add tool", onclick: () => {
         const ed = toolEditor({ name: "", description: "", url: "https://", method: "POST", parameters: { type: "object", properties: {} }, headers: {} }, agent.id, creating);
         tools.append(ed);
+        ed.querySelector("input").focus();
+      } })),
+    h("fieldset", null, h("legend", { text: "MCP servers" }),
+      h("p.hint", { text: "Tools from remote MCP servers (Streamable HTTP). The model sees them as server__tool; calls follow the same outbound rules as webhook tools." }),
+      servers,
+      h("button.secondary", { type: "button", text: "Add MCP server", onclick: () => {
+        const ed = mcpEditor({ name: "", url: "https://", headers: {}, allowedTools: null }, agent.id, creating);
+        servers.append(ed);
         ed.querySelector("input").focus();
       } })),
     h("div.actions", null, save));
@@ -257,6 +300,16 @@ function agentForm(agent, creating) {
     const builtin = ((base.tools && base.tools.builtin) || []).filter((n) => !known.includes(n))
       .concat(builtins.filter((t) => t.box.input.checked).map((t) => t.name));
     out.tools = { ...base.tools, builtin, webhooks: Array.from(tools.children, (ed) => ed.read()) };
+    const tz = str(f.hoursTimezone.input);
+    out.phone = { ...(base.phone || {}),
+      enabled: f.phoneEnabled.input.checked, greeting: f.greeting.input.value, language: f.language.input.value.trim() || "en-US",
+      ttsProvider: str(f.ttsProvider.input), voice: str(f.voice.input), transcriptionProvider: str(f.transcriptionProvider.input),
+      speechModel: str(f.speechModel.input), interruptible: f.interruptible.input.value, dtmf: f.dtmf.input.checked,
+      humanDigit: str(f.humanDigit.input), handoffNumber: str(f.handoffNumber.input), handoffCallerId: str(f.handoffCallerId.input),
+      handoffHours: tz ? { timezone: tz, days: f.hoursDays.input.value.split(/[\s,]+/).filter(Boolean).map(Number),
+        open: f.hoursOpen.input.value.trim(), close: f.hoursClose.input.value.trim() } : null,
+      filler: f.filler.input.value, maxCallSeconds: num(f.maxCallSeconds.input) ?? 600 };
+    out.mcpServers = Array.from(servers.children, (ed) => ed.read());
     return out;
   }
   const brandingInputs = [f.name, f.title, f.primaryColor, f.theme, f.position, f.locale, f.avatarUrl, f.welcomeMessage, f.starterPrompts, f.placeholder].map((x) => x.input);
@@ -332,6 +385,84 @@ function toolEditor(tool, agentId, creating) {
     const t = { name: name.input.value.trim(), description: description.input.value, url: url.input.value.trim(), method: method.input.value, parameters: parse(params), headers: parse(headers) };
     if (tool.timeoutMs != null) t.timeoutMs = tool.timeoutMs;
     return t;
+  };
+  return root;
+}
+
+/**
+ * One MCP server: name, URL, headers, timeout, and the tools the agent may use ("Test
+ * connection" lists what the server offers, to tick). The element has read().
+ */
+function mcpEditor(server, agentId, creating) {
+  const json = (v) => JSON.stringify(v == null ? {} : v, null, 2);
+  const name = field("Server name", h("input", { value: server.name || "", autocomplete: "off", pattern: "[A-Za-z0-9_-]+", maxlength: "32" }), "1-32 letters, digits, _ or -; the prefix of its tools' names.");
+  const url = field("MCP endpoint URL", h("input", { value: server.url || "", type: "url", autocomplete: "off", placeholder: "https://mcp.example.com/mcp" }));
+  const headers = field("Headers (JSON)", h("textarea.mono", { rows: "2" }), "Such as {\"authorization\": \"Bearer …\"}. Stored values show as ********; leave them to keep them.");
+  headers.input.value = json(server.headers || {});
+  const timeout = field("Timeout (ms)", h("input", { type: "number", min: "1", max: "30000", value: server.timeoutMs == null ? "" : String(server.timeoutMs) }), "Empty: 15,000.");
+  const all = checkbox("The agent may use every tool of this server", server.allowedTools == null);
+  const picks = h("div.mcp-tools");
+  const result = h("output.result", { "aria-live": "polite" });
+  /** Shows one checkbox per tool name; `allowed` ticks them. */
+  function showTools(listed, allowed) {
+    picks.replaceChildren();
+    for (const tool of listed) {
+      const box = checkbox(`${tool.name}${tool.description ? ` (${tool.description})` : ""}`, allowed(tool.name));
+      box.input.dataset.tool = tool.name;
+      box.input.disabled = all.input.checked;
+      picks.append(box.row);
+    }
+  }
+  showTools((server.allowedTools || []).map((n) => ({ name: n })), () => true);
+  all.input.addEventListener("change", () => {
+    for (const box of picks.querySelectorAll("input")) box.disabled = all.input.checked;
+  });
+  function parseHeaders() {
+    try {
+      return JSON.parse(headers.input.value || "{}");
+    } catch {
+      throw new Error(`“Headers” of MCP server “${name.input.value || "new server"}” is not valid JSON.`);
+    }
+  }
+  const root = h("fieldset.mcp-server", null, h("legend", { text: server.name ? `MCP server ${server.name}` : "New MCP server" }),
+    h("div.grid2", null, name.row, timeout.row), url.row, headers.row, all.row, picks,
+    h("div.actions", null,
+      h("button.secondary", { type: "button", text: "Test connection", disabled: creating, title: creating ? "Create the agent first" : null, onclick: () => {
+        let body;
+        try {
+          body = { server: root.read() };
+        } catch (e) {
+          return fail(e);
+        }
+        result.className = "result";
+        result.textContent = "Connecting…";
+        api("POST", `/agents/${encodeURIComponent(agentId)}/mcp-servers/test`, body).then((r) => {
+          const d = r.body;
+          result.className = `result ${d.ok ? "ok" : "error"}`;
+          if (!d.ok) {
+            result.textContent = `Failed in ${d.ms} ms: ${d.error}`;
+            return;
+          }
+          result.textContent = `Connected in ${d.ms} ms: ${d.tools.length} tool${d.tools.length === 1 ? "" : "s"}. Tick the ones the agent may use, then save.`;
+          const ticked = new Set(Array.from(picks.querySelectorAll("input:checked"), (b) => b.dataset.tool));
+          const known = picks.querySelectorAll("input").length > 0;
+          showTools(d.tools, (n) => (known ? ticked.has(n) : true));
+        }, (e) => {
+          result.className = "result error";
+          result.textContent = e.message;
+        });
+      } }),
+      h("button.danger", { type: "button", text: "Remove server", onclick: () => {
+        root.remove();
+        say("MCP server removed. Save to apply.");
+      } })),
+    result);
+  root.read = () => {
+    const out = { name: name.input.value.trim(), url: url.input.value.trim(), headers: parseHeaders() };
+    out.allowedTools = all.input.checked ? null : Array.from(picks.querySelectorAll("input:checked"), (b) => b.dataset.tool);
+    const ms = timeout.input.value.trim();
+    if (ms !== "") out.timeoutMs = Number(ms);
+    return out;
   };
   return root;
 }

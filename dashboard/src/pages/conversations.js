@@ -19,7 +19,7 @@ export async function showConversations(_, view) {
   const search = field("Search messages", h("input", { type: "search", name: "q", autocomplete: "off" }));
   const agentSel = field("Agent", select("agentId", "", [["", "All agents"]].concat(state.agents.map((a) => [a.id, `${a.config.name} (${a.id})`]))));
   const ratingSel = field("Rating", select("rating", "", [["", "Any rating"], ["up", "Rated helpful"], ["down", "Rated not helpful"]]));
-  const channelSel = field("Channel", select("channel", "", [["", "Any channel"], ["widget", "Widget (launcher)"], ["inline", "Inline"]]));
+  const channelSel = field("Channel", select("channel", "", [["", "Any channel"], ["widget", "Widget (launcher)"], ["inline", "Inline"], ["phone", "Phone"]]));
   const statusSel = field("Status", select("status", "", [["", "Any status"], ["complete", "Answered"], ["error", "Failed"], ["aborted", "Stopped"]]));
   // Preview chats from the dashboard stay out of the way unless asked for.
   const previewSel = field("Preview chats", select("preview", "false", [["false", "Hide preview chats"], ["", "Show them too"], ["true", "Only preview chats"]]));
@@ -88,11 +88,12 @@ export async function showConversation(id, view) {
       }, fail);
     } })));
   view.append(h("p.muted", { text: `${c.id} · ${agentName(c.agentId)}${c.visitorId ? ` · visitor ${c.visitorId}` : ""}` }));
+  if (c.call) view.append(callCard(c.call));
   const log = h("ol.transcript", { "aria-label": "Transcript" });
   for (const m of c.messages || []) {
     const meta = m.metadata || {};
     const user = m.role === "user";
-    const item = h(`li.msg.${user ? "user" : "assistant"}`, null, h("div.who", { text: user ? "Visitor" : "Assistant" }));
+    const item = h(`li.msg.${user ? "user" : "assistant"}`, null, h("div.who", { text: user ? (c.call ? "Caller" : "Visitor") : "Assistant" }));
     for (const p of m.parts || []) {
       // The visitor's words as they typed them; answers as the widget showed them.
       if (p.type === "text") item.append(user ? h("div.text", { text: p.text }) : h("div.text.md", null, render(p.text)));
@@ -109,7 +110,8 @@ export async function showConversation(id, view) {
     }
     const bits = [date(meta.createdAt)];
     if (meta.model) bits.push(meta.model);
-    if (meta.status === "aborted") bits.push("stopped by the visitor");
+    if (meta.finishReason === "interrupted") bits.push("interrupted by the caller (what they heard)");
+    else if (meta.status === "aborted") bits.push(c.call ? "cut off: the caller hung up" : "stopped by the visitor");
     item.append(h("div.meta", { text: bits.join(" · ") }));
     if (meta.feedback) item.append(h(`div.feedback.${meta.feedback}`, null, icon(meta.feedback), ` ${RATING_TEXT[meta.feedback]} (${meta.feedback})`));
     if (meta.timing) item.append(timeline(meta.timing));
@@ -177,4 +179,22 @@ export function timeline(t) {
     h("ol.bars", { "aria-label": "Turn timeline" }, rows),
     h("div.muted", { text: `Models tried: ${tried.join(", ") || "none"}${t.traceId ? ` · trace ${t.traceId}` : ""}` }));
   return details;
+const OUTCOME_TEXT = {
+  completed: "Completed", hangup: "The caller hung up mid-answer", handoff: "Transferred to a person", message: "Message taken",
+  "time-limit": "Ended at the time limit", refused: "Refused (limit reached)", error: "Failed",
+};
+
+/** What a phone conversation's call was: who, when, how long, how it ended. */
+function callCard(call) {
+  const d = call.details || {};
+  const rows = [
+    ["Caller", call.caller], ["Called number", call.callee], ["Call SID", call.callSid], ["Started", date(call.startedAt)],
+    ["Duration", call.durationSecs == null ? "in progress" : `${call.durationSecs} s`],
+    ["Ended", call.outcome ? OUTCOME_TEXT[call.outcome] || call.outcome : "in progress"],
+    ["Interruptions", String(d.interruptions ?? 0)],
+  ];
+  if (d.handoff) rows.push(["Handoff", `${d.handoff.reason}: ${d.handoff.summary}`]);
+  if (d.message) rows.push(["Message", `${d.message.message}${d.message.name ? ` (from ${d.message.name}` : ""}${d.message.callbackNumber ? `, call back ${d.message.callbackNumber}` : ""}${d.message.name ? ")" : ""}`]);
+  return h("section.card.call", { "aria-labelledby": "call-title" }, h("h2#call-title", { text: "Phone call" }),
+    h("dl", null, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])));
 }

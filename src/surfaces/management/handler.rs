@@ -6,8 +6,8 @@ use serde_json::json;
 use worker::{Env, Request, Response};
 
 use super::views::{
-    agent_view, conversation_filters, conversation_list_item, if_match, key_view, page_view,
-    paging, tenant_view, MAX_BODY_BYTES,
+    agent_view, conversation_filters, conversation_list_item, if_match, key_view, mcp_tool_views,
+    page_view, paging, tenant_view, MAX_BODY_BYTES,
 };
 use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
 use crate::app::management::{Entropy, Management};
@@ -24,6 +24,7 @@ use crate::observe::{otlp, Redactor};
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
 use crate::store::{ConversationQuery, Store};
+use crate::tools::mcp_client;
 use crate::tools::runner::WorkerTools;
 use crate::tools::ToolRunner;
 
@@ -163,6 +164,19 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             json_response(&match result {
                 Ok(output) => json!({ "ok": true, "output": output, "ms": ms }),
                 Err(error) => json!({ "ok": false, "error": error, "ms": ms }),
+            })
+        }
+        TenantRoute::TestMcpServer(id) => {
+            let body = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let server = ops.mcp_trial(tenant, &id, body).await?;
+            let started = now_ms();
+            let listed = mcp_client::tools(&settings.outbound, &id, &server, true).await;
+            let ms = now_ms() - started;
+            json_response(&match listed {
+                Ok(tools) => {
+                    json!({ "ok": true, "tools": mcp_tool_views(&server, &tools), "ms": ms })
+                }
+                Err(error) => json!({ "ok": false, "error": error.to_string(), "ms": ms }),
             })
         }
         TenantRoute::DeleteAgent(id) => {

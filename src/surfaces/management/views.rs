@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::agent::validate::redacted;
+use crate::agent::McpServer;
 use crate::app::management::Paging;
 use crate::auth::crypto::{base64url, from_base64url};
 use crate::auth::keys::KeyKind;
@@ -12,6 +13,7 @@ use crate::ids::{is_channel_name, is_valid_client_id};
 use crate::store::{
     Agent, ApiKey, Conversation, ConversationSummary, MessageStatus, Rating, Spend, Tenant,
 };
+use crate::tools::mcp::{self, RemoteTool};
 
 /// Largest management request body.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -88,6 +90,22 @@ pub fn agent_view(agent: &Agent) -> Value {
         "createdAt": agent.created_at,
         "updatedAt": agent.updated_at,
     })
+}
+
+/// A remote MCP server's tools as "Test connection" shows them: the server's name, the name
+/// the model calls it by, and whether the agent may use it.
+pub fn mcp_tool_views(server: &McpServer, tools: &[RemoteTool]) -> Vec<Value> {
+    tools
+        .iter()
+        .map(|tool| {
+            json!({
+                "name": tool.name,
+                "description": tool.description,
+                "exposedName": mcp::exposed_name(&server.name, &tool.name),
+                "allowed": mcp::is_allowed(server.allowed_tools.as_deref(), &tool.name),
+            })
+        })
+        .collect()
 }
 
 /// A key as the API lists it: publishable keys in full (they are public), secret keys masked.

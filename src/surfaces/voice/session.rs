@@ -579,7 +579,9 @@ async fn answer(
     let outbound = context.settings.outbound.clone();
     let call_tools = CallTools::new(can_hand_off);
     let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
-        .with_local(&call_tools);
+        .with_local(&call_tools)
+        .with_remote_tools(&agent.id)
+        .await;
     let system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
     let turn = Turn {
         message_id: message_id.clone(),

@@ -184,7 +184,9 @@ pub async fn handle(
             }
         };
         let outbound = settings.outbound.clone();
-        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref());
+        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+            .with_remote_tools(&agent.id)
+            .await;
         let turn = Turn {
             message_id: message_id.clone(),
             models,

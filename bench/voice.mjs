@@ -1,0 +1,164 @@
+// Phone-call latency: the built worker in workerd (Miniflare, D1) against the local model
+// stand-in, driven as Twilio drives it (signed webhook, then the ConversationRelay WebSocket).
+//
+// - prompt → first `text` frame, minus the stand-in's own time to its first token (measured
+//   directly against the stand-in with the same request shape): what the worker adds before
+//   the caller hears anything. The first prompt of a call, and a follow-up prompt (which also
+//   stores the previous answer first).
+// - interrupt → the upstream model request cancelled (the stand-in sees its socket close).
+//
+//   node bench/voice.mjs [--quick]       (also part of `npm run bench`)
+import { randomBytes, randomUUID } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import twilio from "twilio";
+import WebSocket from "ws";
+import { startStandIn } from "../tests/support/standin.mjs";
+import { startWorker } from "../tests/support/worker.mjs";
+
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The stand-in's own time from request to its first content chunk. */
+async function directFirstToken(standin, model) {
+  const started = performance.now();
+  const res = await fetch(`${standin.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, stream: true, messages: [{ role: "system", content: "x" }, { role: "user", content: "When are you open?" }] }),
+  });
+  const reader = res.body.getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+    if (text.includes('"content"')) break;
+  }
+  const ms = performance.now() - started;
+  await reader.cancel();
+  return ms;
+}
+
+export async function voiceFigures({ quick = false } = {}) {
+  const admin = `adm_${randomUUID()}`;
+  const authToken = randomBytes(16).toString("hex");
+  const accountSid = `AC${randomBytes(16).toString("hex")}`;
+  const standin = await startStandIn();
+  const worker = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench", ADMIN_API_KEY: admin }, { store: "d1" });
+  const api = async (method, path, token, body) => {
+    const res = await fetch(`${worker.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  try {
+    const { secretKey } = await api("POST", "/api/admin/tenants", admin, { name: "Bench" });
+    await api("PUT", "/api/admin/integrations/twilio", secretKey, { accountSid, authToken });
+    for (const [id, model] of [["bench-voice", "scenario/plain"], ["bench-hold", "scenario/hold"]]) {
+      await api("POST", "/api/admin/agents", secretKey, { id, config: { model, phone: { enabled: true } } });
+    }
+    const call = async (agentId) => {
+      const callSid = `CA${randomBytes(16).toString("hex")}`;
+      const params = { CallSid: callSid, AccountSid: accountSid, From: "+18005550100", To: "+18005550101" };
+      const url = `${worker.url}/voice/twilio/${agentId}`;
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilio.getExpectedTwilioSignature(authToken, url, params) },
+        body: new URLSearchParams(params).toString(),
+      });
+      const twiml = await res.text();
+      const token = /name="token" value="([^"]+)"/.exec(twiml)?.[1];
+      const relayUrl = /url="(ws[^"]+)"/.exec(twiml)?.[1];
+      const ws = new WebSocket(relayUrl, { headers: { "x-twilio-signature": twilio.getExpectedTwilioSignature(authToken, relayUrl, {}) } });
+      await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+      const frames = [];
+      let wake = () => {};
+      ws.on("message", (data) => {
+        frames.push({ at: performance.now(), frame: JSON.parse(String(data)) });
+        wake();
+      });
+      const until = async (check) => {
+        for (;;) {
+          const hit = check();
+          if (hit) return hit;
+          await new Promise((r) => (wake = r));
+        }
+      };
+      ws.send(JSON.stringify({ type: "setup", callSid, from: params.From, to: params.To, customParameters: { token } }));
+      await sleep(100); // the worker opens the call's conversation before the first words
+      return { ws, frames, until };
+    };
+
+    const samples = quick ? 8 : 60;
+    const direct = [];
+    for (let i = 0; i < samples; i++) direct.push(await directFirstToken(standin, "scenario/plain"));
+    const directP50 = percentile(direct, 50);
+    const first = [];
+    const followUp = [];
+    for (let i = 0; i < samples; i++) {
+      const c = await call("bench-voice");
+      for (const into of [first, followUp]) {
+        const start = c.frames.length;
+        const sent = performance.now();
+        c.ws.send(JSON.stringify({ type: "prompt", voicePrompt: "When are you open?", lang: "en-US", last: true }));
+        const frame = await c.until(() => c.frames.slice(start).find((f) => f.frame.type === "text"));
+        into.push(frame.at - sent - directP50);
+        await c.until(() => c.frames.slice(start).find((f) => f.frame.type === "text" && f.frame.last));
+      }
+      c.ws.close();
+    }
+
+    const cancel = [];
+    for (let i = 0; i < (quick ? 4 : 20); i++) {
+      const c = await call("bench-hold");
+      c.ws.send(JSON.stringify({ type: "prompt", voicePrompt: "Tell me everything", lang: "en-US", last: true }));
+      await c.until(() => c.frames.find((f) => f.frame.type === "text"));
+      while (!standin.holding("hold")) await sleep(1);
+      const stream = standin.streams.at(-1);
+      const sent = performance.now();
+      c.ws.send(JSON.stringify({ type: "interrupt", utteranceUntilInterrupt: "First", durationUntilInterruptMs: 500 }));
+      while (!stream.closedEarly) await sleep(0.2);
+      cancel.push(stream.closedAt - sent);
+      standin.release("hold");
+      c.ws.close();
+    }
+    return {
+      samples,
+      directP50,
+      first: { p50: percentile(first, 50), p99: percentile(first, 99) },
+      followUp: { p50: percentile(followUp, 50), p99: percentile(followUp, 99) },
+      cancel: { p50: percentile(cancel, 50), p99: percentile(cancel, 99), n: cancel.length },
+    };
+  } finally {
+    await worker.stop();
+    await standin.close();
+  }
+}
+
+/** The figures as Markdown, for bench/RESULTS.md. */
+export function voiceMarkdown(v) {
+  const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : "–");
+  return [
+    "## Phone calls (ConversationRelay)",
+    "",
+    `Prompt frame to the first \`text\` frame, minus the stand-in's own first-token time (${f(v.directP50)} ms p50 direct), over ${v.samples} calls on D1; and interrupt to the upstream model request being cancelled (the stand-in sees its connection close), over ${v.cancel.n} calls.`,
+    "",
+    "| measure | p50 (ms) | p99 (ms) |",
+    "|---|---|---|",
+    `| first prompt of a call → first text frame (target ≤ 5 ms p50) | ${f(v.first.p50)} | ${f(v.first.p99)} |`,
+    `| follow-up prompt → first text frame (stores the previous answer first) | ${f(v.followUp.p50)} | ${f(v.followUp.p99)} |`,
+    `| interrupt → upstream request cancelled | ${f(v.cancel.p50)} | ${f(v.cancel.p99)} |`,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  voiceFigures({ quick: process.argv.includes("--quick") })
+    .then((v) => console.log(voiceMarkdown(v)))
+    .catch((error) => {
+      console.error(error);
+      process.exit(1);
+    });
+}

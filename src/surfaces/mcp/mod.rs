@@ -1,0 +1,3 @@
+//! The MCP server surface: every agent as an MCP server over Streamable HTTP.
+
+pub mod wire;
