@@ -2,19 +2,22 @@
 //! add CORS headers to the widget endpoints.
 
 use serde_json::json;
-use worker::{Context, Env, Request, Response};
+use worker::{console_log, Context, Env, Request, Response};
 
+use super::log;
 use super::rate;
 use super::response::{error_response, json_response};
-use super::routes::{resolve, NoMatch, Route};
+use super::routes::{resolve, template, NoMatch, Route};
 use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
+use crate::observe::log::RequestLog;
 use crate::platform;
 use crate::store::any::AnyStore;
 use crate::surfaces::{management, voice, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = platform::now_ms();
     let path = req.path();
     // The raw method: the worker crate reads methods it does not know as GET.
     let method = req.inner().method();
@@ -30,13 +33,25 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(Route::Operator(route)) => Box::pin(management::operator(req, &env, route)).await,
         Ok(Route::Tenant(route)) => Box::pin(management::tenant(req, &env, route)).await,
         Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
-        Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
-        Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
+        Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path.clone())),
+        Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method.clone())),
     };
     let response = match result {
         Ok(response) => response,
         Err(error) => error_response(&error)?,
     };
+    let [tenant, agent, trace] = log::take(&response);
+    let line = RequestLog {
+        method: &method,
+        route: template(&method, &path).unwrap_or("(no route)"),
+        status: response.status_code(),
+        ms: platform::now_ms() - started,
+        tenant: tenant.as_deref(),
+        agent: agent.as_deref(),
+        trace_id: trace.as_deref(),
+    }
+    .line();
+    console_log!("{line}");
     if cross_origin {
         // Any page may read the answer's headers and errors: the server has already refused
         // whatever its origin, key and token do not allow, so a refusal is all it can read.

@@ -322,6 +322,16 @@ fn fit(template: &str, segments: &[&str]) -> Option<Vec<String>> {
     Some(params)
 }
 
+/// The template of the endpoint `method` and `path` reach (for logs: no ids in it).
+pub fn template(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = if method == "HEAD" { "GET" } else { method };
+    TABLE
+        .iter()
+        .find(|(m, template, _)| *m == method && fit(template, &segments).is_some())
+        .map(|(_, template, _)| *template)
+}
+
 /// Finds the route for a method and path (no query string).
 pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -404,6 +414,21 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_name_the_template_not_the_ids() {
+        assert_eq!(
+            template("POST", "/api/agents/demo/chat"),
+            Some("/api/agents/{agentId}/chat")
+        );
+        assert_eq!(
+            template("POST", "/api/admin/integrations/otlp/test"),
+            Some("/api/admin/integrations/{name}/test")
+        );
+        assert_eq!(template("HEAD", "/api/health"), Some("/api/health"));
+        assert_eq!(template("GET", "/api/agents/demo/chat"), None);
+        assert_eq!(template("GET", "/nowhere"), None);
+    }
 
     #[test]
     fn resolves_the_widget_api() {

@@ -11,6 +11,7 @@
 pub mod config;
 #[cfg(target_arch = "wasm32")]
 pub mod export;
+pub mod log;
 pub mod otlp;
 pub mod recorder;
 pub mod redact;

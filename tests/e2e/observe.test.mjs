@@ -28,6 +28,8 @@ let receiver;
 /** A second receiver, for tenants' own integrations (allowed by WEBHOOK_ALLOW_HOSTS). */
 let tenantReceiver;
 let worker;
+/** Every JSON line the worker logged. */
+const logs = [];
 
 const agentConfig = (model, extra = {}) => ({
   name: "Traced agent",
@@ -54,6 +56,15 @@ before(async () => {
     LANGFUSE_PUBLIC_KEY: LANGFUSE_PUBLIC,
     LANGFUSE_SECRET_KEY: SECRETS.langfuseSecret,
     ADMIN_API_KEY: SECRETS.admin,
+  }, {
+    onLog(line) {
+      const json = line.slice(line.indexOf("{"));
+      try {
+        logs.push(JSON.parse(json));
+      } catch {
+        // Not one of ours (workerd's own output).
+      }
+    },
   });
   await putAgent(worker.db, { id: "plain", config: agentConfig("scenario/plain") });
   await putAgent(worker.db, { id: "tool", config: agentConfig("scenario/tool") });
@@ -150,6 +161,7 @@ describe("one trace per turn", () => {
     const firstToken = BigInt(Date.parse(generation.attributes["langfuse.observation.completion_start_time"])) * 1_000_000n;
     assert.ok(firstToken >= generation.start && firstToken <= generation.end, "time to first token inside the call");
     assert.deepEqual(root.status, { code: 1 });
+    for (const name of ["x-log-trace", "x-log-tenant", "x-log-agent"]) assert.equal(result.headers.get(name), null, `${name} stays inside`);
   });
 
   test("a tool loop: generation, tool, generation, each under the root, in order", async () => {
@@ -443,6 +455,33 @@ describe("the exporter never touches the visitor", () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe("structured logs", () => {
+  test("one JSON line per request with route, tenant, agent, status, duration and the trace id; exports counted", async () => {
+    const chatId = "chat_logged";
+    await chat(worker.url, "plain", { chatId, text: "log me" });
+    const [entry] = await exportsOf(chatId);
+    const traceId = traceOf(entry).root.traceId;
+    const line = await eventually(() => logs.find((l) => l.event === "request" && l.traceId === traceId));
+    assert.deepEqual(
+      [line.method, line.route, line.status, line.tenant, line.agent, line.level],
+      ["POST", "/api/agents/{agentId}/chat", 200, "t_test", "plain", "info"],
+    );
+    assert.ok(Number.isInteger(line.ms) && line.ms >= 0);
+    const exported = await eventually(() => logs.filter((l) => l.event === "trace.export" && l.traceId === traceId).length === 2 && logs.filter((l) => l.event === "trace.export" && l.traceId === traceId));
+    assert.deepEqual(exported.map((l) => [l.target, l.ok, l.attempts]).sort(), [["langfuse", true, 1], ["otlp", true, 1]]);
+    // Failed exports are counted too (the failure tests above ran first).
+    assert.ok(logs.some((l) => l.event === "trace.export" && l.ok === false && l.status === 500 && l.attempts === 3));
+    assert.ok(logs.some((l) => l.event === "trace.export" && l.ok === false && l.status === 401 && l.attempts === 1));
+    // A refused request names no tenant but still has its line; no log line carries a secret.
+    await fetch(`${worker.url}/api/admin/agents`, { headers: { authorization: "Bearer sk_live_nope" } });
+    const refused = await eventually(() => logs.find((l) => l.event === "request" && l.route === "/api/admin/agents" && l.status === 401));
+    assert.equal(refused.tenant, null);
+    assert.equal(refused.level, "warn");
+    const all = JSON.stringify(logs);
+    for (const [name, secret] of Object.entries(SECRETS)) assert.ok(!all.includes(secret), `${name} in the logs`);
   });
 });
 

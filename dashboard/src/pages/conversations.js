@@ -179,6 +179,8 @@ export function timeline(t) {
     h("ol.bars", { "aria-label": "Turn timeline" }, rows),
     h("div.muted", { text: `Models tried: ${tried.join(", ") || "none"}${t.traceId ? ` · trace ${t.traceId}` : ""}` }));
   return details;
+}
+
 const OUTCOME_TEXT = {
   completed: "Completed", hangup: "The caller hung up mid-answer", handoff: "Transferred to a person", message: "Message taken",
   "time-limit": "Ended at the time limit", refused: "Refused (limit reached)", error: "Failed",

@@ -8,10 +8,12 @@ import { fail, heading, say } from "../lib/ui.js";
 const KINDS = {
   langfuse: {
     title: "Langfuse",
+    short: "Langfuse",
     about: "Every turn as a trace in Langfuse (its OpenTelemetry endpoint): model calls with tokens, cost and time to first token, tool calls, fallbacks; visitor ratings become scores.",
   },
   otlp: {
     title: "Any OpenTelemetry backend (OTLP/HTTP)",
+    short: "OTLP backend",
     about: "Grafana, Honeycomb, Jaeger, an OpenTelemetry Collector: the same traces, sent as OTLP/HTTP JSON with your headers.",
   },
 };
@@ -74,7 +76,7 @@ function card(name, integration, reload) {
     read = () => ({ endpoint: endpoint.input.value.trim(), headers: parseHeaders(headers.input.value) });
   }
   const controls = privacy(settings);
-  const save = h("button", { type: "submit", text: integration ? "Save" : `Connect ${kind.title.split(" ")[0]}` });
+  const save = h("button", { type: "submit", text: integration ? "Save" : `Connect ${kind.short}` });
   const test = h("button.secondary", { type: "button", text: "Send test trace", disabled: !integration, onclick: () => {
     result.textContent = "Sending…";
     api("POST", `/integrations/${name}/test`).then((r) => {

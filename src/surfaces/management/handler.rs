@@ -112,7 +112,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
     let url = req.inner().url();
     let query = |name: &str| url_parts::query_param(&url, name);
     let paging = || paging(query("limit").as_deref(), query("cursor").as_deref());
-    match route {
+    let response = match route {
         TenantRoute::Me => {
             let (tenant, spend) = ops.tenant(tenant).await?;
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
@@ -297,7 +297,8 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
                 "endpoint": target.host(),
             }))
         }
-    }
+    }?;
+    crate::http::log::tag(response, Some(tenant), None, None)
 }
 
 /// Adds the agent's version as its `ETag` (what `If-Match` must name to change it).

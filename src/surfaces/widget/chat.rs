@@ -18,9 +18,11 @@ use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
 use crate::app::access::tenant_of_key;
 use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
+use crate::auth::crypto::hex;
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
+use crate::http::log;
 use crate::http::request::read_body;
 use crate::llm::client::HttpModel;
 use crate::llm::{FinishReason, Usage};
@@ -89,6 +91,9 @@ pub async fn handle(
     }
     headers
         .set("x-conversation-id", &conversation_id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    headers
+        .set(log::TRACE, &hex(&tracing::trace_id_for(&message_id)))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let output = Output::new();
     let stream = output.readable();

@@ -15,11 +15,11 @@ use crate::auth::keys::KeyKind;
 use crate::auth::rate_limit::{Check, Scope};
 use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
 use crate::error::ApiError;
-use crate::http::rate;
 use crate::http::request::read_json;
 use crate::http::response::json_response;
 use crate::http::routes::WidgetRoute;
 use crate::http::url_parts;
+use crate::http::{log, rate};
 use crate::observe::export::{score_feedback, targets_for};
 use crate::observe::TargetKind;
 use crate::platform::{self, now_ms, random_id};
@@ -62,7 +62,9 @@ pub async fn handle(
         limits.ip_per_minute,
     );
 
-    match route {
+    // For the request log, before the agent moves into a handler.
+    let who = (agent.tenant_id.clone(), agent.id.clone());
+    let response = match route {
         WidgetRoute::Config { .. } | WidgetRoute::KeyConfig => {
             rate::enforce(env, &[ip_check]).await?;
             public_config(&agent)
@@ -150,7 +152,8 @@ pub async fn handle(
             }
             Ok(response)
         }
-    }
+    }?;
+    log::tag(response, Some(&who.0), Some(&who.1), None)
 }
 
 /// The 401 for an endpoint that needs the visitor's token.
