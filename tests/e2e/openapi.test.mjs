@@ -59,7 +59,8 @@ describe("openapi.json", () => {
       const where = `${method} ${path}`;
       assert.ok(op.responses && Object.keys(op.responses).length > 0, `${where} has no responses`);
       for (const status of Object.keys(op.responses)) assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/, `${where}: response key ${status}`);
-      assert.ok(Object.keys(op.responses).some((s) => /^2/.test(s)), `${where} has no success response`);
+      // A WebSocket endpoint succeeds with 101 Switching Protocols.
+      assert.ok(Object.keys(op.responses).some((s) => /^2/.test(s) || s === "101"), `${where} has no success response`);
       assert.ok(op.operationId, `${where} has no operationId`);
       assert.ok(!ids.has(op.operationId), `${where}: operationId ${op.operationId} is used twice`);
       ids.add(op.operationId);
@@ -100,9 +101,9 @@ describe("openapi.json", () => {
     const page = readFileSync(join(root, "docs/api-reference.md"), "utf8");
     // The page names paths with `{id}`-style placeholders of its own: compare the fixed parts.
     const shape = (path) => path.replace(/\{[^}]+\}/g, "{}");
-    const written = new Set([...page.matchAll(/`(GET|POST|PATCH|DELETE) (\/api\/[^`?\s]*)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
+    const written = new Set([...page.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|voice)\/[^`?\s]*)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
     for (const line of page.split("\n").filter((l) => l.startsWith("## `"))) {
-      for (const m of line.matchAll(/`(GET|POST|PATCH|DELETE) (\/api\/[^`?\s]*)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
+      for (const m of line.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|voice)\/[^`?\s]*)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
     }
     const missing = operations(doc)
       .map(([method, path]) => `${method.toUpperCase()} ${shape(path)}`)
