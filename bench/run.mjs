@@ -377,7 +377,18 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   console.log(`\n${text}`);
 }
 
-main().catch((error) => {
+/** `npm run bench -- --tracing [--quick]`: only the tracing figures, with the worker as built. */
+async function tracingOnly() {
+  const standin = await startStandIn();
+  try {
+    const figures = await tracingFigures(standin);
+    console.log(JSON.stringify(figures, null, 1));
+  } finally {
+    await standin.close();
+  }
+}
+
+(process.argv.includes("--tracing") ? tracingOnly() : main()).catch((error) => {
   console.error(error);
   process.exit(1);
 });

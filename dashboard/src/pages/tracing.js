@@ -90,7 +90,7 @@ function card(name, integration, reload) {
     if (!confirm(`Stop sending traces to ${kind.title}?`)) return;
     api("DELETE", `/integrations/${name}`).then(() => { say(`${kind.title} removed.`, "ok"); return reload(); }).catch(fail);
   } }) : null;
-  const form = h(`form.card#tracing-${name}`, { "aria-labelledby": `tracing-${name}-title` },
+  const form = h(`form#tracing-${name}.card`, { "aria-labelledby": `tracing-${name}-title` },
     h(`h2#tracing-${name}-title`, { text: kind.title }), h("p.muted", { text: kind.about }),
     rows, controls.rows, h("div.actions", null, save, test, remove), result);
   form.addEventListener("submit", (e) => {
