@@ -495,7 +495,8 @@ export function messageRowOf(m: Doc<"messages">): MessageRow {
     error: m.error,
     feedback: m.feedback,
     createdAt: m.createdAt,
-    timing: m.timing ?? null,
+    // Only answers stored with a summary have one (older documents lack the field).
+    ...(m.timing != null ? { timing: m.timing } : {}),
   };
 }
 
