@@ -11,7 +11,7 @@ import { Miniflare } from "miniflare";
 import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
-import { putAgent, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
+import { putAgent, putApiKey, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 import { startOtlpReceiver } from "../tests/support/otlp-receiver.mjs";
 import { voiceFigures, voiceMarkdown } from "./voice.mjs";
 
@@ -83,12 +83,12 @@ const percentile = (values, p) => {
 };
 
 /** One streamed request: time to first byte, to first token, total, and whether it completed. */
-async function timed(url, body) {
+async function timed(url, body, extraHeaders = {}) {
   const started = performance.now();
   try {
     // The Rust worker needs what the widget sends; the JS baselines ignore these headers.
     const agent = url.match(/\/api\/agents\/([^/]+)\/chat/)?.[1] ?? "";
-    const headers = { "content-type": "application/json", "x-publishable-key": testKey(agent), origin: TEST_ORIGIN };
+    const headers = { "content-type": "application/json", "x-publishable-key": testKey(agent), origin: TEST_ORIGIN, ...extraHeaders };
     const res = await fetch(url, { method: "POST", headers, body });
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
@@ -133,11 +133,20 @@ function targetsFor(standin, servers) {
     { name: "js-passthrough", pid: servers.pass.pid, url: (p) => `${servers.pass.url}/${encodeURIComponent(model(p))}`, body: () => chatBody("x") },
     { name: "js-parse", pid: servers.parse.pid, url: (p) => `${servers.parse.url}/${encodeURIComponent(model(p))}`, body: () => chatBody("x") },
     { name: "rust", pid: servers.rust.pid, url: (p) => `${servers.rust.url}/api/agents/bench-${p.chunks}-${p.pace}/chat`, body: () => chatBody(`b_${randomUUID()}`) },
+    // The same worker and agents through the OpenAI-compatible surface (stateless: no
+    // conversation read or stored, the usage recorded).
+    {
+      name: "rust-v1",
+      pid: servers.rust.pid,
+      url: () => `${servers.rust.url}/v1/chat/completions`,
+      body: (p) => JSON.stringify({ model: `bench-${p.chunks}-${p.pace}`, stream: true, messages: [{ role: "user", content: "hi" }] }),
+      headers: { authorization: `Bearer ${servers.rust.apiKey}` },
+    },
   ];
 }
 
 async function measurePoint(target, point) {
-  const request = () => timed(target.url(point), target.body(point));
+  const request = () => timed(target.url(point), target.body(point), target.headers);
   await runMany(Math.min(10, point.requests), point.concurrency, request);
   const cpuBefore = target.pid ? cpuMs(target.pid) : 0;
   const results = await runMany(point.requests, point.concurrency, request);
@@ -197,6 +206,7 @@ async function main() {
   for (const p of POINTS) {
     await putAgent(servers.rust.db, { id: `bench-${p.chunks}-${p.pace}`, config: { model: `scenario/bench/${p.chunks}/${p.pace}` } });
   }
+  servers.rust.apiKey = await putApiKey(servers.rust.db, { perMinute: 6000 });
   const targets = targetsFor(standin, servers);
   const rows = [];
   try {
@@ -213,7 +223,7 @@ async function main() {
     for (const streams of LOADS) {
       for (const target of targets.slice(1)) {
         const point = { chunks: 50, pace: 5 };
-        const results = await Promise.all(Array.from({ length: streams }, () => timed(target.url(point), target.body(point))));
+        const results = await Promise.all(Array.from({ length: streams }, () => timed(target.url(point), target.body(point), target.headers)));
         const ok = results.filter((r) => r.ok);
         const load = { streams, target: target.name, completed: ok.length, errors: results.length - ok.length, p99: percentile(ok.map((r) => r.total), 99) };
         loads.push(load);
@@ -325,6 +335,25 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
     const b = slope(rows, "js-parse", pace);
     const r = slope(rows, "rust", pace);
     out(`| ${pace ? "paced 5 ms" : "bursty"} | ${f(a * 1000, 1)} µs | ${f(b * 1000, 1)} µs | ${f(r * 1000, 1)} µs | ${f(r / a)} | ${f(r / b)} |`);
+  }
+  out();
+  out("## The OpenAI-compatible surface (`/v1/chat/completions`, streamed) next to the widget path");
+  out();
+  out("The same worker and agents; `rust` is the widget's chat stream, `rust-v1` the same answer as `chat.completion.chunk` events (stateless: no conversation read or stored; the spend read and the usage write instead).");
+  out();
+  out("| pacing | CPU/chunk rust | CPU/chunk rust-v1 | rust-v1 ÷ rust |");
+  out("|---|---|---|---|");
+  for (const pace of [0, 5]) {
+    const r = slope(rows, "rust", pace);
+    const v = slope(rows, "rust-v1", pace);
+    out(`| ${pace ? "paced 5 ms" : "bursty"} | ${f(r * 1000, 1)} µs | ${f(v * 1000, 1)} µs | ${f(v / r)} |`);
+  }
+  out();
+  out("| chunks | pacing | TTFB p50 rust | TTFB p50 rust-v1 | rust-v1 − rust |");
+  out("|---|---|---|---|---|");
+  for (const row of rows.filter((r) => r.target === "rust")) {
+    const v1 = rows.find((r) => r.target === "rust-v1" && r.point === row.point);
+    out(`| ${row.point.chunks} | ${row.point.pace ? "5 ms" : "bursty"} | ${f(row.ttfb50)} | ${f(v1.ttfb50)} | ${f(v1.ttfb50 - row.ttfb50)} |`);
   }
   out();
   out("## Per point (ms; latency minus direct-to-stand-in)");

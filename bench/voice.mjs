@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import twilio from "twilio";
 import WebSocket from "ws";
 import { startStandIn } from "../tests/support/standin.mjs";
-import { startWorker } from "../tests/support/worker.mjs";
+import { startWorker, TEST_ORIGIN } from "../tests/support/worker.mjs";
 
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -56,9 +56,30 @@ export async function voiceFigures({ quick = false } = {}) {
   try {
     const { secretKey } = await api("POST", "/api/admin/tenants", admin, { name: "Bench" });
     await api("PUT", "/api/admin/integrations/twilio", secretKey, { accountSid, authToken });
+    let publishableKey;
     for (const [id, model] of [["bench-voice", "scenario/plain"], ["bench-hold", "scenario/hold"]]) {
-      await api("POST", "/api/admin/agents", secretKey, { id, config: { model, phone: { enabled: true } } });
+      const created = await api("POST", "/api/admin/agents", secretKey, { id, config: { model, allowedOrigins: [TEST_ORIGIN], phone: { enabled: true } } });
+      publishableKey ??= created.agent.publishableKeys[0];
     }
+    /** The same agent's widget chat turn, request → first text delta (the reference). */
+    const widgetFirstToken = async () => {
+      const sent = performance.now();
+      const res = await fetch(`${worker.url}/api/agents/bench-voice/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-publishable-key": publishableKey, origin: TEST_ORIGIN },
+        body: JSON.stringify({ messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "When are you open?" }] }] }),
+      });
+      const reader = res.body.getReader();
+      let text = "";
+      let at = NaN;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+        if (Number.isNaN(at) && text.includes('"text-delta"')) at = performance.now();
+      }
+      return at - sent;
+    };
     const call = async (agentId) => {
       const callSid = `CA${randomBytes(16).toString("hex")}`;
       const params = { CallSid: callSid, AccountSid: accountSid, From: "+18005550100", To: "+18005550101" };
@@ -110,6 +131,9 @@ export async function voiceFigures({ quick = false } = {}) {
       c.ws.close();
     }
 
+    const widget = [];
+    for (let i = 0; i < samples; i++) widget.push((await widgetFirstToken()) - directP50);
+
     const cancel = [];
     for (let i = 0; i < (quick ? 4 : 20); i++) {
       const c = await call("bench-hold");
@@ -129,6 +153,7 @@ export async function voiceFigures({ quick = false } = {}) {
       directP50,
       first: { p50: percentile(first, 50), p99: percentile(first, 99) },
       followUp: { p50: percentile(followUp, 50), p99: percentile(followUp, 99) },
+      widget: { p50: percentile(widget, 50), p99: percentile(widget, 99) },
       cancel: { p50: percentile(cancel, 50), p99: percentile(cancel, 99), n: cancel.length },
     };
   } finally {
@@ -145,10 +170,13 @@ export function voiceMarkdown(v) {
     "",
     `Prompt frame to the first \`text\` frame, minus the stand-in's own first-token time (${f(v.directP50)} ms p50 direct), over ${v.samples} calls on D1; and interrupt to the upstream model request being cancelled (the stand-in sees its connection close), over ${v.cancel.n} calls.`,
     "",
+    "Both phone turns and the widget turn read the conversation's window and the month's spend and store the caller's words before the model is called (two D1 round trips).",
+    "",
     "| measure | p50 (ms) | p99 (ms) |",
     "|---|---|---|",
     `| first prompt of a call → first text frame (target ≤ 5 ms p50) | ${f(v.first.p50)} | ${f(v.first.p99)} |`,
     `| follow-up prompt → first text frame (stores the previous answer first) | ${f(v.followUp.p50)} | ${f(v.followUp.p99)} |`,
+    `| reference: the same agent's widget chat turn, request → first text delta | ${f(v.widget.p50)} | ${f(v.widget.p99)} |`,
     `| interrupt → upstream request cancelled | ${f(v.cancel.p50)} | ${f(v.cancel.p99)} |`,
     "",
   ].join("\n");

@@ -87,3 +87,33 @@ test("listForTenant pages newest first, then by id, across keys that share a tim
     expect(ids, `limit ${limit}`).toEqual(expected);
   }
 });
+
+test("API keys keep their scope: the agents they may call, browser use and their own limit", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  await seedAgent(t, "a1", "t1");
+  const scoped = keyRow("api1", "t1", { kind: "api", lookup: "ak_live_api1", scopeAgents: ["a1"], browser: true, perMinute: 30 });
+  await t.mutation(internal.keys.create, { key: scoped });
+  await t.mutation(internal.keys.create, { key: keyRow("api2", "t1", { kind: "api", lookup: "ak_live_api2" }) });
+  expect(await t.query(internal.keys.byLookup, { lookup: "ak_live_api1" })).toEqual([{ ...scoped, tenantStatus: "active" }]);
+  const [wide] = await t.query(internal.keys.byLookup, { lookup: "ak_live_api2" });
+  expect(wide).toMatchObject({ kind: "api", scopeAgents: null, browser: false, perMinute: null });
+  // A key stored before scopes existed reads as having none.
+  await t.run(async (ctx) => {
+    const { scopeAgents, browser, perMinute, ...old } = keyRow("old", "t1", { lookup: "sk_old" });
+    await ctx.db.insert("apiKeys", old);
+  });
+  expect((await t.query(internal.keys.byLookup, { lookup: "sk_old" }))[0]).toMatchObject({ scopeAgents: null, browser: false, perMinute: null });
+});
+
+test("a key whose hash is not a SHA-256 digest is refused, whatever its kind", async () => {
+  const t = setup();
+  await seedTenant(t, "t1");
+  for (const kind of ["secret", "api"] as const) {
+    for (const hash of ["", "ak_live_the_key_itself", "A".repeat(64)]) {
+      expect(await errorData(t.mutation(internal.keys.create, { key: keyRow(`bad-${kind}`, "t1", { kind, hash }) }))).toMatchObject({
+        code: "Invalid",
+      });
+    }
+  }
+});

@@ -20,7 +20,8 @@ export function nullable<T extends Validator<any, "required", any>>(inner: T) {
 // ---- enumerations
 
 export const tenantStatus = v.union(v.literal("active"), v.literal("suspended"));
-export const keyKind = v.union(v.literal("secret"), v.literal("publishable"));
+/** `api` keys call agents over the OpenAI-compatible /v1; `mcp` is reserved for the MCP server. */
+export const keyKind = v.union(v.literal("secret"), v.literal("publishable"), v.literal("api"), v.literal("mcp"));
 export const messageRole = v.union(v.literal("user"), v.literal("assistant"));
 export const messageStatus = v.union(
   v.literal("complete"),
@@ -83,6 +84,13 @@ export const apiKeyDoc = v.object({
   masked: v.string(),
   createdAt: v.number(),
   revokedAt: nullable(v.number()),
+  // The scope of `api` (and later `mcp`) keys. Optional: keys stored before scopes have none.
+  /** The agents the key may call; null: every agent of the tenant. */
+  scopeAgents: v.optional(nullable(v.array(v.string()))),
+  /** Whether web pages may call /v1 with it (CORS). */
+  browser: v.optional(v.boolean()),
+  /** Its own rate limit, requests a minute; null: the default. */
+  perMinute: v.optional(nullable(v.number())),
 });
 
 export const conversationDoc = v.object({
@@ -461,6 +469,9 @@ export function keyRowOf(k: Doc<"apiKeys">): KeyRow {
     masked: k.masked,
     createdAt: k.createdAt,
     revokedAt: k.revokedAt,
+    scopeAgents: k.scopeAgents ?? null,
+    browser: k.browser ?? false,
+    perMinute: k.perMinute ?? null,
   };
 }
 

@@ -15,6 +15,7 @@ import {
   usageDoc,
   usageMonthlyDoc,
 } from "./model";
+import { knowledgeBaseDoc, knowledgeChunkDoc, knowledgeSourceDoc, VECTOR_DIMENSIONS } from "./knowledgeModel";
 
 export default defineSchema({
   tenants: defineTable(tenantDoc)
@@ -61,6 +62,26 @@ export default defineSchema({
     // For usage:rebuildMonthly, which replaces a tenant's month.
     .index("by_tenant_month", ["tenantId", "month"]),
 
+  knowledgeBases: defineTable(knowledgeBaseDoc)
+    .index("by_base_id", ["id"])
+    .index("by_tenant", ["tenantId", "createdAt", "id"]),
+
+  knowledgeSources: defineTable(knowledgeSourceDoc)
+    .index("by_source_id", ["id"])
+    .index("by_base", ["baseId", "createdAt", "id"])
+    .index("by_kind", ["kind", "updatedAt"]),
+
+  // One vector field per supported dimension (Convex allows four vector indexes a table); a
+  // chunk fills the one its embedding model's size names. Search filters on baseId (equality
+  // and OR only), and the action keeps only chunks of the source's live generation.
+  knowledgeChunks: defineTable(knowledgeChunkDoc)
+    .index("by_source", ["sourceId", "generation"])
+    .index("by_base", ["baseId"])
+    .searchIndex("search_text", { searchField: "body", filterFields: ["tenantId"] })
+    .vectorIndex("by_vector_384", { vectorField: "vector384", dimensions: VECTOR_DIMENSIONS[0], filterFields: ["baseId"] })
+    .vectorIndex("by_vector_768", { vectorField: "vector768", dimensions: VECTOR_DIMENSIONS[1], filterFields: ["baseId"] })
+    .vectorIndex("by_vector_1024", { vectorField: "vector1024", dimensions: VECTOR_DIMENSIONS[2], filterFields: ["baseId"] })
+    .vectorIndex("by_vector_1536", { vectorField: "vector1536", dimensions: VECTOR_DIMENSIONS[3], filterFields: ["baseId"] }),
   // One per tenant and name (`twilio`, later `langfuse`, `otlp`).
   integrations: defineTable(integrationDoc).index("by_tenant_name", ["tenantId", "name"]),
 

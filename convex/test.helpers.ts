@@ -39,6 +39,9 @@ export function keyRow(id: string, tenantId: string, over: Partial<KeyRow> = {})
     masked: `sk_…${id}`,
     createdAt: T0,
     revokedAt: null,
+    scopeAgents: null,
+    browser: false,
+    perMinute: null,
     ...over,
   };
 }

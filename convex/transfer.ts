@@ -35,7 +35,6 @@ export const exportTable = internalQuery({
     assertCount(limit, "limit", 1);
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
-      // Agents stored before versions were counted are exported at version 1, as D1 has them.
       rows: page.page.map(({ _id, _creationTime, ...row }) => exported(table, row)),
       cursor: page.isDone ? null : page.continueCursor,
     };
@@ -43,11 +42,13 @@ export const exportTable = internalQuery({
 });
 
 /**
- * A document as D1 holds it: agents stored before versions were counted at version 1, messages
- * without `searchGrams` (derived from `parts`, rebuilt on import).
+ * A document as D1 holds it: agents stored before versions were counted at version 1, keys
+ * stored before key scopes with the scope D1 gives them, messages without `searchGrams`
+ * (derived from `parts`, rebuilt on import).
  */
 function exported(table: TableName, row: Record<string, unknown>): Row {
   if (table === "agents") return { ...row, version: (row as { version?: number }).version ?? 1 } as Row;
+  if (table === "apiKeys") return { scopeAgents: null, browser: false, perMinute: null, ...row } as Row;
   if (table === "messages") {
     const { searchGrams: _derived, ...message } = row;
     return message as Row;

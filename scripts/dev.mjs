@@ -5,6 +5,8 @@
 //                           rebuilt when src/ changes
 //   npm run dev:widget      rebuilds the widget and demo site into public/ on every change
 //   npm run dev:dashboard   rebuilds the dashboard into public/admin/ on every change
+//   npm run dev:mcp         like dev:worker, and prints the MCP URL, a local MCP key and client
+//                           configurations (Cursor, VS Code, Claude Desktop)
 //   npm run dev:convex      `npx convex dev` when Convex is configured; otherwise says what to set
 //
 // The worker is built once here, before `wrangler dev` starts, and wrangler runs with a config
@@ -15,9 +17,10 @@
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
 // MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY
-// (Convex as the store; the demo tenant is copied there) and the tracing variables (LANGFUSE_*,
-// OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER_ARG, TRACE_CAPTURE_CONTENT) from the environment win
-// over .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
+// (Convex as the store; the demo tenant is copied there), EMBEDDINGS_* and KNOWLEDGE_*, and the
+// tracing variables (LANGFUSE_*, OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER_ARG, TRACE_CAPTURE_CONTENT)
+// from the environment win over .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database)
+// away from .wrangler/state.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from "node:fs";
@@ -27,6 +30,7 @@ import { npmBin, root, step, which } from "./lib.mjs";
 import { setup, setupNpm } from "./setup.mjs";
 
 const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY",
+  "EMBEDDINGS_BASE_URL", "EMBEDDINGS_API_KEY", "EMBEDDINGS_MODEL", "EMBEDDINGS_DIMENSIONS", "EMBEDDINGS_INPUT_TYPE", "KNOWLEDGE_RESYNC_HOURS", "KNOWLEDGE_RETRY_DELAY_SECONDS",
   // Tracing (docs/observability.md), under the names Langfuse and OpenTelemetry users know.
   "LANGFUSE_HOST", "LANGFUSE_BASE_URL", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "OTEL_EXPORTER_OTLP_ENDPOINT",
   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
@@ -88,6 +92,8 @@ export function localSecrets(stateDir) {
   secrets.SIGNING_SECRET ??= make("whsec_");
   // The demo tenant's secret key, for the dashboard at /admin/ (stored hashed, like any key).
   secrets.DEMO_SECRET_KEY ??= `sk_live_${randomBytes(16).toString("hex")}`;
+  // The demo tenant's MCP key, for MCP clients (`npm run dev:mcp` prints it).
+  secrets.DEMO_MCP_KEY ??= `mk_live_${randomBytes(16).toString("hex")}`;
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
@@ -100,7 +106,10 @@ export function writeSeed(stateDir, port, secrets) {
     .replaceAll("{{SIGNING_SECRET}}", secrets.SIGNING_SECRET)
     .replaceAll("{{DEMO_KEY_LOOKUP}}", secrets.DEMO_SECRET_KEY.slice(0, 16))
     .replaceAll("{{DEMO_KEY_HASH}}", createHash("sha256").update(secrets.DEMO_SECRET_KEY).digest("hex"))
-    .replaceAll("{{DEMO_KEY_MASKED}}", `${secrets.DEMO_SECRET_KEY.slice(0, 16)}…${secrets.DEMO_SECRET_KEY.slice(-4)}`);
+    .replaceAll("{{DEMO_KEY_MASKED}}", `${secrets.DEMO_SECRET_KEY.slice(0, 16)}…${secrets.DEMO_SECRET_KEY.slice(-4)}`)
+    .replaceAll("{{DEMO_MCP_LOOKUP}}", secrets.DEMO_MCP_KEY.slice(0, 16))
+    .replaceAll("{{DEMO_MCP_HASH}}", createHash("sha256").update(secrets.DEMO_MCP_KEY).digest("hex"))
+    .replaceAll("{{DEMO_MCP_MASKED}}", `${secrets.DEMO_MCP_KEY.slice(0, 16)}…${secrets.DEMO_MCP_KEY.slice(-4)}`);
   const file = join(stateDir, "seed.sql");
   writeFileSync(file, sql, { mode: 0o600 });
   return file;
@@ -231,7 +240,7 @@ async function seedConvex(vars, persist) {
 }
 
 /** The worker: local D1, demo seed, one build, `wrangler dev`, rebuilt when src/ changes. */
-async function worker({ assets, watchAssets = false }) {
+async function worker({ assets, watchAssets = false, mcp = false }) {
   const started = Date.now();
   await setup();
   const wrangler = npmBin("wrangler");
@@ -295,9 +304,32 @@ async function worker({ assets, watchAssets = false }) {
   } else if (vars.OPENROUTER_BASE_URL) {
     console.log(`  Model API:   ${vars.OPENROUTER_BASE_URL}`);
   }
+  if (mcp) printMcp(url, secrets.DEMO_MCP_KEY);
   console.log("  Watching src/ (worker)" + (watchAssets ? ", widget/ and dashboard/ (assets)" : "") + ". DEV_VERBOSE=1 shows all tool output.\n");
   // wrangler dev reloads when build/ changes.
   onChange([join(root, "src")], "worker", buildWorker);
+}
+
+/** The MCP endpoints, the local MCP key and client configurations to paste. */
+export function mcpConfigs(url, key) {
+  const endpoint = `${url}/mcp`;
+  const auth = `Bearer ${key}`;
+  return {
+    "Cursor (~/.cursor/mcp.json)": { mcpServers: { "edge-chat": { url: endpoint, headers: { Authorization: auth } } } },
+    "VS Code (.vscode/mcp.json)": { servers: { "edge-chat": { type: "http", url: endpoint, headers: { Authorization: auth } } } },
+    "Claude Desktop (claude_desktop_config.json, through mcp-remote)": {
+      mcpServers: { "edge-chat": { command: "npx", args: ["mcp-remote", endpoint, "--header", "Authorization:${AUTH}"], env: { AUTH: auth } } },
+    },
+  };
+}
+
+function printMcp(url, key) {
+  console.log(`\n  MCP server:  ${url}/mcp  (every demo agent; one agent: ${url}/mcp/demo)`);
+  console.log(`  MCP key:     ${key}  (tenant-wide, local only)`);
+  for (const [client, config] of Object.entries(mcpConfigs(url, key))) {
+    console.log(`\n  ${client}:\n${JSON.stringify(config, null, 2).replace(/^/gm, "    ")}`);
+  }
+  console.log("");
 }
 
 /** Rebuilds a part of public/ whenever its sources change. */
@@ -352,6 +384,8 @@ async function main() {
   switch (mode) {
     case "worker":
       return worker({ assets: true });
+    case "mcp":
+      return worker({ assets: true, mcp: true });
     case "widget":
       return assets(["site", "widget"], widgetDirs);
     case "dashboard":
@@ -364,7 +398,7 @@ async function main() {
       await assets("dashboard", dashboardDirs, { initial: false });
       return convex({ required: false });
     default:
-      throw new Error(`unknown dev mode "${mode}": use worker, widget, dashboard or convex (or nothing for all)`);
+      throw new Error(`unknown dev mode "${mode}": use worker, widget, dashboard, mcp or convex (or nothing for all)`);
   }
 }
 

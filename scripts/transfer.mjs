@@ -18,7 +18,7 @@ import { npmBin, root } from "./lib.mjs";
 export const TABLES = [
   ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at"]],
   ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at", "version"]],
-  ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at"]],
+  ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at", "scope_agents", "browser", "per_minute"]],
   ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at", "page_url", "channel", "preview"]],
   ["messages", "messages", ["id", "conversation_id", "tenant_id", "seq", "role", "parts", "status", "model", "finish_reason", "input_tokens", "output_tokens", "cost", "error", "feedback", "feedback_at", "created_at", "timing"]],
   ["usageDaily", "usage_daily", ["tenant_id", "agent_id", "day", "messages", "input_tokens", "output_tokens", "cost"]],
@@ -40,7 +40,9 @@ function fromD1(table, row) {
   const out = {};
   for (const column of TABLES.find((t) => t[0] === table)[2]) {
     let value = row[column] ?? null;
-    if (column === "enabled" || column === "preview") value = value === true || value === 1;
+    if (column === "enabled" || column === "preview" || column === "browser") value = value === true || value === 1;
+    // D1 keeps a key's agent list as JSON text; Convex as an array.
+    if (column === "scope_agents" && typeof value === "string") value = JSON.parse(value);
     out[camel(column)] = value;
   }
   return out;
@@ -59,7 +61,9 @@ export async function exportD1(db) {
 /** Rows of `table` from a file, with fields older exports lack filled in as the stores default them. */
 function rowsOf(data, table) {
   const rows = data.tables[table] ?? [];
-  return table === "agents" ? rows.map((row) => ({ version: 1, ...row })) : rows;
+  if (table === "agents") return rows.map((row) => ({ version: 1, ...row }));
+  if (table === "apiKeys") return rows.map((row) => ({ scopeAgents: null, browser: false, perMinute: null, ...row }));
+  return rows;
 }
 
 /** SQL that inserts `data` into an empty D1 database. */
@@ -68,7 +72,7 @@ export function insertStatements(data) {
   const statements = [];
   for (const [name, sqlName, columns] of TABLES) {
     for (const row of rowsOf(data, name)) {
-      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(c === "preview" ? row.preview === true : row[camel(c)])).join(", ")});`);
+      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(c === "preview" ? row.preview === true : c === "scope_agents" && Array.isArray(row.scopeAgents) ? JSON.stringify(row.scopeAgents) : row[camel(c)])).join(", ")});`);
     }
   }
   return statements;

@@ -37,10 +37,16 @@ WHERE id = 'demo' AND json_type(config, '$.allowedOrigins') = 'array'
 
 -- The demo agent's publishable key (public by design: it goes into web pages).
 INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
-VALUES ('key_demo', 'demo', 'demo', 'publishable', 'Demo page', 'pk_live_demo', '', 'pk_live_demo', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+VALUES ('key_demo', 'demo', 'demo', 'publishable', 'Demo page', 'pk_live_demo', 'd98076c9f3a6bf3ed9156fa17e3726a4feb289d243a412ed6365e44cdbb66b94', 'pk_live_demo', CAST(unixepoch('subsec') * 1000 AS INTEGER))
 ON CONFLICT (id) DO UPDATE SET revoked_at = NULL;
 
 -- The demo tenant's secret key (the dashboard's sign-in); `npm run dev` generates it and prints it.
 INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
 VALUES ('key_demo_secret', 'demo', NULL, 'secret', 'Local dashboard', '{{DEMO_KEY_LOOKUP}}', '{{DEMO_KEY_HASH}}', '{{DEMO_KEY_MASKED}}', CAST(unixepoch('subsec') * 1000 AS INTEGER))
+ON CONFLICT (id) DO UPDATE SET lookup = excluded.lookup, hash = excluded.hash, masked = excluded.masked, revoked_at = NULL;
+
+-- The demo tenant's MCP key, tenant-wide (for MCP clients); `npm run dev:mcp` generates it and
+-- prints it with client configurations.
+INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at)
+VALUES ('key_demo_mcp', 'demo', NULL, 'mcp', 'Local MCP clients', '{{DEMO_MCP_LOOKUP}}', '{{DEMO_MCP_HASH}}', '{{DEMO_MCP_MASKED}}', CAST(unixepoch('subsec') * 1000 AS INTEGER))
 ON CONFLICT (id) DO UPDATE SET lookup = excluded.lookup, hash = excluded.hash, masked = excluded.masked, revoked_at = NULL;

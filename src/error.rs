@@ -57,6 +57,15 @@ pub enum ApiError {
     /// No such thing (or not yours, which looks the same).
     #[error("{0} not found.")]
     NotFound(&'static str),
+    /// No agent the caller may call has this id (the OpenAI-compatible `model`).
+    #[error("The model `{0}` does not exist or you do not have access to it.")]
+    ModelNotFound(String),
+    /// The model provider failed a request that streams nothing (the text is for the caller).
+    #[error("{0}")]
+    ModelFailed(String),
+    /// A spend cap of the tenant or the agent is reached and no cheaper model is configured.
+    #[error("This assistant has reached its monthly usage limit. Please try again later.")]
+    SpendCapReached,
     /// The thing exists but is switched off (503: it cannot serve now, which is no permission
     /// problem; the same request works once it is back on).
     #[error("{0}")]
@@ -91,8 +100,9 @@ impl ApiError {
             ApiError::Conflict(_) => 409,
             ApiError::Stale => 412,
             ApiError::PreconditionRequired => 428,
-            ApiError::RateLimited { .. } => 429,
-            ApiError::NotFound(_) | ApiError::NoRoute(_) => 404,
+            ApiError::RateLimited { .. } | ApiError::SpendCapReached => 429,
+            ApiError::NotFound(_) | ApiError::NoRoute(_) | ApiError::ModelNotFound(_) => 404,
+            ApiError::ModelFailed(_) => 502,
             ApiError::Unavailable(_) => 503,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::UpgradeRequired => 426,
@@ -111,11 +121,14 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::OriginNotAllowed => "origin_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::SpendCapReached => "spend_cap_reached",
             ApiError::Conflict(_) => "conflict",
             ApiError::Stale => "stale",
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::NotFound(_) | ApiError::NoRoute(_) => "not_found",
+            ApiError::ModelNotFound(_) => "model_not_found",
+            ApiError::ModelFailed(_) => "model_error",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::UpgradeRequired => "upgrade_required",
@@ -132,6 +145,47 @@ impl ApiError {
             error["field"] = json!(field);
         }
         json!({ "error": error }).to_string()
+    }
+
+    /// The body in OpenAI's error shape, as the OpenAI-compatible API answers:
+    /// `{"error":{"message","type","code","param"}}`.
+    pub fn openai_body(&self) -> String {
+        let kind = match self.status() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 | 405 => "invalid_request_error",
+            429 if *self == ApiError::SpendCapReached => "insufficient_quota",
+            429 => "rate_limit_error",
+            500..=599 => "server_error",
+            _ => "invalid_request_error",
+        };
+        let code = match self {
+            ApiError::Unauthorized {
+                code: "unauthorized" | "invalid_key",
+                ..
+            } => "invalid_api_key",
+            ApiError::RateLimited { .. } => "rate_limit_exceeded",
+            ApiError::SpendCapReached => "insufficient_quota",
+            ApiError::PayloadTooLarge(_) => "request_too_large",
+            ApiError::Invalid { .. } => "invalid_value",
+            ApiError::NoRoute(_) => "unknown_url",
+            other => other.code(),
+        };
+        let param = match self {
+            ApiError::Invalid { field, .. } => json!(field),
+            ApiError::ModelNotFound(_) => json!("model"),
+            _ => json!(null),
+        };
+        json!({ "error": {
+            "message": self.to_string(), "type": kind, "code": code, "param": param,
+        } })
+        .to_string()
+    }
+
+    /// Whether a client should not retry the request as it is (OpenAI SDKs read
+    /// `x-should-retry`): a spend cap stays reached until the month ends.
+    pub fn never_retry(&self) -> bool {
+        *self == ApiError::SpendCapReached
     }
 
     /// Seconds for a `Retry-After` header.
@@ -197,6 +251,44 @@ mod tests {
         };
         assert_eq!((e.status(), e.retry_after()), (429, Some(12)));
         assert!(e.to_string().contains("12 seconds"));
+    }
+
+    #[test]
+    fn openai_shaped_bodies() {
+        let body = |e: ApiError| -> serde_json::Value {
+            serde_json::from_str(&e.openai_body()).expect("json")
+        };
+        assert_eq!(
+            body(ApiError::ModelNotFound("ghost".into())),
+            json!({"error": {"message": "The model `ghost` does not exist or you do not have access to it.",
+                "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
+        );
+        let invalid = body(ApiError::invalid("messages[0].role", "Unknown role."));
+        assert_eq!(invalid["error"]["param"], "messages[0].role");
+        assert_eq!(invalid["error"]["code"], "invalid_value");
+        let key = body(ApiError::unauthorized(
+            "invalid_key",
+            "The key is not valid.",
+        ));
+        assert_eq!(
+            (key["error"]["type"].as_str(), key["error"]["code"].as_str()),
+            (Some("authentication_error"), Some("invalid_api_key"))
+        );
+        let limited = ApiError::RateLimited {
+            scope: Scope::Key,
+            retry_after_secs: 3,
+        };
+        assert_eq!(body(limited.clone())["error"]["type"], "rate_limit_error");
+        assert!(!limited.never_retry());
+        let capped = ApiError::SpendCapReached;
+        assert_eq!((capped.status(), capped.never_retry()), (429, true));
+        assert_eq!(body(capped)["error"]["type"], "insufficient_quota");
+        let store = body(ApiError::Store(StoreError::Unavailable(
+            "D1_ERROR: x".into(),
+        )));
+        assert_eq!(store["error"]["type"], "server_error");
+        assert!(!store.to_string().contains("D1_ERROR"));
+        assert_eq!(ApiError::ModelFailed("down".into()).status(), 502);
     }
 
     #[test]

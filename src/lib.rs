@@ -13,6 +13,7 @@ pub mod dates;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod knowledge;
 pub mod llm;
 pub mod observe;
 pub mod outbound;
@@ -37,4 +38,28 @@ async fn fetch(
 ) -> worker::Result<worker::Response> {
     console_error_panic_hook::set_once();
     http::handle(req, env, ctx).await
+}
+
+/// The knowledge ingestion queue's consumer.
+#[cfg(target_arch = "wasm32")]
+#[worker::event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<wasm_bindgen::JsValue>,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<()> {
+    console_error_panic_hook::set_once();
+    surfaces::knowledge::ingest::consume(batch, env).await
+}
+
+/// The scheduled re-sync of web knowledge sources.
+#[cfg(target_arch = "wasm32")]
+#[worker::event(scheduled)]
+async fn scheduled(
+    _event: worker::ScheduledEvent,
+    env: worker::Env,
+    _ctx: worker::ScheduleContext,
+) {
+    console_error_panic_hook::set_once();
+    surfaces::knowledge::ingest::resync(&env).await;
 }

@@ -13,6 +13,8 @@ import type * as calls from "../calls.js";
 import type * as conversations from "../conversations.js";
 import type * as integrations from "../integrations.js";
 import type * as keys from "../keys.js";
+import type * as knowledge from "../knowledge.js";
+import type * as knowledgeModel from "../knowledgeModel.js";
 import type * as messages from "../messages.js";
 import type * as model from "../model.js";
 import type * as tenants from "../tenants.js";
@@ -31,6 +33,8 @@ declare const fullApi: ApiFromModules<{
   conversations: typeof conversations;
   integrations: typeof integrations;
   keys: typeof keys;
+  knowledge: typeof knowledge;
+  knowledgeModel: typeof knowledgeModel;
   messages: typeof messages;
   model: typeof model;
   tenants: typeof tenants;

@@ -7,6 +7,7 @@ import { showAgent, showAgents, showNewAgent } from "./pages/agents.js";
 import { showConversation, showConversations, showFeedback } from "./pages/conversations.js";
 import { showIntegrations } from "./pages/integrations.js";
 import { showKeys } from "./pages/keys.js";
+import { showBase, showKnowledge } from "./pages/knowledge.js";
 import { unmountPreview } from "./pages/preview.js";
 import { showTracing } from "./pages/tracing.js";
 import { showUsage } from "./pages/usage.js";
@@ -17,9 +18,10 @@ const viewRoot = $("view");
 const routes = {
   agents: showAgents, agent: showAgent, "new-agent": showNewAgent,
   conversations: showConversations, conversation: showConversation, feedback: showFeedback,
-  usage: showUsage, keys: showKeys, integrations: showIntegrations, tracing: showTracing,
+  usage: showUsage, keys: showKeys, knowledge: showKnowledge, "knowledge-base": showBase, integrations: showIntegrations,
+  tracing: showTracing,
 };
-const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations" };
+const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations", "knowledge-base": "knowledge" };
 
 async function signIn(key) {
   state.key = key;

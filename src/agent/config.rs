@@ -46,6 +46,11 @@ pub struct AgentConfig {
     pub locale: Option<String>,
     /// Whether the widget sends the page's URL and title (and `setContext` data) with each message.
     pub send_page_context: bool,
+    /// The knowledge bases it answers from, and how.
+    pub knowledge: crate::knowledge::KnowledgeConfig,
+    /// Whether every OpenAI-compatible API call is stored as a conversation (channel `api`), as
+    /// if the caller sent `store: true`.
+    pub store_api_conversations: bool,
     /// How the agent answers phone calls.
     pub phone: super::phone::PhoneConfig,
 }
@@ -70,6 +75,8 @@ impl Default for AgentConfig {
             limits: Limits::default(),
             locale: None,
             send_page_context: true,
+            knowledge: crate::knowledge::KnowledgeConfig::default(),
+            store_api_conversations: false,
             phone: super::phone::PhoneConfig::default(),
         }
     }

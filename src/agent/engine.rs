@@ -14,7 +14,7 @@ use super::AgentEvent;
 use crate::llm::tool_calls::{CallUpdate, PendingCall, ToolCallAccumulator};
 use crate::llm::{
     ChatMessage, FinishReason, Model, ModelError, ModelEvent, ModelEventHandler, ModelRequest,
-    ToolCall, ToolChoice, ToolSpec, Usage,
+    Sampling, ToolCall, ToolChoice, ToolSpec, Usage,
 };
 use crate::tools::{cap_output, ToolRunner, MAX_TOOL_OUTPUT_BYTES};
 
@@ -54,7 +54,7 @@ impl EventSink for Box<dyn EventSink> {
 }
 
 /// Everything one turn needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Turn {
     /// Id of the assistant message this turn produces.
     pub message_id: String,
@@ -70,6 +70,25 @@ pub struct Turn {
     pub max_tokens: Option<u32>,
     /// Tool rounds allowed before the model must answer in text.
     pub max_steps: u32,
+    /// Names among `tools` that the caller runs itself (an API client's own tools): a step that
+    /// calls one runs the server's tools of that step, then ends the turn with the calls.
+    pub client_tools: Vec<String>,
+    /// What the caller asked of tools: `None` keeps the model to text in every step, and
+    /// `Required` or a `Function` binds the first step only (later steps are `Auto`).
+    pub tool_choice: Option<ToolChoice>,
+    /// Other sampling settings the caller passed through.
+    pub sampling: Sampling,
+}
+
+/// The tool choice of step `step` (from 0): text only in the last allowed step and whenever the
+/// caller said `none`; what the caller asked for in the first step; else the model decides.
+fn tool_choice_of(turn: &Turn, step: u32, last_step: bool) -> ToolChoice {
+    match &turn.tool_choice {
+        _ if last_step => ToolChoice::None,
+        Some(ToolChoice::None) => ToolChoice::None,
+        Some(choice) if step == 0 => choice.clone(),
+        _ => ToolChoice::Auto,
+    }
 }
 
 /// How a turn ended.
@@ -160,13 +179,10 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
             model: String::new(),
             messages: std::mem::take(&mut turn.messages),
             tools: turn.tools.clone(),
-            tool_choice: Some(if last_step {
-                ToolChoice::None
-            } else {
-                ToolChoice::Auto
-            }),
+            tool_choice: Some(tool_choice_of(&turn, step, last_step)),
             temperature: turn.temperature,
             max_tokens: turn.max_tokens,
+            sampling: turn.sampling.clone(),
         };
         loop {
             request.model = turn.models[model_index].clone();
@@ -192,11 +208,16 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
             run.emit(AgentEvent::StepFinish);
             return (run, TurnEnd::Finished(reason));
         }
-        let results = run.run_tools(tools, &calls, last_step).await;
+        let for_client = |call: &PendingCall| turn.client_tools.contains(&call.name);
+        let results = run.run_tools(tools, &calls, last_step, &for_client).await;
         if run.gone {
             return (run, TurnEnd::Aborted);
         }
         run.emit(AgentEvent::StepFinish);
+        // The caller runs its own tools: the turn ends with their calls, as OpenAI's does.
+        if calls.iter().any(for_client) {
+            return (run, TurnEnd::Finished(FinishReason::ToolCalls));
+        }
         if last_step {
             return (run, TurnEnd::Finished(FinishReason::ToolCalls));
         }
@@ -432,12 +453,14 @@ impl<S: EventSink> Run<S> {
         StepEnd::Answered
     }
 
-    /// Runs the step's tool calls in parallel; returns (arguments sent back, result text) per call.
+    /// Runs the step's tool calls in parallel, except those `for_client` (the caller runs them);
+    /// returns (arguments sent back, result text) per call.
     async fn run_tools<T: ToolRunner>(
         &mut self,
         tools: &T,
         calls: &[PendingCall],
         limit_reached: bool,
+        for_client: &dyn Fn(&PendingCall) -> bool,
     ) -> Vec<(String, String)> {
         let mut results: Vec<(String, String)> = Vec::with_capacity(calls.len());
         let mut pending = FuturesUnordered::new();
@@ -447,6 +470,16 @@ impl<S: EventSink> Run<S> {
             } else {
                 serde_json::from_str::<Value>(&call.arguments)
             };
+            if for_client(call) {
+                // Handed back as the model wrote it: the caller judges its own arguments.
+                results.push((call.arguments.clone(), String::new()));
+                self.emit(AgentEvent::ToolInputAvailable {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    input: parsed.unwrap_or_else(|_| Value::String(call.arguments.clone())),
+                });
+                continue;
+            }
             match parsed {
                 Ok(input @ Value::Object(_)) => {
                     results.push((input.to_string(), String::new()));

@@ -105,6 +105,17 @@ pub enum AgentEvent {
         /// Its title, when known.
         title: Option<String>,
     },
+    /// The answer used a passage of the tenant's knowledge: a web page (`url`) or a document.
+    Citation {
+        /// Source id, unique in the message.
+        source_id: String,
+        /// The page, for web sources (a `source-url` part); `None`: a `source-document` part.
+        url: Option<String>,
+        /// Title of the page or document.
+        title: String,
+        /// Provider metadata: the passage, its score and chunk (`{"knowledge": {...}}`).
+        metadata: Value,
+    },
     /// A model call ended.
     StepFinish,
     /// The turn failed; the text is for the visitor.

@@ -58,6 +58,22 @@ impl MessageBuilder {
                 }
                 self.parts.push(part);
             }
+            AgentEvent::Citation {
+                source_id,
+                url,
+                title,
+                metadata,
+            } => {
+                let mut part = match url {
+                    Some(url) => json!({"type": "source-url", "sourceId": source_id, "url": url}),
+                    None => {
+                        json!({"type": "source-document", "sourceId": source_id, "mediaType": "text/plain"})
+                    }
+                };
+                part["title"] = json!(title);
+                part["providerMetadata"] = metadata.clone();
+                self.parts.push(part);
+            }
             AgentEvent::ToolInputAvailable { call_id, input, .. } => {
                 self.update_tool(call_id, |part| {
                     part.insert("state".into(), json!("input-available"));

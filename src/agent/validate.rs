@@ -36,6 +36,16 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
             "The system prompt may have at most 50,000 characters.",
         ));
     }
+    if let Some((field, message)) = config.knowledge.problem() {
+        return Err(invalid(field, message));
+    }
+    if config.knowledge.enabled() && config.knowledge.mode == crate::knowledge::KnowledgeMode::Tool
+    {
+        return Err(invalid(
+            "knowledge.mode",
+            "Only auto is available for now: the agent searches its knowledge for every message.",
+        ));
+    }
     if config.model_chain().is_empty() {
         return Err(invalid(
             "model",

@@ -6,7 +6,7 @@ use crate::auth::keys::{self, KeyKind};
 use crate::auth::origin;
 use crate::auth::visitor::{TokenError, Visitor};
 use crate::error::ApiError;
-use crate::store::{Agent, ApiKey, TenantStatus};
+use crate::store::{Agent, ApiKey, KeyScope, TenantStatus};
 
 /// Header carrying the agent's publishable key.
 pub const KEY_HEADER: &str = "x-publishable-key";
@@ -55,7 +55,7 @@ pub fn publishable_key(key: Option<&str>) -> Result<&str, ApiError> {
         })?;
     match KeyKind::of(key) {
         Some(KeyKind::Publishable) => Ok(key),
-        Some(KeyKind::Secret) => Err(ApiError::unauthorized(
+        Some(KeyKind::Secret | KeyKind::Api | KeyKind::Mcp) => Err(ApiError::unauthorized(
             "wrong_key_kind",
             "A secret key must never be used in a web page: revoke it and use the agent's publishable key.",
         )),
@@ -148,6 +148,12 @@ pub fn tenant_key_lookup<'a>(
         Some(KeyKind::Publishable) => Err(wrong_kind(
             "Publishable keys only work on the widget endpoints; use a secret key (sk_live_…).",
         )),
+        Some(KeyKind::Api) => Err(wrong_kind(
+            "API keys (ak_live_…) only call agents over /v1; use a secret key (sk_live_…).",
+        )),
+        Some(KeyKind::Mcp) => Err(wrong_kind(
+            "MCP keys (mk_live_…) only call agents over /mcp; use a secret key (sk_live_…).",
+        )),
         _ if admin_key.is_some_and(|k| secrets_match(presented, k)) => Err(wrong_kind(
             "The operator key manages tenants only; use one of the tenant's secret keys (sk_live_…).",
         )),
@@ -172,6 +178,127 @@ pub fn tenant_of_key(
         ));
     }
     Ok(key.tenant_id.clone())
+}
+
+/// Who calls the OpenAI-compatible API: the tenant, the key and what the key may reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiCaller {
+    /// The key's tenant.
+    pub tenant_id: String,
+    /// The key's id (what its own rate limit counts).
+    pub key_id: String,
+    /// What it may reach: a tenant secret key reaches every agent and no web page.
+    pub scope: KeyScope,
+}
+
+/// The lookup value of a key presented to `/v1`: an API key (`ak_live_…`) or a tenant secret
+/// key (`sk_live_…`); anything else is refused before the store is asked.
+pub fn api_key_lookup(presented: &str) -> Result<&str, ApiError> {
+    if let Some(lookup) = keys::api_lookup(presented).or_else(|| keys::secret_lookup(presented)) {
+        return Ok(lookup);
+    }
+    match KeyKind::of(presented) {
+        Some(KeyKind::Publishable) => Err(ApiError::unauthorized(
+            "wrong_key_kind",
+            "Publishable keys only work on the widget endpoints; use an API key (ak_live_…).",
+        )),
+        _ => Err(ApiError::unauthorized(
+            "invalid_key",
+            "The API key is not valid, or it was revoked.",
+        )),
+    }
+}
+
+/// The caller a presented `/v1` key proves, among the rows its lookup found.
+pub fn api_caller(
+    presented: &str,
+    candidates: &[(ApiKey, TenantStatus)],
+) -> Result<ApiCaller, ApiError> {
+    let (key, status) = candidates
+        .iter()
+        .find(|(key, _)| {
+            matches!(key.kind, KeyKind::Api | KeyKind::Secret)
+                && key.revoked_at.is_none()
+                && keys::matches_hash(presented, &key.hash)
+        })
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_key",
+                "The API key is not valid, or it was revoked.",
+            )
+        })?;
+    if *status != TenantStatus::Active {
+        return Err(ApiError::Forbidden(
+            "This account is suspended. Contact the platform operator.".into(),
+        ));
+    }
+    let scope = match key.kind {
+        KeyKind::Api => key.scope.clone(),
+        _ => KeyScope::default(),
+    };
+    Ok(ApiCaller {
+        tenant_id: key.tenant_id.clone(),
+        key_id: key.id.clone(),
+        scope,
+    })
+}
+
+/// The lookup value of a key presented to `/mcp`: an MCP key (`mk_live_…`) or a tenant secret
+/// key; anything else is refused before the store is asked.
+pub fn mcp_key_lookup(presented: &str) -> Result<&str, ApiError> {
+    keys::mcp_lookup(presented)
+        .or_else(|| keys::secret_lookup(presented))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "invalid_key",
+                "Send an MCP key (mk_live_…) or the tenant's secret key as a Bearer token.",
+            )
+        })
+}
+
+/// The caller a presented `/mcp` key proves: an MCP key with its scope (one agent, or all), or
+/// a tenant secret key (every agent).
+pub fn mcp_caller(
+    presented: &str,
+    candidates: &[(ApiKey, TenantStatus)],
+) -> Result<ApiCaller, ApiError> {
+    let (key, status) = candidates
+        .iter()
+        .find(|(key, _)| {
+            matches!(key.kind, KeyKind::Mcp | KeyKind::Secret)
+                && key.revoked_at.is_none()
+                && keys::matches_hash(presented, &key.hash)
+        })
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_key", "The key is not valid, or it was revoked.")
+        })?;
+    if *status != TenantStatus::Active {
+        return Err(ApiError::Forbidden(
+            "This account is suspended. Contact the platform operator.".into(),
+        ));
+    }
+    let scope = match key.kind {
+        KeyKind::Mcp => key.scope.clone(),
+        _ => KeyScope::default(),
+    };
+    Ok(ApiCaller {
+        tenant_id: key.tenant_id.clone(),
+        key_id: key.id.clone(),
+        scope,
+    })
+}
+
+/// The agent an API caller asked for (`model`): 404 for another tenant's, one outside the
+/// key's scope, or none, which all look the same; `unavailable` when it is switched off.
+pub fn callable_agent(
+    caller: &ApiCaller,
+    model: &str,
+    agent: Option<Agent>,
+) -> Result<Agent, ApiError> {
+    let agent = agent
+        .filter(|a| a.tenant_id == caller.tenant_id && caller.scope.allows(&a.id))
+        .ok_or_else(|| ApiError::ModelNotFound(model.to_owned()))?;
+    usable_agent(Some(agent))
 }
 
 #[cfg(test)]
@@ -296,6 +423,108 @@ mod tests {
         assert_eq!(code(check_identity(&a, Some(&user))), "ok");
     }
 
+    fn api_row(kind: KeyKind, scope: KeyScope, status: TenantStatus) -> (ApiKey, TenantStatus) {
+        let new = generate(kind, &[4; 32]);
+        let key = ApiKey {
+            id: "k_api".into(),
+            tenant_id: "t1".into(),
+            agent_id: None,
+            kind,
+            name: String::new(),
+            lookup: new.lookup,
+            hash: new.hash,
+            masked: new.masked,
+            created_at: 0,
+            revoked_at: None,
+            scope,
+        };
+        (key, status)
+    }
+
+    #[test]
+    fn api_callers_by_key_kind_and_scope() {
+        let api = generate(KeyKind::Api, &[4; 32]);
+        let secret = generate(KeyKind::Secret, &[4; 32]);
+        assert_eq!(api_key_lookup(&api.value).ok(), Some(api.lookup.as_str()));
+        assert_eq!(
+            api_key_lookup(&secret.value).ok(),
+            Some(secret.lookup.as_str())
+        );
+        assert_eq!(code(api_key_lookup("pk_live_x")), "wrong_key_kind");
+        assert_eq!(code(api_key_lookup("sk-openai")), "invalid_key");
+        let scoped = KeyScope {
+            agents: Some(vec!["a1".into()]),
+            ..KeyScope::default()
+        };
+        let rows = [api_row(KeyKind::Api, scoped.clone(), TenantStatus::Active)];
+        let caller = api_caller(&api.value, &rows).expect("a caller");
+        assert_eq!(
+            (caller.tenant_id.as_str(), caller.scope.clone()),
+            ("t1", scoped)
+        );
+        assert_eq!(
+            code(api_caller(&format!("{}x", api.value), &rows)),
+            "invalid_key"
+        );
+        let mut revoked = rows.clone();
+        revoked[0].0.revoked_at = Some(5);
+        assert_eq!(code(api_caller(&api.value, &revoked)), "invalid_key");
+        let suspended = [api_row(
+            KeyKind::Api,
+            KeyScope::default(),
+            TenantStatus::Suspended,
+        )];
+        assert_eq!(code(api_caller(&api.value, &suspended)), "forbidden");
+        // A publishable row never proves an API caller, even with a matching hash.
+        let publishable = [api_row(
+            KeyKind::Publishable,
+            KeyScope::default(),
+            TenantStatus::Active,
+        )];
+        assert_eq!(code(api_caller(&api.value, &publishable)), "invalid_key");
+        // A tenant secret key reaches every agent, never from a web page.
+        let wide = KeyScope {
+            agents: None,
+            browser: true,
+            per_minute: None,
+        };
+        let secret_rows = [api_row(KeyKind::Secret, wide, TenantStatus::Active)];
+        let caller =
+            api_caller(&generate(KeyKind::Secret, &[4; 32]).value, &secret_rows).expect("a caller");
+        assert_eq!(caller.scope, KeyScope::default());
+
+        let agent = |id: &str, tenant: &str| Agent {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            enabled: true,
+            tenant_active: true,
+            ..Agent::default()
+        };
+        let caller = ApiCaller {
+            tenant_id: "t1".into(),
+            key_id: "k".into(),
+            scope: KeyScope {
+                agents: Some(vec!["a1".into()]),
+                ..KeyScope::default()
+            },
+        };
+        assert!(callable_agent(&caller, "a1", Some(agent("a1", "t1"))).is_ok());
+        for refused in [Some(agent("a2", "t1")), Some(agent("a1", "t2")), None] {
+            assert!(matches!(
+                callable_agent(&caller, "agent:x", refused),
+                Err(ApiError::ModelNotFound(m)) if m == "agent:x"
+            ));
+        }
+        let off = Agent {
+            enabled: false,
+            ..agent("a1", "t1")
+        };
+        assert_eq!(
+            code(callable_agent(&caller, "a1", Some(off))),
+            "unavailable"
+        );
+    }
+
     #[test]
     fn management_keys_by_kind() {
         assert_eq!(code(bearer_token(None)), "unauthorized");
@@ -337,6 +566,7 @@ mod tests {
                     masked: new.masked.clone(),
                     created_at: 0,
                     revoked_at: None,
+                    scope: Default::default(),
                 },
                 status,
             )

@@ -17,8 +17,8 @@ use crate::outbound::Policy;
 use crate::store::scoped::ScopedStore;
 use crate::store::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoredMessage, Tenant, TenantSecret,
-    TenantStatus,
+    FeedbackItem, FeedbackQuery, KeyScope, Rating, Spend, Store, StoredMessage, Tenant,
+    TenantSecret, TenantStatus,
 };
 
 /// Where fresh ids and secrets come from: the platform's CSPRNG in the worker.
@@ -394,7 +394,22 @@ impl<S: Store> Management<'_, S> {
         if let Some(agent_id) = agent_id {
             self.agent(tenant_id, agent_id).await?;
         }
-        let (key, value) = self.new_key(tenant_id, kind, agent_id, &body.name);
+        let scope = body.scope()?;
+        // The agents an API key lists must be the tenant's now (one read each, at most
+        // MAX_KEY_AGENTS); an agent deleted later simply stops answering to it.
+        for agent_id in scope.agents.iter().flatten() {
+            match self.agent(tenant_id, agent_id).await {
+                Err(ApiError::NotFound(_)) => {
+                    return Err(ApiError::invalid(
+                        "agentIds",
+                        format!("This tenant has no agent {agent_id}."),
+                    ))
+                }
+                other => other?,
+            };
+        }
+        let (mut key, value) = self.new_key(tenant_id, kind, agent_id, &body.name);
+        key.scope = scope;
         self.store.tenant_scope(tenant_id).create_key(&key).await?;
         Ok((key, value))
     }
@@ -596,6 +611,7 @@ impl<S: Store> Management<'_, S> {
             masked: generated.masked,
             created_at: self.now,
             revoked_at: None,
+            scope: Default::default(),
         };
         (key, generated.value)
     }
@@ -855,24 +871,126 @@ pub fn merge_patch(target: &mut Value, patch: Value) {
     }
 }
 
+/// Most agents one API key may list (more: leave the list out, for every agent).
+pub const MAX_KEY_AGENTS: usize = 50;
+/// The largest per-key rate limit, in requests a minute.
+pub const MAX_KEY_PER_MINUTE: u32 = 6000;
+
 /// `POST /api/admin/keys`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewKey {
-    /// `secret` or `publishable`.
+    /// `secret`, `publishable` or `api`.
     pub kind: String,
     /// The agent of a publishable key.
     pub agent_id: Option<String>,
     /// A label.
     #[serde(default)]
     pub name: String,
+    /// The agents an API key may call; absent or null: every agent of the tenant.
+    pub agent_ids: Option<Vec<String>>,
+    /// Whether web pages may call `/v1` with this API key (CORS).
+    #[serde(default)]
+    pub browser: bool,
+    /// The API key's own rate limit, requests a minute.
+    pub per_minute: Option<u32>,
 }
 
 impl NewKey {
+    /// What an API key may reach; refuses scope settings on the other kinds.
+    pub fn scope(&self) -> Result<KeyScope, ApiError> {
+        let kind = KeyKind::parse(&self.kind);
+        let is_api = kind == Some(KeyKind::Api);
+        if kind == Some(KeyKind::Mcp) {
+            if self.agent_ids.is_some() {
+                return Err(ApiError::invalid(
+                    "agentIds",
+                    "An MCP key reaches one agent (agentId) or the whole tenant (no agentId).",
+                ));
+            }
+            if self.browser {
+                return Err(ApiError::invalid(
+                    "browser",
+                    "browser applies to API keys (kind \"api\") only.",
+                ));
+            }
+            if self
+                .per_minute
+                .is_some_and(|n| n == 0 || n > MAX_KEY_PER_MINUTE)
+            {
+                return Err(ApiError::invalid(
+                    "perMinute",
+                    format!("perMinute must be 1 to {MAX_KEY_PER_MINUTE}."),
+                ));
+            }
+            return Ok(KeyScope {
+                agents: self.agent_id.clone().map(|id| vec![id]),
+                browser: false,
+                per_minute: self.per_minute,
+            });
+        }
+        let only_api = |field: &str| {
+            ApiError::invalid(
+                field,
+                format!("{field} applies to API keys (kind \"api\") only."),
+            )
+        };
+        if !is_api {
+            if self.agent_ids.is_some() {
+                return Err(only_api("agentIds"));
+            }
+            if self.browser {
+                return Err(only_api("browser"));
+            }
+            if self.per_minute.is_some() {
+                return Err(only_api("perMinute"));
+            }
+            return Ok(KeyScope::default());
+        }
+        if let Some(agents) = &self.agent_ids {
+            if agents.is_empty() || agents.len() > MAX_KEY_AGENTS {
+                return Err(ApiError::invalid(
+                    "agentIds",
+                    format!(
+                        "List 1 to {MAX_KEY_AGENTS} agents, or leave agentIds out for every agent."
+                    ),
+                ));
+            }
+            if let Some(bad) = agents.iter().find(|a| !is_valid_client_id(a)) {
+                return Err(ApiError::invalid(
+                    "agentIds",
+                    format!("{bad:?} is not an agent id."),
+                ));
+            }
+        }
+        if self
+            .per_minute
+            .is_some_and(|n| n == 0 || n > MAX_KEY_PER_MINUTE)
+        {
+            return Err(ApiError::invalid(
+                "perMinute",
+                format!("perMinute must be 1 to {MAX_KEY_PER_MINUTE}."),
+            ));
+        }
+        let mut agents = self.agent_ids.clone();
+        if let Some(list) = &mut agents {
+            list.sort();
+            list.dedup();
+        }
+        Ok(KeyScope {
+            agents,
+            browser: self.browser,
+            per_minute: self.per_minute,
+        })
+    }
+
     /// The kind asked for, with the agent a publishable key needs.
     pub fn checked(&self) -> Result<(KeyKind, Option<&str>), ApiError> {
         let kind = KeyKind::parse(&self.kind).ok_or_else(|| {
-            ApiError::invalid("kind", "The kind must be \"secret\" or \"publishable\".")
+            ApiError::invalid(
+                "kind",
+                "The kind must be \"secret\", \"publishable\", \"api\" or \"mcp\".",
+            )
         })?;
         if self.name.chars().count() > 100 {
             return Err(ApiError::invalid(
@@ -888,6 +1006,10 @@ impl NewKey {
             (KeyKind::Secret, Some(_)) => Err(ApiError::invalid(
                 "agentId",
                 "Secret keys belong to the whole tenant: leave agentId out.",
+            )),
+            (KeyKind::Api, Some(_)) => Err(ApiError::invalid(
+                "agentId",
+                "API keys name their agents in agentIds (or leave it out for every agent).",
             )),
             (kind, agent) => Ok((kind, agent)),
         }

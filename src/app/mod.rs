@@ -5,6 +5,7 @@
 pub mod access;
 pub mod calls;
 pub mod integrations;
+pub mod knowledge;
 pub mod management;
 pub mod observe;
 pub mod turn;

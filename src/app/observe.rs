@@ -101,14 +101,14 @@ pub fn begin(
 
 /// Runs a turn through the engine with its events recorded on the way to the surface's sink:
 /// the one way every surface runs a turn (widget, voice, `/v1`, …), so each is traced alike and
-/// the loop is compiled once (for `TracedSink<Box<dyn EventSink>>`).
-pub async fn run<M: Model, T: ToolRunner>(
+/// the sink comes back for the surface to end its stream.
+pub async fn run<M: Model, T: ToolRunner, S: EventSink + 'static>(
     model: &M,
     tools: &T,
     turn: Turn,
-    sink: Box<dyn EventSink>,
+    sink: S,
     recorder: TurnRecorder,
-) -> (TurnOutcome, Box<dyn EventSink>, TurnRecorder) {
+) -> (TurnOutcome, S, TurnRecorder) {
     let (outcome, traced) = run_turn(model, tools, turn, TracedSink::new(sink, recorder)).await;
     let (sink, recorder) = traced.into_parts();
     (outcome, sink, recorder)

@@ -4,6 +4,8 @@
 //! retried. The glue reads the store once (`TurnContext`), calls `plan`, runs the engine and
 //! persists what the plan says.
 
+use std::future::Future;
+
 use serde_json::json;
 
 use crate::agent::context::Role;
@@ -14,12 +16,12 @@ use crate::store::{
     StoredMessage, TurnContext, TurnStart,
 };
 
+mod stateless;
+
+pub use stateless::{check_messages, plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL};
+
 /// Attempts of each write after the answer (the turn has already been streamed).
 pub const PERSIST_ATTEMPTS: u32 = 4;
-
-/// What the visitor reads when a spend cap is reached and no cheaper model is configured.
-pub const OVER_BUDGET: &str =
-    "This assistant has reached its monthly usage limit. Please try again later.";
 
 /// What a surface asks of a turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +63,7 @@ pub fn plan(
     context: TurnContext,
     request: TurnRequest,
 ) -> Result<TurnPlan, ApiError> {
-    let models = models_within_budget(agent, context.spend)
-        .ok_or_else(|| ApiError::Unavailable(OVER_BUDGET.into()))?;
+    let models = models_within_budget(agent, context.spend).ok_or(ApiError::SpendCapReached)?;
     let (conversation, mut history, count, resent, create) = match context.conversation {
         // Another agent's, tenant's or visitor's conversation looks like no conversation at all.
         ConversationState::Foreign => return Err(ApiError::NotFound("Conversation")),
@@ -184,7 +185,33 @@ pub fn retry_pause_ms(attempt: u32) -> u64 {
     250 * 4u64.pow(attempt.saturating_sub(1).min(8))
 }
 
-/// The assistant message a turn's outcome is stored as (created `now`).
+/// Runs a store write after the answer until it succeeds, at most `PERSIST_ATTEMPTS` times,
+/// with `retry_pause_ms` between attempts (`pause` sleeps; `failed` hears of each failure);
+/// true on success.
+pub async fn persist<W, WF, P, PF>(
+    write: W,
+    pause: P,
+    mut failed: impl FnMut(u32, &StoreError),
+) -> bool
+where
+    W: Fn() -> WF,
+    WF: Future<Output = Result<(), StoreError>>,
+    P: Fn(u64) -> PF,
+    PF: Future<Output = ()>,
+{
+    for attempt in 1..=PERSIST_ATTEMPTS {
+        match write().await {
+            Ok(()) => return true,
+            Err(e) => failed(attempt, &e),
+        }
+        if attempt < PERSIST_ATTEMPTS {
+            pause(retry_pause_ms(attempt)).await;
+        }
+    }
+    false
+}
+
+/// The stored assistant message of a turn that ended as `outcome`, at `now`.
 pub fn answer_message(
     id: String,
     conversation: &Conversation,
@@ -220,32 +247,6 @@ pub fn answer_message(
         created_at: now,
         timing: None,
     }
-}
-
-/// Runs a store write after the answer until it succeeds, at most `PERSIST_ATTEMPTS` times,
-/// `pause`ing `retry_pause_ms` between attempts and reporting each failure to `failed`;
-/// true on success.
-pub async fn persist<W, WF, P, PF>(
-    write: W,
-    pause: P,
-    mut failed: impl FnMut(u32, &StoreError),
-) -> bool
-where
-    W: Fn() -> WF,
-    WF: std::future::Future<Output = Result<(), StoreError>>,
-    P: Fn(u64) -> PF,
-    PF: std::future::Future<Output = ()>,
-{
-    for attempt in 1..=PERSIST_ATTEMPTS {
-        match write().await {
-            Ok(()) => return true,
-            Err(e) => failed(attempt, &e),
-        }
-        if attempt < PERSIST_ATTEMPTS {
-            pause(retry_pause_ms(attempt)).await;
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -508,7 +509,7 @@ mod tests {
         stopped.tenant_spend_cap = Some(1.0);
         assert!(matches!(
             plan(&stopped, context, request(None)),
-            Err(ApiError::Unavailable(m)) if m == OVER_BUDGET
+            Err(ApiError::SpendCapReached)
         ));
     }
 
@@ -527,39 +528,45 @@ mod tests {
     }
 
     #[test]
-    fn persisting_retries_until_a_write_succeeds_or_the_attempts_run_out() {
-        use std::cell::Cell;
+    fn writes_are_retried_a_bounded_number_of_times() {
+        use std::cell::{Cell, RefCell};
         let calls = Cell::new(0);
-        let pauses = std::cell::RefCell::new(Vec::new());
-        let ok_on_second = futures::executor::block_on(persist(
+        let pauses = RefCell::new(Vec::new());
+        let failures = RefCell::new(Vec::new());
+        let succeeds_third = futures::executor::block_on(persist(
             || {
                 calls.set(calls.get() + 1);
-                std::future::ready(if calls.get() == 2 {
-                    Ok(())
+                std::future::ready(if calls.get() < 3 {
+                    Err(StoreError::Unavailable("busy".into()))
                 } else {
-                    Err(StoreError::Unavailable("down".into()))
+                    Ok(())
                 })
             },
             |ms| {
                 pauses.borrow_mut().push(ms);
                 std::future::ready(())
             },
+            |attempt, _| failures.borrow_mut().push(attempt),
+        ));
+        assert!(succeeds_third);
+        assert_eq!(pauses.borrow().as_slice(), [250, 1_000]);
+        assert_eq!(failures.borrow().as_slice(), [1, 2]);
+        calls.set(0);
+        let never = futures::executor::block_on(persist(
+            || {
+                calls.set(calls.get() + 1);
+                std::future::ready(Err(StoreError::Unavailable("down".into())))
+            },
+            |_| std::future::ready(()),
             |_, _| {},
         ));
-        assert!(ok_on_second);
-        assert_eq!((calls.get(), pauses.borrow().clone()), (2, vec![250]));
-        let mut failures = 0;
-        let never = futures::executor::block_on(persist(
-            || std::future::ready(Err(StoreError::Unavailable("down".into()))),
-            |_| std::future::ready(()),
-            |_, _| failures += 1,
-        ));
         assert!(!never);
-        assert_eq!(failures, PERSIST_ATTEMPTS);
+        assert_eq!(calls.get(), PERSIST_ATTEMPTS);
     }
 
     #[test]
-    fn outcomes_become_stored_answers() {
+    fn answers_are_stored_with_how_the_turn_ended() {
+        use crate::llm::{FinishReason, Usage};
         let conversation = Conversation {
             id: "c1".into(),
             tenant_id: "t1".into(),
@@ -575,29 +582,35 @@ mod tests {
             parts: vec![json!({"type": "text", "text": "Hi"})],
             model: Some("m".into()),
             end,
-            usage: Default::default(),
+            usage: Usage::default(),
         };
-        let failed = answer_message(
+        let done = answer_message(
             "m1".into(),
             &conversation,
-            outcome(TurnEnd::Failed("Down".into())),
+            outcome(TurnEnd::Finished(FinishReason::ToolCalls)),
             9,
         );
         assert_eq!(
-            (
-                failed.status,
-                failed.finish_reason.as_deref(),
-                failed.error.as_deref()
-            ),
-            (MessageStatus::Error, Some("error"), Some("Down"))
+            (done.status, done.finish_reason.as_deref(), done.created_at),
+            (MessageStatus::Complete, Some("tool-calls"), 9)
         );
         assert_eq!(
-            (failed.tenant_id.as_str(), failed.created_at, failed.role),
-            ("t1", 9, Role::Assistant)
+            (done.tenant_id.as_str(), done.role),
+            ("t1", Role::Assistant)
         );
-        let aborted = answer_message("m2".into(), &conversation, outcome(TurnEnd::Aborted), 9);
+        let failed = answer_message(
+            "m2".into(),
+            &conversation,
+            outcome(TurnEnd::Failed("down".into())),
+            9,
+        );
         assert_eq!(
-            (aborted.status, aborted.finish_reason),
+            (failed.status, failed.error.as_deref()),
+            (MessageStatus::Error, Some("down"))
+        );
+        let left = answer_message("m3".into(), &conversation, outcome(TurnEnd::Aborted), 9);
+        assert_eq!(
+            (left.status, left.finish_reason),
             (MessageStatus::Aborted, None)
         );
     }

@@ -7,7 +7,12 @@ use crate::ids;
 pub const SECRET_PREFIX: &str = "sk_live_";
 /// Prefix of agent publishable keys.
 pub const PUBLISHABLE_PREFIX: &str = "pk_live_";
-/// Characters of a secret key kept in clear to find its row (prefix plus 8 random characters).
+/// Prefix of API keys (the OpenAI-compatible `/v1`), as long as `SECRET_PREFIX`.
+pub const API_PREFIX: &str = "ak_live_";
+/// Prefix of MCP keys (the MCP server at `/mcp`), as long as `SECRET_PREFIX`.
+pub const MCP_PREFIX: &str = "mk_live_";
+/// Characters of a secret or API key kept in clear to find its row (prefix plus 8 random
+/// characters).
 pub const LOOKUP_LEN: usize = SECRET_PREFIX.len() + 8;
 
 /// What a key is for.
@@ -17,6 +22,12 @@ pub enum KeyKind {
     Secret,
     /// `pk_live_…`: identifies one agent to the widget endpoints; safe in a web page.
     Publishable,
+    /// `ak_live_…`: calls the tenant's agents (all, or the ones its scope lists) over the
+    /// OpenAI-compatible `/v1`. Secret; stored only as a hash.
+    Api,
+    /// `mk_live_…`: calls one agent, or every agent of the tenant, over MCP (`/mcp`). Secret;
+    /// stored only as a hash.
+    Mcp,
 }
 
 impl KeyKind {
@@ -25,6 +36,8 @@ impl KeyKind {
         match self {
             KeyKind::Secret => "secret",
             KeyKind::Publishable => "publishable",
+            KeyKind::Api => "api",
+            KeyKind::Mcp => "mcp",
         }
     }
 
@@ -33,6 +46,8 @@ impl KeyKind {
         match text {
             "secret" => Some(KeyKind::Secret),
             "publishable" => Some(KeyKind::Publishable),
+            "api" => Some(KeyKind::Api),
+            "mcp" => Some(KeyKind::Mcp),
             _ => None,
         }
     }
@@ -43,6 +58,10 @@ impl KeyKind {
             Some(KeyKind::Secret)
         } else if key.starts_with(PUBLISHABLE_PREFIX) {
             Some(KeyKind::Publishable)
+        } else if key.starts_with(API_PREFIX) {
+            Some(KeyKind::Api)
+        } else if key.starts_with(MCP_PREFIX) {
+            Some(KeyKind::Mcp)
         } else {
             None
         }
@@ -54,7 +73,8 @@ impl KeyKind {
 pub struct NewKey {
     /// The key as the tenant uses it.
     pub value: String,
-    /// What finds the row: the first `LOOKUP_LEN` characters (secret) or the whole key (publishable).
+    /// What finds the row: the first `LOOKUP_LEN` characters (secret, API) or the whole key
+    /// (publishable).
     pub lookup: String,
     /// SHA-256 hex of the full value.
     pub hash: String,
@@ -67,11 +87,13 @@ pub fn generate(kind: KeyKind, random: &[u8; 32]) -> NewKey {
     let prefix = match kind {
         KeyKind::Secret => SECRET_PREFIX,
         KeyKind::Publishable => PUBLISHABLE_PREFIX,
+        KeyKind::Api => API_PREFIX,
+        KeyKind::Mcp => MCP_PREFIX,
     };
     let body = ids::from_random("", random);
     let value = format!("{prefix}{}", body.trim_start_matches('_'));
     let lookup = match kind {
-        KeyKind::Secret => value[..LOOKUP_LEN].to_owned(),
+        KeyKind::Secret | KeyKind::Api | KeyKind::Mcp => value[..LOOKUP_LEN].to_owned(),
         KeyKind::Publishable => value.clone(),
     };
     NewKey {
@@ -91,6 +113,26 @@ pub fn hash(key: &str) -> String {
 pub fn secret_lookup(key: &str) -> Option<&str> {
     (key.starts_with(SECRET_PREFIX) && key.len() > LOOKUP_LEN && key.is_ascii())
         .then(|| &key[..LOOKUP_LEN])
+}
+
+/// The row lookup value of a presented API key (`ak_live_…`), if it is shaped like one.
+pub fn api_lookup(key: &str) -> Option<&str> {
+    (key.starts_with(API_PREFIX) && key.len() > LOOKUP_LEN && key.is_ascii())
+        .then(|| &key[..LOOKUP_LEN])
+}
+
+/// The row lookup value of a presented MCP key (`mk_live_…`), if it is shaped like one.
+pub fn mcp_lookup(key: &str) -> Option<&str> {
+    (key.starts_with(MCP_PREFIX) && key.len() > LOOKUP_LEN && key.is_ascii())
+        .then(|| &key[..LOOKUP_LEN])
+}
+
+/// Whether `hash` is what a key row must hold: a SHA-256 digest as 64 lowercase hex digits.
+pub fn is_digest(hash: &str) -> bool {
+    hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Whether a presented key hashes to a stored hash; constant time.
@@ -140,6 +182,21 @@ mod tests {
         assert_eq!(key.lookup, key.value);
         assert_eq!(secret_lookup(&key.value), None);
         assert_eq!(KeyKind::of("nope"), None);
+    }
+
+    #[test]
+    fn api_keys_are_found_by_prefix_and_stored_as_digests() {
+        let key = generate(KeyKind::Api, &[3; 32]);
+        assert!(key.value.starts_with("ak_live_"));
+        assert_eq!(KeyKind::of(&key.value), Some(KeyKind::Api));
+        assert_eq!(api_lookup(&key.value), Some(key.lookup.as_str()));
+        assert_eq!(secret_lookup(&key.value), None);
+        assert_eq!(api_lookup("ak_live_short"), None);
+        assert!(is_digest(&key.hash));
+        assert!(!is_digest(&key.value));
+        assert!(!is_digest(&key.hash.to_uppercase()));
+        assert_eq!(KeyKind::parse("api"), Some(KeyKind::Api));
+        assert_eq!(KeyKind::Api.as_str(), "api");
     }
 
     #[test]

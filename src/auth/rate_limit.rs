@@ -1,4 +1,4 @@
-//! Request rate limits per visitor, IP and tenant.
+//! Request rate limits per visitor, IP, tenant and API key.
 //!
 //! Production counts with the Workers Rate Limiting binding. A binding has one fixed limit, so
 //! `wrangler.toml` declares one binding per tier (`RATE_LIMIT_<n>`, n requests a minute) and an
@@ -23,6 +23,8 @@ pub enum Scope {
     Ip,
     /// All traffic of a tenant.
     Tenant,
+    /// One API key (`/v1`).
+    Key,
 }
 
 impl Scope {
@@ -32,6 +34,7 @@ impl Scope {
             Scope::Visitor => "visitor",
             Scope::Ip => "ip",
             Scope::Tenant => "tenant",
+            Scope::Key => "key",
         }
     }
 }

@@ -6,14 +6,14 @@ use worker::{console_log, Context, Env, Request, Response};
 
 use super::log;
 use super::rate;
-use super::response::{error_response, json_response};
+use super::response::{error_response, json_response, openai_error_response};
 use super::routes::{resolve, template, NoMatch, Route};
 use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
 use crate::observe::log::RequestLog;
 use crate::platform;
 use crate::store::any::AnyStore;
-use crate::surfaces::{management, voice, widget};
+use crate::surfaces::{knowledge, management, mcp, openai, voice, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -24,6 +24,13 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
     let origin = req.headers().get("origin").ok().flatten();
     let route = resolve(&method, &path);
     let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
+    // The OpenAI-compatible surface answers in OpenAI's shape, errors too.
+    if path == "/v1" || path.starts_with("/v1/") {
+        let response =
+            openai_api(req, &env, &ctx, route, origin, path.clone(), method.clone()).await?;
+        log_request(&method, &path, &response, started);
+        return Ok(response);
+    }
     let result = match route {
         Ok(Route::Health) => health(&env),
         Ok(Route::OpenApi) => open_api(&env).await,
@@ -32,6 +39,12 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
         Ok(Route::Operator(route)) => Box::pin(management::operator(req, &env, route)).await,
         Ok(Route::Tenant(route)) => Box::pin(management::tenant(req, &env, route)).await,
+        Ok(Route::Knowledge(route)) => {
+            Box::pin(knowledge::handler::handle(req, &env, &ctx, route)).await
+        }
+        Ok(Route::Mcp(route)) => Box::pin(mcp::handle(req, &env, &ctx, route)).await,
+        // Only reached outside /v1, which the branch above answers.
+        Ok(Route::OpenAi(_) | Route::OpenAiPreflight) => Err(ApiError::NoRoute(path.clone())),
         Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
         Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path.clone())),
         Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method.clone())),
@@ -40,18 +53,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(response) => response,
         Err(error) => error_response(&error)?,
     };
-    let [tenant, agent, trace] = log::take(&response);
-    let line = RequestLog {
-        method: &method,
-        route: template(&method, &path).unwrap_or("(no route)"),
-        status: response.status_code(),
-        ms: platform::now_ms() - started,
-        tenant: tenant.as_deref(),
-        agent: agent.as_deref(),
-        trace_id: trace.as_deref(),
-    }
-    .line();
-    console_log!("{line}");
+    log_request(&method, &path, &response, started);
     if cross_origin {
         // Any page may read the answer's headers and errors: the server has already refused
         // whatever its origin, key and token do not allow, so a refusal is all it can read.
@@ -64,6 +66,88 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
             "access-control-expose-headers",
             &format!("x-conversation-id, {TOKEN_HEADER}, retry-after"),
         )?;
+    }
+    Ok(response)
+}
+
+/// Writes the request's log line (`http::log`), taking the log headers off the response.
+fn log_request(method: &str, path: &str, response: &Response, started: i64) {
+    let [tenant, agent, trace] = log::take(response);
+    let line = RequestLog {
+        method,
+        route: template(method, path).unwrap_or("(no route)"),
+        status: response.status_code(),
+        ms: platform::now_ms() - started,
+        tenant: tenant.as_deref(),
+        agent: agent.as_deref(),
+        trace_id: trace.as_deref(),
+    }
+    .line();
+    console_log!("{line}");
+}
+
+/// An OpenAI-compatible request: errors in OpenAI's shape, and CORS only for a key its tenant
+/// marked for browser use (a preflight carries no key, so it is answered for any origin: the
+/// browser still withholds the answer itself unless the key allows it).
+async fn openai_api(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    route: Result<Route, NoMatch>,
+    origin: Option<String>,
+    path: String,
+    method: String,
+) -> worker::Result<Response> {
+    let (result, cors) = match route {
+        Ok(Route::OpenAi(route)) => {
+            let reply = Box::pin(openai::handle(req, env, ctx, route)).await;
+            (reply.result, reply.cors)
+        }
+        Ok(Route::OpenAiPreflight) => {
+            let requested = req
+                .headers()
+                .get("access-control-request-headers")
+                .ok()
+                .flatten();
+            (openai_preflight(requested.as_deref()), true)
+        }
+        Err(NoMatch::WrongMethod) => (Err(ApiError::MethodNotAllowed(method)), false),
+        _ => (Err(ApiError::NoRoute(path)), false),
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => openai_error_response(&error)?,
+    };
+    if let (true, Some(origin)) = (cors, origin) {
+        let headers = response.headers();
+        headers.set("access-control-allow-origin", &origin)?;
+        headers.set("vary", "Origin")?;
+        headers.set(
+            "access-control-expose-headers",
+            "x-conversation-id, retry-after, x-should-retry",
+        )?;
+    }
+    Ok(response)
+}
+
+/// The answer to a CORS preflight on an OpenAI-compatible endpoint: the headers the official
+/// SDKs send (`authorization`, `x-stainless-*`, …) as the browser lists them.
+fn openai_preflight(requested: Option<&str>) -> Result<Response, ApiError> {
+    let response = Response::empty()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .with_status(204);
+    let headers = response.headers();
+    let allowed = requested
+        .filter(|h| h.len() <= 2048 && h.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        .unwrap_or("authorization, content-type");
+    for (name, value) in [
+        ("access-control-allow-methods", "GET, POST, OPTIONS"),
+        ("access-control-allow-headers", allowed),
+        ("access-control-max-age", "86400"),
+    ] {
+        headers
+            .set(name, value)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
     }
     Ok(response)
 }

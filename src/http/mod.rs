@@ -11,6 +11,8 @@ pub mod fetch;
 #[cfg(target_arch = "wasm32")]
 pub mod log;
 #[cfg(target_arch = "wasm32")]
+pub mod output;
+#[cfg(target_arch = "wasm32")]
 pub mod rate;
 #[cfg(target_arch = "wasm32")]
 pub mod request;

@@ -15,6 +15,14 @@ pub enum Route {
     Operator(OperatorRoute),
     /// A tenant management endpoint (tenant secret key).
     Tenant(TenantRoute),
+    /// A knowledge management endpoint (tenant secret key).
+    Knowledge(KnowledgeRoute),
+    /// An OpenAI-compatible endpoint (an API key, or the tenant's secret key).
+    OpenAi(OpenAiRoute),
+    /// `OPTIONS` on an OpenAI-compatible endpoint: the CORS preflight.
+    OpenAiPreflight,
+    /// The MCP server (an MCP key, or the tenant's secret key).
+    Mcp(McpRoute),
     /// A Twilio voice endpoint (signed by Twilio with the tenant's Auth Token).
     Voice(VoiceRoute),
 }
@@ -28,6 +36,55 @@ pub enum VoiceRoute {
     Relay(String),
     /// `POST /voice/twilio/{agent}/ended`: the `<Connect action>` callback.
     Ended(String),
+}
+
+/// Endpoints of a tenant's knowledge bases (tenant secret key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnowledgeRoute {
+    /// `GET /api/admin/knowledge-bases`
+    ListBases,
+    /// `POST /api/admin/knowledge-bases`
+    CreateBase,
+    /// `GET /api/admin/knowledge-bases/{id}`
+    GetBase(String),
+    /// `PATCH /api/admin/knowledge-bases/{id}`
+    UpdateBase(String),
+    /// `DELETE /api/admin/knowledge-bases/{id}`
+    DeleteBase(String),
+    /// `GET /api/admin/knowledge-bases/{id}/sources`
+    ListSources(String),
+    /// `POST /api/admin/knowledge-bases/{id}/sources` (JSON or a multipart file upload)
+    AddSource(String),
+    /// `GET /api/admin/knowledge-bases/{id}/sources/{sourceId}`
+    GetSource(String, String),
+    /// `DELETE /api/admin/knowledge-bases/{id}/sources/{sourceId}`
+    DeleteSource(String, String),
+    /// `POST /api/admin/knowledge-bases/{id}/sources/{sourceId}/sync`
+    SyncSource(String, String),
+    /// `POST /api/admin/knowledge-bases/{id}/search`
+    Search(String),
+}
+
+/// The MCP server's endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpRoute {
+    /// `POST /mcp`: the agents the key reaches.
+    Tenant,
+    /// `POST /mcp/{agentId}`: one agent.
+    Agent(String),
+    /// `GET /.well-known/oauth-protected-resource/mcp[/{agentId}]`: RFC 9728 metadata.
+    Metadata(Option<String>),
+}
+
+/// The OpenAI-compatible endpoints: every agent is a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenAiRoute {
+    /// `POST /v1/chat/completions`
+    ChatCompletions,
+    /// `GET /v1/models`
+    Models,
+    /// `GET /v1/models/{model}`
+    Model(String),
 }
 
 /// Endpoints a web page calls with an agent's publishable key.
@@ -177,6 +234,24 @@ enum Kind {
     DeleteConversation,
     ListFeedback,
     Usage,
+    ListBases,
+    CreateBase,
+    GetBase,
+    UpdateBase,
+    DeleteBase,
+    ListSources,
+    AddSource,
+    GetSource,
+    DeleteSource,
+    SyncSource,
+    SearchBase,
+    ChatCompletions,
+    Models,
+    Model,
+    McpTenant,
+    McpAgent,
+    McpMetadata,
+    McpAgentMetadata,
     GetIntegration,
     PutIntegration,
     DeleteIntegration,
@@ -187,6 +262,11 @@ enum Kind {
 }
 
 impl Kind {
+    /// OpenAI-compatible endpoints: they answer CORS preflights (the key decides the rest).
+    fn is_openai(self) -> bool {
+        matches!(self, Kind::ChatCompletions | Kind::Models | Kind::Model)
+    }
+
     /// Widget endpoints are called from web pages: they answer CORS preflights.
     fn is_widget(self) -> bool {
         matches!(
@@ -262,6 +342,64 @@ const TABLE: &[(&str, &str, Kind)] = &[
     ),
     ("GET", "/api/admin/feedback", Kind::ListFeedback),
     ("GET", "/api/admin/usage", Kind::Usage),
+    ("GET", "/api/admin/knowledge-bases", Kind::ListBases),
+    ("POST", "/api/admin/knowledge-bases", Kind::CreateBase),
+    ("GET", "/api/admin/knowledge-bases/{baseId}", Kind::GetBase),
+    (
+        "PATCH",
+        "/api/admin/knowledge-bases/{baseId}",
+        Kind::UpdateBase,
+    ),
+    (
+        "DELETE",
+        "/api/admin/knowledge-bases/{baseId}",
+        Kind::DeleteBase,
+    ),
+    (
+        "GET",
+        "/api/admin/knowledge-bases/{baseId}/sources",
+        Kind::ListSources,
+    ),
+    (
+        "POST",
+        "/api/admin/knowledge-bases/{baseId}/sources",
+        Kind::AddSource,
+    ),
+    (
+        "GET",
+        "/api/admin/knowledge-bases/{baseId}/sources/{sourceId}",
+        Kind::GetSource,
+    ),
+    (
+        "DELETE",
+        "/api/admin/knowledge-bases/{baseId}/sources/{sourceId}",
+        Kind::DeleteSource,
+    ),
+    (
+        "POST",
+        "/api/admin/knowledge-bases/{baseId}/sources/{sourceId}/sync",
+        Kind::SyncSource,
+    ),
+    (
+        "POST",
+        "/api/admin/knowledge-bases/{baseId}/search",
+        Kind::SearchBase,
+    ),
+    ("POST", "/v1/chat/completions", Kind::ChatCompletions),
+    ("GET", "/v1/models", Kind::Models),
+    ("GET", "/v1/models/{model}", Kind::Model),
+    ("POST", "/mcp", Kind::McpTenant),
+    ("POST", "/mcp/{agentId}", Kind::McpAgent),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        Kind::McpMetadata,
+    ),
+    (
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp/{agentId}",
+        Kind::McpAgentMetadata,
+    ),
     (
         "GET",
         "/api/admin/integrations/{name}",
@@ -349,6 +487,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
     }
     match elsewhere {
         Some(kind) if method == "OPTIONS" && kind.is_widget() => Ok(Route::Preflight),
+        Some(kind) if method == "OPTIONS" && kind.is_openai() => Ok(Route::OpenAiPreflight),
         Some(_) => Err(NoMatch::WrongMethod),
         None => Err(NoMatch::NotFound),
     }
@@ -356,6 +495,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, NoMatch> {
 
 /// The route of an endpoint, with its path parameters in template order.
 fn route(kind: Kind, params: Vec<String>) -> Route {
+    use KnowledgeRoute as K;
     use OperatorRoute as O;
     use TenantRoute as T;
     let mut params = params.into_iter();
@@ -401,6 +541,33 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::DeleteConversation => Route::Tenant(T::DeleteConversation(next())),
         Kind::ListFeedback => Route::Tenant(T::ListFeedback),
         Kind::Usage => Route::Tenant(T::Usage),
+        Kind::ListBases => Route::Knowledge(K::ListBases),
+        Kind::CreateBase => Route::Knowledge(K::CreateBase),
+        Kind::GetBase => Route::Knowledge(K::GetBase(next())),
+        Kind::UpdateBase => Route::Knowledge(K::UpdateBase(next())),
+        Kind::DeleteBase => Route::Knowledge(K::DeleteBase(next())),
+        Kind::ListSources => Route::Knowledge(K::ListSources(next())),
+        Kind::AddSource => Route::Knowledge(K::AddSource(next())),
+        Kind::GetSource => {
+            let base = next();
+            Route::Knowledge(K::GetSource(base, next()))
+        }
+        Kind::DeleteSource => {
+            let base = next();
+            Route::Knowledge(K::DeleteSource(base, next()))
+        }
+        Kind::SyncSource => {
+            let base = next();
+            Route::Knowledge(K::SyncSource(base, next()))
+        }
+        Kind::SearchBase => Route::Knowledge(K::Search(next())),
+        Kind::ChatCompletions => Route::OpenAi(OpenAiRoute::ChatCompletions),
+        Kind::Models => Route::OpenAi(OpenAiRoute::Models),
+        Kind::Model => Route::OpenAi(OpenAiRoute::Model(next())),
+        Kind::McpTenant => Route::Mcp(McpRoute::Tenant),
+        Kind::McpAgent => Route::Mcp(McpRoute::Agent(next())),
+        Kind::McpMetadata => Route::Mcp(McpRoute::Metadata(None)),
+        Kind::McpAgentMetadata => Route::Mcp(McpRoute::Metadata(Some(next()))),
         Kind::GetIntegration => Route::Tenant(T::GetIntegration(next())),
         Kind::PutIntegration => Route::Tenant(T::PutIntegration(next())),
         Kind::DeleteIntegration => Route::Tenant(T::DeleteIntegration(next())),
@@ -489,6 +656,13 @@ mod tests {
             Err(NoMatch::WrongMethod)
         );
         assert_eq!(resolve("GET", "/api/admin/nothing"), Err(NoMatch::NotFound));
+        assert_eq!(
+            resolve("POST", "/api/admin/knowledge-bases/kb_1/sources/src_2/sync"),
+            Ok(Route::Knowledge(KnowledgeRoute::SyncSource(
+                "kb_1".into(),
+                "src_2".into()
+            )))
+        );
     }
 
     #[test]
@@ -568,6 +742,31 @@ mod tests {
             resolve("POST", "/api/admin/agents/a/tools/t/test/"),
             Ok(Route::Tenant(TenantRoute::TestTool("a".into(), "t".into())))
         );
+    }
+
+    #[test]
+    fn resolves_the_openai_compatible_api() {
+        assert_eq!(
+            resolve("POST", "/v1/chat/completions"),
+            Ok(Route::OpenAi(OpenAiRoute::ChatCompletions))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models"),
+            Ok(Route::OpenAi(OpenAiRoute::Models))
+        );
+        assert_eq!(
+            resolve("GET", "/v1/models/agent:support"),
+            Ok(Route::OpenAi(OpenAiRoute::Model("agent:support".into())))
+        );
+        assert_eq!(
+            resolve("OPTIONS", "/v1/chat/completions"),
+            Ok(Route::OpenAiPreflight)
+        );
+        assert_eq!(
+            resolve("GET", "/v1/chat/completions"),
+            Err(NoMatch::WrongMethod)
+        );
+        assert_eq!(resolve("POST", "/v1/completions"), Err(NoMatch::NotFound));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod tool_calls;
 pub mod client;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub use openai::{ChatMessage, FunctionCall, ToolCall, ToolChoice, ToolSpec};
 
@@ -137,6 +138,28 @@ pub struct ModelRequest {
     pub temperature: Option<f32>,
     /// Completion token cap.
     pub max_tokens: Option<u32>,
+    /// Other sampling settings the caller passed through.
+    pub sampling: Sampling,
+}
+
+/// Sampling settings an API caller may pass through to the model; `None` (or empty) leaves
+/// each to the provider.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sampling {
+    /// Nucleus sampling mass.
+    pub top_p: Option<f32>,
+    /// Sequences that end the answer.
+    pub stop: Vec<String>,
+    /// Seed for repeatable sampling.
+    pub seed: Option<i64>,
+    /// Penalty for tokens already present.
+    pub presence_penalty: Option<f32>,
+    /// Penalty by token frequency.
+    pub frequency_penalty: Option<f32>,
+    /// `{"type":"text"|"json_object"|"json_schema",…}`, as OpenAI takes it.
+    pub response_format: Option<Value>,
+    /// Whether the model may call several tools at once.
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// A failed model call.

@@ -121,13 +121,30 @@ impl ToolSpec {
 }
 
 /// Whether the model may call tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolChoice {
     /// The model decides.
     Auto,
     /// The model must answer in text.
     None,
+    /// The model must call a tool.
+    Required,
+    /// The model must call this tool.
+    Function(String),
+}
+
+impl Serialize for ToolChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolChoice::Auto => serializer.serialize_str("auto"),
+            ToolChoice::None => serializer.serialize_str("none"),
+            ToolChoice::Required => serializer.serialize_str("required"),
+            ToolChoice::Function(name) => serde_json::json!({
+                "type": "function", "function": { "name": name }
+            })
+            .serialize(serializer),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -139,11 +156,25 @@ struct RequestBody<'a> {
     #[serde(skip_serializing_if = "<[ToolSpec]>::is_empty")]
     tools: &'a [ToolSpec],
     #[serde(skip_serializing_if = "Option::is_none")]
-    tool_choice: Option<ToolChoice>,
+    tool_choice: Option<&'a ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a Value>,
 }
 
 #[derive(Serialize)]
@@ -164,10 +195,20 @@ pub fn request_body(request: &ModelRequest) -> String {
         tool_choice: if request.tools.is_empty() {
             None
         } else {
-            request.tool_choice
+            request.tool_choice.as_ref()
         },
+        parallel_tool_calls: request
+            .sampling
+            .parallel_tool_calls
+            .filter(|_| !request.tools.is_empty()),
         temperature: request.temperature,
         max_tokens: request.max_tokens,
+        top_p: request.sampling.top_p,
+        stop: &request.sampling.stop,
+        seed: request.sampling.seed,
+        presence_penalty: request.sampling.presence_penalty,
+        frequency_penalty: request.sampling.frequency_penalty,
+        response_format: request.sampling.response_format.as_ref(),
     };
     // Serializing plain structs of strings and numbers cannot fail; an empty body would be
     // rejected upstream with a clear 400 anyway.
@@ -394,6 +435,7 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::Sampling;
     use serde_json::json;
 
     fn events(data: &str) -> Vec<ModelEvent> {
@@ -573,9 +615,19 @@ mod tests {
             tool_choice: Some(ToolChoice::Auto),
             temperature: Some(0.5),
             max_tokens: None,
+            sampling: Sampling::default(),
         };
         let body: Value = serde_json::from_str(&request_body(&request)).expect("json");
         assert_eq!(body["stream"], json!(true));
+        for absent in [
+            "top_p",
+            "stop",
+            "seed",
+            "response_format",
+            "parallel_tool_calls",
+        ] {
+            assert!(body.get(absent).is_none(), "{absent}");
+        }
         assert_eq!(body["tool_choice"], json!("auto"));
         assert_eq!(
             body["messages"][1],
@@ -597,10 +649,54 @@ mod tests {
             tool_choice: Some(ToolChoice::None),
             temperature: None,
             max_tokens: Some(10),
+            sampling: Sampling {
+                parallel_tool_calls: Some(false),
+                ..Sampling::default()
+            },
         };
         let body: Value = serde_json::from_str(&request_body(&request)).expect("json");
         assert!(body.get("tools").is_none());
         assert!(body.get("tool_choice").is_none());
+        assert!(body.get("parallel_tool_calls").is_none());
         assert_eq!(body["max_tokens"], json!(10));
+    }
+
+    #[test]
+    fn sampling_settings_and_forced_tools_pass_through() {
+        let request = ModelRequest {
+            model: "m".into(),
+            messages: vec![],
+            tools: vec![ToolSpec::function("t", "d", json!({"type":"object"}))],
+            tool_choice: Some(ToolChoice::Function("t".into())),
+            temperature: None,
+            max_tokens: None,
+            sampling: Sampling {
+                top_p: Some(0.5),
+                stop: vec!["END".into()],
+                seed: Some(7),
+                presence_penalty: Some(0.25),
+                frequency_penalty: Some(-0.5),
+                response_format: Some(json!({"type": "json_object"})),
+                parallel_tool_calls: Some(false),
+            },
+        };
+        let body: Value = serde_json::from_str(&request_body(&request)).expect("json");
+        assert_eq!(
+            body["tool_choice"],
+            json!({"type": "function", "function": {"name": "t"}})
+        );
+        assert_eq!(body["top_p"], json!(0.5));
+        assert_eq!(body["stop"], json!(["END"]));
+        assert_eq!(body["seed"], json!(7));
+        assert_eq!(body["presence_penalty"], json!(0.25));
+        assert_eq!(body["frequency_penalty"], json!(-0.5));
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+        assert_eq!(body["parallel_tool_calls"], json!(false));
+        let required = ModelRequest {
+            tool_choice: Some(ToolChoice::Required),
+            ..request
+        };
+        let body: Value = serde_json::from_str(&request_body(&required)).expect("json");
+        assert_eq!(body["tool_choice"], json!("required"));
     }
 }

@@ -9,11 +9,13 @@
 // The store layer itself: it implements the methods the tenant-scoped handle wraps.
 #![allow(clippy::disallowed_methods)]
 
+mod knowledge;
+
 use std::cell::{Cell, RefCell};
 
 use worker::{console_log, Env};
 
-use super::cache::AgentCache;
+use super::cache::{AgentCache, KeyCache};
 use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
@@ -29,6 +31,13 @@ thread_local! {
     static ANNOUNCED: Cell<bool> = const { Cell::new(false) };
     /// Agents this isolate has loaded recently (see `store::cache`).
     static AGENTS: RefCell<AgentCache> = RefCell::new(AgentCache::default());
+    /// Key rows by lookup this isolate has read recently (see `store::cache`).
+    static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::default());
+}
+
+/// Drops every cached key lookup: after a key is created or revoked, or a tenant changes.
+fn forget_keys() {
+    KEYS.with(|cache| *cache.borrow_mut() = KeyCache::default());
 }
 
 /// Drops a cached agent (`None`: all of them): this isolate sees a change at once; other
@@ -79,6 +88,18 @@ impl AnyStore {
             AGENTS.with(|cache| cache.borrow_mut().put(agent.clone(), now));
         }
         Ok(agent)
+    }
+
+    /// The key rows of a lookup value for authenticating an API call: from the isolate cache
+    /// while fresh, else from the store.
+    pub async fn live_keys(&self, lookup: &str) -> Result<Vec<(ApiKey, TenantStatus)>, StoreError> {
+        let now = platform::now_ms();
+        if let Some(rows) = KEYS.with(|cache| cache.borrow().get(lookup, now)) {
+            return Ok(rows);
+        }
+        let rows = self.keys_by_lookup(lookup).await?;
+        KEYS.with(|cache| cache.borrow_mut().put(lookup, rows.clone(), now));
+        Ok(rows)
     }
 
     /// `"d1"` or `"convex"`.
@@ -168,6 +189,7 @@ impl Store for AnyStore {
     async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let result = each!(self, s => s.update_tenant(tenant).await);
         forget(None);
+        forget_keys();
         result
     }
     async fn set_tenant_secret(
@@ -205,6 +227,7 @@ impl Store for AnyStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let result = each!(self, s => s.create_key(key).await);
         forget(key.agent_id.as_deref());
+        forget_keys();
         result
     }
     async fn revoke_key(
@@ -216,6 +239,7 @@ impl Store for AnyStore {
         let result = each!(self, s => s.revoke_key(tenant_id, key_id, now).await);
         // Which agent the key served is not known here; keys are rarely revoked.
         forget(None);
+        forget_keys();
         result
     }
     async fn agents(

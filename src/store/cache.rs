@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::Agent;
+use super::{Agent, ApiKey, TenantStatus};
 
 /// How long a cached agent is trusted, in milliseconds.
 pub const AGENT_TTL_MS: i64 = 30_000;
@@ -39,6 +39,34 @@ impl AgentCache {
     }
 }
 
+/// Key rows by lookup value (also lookups that found none), each with the time it expires:
+/// an API call usually costs no store round trip to authenticate. Revoking a key or changing
+/// a tenant's standing clears it in this isolate; other isolates trust their entry for at
+/// most `AGENT_TTL_MS`, as they do cached agents and their publishable keys.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    entries: HashMap<String, (Vec<(ApiKey, TenantStatus)>, i64)>,
+}
+
+impl KeyCache {
+    /// The cached rows of `lookup`, unless they expired by `now_ms`.
+    pub fn get(&self, lookup: &str, now_ms: i64) -> Option<Vec<(ApiKey, TenantStatus)>> {
+        self.entries
+            .get(lookup)
+            .filter(|(_, expires)| *expires > now_ms)
+            .map(|(rows, _)| rows.clone())
+    }
+
+    /// Remembers the rows of `lookup` until `now_ms + AGENT_TTL_MS`.
+    pub fn put(&mut self, lookup: &str, rows: Vec<(ApiKey, TenantStatus)>, now_ms: i64) {
+        if self.entries.len() >= MAX_AGENTS {
+            self.entries.clear();
+        }
+        self.entries
+            .insert(lookup.to_owned(), (rows, now_ms + AGENT_TTL_MS));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +90,15 @@ mod tests {
         assert!(cache.get("a", 1_000 + AGENT_TTL_MS - 1).is_some());
         assert!(cache.get("a", 1_000 + AGENT_TTL_MS).is_none());
         assert!(cache.get("b", 1_000).is_none());
+    }
+
+    #[test]
+    fn key_lookups_expire_after_the_ttl_and_remember_misses() {
+        let mut cache = KeyCache::default();
+        cache.put("ak_live_12345678", Vec::new(), 1_000);
+        assert_eq!(cache.get("ak_live_12345678", 1_001), Some(Vec::new()));
+        assert_eq!(cache.get("ak_live_12345678", 1_000 + AGENT_TTL_MS), None);
+        assert_eq!(cache.get("other", 1_001), None);
     }
 
     #[test]

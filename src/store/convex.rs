@@ -1,6 +1,8 @@
 //! The `Store` on Convex, the production store, reached only through its HTTP API with the
 //! deploy key (`Authorization: Convex <key>`), calling the internal functions in `convex/`.
 
+mod knowledge;
+
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit};

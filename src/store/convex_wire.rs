@@ -17,6 +17,8 @@ pub enum Kind {
     Query,
     /// `POST /api/mutation`: writes, transactional.
     Mutation,
+    /// `POST /api/action`: knowledge search (vector search runs only in actions).
+    Action,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
         match self {
             Kind::Query => "/api/query",
             Kind::Mutation => "/api/mutation",
+            Kind::Action => "/api/action",
         }
     }
 }
@@ -239,6 +242,8 @@ pub fn key(k: &ApiKey) -> Value {
         "id": k.id, "tenantId": k.tenant_id, "agentId": k.agent_id, "kind": k.kind.as_str(),
         "name": k.name, "lookup": k.lookup, "hash": k.hash, "masked": k.masked,
         "createdAt": k.created_at, "revokedAt": k.revoked_at,
+        "scopeAgents": k.scope.agents, "browser": k.scope.browser,
+        "perMinute": k.scope.per_minute,
     })
 }
 

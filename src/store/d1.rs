@@ -1,5 +1,7 @@
 //! The `Store` on Cloudflare D1 (SQLite), the zero-account default.
 
+mod knowledge;
+
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;

@@ -1,6 +1,8 @@
 //! An in-memory `Store` with the same contract as D1 and Convex, so the app's use cases are
 //! tested on the host against real store behaviour (ordering, scoping, cursors, stale edits).
 
+mod knowledge;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -39,6 +41,7 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RefCell<State>,
+    knowledge: RefCell<knowledge::KnowledgeState>,
 }
 
 impl MemoryStore {

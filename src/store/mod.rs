@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod convex_wire;
 pub mod integrations;
+pub mod knowledge;
 pub mod rows;
 pub mod scoped;
 
@@ -123,6 +124,26 @@ pub enum TenantSecret {
     Signing,
 }
 
+/// What an API key (and, later, an MCP key) may reach; empty for the other kinds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyScope {
+    /// The agents the key may call; `None`: every agent of the tenant.
+    pub agents: Option<Vec<String>>,
+    /// Whether web pages may call with it (CORS on `/v1`).
+    pub browser: bool,
+    /// Its own rate limit in requests a minute; `None`: the default.
+    pub per_minute: Option<u32>,
+}
+
+impl KeyScope {
+    /// Whether the key may call `agent_id`.
+    pub fn allows(&self, agent_id: &str) -> bool {
+        self.agents
+            .as_ref()
+            .is_none_or(|agents| agents.iter().any(|a| a == agent_id))
+    }
+}
+
 /// A stored API key (never the secret value itself).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKey {
@@ -146,6 +167,8 @@ pub struct ApiKey {
     pub created_at: i64,
     /// Revocation time, if revoked.
     pub revoked_at: Option<i64>,
+    /// What an API key may reach.
+    pub scope: KeyScope,
 }
 
 /// Spend recorded in a calendar month (UTC).

@@ -3,12 +3,12 @@
 //! Statements take positional parameters only; values are always bound, never spliced in.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{
     excerpt, Agent, ApiKey, Conversation, ConversationState, ConversationSummary,
-    ConversationWindow, DailyUsage, FeedbackItem, MessageStatus, Rating, Spend, StoreError,
-    StoredMessage, Tenant, TenantStatus,
+    ConversationWindow, DailyUsage, FeedbackItem, KeyScope, MessageStatus, Rating, Spend,
+    StoreError, StoredMessage, Tenant, TenantStatus,
 };
 use super::{Call, Integration};
 use crate::agent::context::Role;
@@ -184,7 +184,8 @@ pub const SELECT_USAGE: &str =
 
 const KEY_COLUMNS: &str =
     "SELECT k.id, k.tenant_id, k.agent_id, k.kind, k.name, k.lookup, k.hash, \
-     k.masked, k.created_at, k.revoked_at, t.status AS tenant_status \
+     k.masked, k.created_at, k.revoked_at, k.scope_agents, k.browser, k.per_minute, \
+     t.status AS tenant_status \
      FROM api_keys k JOIN tenants t ON t.id = k.tenant_id";
 
 /// Live keys with a lookup value. `?1` lookup.
@@ -204,8 +205,8 @@ pub fn select_tenant_keys() -> String {
 
 /// Stores a key. Parameters in `key_params` order.
 pub const INSERT_KEY: &str =
-    "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at, \
+     scope_agents, browser, per_minute) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 /// Parameters of `INSERT_KEY`.
 pub fn key_params(key: &ApiKey) -> Vec<Param> {
@@ -219,6 +220,14 @@ pub fn key_params(key: &ApiKey) -> Vec<Param> {
         key.hash.as_str().into(),
         key.masked.as_str().into(),
         Param::Int(key.created_at),
+        key.scope
+            .agents
+            .as_ref()
+            .map_or(Param::Null, |agents| Param::Text(json!(agents).to_string())),
+        Param::Int(i64::from(key.scope.browser)),
+        key.scope
+            .per_minute
+            .map_or(Param::Null, |n| Param::Int(i64::from(n))),
     ]
 }
 
@@ -559,6 +568,14 @@ pub struct KeyRow {
     created_at: f64,
     #[serde(alias = "revokedAt")]
     revoked_at: Option<f64>,
+    /// The agents an API key may call: JSON text (D1) or an array (Convex); null for all.
+    #[serde(default, alias = "scopeAgents")]
+    scope_agents: Option<Value>,
+    /// 0/1 (D1) or a boolean (Convex); absent on rows from before key scopes.
+    #[serde(default)]
+    browser: Option<Value>,
+    #[serde(default, alias = "perMinute")]
+    per_minute: Option<f64>,
     /// Present where a query joins the tenant (key lookups for authentication).
     #[serde(default, alias = "tenantStatus")]
     tenant_status: Option<String>,
@@ -573,6 +590,24 @@ impl KeyRow {
             None => TenantStatus::Active,
             Some(text) => TenantStatus::parse(text).ok_or_else(|| corrupt("tenant"))?,
         };
+        let agents = match self.scope_agents {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => {
+                Some(serde_json::from_str(&text).map_err(|_| corrupt("scope"))?)
+            }
+            Some(list) => Some(serde_json::from_value(list).map_err(|_| corrupt("scope"))?),
+        };
+        let browser = match self.browser {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(on)) => on,
+            Some(Value::Number(n)) => n.as_f64() == Some(1.0),
+            Some(_) => return Err(corrupt("browser")),
+        };
+        let scope = KeyScope {
+            agents,
+            browser,
+            per_minute: self.per_minute.map(|n| n as u32),
+        };
         let key = ApiKey {
             id: self.id,
             tenant_id: self.tenant_id,
@@ -584,6 +619,7 @@ impl KeyRow {
             masked: self.masked,
             created_at: self.created_at as i64,
             revoked_at: self.revoked_at.map(|t| t as i64),
+            scope,
         };
         Ok((key, status))
     }

@@ -4,6 +4,8 @@
 //! of the `Store` methods it wraps anywhere else.
 #![allow(clippy::disallowed_methods)]
 
+mod knowledge;
+
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
     FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,
@@ -292,6 +294,7 @@ mod tests {
             masked: String::new(),
             created_at: 0,
             revoked_at: None,
+            scope: Default::default(),
         }
     }
 

@@ -81,6 +81,19 @@ enum Chunk<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         title: Option<&'a str>,
     },
+    SourceDocument {
+        source_id: &'a str,
+        media_type: &'a str,
+        title: &'a str,
+        provider_metadata: &'a Value,
+    },
+    #[serde(rename = "source-url")]
+    CitedUrl {
+        source_id: &'a str,
+        url: &'a str,
+        title: &'a str,
+        provider_metadata: &'a Value,
+    },
     FinishStep,
     Error {
         error_text: &'a str,
@@ -145,6 +158,25 @@ pub fn encode(event: &AgentEvent, out: &mut Vec<u8>) {
             source_id,
             url,
             title: title.as_deref(),
+        },
+        AgentEvent::Citation {
+            source_id,
+            url,
+            title,
+            metadata,
+        } => match url {
+            Some(url) => Chunk::CitedUrl {
+                source_id,
+                url,
+                title,
+                provider_metadata: metadata,
+            },
+            None => Chunk::SourceDocument {
+                source_id,
+                media_type: "text/plain",
+                title,
+                provider_metadata: metadata,
+            },
         },
         AgentEvent::StepFinish => Chunk::FinishStep,
         AgentEvent::Error { message } => Chunk::Error {

@@ -211,6 +211,12 @@ describe("tenant dashboard", () => {
     await withPage(browser, "dashboard-tools-keys", async (page, errors) => {
       page.on("dialog", (d) => d.accept());
       await signIn(page, "#agent/shop");
+      // The agent as an OpenAI-compatible model: its id, the base URL and a snippet per client.
+      assert.equal(await page.locator("#api-model").textContent(), "shop");
+      assert.equal(await page.locator("#api-base").textContent(), `${worker.url}/v1`);
+      assert.match(await page.locator("#api-snippet").textContent(), /model: "shop"/);
+      await page.getByLabel("Snippet language").selectOption("curl");
+      assert.match(await page.locator("#api-snippet").textContent(), /\/v1\/chat\/completions/);
       await page.getByRole("button", { name: "Add tool" }).click();
       const tool = page.locator("fieldset.tool").last();
       await tool.getByLabel("Tool name").fill("lookup_order");
@@ -255,6 +261,28 @@ describe("tenant dashboard", () => {
       await row.getByRole("button", { name: /Revoke/ }).click();
       await row.getByText(/revoked/).waitFor();
       assert.deepEqual(await axeViolations(page), [], "keys");
+
+      // An API key for one agent: shown once, listed masked with its scope, and it calls /v1.
+      await page.getByLabel("Kind").selectOption("api");
+      await page.getByLabel("Every agent (also agents created later)").uncheck();
+      await page.getByLabel("Shop assistant (shop)").check();
+      await page.getByLabel("Requests per minute (this key)").fill("120");
+      await page.getByLabel("Name", { exact: true }).fill("crm backend");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await page.waitForFunction(() => document.querySelector("#new-key")?.textContent.startsWith("ak_live_"));
+      const apiKey = await page.locator("#new-key").textContent();
+      const apiRow = page.locator("tr", { hasText: "crm backend" });
+      await apiRow.waitFor();
+      assert.match(await apiRow.textContent(), /api \(120\/min\)/);
+      assert.ok(!(await apiRow.textContent()).includes(apiKey), "listed masked");
+      const called = await fetch(`${worker.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "shop", messages: [{ role: "user", content: "Hi" }] }),
+      });
+      assert.equal(called.status, 200, await called.clone().text());
+      assert.equal((await called.json()).object, "chat.completion");
+      assert.deepEqual(await axeViolations(page), [], "keys with an API key");
 
       // Duplicate the agent, then delete the copy.
       await page.goto(`${worker.url}/admin/#agent/shop`);

@@ -37,6 +37,7 @@ before(async () => {
     "/long": pages("long"),
     "/xss": pages("xss", { head: "<script>window.__dialogs = 0; window.alert = () => window.__dialogs++;</script>" }),
     "/cited": pages("cited"),
+    "/knowing": pages("knowing"),
     "/failing": pages("failing"),
     "/arabic": pages("arabic"),
     "/members": pages("members"),
@@ -74,6 +75,11 @@ before(async () => {
   await putAgent(worker.db, { id: "bright", config: agent("scenario/plain", { allowedOrigins: allowed, branding: { title: "Sunny", primaryColor: "#fde047" } }) });
   await putAgent(worker.db, { id: "longy", config: agent("scenario/bench/400/0", { allowedOrigins: allowed }) });
   await putAgent(worker.db, { id: "arabic", config: agent("scenario/plain", { allowedOrigins: allowed, locale: "ar" }) });
+  await putAgent(worker.db, { id: "knowing", config: agent("scenario/plain", { allowedOrigins: allowed, knowledge: { bases: ["kb_browser"] } }) });
+  // A knowledge base with one ready text chunk, put straight into D1 (keyword search only).
+  await worker.db.prepare("INSERT INTO knowledge_bases (id, tenant_id, name, created_at, updated_at) VALUES ('kb_browser', 't_test', 'Help', 1, 1)").run();
+  await worker.db.prepare("INSERT INTO knowledge_sources (id, tenant_id, base_id, kind, title, content, status, progress, chunk_count, created_at, updated_at) VALUES ('src_browser', 't_test', 'kb_browser', 'text', 'Store policy', 'x', 'ready', 100, 1, 1, 1)").run();
+  await worker.db.prepare("INSERT INTO knowledge_chunks (id, tenant_id, base_id, source_id, kind, title, heading, text) VALUES ('chk_browser', 't_test', 'kb_browser', 'src_browser', 'text', 'Store policy', 'Returns', 'Returns are accepted within 30 days at any of our stores.')").run();
   browser = await launch();
 });
 
@@ -165,6 +171,24 @@ describe("embedded widget", () => {
       assert.equal(await bubble.locator("strong").count(), 1, await bubble.innerHTML());
       assert.equal(await bubble.locator("pre code").count(), 1);
       assert.equal(await bubble.locator("li").count(), 2);
+    });
+  });
+
+  test("knowledge citations show as numbered cards that open the quoted passage, also after a reload", async () => {
+    await withPage(browser, "knowledge-cards", async (page) => {
+      await openWidget(page, "/knowing");
+      await sendMessage(page, "Can I return things within 30 days?");
+      await answered(page);
+      const card = inWidget(page, ".ec-sources ol li details.ec-doc");
+      assert.equal(await card.count(), 1);
+      assert.equal(await card.locator("summary").textContent(), "Store policy");
+      assert.equal(await card.locator("blockquote").isVisible(), false, "the passage opens on demand");
+      await card.locator("summary").click();
+      assert.match(await card.locator("blockquote").textContent(), /within 30 days/);
+      await page.reload();
+      await inWidget(page, "button.ec-fab").click();
+      await inWidget(page, ".ec-sources details.ec-doc").waitFor({ timeout: 10_000 });
+      assert.equal(await inWidget(page, ".ec-sources details.ec-doc summary").textContent(), "Store policy", "the stored answer keeps its citation");
     });
   });
 

@@ -44,6 +44,10 @@ const key = (id, tenantId) => ({
   masked: "sk_…",
   createdAt: T0,
   revokedAt: null,
+  // Key scopes (API keys use them): stored and read back with every key.
+  scopeAgents: null,
+  browser: false,
+  perMinute: null,
 });
 
 before(async () => {

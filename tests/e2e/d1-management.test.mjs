@@ -5,7 +5,7 @@
 // Miniflare's D1, and every row of theirs (and none of another agent's) must be gone after one
 // DELETE through the API.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { startWorker } from "../support/worker.mjs";
 
@@ -108,8 +108,8 @@ test("keys and agents that share a time are paged in the list order", async () =
     db.prepare("INSERT INTO agents (id, tenant_id, config, created_at, updated_at) VALUES (?1, ?2, '{}', ?3, ?3)").bind(id, tenantId, at);
   const key = (id, at) =>
     db
-      .prepare("INSERT INTO api_keys (id, tenant_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, 'secret', ?1, ?1, ?1, ?1, ?3)")
-      .bind(`key_${id}`, tenantId, at);
+      .prepare("INSERT INTO api_keys (id, tenant_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, 'secret', ?1, ?1, ?4, ?1, ?3)")
+      .bind(`key_${id}`, tenantId, at, createHash("sha256").update(`key_${id}`).digest("hex"));
   await db.batch([
     ...[["d", 1], ["b", 1], ["e", 2], ["a", 0], ["c", 1]].map(([id, at]) => agent(`ag_${id}`, at)),
     ...[["e", 3], ["a", 3], ["c", 3], ["f", 1], ["b", 7], ["g", 3], ["d", 1], ["h", 0]].map(([id, at]) => key(id, at)),

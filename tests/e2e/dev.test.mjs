@@ -2,11 +2,14 @@
 // page and chats with the demo agent (through wrangler dev, against the local stand-in).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, utimesSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, utimesSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { mcpConfigs } from "../../scripts/dev.mjs";
 import { startStandIn } from "../support/standin.mjs";
 import { chat, eventually, textOf } from "../support/chat.mjs";
 
@@ -87,6 +90,22 @@ test("the seeded demo agent answers with its built-in tools offered", async () =
   assert.equal(upstream.headers.authorization, "Bearer dev-test-key", "environment wins over .dev.vars");
   assert.equal(upstream.body.model, "openai/gpt-4o-mini");
   assert.deepEqual(upstream.body.tools.map((t) => t.function.name), ["get_current_time"]);
+});
+
+test("the demo tenant's MCP key (what npm run dev:mcp prints) works with the MCP SDK client", async () => {
+  const { DEMO_MCP_KEY } = JSON.parse(readFileSync(join(state, "dev-secrets.json"), "utf8"));
+  assert.match(DEMO_MCP_KEY, /^mk_live_[0-9a-f]{32}$/);
+  const cursor = mcpConfigs(base, DEMO_MCP_KEY)["Cursor (~/.cursor/mcp.json)"].mcpServers["edge-chat"];
+  const client = new Client({ name: "dev-test", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(cursor.url), { requestInit: { headers: cursor.headers } }));
+  try {
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === "ask"));
+    const asked = await client.callTool({ name: "ask", arguments: { agent: "demo", message: "Hi over MCP" } });
+    assert.equal(asked.structuredContent.answer, "Hello from the stand-in.");
+  } finally {
+    await client.close();
+  }
 });
 
 test("npm run dev builds once, never restarts wrangler, and ends with the lines that matter", async () => {

@@ -81,29 +81,34 @@ describe("openapi.json", () => {
     assert.deepEqual(broken, []);
   });
 
-  test("errors are the one error shape", () => {
+  test("errors are the one error shape (OpenAI's on /v1)", () => {
     const error = doc.components?.schemas?.Error;
     assert.ok(error, "components.schemas.Error is missing");
     assert.deepEqual(error.required, ["error"]);
     assert.deepEqual([...error.properties.error.required].sort(), ["code", "message"]);
+    const openai = doc.components?.schemas?.OpenAIError;
+    assert.ok(openai, "components.schemas.OpenAIError is missing");
+    assert.deepEqual([...openai.properties.error.required].sort(), ["code", "message", "param", "type"]);
     for (const [method, path, op] of operations(doc)) {
+      const shape = path.startsWith("/v1/") ? "#/components/schemas/OpenAIError" : "#/components/schemas/Error";
       for (const [status, response] of Object.entries(op.responses)) {
         if (!/^[45]/.test(status)) continue;
         const resolved = response.$ref ? resolvePointer(doc, response.$ref) : response;
         const schema = resolved?.content?.["application/json"]?.schema;
         const text = JSON.stringify(schema ?? null);
-        assert.ok(text.includes("#/components/schemas/Error"), `${method} ${path} ${status} is not an Error`);
+        assert.ok(text.includes(`${shape}"`), `${method} ${path} ${status} is not an ${shape.split("/").at(-1)}`);
       }
     }
   });
 
-  test("the API reference page covers every operation of the document", () => {
-    const page = readFileSync(join(root, "docs/api-reference.md"), "utf8");
+  test("the API reference pages cover every operation of the document", () => {
+    // /v1 is described on its own page.
+    const page = ["docs/api-reference.md", "docs/openai-api.md", "docs/mcp.md"].map((f) => readFileSync(join(root, f), "utf8")).join("\n");
     // The page names paths with `{id}`-style placeholders of its own: compare the fixed parts.
     const shape = (path) => path.replace(/\{[^}]+\}/g, "{}");
-    const written = new Set([...page.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|voice)\/[^`?\s]*)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
+    const written = new Set([...page.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|v1|mcp|voice|\.well-known)(?:\/[^`?\s]*)?)/g)].map((m) => `${m[1]} ${shape(m[2])}`));
     for (const line of page.split("\n").filter((l) => l.startsWith("## `"))) {
-      for (const m of line.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|voice)\/[^`?\s]*)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
+      for (const m of line.matchAll(/`(GET|POST|PUT|PATCH|DELETE) (\/(?:api|v1|mcp|voice|\.well-known)(?:\/[^`?\s]*)?)`/g)) written.add(`${m[1]} ${shape(m[2])}`);
     }
     const missing = operations(doc)
       .map(([method, path]) => `${method.toUpperCase()} ${shape(path)}`)

@@ -200,6 +200,9 @@ async function prepare(worker, standin, adminKey) {
       },
     },
   });
+  // The agent the document's chat completion example names, so the OpenAI-compatible API's
+  // examples reach a 200 (the run's tenant key is also the /v1 key: a secret key works there).
+  await putAgent(worker.db, { id: "support", tenant: tenant.tenant.id, config: { name: "Support", model: "scenario/plain" } });
   expect(
     await call(worker.url, "/api/admin/integrations/twilio", {
       method: "PUT",
@@ -252,6 +255,8 @@ async function prepare(worker, standin, adminKey) {
     FUZZ_VISITOR_TOKEN: visitor.token,
     FUZZ_CONVERSATION_ID: conversationId,
     FUZZ_ANSWER_ID: answerId,
+    // The MCP server refuses browser calls from other origins: its requests carry its own.
+    FUZZ_SELF_ORIGIN: worker.url,
   };
 }
 

@@ -103,6 +103,20 @@ export async function startStandIn() {
       return end();
     }
 
+    // `scenario/mixed/<server tool>/<client tool>`: calls the server's tool, then (seeing its
+    // result) the client's, then answers with the client's result. The step is read from the
+    // tool the last assistant message called, as a stateless API client sends it back.
+    if (scenario.startsWith("mixed/")) {
+      const [, serverTool, clientTool] = scenario.split("/");
+      const lastCall = [...(body.messages ?? [])].reverse().find((m) => m.role === "assistant" && m.tool_calls?.length)?.tool_calls[0].function.name;
+      sse();
+      if (toolTurn && lastCall === clientTool) res.write(text(model, `Done: ${lastMessage(body).content}`) + finish(model, "stop") + usage(model, 20, 4, 0.0001) + DONE);
+      else if (toolTurn && lastCall === serverTool)
+        res.write(toolDelta(model, [{ index: 0, id: "call_client", type: "function", function: { name: clientTool, arguments: '{"topic":"refund"}' } }]) + finish(model, "tool_calls") + usage(model, 15, 6, 0.0001) + DONE);
+      else res.write(toolDelta(model, [{ index: 0, id: "call_server", type: "function", function: { name: serverTool, arguments: "{}" } }]) + finish(model, "tool_calls") + usage(model, 10, 3, 0.0001) + DONE);
+      return end();
+    }
+
     // `scenario/bench/<chunks>/<pace ms>`: N one-token chunks, back to back or paced.
     if (scenario.startsWith("bench/")) {
       const [, chunks, pace] = scenario.split("/").map(Number);

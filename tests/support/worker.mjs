@@ -70,6 +70,9 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["enable_request_signal"],
     d1Databases: { DB: "00000000-0000-4000-8000-000000000000" },
+    // The knowledge ingestion queue, consumed by the worker itself (as wrangler.toml declares).
+    queueProducers: { KNOWLEDGE_QUEUE: { queueName: "knowledge-ingest" } },
+    queueConsumers: { "knowledge-ingest": { maxBatchSize: 5, maxBatchTimeout: 0.05, maxRetries: 0 } },
     bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
     ...(ratelimits ? { ratelimits } : {}),
     ...(onLog
@@ -124,14 +127,33 @@ export async function putAgent(db, { id, tenant = "t_test", tenantStatus = "acti
     .run();
   await db
     .prepare(
-      "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, ?3, 'publishable', 'test', ?4, '', ?4, ?5) " +
+      "INSERT INTO api_keys (id, tenant_id, agent_id, kind, name, lookup, hash, masked, created_at) VALUES (?1, ?2, ?3, 'publishable', 'test', ?4, ?6, ?4, ?5) " +
         "ON CONFLICT (id) DO NOTHING",
     )
-    .bind(`key_test_${id}`, tenant, id, testKey(id), now)
+    .bind(`key_test_${id}`, tenant, id, testKey(id), now, sha256(testKey(id)))
     .run();
 }
 
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * Stores an API key (`ak_live_…`, for /v1) of `tenant` straight into the store, as
+ * `POST /api/admin/keys` would (the tenant must exist: `putAgent` makes it). `agents` null: every
+ * agent. Returns the key's value.
+ */
+export async function putApiKey(db, { tenant = "t_test", id = `key_api_${Math.random().toString(36).slice(2)}`, agents = null, perMinute = null, browser = false } = {}) {
+  const value = `ak_live_${createHash("sha256").update(id).digest("hex").slice(0, 32)}`;
+  const key = { id, tenantId: tenant, agentId: null, kind: "api", name: "test", lookup: value.slice(0, 16), hash: sha256(value), masked: `${value.slice(0, 16)}…`, createdAt: Date.now(), revokedAt: null, scopeAgents: agents, browser, perMinute };
+  if (db.convex) {
+    await db.convex.mutation("keys:create", { key });
+  } else {
+    await db
+      .prepare("INSERT INTO api_keys (id, tenant_id, kind, name, lookup, hash, masked, created_at, scope_agents, browser, per_minute) VALUES (?1, ?2, 'api', 'test', ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+      .bind(id, tenant, key.lookup, key.hash, key.masked, key.createdAt, agents ? JSON.stringify(agents) : null, browser ? 1 : 0, perMinute)
+      .run();
+  }
+  return value;
+}
 
 /** `putAgent` through the Convex functions, as an operator's tools would. */
 async function putAgentConvex(c, { id, tenant, tenantStatus, enabled, config, identitySecret, signingSecret, now }) {

@@ -278,6 +278,12 @@ export function mount(root, options) {
     scroll();
   }
 
+  /** The quoted passage a knowledge citation carries (providerMetadata.knowledge.text). */
+  function passageOf(part) {
+    var k = part.providerMetadata && part.providerMetadata.knowledge;
+    return k && typeof k.text === "string" ? k.text : "";
+  }
+
   /** An assistant message view: `text(markdown)`, `tool(id, name, state)`, `source(url, title)`, `done(id, feedback)`. */
   function addAssistant(welcome) {
     var row = el("div", "ec-msg ec-assistant");
@@ -319,7 +325,9 @@ export function mount(root, options) {
         note.setAttribute("data-tool", name);
         scroll();
       },
-      source: function (url, label) {
+      // A numbered source card: a page opens in a new tab; a document (no URL) shows the
+      // quoted passage when opened.
+      source: function (url, label, passage) {
         if (!sources) {
           sources = el("div", "ec-sources");
           sources.appendChild(el("span", "ec-sources-title", t("sources")));
@@ -327,7 +335,13 @@ export function mount(root, options) {
           row.appendChild(sources);
         }
         var li = el("li");
-        li.appendChild(link(url, label || url));
+        if (url) li.appendChild(link(url, label || url));
+        else {
+          var card = el("details", "ec-doc");
+          card.appendChild(el("summary", null, label || t("sources")));
+          if (passage) card.appendChild(el("blockquote", null, passage));
+          li.appendChild(card);
+        }
         sources.lastChild.appendChild(li);
         scroll();
       },
@@ -377,6 +391,7 @@ export function mount(root, options) {
     parts.forEach(function (p) {
       if (p.type === "text") text += p.text;
       else if (p.type === "source-url") view.source(p.url, p.title);
+      else if (p.type === "source-document") view.source(null, p.title, passageOf(p));
       else if (p.type.indexOf("tool-") === 0) view.tool(p.toolCallId, p.type.slice(5), p.state === "output-error" ? "failed" : "done");
     });
     view.text(text);
@@ -523,6 +538,9 @@ export function mount(root, options) {
             break;
           case "source-url":
             view.source(chunk.url, chunk.title);
+            break;
+          case "source-document":
+            view.source(null, chunk.title, passageOf(chunk));
             break;
           case "error":
             failed = chunk.errorText;

@@ -4,6 +4,7 @@ import { agentName, api, loadAgents, state } from "../lib/api.js";
 import { checkbox, field, h, nextId, select } from "../lib/dom.js";
 import { date, lines, originAllowed } from "../lib/format.js";
 import { fail, go, heading, say } from "../lib/ui.js";
+import { loadBases } from "./knowledge.js";
 import { preview } from "./preview.js";
 
 /** The built-in tools the worker has (src/tools/builtin.rs), with what they do for a tenant. */
@@ -92,6 +93,7 @@ export async function showAgent(id, view) {
       navigator.clipboard.writeText(snippet).then(() => say("Snippet copied.", "ok"), () => say("Copying failed: select the snippet and copy it by hand.", "error"));
     } }) : null));
 
+  view.append(apiCard(agent));
   const callUrl = `${location.origin}/voice/twilio/${encodeURIComponent(agent.id)}`;
   view.append(h("section.card", { "aria-labelledby": "phone-title" },
     h("h2#phone-title", { text: "Incoming-call URL" }),
@@ -148,6 +150,56 @@ function stripNulls(value) {
   return value;
 }
 
+/** Code that calls the agent as an OpenAI-compatible model, in each client's words. */
+export function apiSnippets(base, model) {
+  const body = JSON.stringify({ model, messages: [{ role: "user", content: "Hello!" }] });
+  return {
+    JavaScript: `import OpenAI from "openai";
+
+const client = new OpenAI({ baseURL: "${base}", apiKey: process.env.AGENT_API_KEY });
+const completion = await client.chat.completions.create({
+  model: "${model}",
+  messages: [{ role: "user", content: "Hello!" }],
+});
+console.log(completion.choices[0].message.content);`,
+    Python: `from openai import OpenAI
+import os
+
+client = OpenAI(base_url="${base}", api_key=os.environ["AGENT_API_KEY"])
+completion = client.chat.completions.create(
+    model="${model}",
+    messages=[{"role": "user", "content": "Hello!"}],
+)
+print(completion.choices[0].message.content)`,
+    curl: `curl ${base}/chat/completions \\
+  -H "Authorization: Bearer $AGENT_API_KEY" \\
+  -H "Content-Type: application/json" \\
+  -d '${body}'`,
+  };
+}
+
+/** "Use it as an OpenAI-compatible model": the model id, the base URL and a copyable snippet. */
+function apiCard(agent) {
+  const base = `${location.origin}/v1`;
+  const snippets = apiSnippets(base, agent.id);
+  const code = h("code#api-snippet", { text: snippets.JavaScript });
+  const lang = select("api-language", "JavaScript", Object.keys(snippets).map((k) => [k, k]));
+  lang.id = nextId();
+  lang.addEventListener("change", () => { code.textContent = snippets[lang.value]; });
+  return h("section.card", { "aria-labelledby": "api-title" },
+    h("h2#api-title", { text: "OpenAI-compatible API" }),
+    h("p.muted", null, "Any OpenAI client can call this agent: its prompt, models, tools and limits apply on the server. ",
+      h("a", { href: "#keys", text: "Create an API key" }), " (kind “API”) and set it as AGENT_API_KEY."),
+    h("dl.facts", null,
+      h("dt", { text: "Model id" }), h("dd", null, h("code#api-model", { text: agent.id })),
+      h("dt", { text: "Base URL" }), h("dd", null, h("code#api-base", { text: base }))),
+    h("div.field", null, h("label", { for: lang.id, text: "Snippet language" }), lang),
+    h("pre.snippet", null, code),
+    h("button.secondary", { type: "button", text: "Copy API snippet", onclick: () => {
+      navigator.clipboard.writeText(code.textContent).then(() => say("Snippet copied.", "ok"), () => say("Copying failed: select the snippet and copy it by hand.", "error"));
+    } }));
+}
+
 /** The agent editor. read() returns the full config (null clears a field: merge patch). */
 function agentForm(agent, creating) {
   let base = JSON.parse(JSON.stringify(agent.config || {}));
@@ -173,6 +225,7 @@ function agentForm(agent, creating) {
     maxSteps: field("Most tool rounds per answer (maxSteps)", input("maxSteps", c.maxSteps, { type: "number", min: "1", max: String(MAX_STEPS) }), `1-${MAX_STEPS}. Empty: the default (5).`),
     allowedOrigins: field("Allowed origins", area("allowedOrigins", (c.allowedOrigins || []).join("\n"), 3), "One per line: the sites that may show this chat, e.g. https://www.example.com or https://*.example.com. The worker refuses every other site."),
     requireVerifiedUser: checkbox("Only verified users may chat (requireVerifiedUser)", c.requireVerifiedUser, "Visitors must be signed in through EdgeChat.identify with a userHash from your server."),
+    storeApiConversations: checkbox("Keep every API call in the inbox (storeApiConversations)", c.storeApiConversations, "Stores each OpenAI-compatible API call as a conversation (channel “api”), as if the caller sent store: true."),
     visitorPerMinute: field("Messages per visitor per minute", input("visitorPerMinute", l.visitorPerMinute, { type: "number", min: "1" })),
     ipPerMinute: field("Messages per IP per minute", input("ipPerMinute", l.ipPerMinute, { type: "number", min: "1" })),
     maxMessageChars: field("Longest message (characters)", input("maxMessageChars", l.maxMessageChars, { type: "number", min: "1" })),
@@ -206,6 +259,21 @@ function agentForm(agent, creating) {
     filler: field("Said while a tool runs", input("filler", p.filler)),
     maxCallSeconds: field("Longest call (seconds)", input("maxCallSeconds", p.maxCallSeconds, { type: "number", min: "5", max: "14400" }), "A spoken goodbye ends the call. Empty: 600."),
   };
+  const k = c.knowledge || {};
+  const kf = {
+    topK: field("Passages per answer (topK)", input("topK", k.topK, { type: "number", min: "1", max: "20" }), "1-20. Empty: the default (5)."),
+    minScore: field("Score floor (minScore)", input("minScore", k.minScore, { type: "number", min: "0", max: "1", step: "0.05" }), "0-1; passages scoring less are not used. Empty: 0."),
+    strict: checkbox("Answer only from knowledge (strict)", k.strict, "When nothing relevant is found, the agent says the fallback below."),
+    fallback: field("Fallback", area("fallback", k.fallback, 2), "What a strict agent says when its knowledge has no answer."),
+  };
+  // The bases are loaded after the form is shown; ids the list does not know are kept.
+  const baseBoxes = h("div.bases", null, h("p.hint", { text: "Loading knowledge bases…" }));
+  let baseChecks = [];
+  loadBases().then(({ bases, mode }) => {
+    baseChecks = bases.map((b) => ({ id: b.id, box: checkbox(`${b.name} (${b.id})`, (k.bases || []).includes(b.id)) }));
+    baseBoxes.replaceChildren(...(bases.length ? baseChecks.map((x) => x.box.row) : [h("p.hint", null, "No knowledge bases yet: create one under ", h("a", { href: "#knowledge", text: "Knowledge" }), ".")]),
+      h("p.hint", { text: mode === "hybrid" ? "Search is hybrid (keywords and embeddings)." : "Search is keyword only: no embeddings endpoint is configured." }));
+  }).catch(() => baseBoxes.replaceChildren(h("p.hint", { text: "The knowledge bases could not be loaded." })));
   const enabled = h("input", { type: "checkbox", name: "enabled", id: nextId() });
   enabled.checked = agent.enabled !== false;
   const builtins = BUILTIN_TOOLS.map(([name, label, hint]) => ({ name, box: checkbox(`${label} (${name})`, ((c.tools && c.tools.builtin) || []).includes(name), hint) }));
@@ -240,7 +308,9 @@ function agentForm(agent, creating) {
     h("fieldset", null, h("legend", { text: "Agent" }), f.name.row, f.systemPrompt.row, f.model.row, f.models.row, f.temperature.row,
       h("div.check", null, enabled, h("label", { for: enabled.id, text: "Enabled (widgets can chat)" }))),
     h("fieldset.where", null, h("legend", { text: "Where will this chat run?" }), noOrigins, f.allowedOrigins.row, addHere, f.requireVerifiedUser.row),
+    h("fieldset.knowledge", null, h("legend", { text: "Knowledge" }), baseBoxes, kf.topK.row, kf.minScore.row, kf.strict.row, kf.fallback.row),
     h("fieldset", null, h("legend", { text: "Built-in tools" }), builtins.map((t) => t.box.row), f.maxSteps.row),
+    h("fieldset", null, h("legend", { text: "OpenAI-compatible API" }), f.storeApiConversations.row),
     h("fieldset.grid2", null, h("legend", { text: "Limits" }), f.visitorPerMinute.row, f.ipPerMinute.row, f.maxMessageChars.row, f.monthlySpendCap.row),
     h("fieldset.branding", null, h("legend", { text: "Branding" }), f.title.row, f.primaryColor.row, f.theme.row, f.position.row, f.locale.row,
       f.avatarUrl.row, f.launcherIconUrl.row, f.welcomeMessage.row, f.starterPrompts.row, f.placeholder.row),
@@ -288,6 +358,7 @@ function agentForm(agent, creating) {
     out.maxSteps = num(f.maxSteps.input);
     out.allowedOrigins = lines(f.allowedOrigins.input.value);
     out.requireVerifiedUser = f.requireVerifiedUser.input.checked;
+    out.storeApiConversations = f.storeApiConversations.input.checked;
     out.locale = str(f.locale.input);
     out.limits = { ...base.limits,
       visitorPerMinute: num(f.visitorPerMinute.input), ipPerMinute: num(f.ipPerMinute.input),
@@ -296,10 +367,15 @@ function agentForm(agent, creating) {
     out.welcomeMessage = str(f.welcomeMessage.input);
     out.starterPrompts = lines(f.starterPrompts.input.value);
     // Built-ins the form does not know (a newer worker) are kept as they are.
-    const known = BUILTIN_TOOLS.map(([name]) => name);
-    const builtin = ((base.tools && base.tools.builtin) || []).filter((n) => !known.includes(n))
+    const knownTools = BUILTIN_TOOLS.map(([name]) => name);
+    const builtin = ((base.tools && base.tools.builtin) || []).filter((n) => !knownTools.includes(n))
       .concat(builtins.filter((t) => t.box.input.checked).map((t) => t.name));
     out.tools = { ...base.tools, builtin, webhooks: Array.from(tools.children, (ed) => ed.read()) };
+    const known = new Set(baseChecks.map((x) => x.id));
+    const kept = ((base.knowledge && base.knowledge.bases) || []).filter((id) => !known.has(id));
+    out.knowledge = { ...base.knowledge, bases: kept.concat(baseChecks.filter((x) => x.box.input.checked).map((x) => x.id)),
+      topK: num(kf.topK.input) ?? undefined, minScore: num(kf.minScore.input) ?? undefined,
+      strict: kf.strict.input.checked, fallback: str(kf.fallback.input) };
     const tz = str(f.hoursTimezone.input);
     out.phone = { ...(base.phone || {}),
       enabled: f.phoneEnabled.input.checked, greeting: f.greeting.input.value, language: f.language.input.value.trim() || "en-US",

@@ -103,7 +103,14 @@ export async function showConversation(id, view) {
         if (p.errorText) tool.append(h("div", { text: "Error:" }), h("pre", { text: p.errorText }));
         else tool.append(h("div", { text: "Output:" }), h("pre", { text: JSON.stringify(p.output, null, 2) || "" }));
         item.append(tool);
-      } else if (p.type === "source-url") item.append(h("div.muted", { text: `Source: ${p.title ? `${p.title} – ` : ""}${p.url}` }));
+      } else if (p.type === "source-url" || p.type === "source-document") {
+        // Knowledge citations carry the chunk used: shown so the tenant sees what the answer drew on.
+        const k = p.providerMetadata && p.providerMetadata.knowledge;
+        const label = `Source: ${p.title || ""}${p.url ? ` – ${p.url}` : ""}`;
+        if (!k) item.append(h("div.muted", { text: label }));
+        else item.append(h("details.toolcall.chunk", null, h("summary", { text: `${label} (score ${Number(k.score).toFixed(3)})` }),
+          h("div.muted", { text: `chunk ${k.chunkId}${k.heading ? ` · ${k.heading}` : ""}` }), h("pre", { text: k.text || "" })));
+      }
     }
     if (meta.status === "error") {
       item.append(h("div.failed-turn", { role: "note" }, h("strong", { text: "This answer failed" }), meta.error ? `: ${meta.error}` : "."));

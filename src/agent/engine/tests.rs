@@ -158,6 +158,7 @@ fn turn(models: &[&str], tools: &[&str], max_steps: u32) -> Turn {
         temperature: None,
         max_tokens: None,
         max_steps,
+        ..Turn::default()
     }
 }
 
@@ -504,4 +505,121 @@ fn bad_arguments_and_failing_tools_are_reported_to_model_and_visitor() {
     };
     assert!(content.len() < MAX_TOOL_OUTPUT_BYTES + 100 && content.contains("[truncated"));
     assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::Stop));
+}
+
+/// An API client's own tool: the model's call is handed back, and the turn ends with it.
+#[test]
+fn a_client_tool_call_ends_the_turn_unrun() {
+    let model = ScriptedModel::new(vec![Ok(vec![
+        call(0, "c1", "open_ticket", "{\"topic\":\"refund\"}"),
+        finish(FinishReason::ToolCalls),
+        usage(5, 5, 0.5),
+        done(),
+    ])]);
+    let tools = Tools::default();
+    let mut t = turn(&["m"], &["get_current_time", "open_ticket"], 5);
+    t.client_tools = vec!["open_ticket".into()];
+    let (outcome, events) = run(&model, &tools, t);
+    assert!(
+        tools.calls.borrow().is_empty(),
+        "the server ran a client's tool"
+    );
+    assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::ToolCalls));
+    assert_eq!(model.requests.borrow().len(), 1);
+    assert!(events.contains(&AgentEvent::ToolInputAvailable {
+        call_id: "c1".into(),
+        name: "open_ticket".into(),
+        input: json!({"topic": "refund"}),
+    }));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::ToolOutputAvailable { .. })));
+    assert_eq!(
+        events.last(),
+        Some(&AgentEvent::Finish {
+            reason: FinishReason::ToolCalls
+        })
+    );
+}
+
+/// Server tools first: a step that calls both runs the server's, then returns the client's.
+#[test]
+fn a_mixed_step_runs_the_server_tools_then_returns_the_clients() {
+    let model = ScriptedModel::new(vec![
+        Ok(vec![
+            call(0, "s1", "get_current_time", "{}"),
+            finish(FinishReason::ToolCalls),
+            done(),
+        ]),
+        Ok(vec![
+            call(0, "k1", "open_ticket", "not json"),
+            call(1, "s2", "lookup_order", "{}"),
+            finish(FinishReason::ToolCalls),
+            done(),
+        ]),
+    ]);
+    let tools = Tools::default();
+    let mut t = turn(
+        &["m"],
+        &["get_current_time", "lookup_order", "open_ticket"],
+        5,
+    );
+    t.client_tools = vec!["open_ticket".into()];
+    let (outcome, events) = run(&model, &tools, t);
+    let ran: Vec<String> = tools
+        .calls
+        .borrow()
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(ran, ["get_current_time", "lookup_order"]);
+    assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::ToolCalls));
+    assert_eq!(model.requests.borrow().len(), 2);
+    // The client's arguments are handed back as written, even when they are not JSON.
+    assert!(events.contains(&AgentEvent::ToolInputAvailable {
+        call_id: "k1".into(),
+        name: "open_ticket".into(),
+        input: json!("not json"),
+    }));
+    assert!(events.contains(&AgentEvent::ToolOutputAvailable {
+        call_id: "s2".into(),
+        output: json!({"tool": "lookup_order", "input": {}}),
+    }));
+}
+
+#[test]
+fn the_callers_tool_choice_binds_the_first_step_only() {
+    let step = |choice: Option<ToolChoice>| {
+        let model = ScriptedModel::new(vec![
+            Ok(vec![
+                call(0, "s1", "get_current_time", "{}"),
+                finish(FinishReason::ToolCalls),
+                done(),
+            ]),
+            Ok(vec![text("ok"), finish(FinishReason::Stop), done()]),
+        ]);
+        let mut t = turn(&["m"], &["get_current_time"], 5);
+        t.tool_choice = choice;
+        t.sampling.seed = Some(3);
+        run(&model, &Tools::default(), t);
+        let requests = model.requests.borrow();
+        assert!(requests.iter().all(|r| r.sampling.seed == Some(3)));
+        requests
+            .iter()
+            .map(|r| r.tool_choice.clone())
+            .collect::<Vec<_>>()
+    };
+    let forced = ToolChoice::Function("get_current_time".into());
+    assert_eq!(
+        step(Some(forced.clone())),
+        [Some(forced), Some(ToolChoice::Auto)]
+    );
+    assert_eq!(
+        step(Some(ToolChoice::Required)),
+        [Some(ToolChoice::Required), Some(ToolChoice::Auto)]
+    );
+    assert_eq!(
+        step(Some(ToolChoice::None)),
+        [Some(ToolChoice::None), Some(ToolChoice::None)]
+    );
 }

@@ -560,3 +560,61 @@ fn listings_page_through_the_store_in_order_across_ties() {
         );
     }
 }
+
+#[test]
+fn api_keys_carry_a_scope_of_the_tenants_agents() {
+    let (store, entropy, policy) = (MemoryStore::new(), Counter(Cell::new(0)), Policy::default());
+    let ops = management(&store, &entropy, &policy);
+    let (tenant, agent) = tenant_with_agent(&ops);
+    let agent = agent.id;
+    let body = |v: Value| serde_json::from_value::<NewKey>(v).expect("body");
+    let (key, value) = block_on(ops.create_key(
+        &tenant,
+        body(json!({"kind": "api", "name": "n8n", "agentIds": [agent, agent], "browser": true, "perMinute": 30})),
+    ))
+    .expect("key");
+    assert!(value.starts_with("ak_live_"));
+    assert_ne!(key.hash, value, "the key is stored hashed");
+    assert!(crate::auth::keys::is_digest(&key.hash));
+    assert_eq!(key.scope.agents, Some(vec![agent.clone()]));
+    assert!(key.scope.browser);
+    assert_eq!(key.scope.per_minute, Some(30));
+    let found = block_on(store.keys_by_lookup(&value[..16])).expect("lookup");
+    assert_eq!(found[0].0.scope, key.scope);
+    // Without agentIds the key reaches every agent.
+    let (all, _) = block_on(ops.create_key(&tenant, body(json!({"kind": "api"})))).expect("key");
+    assert_eq!(all.scope, KeyScope::default());
+    let invalid = |v: Value| match block_on(ops.create_key(&tenant, body(v))) {
+        Err(ApiError::Invalid { field, .. }) => field,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        invalid(json!({"kind": "api", "agentIds": ["nobody"]})),
+        "agentIds"
+    );
+    assert_eq!(invalid(json!({"kind": "api", "agentIds": []})), "agentIds");
+    assert_eq!(
+        invalid(json!({"kind": "api", "agentIds": ["no spaces"]})),
+        "agentIds"
+    );
+    assert_eq!(invalid(json!({"kind": "api", "perMinute": 0})), "perMinute");
+    assert_eq!(invalid(json!({"kind": "api", "agentId": agent})), "agentId");
+    assert_eq!(
+        invalid(json!({"kind": "secret", "browser": true})),
+        "browser"
+    );
+    assert_eq!(
+        invalid(json!({"kind": "publishable", "agentId": agent, "agentIds": [agent]})),
+        "agentIds"
+    );
+    // Another tenant's agent is no agent of this tenant.
+    let other = block_on(
+        ops.create_tenant(serde_json::from_value(json!({"name": "Other"})).expect("tenant")),
+    )
+    .expect("tenant");
+    let foreign = block_on(ops.create_key(
+        &other.tenant.id,
+        body(json!({"kind": "api", "agentIds": [agent]})),
+    ));
+    assert!(matches!(foreign, Err(ApiError::Invalid { field, .. }) if field == "agentIds"));
+}

@@ -139,6 +139,7 @@ fn run(
         temperature: Some(0.5),
         max_tokens: Some(100),
         max_steps: 3,
+        ..Turn::default()
     };
     let sink = TracedSink::new(
         Sink {

@@ -112,9 +112,9 @@ pub fn mcp_tool_views(server: &McpServer, tools: &[RemoteTool]) -> Vec<Value> {
 pub fn key_view(key: &ApiKey) -> Value {
     let shown = match key.kind {
         KeyKind::Publishable => &key.lookup,
-        KeyKind::Secret => &key.masked,
+        KeyKind::Secret | KeyKind::Api | KeyKind::Mcp => &key.masked,
     };
-    json!({
+    let mut view = json!({
         "id": key.id,
         "kind": key.kind.as_str(),
         "name": key.name,
@@ -122,7 +122,13 @@ pub fn key_view(key: &ApiKey) -> Value {
         "key": shown,
         "createdAt": key.created_at,
         "revokedAt": key.revoked_at,
-    })
+    });
+    if key.kind == KeyKind::Api {
+        view["agentIds"] = json!(key.scope.agents);
+        view["browser"] = json!(key.scope.browser);
+        view["perMinute"] = json!(key.scope.per_minute);
+    }
+    view
 }
 
 /// The paging of `?limit=` and `?cursor=`.
@@ -258,6 +264,7 @@ mod tests {
             masked: "sk_live_abcdefgh…wxyz".into(),
             created_at: 0,
             revoked_at: None,
+            scope: Default::default(),
         };
         let view = key_view(&key).to_string();
         assert!(view.contains("…wxyz") && !view.contains("\"h\""));

@@ -40,6 +40,9 @@ use crate::store::{
 };
 use crate::tools::runner::{local_weekday_and_time, WorkerTools};
 
+/// How long the relay waits for Twilio's `setup` message, in ms.
+const SETUP_WAIT_MS: u64 = 10_000;
+
 /// What the caller hears when the model fails; the call goes on.
 const APOLOGY: &str = "Sorry, I had trouble answering that. Could you say it again?";
 /// What the caller hears when the time limit ends the call.
@@ -93,7 +96,6 @@ impl Live {
 /// An answer waiting to be stored (see the module notes).
 struct Pending {
     message: StoredMessage,
-    interrupted: bool,
 }
 
 /// The turn in progress and what it shares with the loop.
@@ -122,14 +124,25 @@ pub async fn run(ws: WebSocket, context: CallContext) {
     let Ok(mut events) = ws.events() else {
         return;
     };
-    let setup = loop {
-        match events.next().await {
-            Some(Ok(WebsocketEvent::Message(m))) => {
-                if let Inbound::Setup(setup) = relay::parse(&m.text().unwrap_or_default()) {
-                    break setup;
+    // Twilio sends `setup` first; a socket that never does is closed, not kept open.
+    let first = async {
+        loop {
+            match events.next().await {
+                Some(Ok(WebsocketEvent::Message(m))) => {
+                    if let Inbound::Setup(setup) = relay::parse(&m.text().unwrap_or_default()) {
+                        return Some(setup);
+                    }
                 }
+                _ => return None,
             }
-            _ => return,
+        }
+    };
+    let setup = match select(Box::pin(first), pause(SETUP_WAIT_MS)).await {
+        Either::Left((Some(setup), _)) => setup,
+        Either::Left((None, _)) => return,
+        Either::Right(_) => {
+            let _ = ws.close(Some(1008), Some("No setup message."));
+            return;
         }
     };
     let context = Rc::new(context);
@@ -464,7 +477,6 @@ fn cut_to_heard(pending: &mut Pending, heard: &str) {
     pending.message.parts = call::heard_parts(&pending.message.parts, heard);
     pending.message.status = MessageStatus::Aborted;
     pending.message.finish_reason = Some("interrupted".into());
-    pending.interrupted = true;
 }
 
 /// Who the call is, for each turn.
@@ -594,6 +606,7 @@ async fn answer(
         temperature: agent.config.temperature,
         max_tokens: agent.config.max_tokens,
         max_steps: agent.config.step_limit(),
+        ..Turn::default()
     };
     let signal = live
         .controller
@@ -622,10 +635,7 @@ async fn answer(
             deliver(&policy, &export, timeout_ms).await;
         });
     }
-    let mut pending = Pending {
-        message,
-        interrupted: false,
-    };
+    let mut pending = Pending { message };
     if let Some(heard) = live.heard.borrow_mut().take() {
         cut_to_heard(&mut pending, &heard);
     }

@@ -7,15 +7,18 @@
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
-use wasm_bindgen::prelude::*;
 use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
 
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use crate::agent::context;
 use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
 use crate::app::access::tenant_of_key;
+use crate::app::knowledge as app_knowledge;
 use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
 use crate::auth::crypto::hex;
@@ -23,11 +26,14 @@ use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
 use crate::http::log;
+use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
+use crate::knowledge::client::{embedding_settings, HttpEmbedder};
+use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
 use crate::llm::{FinishReason, Usage};
 use crate::observe::export::{deliver, operator_targets, tenant_targets};
-use crate::observe::TraceMeta;
+use crate::observe::{RetrievalHit, TraceMeta};
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -35,24 +41,6 @@ use crate::store::scoped::ScopedStore;
 use crate::store::{Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
-
-#[wasm_bindgen(module = "/src/js/stream.js")]
-extern "C" {
-    /// The response body the engine writes into (see `src/js/stream.js`).
-    type Output;
-
-    #[wasm_bindgen(constructor)]
-    fn new() -> Output;
-
-    #[wasm_bindgen(method, getter)]
-    fn readable(this: &Output) -> worker::web_sys::ReadableStream;
-
-    #[wasm_bindgen(method)]
-    fn write(this: &Output, bytes: &[u8]) -> bool;
-
-    #[wasm_bindgen(method)]
-    fn close(this: &Output);
-}
 
 /// Handles a chat request from `visitor_id`, already authorised and rate-limited.
 pub async fn handle(
@@ -95,6 +83,7 @@ pub async fn handle(
     headers
         .set(log::TRACE, &hex(&tracing::trace_id_for(&message_id)))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let embeddings = embedding_settings(env);
     let output = Output::new();
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
@@ -120,10 +109,7 @@ pub async fn handle(
     };
     let policy = settings.outbound.clone();
     ctx.wait_until(async move {
-        let mut sink = OutputSink {
-            output,
-            buffer: Vec::with_capacity(1024),
-        };
+        let mut sink = BodySink::new(Rc::new(RefCell::new(UiEncoder)), Some(output));
         sink.send(&AgentEvent::Start {
             message_id: message_id.clone(),
         });
@@ -168,7 +154,7 @@ pub async fn handle(
                 if let Some(detail) = error.log_detail() {
                     console_error!("planning the turn failed: {detail}");
                 }
-                sink.fail(&error.to_string());
+                fail(&mut sink, &error.to_string());
                 let end = TurnEnd::Failed(error.to_string());
                 let finished = tracing.finish(recorder, &end, &Usage::default());
                 if let Some(export) = finished.export {
@@ -189,6 +175,39 @@ pub async fn handle(
             }
         };
         let outbound = settings.outbound.clone();
+        // Knowledge: the passages go into the system prompt, the citations to the visitor
+        // before the answer, and into the stored message.
+        let mut system_prompt = system_prompt;
+        let mut cited = Vec::new();
+        let config = &agent.config.knowledge;
+        if config.enabled() {
+            let query = app_knowledge::query_of_history(&history);
+            let embedder = HttpEmbedder(embeddings);
+            let retrieval_started_ms = now_ms();
+            if let Some(found) =
+                app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query).await
+            {
+                let hits: Vec<RetrievalHit> = found
+                    .hits
+                    .iter()
+                    .map(|h| RetrievalHit {
+                        source: h.chunk_id.clone(),
+                        score: h.score,
+                        text: Some(h.text.clone()),
+                    })
+                    .collect();
+                recorder.retrieval(&query, &hits, retrieval_started_ms);
+                system_prompt.push_str(&prompt_block(
+                    &found.hits,
+                    config.strict,
+                    config.fallback.as_deref(),
+                ));
+                cited = app_knowledge::citations(&found.hits);
+                for event in &cited {
+                    sink.send(event);
+                }
+            }
+        }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
@@ -203,11 +222,17 @@ pub async fn handle(
             temperature: agent.config.temperature,
             max_tokens: agent.config.max_tokens,
             max_steps: agent.config.step_limit(),
+            ..Turn::default()
         };
         let model = HttpModel::new(settings, Some(visitor));
-        let (outcome, mut sink, recorder) =
-            tracing::run(&model, &tools, turn, Box::new(sink), recorder).await;
+        let (mut outcome, mut sink, recorder) =
+            tracing::run(&model, &tools, turn, sink, recorder).await;
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
+        if !cited.is_empty() {
+            let mut parts = app_knowledge::citation_parts(&cited);
+            parts.append(&mut outcome.parts);
+            outcome.parts = parts;
+        }
         let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         message.timing = serde_json::to_string(&finished.summary).ok();
         let day = utc_day(message.created_at);
@@ -220,7 +245,7 @@ pub async fn handle(
                 .await
                 .inspect_err(|e| console_error!("storing the answer failed, retrying: {e}"))
                 .is_ok();
-        sink.finish();
+        end(&mut sink);
         // After the answer: the export and any write still owed run side by side; neither
         // can change what the visitor already has.
         let export = async {
@@ -322,53 +347,33 @@ async fn plan_turn(
     turn::plan(agent, context, request)
 }
 
-/// Encodes events into a buffer and writes it to the response body once per flush.
-struct OutputSink {
-    output: Output,
-    buffer: Vec<u8>,
-}
+/// The AI SDK UI message stream encoder.
+struct UiEncoder;
 
-impl OutputSink {
-    /// Ends the stream with an error the visitor can read.
-    fn fail(&mut self, message: &str) {
-        self.send(&AgentEvent::Error {
-            message: message.to_owned(),
-        });
-        self.send(&AgentEvent::Finish {
-            reason: FinishReason::Error,
-        });
-        self.end();
-    }
-
-    /// Flushes, terminates the stream with `[DONE]` and closes it.
-    fn end(&mut self) {
-        self.buffer.extend_from_slice(DONE);
-        self.flush();
-        self.output.close();
+impl Encode for UiEncoder {
+    fn encode(&mut self, event: &AgentEvent, out: &mut Vec<u8>) {
+        ui_message::encode(event, out);
     }
 }
 
-impl EventSink for OutputSink {
-    fn send(&mut self, event: &AgentEvent) {
-        ui_message::encode(event, &mut self.buffer);
-    }
-
-    fn flush(&mut self) -> bool {
-        if self.buffer.is_empty() {
-            return true;
-        }
-        let delivered = self.output.write(&self.buffer);
-        self.buffer.clear();
-        delivered
-    }
-
-    fn finish(&mut self) {
-        self.end();
-    }
+/// Ends the stream with an error the visitor can read.
+fn fail(sink: &mut BodySink, message: &str) {
+    sink.send(&AgentEvent::Error {
+        message: message.to_owned(),
+    });
+    sink.send(&AgentEvent::Finish {
+        reason: FinishReason::Error,
+    });
+    end(sink);
 }
 
-/// Runs a store write until it succeeds (`app::turn::persist`, pausing with the runtime's timer;
-/// the turn runs under `wait_until`, which allows 30 s after the response); true on success.
+/// Flushes, terminates the stream with `[DONE]` and closes it.
+fn end(sink: &mut BodySink) {
+    sink.buffer().extend_from_slice(DONE);
+    sink.close();
+}
+
+/// Retries a store write after the answer (`app::turn::persist`), pausing with worker timers.
 async fn retry<F, Fut>(write: F, what: &str) -> bool
 where
     F: Fn() -> Fut,

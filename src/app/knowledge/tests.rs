@@ -1,0 +1,488 @@
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use futures::executor::block_on;
+use serde_json::json;
+
+use super::*;
+use crate::store::memory::MemoryStore;
+
+struct Web(HashMap<String, (u16, String)>);
+
+impl Fetcher for Web {
+    async fn get(&self, url: &str) -> Fetched {
+        self.0
+            .get(url)
+            .cloned()
+            .ok_or_else(|| FetchError::Failed("connection refused".to_owned()))
+    }
+}
+
+fn web(pages: &[(&str, u16, &str)]) -> Web {
+    Web(pages
+        .iter()
+        .map(|(u, s, b)| (u.to_string(), (*s, b.to_string())))
+        .collect())
+}
+
+/// Embeds by letters: texts that share words point the same way (enough to test wiring).
+struct Letters {
+    calls: RefCell<u32>,
+    fail: bool,
+}
+
+impl Embedder for Letters {
+    fn enabled(&self) -> bool {
+        true
+    }
+    async fn embed(&self, texts: &[String], _: InputKind) -> Result<(Vec<Vec<f32>>, u64), String> {
+        *self.calls.borrow_mut() += 1;
+        if self.fail {
+            return Err("embeddings endpoint down".into());
+        }
+        Ok((
+            texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0.0f32; 26];
+                    for c in t.to_lowercase().bytes().filter(u8::is_ascii_lowercase) {
+                        v[usize::from(c - b'a')] += 1.0;
+                    }
+                    v
+                })
+                .collect(),
+            texts.len() as u64 * 3,
+        ))
+    }
+}
+
+struct Off;
+impl Embedder for Off {
+    fn enabled(&self) -> bool {
+        false
+    }
+    async fn embed(&self, _: &[String], _: InputKind) -> Result<(Vec<Vec<f32>>, u64), String> {
+        Err("off".into())
+    }
+}
+
+fn policy() -> Policy {
+    Policy::from_allowlist("")
+}
+
+fn ids() -> impl FnMut() -> String {
+    let mut n = 0;
+    move || {
+        n += 1;
+        format!("chk_{n}")
+    }
+}
+
+fn setup(store: &MemoryStore, tenant: &str, base: &str) {
+    block_on(store.tenant_scope(tenant).create_base(&KnowledgeBase {
+        id: base.into(),
+        tenant_id: tenant.into(),
+        name: "Help".into(),
+        created_at: 1,
+        updated_at: 1,
+    }))
+    .expect("base");
+}
+
+fn add(store: &MemoryStore, tenant: &str, base: &str, id: &str, body: NewSource) -> Source {
+    let source = new_source(tenant, base, id.into(), body, 10);
+    block_on(store.tenant_scope(tenant).create_source(&source)).expect("source");
+    source
+}
+
+#[test]
+fn source_bodies_are_checked_by_type() {
+    let p = policy();
+    assert_eq!(
+        parse_source(&json!({"type": "text", "title": "T", "text": "body"}), &p),
+        Ok(NewSource::Text {
+            title: "T".into(),
+            text: "body".into()
+        })
+    );
+    assert!(matches!(
+        parse_source(&json!({"type": "qa", "question": "Q?", "answer": "A."}), &p),
+        Ok(NewSource::Qa { .. })
+    ));
+    assert_eq!(
+        parse_source(
+            &json!({"type": "sitemap", "url": "https://docs.example/sitemap.xml"}),
+            &p
+        ),
+        Ok(NewSource::Sitemap {
+            url: "https://docs.example/sitemap.xml".into(),
+            max_pages: 50
+        })
+    );
+    let field = |body: serde_json::Value| match parse_source(&body, &p) {
+        Err(ApiError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(field(json!({"type": "pdf"})), "type");
+    assert_eq!(field(json!({"type": "text", "title": "T"})), "text");
+    assert_eq!(
+        field(json!({"type": "text", "title": "T", "text": "x", "url": "u"})),
+        "url"
+    );
+    assert_eq!(
+        field(json!({"type": "url", "url": "http://127.0.0.1/admin"})),
+        "url",
+        "SSRF rules apply"
+    );
+    assert_eq!(
+        field(json!({"type": "url", "url": "https://10.0.0.1/"})),
+        "url"
+    );
+    assert_eq!(
+        field(json!({"type": "sitemap", "url": "https://a.example/s.xml", "maxPages": 0})),
+        "maxPages"
+    );
+    assert!(parse_source(&json!([1]), &p).is_err());
+}
+
+#[test]
+fn files_are_read_by_their_kind() {
+    assert!(check_file_name("guide.MD").is_ok());
+    assert!(check_file_name("x.pdf").is_err());
+    assert!(check_file_name("noext").is_err());
+    assert_eq!(
+        file_text(
+            "p.csv",
+            "sku,name,price\nA-1,\"Desk, oak\",120\n\nB-2,Chair,\n"
+        ),
+        "sku: A-1; name: Desk, oak; price: 120\n\nsku: B-2; name: Chair\n\n"
+    );
+    assert_eq!(
+        file_text("p.html", "<h1>Hi</h1><p>there</p>"),
+        "# Hi\n\nthere"
+    );
+}
+
+#[test]
+fn a_text_source_is_chunked_embedded_and_searchable_then_skipped_when_unchanged() {
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let source = add(
+        &store,
+        "t1",
+        "kb_1",
+        "src_1",
+        NewSource::Text {
+            title: "Returns".into(),
+            text:
+                "# Refunds\nRefunds are paid within five days.\n\n# Shipping\nParcels leave daily."
+                    .into(),
+        },
+    );
+    let embedder = Letters {
+        calls: RefCell::new(0),
+        fail: false,
+    };
+    let done = block_on(ingest(
+        &store,
+        &source,
+        &web(&[]),
+        &embedder,
+        &mut ids(),
+        20,
+    ))
+    .expect("ingest");
+    assert_eq!(done.chunks, 2);
+    assert!(!done.unchanged);
+    assert_eq!(done.embedding_tokens, 6);
+    let stored = block_on(store.tenant_scope("t1").source("src_1"))
+        .expect("read")
+        .expect("source");
+    assert_eq!(
+        (stored.status, stored.chunk_count, stored.progress),
+        (SourceStatus::Ready, 2, 100)
+    );
+    let found = block_on(retrieve(
+        &store,
+        &embedder,
+        "t1",
+        &["kb_1".into()],
+        "how long do refunds take",
+        3,
+        0.0,
+    ))
+    .expect("search");
+    assert!(found.semantic);
+    assert_eq!(found.hits[0].heading, "Refunds");
+    assert!(found.hits[0].score > 0.5, "{}", found.hits[0].score);
+    // The same text again: nothing is embedded.
+    let calls = *embedder.calls.borrow();
+    let again = block_on(ingest(
+        &store,
+        &stored,
+        &web(&[]),
+        &embedder,
+        &mut ids(),
+        30,
+    ))
+    .expect("again");
+    assert!(again.unchanged);
+    assert_eq!(*embedder.calls.borrow(), calls);
+}
+
+#[test]
+fn searches_never_cross_tenants_or_bases() {
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    setup(&store, "t2", "kb_2");
+    for (tenant, base, id) in [("t1", "kb_1", "s1"), ("t2", "kb_2", "s2")] {
+        let s = add(
+            &store,
+            tenant,
+            base,
+            id,
+            NewSource::Text {
+                title: "Doc".into(),
+                text: format!("secret refund policy of {tenant}"),
+            },
+        );
+        block_on(ingest(&store, &s, &web(&[]), &Off, &mut ids(), 20)).expect("ingest");
+    }
+    let hits = |tenant: &str, bases: &[&str]| {
+        let bases: Vec<String> = bases.iter().map(|b| b.to_string()).collect();
+        block_on(retrieve(
+            &store,
+            &Off,
+            tenant,
+            &bases,
+            "refund policy",
+            5,
+            0.0,
+        ))
+        .expect("search")
+        .hits
+    };
+    let mine = hits("t1", &["kb_1", "kb_2"]);
+    assert_eq!(mine.len(), 1);
+    assert!(mine[0].text.contains("t1"));
+    assert!(hits("t1", &["kb_2"]).is_empty());
+    assert!(hits("t2", &["kb_1"]).is_empty());
+}
+
+#[test]
+fn web_pages_obey_robots_and_failures_are_readable() {
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let site = web(&[
+        ("https://docs.example/robots.txt", 200, "User-agent: *\nDisallow: /private\n"),
+        ("https://docs.example/help", 200, "<html><title>Help</title><h1>Hours</h1><p>Open 9 to 5.</p></html>"),
+        ("https://docs.example/private/x", 200, "<p>hidden</p>"),
+        ("https://docs.example/gone", 404, "nope"),
+        ("https://docs.example/sitemap.xml", 200, "<urlset><url><loc>https://docs.example/help</loc></url><url><loc>https://docs.example/private/x</loc></url><url><loc>https://other.example/x</loc></url><url><loc>https://docs.example/down</loc></url></urlset>"),
+    ]);
+    let page = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Url {
+            url: "https://docs.example/help".into(),
+        },
+    );
+    let done = block_on(ingest(&store, &page, &site, &Off, &mut ids(), 20)).expect("page");
+    assert_eq!(done.chunks, 1);
+    let stored = block_on(store.tenant_scope("t1").source("s1"))
+        .expect("read")
+        .expect("row");
+    assert_eq!(stored.title, "Help", "the page's title replaces its URL");
+    let hit = &block_on(retrieve(
+        &store,
+        &Off,
+        "t1",
+        &["kb_1".into()],
+        "opening hours",
+        3,
+        0.0,
+    ))
+    .expect("search")
+    .hits[0];
+    assert_eq!(hit.url.as_deref(), Some("https://docs.example/help"));
+    assert_eq!(hit.heading, "Hours");
+
+    let private = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s2",
+        NewSource::Url {
+            url: "https://docs.example/private/x".into(),
+        },
+    );
+    let err = block_on(ingest(&store, &private, &site, &Off, &mut ids(), 20)).expect_err("robots");
+    assert!(
+        matches!(&err, IngestError::Permanent(r) if r.contains("robots.txt")),
+        "{err:?}"
+    );
+    let gone = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s3",
+        NewSource::Url {
+            url: "https://docs.example/gone".into(),
+        },
+    );
+    let err = block_on(ingest(&store, &gone, &site, &Off, &mut ids(), 20)).expect_err("404");
+    assert_eq!(
+        err,
+        IngestError::Permanent("https://docs.example/gone answered HTTP 404.".into())
+    );
+    let down = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s4",
+        NewSource::Url {
+            url: "https://down.example/".into(),
+        },
+    );
+    assert!(matches!(
+        block_on(ingest(&store, &down, &site, &Off, &mut ids(), 20)),
+        Err(IngestError::Transient(_))
+    ));
+    block_on(record_failure(&store, &gone, err.reason(), 30)).expect("record");
+    let failed = block_on(store.tenant_scope("t1").source("s3"))
+        .expect("read")
+        .expect("row");
+    assert_eq!(failed.status, SourceStatus::Failed);
+    assert!(failed.error.as_deref().is_some_and(|e| e.contains("404")));
+
+    let map = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s5",
+        NewSource::Sitemap {
+            url: "https://docs.example/sitemap.xml".into(),
+            max_pages: 10,
+        },
+    );
+    let done = block_on(ingest(&store, &map, &site, &Off, &mut ids(), 20)).expect("sitemap");
+    assert_eq!(
+        done.chunks, 1,
+        "robots-denied, foreign and unreachable pages are left out"
+    );
+}
+
+#[test]
+fn a_failed_embedding_leaves_the_old_chunks_and_search_falls_back_to_words() {
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let source = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Doc".into(),
+            text: "Warranty lasts two years.".into(),
+        },
+    );
+    block_on(ingest(&store, &source, &web(&[]), &Off, &mut ids(), 20)).expect("first");
+    let mut changed = block_on(store.tenant_scope("t1").source("s1"))
+        .expect("read")
+        .expect("row");
+    changed.content = Some("Warranty lasts three years.".into());
+    let broken = Letters {
+        calls: RefCell::new(0),
+        fail: true,
+    };
+    assert!(matches!(
+        block_on(ingest(&store, &changed, &web(&[]), &broken, &mut ids(), 30)),
+        Err(IngestError::Transient(_))
+    ));
+    let found = block_on(retrieve(
+        &store,
+        &broken,
+        "t1",
+        &["kb_1".into()],
+        "warranty",
+        3,
+        0.0,
+    ))
+    .expect("search");
+    assert!(
+        !found.semantic,
+        "the vector half is skipped when embeddings fail"
+    );
+    assert_eq!(found.hits.len(), 1);
+    assert!(
+        found.hits[0].text.contains("two"),
+        "the old chunks stay until new ones replace them"
+    );
+}
+
+#[test]
+fn curated_answers_come_first_and_citations_carry_the_passage() {
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let text = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Policy".into(),
+            text: "Returns of opened items: contact support about returns.".into(),
+        },
+    );
+    let qa = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s2",
+        NewSource::Qa {
+            question: "Can I return opened items?".into(),
+            answer: "Yes, within 14 days.".into(),
+        },
+    );
+    for s in [&text, &qa] {
+        block_on(ingest(&store, s, &web(&[]), &Off, &mut ids(), 20)).expect("ingest");
+    }
+    let found = block_on(retrieve(
+        &store,
+        &Off,
+        "t1",
+        &["kb_1".into()],
+        "return opened items",
+        5,
+        0.0,
+    ))
+    .expect("search");
+    assert_eq!(found.hits[0].kind, SourceKind::Qa);
+    assert!(found.hits[0]
+        .text
+        .starts_with("Q: Can I return opened items?\nA: Yes"));
+    let events = citations(&found.hits);
+    match &events[0] {
+        AgentEvent::Citation {
+            source_id,
+            url,
+            metadata,
+            ..
+        } => {
+            assert_eq!(source_id, "kb1");
+            assert_eq!(url, &None);
+            assert_eq!(metadata["knowledge"]["sourceId"], "s2");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        turn_query("and Spain?", Some("shipping to France")),
+        "shipping to France\nand Spain?"
+    );
+    assert_eq!(
+        turn_query("a long question with many words in it", Some("x")),
+        "a long question with many words in it"
+    );
+}

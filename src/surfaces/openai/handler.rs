@@ -1,0 +1,464 @@
+//! The OpenAI-compatible endpoints: authenticate the key (`app::access`), parse the request
+//! (`request`), hand the turn to the turn service and encode what comes back (`encode`).
+//!
+//! A stream starts as soon as the request is checked (key and agent from the isolate cache, no
+//! store round trip in front of the first byte); the spend check, the stored conversation (when
+//! asked for) and the usage are written under `ctx.wait_until`, as on the widget surface. A
+//! refusal found then (a spend cap) arrives as the stream's error event. A non-streamed
+//! completion does the same work before it answers, so every refusal has its HTTP status.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{
+    console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
+};
+
+use super::encode::{self, Encoder, Meta};
+use super::models;
+use super::request::{self, CompletionRequest, MAX_BODY_BYTES};
+use crate::agent::{run_turn, EventSink, Turn, TurnOutcome};
+use crate::app::access::{api_caller, api_key_lookup, bearer_token, callable_agent, ApiCaller};
+use crate::app::turn::{self, StatelessPlan, StatelessRequest};
+use crate::auth::rate_limit::{Check, Scope};
+use crate::dates::{utc_day, utc_month};
+use crate::error::ApiError;
+use crate::http::output::{BodySink, Output};
+use crate::http::rate;
+use crate::http::request::read_body;
+use crate::http::response::json_response;
+use crate::http::routes::OpenAiRoute;
+use crate::llm::client::HttpModel;
+use crate::llm::{Sampling, ToolChoice, ToolSpec, Usage};
+use crate::platform::{self, now_ms, random_id};
+use crate::settings::Settings;
+use crate::store::any::AnyStore;
+use crate::store::scoped::ScopedStore;
+use crate::store::{Agent, Spend, Store, StoreError, TurnStart};
+use crate::tools::runner::WorkerTools;
+
+/// Requests a minute an API key may make when it sets no limit of its own.
+pub const DEFAULT_KEY_PER_MINUTE: u32 = 300;
+/// Most agents `GET /v1/models` lists for a key that reaches every agent.
+pub const MAX_LISTED_MODELS: u32 = 500;
+
+/// What an OpenAI-compatible request ended with, and whether the page that sent it may read
+/// it (the key is marked for browser use).
+pub struct Reply {
+    /// The response, or the error to answer in OpenAI's shape.
+    pub result: Result<Response, ApiError>,
+    /// Whether to send CORS headers.
+    pub cors: bool,
+}
+
+/// Handles an OpenAI-compatible request.
+pub async fn handle(req: Request, env: &Env, ctx: &Context, route: OpenAiRoute) -> Reply {
+    let mut cors = false;
+    let result = serve(req, env, ctx, route, &mut cors).await;
+    Reply { result, cors }
+}
+
+async fn serve(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    route: OpenAiRoute,
+    cors: &mut bool,
+) -> Result<Response, ApiError> {
+    let store = AnyStore::from_env(env)?;
+    let authorization = req.headers().get("authorization").ok().flatten();
+    let presented = bearer_token(authorization.as_deref())?;
+    let lookup = api_key_lookup(presented)?;
+    let caller = api_caller(presented, &store.live_keys(lookup).await?)?;
+    *cors = caller.scope.browser;
+    let per_key = Check::new(
+        Scope::Key,
+        &caller.key_id,
+        caller.scope.per_minute.unwrap_or(DEFAULT_KEY_PER_MINUTE),
+    );
+    rate::enforce(env, &[per_key]).await?;
+    match route {
+        OpenAiRoute::Models => json_response(&models::list(&listed_agents(&store, &caller).await?)),
+        OpenAiRoute::Model(model) => {
+            let agent_id = model.strip_prefix(request::MODEL_PREFIX).unwrap_or(&model);
+            let agent = callable_agent(&caller, &model, store.live_agent(agent_id).await?)?;
+            json_response(&models::model(&agent))
+        }
+        OpenAiRoute::ChatCompletions => completions(req, env, ctx, store, caller).await,
+    }
+}
+
+/// The agents a key may call, enabled ones only.
+async fn listed_agents(store: &AnyStore, caller: &ApiCaller) -> Result<Vec<Agent>, ApiError> {
+    let agents = match &caller.scope.agents {
+        Some(ids) => {
+            let mut agents = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(agent) = store.live_agent(id).await? {
+                    agents.push(agent);
+                }
+            }
+            agents
+        }
+        None => {
+            store
+                .tenant_scope(&caller.tenant_id)
+                .agents(None, MAX_LISTED_MODELS)
+                .await?
+        }
+    };
+    Ok(agents
+        .into_iter()
+        .filter(|a| a.tenant_id == caller.tenant_id && a.enabled && a.tenant_active)
+        .collect())
+}
+
+/// `POST /v1/chat/completions`.
+async fn completions(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    store: AnyStore,
+    caller: ApiCaller,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
+    let request = request::parse(&bytes)?;
+    let agent = callable_agent(
+        &caller,
+        &request.model,
+        store.live_agent(&request.agent_id).await?,
+    )?;
+    let settings = platform::settings(env);
+    if !settings.model_configured() {
+        return Err(ApiError::NotConfigured(
+            Settings::missing_key_message().into(),
+        ));
+    }
+    let ip = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".into());
+    let limits = &agent.config.limits;
+    rate::enforce(
+        env,
+        &[
+            Check::new(
+                Scope::Ip,
+                &format!("{}:{ip}", agent.tenant_id),
+                limits.ip_per_minute,
+            ),
+            Check::new(Scope::Tenant, &agent.tenant_id, limits.tenant_per_minute),
+        ],
+    )
+    .await?;
+    turn::check_messages(&agent, &request.messages)?;
+    let visitor = AbortSignal::from(req.inner().signal());
+    let call = Call::new(agent, caller, request)?;
+    if !call.stream {
+        let (encoder, usage) = call.execute(&store, settings, visitor, None).await?;
+        let encoder = encoder.borrow();
+        if let Some(failure) = encoder.failure() {
+            return Err(ApiError::ModelFailed(failure.to_owned()));
+        }
+        let mut response = json_response(&encoder.completion(&usage))?;
+        call.conversation_header(response.headers_mut())?;
+        return Ok(response);
+    }
+    let mut headers = Headers::new();
+    for (name, value) in encode::STREAM_HEADERS {
+        headers
+            .set(name, value)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    call.conversation_header(&mut headers)?;
+    let output = Output::new();
+    let body = output.readable();
+    ctx.wait_until(async move {
+        if let Err(error) = call.execute(&store, settings, visitor, Some(output)).await {
+            if let Some(detail) = error.log_detail() {
+                console_error!("planning the API turn failed: {detail}");
+            }
+        }
+    });
+    Ok(ResponseBuilder::new()
+        .with_status(200)
+        .with_headers(headers)
+        .stream(body))
+}
+
+/// One checked completion request, ready to run.
+struct Call {
+    agent: Agent,
+    stream: bool,
+    stateless: StatelessRequest,
+    meta: Meta,
+    include_usage: bool,
+    client_tools: Vec<ToolSpec>,
+    tool_choice: Option<ToolChoice>,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
+    sampling: Sampling,
+}
+
+impl Call {
+    fn new(agent: Agent, caller: ApiCaller, request: CompletionRequest) -> Result<Self, ApiError> {
+        let server_tools = crate::tools::Registry::for_agent(&agent.config).specs();
+        for (i, tool) in request.tools.iter().enumerate() {
+            if server_tools.iter().any(|s| s.name() == tool.name()) {
+                return Err(ApiError::invalid(
+                    format!("tools[{i}].function.name"),
+                    format!(
+                        "This agent has a tool of its own named {}; give yours another name.",
+                        tool.name()
+                    ),
+                ));
+            }
+        }
+        if let Some(ToolChoice::Function(name)) = &request.tool_choice {
+            let offered = |specs: &[ToolSpec]| specs.iter().any(|s| s.name() == name);
+            if !offered(&server_tools) && !offered(&request.tools) {
+                return Err(ApiError::invalid(
+                    "tool_choice",
+                    format!("tool_choice names {name}, which is not among the tools."),
+                ));
+            }
+        }
+        let now = now_ms();
+        let store = request.store || agent.config.store_api_conversations;
+        let max_tokens = match (request.max_tokens, agent.config.max_tokens) {
+            (Some(asked), Some(cap)) => Some(asked.min(cap)),
+            (asked, cap) => asked.or(cap),
+        };
+        Ok(Self {
+            stream: request.stream,
+            meta: Meta {
+                id: format!("chatcmpl-{}", random_id("").trim_start_matches('_')),
+                created: now / 1000,
+                model: request.model,
+            },
+            include_usage: request.include_usage,
+            tool_choice: request.tool_choice,
+            temperature: request.temperature.or(agent.config.temperature),
+            max_tokens,
+            sampling: request.sampling,
+            stateless: StatelessRequest {
+                messages: request.messages,
+                store,
+                visitor_id: request
+                    .user
+                    .unwrap_or_else(|| format!("api:{}", caller.key_id)),
+                conversation_id: random_id("chat"),
+                message_id: random_id("msg"),
+                now,
+            },
+            client_tools: request.tools,
+            agent,
+        })
+    }
+
+    /// `x-conversation-id` when the exchange is stored.
+    fn conversation_header(&self, headers: &mut Headers) -> Result<(), ApiError> {
+        if self.stateless.store {
+            headers
+                .set("x-conversation-id", &self.stateless.conversation_id)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn encoder(&self) -> Rc<RefCell<Encoder>> {
+        let encoder = Encoder::new(
+            self.meta.clone(),
+            self.stream,
+            self.include_usage,
+            self.client_tools
+                .iter()
+                .map(|t| t.name().to_owned())
+                .collect(),
+        );
+        Rc::new(RefCell::new(encoder))
+    }
+
+    /// Reads this month's spend and plans the turn. An unreachable store does not stop the
+    /// answer (as on the widget surface); its usage is then written when the store is back.
+    async fn plan(&self, store: &AnyStore) -> Result<StatelessPlan, ApiError> {
+        let agent = &self.agent;
+        let month = utc_month(self.stateless.now);
+        let spend = match store
+            .tenant_scope(&agent.tenant_id)
+            .spend(Some(&agent.id), &month)
+            .await
+        {
+            Ok(spend) => spend,
+            Err(StoreError::Unavailable(detail)) => {
+                console_error!("store unreachable, answering without the spend check: {detail}");
+                Spend::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        turn::plan_stateless(agent, spend, self.stateless.clone())
+    }
+
+    /// Runs the planned turn into `sink`; stores the conversation's start first when asked.
+    async fn run(
+        &self,
+        store: &AnyStore,
+        settings: Settings,
+        visitor: AbortSignal,
+        plan: StatelessPlan,
+        sink: BodySink,
+    ) -> (TurnOutcome, BodySink, Option<TurnStart>, bool) {
+        let mut start = plan.start;
+        let message_id = random_id("msg");
+        if let Some(start) = &mut start {
+            start.answer_id = Some(message_id.clone());
+        }
+        let unsaved = match &start {
+            Some(start) => store
+                .start_turn(start)
+                .await
+                .inspect_err(|e| {
+                    console_error!("storing the question failed, answering anyway: {e}")
+                })
+                .is_err(),
+            None => false,
+        };
+        let outbound = settings.outbound.clone();
+        let agent = &self.agent;
+        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref());
+        let mut specs = tools.specs();
+        specs.extend(self.client_tools.iter().cloned());
+        let turn = Turn {
+            message_id,
+            models: plan.models,
+            messages: plan.messages,
+            tools: specs,
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            max_steps: agent.config.step_limit(),
+            client_tools: self
+                .client_tools
+                .iter()
+                .map(|t| t.name().to_owned())
+                .collect(),
+            tool_choice: self.tool_choice.clone(),
+            sampling: self.sampling.clone(),
+        };
+        let model = HttpModel::new(settings, Some(visitor));
+        let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
+        (outcome, sink, start, unsaved)
+    }
+
+    /// Runs the call: plans it, runs the turn (streaming into `output`, when given), and writes
+    /// its usage (and the stored answer). One path for streamed and whole completions; the
+    /// encoder holds the answer. A refusal found after a stream started ends the stream too.
+    async fn execute(
+        &self,
+        store: &AnyStore,
+        settings: Settings,
+        visitor: AbortSignal,
+        output: Option<Output>,
+    ) -> Result<(Rc<RefCell<Encoder>>, Usage), ApiError> {
+        let encoder = self.encoder();
+        let mut sink = BodySink::new(encoder.clone(), output);
+        encoder.borrow_mut().start(sink.buffer());
+        sink.flush();
+        let plan = match self.plan(store).await {
+            Ok(plan) => plan,
+            Err(error) => {
+                encoder.borrow_mut().refuse(&error, sink.buffer());
+                sink.close();
+                return Err(error);
+            }
+        };
+        let (outcome, mut sink, start, unsaved) =
+            self.run(store, settings, visitor, plan, sink).await;
+        let usage = outcome.usage;
+        // Usage (and the answer, when stored) is written before [DONE] when the store takes it
+        // at once; otherwise the stream ends first and the write is retried after it.
+        let first = self
+            .write_once(store, start.as_ref(), unsaved, &outcome)
+            .await;
+        encoder.borrow_mut().end(&usage, sink.buffer());
+        sink.close();
+        if !first && !self.record(store, start, unsaved, outcome).await {
+            console_error!("the usage of an API call could not be stored");
+        }
+        Ok((encoder, usage))
+    }
+
+    /// Writes the turn's answer (stored exchanges) or its usage once; true when it is stored.
+    async fn write_once(
+        &self,
+        store: &AnyStore,
+        start: Option<&TurnStart>,
+        unsaved: bool,
+        outcome: &TurnOutcome,
+    ) -> bool {
+        if unsaved {
+            return false;
+        }
+        self.write(store, start, outcome)
+            .await
+            .inspect_err(|e| console_error!("storing the API call failed, retrying: {e}"))
+            .is_ok()
+    }
+
+    /// Writes what the turn leaves, retried (bounded): the question if it is still unsaved,
+    /// then the answer or the usage.
+    async fn record(
+        &self,
+        store: &AnyStore,
+        start: Option<TurnStart>,
+        unsaved: bool,
+        outcome: TurnOutcome,
+    ) -> bool {
+        if unsaved {
+            if let Some(start) = &start {
+                if !retry(|| store.start_turn(start), "the question").await {
+                    return false;
+                }
+            }
+        }
+        retry(|| self.write(store, start.as_ref(), &outcome), "the answer").await
+    }
+
+    async fn write(
+        &self,
+        store: &AnyStore,
+        start: Option<&TurnStart>,
+        outcome: &TurnOutcome,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let day = utc_day(now);
+        match start {
+            Some(start) => {
+                let id = start.answer_id.clone().unwrap_or_else(|| random_id("msg"));
+                let message = turn::answer_message(id, &start.conversation, outcome.clone(), now);
+                store.append_answer(&message, &self.agent.id, &day).await
+            }
+            None => {
+                store
+                    .tenant_scope(&self.agent.tenant_id)
+                    .record_usage(&self.agent.id, &day, &outcome.usage)
+                    .await
+            }
+        }
+    }
+}
+
+/// Retries a store write after the answer (`app::turn::persist`), pausing with worker timers.
+async fn retry<F, Fut>(write: F, what: &str) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    turn::persist(
+        write,
+        |ms| worker::Delay::from(std::time::Duration::from_millis(ms)),
+        |attempt, e| console_error!("storing {what} failed (attempt {attempt}): {e}"),
+    )
+    .await
+}

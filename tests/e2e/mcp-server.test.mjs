@@ -1,0 +1,227 @@
+// Every agent as an MCP server: the built worker in workerd, driven by the official MCP SDK
+// client (`Client` + `StreamableHTTPClientTransport`, the key in `requestInit.headers`), with
+// the model stand-in behind it. D1 by default, Convex with TEST_STORE=convex.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startStandIn } from "../support/standin.mjs";
+import { startWorker } from "../support/worker.mjs";
+
+const ADMIN = `adm_${randomUUID()}`;
+let standin;
+let worker;
+let tenantKey;
+let otherTenantKey;
+let support;
+let sales;
+let foreign;
+let supportKey;
+let tenantWideKey;
+
+async function api(method, path, body, token = tenantKey) {
+  const res = await fetch(`${worker.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+async function connect(path, key) {
+  const client = new Client({ name: "mcp-server-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${worker.url}${path}`), {
+    requestInit: { headers: { authorization: `Bearer ${key}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+const mcpPost = (path, body, headers = {}) =>
+  fetch(`${worker.url}${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      authorization: `Bearer ${supportKey}`,
+      ...headers,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+before(async () => {
+  standin = await startStandIn();
+  worker = await startWorker({
+    OPENROUTER_BASE_URL: `${standin.url}/v1`,
+    OPENROUTER_API_KEY: "test-key",
+    ADMIN_API_KEY: ADMIN,
+  });
+  const tenant = async (name) => {
+    const res = await api("POST", "/api/admin/tenants", { name }, ADMIN);
+    assert.equal(res.status, 201);
+    return res.json.secretKey;
+  };
+  tenantKey = await tenant("MCP Co");
+  otherTenantKey = await tenant("Other Co");
+  const agent = async (name, model, token = tenantKey) => {
+    const res = await api("POST", "/api/admin/agents", { config: { name, model, systemPrompt: `You are ${name}.` } }, token);
+    assert.equal(res.status, 201, JSON.stringify(res.json));
+    return res.json.agent.id;
+  };
+  support = await agent("Support", "scenario/plain");
+  sales = await agent("Sales", "scenario/unauthorized");
+  foreign = await agent("Foreign", "scenario/plain", otherTenantKey);
+  const key = async (body) => {
+    const res = await api("POST", "/api/admin/keys", { kind: "mcp", ...body });
+    assert.equal(res.status, 201, JSON.stringify(res.json));
+    assert.match(res.json.value, /^mk_live_/);
+    return res.json.value;
+  };
+  supportKey = await key({ agentId: support, name: "support only" });
+  tenantWideKey = await key({ name: "whole tenant" });
+});
+
+after(async () => {
+  await worker?.stop();
+  await standin?.close();
+});
+
+describe("one agent as an MCP server", () => {
+  test("initialize and tools/list through the official client", async () => {
+    const client = await connect(`/mcp/${support}`, supportKey);
+    try {
+      assert.equal(client.getServerVersion().name, "edge-agent-chat");
+      assert.ok(client.getServerCapabilities().tools);
+      assert.match(client.getInstructions(), /Support/);
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ["ask"]);
+      const [ask] = tools;
+      assert.deepEqual(ask.inputSchema.required, ["message"]);
+      assert.ok(ask.outputSchema.properties.conversationId);
+      assert.equal(ask.annotations.readOnlyHint, false);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("ask twice in one conversation: the second call carries the first exchange", async () => {
+    const client = await connect(`/mcp/${support}`, supportKey);
+    try {
+      const first = await client.callTool({ name: "ask", arguments: { message: "Where is my order?" } });
+      assert.equal(first.isError, false);
+      assert.equal(first.structuredContent.answer, "Hello from the stand-in.");
+      assert.equal(first.content[0].text, "Hello from the stand-in.");
+      const { conversationId } = first.structuredContent;
+      assert.match(conversationId, /^chat_/);
+      const second = await client.callTool({ name: "ask", arguments: { message: "And when?", conversationId } });
+      assert.equal(second.structuredContent.conversationId, conversationId);
+      const upstream = standin.requests.at(-1).body.messages;
+      assert.deepEqual(upstream.map((m) => m.role), ["system", "user", "assistant", "user"]);
+      assert.equal(upstream[0].content, "You are Support.");
+      assert.equal(upstream.at(-1).content, "And when?");
+
+      const listed = await api("GET", "/api/admin/conversations?channel=mcp");
+      const row = listed.json.conversations.find((c) => c.id === conversationId);
+      assert.ok(row, "the conversation is in the inbox with channel mcp");
+      assert.equal(row.messageCount, 4);
+      const usage = await api("GET", "/api/admin/usage");
+      assert.ok(JSON.stringify(usage.json).includes(support), "usage is recorded for the agent");
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("a failing answer is a tool error the calling model can read; bad arguments are protocol errors", async () => {
+    const client = await connect("/mcp", tenantWideKey);
+    try {
+      const failed = await client.callTool({ name: "ask", arguments: { agent: sales, message: "Hi" } });
+      assert.equal(failed.isError, true);
+      assert.ok(failed.content[0].text.length > 0);
+      await assert.rejects(client.callTool({ name: "ask", arguments: { agent: sales } }), /message/);
+      await assert.rejects(client.callTool({ name: "no_such_tool", arguments: {} }), /no tool named/);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("a tenant-wide key on /mcp", () => {
+  test("lists and asks the tenant's agents and reads their conversations", async () => {
+    const client = await connect("/mcp", tenantWideKey);
+    try {
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ["ask", "list_agents", "list_conversations", "get_conversation"]);
+      assert.deepEqual(tools[0].inputSchema.properties.agent.enum.sort(), [sales, support].sort());
+      const agents = await client.callTool({ name: "list_agents", arguments: {} });
+      assert.deepEqual(agents.structuredContent.agents.map((a) => a.id).sort(), [sales, support].sort());
+      const asked = await client.callTool({ name: "ask", arguments: { agent: support, message: "Tenant-wide hello" } });
+      const { conversationId } = asked.structuredContent;
+      const found = await client.callTool({ name: "list_conversations", arguments: { query: "Tenant-wide", limit: 5 } });
+      assert.deepEqual(found.structuredContent.conversations.map((c) => c.id), [conversationId]);
+      const read = await client.callTool({ name: "get_conversation", arguments: { conversationId } });
+      assert.deepEqual(read.structuredContent.messages.map((m) => [m.role, m.text]), [
+        ["user", "Tenant-wide hello"],
+        ["assistant", "Hello from the stand-in."],
+      ]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("a key scoped to one agent cannot continue another key's conversation or read the tenant's", async () => {
+    const wide = await connect("/mcp", tenantWideKey);
+    const { structuredContent } = await wide.callTool({ name: "ask", arguments: { agent: support, message: "Mine" } });
+    await wide.close();
+    const narrow = await connect(`/mcp/${support}`, supportKey);
+    try {
+      const stolen = await narrow.callTool({ name: "ask", arguments: { message: "Yours?", conversationId: structuredContent.conversationId } });
+      assert.equal(stolen.isError, true, "another key's conversation is not continued");
+      await assert.rejects(narrow.callTool({ name: "list_conversations", arguments: {} }), /no tool named/);
+    } finally {
+      await narrow.close();
+    }
+  });
+});
+
+describe("refusals", () => {
+  test("no key or a revoked key: 401 pointing at the protected-resource metadata", async () => {
+    const bare = await fetch(`${worker.url}/mcp/${support}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(bare.status, 401);
+    const challenge = bare.headers.get("www-authenticate");
+    assert.match(challenge, /^Bearer resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp\//);
+    const metadataUrl = challenge.match(/resource_metadata="([^"]+)"/)[1];
+    const metadata = await (await fetch(metadataUrl)).json();
+    assert.equal(metadata.resource, `${worker.url}/mcp/${support}`);
+
+    const created = await api("POST", "/api/admin/keys", { kind: "mcp", agentId: support });
+    const revoked = created.json.value;
+    assert.equal((await api("DELETE", `/api/admin/keys/${created.json.key.id}`)).status, 204);
+    await assert.rejects(connect(`/mcp/${support}`, revoked), /invalid_key/);
+    // A publishable or API key is not an MCP key.
+    await assert.rejects(connect(`/mcp/${support}`, `pk_live_${"x".repeat(20)}`), /invalid_key/);
+  });
+
+  test("another tenant's agent, or an agent outside the key's scope, is not found", async () => {
+    await assert.rejects(connect(`/mcp/${foreign}`, tenantWideKey), /no agent/);
+    await assert.rejects(connect(`/mcp/${sales}`, supportKey), /no agent/);
+  });
+
+  test("a wrong Origin is 403, an unsupported protocol version 400, junk a JSON-RPC error", async () => {
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+    assert.equal((await mcpPost(`/mcp/${support}`, init, { origin: "https://evil.example" })).status, 403);
+    const old = await mcpPost(`/mcp/${support}`, { jsonrpc: "2.0", id: 2, method: "tools/list" }, { "mcp-protocol-version": "2024-01-01" });
+    assert.equal(old.status, 400);
+    const junk = await mcpPost(`/mcp/${support}`, "{nope");
+    assert.equal(junk.status, 400);
+    assert.equal((await junk.json()).error.code, -32700);
+    const unknown = await (await mcpPost(`/mcp/${support}`, { jsonrpc: "2.0", id: 3, method: "resources/list" })).json();
+    assert.equal(unknown.error.code, -32601);
+    const negotiated = await (await mcpPost(`/mcp/${support}`, init)).json();
+    assert.equal(negotiated.result.protocolVersion, "2025-06-18");
+    const notification = await mcpPost(`/mcp/${support}`, { jsonrpc: "2.0", method: "notifications/initialized" });
+    assert.equal(notification.status, 202);
+    assert.equal((await fetch(`${worker.url}/mcp/${support}`, { headers: { authorization: `Bearer ${supportKey}` } })).status, 405);
+  });
+});
