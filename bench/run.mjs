@@ -12,6 +12,7 @@ import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
+import { startOtlpReceiver } from "../tests/support/otlp-receiver.mjs";
 import { voiceFigures, voiceMarkdown } from "./voice.mjs";
 
 const QUICK = process.argv.includes("--quick");
@@ -232,11 +233,77 @@ async function main() {
     const memory = Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, peakMemoryMb(s.pid)]));
     const wasm = await startupFigures(`${standin.url}/v1`);
     const voice = await voiceFigures({ quick: QUICK });
-    writeResults(rows, loads, memory, wasm, voice);
+    const tracing = await tracingFigures(standin);
+    writeResults(rows, loads, memory, wasm, voice, tracing);
   } finally {
     for (const s of Object.values(servers)) await s.stop();
     await standin.close();
   }
+}
+
+/**
+ * Tracing's cost (docs/observability.md): the same turns through two Rust workers in the same
+ * run, one without tracing and one exporting every turn (sample rate 1, content captured) to a
+ * loopback OTLP receiver; the requests alternate between them so both see the same machine.
+ * CPU per turn includes the export, which runs after the answer.
+ */
+async function tracingFigures(standin) {
+  const receiver = await startOtlpReceiver();
+  const plain = await withPid(() => startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench" }));
+  const traced = await withPid(() =>
+    startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }),
+  );
+  const figures = [];
+  try {
+    for (const [chunks, pace] of [[50, 0], [50, 5], [200, 0]]) {
+      const id = `bench-${chunks}-${pace}`;
+      for (const w of [plain, traced]) await putAgent(w.db, { id, config: { model: `scenario/bench/${chunks}/${pace}`, tools: { builtin: [], webhooks: [] } } });
+      const turns = scale(200);
+      const turn = (w) => timed(`${w.url}/api/agents/${id}/chat`, chatBody(`t_${randomUUID()}`));
+      const warmed = receiver.exports.length + 5;
+      for (const w of [plain, traced]) await runMany(5, 1, () => turn(w));
+      for (let t = 0; receiver.exports.length < warmed && t < 400; t++) await new Promise((r) => setTimeout(r, 5));
+      const exportedBefore = receiver.exports.length;
+      const cpu = { plain: 0, traced: 0 };
+      let errors = 0;
+      for (let i = 0; i < turns; i++) {
+        for (const [name, w] of [["plain", plain], ["traced", traced]]) {
+          const before = cpuMs(w.pid);
+          const result = await turn(w);
+          if (!result.ok) errors++;
+          if (name === "traced") {
+            // Count the export too: wait for it to arrive before reading the CPU.
+            const want = exportedBefore + i + 1;
+            for (let t = 0; receiver.exports.length < want && t < 200; t++) await new Promise((r) => setTimeout(r, 5));
+          }
+          cpu[name] += cpuMs(w.pid) - before;
+        }
+      }
+      const exported = receiver.exports.slice(exportedBefore);
+      const bytes = exported.reduce((sum, e) => sum + e.raw.length, 0);
+      const figure = {
+        chunks,
+        pace,
+        turns,
+        plain: cpu.plain / turns,
+        traced: cpu.traced / turns,
+        exports: exported.length,
+        bytesPerTurn: bytes / Math.max(exported.length, 1),
+        protobufPerTurn: exported.reduce((sum, e) => sum + (e.protobufBytes ?? 0), 0) / Math.max(exported.length, 1),
+        decodeErrors: exported.filter((e) => e.error).length,
+        errors,
+      };
+      figures.push(figure);
+      console.log(
+        `tracing ${chunks} chunks ${pace ? "paced 5 ms" : "bursty    "} cpu/turn off ${f(figure.plain)} ms on ${f(figure.traced)} ms (+${f(figure.traced - figure.plain)})  exported ${f(figure.bytesPerTurn, 0)} B/turn JSON (${f(figure.protobufPerTurn, 0)} B as protobuf)  exports ${figure.exports}/${turns}  errors ${errors}`,
+      );
+    }
+  } finally {
+    await plain.stop();
+    await traced.stop();
+    await receiver.close();
+  }
+  return figures;
 }
 
 /** CPU per chunk: least-squares slope of CPU per request over the 1, 50, 200 and 1000 chunk points. */
@@ -249,7 +316,7 @@ function slope(rows, target, pace) {
   return covariance / variance;
 }
 
-function writeResults(rows, loads, memory, wasm, voice) {
+function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   const cpu = cpus();
   const lines = [];
   const out = (s = "") => lines.push(s);
@@ -324,12 +391,33 @@ function writeResults(rows, loads, memory, wasm, voice) {
   );
   out();
   out(voiceMarkdown(voice));
+  out();
+  out("## Tracing (docs/observability.md)");
+  out();
+  out("The same turns, alternating between a worker without tracing and one exporting every turn (OTLP/HTTP JSON, content captured) to a loopback receiver; CPU per turn includes the export after the answer.");
+  out();
+  out("| chunks | pacing | turns | CPU/turn off | CPU/turn on | difference | bytes exported/turn (JSON) | as protobuf | exports | errors |");
+  out("|---|---|---|---|---|---|---|---|---|---|");
+  for (const t of tracing) {
+    out(`| ${t.chunks} | ${t.pace ? "5 ms" : "bursty"} | ${t.turns} | ${f(t.plain)} ms | ${f(t.traced)} ms | +${f(t.traced - t.plain)} ms | ${f(t.bytesPerTurn, 0)} | ${f(t.protobufPerTurn, 0)} | ${t.exports} | ${t.errors + t.decodeErrors} |`);
+  }
   const text = lines.join("\n") + "\n";
   writeFileSync(join(root, "bench/RESULTS.md"), text);
   console.log(`\n${text}`);
 }
 
-main().catch((error) => {
+/** `npm run bench -- --tracing [--quick]`: only the tracing figures, with the worker as built. */
+async function tracingOnly() {
+  const standin = await startStandIn();
+  try {
+    const figures = await tracingFigures(standin);
+    console.log(JSON.stringify(figures, null, 1));
+  } finally {
+    await standin.close();
+  }
+}
+
+(process.argv.includes("--tracing") ? tracingOnly() : main()).catch((error) => {
   console.error(error);
   process.exit(1);
 });

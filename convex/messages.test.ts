@@ -290,3 +290,15 @@ test("feedbackForTenant: the tenant's rated answers with their questions, newest
   expect(await t.mutation(internal.conversations.remove, { tenantId: "t1", conversationId: "c1" })).toBe("done");
   expect(await ids()).toEqual(["r5", "r3"]);
 });
+
+test("an answer keeps its per-turn timing summary; the conversation read returns it, older answers have none", async () => {
+  const t = setup();
+  await world(t);
+  const timing = JSON.stringify({ totalMs: 840, firstTokenMs: 310, modelMs: 800, toolMs: 0, models: [{ model: "m", startMs: 5, ms: 800 }], tools: [] });
+  await t.mutation(internal.messages.appendAnswer, { message: { ...answerInput("r1", "c1", "t1", { createdAt: T0 + 10 }), timing }, agentId: "a1", day: "2026-03-01" });
+  await t.mutation(internal.messages.appendAnswer, { message: answerInput("r2", "c1", "t1", { createdAt: T0 + 20 }), agentId: "a1", day: "2026-03-01" });
+  const got = await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" });
+  const byId = Object.fromEntries((got?.messages ?? []).map((m) => [m.id, m]));
+  expect(byId.r1.timing).toBe(timing);
+  expect("timing" in byId.r2).toBe(false);
+});

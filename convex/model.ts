@@ -128,6 +128,8 @@ export const messageDoc = v.object({
   feedback: nullable(rating),
   feedbackAt: nullable(v.number()),
   createdAt: v.number(),
+  /** The per-turn summary of an answer as JSON text (timings, tokens, cost, models tried). */
+  timing: v.optional(nullable(v.string())),
 });
 
 export const usageDoc = v.object({
@@ -504,6 +506,8 @@ export function messageRowOf(m: Doc<"messages">): MessageRow {
     error: m.error,
     feedback: m.feedback,
     createdAt: m.createdAt,
+    // Only answers stored with a summary have one (older documents lack the field).
+    ...(m.timing != null ? { timing: m.timing } : {}),
   };
 }
 

@@ -65,10 +65,14 @@ export const importRows = internalMutation({
   args: { table: tableName, rows: v.array(anyDoc) },
   returns: v.number(),
   handler: async (ctx, { table, rows }) => {
-    const fields = Object.keys(documents[table].fields).sort().join(",");
+    const known = documents[table].fields as Record<string, { isOptional: string }>;
+    const fields = Object.keys(known).sort().join(",");
+    // Optional fields (a message's `timing`) may be left out; nothing else may.
+    const required = Object.keys(known).filter((k) => known[k].isOptional !== "optional");
     let inserted = 0;
     for (const [i, row] of rows.entries()) {
-      if (Object.keys(row).sort().join(",") !== fields) {
+      const keys = Object.keys(row);
+      if (keys.some((k) => !(k in known)) || required.some((k) => !(k in row))) {
         fail("Invalid", `Row ${i} does not have the fields of ${table} (${fields})`);
       }
       if (await insertIfMissing(ctx.db, table, row)) inserted += 1;

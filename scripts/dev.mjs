@@ -16,9 +16,11 @@
 // a step fails or DEV_VERBOSE=1, so the lines that matter (site, dashboard and key) come last.
 //
 // PORT (default 8787), OPENROUTER_BASE_URL, OPENROUTER_API_KEY, APP_URL, APP_TITLE,
-// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY, EMBEDDINGS_* and KNOWLEDGE_*
-// (Convex as the store; the demo tenant is copied there) from the environment win over
-// .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database) away from .wrangler/state.
+// MODEL_IDLE_TIMEOUT_MS, STREAM_BATCH_MS, WEBHOOK_ALLOW_HOSTS, CONVEX_URL and CONVEX_DEPLOY_KEY
+// (Convex as the store; the demo tenant is copied there), EMBEDDINGS_* and KNOWLEDGE_*, and the
+// tracing variables (LANGFUSE_*, OTEL_EXPORTER_OTLP_*, OTEL_TRACES_SAMPLER_ARG, TRACE_CAPTURE_CONTENT)
+// from the environment win over .dev.vars. DEV_PERSIST_DIR moves the local state (D1 database)
+// away from .wrangler/state.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, watch, writeFileSync } from "node:fs";
@@ -28,7 +30,11 @@ import { npmBin, root, step, which } from "./lib.mjs";
 import { setup, setupNpm } from "./setup.mjs";
 
 const OVERRIDES = ["OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "APP_URL", "APP_TITLE", "MODEL_IDLE_TIMEOUT_MS", "STREAM_BATCH_MS", "WEBHOOK_ALLOW_HOSTS", "CONVEX_URL", "CONVEX_DEPLOY_KEY",
-  "EMBEDDINGS_BASE_URL", "EMBEDDINGS_API_KEY", "EMBEDDINGS_MODEL", "EMBEDDINGS_DIMENSIONS", "EMBEDDINGS_INPUT_TYPE", "KNOWLEDGE_RESYNC_HOURS", "KNOWLEDGE_RETRY_DELAY_SECONDS"];
+  "EMBEDDINGS_BASE_URL", "EMBEDDINGS_API_KEY", "EMBEDDINGS_MODEL", "EMBEDDINGS_DIMENSIONS", "EMBEDDINGS_INPUT_TYPE", "KNOWLEDGE_RESYNC_HOURS", "KNOWLEDGE_RETRY_DELAY_SECONDS",
+  // Tracing (docs/observability.md), under the names Langfuse and OpenTelemetry users know.
+  "LANGFUSE_HOST", "LANGFUSE_BASE_URL", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+  "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_TRACES_SAMPLER_ARG", "TRACE_CAPTURE_CONTENT"];
 const VERBOSE = process.env.DEV_VERBOSE === "1";
 
 function parseDotEnv(text) {

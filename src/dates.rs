@@ -32,6 +32,19 @@ pub fn utc_month(ms: i64) -> String {
     format!("{y:04}-{m:02}")
 }
 
+/// A time in ms since the epoch as ISO 8601 with milliseconds, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn iso_ms(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    let in_day = ms.rem_euclid(86_400_000);
+    let (h, min, s, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1_000 % 60,
+        in_day % 1_000,
+    );
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +58,7 @@ mod tests {
         assert_eq!(utc_month(1_798_761_599_999), "2026-12");
         assert_eq!(utc_month(-1), "1969-12");
         assert_eq!(utc_day(-1), "1969-12-31");
+        assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_ms(1_798_761_599_999), "2026-12-31T23:59:59.999Z");
     }
 }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod knowledge;
 pub mod llm;
+pub mod observe;
 pub mod outbound;
 pub mod settings;
 pub mod store;

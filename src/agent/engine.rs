@@ -8,6 +8,7 @@
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Value};
 
+use super::events::Observation;
 use super::message::MessageBuilder;
 use super::AgentEvent;
 use crate::llm::tool_calls::{CallUpdate, PendingCall, ToolCallAccumulator};
@@ -26,6 +27,9 @@ pub trait EventSink {
     fn send(&mut self, event: &AgentEvent);
     /// Delivers the queued events; `false` means the visitor has gone.
     fn flush(&mut self) -> bool;
+    /// Notes what the visitor does not see (model calls and their ends), for tracing; called
+    /// also after the visitor has gone.
+    fn observe(&mut self, _observation: Observation<'_>) {}
     /// Ends the surface's stream once the turn is over and stored (its last frame); nothing
     /// by default.
     fn finish(&mut self) {}
@@ -40,6 +44,9 @@ impl EventSink for Box<dyn EventSink> {
     }
     fn flush(&mut self) -> bool {
         (**self).flush()
+    }
+    fn observe(&mut self, observation: Observation<'_>) {
+        (**self).observe(observation);
     }
     fn finish(&mut self) {
         (**self).finish();
@@ -180,6 +187,10 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
         loop {
             request.model = turn.models[model_index].clone();
             run.begin_step();
+            run.sink.observe(Observation::ModelCall {
+                request: &request,
+                attempt: run.attempts,
+            });
             let (returned, result) = model.stream(&request, run).await;
             run = returned;
             match run.end_step(result) {
@@ -250,6 +261,8 @@ struct StepState {
     done: bool,
     failure: Option<ModelError>,
     updates: Vec<CallUpdate>,
+    /// The model the provider said answered this call.
+    model: Option<String>,
 }
 
 /// The kinds of streamed text block.
@@ -279,6 +292,7 @@ impl StepState {
             done: false,
             failure: None,
             updates: Vec::new(),
+            model: None,
         }
     }
 }
@@ -343,7 +357,10 @@ impl<S: EventSink> Run<S> {
             self.emit(AgentEvent::StepStart);
         }
         match event {
-            ModelEvent::Model(name) => self.model_used = Some(name),
+            ModelEvent::Model(name) => {
+                self.step.model = Some(name.clone());
+                self.model_used = Some(name);
+            }
             ModelEvent::Text(delta) => {
                 self.close(Block::Reasoning);
                 let id = self.open(Block::Text);
@@ -402,6 +419,19 @@ impl<S: EventSink> Run<S> {
             .take()
             .or(result.err())
             .or_else(|| truncated.then_some(ModelError::Truncated));
+        let model = self.step.model.take();
+        let fallback = !self.gone
+            && !self.step.started
+            && failure
+                .as_ref()
+                .is_some_and(|e| *e != ModelError::Aborted && e.allows_fallback());
+        self.sink.observe(Observation::ModelCallEnd {
+            model: model.as_deref(),
+            usage: &usage,
+            finish: self.step.finish,
+            error: failure.as_ref(),
+            fallback,
+        });
         if self.gone {
             return StepEnd::End(TurnEnd::Aborted);
         }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::llm::FinishReason;
+use crate::llm::{FinishReason, ModelError, ModelRequest, Usage};
 
 /// Something that happened during a turn, in the order the visitor should see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,5 +127,30 @@ pub enum AgentEvent {
     Finish {
         /// Why it ended.
         reason: FinishReason,
+    },
+}
+
+/// What the loop notes beside the events the visitor sees, for traces and per-turn timings.
+#[derive(Debug, Clone, Copy)]
+pub enum Observation<'a> {
+    /// A model call begins (`attempt` counts every call of the turn, fallbacks included).
+    ModelCall {
+        /// What is sent; `request.model` is the model asked for.
+        request: &'a ModelRequest,
+        /// 1 for the turn's first call.
+        attempt: u32,
+    },
+    /// That model call ended.
+    ModelCallEnd {
+        /// The model the provider said answered, when it said.
+        model: Option<&'a str>,
+        /// Its usage.
+        usage: &'a Usage,
+        /// Why it stopped, when it said.
+        finish: Option<FinishReason>,
+        /// Why it failed, if it did.
+        error: Option<&'a ModelError>,
+        /// Whether the next model in the chain takes the step over.
+        fallback: bool,
     },
 }

@@ -13,4 +13,4 @@ pub mod validate;
 
 pub use config::{AgentConfig, Branding, Limits, McpServer, ToolsConfig, WebhookTool};
 pub use engine::{run_turn, EventSink, Turn, TurnEnd, TurnOutcome};
-pub use events::AgentEvent;
+pub use events::{AgentEvent, Observation};

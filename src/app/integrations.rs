@@ -28,6 +28,8 @@ pub struct Field {
 pub fn spec(name: &str) -> Option<&'static [Field]> {
     match name {
         "twilio" => Some(TWILIO),
+        "langfuse" => Some(trace_fields::LANGFUSE),
+        "otlp" => Some(trace_fields::OTLP),
         _ => None,
     }
 }
@@ -65,6 +67,158 @@ fn twilio_auth_token(value: &Value) -> Result<Value, String> {
         "The Auth Token is the 32-character secret next to the Account SID in the Twilio Console."
             .into(),
     )
+}
+
+/// The fields of the trace integrations (`observe`): Langfuse's OpenTelemetry endpoint, and any
+/// OTLP/HTTP endpoint with its headers, each with its privacy controls.
+mod trace_fields {
+    use serde_json::{json, Value};
+
+    use super::Field;
+    use crate::observe::config::MAX_HEADERS;
+
+    pub const LANGFUSE: &[Field] = &[
+        Field {
+            name: "host",
+            secret: false,
+            required: false,
+            check: base_url,
+        },
+        Field {
+            name: "publicKey",
+            secret: false,
+            required: true,
+            check: public_key,
+        },
+        Field {
+            name: "secretKey",
+            secret: true,
+            required: true,
+            check: secret_key,
+        },
+        Field {
+            name: "sampleRate",
+            secret: false,
+            required: false,
+            check: sample_rate,
+        },
+        Field {
+            name: "captureContent",
+            secret: false,
+            required: false,
+            check: flag,
+        },
+    ];
+
+    pub const OTLP: &[Field] = &[
+        Field {
+            name: "endpoint",
+            secret: false,
+            required: true,
+            check: endpoint,
+        },
+        Field {
+            name: "headers",
+            secret: true,
+            required: false,
+            check: headers,
+        },
+        Field {
+            name: "sampleRate",
+            secret: false,
+            required: false,
+            check: sample_rate,
+        },
+        Field {
+            name: "captureContent",
+            secret: false,
+            required: false,
+            check: flag,
+        },
+    ];
+
+    fn url(value: &Value, what: &str) -> Result<Value, String> {
+        let url = value.as_str().map(str::trim).unwrap_or_default();
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= 2048
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        if ok {
+            Ok(json!(url.trim_end_matches('/')))
+        } else {
+            Err(format!(
+                "{what} must be an https URL (http only for hosts the operator allows)."
+            ))
+        }
+    }
+
+    fn base_url(value: &Value) -> Result<Value, String> {
+        url(
+            value,
+            "The host (https://cloud.langfuse.com, https://us.cloud.langfuse.com or your own)",
+        )
+    }
+
+    fn endpoint(value: &Value) -> Result<Value, String> {
+        url(value, "The endpoint (the full OTLP/HTTP traces URL, such as https://api.honeycomb.io/v1/traces)")
+    }
+
+    fn key(value: &Value, prefix: &str, what: &str) -> Result<Value, String> {
+        let key = value.as_str().map(str::trim).unwrap_or_default();
+        if key.starts_with(prefix) && key.len() <= 200 && key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            Ok(json!(key))
+        } else {
+            Err(format!(
+                "The {what} starts with {prefix} (Langfuse, project settings, API keys)."
+            ))
+        }
+    }
+
+    fn public_key(value: &Value) -> Result<Value, String> {
+        key(value, "pk-lf-", "public key")
+    }
+
+    fn secret_key(value: &Value) -> Result<Value, String> {
+        key(value, "sk-lf-", "secret key")
+    }
+
+    fn sample_rate(value: &Value) -> Result<Value, String> {
+        match value.as_f64() {
+            Some(rate) if (0.0..=1.0).contains(&rate) => Ok(json!(rate)),
+            _ => Err("The sample rate is a number from 0 (no turns) to 1 (every turn).".into()),
+        }
+    }
+
+    fn flag(value: &Value) -> Result<Value, String> {
+        value
+            .as_bool()
+            .map(Value::Bool)
+            .ok_or_else(|| "captureContent is true or false.".into())
+    }
+
+    fn headers(value: &Value) -> Result<Value, String> {
+        let refuse = || {
+            format!("headers is an object of at most {MAX_HEADERS} header names and their values, such as {{\"x-honeycomb-team\": \"…\"}}.")
+        };
+        let given = value.as_object().ok_or_else(refuse)?;
+        if given.len() > MAX_HEADERS {
+            return Err(refuse());
+        }
+        let mut headers = serde_json::Map::new();
+        for (name, value) in given {
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.as_str().ok_or_else(refuse)?;
+            let valid_name = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid_name || value.len() > 4096 || value.chars().any(char::is_control) {
+                return Err(format!("The header {name} is not a valid header."));
+            }
+            headers.insert(name, json!(value));
+        }
+        Ok(Value::Object(headers))
+    }
 }
 
 /// What a secret looks like when shown: its last four characters only.
@@ -126,9 +280,11 @@ pub fn apply(
         });
         let value = match body.get(field.name) {
             Some(Value::Null) | None => kept,
-            Some(given) => Some(
-                (field.check)(given).map_err(|message| ApiError::invalid(field.name, message))?,
-            ),
+            Some(given) => {
+                let checked = (field.check)(given)
+                    .map_err(|message| ApiError::invalid(field.name, message))?;
+                Some(keep_blank_secrets(field, checked, kept.as_ref())?)
+            }
         };
         match value {
             Some(value) if field.secret => {
@@ -155,6 +311,28 @@ pub fn apply(
     })
 }
 
+/// In an object of secrets (an OTLP integration's headers), an entry sent empty keeps its
+/// stored value: the dashboard, which never sees the values, lists the names only.
+fn keep_blank_secrets(
+    field: &Field,
+    value: Value,
+    kept: Option<&Value>,
+) -> Result<Value, ApiError> {
+    let mut entries = match value {
+        Value::Object(entries) if field.secret => entries,
+        other => return Ok(other),
+    };
+    for (name, entry) in entries.iter_mut() {
+        if entry.as_str() == Some("") {
+            *entry = kept
+                .and_then(|k| k.get(name))
+                .cloned()
+                .ok_or_else(|| ApiError::invalid(field.name, format!("{name} needs a value.")))?;
+        }
+    }
+    Ok(Value::Object(entries))
+}
+
 /// What the API shows of an integration: public fields (identifiers masked in part), secret
 /// fields masked, never their values.
 pub fn view(integration: &Integration) -> Value {
@@ -171,8 +349,22 @@ pub fn view(integration: &Integration) -> Value {
     let mut secrets = Map::new();
     if let Value::Object(stored) = &integration.secrets {
         for (name, value) in stored {
-            let shown = value.as_str().map_or_else(|| "••••".to_owned(), mask);
-            secrets.insert(name.clone(), json!(shown));
+            let shown = match value {
+                Value::String(secret) => json!(mask(secret)),
+                // An object of secrets (an OTLP integration's headers): names shown, values not.
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                json!(v.as_str().map_or_else(|| "••••".to_owned(), mask)),
+                            )
+                        })
+                        .collect(),
+                ),
+                _ => json!("••••"),
+            };
+            secrets.insert(name.clone(), shown);
         }
     }
     json!({

@@ -7,5 +7,6 @@ pub mod calls;
 pub mod integrations;
 pub mod knowledge;
 pub mod management;
+pub mod observe;
 pub mod turn;
 pub mod views;

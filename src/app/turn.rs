@@ -129,6 +129,7 @@ pub fn plan(
                 error: None,
                 feedback: None,
                 created_at: request.now,
+                timing: None,
             };
             history.push(message.clone());
             user_message = Some(message);
@@ -244,6 +245,7 @@ pub fn answer_message(
         error,
         feedback: None,
         created_at: now,
+        timing: None,
     }
 }
 
@@ -299,6 +301,7 @@ mod tests {
             error: None,
             feedback: None,
             created_at: seq,
+            timing: None,
         }
     }
 

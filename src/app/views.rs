@@ -7,6 +7,16 @@ use crate::store::{Conversation, StoredMessage};
 /// A conversation as the APIs return it.
 pub fn conversation_json(conversation: &Conversation, messages: &[StoredMessage]) -> Value {
     let messages: Vec<Value> = messages.iter().map(|m| m.to_ui_message()).collect();
+    conversation_with(conversation, messages)
+}
+
+/// A conversation as its tenant reads it: each answer with its timing summary.
+pub fn tenant_conversation_json(conversation: &Conversation, messages: &[StoredMessage]) -> Value {
+    let messages: Vec<Value> = messages.iter().map(|m| m.to_tenant_message()).collect();
+    conversation_with(conversation, messages)
+}
+
+fn conversation_with(conversation: &Conversation, messages: Vec<Value>) -> Value {
     json!({
         "id": conversation.id,
         "agentId": conversation.agent_id,

@@ -2,19 +2,22 @@
 //! add CORS headers to the widget endpoints.
 
 use serde_json::json;
-use worker::{Context, Env, Request, Response};
+use worker::{console_log, Context, Env, Request, Response};
 
+use super::log;
 use super::rate;
 use super::response::{error_response, json_response, openai_error_response};
-use super::routes::{resolve, NoMatch, Route};
+use super::routes::{resolve, template, NoMatch, Route};
 use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
+use crate::observe::log::RequestLog;
 use crate::platform;
 use crate::store::any::AnyStore;
 use crate::surfaces::{knowledge, management, mcp, openai, voice, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = platform::now_ms();
     let path = req.path();
     // The raw method: the worker crate reads methods it does not know as GET.
     let method = req.inner().method();
@@ -23,7 +26,10 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
     let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
     // The OpenAI-compatible surface answers in OpenAI's shape, errors too.
     if path == "/v1" || path.starts_with("/v1/") {
-        return openai_api(req, &env, &ctx, route, origin, path, method).await;
+        let response =
+            openai_api(req, &env, &ctx, route, origin, path.clone(), method.clone()).await?;
+        log_request(&method, &path, &response, started);
+        return Ok(response);
     }
     let result = match route {
         Ok(Route::Health) => health(&env),
@@ -38,15 +44,16 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         }
         Ok(Route::Mcp(route)) => Box::pin(mcp::handle(req, &env, &ctx, route)).await,
         // Only reached outside /v1, which the branch above answers.
-        Ok(Route::OpenAi(_) | Route::OpenAiPreflight) => Err(ApiError::NoRoute(path)),
+        Ok(Route::OpenAi(_) | Route::OpenAiPreflight) => Err(ApiError::NoRoute(path.clone())),
         Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
-        Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path)),
-        Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method)),
+        Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path.clone())),
+        Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method.clone())),
     };
     let response = match result {
         Ok(response) => response,
         Err(error) => error_response(&error)?,
     };
+    log_request(&method, &path, &response, started);
     if cross_origin {
         // Any page may read the answer's headers and errors: the server has already refused
         // whatever its origin, key and token do not allow, so a refusal is all it can read.
@@ -61,6 +68,22 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         )?;
     }
     Ok(response)
+}
+
+/// Writes the request's log line (`http::log`), taking the log headers off the response.
+fn log_request(method: &str, path: &str, response: &Response, started: i64) {
+    let [tenant, agent, trace] = log::take(response);
+    let line = RequestLog {
+        method,
+        route: template(method, path).unwrap_or("(no route)"),
+        status: response.status_code(),
+        ms: platform::now_ms() - started,
+        tenant: tenant.as_deref(),
+        agent: agent.as_deref(),
+        trace_id: trace.as_deref(),
+    }
+    .line();
+    console_log!("{line}");
 }
 
 /// An OpenAI-compatible request: errors in OpenAI's shape, and CORS only for a key its tenant

@@ -9,6 +9,8 @@ mod entry;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(target_arch = "wasm32")]
+pub mod log;
+#[cfg(target_arch = "wasm32")]
 pub mod output;
 #[cfg(target_arch = "wasm32")]
 pub mod rate;

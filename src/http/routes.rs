@@ -197,6 +197,8 @@ pub enum TenantRoute {
     PutIntegration(String),
     /// `DELETE /api/admin/integrations/{name}`
     DeleteIntegration(String),
+    /// `POST /api/admin/integrations/{name}/test`: sends a test trace (`langfuse`, `otlp`).
+    TestIntegration(String),
 }
 
 /// What an endpoint is, before its path parameters are filled in.
@@ -253,6 +255,7 @@ enum Kind {
     GetIntegration,
     PutIntegration,
     DeleteIntegration,
+    TestIntegration,
     VoiceIncoming,
     VoiceRelay,
     VoiceEnded,
@@ -412,6 +415,11 @@ const TABLE: &[(&str, &str, Kind)] = &[
         "/api/admin/integrations/{name}",
         Kind::DeleteIntegration,
     ),
+    (
+        "POST",
+        "/api/admin/integrations/{name}/test",
+        Kind::TestIntegration,
+    ),
     ("POST", "/voice/twilio/{agentId}", Kind::VoiceIncoming),
     ("GET", "/voice/twilio/{agentId}/relay", Kind::VoiceRelay),
     ("POST", "/voice/twilio/{agentId}/ended", Kind::VoiceEnded),
@@ -450,6 +458,16 @@ fn fit(template: &str, segments: &[&str]) -> Option<Vec<String>> {
         }
     }
     Some(params)
+}
+
+/// The template of the endpoint `method` and `path` reach (for logs: no ids in it).
+pub fn template(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = if method == "HEAD" { "GET" } else { method };
+    TABLE
+        .iter()
+        .find(|(m, template, _)| *m == method && fit(template, &segments).is_some())
+        .map(|(_, template, _)| *template)
 }
 
 /// Finds the route for a method and path (no query string).
@@ -553,6 +571,7 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::GetIntegration => Route::Tenant(T::GetIntegration(next())),
         Kind::PutIntegration => Route::Tenant(T::PutIntegration(next())),
         Kind::DeleteIntegration => Route::Tenant(T::DeleteIntegration(next())),
+        Kind::TestIntegration => Route::Tenant(T::TestIntegration(next())),
         Kind::VoiceIncoming => Route::Voice(VoiceRoute::Incoming(next())),
         Kind::VoiceRelay => Route::Voice(VoiceRoute::Relay(next())),
         Kind::VoiceEnded => Route::Voice(VoiceRoute::Ended(next())),
@@ -562,6 +581,21 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_name_the_template_not_the_ids() {
+        assert_eq!(
+            template("POST", "/api/agents/demo/chat"),
+            Some("/api/agents/{agentId}/chat")
+        );
+        assert_eq!(
+            template("POST", "/api/admin/integrations/otlp/test"),
+            Some("/api/admin/integrations/{name}/test")
+        );
+        assert_eq!(template("HEAD", "/api/health"), Some("/api/health"));
+        assert_eq!(template("GET", "/api/agents/demo/chat"), None);
+        assert_eq!(template("GET", "/nowhere"), None);
+    }
 
     #[test]
     fn resolves_the_widget_api() {

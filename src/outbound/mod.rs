@@ -132,6 +132,23 @@ impl Policy {
         Policy { allowed }
     }
 
+    /// This policy, also opening the host and port of `url`: an endpoint the operator set in
+    /// the environment (a collector on a private network), never one a tenant typed.
+    pub fn trusting(&self, url: &str) -> Policy {
+        let mut policy = self.clone();
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = after_scheme
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        if !authority.contains('@') {
+            if let Ok((host, port)) = host::split_authority(authority) {
+                policy.allowed.push(Allowed { host, port });
+            }
+        }
+        policy
+    }
+
     /// The allowlist as `host` / `host:port` strings, for display.
     pub fn allowlist(&self) -> Vec<String> {
         self.allowed

@@ -307,3 +307,12 @@ fn headers_are_tokens_with_clean_values() {
         assert!(check_header(name, value).is_err(), "{name:?}: {value:?}");
     }
 }
+
+#[test]
+fn an_operator_endpoint_is_trusted_with_its_port_only() {
+    let policy = Policy::from_allowlist("").trusting("http://127.0.0.1:4318/v1/traces");
+    assert!(policy.check("http://127.0.0.1:4318/v1/traces").is_ok());
+    assert!(policy.check("http://127.0.0.1:4319/v1/traces").is_err());
+    let same = Policy::from_allowlist("").trusting("http://user@127.0.0.1:4318/");
+    assert!(same.check("http://127.0.0.1:4318/").is_err());
+}

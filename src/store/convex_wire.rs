@@ -98,7 +98,7 @@ pub fn message(m: &StoredMessage) -> Value {
         "status": m.status.as_str(), "model": m.model, "finishReason": m.finish_reason,
         "inputTokens": m.usage.input_tokens, "outputTokens": m.usage.output_tokens,
         "cost": m.usage.cost, "error": m.error, "feedback": m.feedback.map(|r| r.as_str()),
-        "createdAt": m.created_at,
+        "createdAt": m.created_at, "timing": m.timing,
     })
 }
 

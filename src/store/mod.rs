@@ -471,6 +471,8 @@ pub struct StoredMessage {
     pub feedback: Option<Rating>,
     /// Creation time, ms since the epoch.
     pub created_at: i64,
+    /// The turn's summary as JSON text (`observe::TurnSummary`): answers only.
+    pub timing: Option<String>,
 }
 
 /// A visitor's rating of an answer.
@@ -517,6 +519,16 @@ impl StoredMessage {
             }
         }
         json!({ "id": self.id, "role": self.role.as_str(), "parts": self.parts, "metadata": metadata })
+    }
+
+    /// The UIMessage as the tenant sees it: with the turn's timing summary (models tried, tool
+    /// times, trace id), which visitors are not shown.
+    pub fn to_tenant_message(&self) -> Value {
+        let mut message = self.to_ui_message();
+        if let Some(timing) = self.timing.as_deref() {
+            message["metadata"]["timing"] = serde_json::from_str(timing).unwrap_or(Value::Null);
+        }
+        message
     }
 }
 

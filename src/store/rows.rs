@@ -317,7 +317,7 @@ pub const INSERT_CONVERSATION: &str =
 
 /// A tenant's conversation's messages in order. `?1` conversation id, `?2` tenant.
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
-     input_tokens, output_tokens, cost, error, feedback, created_at FROM messages WHERE conversation_id = ?1 \
+     input_tokens, output_tokens, cost, error, feedback, created_at, timing FROM messages WHERE conversation_id = ?1 \
      AND tenant_id = ?2 ORDER BY seq";
 
 /// Rates an answer of a tenant's agent's conversation. `?1` conversation, `?2` message,
@@ -397,6 +397,7 @@ pub fn message_params(m: &StoredMessage) -> Vec<Param> {
         Param::Real(m.usage.cost),
         m.error.as_deref().into(),
         Param::Int(m.created_at),
+        m.timing.as_deref().into(),
     ]
 }
 
@@ -878,6 +879,9 @@ pub struct MessageRow {
     feedback: Option<String>,
     #[serde(alias = "createdAt")]
     created_at: f64,
+    /// The per-turn summary (JSON text); the turn window does not read it.
+    #[serde(default)]
+    timing: Option<String>,
 }
 
 impl MessageRow {
@@ -910,6 +914,7 @@ impl MessageRow {
             error: self.error,
             feedback: self.feedback.as_deref().and_then(Rating::parse),
             created_at: self.created_at as i64,
+            timing: self.timing,
         })
     }
 }
@@ -1197,8 +1202,9 @@ mod tests {
         assert_eq!(message.status, MessageStatus::Aborted);
         assert_eq!(message.usage.output_tokens, 7);
         let params = message_params(&message);
-        assert_eq!(params.len(), 13);
-        assert!(INSERT_MESSAGE.contains("?13") && !INSERT_MESSAGE.contains("?14"));
+        assert_eq!(params.len(), 14);
+        assert!(INSERT_MESSAGE.contains("?14") && !INSERT_MESSAGE.contains("?15"));
+        assert_eq!(params[13], Param::Null);
         assert_eq!(
             params[4],
             Param::Text(r#"[{"text":"hi","type":"text"}]"#.into())
@@ -1206,6 +1212,20 @@ mod tests {
         let ui = message.to_ui_message();
         assert_eq!(ui["metadata"]["status"], "aborted");
         assert_eq!(ui["metadata"]["usage"]["outputTokens"], 7);
+        assert!(ui["metadata"].get("timing").is_none());
+        let timed = StoredMessage {
+            timing: Some(r#"{"totalMs":12,"modelMs":10}"#.into()),
+            ..message
+        };
+        assert_eq!(
+            message_params(&timed)[13],
+            Param::Text(r#"{"totalMs":12,"modelMs":10}"#.into())
+        );
+        assert!(timed.to_ui_message()["metadata"].get("timing").is_none());
+        assert_eq!(
+            timed.to_tenant_message()["metadata"]["timing"]["totalMs"],
+            12
+        );
     }
 
     #[test]

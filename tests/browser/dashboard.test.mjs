@@ -504,6 +504,61 @@ describe("tenant dashboard", () => {
     });
   });
 
+  test("tracing: Langfuse and OTLP settings (secrets masked), Send test trace, and each answer's timeline in the transcript", async () => {
+    const { startOtlpReceiver, spansOf } = await import("../support/otlp-receiver.mjs");
+    const receiver = await startOtlpReceiver();
+    try {
+      await withPage(browser, "dashboard-tracing", async (page, errors) => {
+        const secret = `sk-lf-${randomBytes(12).toString("hex")}`;
+        await signIn(page, "#tracing");
+        const langfuse = page.locator("#tracing-langfuse");
+        await langfuse.getByLabel("Host").fill(`${receiver.url}/lf`);
+        await langfuse.getByLabel("Public key").fill("pk-lf-dashboard");
+        await langfuse.getByLabel("Secret key").fill(secret);
+        await langfuse.getByLabel("Sample rate (0 to 1)").fill("0.5");
+        await langfuse.getByLabel("Export inputs and outputs").uncheck();
+        await langfuse.getByRole("button", { name: "Connect Langfuse" }).click();
+        await page.locator("#status.ok").waitFor();
+        // Saved: the form is drawn again from what the API shows (Remove appears).
+        await page.locator("#tracing-langfuse").getByRole("button", { name: "Remove" }).waitFor();
+        const shown = await page.locator("#view").textContent();
+        assert.ok(!shown.includes(secret), "the secret key is never shown");
+        assert.equal(await page.locator("#tracing-langfuse").getByLabel("Secret key").inputValue(), "");
+        assert.equal(await page.locator("#tracing-langfuse").getByLabel("Export inputs and outputs").isChecked(), false);
+        await page.locator("#tracing-langfuse").getByRole("button", { name: "Send test trace" }).click();
+        await page.locator("#tracing-langfuse .ok", { hasText: "Delivered" }).waitFor();
+        const sent = receiver.exports.at(-1);
+        assert.equal(sent.path, "/lf/api/public/otel/v1/traces");
+        assert.equal(spansOf(sent.request)[0].attributes["langfuse.trace.name"], "test trace");
+        const otlp = page.locator("#tracing-otlp");
+        await otlp.getByLabel("Endpoint").fill(`${receiver.url}/v1/traces`);
+        await otlp.getByLabel("Headers").fill("x-api-key: dashboard-header-secret");
+        await otlp.getByRole("button", { name: "Connect OTLP backend" }).click();
+        await page.locator("#status.ok").waitFor();
+        await page.locator("#tracing-otlp").getByRole("button", { name: "Remove" }).waitFor();
+        assert.equal(await page.locator("#tracing-otlp").getByLabel("Headers").inputValue(), "x-api-key", "header names only");
+        assert.ok(!(await page.locator("#view").textContent()).includes("dashboard-header-secret"));
+        assert.deepEqual(await axeViolations(page), []);
+
+        // A conversation with an answer: its timeline under the answer.
+        const r = await fetch(`${worker.url}/api/admin/conversations?limit=20`, { headers: { authorization: `Bearer ${secretKey}` } });
+        const conversations = (await r.json()).conversations.filter((c) => c.messageCount >= 2);
+        assert.ok(conversations.length > 0, "an earlier test chatted");
+        await page.goto(`${worker.url}/admin/#conversation/${conversations[0].id}`);
+        const timeline = page.locator(".msg.assistant .timeline").first();
+        await timeline.waitFor();
+        assert.match(await timeline.locator("summary").textContent(), /first token .* total .* model .* tokens/);
+        await timeline.locator("summary").click();
+        assert.ok((await timeline.locator(".bars li").count()) >= 1, "a bar per model call");
+        assert.match(await timeline.textContent(), /Models tried: /);
+        assert.deepEqual(await axeViolations(page), []);
+        assert.deepEqual(errors, []);
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test("the inbox shows what a tenant needs, highlights matches, filters, and renders answers safely", async () => {
     const admin = (method, path, body) => fetch(`${worker.url}/api/admin${path}`, { method, headers: { authorization: `Bearer ${secretKey}`, "content-type": "application/json" }, body: body && JSON.stringify(body) }).then((r) => r.json());
     for (const [id, model] of [["cited", "scenario/cited"], ["broken", "scenario/unauthorized"]]) {

@@ -34,7 +34,7 @@ after(async () => {
 });
 
 /** `rows::message_params` order. */
-const message = (id, role, cost = 0) => [id, "c1", "t1", role, '[{"type":"text","text":"x"}]', "complete", null, null, 3, 4, cost, null, 1];
+const message = (id, role, cost = 0) => [id, "c1", "t1", role, '[{"type":"text","text":"x"}]', "complete", null, null, 3, 4, cost, null, 1, role === "assistant" ? `{"totalMs":${id.length}}` : null];
 /** `rows::usage_params` order. */
 const usage = (answer, cost) => ["t1", "a1", "2026-02-03", 3, 4, cost, ...(answer ? ["c1", answer] : [null, null])];
 
@@ -62,6 +62,9 @@ test("a user message and an answer written twice are stored and counted once", a
       { agent_id: "a1", month: "2026-02", messages: 2, cost: 0.75 },
     ],
   });
+  // The answer's per-turn summary (migration 0012) is written with it.
+  const timings = (await db.prepare("SELECT id, timing FROM messages ORDER BY seq").all()).results;
+  assert.deepEqual(timings, [{ id: "u1", timing: null }, { id: "r1", timing: '{"totalMs":2}' }, { id: "u2", timing: null }, { id: "r2", timing: '{"totalMs":2}' }]);
 
   // Usage without an answer (`record_usage`) is not deduplicated: each call counts.
   for (let i = 0; i < 2; i++) {

@@ -49,9 +49,10 @@ export { convexClient };
  * Starts the worker with `bindings` as vars; returns its URL, a store handle for `putAgent`
  * (`db`: the D1 database, or `{convex}` for the Convex stand-in), and `stop`.
  * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them); `store`
- * ("d1" or "convex", default TEST_STORE) picks the store the worker uses.
+ * ("d1" or "convex", default TEST_STORE) picks the store the worker uses. `onLog` receives
+ * each line the worker writes to its console (and then it is not printed).
  */
-export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog } = {}) {
   let convex = null;
   if (store === "convex") {
     const { startConvexStandIn } = await import("./convex-standin.mjs");
@@ -74,6 +75,20 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     queueConsumers: { "knowledge-ingest": { maxBatchSize: 5, maxBatchTimeout: 0.05, maxRetries: 0 } },
     bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
     ...(ratelimits ? { ratelimits } : {}),
+    ...(onLog
+      ? {
+          handleRuntimeStdio(stdout, stderr) {
+            for (const stream of [stdout, stderr]) {
+              let rest = "";
+              stream.on("data", (chunk) => {
+                const lines = (rest + chunk.toString()).split("\n");
+                rest = lines.pop();
+                for (const line of lines) if (line.trim()) onLog(line);
+              });
+            }
+          },
+        }
+      : {}),
     // The built static assets (widget, demo site), served before the worker as in production.
     ...(assets ? { assets: { directory: join(root, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
   });

@@ -3,7 +3,7 @@
 import { render } from "../../../widget/src/markdown.js";
 import { agentName, api, loadAgents, q, state } from "../lib/api.js";
 import { field, h, highlight, icon, select } from "../lib/dom.js";
-import { ago, date, shortUrl } from "../lib/format.js";
+import { ago, date, fmt, shortUrl } from "../lib/format.js";
 import { fail, go, heading, say } from "../lib/ui.js";
 
 const RATING_TEXT = { up: "Rated helpful", down: "Rated not helpful" };
@@ -121,6 +121,7 @@ export async function showConversation(id, view) {
     else if (meta.status === "aborted") bits.push(c.call ? "cut off: the caller hung up" : "stopped by the visitor");
     item.append(h("div.meta", { text: bits.join(" · ") }));
     if (meta.feedback) item.append(h(`div.feedback.${meta.feedback}`, null, icon(meta.feedback), ` ${RATING_TEXT[meta.feedback]} (${meta.feedback})`));
+    if (meta.timing) item.append(timeline(meta.timing));
     log.append(item);
   }
   if (!log.children.length) view.append(h("p.muted", { text: "No messages." }));
@@ -150,6 +151,41 @@ export async function showFeedback(_, view) {
   more.addEventListener("click", () => load().catch(fail));
   view.append(list, more);
   await load();
+}
+
+const ms = (n) => (n >= 1000 ? `${fmt(n / 1000, 2)} s` : `${fmt(n)} ms`);
+
+/**
+ * Where the time of one answer went: a bar per model call (with its first token marked) and
+ * per tool call on the turn's time axis, and the figures beside it.
+ */
+export function timeline(t) {
+  const total = Math.max(t.totalMs || 0, 1);
+  const figures = [`total ${ms(t.totalMs || 0)}`];
+  if (t.firstTokenMs != null) figures.unshift(`first token ${ms(t.firstTokenMs)}`);
+  figures.push(`model ${ms(t.modelMs || 0)}`);
+  if ((t.tools || []).length) figures.push(`tools ${ms(t.toolMs || 0)}`);
+  figures.push(`${fmt(t.inputTokens)} → ${fmt(t.outputTokens)} tokens`);
+  if (t.cost) figures.push(`$${fmt(t.cost, 6)}`);
+  const rows = [];
+  const bar = (kind, label, start, length, failed, mark) => {
+    const left = (100 * Math.max(0, start)) / total;
+    const width = Math.max((100 * Math.max(0, length)) / total, 0.8);
+    const span = h(`span.bar.${kind}${failed ? ".failed" : ""}`, { style: `left:${left.toFixed(2)}%;width:${Math.min(width, 100 - left).toFixed(2)}%` });
+    if (mark != null) span.append(h("i.first-token", { style: `left:${((100 * mark) / Math.max(length, 1)).toFixed(2)}%`, title: `first token after ${ms(mark)}` }));
+    rows.push(h("li", null, h("span.label", { text: label }), h("span.track", null, span)));
+  };
+  for (const m of t.models || []) {
+    const label = `${m.model} · ${ms(m.ms)}${m.firstTokenMs != null ? ` (first token ${ms(m.firstTokenMs)})` : ""}${m.error ? ` · failed: ${m.error}` : ""}`;
+    bar("model", label, m.startMs, m.ms, !!m.error, m.firstTokenMs);
+  }
+  for (const tool of t.tools || []) bar("tool", `tool ${tool.name} · ${ms(tool.ms)}${tool.error ? " · failed" : ""}`, tool.startMs, tool.ms, tool.error);
+  const tried = (t.models || []).map((m) => m.model);
+  const details = h("details.timeline", null,
+    h("summary", { text: `Timeline: ${figures.join(" · ")}` }),
+    h("ol.bars", { "aria-label": "Turn timeline" }, rows),
+    h("div.muted", { text: `Models tried: ${tried.join(", ") || "none"}${t.traceId ? ` · trace ${t.traceId}` : ""}` }));
+  return details;
 }
 
 const OUTCOME_TEXT = {

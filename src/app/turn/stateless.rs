@@ -143,6 +143,7 @@ fn stored_start(agent: &Agent, request: &StatelessRequest) -> TurnStart {
         usage: Default::default(),
         error: None,
         feedback: None,
+        timing: None,
         created_at: request.now,
     });
     TurnStart {

@@ -11,13 +11,16 @@ use super::views::{
 };
 use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
 use crate::app::management::{Entropy, Management};
-use crate::app::views::conversation_json;
+use crate::app::views::tenant_conversation_json;
 use crate::app::{calls, integrations};
 use crate::error::ApiError;
 use crate::http::request::read_json;
 use crate::http::response::{json_response, json_status};
 use crate::http::routes::{OperatorRoute, TenantRoute};
 use crate::http::url_parts;
+use crate::observe::config::target_from_integration;
+use crate::observe::export::{deliver_one, forget_tenant_targets, operator_targets};
+use crate::observe::{otlp, Redactor};
 use crate::platform::{self, now_ms, random_bytes, random_id};
 use crate::store::any::AnyStore;
 use crate::store::{ConversationQuery, Store};
@@ -109,7 +112,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
     let url = req.inner().url();
     let query = |name: &str| url_parts::query_param(&url, name);
     let paging = || paging(query("limit").as_deref(), query("cursor").as_deref());
-    match route {
+    let response = match route {
         TenantRoute::Me => {
             let (tenant, spend) = ops.tenant(tenant).await?;
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
@@ -219,7 +222,7 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         }
         TenantRoute::GetConversation(id) => {
             let (conversation, messages) = ops.conversation(tenant, &id).await?;
-            let mut view = conversation_json(&conversation, &messages);
+            let mut view = tenant_conversation_json(&conversation, &messages);
             view["visitorId"] = json!(conversation.visitor_id);
             if let Some(call) = ops.call_of(tenant, &conversation).await? {
                 view["call"] = calls::call_view(&call);
@@ -259,13 +262,43 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         TenantRoute::PutIntegration(name) => {
             let body = read_json(&mut req, MAX_BODY_BYTES, false).await?;
             let integration = ops.put_integration(tenant, &name, body).await?;
+            forget_tenant_targets(tenant);
             json_response(&json!({ "integration": integrations::view(&integration) }))
         }
         TenantRoute::DeleteIntegration(name) => {
             ops.delete_integration(tenant, &name).await?;
+            forget_tenant_targets(tenant);
             no_content()
         }
-    }
+        TenantRoute::TestIntegration(name) => {
+            let integration = ops.integration(tenant, &name).await?;
+            let target =
+                target_from_integration(&name, &integration.settings, &integration.secrets)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "The {name} integration sends no traces to test."
+                        ))
+                    })?;
+            let bytes = platform::random_bytes();
+            let (mut trace_id, mut span_id) = ([0u8; 16], [0u8; 8]);
+            trace_id.copy_from_slice(&bytes[..16]);
+            span_id.copy_from_slice(&bytes[16..24]);
+            let trace = otlp::test_trace(trace_id, span_id, now_ms(), tenant);
+            let redactor = Redactor::new(target.secrets());
+            let body = otlp::encode(&trace, None, &redactor);
+            let (_, timeout_ms) = operator_targets(env);
+            let delivery = deliver_one(&settings.outbound, &target, &body, timeout_ms).await;
+            json_response(&json!({
+                "ok": delivery.error.is_none(),
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "error": delivery.error,
+                "traceId": crate::auth::crypto::hex(&trace_id),
+                "endpoint": target.host(),
+            }))
+        }
+    }?;
+    crate::http::log::tag(response, Some(tenant), None, None)
 }
 
 /// Adds the agent's version as its `ETag` (what `If-Match` must name to change it).

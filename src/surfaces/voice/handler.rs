@@ -173,6 +173,7 @@ fn relay(env: &Env, ctx: &Context, store: AnyStore, agent: Agent) -> Result<Resp
         store,
         settings,
         token_secret,
+        traces: crate::observe::export::operator_targets(env),
     };
     ctx.wait_until(session::run(server, context));
     Response::from_websocket(client).map_err(internal)

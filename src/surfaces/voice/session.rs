@@ -23,11 +23,14 @@ use super::relay::{self, Inbound, Setup};
 use super::speech::Speech;
 use super::token::CallToken;
 use crate::agent::context;
-use crate::agent::{run_turn, AgentEvent, EventSink, Turn, TurnEnd};
+use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
+use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnRequest};
 use crate::dates::{utc_day, utc_month};
 use crate::llm::client::HttpModel;
-use crate::platform::{now_ms, random_id};
+use crate::observe::export::{deliver, tenant_targets};
+use crate::observe::{ExportTarget, TraceMeta};
+use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
@@ -58,6 +61,8 @@ pub struct CallContext {
     pub settings: Settings,
     /// Signs and checks call tokens.
     pub token_secret: String,
+    /// The operator's trace targets and the export timeout (`observe::export`).
+    pub traces: (Vec<ExportTarget>, u32),
 }
 
 /// What one running turn shares with the loop that reads the socket.
@@ -495,6 +500,40 @@ async fn answer(
     store_pending(&context, previous).await;
     let agent = &context.agent;
     let phone = &agent.config.phone;
+    let message_id = random_id("msg");
+    let settings = &context.settings;
+    let platform_secrets: Vec<&str> = [
+        &settings.api_key,
+        &settings.admin_api_key,
+        &settings.visitor_token_secret,
+        &settings.convex_deploy_key,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .chain([context.token_secret.as_str()])
+    .collect();
+    let mut targets = context.traces.0.clone();
+    targets.extend(tenant_targets(&context.store, &agent.tenant_id).await);
+    let (tracing, recorder) = tracing::begin(
+        &targets,
+        agent,
+        TraceMeta {
+            surface: "voice".into(),
+            channel: Some("phone".into()),
+            tenant_id: agent.tenant_id.clone(),
+            agent_id: agent.id.clone(),
+            conversation_id: Some(caller.conversation_id.clone()),
+            user_id: Some(caller.visitor_id.clone()),
+            message_id: message_id.clone(),
+            input: Some(text.clone()),
+            environment: None,
+        },
+        &platform_secrets,
+        platform::random_bytes(),
+        Box::new(now_ms),
+        None,
+    );
     let now = now_ms();
     let month = utc_month(now);
     let query = TurnQuery {
@@ -538,7 +577,6 @@ async fn answer(
             return Done::Refused;
         }
     };
-    let message_id = random_id("msg");
     plan.start.answer_id = Some(message_id.clone());
     let started = turn::persist(
         || context.store.start_turn(&plan.start),
@@ -584,10 +622,19 @@ async fn answer(
         filler: phone.filler.trim().to_owned(),
         filler_said: false,
     });
-    let (outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
+    let (outcome, mut sink, recorder) = tracing::run(&model, &tools, turn, sink, recorder).await;
     sink.finish();
     let failed = matches!(outcome.end, TurnEnd::Failed(_));
-    let message = turn::answer_message(message_id, &plan.start.conversation, outcome, now_ms());
+    let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
+    let mut message = turn::answer_message(message_id, &plan.start.conversation, outcome, now_ms());
+    message.timing = serde_json::to_string(&finished.summary).ok();
+    if let Some(export) = finished.export {
+        // The call goes on while the trace is sent: the next turn never waits for it.
+        let (policy, timeout_ms) = (context.settings.outbound.clone(), context.traces.1);
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            deliver(&policy, &export, timeout_ms).await;
+        });
+    }
     let mut pending = Pending { message };
     if let Some(heard) = live.heard.borrow_mut().take() {
         cut_to_heard(&mut pending, &heard);

@@ -16,18 +16,24 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::agent::context;
-use crate::agent::{run_turn, AgentEvent, EventSink, Turn};
+use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
 use crate::app::access::tenant_of_key;
 use crate::app::knowledge as app_knowledge;
+use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnPlan, TurnRequest};
+use crate::auth::crypto::hex;
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
+use crate::http::log;
 use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
+use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
-use crate::llm::FinishReason;
+use crate::llm::{FinishReason, Usage};
+use crate::observe::export::{deliver, operator_targets, tenant_targets};
+use crate::observe::{RetrievalHit, TraceMeta};
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -74,10 +80,34 @@ pub async fn handle(
     headers
         .set("x-conversation-id", &conversation_id)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    headers
+        .set(log::TRACE, &hex(&tracing::trace_id_for(&message_id)))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let embeddings = embedding_settings(env);
     let output = Output::new();
     let stream = output.readable();
     let visitor = AbortSignal::from(req.inner().signal());
+    let (mut targets, export_timeout_ms) = operator_targets(env);
+    let started_ms = now_ms();
+    let platform_secrets = [
+        settings.api_key.clone(),
+        settings.admin_api_key.clone(),
+        settings.visitor_token_secret.clone(),
+        settings.convex_deploy_key.clone(),
+        preview_key.clone(),
+    ];
+    let meta = TraceMeta {
+        surface: "widget".into(),
+        channel: body.channel.clone(),
+        tenant_id: agent.tenant_id.clone(),
+        agent_id: agent.id.clone(),
+        conversation_id: Some(conversation_id.clone()),
+        user_id: Some(visitor_id.clone()),
+        message_id: message_id.clone(),
+        input: Some(body.text.clone()),
+        environment: None,
+    };
+    let policy = settings.outbound.clone();
     ctx.wait_until(async move {
         let mut sink = BodySink::new(Rc::new(RefCell::new(UiEncoder)), Some(output));
         sink.send(&AgentEvent::Start {
@@ -85,27 +115,52 @@ pub async fn handle(
         });
         sink.flush();
         // The store work happens after the stream has started, so the visitor sees the answer
-        // begin at once; its failures (even "not your conversation") arrive in band.
+        // begin at once; its failures (even "not your conversation") arrive in band. The
+        // tenant's own trace targets (cached per isolate) are read alongside.
+        let (planned, tenant_targets) = futures::join!(
+            plan_turn(
+                &store,
+                &agent,
+                conversation_id,
+                &visitor_id,
+                body,
+                preview_key
+            ),
+            tenant_targets(&store, &agent.tenant_id)
+        );
+        targets.extend(tenant_targets);
+        let platform_secrets: Vec<&str> = platform_secrets
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let (tracing, mut recorder) = tracing::begin(
+            &targets,
+            &agent,
+            meta,
+            &platform_secrets,
+            platform::random_bytes(),
+            Box::new(now_ms),
+            None,
+        );
+        recorder.started_at(started_ms);
         let TurnPlan {
             mut start,
             history,
             models,
-        } = match plan_turn(
-            &store,
-            &agent,
-            conversation_id,
-            &visitor_id,
-            body,
-            preview_key,
-        )
-        .await
-        {
+        } = match planned {
             Ok(planned) => planned,
             Err(error) => {
                 if let Some(detail) = error.log_detail() {
                     console_error!("planning the turn failed: {detail}");
                 }
-                return fail(&mut sink, &error.to_string());
+                fail(&mut sink, &error.to_string());
+                let end = TurnEnd::Failed(error.to_string());
+                let finished = tracing.finish(recorder, &end, &Usage::default());
+                if let Some(export) = finished.export {
+                    deliver(&policy, &export, export_timeout_ms).await;
+                }
+                return;
             }
         };
         // Once the answer is stored, a late retry of this start must not change anything.
@@ -124,15 +179,34 @@ pub async fn handle(
         // before the answer, and into the stored message.
         let mut system_prompt = system_prompt;
         let mut cited = Vec::new();
-        let embedder = HttpEmbedder(embeddings);
-        if let Some((block, citations)) =
-            app_knowledge::grounding(&store, &embedder, &agent, &history).await
-        {
-            system_prompt.push_str(&block);
-            for event in &citations {
-                sink.send(event);
+        let config = &agent.config.knowledge;
+        if config.enabled() {
+            let query = app_knowledge::query_of_history(&history);
+            let embedder = HttpEmbedder(embeddings);
+            let retrieval_started_ms = now_ms();
+            if let Some(found) =
+                app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query).await
+            {
+                let hits: Vec<RetrievalHit> = found
+                    .hits
+                    .iter()
+                    .map(|h| RetrievalHit {
+                        source: h.chunk_id.clone(),
+                        score: h.score,
+                        text: Some(h.text.clone()),
+                    })
+                    .collect();
+                recorder.retrieval(&query, &hits, retrieval_started_ms);
+                system_prompt.push_str(&prompt_block(
+                    &found.hits,
+                    config.strict,
+                    config.fallback.as_deref(),
+                ));
+                cited = app_knowledge::citations(&found.hits);
+                for event in &cited {
+                    sink.send(event);
+                }
             }
-            cited = citations;
         }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
@@ -151,13 +225,16 @@ pub async fn handle(
             ..Turn::default()
         };
         let model = HttpModel::new(settings, Some(visitor));
-        let (mut outcome, mut sink) = run_turn(&model, &tools, turn, sink).await;
+        let (mut outcome, mut sink, recorder) =
+            tracing::run(&model, &tools, turn, sink, recorder).await;
+        let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         if !cited.is_empty() {
             let mut parts = app_knowledge::citation_parts(&cited);
             parts.append(&mut outcome.parts);
             outcome.parts = parts;
         }
-        let message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
+        let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
+        message.timing = serde_json::to_string(&finished.summary).ok();
         let day = utc_day(message.created_at);
         // Normally the answer is stored before `[DONE]`, so a client that reloads at once sees
         // it. When that fails (or the user message is still unsaved), the stream ends first and
@@ -169,19 +246,29 @@ pub async fn handle(
                 .inspect_err(|e| console_error!("storing the answer failed, retrying: {e}"))
                 .is_ok();
         end(&mut sink);
-        if stored {
-            return;
-        }
-        if let Some(start) = unsaved_start {
-            if !retry(|| store.start_turn(&start), "the user message").await {
+        // After the answer: the export and any write still owed run side by side; neither
+        // can change what the visitor already has.
+        let export = async {
+            if let Some(export) = &finished.export {
+                deliver(&policy, export, export_timeout_ms).await;
+            }
+        };
+        let persist = async {
+            if stored {
                 return;
             }
-        }
-        retry(
-            || store.append_answer(&message, &agent.id, &day),
-            "the answer",
-        )
-        .await;
+            if let Some(start) = unsaved_start {
+                if !retry(|| store.start_turn(&start), "the user message").await {
+                    return;
+                }
+            }
+            retry(
+                || store.append_answer(&message, &agent.id, &day),
+                "the answer",
+            )
+            .await;
+        };
+        futures::join!(export, persist);
     });
 
     Ok(ResponseBuilder::new()

@@ -15,11 +15,13 @@ use crate::auth::keys::KeyKind;
 use crate::auth::rate_limit::{Check, Scope};
 use crate::auth::visitor::{is_valid_user_id, user_hash_matches, Visitor};
 use crate::error::ApiError;
-use crate::http::rate;
 use crate::http::request::read_json;
 use crate::http::response::json_response;
 use crate::http::routes::WidgetRoute;
 use crate::http::url_parts;
+use crate::http::{log, rate};
+use crate::observe::export::{score_feedback, targets_for};
+use crate::observe::TargetKind;
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
 use crate::store::Agent;
@@ -60,7 +62,9 @@ pub async fn handle(
         limits.ip_per_minute,
     );
 
-    match route {
+    // For the request log, before the agent moves into a handler.
+    let who = (agent.tenant_id.clone(), agent.id.clone());
+    let response = match route {
         WidgetRoute::Config { .. } | WidgetRoute::KeyConfig => {
             rate::enforce(env, &[ip_check]).await?;
             public_config(&agent)
@@ -101,7 +105,7 @@ pub async fn handle(
                     ApiError::invalid("rating", "The rating must be \"up\", \"down\" or null.")
                 })?),
             };
-            conversations::rate(
+            let response = conversations::rate(
                 &store,
                 &agent,
                 &visitor,
@@ -109,7 +113,17 @@ pub async fn handle(
                 &message_id,
                 rating,
             )
-            .await
+            .await?;
+            // The rating becomes a Langfuse score on the answer's trace, after the answer.
+            let (targets, timeout_ms) = targets_for(env, &store, &agent.tenant_id).await;
+            if targets.iter().any(|t| t.kind == TargetKind::Langfuse) {
+                let policy = settings.outbound.clone();
+                ctx.wait_until(async move {
+                    let helpful = rating.map(|r| r == Rating::Up);
+                    score_feedback(&policy, &targets, &message_id, helpful, timeout_ms).await;
+                });
+            }
+            Ok(response)
         }
         WidgetRoute::Chat { .. } => {
             check_identity(&agent, presented.as_ref())?;
@@ -138,7 +152,8 @@ pub async fn handle(
             }
             Ok(response)
         }
-    }
+    }?;
+    log::tag(response, Some(&who.0), Some(&who.1), None)
 }
 
 /// The 401 for an endpoint that needs the visitor's token.
