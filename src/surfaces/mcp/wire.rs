@@ -96,11 +96,12 @@ pub fn read(body: &[u8]) -> Result<Incoming, RpcError> {
     };
     let id = match message.remove("id") {
         None => return Ok(Incoming::Accepted),
-        Some(id @ (Value::String(_) | Value::Number(_))) => id,
+        Some(id @ Value::String(_)) => id,
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
         Some(_) => {
             return Err(RpcError::new(
                 code::INVALID_REQUEST,
-                "id must be a string or a number.",
+                "id must be a string or an integer.",
             ))
         }
     };

@@ -42,6 +42,10 @@ fn refuses_what_is_not_one_json_rpc_message() {
         Err(code::INVALID_REQUEST)
     );
     assert_eq!(
+        code_of(r#"{"jsonrpc":"2.0","id":2.5e-42,"method":"x"}"#),
+        Err(code::INVALID_REQUEST)
+    );
+    assert_eq!(
         code_of(r#"{"jsonrpc":"2.0","id":1,"method":5}"#),
         Err(code::INVALID_REQUEST)
     );
