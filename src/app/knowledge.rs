@@ -924,6 +924,16 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     Some((block, citations(&found.hits)))
 }
 
+/// Puts a turn's citations (as stored parts) ahead of its answer's parts, as they were sent.
+pub fn cite(outcome: &mut crate::agent::TurnOutcome, cited: &[AgentEvent]) {
+    if cited.is_empty() {
+        return;
+    }
+    let mut parts = citation_parts(cited);
+    parts.append(&mut outcome.parts);
+    outcome.parts = parts;
+}
+
 /// The citation events of the hits a turn used: a web page as `source-url`, anything else as
 /// `source-document`, each with the passage, score and chunk in its provider metadata.
 pub fn citations(hits: &[Hit]) -> Vec<AgentEvent> {

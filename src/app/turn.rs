@@ -211,6 +211,31 @@ where
     false
 }
 
+/// The engine's turn for a stored conversation: the agent's model chain and limits, `system`
+/// first, then the history, with `tools` offered. Widget, MCP and phone turns are built this way.
+pub fn stored_turn(
+    agent: &Agent,
+    message_id: String,
+    models: Vec<String>,
+    system: &str,
+    history: &[StoredMessage],
+    tools: Vec<crate::llm::ToolSpec>,
+) -> crate::agent::Turn {
+    crate::agent::Turn {
+        message_id,
+        models,
+        messages: crate::agent::context::build(
+            system,
+            history.iter().map(|m| (m.role, m.parts.as_slice())),
+        ),
+        tools,
+        temperature: agent.config.temperature,
+        max_tokens: agent.config.max_tokens,
+        max_steps: agent.config.step_limit(),
+        ..crate::agent::Turn::default()
+    }
+}
+
 /// The stored assistant message of a turn that ended as `outcome`, at `now`.
 pub fn answer_message(
     id: String,

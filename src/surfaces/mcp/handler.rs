@@ -12,7 +12,7 @@ use worker::{console_error, Context, Env, Request, Response};
 
 use super::wire::{self, code, Incoming, RpcError, Scope};
 use crate::agent::context::{self, Role};
-use crate::agent::{run_turn, AgentEvent, Turn};
+use crate::agent::{run_turn, AgentEvent};
 use crate::app::access::{bearer_token, mcp_caller, mcp_key_lookup, usable_agent, ApiCaller};
 use crate::app::knowledge as app_knowledge;
 use crate::app::turn::{self, TurnRequest};
@@ -373,27 +373,18 @@ impl Server<'_> {
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
-        let turn = Turn {
-            message_id: message_id.clone(),
+        let turn = turn::stored_turn(
+            &agent,
+            message_id.clone(),
             models,
-            messages: context::build(
-                &system_prompt,
-                history.iter().map(|m| (m.role, m.parts.as_slice())),
-            ),
-            tools: tools.specs(),
-            temperature: agent.config.temperature,
-            max_tokens: agent.config.max_tokens,
-            max_steps: agent.config.step_limit(),
-            ..Turn::default()
-        };
+            &system_prompt,
+            &history,
+            tools.specs(),
+        );
         let model = HttpModel::new(settings, None);
         let sink = BodySink::new(Rc::new(RefCell::new(Nothing)), None);
         let (mut outcome, _) = run_turn(&model, &tools, turn, sink).await;
-        if !cited.is_empty() {
-            let mut parts = app_knowledge::citation_parts(&cited);
-            parts.append(&mut outcome.parts);
-            outcome.parts = parts;
-        }
+        app_knowledge::cite(&mut outcome, &cited);
         let answer = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         self.store_answer(&answer, &agent.id, unsaved).await;
         reply_of(&answer, &start.conversation.id)

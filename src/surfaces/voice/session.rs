@@ -23,7 +23,7 @@ use super::relay::{self, Inbound, Setup};
 use super::speech::Speech;
 use super::token::CallToken;
 use crate::agent::context;
-use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
+use crate::agent::{AgentEvent, EventSink, TurnEnd};
 use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnRequest};
 use crate::dates::{utc_day, utc_month};
@@ -595,19 +595,14 @@ async fn answer(
         .with_remote_tools(&agent.id)
         .await;
     let system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
-    let turn = Turn {
-        message_id: message_id.clone(),
-        models: plan.models,
-        messages: context::build(
-            &system_prompt,
-            plan.history.iter().map(|m| (m.role, m.parts.as_slice())),
-        ),
-        tools: tools.specs(),
-        temperature: agent.config.temperature,
-        max_tokens: agent.config.max_tokens,
-        max_steps: agent.config.step_limit(),
-        ..Turn::default()
-    };
+    let turn = turn::stored_turn(
+        agent,
+        message_id.clone(),
+        plan.models,
+        &system_prompt,
+        &plan.history,
+        tools.specs(),
+    );
     let signal = live
         .controller
         .borrow()

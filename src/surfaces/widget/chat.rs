@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::agent::context;
-use crate::agent::{AgentEvent, EventSink, Turn, TurnEnd};
+use crate::agent::{AgentEvent, EventSink, TurnEnd};
 use crate::app::access::tenant_of_key;
 use crate::app::knowledge as app_knowledge;
 use crate::app::observe as tracing;
@@ -211,28 +211,19 @@ pub async fn handle(
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
-        let turn = Turn {
-            message_id: message_id.clone(),
+        let turn = turn::stored_turn(
+            &agent,
+            message_id.clone(),
             models,
-            messages: context::build(
-                &system_prompt,
-                history.iter().map(|m| (m.role, m.parts.as_slice())),
-            ),
-            tools: tools.specs(),
-            temperature: agent.config.temperature,
-            max_tokens: agent.config.max_tokens,
-            max_steps: agent.config.step_limit(),
-            ..Turn::default()
-        };
+            &system_prompt,
+            &history,
+            tools.specs(),
+        );
         let model = HttpModel::new(settings, Some(visitor));
         let (mut outcome, mut sink, recorder) =
             tracing::run(&model, &tools, turn, sink, recorder).await;
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
-        if !cited.is_empty() {
-            let mut parts = app_knowledge::citation_parts(&cited);
-            parts.append(&mut outcome.parts);
-            outcome.parts = parts;
-        }
+        app_knowledge::cite(&mut outcome, &cited);
         let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         message.timing = serde_json::to_string(&finished.summary).ok();
         let day = utc_day(message.created_at);
