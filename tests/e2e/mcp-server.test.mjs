@@ -16,6 +16,7 @@ let tenantKey;
 let otherTenantKey;
 let support;
 let sales;
+let holder;
 let foreign;
 let supportKey;
 let tenantWideKey;
@@ -37,6 +38,16 @@ async function connect(path, key) {
   });
   await client.connect(transport);
   return client;
+}
+
+async function eventually(check, { timeoutMs = 5000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 const mcpPost = (path, body, headers = {}) =>
@@ -72,6 +83,7 @@ before(async () => {
   };
   support = await agent("Support", "scenario/plain");
   sales = await agent("Sales", "scenario/unauthorized");
+  holder = await agent("Storyteller", "scenario/slow-stream");
   foreign = await agent("Foreign", "scenario/plain", otherTenantKey);
   const key = async (body) => {
     const res = await api("POST", "/api/admin/keys", { kind: "mcp", ...body });
@@ -147,15 +159,83 @@ describe("one agent as an MCP server", () => {
   });
 });
 
+describe("progress", () => {
+  test("ask with a progress token streams the answer's text as notifications/progress, then the same result", async () => {
+    const client = await connect(`/mcp/${support}`, supportKey);
+    try {
+      const notes = [];
+      const streamed = await client.callTool({ name: "ask", arguments: { message: "Stream it" } }, undefined, {
+        onprogress: (note) => notes.push(note),
+      });
+      const whole = await client.callTool({ name: "ask", arguments: { message: "Stream it" } });
+      assert.equal(streamed.isError, false);
+      assert.match(streamed.structuredContent.conversationId, /^chat_/);
+      const { conversationId: _a, ...streamedRest } = streamed.structuredContent;
+      const { conversationId: _b, ...wholeRest } = whole.structuredContent;
+      assert.deepEqual(streamedRest, wholeRest, "the same answer with and without progress");
+      assert.deepEqual(streamed.content, whole.content);
+      assert.ok(notes.length >= 2, `${notes.length} notifications`);
+      assert.equal(notes.map((n) => n.message).join(""), streamed.structuredContent.answer);
+      const values = notes.map((n) => n.progress);
+      assert.ok(values.every((v, i) => i === 0 || v > values[i - 1]), `progress rises: ${values}`);
+      assert.equal(values.at(-1), streamed.structuredContent.answer.length);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("the wire: text/event-stream with the notifications, the response last; JSON without a token", async () => {
+    const call = (meta) => ({ jsonrpc: "2.0", id: "c1", method: "tools/call", params: { name: "ask", arguments: { message: "Hi" }, ...meta } });
+    const streamed = await mcpPost(`/mcp/${support}`, call({ _meta: { progressToken: "tok" } }));
+    assert.equal(streamed.status, 200);
+    assert.match(streamed.headers.get("content-type"), /^text\/event-stream/);
+    const events = (await streamed.text()).split("\n\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^event: message\ndata: /, "")));
+    const last = events.pop();
+    assert.equal(last.id, "c1");
+    assert.equal(last.result.structuredContent.answer, "Hello from the stand-in.");
+    assert.ok(events.length > 0 && events.every((e) => e.method === "notifications/progress" && e.params.progressToken === "tok"));
+    const plain = await mcpPost(`/mcp/${support}`, call({}));
+    assert.match(plain.headers.get("content-type"), /^application\/json/);
+    assert.equal((await plain.json()).result.structuredContent.answer, "Hello from the stand-in.");
+  });
+
+  test("a client that leaves mid-answer leaves the answer stored as aborted", async () => {
+    const client = await connect("/mcp", tenantWideKey);
+    let heard;
+    const third = new Promise((resolve) => (heard = resolve));
+    const notes = [];
+    const pending = client
+      .callTool({ name: "ask", arguments: { agent: holder, message: "Tell me a long story" } }, undefined, {
+        onprogress: (note) => notes.push(note) === 3 && heard(),
+      })
+      .catch((error) => error);
+    await third;
+    await client.close();
+    assert.ok((await pending) instanceof Error, "the call ends with the connection");
+    const answer = await eventually(async () => {
+      const listed = await api("GET", `/api/admin/conversations?agentId=${holder}`);
+      const [row] = listed.json.conversations;
+      if (!row) return false;
+      const { json } = await api("GET", `/api/admin/conversations/${row.id}`);
+      return json.conversation.messages.length === 2 && json.conversation.messages[1];
+    });
+    assert.equal(answer.metadata.status, "aborted");
+    const text = answer.parts.map((p) => p.text ?? "").join("");
+    assert.match(text, /^w0 w1 w2 /);
+    assert.ok(!text.includes("w59"), "the answer was cut short, not run to the end");
+    await eventually(() => standin.streams.filter((s) => s.scenario === "slow-stream").at(-1)?.closedEarly);
+  });
+});
+
 describe("a tenant-wide key on /mcp", () => {
   test("lists and asks the tenant's agents and reads their conversations", async () => {
     const client = await connect("/mcp", tenantWideKey);
     try {
       const { tools } = await client.listTools();
       assert.deepEqual(tools.map((t) => t.name), ["ask", "list_agents", "list_conversations", "get_conversation"]);
-      assert.deepEqual(tools[0].inputSchema.properties.agent.enum.sort(), [sales, support].sort());
+      assert.deepEqual(tools[0].inputSchema.properties.agent.enum.sort(), [holder, sales, support].sort());
       const agents = await client.callTool({ name: "list_agents", arguments: {} });
-      assert.deepEqual(agents.structuredContent.agents.map((a) => a.id).sort(), [sales, support].sort());
+      assert.deepEqual(agents.structuredContent.agents.map((a) => a.id).sort(), [holder, sales, support].sort());
       const asked = await client.callTool({ name: "ask", arguments: { agent: support, message: "Tenant-wide hello" } });
       const { conversationId } = asked.structuredContent;
       const found = await client.callTool({ name: "list_conversations", arguments: { query: "Tenant-wide", limit: 5 } });

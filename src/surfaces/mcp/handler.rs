@@ -1,5 +1,7 @@
 //! `POST /mcp` and `POST /mcp/{agentId}`: the MCP server, stateless, one JSON-RPC message per
-//! request and one JSON answer (`wire` holds the format). The key decides what the endpoint
+//! request and one JSON answer (`wire` holds the format), or, for an `ask` that asked for
+//! progress, a `text/event-stream` of progress notifications ending with the answer
+//! (`progress`). The key decides what the endpoint
 //! reaches: an MCP key scoped to one agent, or tenant-wide (an MCP key without an agent, or the
 //! tenant's secret key). `ask` runs a stored turn through the turn service (limits, spend caps,
 //! usage) in a conversation of channel `mcp` that belongs to the key.
@@ -8,18 +10,21 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::{json, Map, Value};
-use worker::{console_error, Context, Env, Request, Response};
+use worker::{
+    console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
+};
 
+use super::progress::{self, Progress};
 use super::wire::{self, code, Incoming, RpcError, Scope};
 use crate::agent::context::{self, Role};
-use crate::agent::{run_turn, AgentEvent};
+use crate::agent::{run_turn, AgentEvent, EventSink};
 use crate::app::access::{bearer_token, mcp_caller, mcp_key_lookup, usable_agent, ApiCaller};
 use crate::app::knowledge as app_knowledge;
 use crate::app::turn::{self, TurnRequest};
 use crate::auth::rate_limit::{self, Check};
 use crate::dates::{utc_day, utc_month};
 use crate::error::ApiError;
-use crate::http::output::{BodySink, Encode};
+use crate::http::output::{BodySink, Encode, Output};
 use crate::http::rate;
 use crate::http::request::read_body;
 use crate::http::response::{error_response, json_response};
@@ -51,7 +56,7 @@ const MAX_AGENTS: u32 = 100;
 pub async fn handle(
     mut req: Request,
     env: &Env,
-    _ctx: &Context,
+    ctx: &Context,
     route: McpRoute,
 ) -> Result<Response, ApiError> {
     let url = req.inner().url();
@@ -112,16 +117,82 @@ pub async fn handle(
         Err(error) => return rpc_response(wire::error(None, &error), 400),
     };
     let server = Server {
-        env,
+        env: env.clone(),
         store,
         caller,
         route,
     };
-    let answer = match server.answer(&method, &params).await {
+    let accepts_stream = req
+        .headers()
+        .get("accept")
+        .ok()
+        .flatten()
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    let streamed_ask = method == "tools/call"
+        && params.get("name").and_then(Value::as_str) == Some("ask")
+        && accepts_stream;
+    if let Some(token) = progress::token(&params).filter(|_| streamed_ask) {
+        let progress = Rc::new(RefCell::new(Progress::new(token)));
+        let output = Output::new();
+        let body = output.readable();
+        let mut out = Out {
+            sink: Some(BodySink::new(progress.clone(), Some(output))),
+            progress: Some(progress),
+            visitor: Some(AbortSignal::from(req.inner().signal())),
+        };
+        // The turn outlives the handler: the body streams while it runs, and a client that
+        // leaves mid-answer leaves an aborted answer stored.
+        ctx.wait_until(async move {
+            let answer = match server.answer(&method, &params, &mut out).await {
+                Ok(result) => wire::result(&id, result),
+                Err(error) => wire::error(Some(&id), &error),
+            };
+            if let Some(mut sink) = out.sink.take() {
+                progress::event(&answer, sink.buffer());
+                sink.close();
+            }
+        });
+        let headers = Headers::new();
+        for (name, value) in [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ] {
+            headers
+                .set(name, value)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        return Ok(ResponseBuilder::new()
+            .with_status(200)
+            .with_headers(headers)
+            .stream(body));
+    }
+    let answer = match server.answer(&method, &params, &mut Out::default()).await {
         Ok(result) => wire::result(&id, result),
         Err(error) => wire::error(Some(&id), &error),
     };
     rpc_response(answer, 200)
+}
+
+/// Where an `ask` reports as it runs: nowhere (the answer is sent whole), or the SSE body of a
+/// request that carried a progress token.
+#[derive(Default)]
+struct Out {
+    /// The body's sink (taken while the engine runs).
+    sink: Option<BodySink>,
+    /// The encoder behind it, for status steps.
+    progress: Option<Rc<RefCell<Progress>>>,
+    /// The client's request, whose end cancels the model call.
+    visitor: Option<AbortSignal>,
+}
+
+impl Out {
+    /// Sends a status step ("Searching knowledge") at once.
+    fn status(&mut self, message: &str) {
+        if let (Some(progress), Some(sink)) = (&self.progress, &mut self.sink) {
+            progress.borrow_mut().status(message, sink.buffer());
+            sink.flush();
+        }
+    }
 }
 
 async fn authenticate(req: &Request, store: &AnyStore) -> Result<ApiCaller, ApiError> {
@@ -150,8 +221,8 @@ enum Reach {
     Tenant(Vec<Agent>),
 }
 
-struct Server<'a> {
-    env: &'a Env,
+struct Server {
+    env: Env,
     store: AnyStore,
     caller: ApiCaller,
     route: McpRoute,
@@ -171,8 +242,13 @@ fn invalid(message: impl Into<String>) -> RpcError {
     }
 }
 
-impl Server<'_> {
-    async fn answer(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
+impl Server {
+    async fn answer(
+        &self,
+        method: &str,
+        params: &Map<String, Value>,
+        out: &mut Out,
+    ) -> Result<Value, RpcError> {
         match method {
             "initialize" => {
                 let reach = self.reach().await?;
@@ -193,7 +269,7 @@ impl Server<'_> {
             "tools/list" => Ok(wire::tools(&scope_of(&self.reach().await?))),
             "tools/call" => {
                 let (name, arguments) = wire::tool_call(params)?;
-                self.call(name, arguments).await
+                self.call(name, arguments, out).await
             }
             other => Err(RpcError {
                 code: code::METHOD_NOT_FOUND,
@@ -253,7 +329,12 @@ impl Server<'_> {
         self.caller.scope.agents.is_none() && !matches!(self.route, McpRoute::Agent(_))
     }
 
-    async fn call(&self, name: &str, arguments: &Map<String, Value>) -> Result<Value, RpcError> {
+    async fn call(
+        &self,
+        name: &str,
+        arguments: &Map<String, Value>,
+        out: &mut Out,
+    ) -> Result<Value, RpcError> {
         let reach = self.reach().await?;
         let agent_named = |reach: Reach| -> Result<Agent, RpcError> {
             match reach {
@@ -275,7 +356,7 @@ impl Server<'_> {
                 if conversation.is_some_and(|c| !is_valid_client_id(c)) {
                     return Err(invalid("conversationId is not a conversation id."));
                 }
-                Ok(self.ask(agent, message, conversation).await)
+                Ok(self.ask(agent, message, conversation, out).await)
             }
             "search_knowledge" => {
                 let agent = agent_named(reach)?;
@@ -313,7 +394,13 @@ impl Server<'_> {
 
     /// One stored turn: the question, the agent's answer through the turn service, the answer
     /// stored (retried after, bounded, when the store does not take it at once).
-    async fn ask(&self, agent: Agent, message: &str, conversation: Option<&str>) -> Value {
+    async fn ask(
+        &self,
+        agent: Agent,
+        message: &str,
+        conversation: Option<&str>,
+        out: &mut Out,
+    ) -> Value {
         let limits = &agent.config.limits;
         if message.chars().count() > limits.max_message_chars as usize {
             return wire::tool_failure(&format!(
@@ -333,10 +420,10 @@ impl Server<'_> {
                 limits.tenant_per_minute,
             ),
         ];
-        if let Err(error) = rate::enforce(self.env, &checks).await {
+        if let Err(error) = rate::enforce(&self.env, &checks).await {
             return wire::tool_failure(&error.to_string());
         }
-        let settings = platform::settings(self.env);
+        let settings = platform::settings(&self.env);
         if !settings.model_configured() {
             return wire::tool_failure(Settings::missing_key_message());
         }
@@ -363,7 +450,10 @@ impl Server<'_> {
         // Knowledge, as on the widget: passages into the prompt, citations into the answer.
         let mut system_prompt = turn::system_prompt(&agent, None);
         let mut cited = Vec::new();
-        let embedder = HttpEmbedder(embedding_settings(self.env));
+        let embedder = HttpEmbedder(embedding_settings(&self.env));
+        if agent.config.knowledge.enabled() {
+            out.status("Searching knowledge");
+        }
         if let Some((block, citations)) =
             app_knowledge::grounding(&self.store, &embedder, &agent, &history).await
         {
@@ -381,9 +471,13 @@ impl Server<'_> {
             &history,
             tools.specs(),
         );
-        let model = HttpModel::new(settings, None);
-        let sink = BodySink::new(Rc::new(RefCell::new(Nothing)), None);
-        let (mut outcome, _) = run_turn(&model, &tools, turn, sink).await;
+        let model = HttpModel::new(settings, out.visitor.take());
+        let sink = out
+            .sink
+            .take()
+            .unwrap_or_else(|| BodySink::new(Rc::new(RefCell::new(Nothing)), None));
+        let (mut outcome, sink) = run_turn(&model, &tools, turn, sink).await;
+        out.sink = Some(sink);
         app_knowledge::cite(&mut outcome, &cited);
         let answer = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
         self.store_answer(&answer, &agent.id, unsaved).await;
@@ -476,7 +570,7 @@ impl Server<'_> {
         if !config.enabled() {
             return Err(unknown_tool("search_knowledge"));
         }
-        let embedder = HttpEmbedder(embedding_settings(self.env));
+        let embedder = HttpEmbedder(embedding_settings(&self.env));
         let found = app_knowledge::retrieve(
             &self.store,
             &embedder,
@@ -630,7 +724,7 @@ fn reply_of(answer: &StoredMessage, conversation_id: &str) -> Value {
     )
 }
 
-/// The engine's events are not sent anywhere: `ask` answers once, from the stored answer.
+/// The engine's events are not sent anywhere when `ask` answers once, from the stored answer.
 struct Nothing;
 
 impl Encode for Nothing {
