@@ -265,6 +265,82 @@ describe("a tenant-wide key on /mcp", () => {
   });
 });
 
+describe("revision 2026-07-28: no initialize, the revision in _meta, headers mirroring the body", () => {
+  const META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": { name: "modern-test", version: "1.0.0" },
+    "io.modelcontextprotocol/clientCapabilities": {},
+  };
+  let nextId = 0;
+  /** A 2026-07-28 request: `_meta` in the body, MCP-Protocol-Version, Mcp-Method and Mcp-Name. */
+  const modern = async (method, params = {}, { headers = {}, meta = META } = {}) => {
+    const mirrored = { "mcp-protocol-version": "2026-07-28", "mcp-method": method };
+    if (params.name) mirrored["mcp-name"] = params.name;
+    const res = await mcpPost(`/mcp/${support}`, { jsonrpc: "2.0", id: ++nextId, method, params: { ...params, _meta: meta } }, { ...mirrored, ...headers });
+    const type = res.headers.get("content-type") ?? "";
+    const text = await res.text();
+    const messages = type.startsWith("text/event-stream")
+      ? text.split("\n\n").filter(Boolean).map((e) => JSON.parse(e.replace(/^event: message\ndata: /, "")))
+      : [JSON.parse(text)];
+    return { status: res.status, type, messages, body: messages.at(-1) };
+  };
+
+  test("server/discover, tools/list and ask, each request on its own", async () => {
+    const found = await modern("server/discover");
+    assert.equal(found.status, 200);
+    assert.equal(found.body.result.resultType, "complete");
+    assert.deepEqual(found.body.result.supportedVersions, ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"]);
+    assert.deepEqual(found.body.result.capabilities, { tools: {} });
+    assert.equal(found.body.result._meta["io.modelcontextprotocol/serverInfo"].name, "edge-agent-chat");
+    assert.match(found.body.result.instructions, /Support/);
+
+    const listed = await modern("tools/list");
+    assert.deepEqual(listed.body.result.tools.map((t) => t.name), ["ask"]);
+    assert.equal(listed.body.result.resultType, "complete");
+    assert.equal(listed.body.result.cacheScope, "private");
+    assert.ok(listed.body.result.ttlMs > 0);
+
+    const asked = await modern("tools/call", { name: "ask", arguments: { message: "Hi" } });
+    assert.equal(asked.body.result.resultType, "complete");
+    assert.equal(asked.body.result.structuredContent.answer, "Hello from the stand-in.");
+    // A name outside plain ASCII header values comes Base64-encoded.
+    const encoded = await modern("tools/call", { name: "ask", arguments: { message: "Hi" } }, { headers: { "mcp-name": `=?base64?${Buffer.from("ask").toString("base64")}?=` } });
+    assert.equal(encoded.status, 200, JSON.stringify(encoded.body));
+
+    const streamed = await modern("tools/call", { name: "ask", arguments: { message: "Hi" } }, { meta: { ...META, progressToken: 9 } });
+    assert.match(streamed.type, /^text\/event-stream/);
+    assert.equal(streamed.messages.slice(0, -1).map((m) => m.params.message).join(""), "Hello from the stand-in.");
+    assert.equal(streamed.body.result.resultType, "complete");
+  });
+
+  test("headers that do not match the body, missing metadata, unknown revisions and legacy methods are refused", async () => {
+    const refused = async (expected, status, ...request) => {
+      const res = await modern(...request);
+      assert.equal(res.status, status, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, expected, JSON.stringify(res.body));
+      return res.body;
+    };
+    const call = ["tools/call", { name: "ask", arguments: { message: "Hi" } }];
+    const mismatch = await refused(-32020, 400, ...call, { headers: { "mcp-name": "search_knowledge" } });
+    assert.match(mismatch.error.message, /Mcp-Name header value 'search_knowledge' does not match body value 'ask'/);
+    assert.equal(mismatch.id, nextId);
+    await refused(-32020, 400, ...call, { headers: { "mcp-method": "tools/list" } });
+    await refused(-32020, 400, ...call, { headers: { "mcp-protocol-version": "2025-11-25" } });
+    const { "io.modelcontextprotocol/clientCapabilities": _, ...noCapabilities } = META;
+    await refused(-32602, 400, ...call, { meta: noCapabilities });
+    const future = await refused(-32022, 400, ...call, {
+      headers: { "mcp-protocol-version": "2099-01-01" },
+      meta: { ...META, "io.modelcontextprotocol/protocolVersion": "2099-01-01" },
+    });
+    assert.deepEqual(future.error.data, { supported: ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"], requested: "2099-01-01" });
+    await refused(-32601, 404, "initialize", { protocolVersion: "2026-07-28", capabilities: {}, clientInfo: { name: "x", version: "1" } });
+    await refused(-32601, 404, "ping");
+    // Without the revision's metadata, server/discover is not a method of the earlier revisions.
+    const legacy = await (await mcpPost(`/mcp/${support}`, { jsonrpc: "2.0", id: 1, method: "server/discover" }, { "mcp-protocol-version": "2025-11-25" })).json();
+    assert.equal(legacy.error.code, -32601);
+  });
+});
+
 describe("refusals", () => {
   test("no key or a revoked key: 401 pointing at the protected-resource metadata", async () => {
     const bare = await fetch(`${worker.url}/mcp/${support}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });

@@ -14,6 +14,7 @@ use worker::{
     console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
 };
 
+use super::modern::{self, Era};
 use super::progress::{self, Progress};
 use super::wire::{self, code, Incoming, RpcError, Scope};
 use crate::agent::context::{self, Role};
@@ -79,13 +80,19 @@ pub async fn handle(
             )));
         }
     }
-    let version_header = req.headers().get("mcp-protocol-version").ok().flatten();
-    if wire::header_version(version_header.as_deref()).is_none() {
-        return Err(ApiError::BadRequest(format!(
-            "MCP-Protocol-Version {} is not supported; this server speaks {}.",
-            version_header.unwrap_or_default(),
-            wire::SUPPORTED_VERSIONS.join(", ")
-        )));
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (version, mcp_method, mcp_name) = (
+        header("mcp-protocol-version"),
+        header("mcp-method"),
+        header("mcp-name"),
+    );
+    let mirrored = modern::Headers {
+        version: version.as_deref(),
+        method: mcp_method.as_deref(),
+        name: mcp_name.as_deref(),
+    };
+    if let Err(refusal) = modern::check_header(&mirrored) {
+        return rpc_response(refusal.body(None), 400);
     }
     let store = AnyStore::from_env(env)?;
     let caller = match authenticate(&req, &store).await {
@@ -116,11 +123,16 @@ pub async fn handle(
         Ok(Incoming::Request { id, method, params }) => (id, method, params),
         Err(error) => return rpc_response(wire::error(None, &error), 400),
     };
+    let era = match modern::check(&mirrored, &method, &params) {
+        Ok(era) => era,
+        Err(refusal) => return rpc_response(refusal.body(Some(&id)), 400),
+    };
     let server = Server {
         env: env.clone(),
         store,
         caller,
         route,
+        era,
     };
     let accepts_stream = req
         .headers()
@@ -143,10 +155,7 @@ pub async fn handle(
         // The turn outlives the handler: the body streams while it runs, and a client that
         // leaves mid-answer leaves an aborted answer stored.
         ctx.wait_until(async move {
-            let answer = match server.answer(&method, &params, &mut out).await {
-                Ok(result) => wire::result(&id, result),
-                Err(error) => wire::error(Some(&id), &error),
-            };
+            let (answer, _) = server.reply(&id, &method, &params, &mut out).await;
             if let Some(mut sink) = out.sink.take() {
                 progress::event(&answer, sink.buffer());
                 sink.close();
@@ -156,6 +165,8 @@ pub async fn handle(
         for (name, value) in [
             ("content-type", "text/event-stream"),
             ("cache-control", "no-cache"),
+            // Proxies must not hold the events back (the 2026-07-28 transport's advice).
+            ("x-accel-buffering", "no"),
         ] {
             headers
                 .set(name, value)
@@ -166,11 +177,10 @@ pub async fn handle(
             .with_headers(headers)
             .stream(body));
     }
-    let answer = match server.answer(&method, &params, &mut Out::default()).await {
-        Ok(result) => wire::result(&id, result),
-        Err(error) => wire::error(Some(&id), &error),
-    };
-    rpc_response(answer, 200)
+    let (answer, status) = server
+        .reply(&id, &method, &params, &mut Out::default())
+        .await;
+    rpc_response(answer, status)
 }
 
 /// Where an `ask` reports as it runs: nowhere (the answer is sent whole), or the SSE body of a
@@ -226,6 +236,8 @@ struct Server {
     store: AnyStore,
     caller: ApiCaller,
     route: McpRoute,
+    /// The revisions whose rules serve this request.
+    era: Era,
 }
 
 fn internal(error: impl std::fmt::Display) -> RpcError {
@@ -243,29 +255,49 @@ fn invalid(message: impl Into<String>) -> RpcError {
 }
 
 impl Server {
+    /// The JSON-RPC answer to a request and its HTTP status: a 2026-07-28 result says what it
+    /// is, and a method the server lacks is a 404 there.
+    async fn reply(
+        &self,
+        id: &Value,
+        method: &str,
+        params: &Map<String, Value>,
+        out: &mut Out,
+    ) -> (String, u16) {
+        match self.answer(method, params, out).await {
+            Ok(mut result) => {
+                if self.era == Era::Modern {
+                    modern::complete(&mut result, method == "tools/list");
+                }
+                (wire::result(id, result), 200)
+            }
+            Err(error) => {
+                let status = match self.era {
+                    Era::Modern if error.code == code::METHOD_NOT_FOUND => 404,
+                    _ => 200,
+                };
+                (wire::error(Some(id), &error), status)
+            }
+        }
+    }
+
     async fn answer(
         &self,
         method: &str,
         params: &Map<String, Value>,
         out: &mut Out,
     ) -> Result<Value, RpcError> {
+        let legacy = self.era == Era::Legacy;
         match method {
-            "initialize" => {
-                let reach = self.reach().await?;
-                let instructions = match &reach {
-                    Reach::One(agent) => format!(
-                        "Ask the agent {} with the ask tool; pass the conversationId of an answer to continue that conversation.",
-                        agent.config.name
-                    ),
-                    Reach::Tenant(_) => "Ask one of the tenant's agents with the ask tool (list_agents names them); read past conversations with list_conversations and get_conversation.".to_owned(),
-                };
-                Ok(wire::initialize_result(
-                    wire::negotiate(params),
-                    "edge-agent-chat",
-                    &instructions,
-                ))
+            "initialize" if legacy => Ok(wire::initialize_result(
+                wire::negotiate(params),
+                "edge-agent-chat",
+                &instructions(&self.reach().await?),
+            )),
+            "server/discover" if !legacy => {
+                Ok(modern::discover_result(&instructions(&self.reach().await?)))
             }
-            "ping" => Ok(json!({})),
+            "ping" if legacy => Ok(json!({})),
             "tools/list" => Ok(wire::tools(&scope_of(&self.reach().await?))),
             "tools/call" => {
                 let (name, arguments) = wire::tool_call(params)?;
@@ -661,6 +693,17 @@ impl Server {
             "id": conversation.id, "agentId": conversation.agent_id, "messages": messages,
         });
         Ok(wire::tool_result(&data.to_string(), data))
+    }
+}
+
+/// What the server tells the calling model about itself (`initialize`, `server/discover`).
+fn instructions(reach: &Reach) -> String {
+    match reach {
+        Reach::One(agent) => format!(
+            "Ask the agent {} with the ask tool; pass the conversationId of an answer to continue that conversation.",
+            agent.config.name
+        ),
+        Reach::Tenant(_) => "Ask one of the tenant's agents with the ask tool (list_agents names them); read past conversations with list_conversations and get_conversation.".to_owned(),
     }
 }
 

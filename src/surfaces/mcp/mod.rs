@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod handler;
+pub mod modern;
 pub mod progress;
 pub mod wire;
 
