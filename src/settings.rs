@@ -39,6 +39,19 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The platform's own secrets, which no trace may carry.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.api_key,
+            &self.admin_api_key,
+            &self.visitor_token_secret,
+            &self.convex_deploy_key,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+    }
+
     /// Reads settings through `get`, which returns a variable or secret by name.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| {

@@ -14,6 +14,7 @@ use crate::knowledge::{
     candidates_for, content_hash, finish_hits, fts_query, Hit, KnowledgeBase, KnowledgeConfig,
     NewChunk, SearchQuery, Source, SourceKind, SourceStatus,
 };
+use crate::observe::{RetrievalHit, TurnRecorder};
 use crate::outbound::Policy;
 use crate::store::knowledge::{KnowledgeStore, SourceUpdate};
 use crate::store::scoped::ScopedStore;
@@ -904,24 +905,43 @@ pub async fn for_turn<S: Store + KnowledgeStore, E: Embedder>(
     }
 }
 
-/// What knowledge adds to an agent's stored turn: the passages for the system prompt and the
-/// citation events, retrieved for the history's latest question; `None` when the agent uses no
-/// knowledge. Every surface that runs stored turns (widget, MCP) grounds them this way.
+/// What knowledge adds to an agent's turn: the passages for the system prompt and the citation
+/// events, retrieved for `query` and recorded as the turn's retrieval span (from `started_ms`);
+/// `None` when the agent uses no knowledge. Every surface grounds its turns this way.
 pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     store: &S,
     embedder: &E,
     agent: &crate::store::Agent,
-    history: &[crate::store::StoredMessage],
+    query: &str,
+    recorder: &mut TurnRecorder,
+    started_ms: i64,
 ) -> Option<(String, Vec<AgentEvent>)> {
     let config = &agent.config.knowledge;
-    if !config.enabled() {
-        return None;
-    }
-    let query = query_of_history(history);
-    let found = for_turn(store, embedder, &agent.tenant_id, config, &query).await?;
+    let found = for_turn(store, embedder, &agent.tenant_id, config, query).await?;
+    let hits: Vec<RetrievalHit> = found
+        .hits
+        .iter()
+        .map(|h| RetrievalHit {
+            source: h.chunk_id.clone(),
+            score: h.score,
+            text: Some(h.text.clone()),
+        })
+        .collect();
+    recorder.retrieval(query, &hits, started_ms);
     let block =
         crate::knowledge::prompt_block(&found.hits, config.strict, config.fallback.as_deref());
     Some((block, citations(&found.hits)))
+}
+
+/// The query of a stateless turn (the caller sent the conversation): its newest user message,
+/// with the one before it for a short follow-up.
+pub fn query_of_messages(messages: &[crate::llm::ChatMessage]) -> String {
+    let mut users = messages.iter().rev().filter_map(|m| match m {
+        crate::llm::ChatMessage::User { content } => Some(content.as_str()),
+        _ => None,
+    });
+    let latest = users.next().unwrap_or_default();
+    turn_query(latest, users.next())
 }
 
 /// Puts a turn's citations (as stored parts) ahead of its answer's parts, as they were sent.

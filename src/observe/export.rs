@@ -10,12 +10,15 @@ use worker::{console_error, console_log};
 
 use super::config::{self, retry_pause_ms, retryable, EXPORT_ATTEMPTS};
 use super::ExportTarget;
-use crate::app::observe::Export;
+use super::{TraceMeta, TurnRecorder};
+use crate::app::observe::{Export, Tracing};
 use crate::outbound::fetch::{send, Outbound, OutboundError};
 use crate::outbound::Policy;
 use crate::platform::now_ms;
+use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
+use crate::store::Agent;
 
 /// The operator's targets and the export timeout, from vars and secrets.
 pub fn operator_targets(env: &worker::Env) -> (Vec<ExportTarget>, u32) {
@@ -26,6 +29,27 @@ pub fn operator_targets(env: &worker::Env) -> (Vec<ExportTarget>, u32) {
             .ok()
     };
     (config::from_env(get), config::export_timeout_ms(get))
+}
+
+/// Starts tracing a turn for a surface's glue: the platform's secrets (and `extra`, such as a
+/// presented key) kept out of the export, span ids from the runtime's randomness.
+pub fn begin_turn(
+    targets: &[ExportTarget],
+    agent: &Agent,
+    meta: TraceMeta,
+    settings: &Settings,
+    extra: &[&str],
+) -> (Tracing, TurnRecorder) {
+    let secrets: Vec<&str> = settings.secrets().chain(extra.iter().copied()).collect();
+    crate::app::observe::begin(
+        targets,
+        agent,
+        meta,
+        &secrets,
+        crate::platform::random_bytes(),
+        Box::new(now_ms),
+        None,
+    )
 }
 
 /// How long a tenant's trace integrations are kept per isolate, in ms (as the agent cache).

@@ -10,6 +10,8 @@ import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
 import { startEmbeddings } from "../support/embeddings.mjs";
+import { startOtlpReceiver, spansOf } from "../support/otlp-receiver.mjs";
+import OpenAI from "openai";
 import { putAgent, startWorker } from "../support/worker.mjs";
 import { chat, eventually, storedConversation } from "../support/chat.mjs";
 
@@ -21,6 +23,8 @@ let siteUrl;
 let worker;
 let tenantA;
 let tenantB;
+/** The operator's OTLP endpoint: every surface's turns are traced there. */
+let receiver;
 
 const PAGES = {
   "/robots.txt": ["text/plain", "User-agent: *\nDisallow: /private\n"],
@@ -98,7 +102,7 @@ before(async () => {
   });
   await new Promise((r) => site.listen(0, "127.0.0.1", r));
   siteUrl = `http://127.0.0.1:${site.address().port}`;
-  [standin, embeddings] = await Promise.all([startStandIn(), startEmbeddings()]);
+  [standin, embeddings, receiver] = await Promise.all([startStandIn(), startEmbeddings(), startOtlpReceiver()]);
   worker = await startWorker({
     OPENROUTER_BASE_URL: `${standin.url}/v1`,
     OPENROUTER_API_KEY: "k",
@@ -108,6 +112,7 @@ before(async () => {
     EMBEDDINGS_MODEL: "multilingual-e5-small",
     EMBEDDINGS_INPUT_TYPE: "true",
     KNOWLEDGE_RETRY_DELAY_SECONDS: "0",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
   });
   tenantA = await newTenant("Lamps Inc.");
   tenantB = await newTenant("Other Inc.");
@@ -117,6 +122,7 @@ after(async () => {
   await worker?.stop();
   await standin?.close();
   await embeddings?.close();
+  await receiver?.close();
   await new Promise((r) => (site ? site.close(r) : r()));
 });
 
@@ -279,6 +285,57 @@ describe("knowledge", () => {
       assert.ok(results.every((r, i) => i === 0 || results[i - 1].score >= r.score), "ranked best first");
       const asked = await client.callTool({ name: "ask", arguments: { message: "How long do I have to return an item?" } });
       assert.ok(asked.structuredContent.sources.some((s) => s.url === `${siteUrl}/help/returns`), JSON.stringify(asked.structuredContent));
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("every surface grounds its turns in knowledge and traces the retrieval: widget, /v1, MCP", async () => {
+    const question = "How long do I have to return an item?";
+    /** The root and retrieval spans of the exported trace whose root says `surface` and `session`. */
+    const traced = (name, match) =>
+      eventually(() => {
+        for (const entry of receiver.exports) {
+          const spans = entry.request ? spansOf(entry.request) : [];
+          const root = spans.find((s) => !s.parentSpanId && s.attributes["langfuse.trace.name"] === name);
+          if (root && match(root)) return { root, spans };
+        }
+        return null;
+      }, { timeoutMs: 8000 });
+    const assertRetrieval = ({ root, spans }) => {
+      const retrieval = spans.find((s) => s.attributes["langfuse.observation.type"] === "retriever");
+      assert.ok(retrieval, `a retrieval span: ${spans.map((s) => s.name)}`);
+      assert.equal(retrieval.parentSpanId, root.spanId);
+      assert.ok(retrieval.attributes["retrieval.hits"] > 0);
+      assert.match(retrieval.attributes["langfuse.observation.output"], /"score"/);
+      assert.ok(spans.some((s) => s.attributes["langfuse.observation.type"] === "generation"));
+    };
+
+    const chatId = `c_${randomUUID()}`;
+    await chat(worker.url, "kb-agent", { chatId, text: question });
+    assertRetrieval(await traced("widget turn", (root) => root.attributes["session.id"] === chatId));
+
+    const key = await api("POST", "/api/admin/keys", { token: tenantA.key, body: { kind: "api" } });
+    assert.equal(key.status, 201, JSON.stringify(key.json));
+    const openai = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: key.json.value, maxRetries: 0 });
+    const user = `u_${randomUUID()}`;
+    const before = standin.requests.length;
+    const completion = await openai.chat.completions.create({ model: "kb-agent", user, messages: [{ role: "user", content: question }] });
+    assert.ok(completion.choices[0].message.content.length > 0);
+    assert.match(JSON.stringify(standin.requests.slice(before).at(-1).body.messages[0]), /30 days/, "the passages reach the model over /v1");
+    const overApi = await traced("api turn", (root) => root.attributes["user.id"] === user);
+    assertRetrieval(overApi);
+    assert.equal(overApi.root.attributes["langfuse.trace.metadata.agentId"], "kb-agent");
+
+    const mcpKey = await api("POST", "/api/admin/keys", { token: tenantA.key, body: { kind: "mcp", agentId: "kb-agent" } });
+    const client = new Client({ name: "trace-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp/kb-agent`), {
+      requestInit: { headers: { authorization: `Bearer ${mcpKey.json.value}` } },
+    }));
+    try {
+      const asked = await client.callTool({ name: "ask", arguments: { message: question } });
+      const conversationId = asked.structuredContent.conversationId;
+      assertRetrieval(await traced("mcp turn", (root) => root.attributes["session.id"] === conversationId));
     } finally {
       await client.close();
     }

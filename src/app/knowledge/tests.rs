@@ -486,3 +486,28 @@ fn curated_answers_come_first_and_citations_carry_the_passage() {
         "a long question with many words in it"
     );
 }
+
+#[test]
+fn a_stateless_turn_searches_with_its_newest_user_message_and_the_one_before_a_short_one() {
+    use crate::llm::ChatMessage;
+    let user = |text: &str| ChatMessage::User {
+        content: text.into(),
+    };
+    let messages = [
+        ChatMessage::System {
+            content: "Be brief.".into(),
+        },
+        user("shipping to France"),
+        ChatMessage::Assistant {
+            content: Some("Three days.".into()),
+            tool_calls: vec![],
+        },
+        user("and Spain?"),
+    ];
+    assert_eq!(
+        query_of_messages(&messages),
+        "shipping to France\nand Spain?"
+    );
+    assert_eq!(query_of_messages(&messages[..2]), "shipping to France");
+    assert_eq!(query_of_messages(&[]), "");
+}

@@ -39,6 +39,27 @@ pub struct StatelessPlan {
     pub models: Vec<String>,
     /// The conversation and user message to store before the model is called.
     pub start: Option<TurnStart>,
+    /// Whether `messages` opens with the agent's own prompt.
+    pub has_prompt: bool,
+}
+
+impl StatelessPlan {
+    /// Adds knowledge passages to the agent's prompt (a prompt of their own when the agent has
+    /// none), never to a system message the caller sent.
+    pub fn ground(&mut self, block: &str) {
+        match self.messages.first_mut() {
+            Some(ChatMessage::System { content }) if self.has_prompt => content.push_str(block),
+            _ => {
+                self.messages.insert(
+                    0,
+                    ChatMessage::System {
+                        content: block.trim_start().to_owned(),
+                    },
+                );
+                self.has_prompt = true;
+            }
+        }
+    }
 }
 
 /// Plans a stateless turn, refusing what the agent's limits refuse. The caller's system
@@ -53,7 +74,8 @@ pub fn plan_stateless(
     let start = request.store.then(|| stored_start(agent, &request));
     let prompt = super::system_prompt(agent, None);
     let mut messages = Vec::with_capacity(request.messages.len() + 1);
-    if !prompt.trim().is_empty() {
+    let has_prompt = !prompt.trim().is_empty();
+    if has_prompt {
         messages.push(ChatMessage::System { content: prompt });
     }
     messages.extend(request.messages);
@@ -61,6 +83,7 @@ pub fn plan_stateless(
         messages,
         models,
         start,
+        has_prompt,
     })
 }
 
@@ -192,6 +215,45 @@ mod tests {
             message_id: "msg_1".into(),
             now: 5,
         }
+    }
+
+    #[test]
+    fn knowledge_goes_into_the_agents_prompt_never_into_the_callers_system_message() {
+        let caller_system = ChatMessage::System {
+            content: "Answer in French.".into(),
+        };
+        let mut plan = plan_stateless(
+            &agent(),
+            Spend::default(),
+            request(vec![caller_system.clone(), user("Hi")], false),
+        )
+        .expect("plans");
+        plan.ground("\n\nPassages: A.");
+        assert_eq!(
+            plan.messages[0],
+            ChatMessage::System {
+                content: "Be brief.\n\nPassages: A.".into()
+            }
+        );
+        assert_eq!(plan.messages[1], caller_system);
+
+        let mut silent = agent();
+        silent.config.system_prompt = String::new();
+        let mut plan = plan_stateless(
+            &silent,
+            Spend::default(),
+            request(vec![caller_system.clone(), user("Hi")], false),
+        )
+        .expect("plans");
+        plan.ground("\n\nPassages: A.");
+        assert_eq!(
+            plan.messages[0],
+            ChatMessage::System {
+                content: "Passages: A.".into()
+            }
+        );
+        assert_eq!(plan.messages[1], caller_system);
+        assert_eq!(plan.messages.len(), 3);
     }
 
     #[test]

@@ -18,9 +18,10 @@ use super::modern::{self, Era};
 use super::progress::{self, Progress};
 use super::wire::{self, code, Incoming, RpcError, Scope};
 use crate::agent::context::{self, Role};
-use crate::agent::{run_turn, AgentEvent, EventSink};
+use crate::agent::{AgentEvent, EventSink, TurnEnd};
 use crate::app::access::{bearer_token, mcp_caller, mcp_key_lookup, usable_agent, ApiCaller};
 use crate::app::knowledge as app_knowledge;
+use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnRequest};
 use crate::auth::rate_limit::{self, Check};
 use crate::dates::{utc_day, utc_month};
@@ -34,6 +35,9 @@ use crate::http::url_parts;
 use crate::ids::is_valid_client_id;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::llm::client::HttpModel;
+use crate::llm::Usage;
+use crate::observe::export::{begin_turn, deliver, operator_targets, tenant_targets};
+use crate::observe::TraceMeta;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -460,16 +464,47 @@ impl Server {
             return wire::tool_failure(Settings::missing_key_message());
         }
         let visitor_id = format!("mcp:{}", self.caller.key_id);
-        let plan = match self.plan(&agent, message, conversation, &visitor_id).await {
+        let started_ms = now_ms();
+        let message_id = random_id("msg");
+        let (mut targets, export_timeout_ms) = operator_targets(&self.env);
+        let (plan, tenant_targets) = futures::join!(
+            self.plan(&agent, message, conversation, &visitor_id),
+            tenant_targets(&self.store, &agent.tenant_id)
+        );
+        targets.extend(tenant_targets);
+        let meta = TraceMeta {
+            surface: "mcp".into(),
+            channel: Some("mcp".into()),
+            tenant_id: agent.tenant_id.clone(),
+            agent_id: agent.id.clone(),
+            conversation_id: plan.as_ref().ok().map(|p| p.start.conversation.id.clone()),
+            user_id: Some(visitor_id.clone()),
+            message_id: message_id.clone(),
+            input: Some(message.to_owned()),
+            environment: None,
+        };
+        let (tracing, mut recorder) = begin_turn(&targets, &agent, meta, &settings, &[]);
+        recorder.started_at(started_ms);
+        let policy = settings.outbound.clone();
+        let plan = match plan {
             Ok(plan) => plan,
-            Err(error) => return wire::tool_failure(&error.to_string()),
+            Err(error) => {
+                let finished = tracing.finish(
+                    recorder,
+                    &TurnEnd::Failed(error.to_string()),
+                    &Usage::default(),
+                );
+                if let Some(export) = finished.export {
+                    deliver(&policy, &export, export_timeout_ms).await;
+                }
+                return wire::tool_failure(&error.to_string());
+            }
         };
         let turn::TurnPlan {
             mut start,
             history,
             models,
         } = plan;
-        let message_id = random_id("msg");
         start.answer_id = Some(message_id.clone());
         let unsaved = match self.store.start_turn(&start).await {
             Ok(()) => None,
@@ -486,8 +521,16 @@ impl Server {
         if agent.config.knowledge.enabled() {
             out.status("Searching knowledge");
         }
-        if let Some((block, citations)) =
-            app_knowledge::grounding(&self.store, &embedder, &agent, &history).await
+        let query = app_knowledge::query_of_history(&history);
+        if let Some((block, citations)) = app_knowledge::grounding(
+            &self.store,
+            &embedder,
+            &agent,
+            &query,
+            &mut recorder,
+            now_ms(),
+        )
+        .await
         {
             system_prompt.push_str(&block);
             cited = citations;
@@ -508,11 +551,21 @@ impl Server {
             .sink
             .take()
             .unwrap_or_else(|| BodySink::new(Rc::new(RefCell::new(Nothing)), None));
-        let (mut outcome, sink) = run_turn(&model, &tools, turn, sink).await;
+        let (mut outcome, sink, recorder) =
+            tracing::run(&model, &tools, turn, sink, recorder).await;
         out.sink = Some(sink);
+        let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         app_knowledge::cite(&mut outcome, &cited);
-        let answer = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
-        self.store_answer(&answer, &agent.id, unsaved).await;
+        let mut answer = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
+        answer.timing = serde_json::to_string(&finished.summary).ok();
+        // The reply waits for the stored answer (a caller may continue at once), not for the
+        // trace, which is sent alongside.
+        let export = async {
+            if let Some(export) = &finished.export {
+                deliver(&policy, export, export_timeout_ms).await;
+            }
+        };
+        futures::join!(self.store_answer(&answer, &agent.id, unsaved), export);
         reply_of(&answer, &start.conversation.id)
     }
 

@@ -17,8 +17,10 @@ use worker::{
 use super::encode::{self, Encoder, Meta};
 use super::models;
 use super::request::{self, CompletionRequest, MAX_BODY_BYTES};
-use crate::agent::{run_turn, EventSink, Turn, TurnOutcome};
+use crate::agent::{EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::app::access::{api_caller, api_key_lookup, bearer_token, callable_agent, ApiCaller};
+use crate::app::knowledge as app_knowledge;
+use crate::app::observe as tracing;
 use crate::app::turn::{self, StatelessPlan, StatelessRequest};
 use crate::auth::rate_limit::{Check, Scope};
 use crate::dates::{utc_day, utc_month};
@@ -28,8 +30,12 @@ use crate::http::rate;
 use crate::http::request::read_body;
 use crate::http::response::json_response;
 use crate::http::routes::OpenAiRoute;
+use crate::knowledge::client::{embedding_settings, HttpEmbedder};
+use crate::knowledge::embed::EmbeddingSettings;
 use crate::llm::client::HttpModel;
 use crate::llm::{Sampling, ToolChoice, ToolSpec, Usage};
+use crate::observe::export::{begin_turn, deliver, operator_targets, tenant_targets};
+use crate::observe::{ExportTarget, TraceMeta, TurnRecorder};
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -156,8 +162,14 @@ async fn completions(
     turn::check_messages(&agent, &request.messages)?;
     let visitor = AbortSignal::from(req.inner().signal());
     let call = Call::new(agent, caller, request)?;
+    let traces = operator_targets(env);
+    let runtime = Runtime {
+        settings,
+        visitor,
+        embeddings: embedding_settings(env),
+    };
     if !call.stream {
-        let (encoder, usage) = call.execute(&store, settings, visitor, None).await?;
+        let (encoder, usage) = call.execute(&store, runtime, traces, None).await?;
         let encoder = encoder.borrow();
         if let Some(failure) = encoder.failure() {
             return Err(ApiError::ModelFailed(failure.to_owned()));
@@ -176,7 +188,8 @@ async fn completions(
     let output = Output::new();
     let body = output.readable();
     ctx.wait_until(async move {
-        if let Err(error) = call.execute(&store, settings, visitor, Some(output)).await {
+        let executed = call.execute(&store, runtime, traces, Some(output)).await;
+        if let Err(error) = executed {
             if let Some(detail) = error.log_detail() {
                 console_error!("planning the API turn failed: {detail}");
             }
@@ -188,9 +201,19 @@ async fn completions(
         .stream(body))
 }
 
+/// What a call runs with from its request and the environment.
+struct Runtime {
+    settings: Settings,
+    /// Aborts when the caller goes away.
+    visitor: AbortSignal,
+    embeddings: EmbeddingSettings,
+}
+
 /// One checked completion request, ready to run.
 struct Call {
     agent: Agent,
+    /// The answer's id (and so its trace's).
+    answer_id: String,
     stream: bool,
     stateless: StatelessRequest,
     meta: Meta,
@@ -254,6 +277,7 @@ impl Call {
                 now,
             },
             client_tools: request.tools,
+            answer_id: random_id("msg"),
             agent,
         })
     }
@@ -301,19 +325,20 @@ impl Call {
         turn::plan_stateless(agent, spend, self.stateless.clone())
     }
 
-    /// Runs the planned turn into `sink`; stores the conversation's start first when asked.
+    /// Runs the planned turn into `sink` (grounded in the agent's knowledge, recorded for its
+    /// trace); stores the conversation's start first when asked.
     async fn run(
         &self,
         store: &AnyStore,
-        settings: Settings,
-        visitor: AbortSignal,
+        runtime: Runtime,
         plan: StatelessPlan,
-        sink: BodySink,
-    ) -> (TurnOutcome, BodySink, Option<TurnStart>, bool) {
-        let mut start = plan.start;
-        let message_id = random_id("msg");
+        mut sink: BodySink,
+        mut recorder: TurnRecorder,
+    ) -> (TurnOutcome, BodySink, TurnRecorder, Option<TurnStart>, bool) {
+        let mut plan = plan;
+        let mut start = plan.start.take();
         if let Some(start) = &mut start {
-            start.answer_id = Some(message_id.clone());
+            start.answer_id = Some(self.answer_id.clone());
         }
         let unsaved = match &start {
             Some(start) => store
@@ -325,8 +350,23 @@ impl Call {
                 .is_err(),
             None => false,
         };
+        let Runtime {
+            settings,
+            visitor,
+            embeddings,
+        } = runtime;
         let outbound = settings.outbound.clone();
         let agent = &self.agent;
+        if agent.config.knowledge.enabled() {
+            let query = app_knowledge::query_of_messages(&plan.messages);
+            let embedder = HttpEmbedder(embeddings);
+            if let Some((block, _)) =
+                app_knowledge::grounding(store, &embedder, agent, &query, &mut recorder, now_ms())
+                    .await
+            {
+                plan.ground(&block);
+            }
+        }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
@@ -343,7 +383,7 @@ impl Call {
         let client_tools: Vec<String> = client.iter().map(|t| t.name().to_owned()).collect();
         specs.extend(client);
         let turn = Turn {
-            message_id,
+            message_id: self.answer_id.clone(),
             models: plan.models,
             messages: plan.messages,
             tools: specs,
@@ -355,8 +395,28 @@ impl Call {
             sampling: self.sampling.clone(),
         };
         let model = HttpModel::new(settings, Some(visitor));
-        let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;
-        (outcome, sink, start, unsaved)
+        sink.flush();
+        let (outcome, sink, recorder) = tracing::run(&model, &tools, turn, sink, recorder).await;
+        (outcome, sink, recorder, start, unsaved)
+    }
+
+    /// What the turn's trace says of it.
+    fn trace_meta(&self) -> TraceMeta {
+        let question = app_knowledge::query_of_messages(&self.stateless.messages);
+        TraceMeta {
+            surface: "api".into(),
+            channel: Some(turn::API_CHANNEL.into()),
+            tenant_id: self.agent.tenant_id.clone(),
+            agent_id: self.agent.id.clone(),
+            conversation_id: self
+                .stateless
+                .store
+                .then(|| self.stateless.conversation_id.clone()),
+            user_id: Some(self.stateless.visitor_id.clone()),
+            message_id: self.answer_id.clone(),
+            input: Some(question),
+            environment: None,
+        }
     }
 
     /// Runs the call: plans it, runs the turn (streaming into `output`, when given), and writes
@@ -365,35 +425,69 @@ impl Call {
     async fn execute(
         &self,
         store: &AnyStore,
-        settings: Settings,
-        visitor: AbortSignal,
+        runtime: Runtime,
+        (mut targets, export_timeout_ms): (Vec<ExportTarget>, u32),
         output: Option<Output>,
     ) -> Result<(Rc<RefCell<Encoder>>, Usage), ApiError> {
+        let started_ms = now_ms();
         let encoder = self.encoder();
         let mut sink = BodySink::new(encoder.clone(), output);
         encoder.borrow_mut().start(sink.buffer());
         sink.flush();
-        let plan = match self.plan(store).await {
+        let (plan, tenant_targets) = futures::join!(
+            self.plan(store),
+            tenant_targets(store, &self.agent.tenant_id)
+        );
+        targets.extend(tenant_targets);
+        let (tracing, mut recorder) = begin_turn(
+            &targets,
+            &self.agent,
+            self.trace_meta(),
+            &runtime.settings,
+            &[],
+        );
+        recorder.started_at(started_ms);
+        let policy = runtime.settings.outbound.clone();
+        let plan = match plan {
             Ok(plan) => plan,
             Err(error) => {
                 encoder.borrow_mut().refuse(&error, sink.buffer());
                 sink.close();
+                let end = TurnEnd::Failed(error.to_string());
+                if let Some(export) = tracing.finish(recorder, &end, &Usage::default()).export {
+                    deliver(&policy, &export, export_timeout_ms).await;
+                }
                 return Err(error);
             }
         };
-        let (outcome, mut sink, start, unsaved) =
-            self.run(store, settings, visitor, plan, sink).await;
+        let (outcome, mut sink, recorder, start, unsaved) =
+            self.run(store, runtime, plan, sink, recorder).await;
+        let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
+        let timing = serde_json::to_string(&finished.summary).ok();
         let usage = outcome.usage;
         // Usage (and the answer, when stored) is written before [DONE] when the store takes it
-        // at once; otherwise the stream ends first and the write is retried after it.
+        // at once; otherwise the stream ends first and the write is retried after it. The
+        // trace is sent after the answer, alongside any write still owed.
         let first = self
-            .write_once(store, start.as_ref(), unsaved, &outcome)
+            .write_once(store, start.as_ref(), unsaved, &outcome, timing.as_deref())
             .await;
         encoder.borrow_mut().end(&usage, sink.buffer());
         sink.close();
-        if !first && !self.record(store, start, unsaved, outcome).await {
-            console_error!("the usage of an API call could not be stored");
-        }
+        let export = async {
+            if let Some(export) = &finished.export {
+                deliver(&policy, export, export_timeout_ms).await;
+            }
+        };
+        let record = async {
+            if !first
+                && !self
+                    .record(store, start, unsaved, outcome, timing.as_deref())
+                    .await
+            {
+                console_error!("the usage of an API call could not be stored");
+            }
+        };
+        futures::join!(export, record);
         Ok((encoder, usage))
     }
 
@@ -404,11 +498,12 @@ impl Call {
         start: Option<&TurnStart>,
         unsaved: bool,
         outcome: &TurnOutcome,
+        timing: Option<&str>,
     ) -> bool {
         if unsaved {
             return false;
         }
-        self.write(store, start, outcome)
+        self.write(store, start, outcome, timing)
             .await
             .inspect_err(|e| console_error!("storing the API call failed, retrying: {e}"))
             .is_ok()
@@ -422,6 +517,7 @@ impl Call {
         start: Option<TurnStart>,
         unsaved: bool,
         outcome: TurnOutcome,
+        timing: Option<&str>,
     ) -> bool {
         if unsaved {
             if let Some(start) = &start {
@@ -430,7 +526,11 @@ impl Call {
                 }
             }
         }
-        retry(|| self.write(store, start.as_ref(), &outcome), "the answer").await
+        retry(
+            || self.write(store, start.as_ref(), &outcome, timing),
+            "the answer",
+        )
+        .await
     }
 
     async fn write(
@@ -438,13 +538,16 @@ impl Call {
         store: &AnyStore,
         start: Option<&TurnStart>,
         outcome: &TurnOutcome,
+        timing: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let day = utc_day(now);
         match start {
             Some(start) => {
                 let id = start.answer_id.clone().unwrap_or_else(|| random_id("msg"));
-                let message = turn::answer_message(id, &start.conversation, outcome.clone(), now);
+                let mut message =
+                    turn::answer_message(id, &start.conversation, outcome.clone(), now);
+                message.timing = timing.map(str::to_owned);
                 store.append_answer(&message, &self.agent.id, &day).await
             }
             None => {

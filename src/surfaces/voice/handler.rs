@@ -174,6 +174,7 @@ fn relay(env: &Env, ctx: &Context, store: AnyStore, agent: Agent) -> Result<Resp
         settings,
         token_secret,
         traces: crate::observe::export::operator_targets(env),
+        embeddings: crate::knowledge::client::embedding_settings(env),
     };
     ctx.wait_until(session::run(server, context));
     Response::from_websocket(client).map_err(internal)

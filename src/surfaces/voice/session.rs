@@ -24,13 +24,16 @@ use super::speech::Speech;
 use super::token::CallToken;
 use crate::agent::context;
 use crate::agent::{AgentEvent, EventSink, TurnEnd};
+use crate::app::knowledge as app_knowledge;
 use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnRequest};
 use crate::dates::{utc_day, utc_month};
+use crate::knowledge::client::HttpEmbedder;
+use crate::knowledge::embed::EmbeddingSettings;
 use crate::llm::client::HttpModel;
-use crate::observe::export::{deliver, tenant_targets};
+use crate::observe::export::{begin_turn, deliver, tenant_targets};
 use crate::observe::{ExportTarget, TraceMeta};
-use crate::platform::{self, now_ms, random_id};
+use crate::platform::{now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
@@ -63,6 +66,8 @@ pub struct CallContext {
     pub token_secret: String,
     /// The operator's trace targets and the export timeout (`observe::export`).
     pub traces: (Vec<ExportTarget>, u32),
+    /// Where knowledge retrieval embeds the caller's question.
+    pub embeddings: EmbeddingSettings,
 }
 
 /// What one running turn shares with the loop that reads the socket.
@@ -502,20 +507,9 @@ async fn answer(
     let phone = &agent.config.phone;
     let message_id = random_id("msg");
     let settings = &context.settings;
-    let platform_secrets: Vec<&str> = [
-        &settings.api_key,
-        &settings.admin_api_key,
-        &settings.visitor_token_secret,
-        &settings.convex_deploy_key,
-    ]
-    .into_iter()
-    .flatten()
-    .map(String::as_str)
-    .chain([context.token_secret.as_str()])
-    .collect();
     let mut targets = context.traces.0.clone();
     targets.extend(tenant_targets(&context.store, &agent.tenant_id).await);
-    let (tracing, recorder) = tracing::begin(
+    let (tracing, mut recorder) = begin_turn(
         &targets,
         agent,
         TraceMeta {
@@ -529,10 +523,8 @@ async fn answer(
             input: Some(text.clone()),
             environment: None,
         },
-        &platform_secrets,
-        platform::random_bytes(),
-        Box::new(now_ms),
-        None,
+        settings,
+        &[context.token_secret.as_str()],
     );
     let now = now_ms();
     let month = utc_month(now);
@@ -594,7 +586,26 @@ async fn answer(
         .with_local(&call_tools)
         .with_remote_tools(&agent.id)
         .await;
-    let system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
+    let mut system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
+    // Knowledge, as on every surface; the citations are kept with the transcript, not spoken.
+    let mut cited = Vec::new();
+    if agent.config.knowledge.enabled() {
+        let query = app_knowledge::query_of_history(&plan.history);
+        let embedder = HttpEmbedder(context.embeddings.clone());
+        if let Some((block, citations)) = app_knowledge::grounding(
+            &context.store,
+            &embedder,
+            agent,
+            &query,
+            &mut recorder,
+            now_ms(),
+        )
+        .await
+        {
+            system_prompt.push_str(&block);
+            cited = citations;
+        }
+    }
     let turn = turn::stored_turn(
         agent,
         message_id.clone(),
@@ -617,10 +628,12 @@ async fn answer(
         filler: phone.filler.trim().to_owned(),
         filler_said: false,
     });
-    let (outcome, mut sink, recorder) = tracing::run(&model, &tools, turn, sink, recorder).await;
+    let (mut outcome, mut sink, recorder) =
+        tracing::run(&model, &tools, turn, sink, recorder).await;
     sink.finish();
     let failed = matches!(outcome.end, TurnEnd::Failed(_));
     let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
+    app_knowledge::cite(&mut outcome, &cited);
     let mut message = turn::answer_message(message_id, &plan.start.conversation, outcome, now_ms());
     message.timing = serde_json::to_string(&finished.summary).ok();
     if let Some(export) = finished.export {

@@ -29,11 +29,10 @@ use crate::http::log;
 use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
-use crate::knowledge::prompt_block;
 use crate::llm::client::HttpModel;
 use crate::llm::{FinishReason, Usage};
-use crate::observe::export::{deliver, operator_targets, tenant_targets};
-use crate::observe::{RetrievalHit, TraceMeta};
+use crate::observe::export::{begin_turn, deliver, operator_targets, tenant_targets};
+use crate::observe::TraceMeta;
 use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
@@ -89,13 +88,7 @@ pub async fn handle(
     let visitor = AbortSignal::from(req.inner().signal());
     let (mut targets, export_timeout_ms) = operator_targets(env);
     let started_ms = now_ms();
-    let platform_secrets = [
-        settings.api_key.clone(),
-        settings.admin_api_key.clone(),
-        settings.visitor_token_secret.clone(),
-        settings.convex_deploy_key.clone(),
-        preview_key.clone(),
-    ];
+    let preview = preview_key.clone();
     let meta = TraceMeta {
         surface: "widget".into(),
         channel: body.channel.clone(),
@@ -129,20 +122,8 @@ pub async fn handle(
             tenant_targets(&store, &agent.tenant_id)
         );
         targets.extend(tenant_targets);
-        let platform_secrets: Vec<&str> = platform_secrets
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        let (tracing, mut recorder) = tracing::begin(
-            &targets,
-            &agent,
-            meta,
-            &platform_secrets,
-            platform::random_bytes(),
-            Box::new(now_ms),
-            None,
-        );
+        let extra: Vec<&str> = preview.as_deref().into_iter().collect();
+        let (tracing, mut recorder) = begin_turn(&targets, &agent, meta, &settings, &extra);
         recorder.started_at(started_ms);
         let TurnPlan {
             mut start,
@@ -179,33 +160,18 @@ pub async fn handle(
         // before the answer, and into the stored message.
         let mut system_prompt = system_prompt;
         let mut cited = Vec::new();
-        let config = &agent.config.knowledge;
-        if config.enabled() {
+        if agent.config.knowledge.enabled() {
             let query = app_knowledge::query_of_history(&history);
             let embedder = HttpEmbedder(embeddings);
-            let retrieval_started_ms = now_ms();
-            if let Some(found) =
-                app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query).await
+            if let Some((block, citations)) =
+                app_knowledge::grounding(&store, &embedder, &agent, &query, &mut recorder, now_ms())
+                    .await
             {
-                let hits: Vec<RetrievalHit> = found
-                    .hits
-                    .iter()
-                    .map(|h| RetrievalHit {
-                        source: h.chunk_id.clone(),
-                        score: h.score,
-                        text: Some(h.text.clone()),
-                    })
-                    .collect();
-                recorder.retrieval(&query, &hits, retrieval_started_ms);
-                system_prompt.push_str(&prompt_block(
-                    &found.hits,
-                    config.strict,
-                    config.fallback.as_deref(),
-                ));
-                cited = app_knowledge::citations(&found.hits);
-                for event in &cited {
+                system_prompt.push_str(&block);
+                for event in &citations {
                     sink.send(event);
                 }
+                cited = citations;
             }
         }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
