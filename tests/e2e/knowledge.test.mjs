@@ -283,7 +283,11 @@ describe("knowledge", () => {
       assert.ok(results.length > 0 && results.length <= 3);
       assert.ok(results.some((r) => /30 days/.test(r.text) && r.url === `${siteUrl}/help/returns`), JSON.stringify(results));
       assert.ok(results.every((r, i) => i === 0 || results[i - 1].score >= r.score), "ranked best first");
-      const asked = await client.callTool({ name: "ask", arguments: { message: "How long do I have to return an item?" } });
+      const notes = [];
+      const asked = await client.callTool({ name: "ask", arguments: { message: "How long do I have to return an item?" } }, undefined, {
+        onprogress: (note) => notes.push(note),
+      });
+      assert.deepEqual(notes[0], { progress: 1, message: "Searching knowledge" }, "retrieval is the first step shown");
       assert.ok(asked.structuredContent.sources.some((s) => s.url === `${siteUrl}/help/returns`), JSON.stringify(asked.structuredContent));
     } finally {
       await client.close();

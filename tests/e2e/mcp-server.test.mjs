@@ -17,6 +17,7 @@ let otherTenantKey;
 let support;
 let sales;
 let holder;
+let clock;
 let foreign;
 let supportKey;
 let tenantWideKey;
@@ -85,6 +86,9 @@ before(async () => {
   sales = await agent("Sales", "scenario/unauthorized");
   holder = await agent("Storyteller", "scenario/slow-stream");
   foreign = await agent("Foreign", "scenario/plain", otherTenantKey);
+  const made = await api("POST", "/api/admin/agents", { config: { name: "Clock", model: "scenario/call/get_current_time", tools: { builtin: ["get_current_time"], webhooks: [] } } }, otherTenantKey);
+  assert.equal(made.status, 201, JSON.stringify(made.json));
+  clock = made.json.agent.id;
   const key = async (body) => {
     const res = await api("POST", "/api/admin/keys", { kind: "mcp", ...body });
     assert.equal(res.status, 201, JSON.stringify(res.json));
@@ -179,6 +183,21 @@ describe("progress", () => {
       const values = notes.map((n) => n.progress);
       assert.ok(values.every((v, i) => i === 0 || v > values[i - 1]), `progress rises: ${values}`);
       assert.equal(values.at(-1), streamed.structuredContent.answer.length);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("a tool call is a status step: progress rises by one, and the text deltas still join to the answer", async () => {
+    const client = await connect(`/mcp/${clock}`, otherTenantKey);
+    try {
+      const notes = [];
+      const result = await client.callTool({ name: "ask", arguments: { message: "What time is it?" } }, undefined, { onprogress: (n) => notes.push(n) });
+      assert.equal(result.isError, false, JSON.stringify(result));
+      const steps = notes.filter((n, i) => n.progress - (i ? notes[i - 1].progress : 0) !== n.message.length);
+      assert.deepEqual(steps.map((n) => n.message), ["Calling tool get_current_time"]);
+      const text = notes.filter((n) => !steps.includes(n)).map((n) => n.message).join("");
+      assert.equal(text, result.structuredContent.answer);
     } finally {
       await client.close();
     }
