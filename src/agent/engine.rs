@@ -30,27 +30,6 @@ pub trait EventSink {
     /// Notes what the visitor does not see (model calls and their ends), for tracing; called
     /// also after the visitor has gone.
     fn observe(&mut self, _observation: Observation<'_>) {}
-    /// Ends the surface's stream once the turn is over and stored (its last frame); nothing
-    /// by default.
-    fn finish(&mut self) {}
-}
-
-/// Surfaces hand the engine a boxed sink, so the loop and the model client it drives are
-/// compiled once for every surface rather than once per sink type (each copy costs the wasm
-/// tens of kilobytes).
-impl EventSink for Box<dyn EventSink> {
-    fn send(&mut self, event: &AgentEvent) {
-        (**self).send(event);
-    }
-    fn flush(&mut self) -> bool {
-        (**self).flush()
-    }
-    fn observe(&mut self, observation: Observation<'_>) {
-        (**self).observe(observation);
-    }
-    fn finish(&mut self) {
-        (**self).finish();
-    }
 }
 
 /// Everything one turn needs.

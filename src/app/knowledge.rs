@@ -744,12 +744,27 @@ pub async fn ingest<S: Store + KnowledgeStore, F: Fetcher, E: Embedder>(
         now,
     };
     scoped.replace_chunks(source, &chunks, &ready).await?;
+    if tokens > 0 {
+        let usage = crate::llm::Usage {
+            input_tokens: tokens,
+            output_tokens: 0,
+            cost: 0.0,
+        };
+        // The chunks are in: a usage write that fails is not worth embedding everything again.
+        let _ = scoped
+            .record_usage(EMBEDDING_USAGE, &crate::dates::utc_day(now), &usage)
+            .await;
+    }
     Ok(Ingested {
         chunks: count,
         unchanged: false,
         embedding_tokens: tokens,
     })
 }
+
+/// The usage line ingestion's embeddings are counted under, beside the agents' (no agent id
+/// can contain `:`), so they count towards the tenant's spend and show in its usage.
+pub const EMBEDDING_USAGE: &str = "knowledge:embeddings";
 
 /// Records that a source's ingestion failed (its previous chunks, if any, stay searchable).
 pub async fn record_failure<S: Store + KnowledgeStore>(

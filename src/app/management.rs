@@ -3,9 +3,11 @@
 //! request into these inputs and shows what they return; the rules live here and are tested on
 //! the host against the in-memory store.
 
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+mod fields;
+
+use self::fields::{read_by_fields, Fields, FromFields};
 use crate::agent::validate::{keep_secrets, validate};
 use crate::agent::{AgentConfig, McpServer};
 use crate::auth::crypto::hex;
@@ -654,8 +656,7 @@ pub fn page<T>(
 }
 
 /// `POST /api/admin/tenants`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct NewTenant {
     /// Optional id (letters, digits, `_`, `-`); generated when absent.
     pub id: Option<String>,
@@ -666,21 +667,14 @@ pub struct NewTenant {
 }
 
 /// `PATCH /api/admin/tenants/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct TenantPatch {
     /// New name.
     pub name: Option<String>,
     /// `active` or `suspended`.
     pub status: Option<String>,
     /// New cap; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
     pub monthly_spend_cap: Option<Option<f64>>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D::Error> {
-    Option::<f64>::deserialize(d).map(Some)
 }
 
 fn check_name(name: &str) -> Result<String, ApiError> {
@@ -748,21 +742,18 @@ impl TenantPatch {
 }
 
 /// `POST /api/admin/agents`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct NewAgent {
     /// Optional id; generated when absent.
     pub id: Option<String>,
     /// The whole config (missing fields take defaults).
-    #[serde(default)]
     pub config: Value,
     /// Switched on (default true).
     pub enabled: Option<bool>,
 }
 
 /// `PATCH /api/admin/agents/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct AgentPatch {
     /// A JSON merge patch (RFC 7386) over the stored config.
     pub config: Option<Value>,
@@ -773,8 +764,7 @@ pub struct AgentPatch {
 }
 
 /// `POST /api/admin/agents/{id}/duplicate`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct Duplicate {
     /// Id of the copy; generated when absent.
     pub id: Option<String>,
@@ -783,23 +773,18 @@ pub struct Duplicate {
 }
 
 /// What `POST /api/admin/agents/{id}/mcp-servers/test` sends.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct McpTest {
     /// A saved server, by name.
-    #[serde(default)]
     pub name: Option<String>,
     /// An unsaved server to try instead.
-    #[serde(default)]
     pub server: Option<Value>,
 }
 
 /// `POST /api/admin/agents/{id}/tools/{name}/test`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct ToolTest {
     /// Arguments for the call.
-    #[serde(default)]
     pub input: Value,
     /// An edited, unsaved definition to try instead of the stored one.
     pub tool: Option<Value>,
@@ -885,20 +870,17 @@ pub const MAX_KEY_AGENTS: usize = 50;
 pub const MAX_KEY_PER_MINUTE: u32 = 6000;
 
 /// `POST /api/admin/keys`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug)]
 pub struct NewKey {
     /// `secret`, `publishable` or `api`.
     pub kind: String,
     /// The agent of a publishable key.
     pub agent_id: Option<String>,
     /// A label.
-    #[serde(default)]
     pub name: String,
     /// The agents an API key may call; absent or null: every agent of the tenant.
     pub agent_ids: Option<Vec<String>>,
     /// Whether web pages may call `/v1` with this API key (CORS).
-    #[serde(default)]
     pub browser: bool,
     /// The API key's own rate limit, requests a minute.
     pub per_minute: Option<u32>,
@@ -1023,6 +1005,115 @@ impl NewKey {
         }
     }
 }
+
+impl FromFields for NewTenant {
+    const KNOWN: &'static [&'static str] = &["id", "name", "monthlySpendCap"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        Ok(Self {
+            id: f.text("id")?,
+            name: f.required_text("name")?,
+            monthly_spend_cap: f.number("monthlySpendCap")?,
+        })
+    }
+}
+
+impl FromFields for TenantPatch {
+    const KNOWN: &'static [&'static str] = &["name", "status", "monthlySpendCap"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        Ok(Self {
+            name: f.text("name")?,
+            status: f.text("status")?,
+            monthly_spend_cap: f.nullable_number("monthlySpendCap")?,
+        })
+    }
+}
+
+impl FromFields for NewAgent {
+    const KNOWN: &'static [&'static str] = &["id", "config", "enabled"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        Ok(Self {
+            id: f.text("id")?,
+            config: f.value("config"),
+            enabled: f.flag("enabled")?,
+        })
+    }
+}
+
+impl FromFields for AgentPatch {
+    const KNOWN: &'static [&'static str] = &["config", "enabled", "expectedUpdatedAt"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        let config = f.value("config");
+        Ok(Self {
+            config: (!config.is_null()).then_some(config),
+            enabled: f.flag("enabled")?,
+            expected_updated_at: f.integer("expectedUpdatedAt")?,
+        })
+    }
+}
+
+impl FromFields for Duplicate {
+    const KNOWN: &'static [&'static str] = &["id", "name"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        Ok(Self {
+            id: f.text("id")?,
+            name: f.text("name")?,
+        })
+    }
+}
+
+impl FromFields for McpTest {
+    const KNOWN: &'static [&'static str] = &["name", "server"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        let server = f.value("server");
+        Ok(Self {
+            name: f.text("name")?,
+            server: (!server.is_null()).then_some(server),
+        })
+    }
+}
+
+impl FromFields for ToolTest {
+    const KNOWN: &'static [&'static str] = &["input", "tool"];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        let tool = f.value("tool");
+        Ok(Self {
+            input: f.value("input"),
+            tool: (!tool.is_null()).then_some(tool),
+        })
+    }
+}
+
+impl FromFields for NewKey {
+    const KNOWN: &'static [&'static str] = &[
+        "kind",
+        "agentId",
+        "name",
+        "agentIds",
+        "browser",
+        "perMinute",
+    ];
+    fn from_fields(f: &Fields<'_>) -> Result<Self, String> {
+        Ok(Self {
+            kind: f.required_text("kind")?,
+            agent_id: f.text("agentId")?,
+            name: f.text("name")?.unwrap_or_default(),
+            agent_ids: f.texts("agentIds")?,
+            browser: f.flag("browser")?.unwrap_or(false),
+            per_minute: f.count("perMinute")?,
+        })
+    }
+}
+
+read_by_fields!(
+    NewTenant,
+    TenantPatch,
+    NewAgent,
+    AgentPatch,
+    Duplicate,
+    McpTest,
+    ToolTest,
+    NewKey
+);
 
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,33 @@ extern "C" {
 pub trait Encode {
     /// Appends the bytes of one event.
     fn encode(&mut self, event: &AgentEvent, out: &mut Vec<u8>);
+    /// Appends whatever the encoder still holds back, when the turn ends.
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+}
+
+/// Where a sink's bytes go: a response body, or another channel (a phone call's socket).
+pub trait Transport {
+    /// Delivers one batch; false once the other side has gone.
+    fn write(&self, bytes: &[u8]) -> bool;
+    /// Delivers the last bytes (possibly none) and ends the channel.
+    fn end(&self, tail: &[u8]);
+    /// Whether the other side has gone, asked when there is nothing to write.
+    fn gone(&self) -> bool {
+        false
+    }
+}
+
+impl Transport for Output {
+    fn write(&self, bytes: &[u8]) -> bool {
+        Output::write(self, bytes)
+    }
+
+    fn end(&self, tail: &[u8]) {
+        if !tail.is_empty() {
+            Output::write(self, tail);
+        }
+        self.close();
+    }
 }
 
 /// The one event sink of every surface: events go through the surface's encoder into a
@@ -41,7 +68,7 @@ pub trait Encode {
 /// the engine and the model client are compiled once into the wasm, not once per surface.
 pub struct BodySink {
     encoder: Rc<RefCell<dyn Encode>>,
-    output: Option<Output>,
+    output: Option<Box<dyn Transport>>,
     buffer: Vec<u8>,
 }
 
@@ -50,8 +77,17 @@ impl BodySink {
     pub fn new(encoder: Rc<RefCell<dyn Encode>>, output: Option<Output>) -> Self {
         Self {
             encoder,
-            output,
+            output: output.map(|o| Box::new(o) as Box<dyn Transport>),
             buffer: Vec::with_capacity(1024),
+        }
+    }
+
+    /// A sink into another channel than a response body.
+    pub fn over(encoder: Rc<RefCell<dyn Encode>>, transport: Box<dyn Transport>) -> Self {
+        Self {
+            encoder,
+            output: Some(transport),
+            buffer: Vec::with_capacity(256),
         }
     }
 
@@ -60,12 +96,14 @@ impl BodySink {
         &mut self.buffer
     }
 
-    /// Flushes and ends the body.
+    /// Writes what the encoder still holds and ends the body.
     pub fn close(&mut self) {
-        self.flush();
-        if let Some(output) = &self.output {
-            output.close();
+        self.encoder.borrow_mut().finish(&mut self.buffer);
+        match &self.output {
+            Some(output) => output.end(&self.buffer),
+            None => return,
         }
+        self.buffer.clear();
     }
 }
 
@@ -79,7 +117,7 @@ impl EventSink for BodySink {
             return true;
         };
         if self.buffer.is_empty() {
-            return true;
+            return !output.gone();
         }
         let delivered = output.write(&self.buffer);
         self.buffer.clear();

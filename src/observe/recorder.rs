@@ -653,10 +653,6 @@ impl<S: EventSink> EventSink for TracedSink<S> {
         self.recorder.observe(observation);
         self.inner.observe(observation);
     }
-
-    fn finish(&mut self) {
-        self.inner.finish();
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //!
 //! Statements take positional parameters only; values are always bound, never spliced in.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
@@ -416,30 +415,43 @@ pub fn conversation_params(c: &Conversation) -> Vec<Param> {
 }
 
 /// A row of `select_agent`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct AgentRow {
     id: String,
-    #[serde(alias = "tenantId")]
     tenant_id: String,
     config: String,
-    #[serde(deserialize_with = "flag")]
     enabled: bool,
-    #[serde(default, alias = "createdAt")]
     created_at: f64,
-    #[serde(default, alias = "updatedAt")]
     updated_at: f64,
-    #[serde(default = "first_version")]
     version: f64,
-    #[serde(alias = "tenantStatus")]
     tenant_status: String,
-    #[serde(default, alias = "identitySecret")]
     identity_secret: Option<String>,
-    #[serde(default, alias = "signingSecret")]
     signing_secret: Option<String>,
-    #[serde(default, alias = "monthlySpendCap")]
     monthly_spend_cap: Option<f64>,
-    #[serde(default, alias = "publishableKeys", deserialize_with = "text_list")]
     publishable_keys: Vec<String>,
+}
+
+impl FromRow for AgentRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.text(&["id"])?,
+            tenant_id: row.text(&["tenant_id", "tenantId"])?,
+            config: row.text(&["config"])?,
+            enabled: row.flag(&["enabled"])?,
+            created_at: row
+                .opt_number(&["created_at", "createdAt"])?
+                .unwrap_or_default(),
+            updated_at: row
+                .opt_number(&["updated_at", "updatedAt"])?
+                .unwrap_or_default(),
+            version: row.opt_number(&["version"])?.unwrap_or(1.0),
+            tenant_status: row.text(&["tenant_status", "tenantStatus"])?,
+            identity_secret: row.opt_text(&["identity_secret", "identitySecret"])?,
+            signing_secret: row.opt_text(&["signing_secret", "signingSecret"])?,
+            monthly_spend_cap: row.opt_number(&["monthly_spend_cap", "monthlySpendCap"])?,
+            publishable_keys: row.text_list(&["publishable_keys", "publishableKeys"])?,
+        })
+    }
 }
 
 impl AgentRow {
@@ -464,76 +476,183 @@ impl AgentRow {
     }
 }
 
-/// The version of a row from before versions were counted.
-fn first_version() -> f64 {
-    1.0
+/// One row as a store returned it, read by hand rather than through derived deserializers
+/// (one `Value` parser serves every row type, which keeps the wasm small). Each field is looked
+/// up by its D1 column name, then by its Convex spelling.
+pub struct Row<'a>(pub &'a Value);
+
+/// A row type read from a `Row`.
+pub trait FromRow: Sized {
+    /// Reads the row; a missing required field or a field of the wrong type is `Corrupt`.
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError>;
 }
 
-/// A boolean stored as SQLite's 0/1 (D1) or as a boolean (Convex).
-fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    struct Flag;
-    impl serde::de::Visitor<'_> for Flag {
-        type Value = bool;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a boolean or 0/1")
+impl Row<'_> {
+    /// The first of `names` the row has that is not null.
+    fn field(&self, names: &[&str]) -> Option<&Value> {
+        #[cfg(test)]
+        if probe::record(names[0]) {
+            return None;
         }
-        fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
-            Ok(v)
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
-            Ok(v != 0.0)
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
-            Ok(v != 0)
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<bool, E> {
-            Ok(v != 0)
+        names
+            .iter()
+            .find_map(|name| self.0.get(*name).filter(|v| !v.is_null()))
+    }
+
+    fn wrong(names: &[&str], what: &str) -> StoreError {
+        StoreError::Corrupt(format!("row field {}: {what}", names[0]))
+    }
+
+    fn opt_text(&self, names: &[&str]) -> Result<Option<String>, StoreError> {
+        match self.field(names) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(Self::wrong(names, "not text")),
         }
     }
-    d.deserialize_any(Flag)
-}
 
-/// A list of strings stored as JSON text (D1's `json_group_array`) or as an array (Convex).
-fn text_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct List;
-    impl<'de> serde::de::Visitor<'de> for List {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON array of strings, as text or as an array")
+    fn text(&self, names: &[&str]) -> Result<String, StoreError> {
+        required(self.opt_text(names)?, names)
+    }
+
+    fn opt_number(&self, names: &[&str]) -> Result<Option<f64>, StoreError> {
+        match self.field(names) {
+            None => Ok(None),
+            Some(value) => value
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| Self::wrong(names, "not a number")),
         }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            serde_json::from_str(v).map_err(E::custom)
+    }
+
+    fn number(&self, names: &[&str]) -> Result<f64, StoreError> {
+        required(self.opt_number(names)?, names)
+    }
+
+    fn opt_value(&self, names: &[&str]) -> Option<Value> {
+        self.field(names).cloned()
+    }
+
+    /// A boolean stored as SQLite's 0/1 (D1) or as a boolean (Convex).
+    fn flag(&self, names: &[&str]) -> Result<bool, StoreError> {
+        match self.field(names) {
+            Some(Value::Bool(on)) => Ok(*on),
+            Some(Value::Number(n)) => Ok(n.as_f64().is_some_and(|n| n != 0.0)),
+            None => required(None, names),
+            _ => Err(Self::wrong(names, "not a boolean")),
         }
-        fn visit_unit<E>(self) -> Result<Vec<String>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_none<E>(self) -> Result<Vec<String>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Vec<String>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(item) = seq.next_element::<String>()? {
-                out.push(item);
+    }
+
+    /// A list of strings stored as JSON text (D1's `json_group_array`) or as an array (Convex).
+    fn text_list(&self, names: &[&str]) -> Result<Vec<String>, StoreError> {
+        let parsed;
+        let list = match self.field(names) {
+            None => return Ok(Vec::new()),
+            Some(Value::String(text)) => {
+                parsed = serde_json::from_str::<Value>(text)
+                    .map_err(|_| Self::wrong(names, "not a JSON list"))?;
+                &parsed
             }
-            Ok(out)
+            Some(value) => value,
+        };
+        let items = list
+            .as_array()
+            .ok_or_else(|| Self::wrong(names, "not a list"))?;
+        items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Self::wrong(names, "not a list of text"))
+            })
+            .collect()
+    }
+
+    fn opt_status(&self, names: &[&str]) -> Result<Option<MessageStatus>, StoreError> {
+        match self.opt_text(names)?.as_deref() {
+            None => Ok(None),
+            Some("complete") => Ok(Some(MessageStatus::Complete)),
+            Some("aborted") => Ok(Some(MessageStatus::Aborted)),
+            Some("error") => Ok(Some(MessageStatus::Error)),
+            Some(_) => Err(Self::wrong(names, "not a status")),
         }
     }
-    d.deserialize_any(List)
+}
+
+/// A required field's value; its absence is `Corrupt` (except while a test probes the names).
+fn required<T: Default>(value: Option<T>, names: &[&str]) -> Result<T, StoreError> {
+    #[cfg(test)]
+    if probe::active() {
+        return Ok(value.unwrap_or_default());
+    }
+    value.ok_or_else(|| Row::wrong(names, "missing"))
+}
+
+/// Lists the fields a row type reads (for the schema tests): while probing, every lookup is
+/// recorded and finds nothing.
+#[cfg(test)]
+pub mod probe {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static NAMES: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+    }
+
+    /// Records `name` when probing; true then.
+    pub(super) fn record(name: &str) -> bool {
+        NAMES.with(|n| match n.borrow_mut().as_mut() {
+            Some(names) => {
+                names.push(name.to_owned());
+                true
+            }
+            None => false,
+        })
+    }
+
+    pub(super) fn active() -> bool {
+        NAMES.with(|n| n.borrow().is_some())
+    }
+
+    /// The field names `T` reads, by their D1 spelling.
+    pub fn fields_of<T: super::FromRow>() -> Vec<String> {
+        NAMES.with(|n| *n.borrow_mut() = Some(Vec::new()));
+        let _ = T::from_row(&super::Row(&serde_json::Value::Null));
+        NAMES.with(|n| n.borrow_mut().take()).unwrap_or_default()
+    }
+}
+
+/// Lets serde-typed reads (`Vec<AgentRow>`, `Option<KeyRow>`, nested rows) go through `FromRow`.
+macro_rules! read_as_value {
+    ($($row:ty),*) => {$(
+        impl<'de> serde::Deserialize<'de> for $row {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let value = <Value as serde::Deserialize>::deserialize(d)?;
+                <$row as FromRow>::from_row(&Row(&value)).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
 }
 
 /// A row of `select_tenant`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct TenantRow {
     id: String,
     name: String,
     status: String,
-    #[serde(alias = "monthlySpendCap")]
     monthly_spend_cap: Option<f64>,
-    #[serde(alias = "createdAt")]
     created_at: f64,
+}
+
+impl FromRow for TenantRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.text(&["id"])?,
+            name: row.text(&["name"])?,
+            status: row.text(&["status"])?,
+            monthly_spend_cap: row.opt_number(&["monthly_spend_cap", "monthlySpendCap"])?,
+            created_at: row.number(&["created_at", "createdAt"])?,
+        })
+    }
 }
 
 impl TenantRow {
@@ -552,33 +671,46 @@ impl TenantRow {
 }
 
 /// A row of the key queries.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct KeyRow {
     id: String,
-    #[serde(alias = "tenantId")]
     tenant_id: String,
-    #[serde(alias = "agentId")]
     agent_id: Option<String>,
     kind: String,
     name: String,
     lookup: String,
     hash: String,
     masked: String,
-    #[serde(alias = "createdAt")]
     created_at: f64,
-    #[serde(alias = "revokedAt")]
     revoked_at: Option<f64>,
     /// The agents an API key may call: JSON text (D1) or an array (Convex); null for all.
-    #[serde(default, alias = "scopeAgents")]
     scope_agents: Option<Value>,
     /// 0/1 (D1) or a boolean (Convex); absent on rows from before key scopes.
-    #[serde(default)]
     browser: Option<Value>,
-    #[serde(default, alias = "perMinute")]
     per_minute: Option<f64>,
     /// Present where a query joins the tenant (key lookups for authentication).
-    #[serde(default, alias = "tenantStatus")]
     tenant_status: Option<String>,
+}
+
+impl FromRow for KeyRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.text(&["id"])?,
+            tenant_id: row.text(&["tenant_id", "tenantId"])?,
+            agent_id: row.opt_text(&["agent_id", "agentId"])?,
+            kind: row.text(&["kind"])?,
+            name: row.text(&["name"])?,
+            lookup: row.text(&["lookup"])?,
+            hash: row.text(&["hash"])?,
+            masked: row.text(&["masked"])?,
+            created_at: row.number(&["created_at", "createdAt"])?,
+            revoked_at: row.opt_number(&["revoked_at", "revokedAt"])?,
+            scope_agents: row.opt_value(&["scope_agents", "scopeAgents"]),
+            browser: row.opt_value(&["browser"]),
+            per_minute: row.opt_number(&["per_minute", "perMinute"])?,
+            tenant_status: row.opt_text(&["tenant_status", "tenantStatus"])?,
+        })
+    }
 }
 
 impl KeyRow {
@@ -627,25 +759,33 @@ impl KeyRow {
 
 /// A row of `SELECT_FEEDBACK` (D1: parts as JSON text) or of `messages:feedbackForTenant`
 /// (Convex: the excerpts already made).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct FeedbackRow {
-    #[serde(alias = "conversationId")]
     conversation_id: String,
-    #[serde(alias = "messageId")]
     message_id: String,
-    #[serde(alias = "agentId")]
     agent_id: String,
     rating: String,
-    #[serde(alias = "feedbackAt")]
     feedback_at: f64,
-    #[serde(default)]
     parts: Option<String>,
-    #[serde(default)]
     question_parts: Option<String>,
-    #[serde(default)]
     answer: Option<String>,
-    #[serde(default)]
     question: Option<String>,
+}
+
+impl FromRow for FeedbackRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            conversation_id: row.text(&["conversation_id", "conversationId"])?,
+            message_id: row.text(&["message_id", "messageId"])?,
+            agent_id: row.text(&["agent_id", "agentId"])?,
+            rating: row.text(&["rating"])?,
+            feedback_at: row.number(&["feedback_at", "feedbackAt"])?,
+            parts: row.opt_text(&["parts"])?,
+            question_parts: row.opt_text(&["question_parts"])?,
+            answer: row.opt_text(&["answer"])?,
+            question: row.opt_text(&["question"])?,
+        })
+    }
 }
 
 impl FeedbackRow {
@@ -674,10 +814,19 @@ impl FeedbackRow {
 }
 
 /// A row of `TURN_SPEND`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct SpendRow {
     tenant: f64,
     agent: f64,
+}
+
+impl FromRow for SpendRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            tenant: row.number(&["tenant"])?,
+            agent: row.number(&["agent"])?,
+        })
+    }
 }
 
 impl From<SpendRow> for Spend {
@@ -690,17 +839,27 @@ impl From<SpendRow> for Spend {
 }
 
 /// A row of `SELECT_USAGE`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct UsageRow {
-    #[serde(alias = "agentId")]
     agent_id: String,
     day: String,
     messages: f64,
-    #[serde(alias = "inputTokens")]
     input_tokens: f64,
-    #[serde(alias = "outputTokens")]
     output_tokens: f64,
     cost: f64,
+}
+
+impl FromRow for UsageRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            agent_id: row.text(&["agent_id", "agentId"])?,
+            day: row.text(&["day"])?,
+            messages: row.number(&["messages"])?,
+            input_tokens: row.number(&["input_tokens", "inputTokens"])?,
+            output_tokens: row.number(&["output_tokens", "outputTokens"])?,
+            cost: row.number(&["cost"])?,
+        })
+    }
 }
 
 impl From<UsageRow> for DailyUsage {
@@ -717,44 +876,52 @@ impl From<UsageRow> for DailyUsage {
 }
 
 /// A row of `select_conversation` and the listings (D1 and Convex spellings).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ConversationRow {
     id: String,
-    #[serde(alias = "tenantId")]
     tenant_id: String,
-    #[serde(alias = "agentId")]
     agent_id: String,
-    #[serde(default, alias = "visitorId")]
     visitor_id: Option<String>,
-    #[serde(alias = "createdAt")]
     created_at: f64,
-    #[serde(alias = "updatedAt")]
     updated_at: f64,
     /// Present in `TURN_CONVERSATION` (the last seq, when the caller's tenant and agent own it)
     /// and in the listing (messages).
-    #[serde(default, alias = "messageCount")]
     message_count: Option<f64>,
-    #[serde(default, alias = "pageUrl")]
     page_url: Option<String>,
-    #[serde(default)]
     channel: Option<String>,
     // D1 has 0/1, Convex true/false (or nothing, for conversations from before the field).
-    #[serde(default)]
     preview: Option<Value>,
     // The listing's summary fields (absent elsewhere).
-    #[serde(default)]
     first_parts: Option<String>,
-    #[serde(default, alias = "firstMessage")]
     first_message: Option<String>,
-    #[serde(default)]
     rating: Option<String>,
-    #[serde(default, alias = "lastStatus")]
     last_status: Option<MessageStatus>,
-    #[serde(default)]
     match_parts: Option<String>,
     /// Convex: the matching message's text.
-    #[serde(default, alias = "matchText")]
     match_text: Option<String>,
+}
+
+impl FromRow for ConversationRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.text(&["id"])?,
+            tenant_id: row.text(&["tenant_id", "tenantId"])?,
+            agent_id: row.text(&["agent_id", "agentId"])?,
+            visitor_id: row.opt_text(&["visitor_id", "visitorId"])?,
+            created_at: row.number(&["created_at", "createdAt"])?,
+            updated_at: row.number(&["updated_at", "updatedAt"])?,
+            message_count: row.opt_number(&["message_count", "messageCount"])?,
+            page_url: row.opt_text(&["page_url", "pageUrl"])?,
+            channel: row.opt_text(&["channel"])?,
+            preview: row.opt_value(&["preview"]),
+            first_parts: row.opt_text(&["first_parts"])?,
+            first_message: row.opt_text(&["first_message", "firstMessage"])?,
+            rating: row.opt_text(&["rating"])?,
+            last_status: row.opt_status(&["last_status", "lastStatus"])?,
+            match_parts: row.opt_text(&["match_parts"])?,
+            match_text: row.opt_text(&["match_text", "matchText"])?,
+        })
+    }
 }
 
 impl From<ConversationRow> for Conversation {
@@ -855,33 +1022,48 @@ impl From<ConversationRow> for (Conversation, ConversationSummary) {
 }
 
 /// A row of `SELECT_MESSAGES`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct MessageRow {
     id: String,
-    #[serde(alias = "conversationId")]
     conversation_id: String,
-    #[serde(alias = "tenantId")]
     tenant_id: String,
     seq: f64,
     role: String,
     parts: String,
     status: String,
     model: Option<String>,
-    #[serde(alias = "finishReason")]
     finish_reason: Option<String>,
-    #[serde(alias = "inputTokens")]
     input_tokens: f64,
-    #[serde(alias = "outputTokens")]
     output_tokens: f64,
     cost: f64,
     error: Option<String>,
-    #[serde(default)]
     feedback: Option<String>,
-    #[serde(alias = "createdAt")]
     created_at: f64,
     /// The per-turn summary (JSON text); the turn window does not read it.
-    #[serde(default)]
     timing: Option<String>,
+}
+
+impl FromRow for MessageRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.text(&["id"])?,
+            conversation_id: row.text(&["conversation_id", "conversationId"])?,
+            tenant_id: row.text(&["tenant_id", "tenantId"])?,
+            seq: row.number(&["seq"])?,
+            role: row.text(&["role"])?,
+            parts: row.text(&["parts"])?,
+            status: row.text(&["status"])?,
+            model: row.opt_text(&["model"])?,
+            finish_reason: row.opt_text(&["finish_reason", "finishReason"])?,
+            input_tokens: row.number(&["input_tokens", "inputTokens"])?,
+            output_tokens: row.number(&["output_tokens", "outputTokens"])?,
+            cost: row.number(&["cost"])?,
+            error: row.opt_text(&["error"])?,
+            feedback: row.opt_text(&["feedback"])?,
+            created_at: row.number(&["created_at", "createdAt"])?,
+            timing: row.opt_text(&["timing"])?,
+        })
+    }
 }
 
 impl MessageRow {
@@ -928,10 +1110,19 @@ fn parse_role(text: &str) -> Option<Role> {
 }
 
 /// A row of `TURN_RESENT` (and the `resent` of `conversations:turnContext`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ResentRow {
     seq: f64,
     role: String,
+}
+
+impl FromRow for ResentRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            seq: row.number(&["seq"])?,
+            role: row.text(&["role"])?,
+        })
+    }
 }
 
 /// What a turn may see of a conversation: missing, foreign (another tenant's or agent's:
@@ -1029,15 +1220,25 @@ pub fn call_params(call: &Call) -> Vec<Param> {
 }
 
 /// A row of `SELECT_INTEGRATION` (D1) or `integrations:get` (Convex).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct IntegrationRow {
-    #[serde(alias = "tenantId")]
     tenant_id: String,
     name: String,
     settings: String,
     secrets: String,
-    #[serde(alias = "updatedAt")]
     updated_at: f64,
+}
+
+impl FromRow for IntegrationRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            tenant_id: row.text(&["tenant_id", "tenantId"])?,
+            name: row.text(&["name"])?,
+            settings: row.text(&["settings"])?,
+            secrets: row.text(&["secrets"])?,
+            updated_at: row.number(&["updated_at", "updatedAt"])?,
+        })
+    }
 }
 
 impl IntegrationRow {
@@ -1058,24 +1259,35 @@ impl IntegrationRow {
 }
 
 /// A row of `SELECT_CALL` (D1) or `calls:get` (Convex).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct CallRow {
-    #[serde(alias = "conversationId")]
     conversation_id: String,
-    #[serde(alias = "tenantId")]
     tenant_id: String,
-    #[serde(alias = "agentId")]
     agent_id: String,
-    #[serde(alias = "callSid")]
     call_sid: String,
     caller: String,
     callee: String,
-    #[serde(alias = "startedAt")]
     started_at: f64,
-    #[serde(alias = "endedAt")]
     ended_at: Option<f64>,
     outcome: Option<String>,
     details: String,
+}
+
+impl FromRow for CallRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            conversation_id: row.text(&["conversation_id", "conversationId"])?,
+            tenant_id: row.text(&["tenant_id", "tenantId"])?,
+            agent_id: row.text(&["agent_id", "agentId"])?,
+            call_sid: row.text(&["call_sid", "callSid"])?,
+            caller: row.text(&["caller"])?,
+            callee: row.text(&["callee"])?,
+            started_at: row.number(&["started_at", "startedAt"])?,
+            ended_at: row.opt_number(&["ended_at", "endedAt"])?,
+            outcome: row.opt_text(&["outcome"])?,
+            details: row.text(&["details"])?,
+        })
+    }
 }
 
 impl CallRow {
@@ -1270,5 +1482,66 @@ mod tests {
     fn search_patterns_match_the_needle_literally() {
         assert_eq!(like_pattern("order"), "%order%");
         assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
+
+read_as_value!(
+    AgentRow,
+    TenantRow,
+    KeyRow,
+    FeedbackRow,
+    SpendRow,
+    UsageRow,
+    ConversationRow,
+    MessageRow,
+    ResentRow,
+    IntegrationRow,
+    CallRow
+);
+
+#[cfg(test)]
+mod reading_tests {
+    use super::*;
+
+    #[test]
+    fn a_row_reads_the_same_from_d1_columns_and_convex_fields() {
+        let d1 = json!({
+            "id": "a1", "tenant_id": "t1", "config": "{}", "enabled": 1, "created_at": 5,
+            "updated_at": 6, "tenant_status": "active", "identity_secret": null,
+            "publishable_keys": "[\"pk_1\",\"pk_2\"]"
+        });
+        let convex = json!({
+            "id": "a1", "tenantId": "t1", "config": "{}", "enabled": true, "createdAt": 5,
+            "updatedAt": 6, "tenantStatus": "active", "publishableKeys": ["pk_1", "pk_2"]
+        });
+        for row in [d1, convex] {
+            let agent: AgentRow = serde_json::from_value(row).expect("reads");
+            let agent = agent.into_agent().expect("converts");
+            assert_eq!(agent.tenant_id, "t1");
+            assert!(agent.enabled && agent.tenant_active);
+            assert_eq!(agent.publishable_keys, ["pk_1", "pk_2"]);
+            assert_eq!((agent.created_at, agent.version), (5, 1));
+            assert_eq!(agent.identity_secret, None);
+        }
+    }
+
+    #[test]
+    fn a_missing_or_mistyped_field_is_a_corrupt_row_not_a_guess() {
+        let missing =
+            json!({ "id": "a1", "config": "{}", "enabled": 1, "tenant_status": "active" });
+        let error = AgentRow::from_row(&Row(&missing)).expect_err("no tenant");
+        assert!(
+            matches!(&error, StoreError::Corrupt(m) if m.contains("tenant_id")),
+            "{error:?}"
+        );
+        let mistyped = json!({ "seq": "one", "role": "user" });
+        assert!(ResentRow::from_row(&Row(&mistyped)).is_err());
+        let status = json!({ "id": "c", "tenant_id": "t", "agent_id": "a", "created_at": 1,
+            "updated_at": 1, "last_status": "lost" });
+        assert!(ConversationRow::from_row(&Row(&status)).is_err());
+        let list = json!({ "id": "a1", "tenant_id": "t1", "config": "{}", "enabled": 1,
+            "tenant_status": "active", "publishable_keys": "[1]" });
+        assert!(AgentRow::from_row(&Row(&list)).is_err());
+        assert!(serde_json::from_str::<Vec<ResentRow>>("[{\"seq\":2,\"role\":\"user\"}]").is_ok());
     }
 }

@@ -164,6 +164,10 @@ describe("knowledge", () => {
     assert.ok(sources.map.chunkCount >= 2, `${sources.map.chunkCount}`);
     const listed = await api("GET", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key });
     assert.deepEqual(listed.json.sources.map((s) => s.type), ["text", "qa", "url", "sitemap"]);
+    // The embedding tokens of ingestion are the tenant's usage, beside its agents'.
+    const usage = await api("GET", "/api/admin/usage", { token: tenantA.key });
+    const embedded = usage.json.usage.filter((u) => u.agentId === "knowledge:embeddings");
+    assert.ok(embedded.reduce((n, u) => n + u.inputTokens, 0) > 0, JSON.stringify(usage.json));
   });
 
   test("hybrid search finds paraphrases, product codes and other languages, with scores and sources", async () => {

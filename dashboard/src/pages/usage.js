@@ -6,6 +6,8 @@ import { fmt } from "../lib/format.js";
 import { fail, heading } from "../lib/ui.js";
 
 const DAY = 86400000;
+/** The usage line of knowledge ingestion's embeddings (its "messages" are ingestions). */
+const EMBEDDINGS = "knowledge:embeddings";
 const dayOf = (ms) => new Date(ms).toISOString().slice(0, 10);
 
 export async function showUsage(_, view) {
@@ -24,11 +26,12 @@ export async function showUsage(_, view) {
     const agents = {};
     for (const u of rows) {
       const tokens = (u.inputTokens || 0) + (u.outputTokens || 0);
-      total.messages += u.messages || 0;
+      const messages = u.agentId === EMBEDDINGS ? 0 : u.messages || 0;
+      total.messages += messages;
       total.tokens += tokens;
       total.cost += u.cost || 0;
       const d = days[u.day] || (days[u.day] = { messages: 0, tokens: 0, cost: 0 });
-      d.messages += u.messages || 0;
+      d.messages += messages;
       d.tokens += tokens;
       d.cost += u.cost || 0;
       const a = agents[u.agentId] || (agents[u.agentId] = { messages: 0, inputTokens: 0, outputTokens: 0, cost: 0 });
@@ -61,11 +64,12 @@ export async function showUsage(_, view) {
     const table = h("table", null, h("caption", { text: `Per agent since ${r.body.since}` }),
       h("thead", null, h("tr", null, ["Agent", "Messages", "Input tokens", "Output tokens", "Cost (USD)"].map((t) => h("th", { scope: "col", text: t })))));
     const body = h("tbody");
-    for (const id of Object.keys(agents).sort((x, y) => agentName(x).localeCompare(agentName(y)))) {
+    const name = (id) => (id === EMBEDDINGS ? "Knowledge (embeddings)" : agentName(id));
+    for (const id of Object.keys(agents).sort((x, y) => name(x).localeCompare(name(y)))) {
       const a = agents[id];
       body.append(h("tr", null,
-        h("th", { scope: "row" }, agentName(id), agentName(id) !== id ? h("span.muted", { text: ` (${id})` }) : null),
-        h("td", { text: fmt(a.messages) }), h("td", { text: fmt(a.inputTokens) }), h("td", { text: fmt(a.outputTokens) }), h("td", { text: `$${fmt(a.cost, 4)}` })));
+        h("th", { scope: "row" }, name(id), name(id) !== id ? h("span.muted", { text: ` (${id})` }) : null),
+        h("td", { text: id === EMBEDDINGS ? "—" : fmt(a.messages) }), h("td", { text: fmt(a.inputTokens) }), h("td", { text: fmt(a.outputTokens) }), h("td", { text: `$${fmt(a.cost, 4)}` })));
     }
     table.append(body);
     out.append(h("div.scroll", null, table));

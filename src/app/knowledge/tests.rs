@@ -195,6 +195,13 @@ fn a_text_source_is_chunked_embedded_and_searchable_then_skipped_when_unchanged(
     assert_eq!(done.chunks, 2);
     assert!(!done.unchanged);
     assert_eq!(done.embedding_tokens, 6);
+    let usage = block_on(store.tenant_scope("t1").usage("1970-01-01")).expect("usage");
+    assert!(
+        usage
+            .iter()
+            .any(|u| u.agent_id == EMBEDDING_USAGE && u.input_tokens == 6),
+        "{usage:?}"
+    );
     let stored = block_on(store.tenant_scope("t1").source("src_1"))
         .expect("read")
         .expect("source");

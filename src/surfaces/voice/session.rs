@@ -23,11 +23,12 @@ use super::relay::{self, Inbound, Setup};
 use super::speech::Speech;
 use super::token::CallToken;
 use crate::agent::context;
-use crate::agent::{AgentEvent, EventSink, TurnEnd};
+use crate::agent::{AgentEvent, TurnEnd};
 use crate::app::knowledge as app_knowledge;
 use crate::app::observe as tracing;
 use crate::app::turn::{self, TurnRequest};
 use crate::dates::{utc_day, utc_month};
+use crate::http::output::{BodySink, Encode, Transport};
 use crate::knowledge::client::HttpEmbedder;
 use crate::knowledge::embed::EmbeddingSettings;
 use crate::llm::client::HttpModel;
@@ -620,17 +621,19 @@ async fn answer(
         .as_ref()
         .map(AbortController::signal);
     let model = HttpModel::new(context.settings.clone(), signal);
-    let sink: Box<dyn EventSink> = Box::new(VoiceSink {
-        ws: ws.clone(),
+    let speaker = Rc::new(RefCell::new(Speaker {
         speech: Speech::new(),
-        buffer: String::new(),
-        live: live.clone(),
         filler: phone.filler.trim().to_owned(),
         filler_said: false,
-    });
+    }));
+    let socket = Socket {
+        ws: ws.clone(),
+        live: live.clone(),
+    };
+    let sink = BodySink::over(speaker, Box::new(socket));
     let (mut outcome, mut sink, recorder) =
         tracing::run(&model, &tools, turn, sink, recorder).await;
-    sink.finish();
+    sink.close();
     let failed = matches!(outcome.end, TurnEnd::Failed(_));
     let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
     app_knowledge::cite(&mut outcome, &cited);
@@ -655,22 +658,29 @@ async fn answer(
 }
 
 /// Speaks a turn's events: text through the speech filter, a filler while a tool runs, an
-/// apology for an error; one `text` frame per flush.
-struct VoiceSink {
-    ws: WebSocket,
+/// apology for an error. The phone's encoder for the one event sink of every surface.
+struct Speaker {
     speech: Speech,
-    buffer: String,
-    live: Rc<Live>,
     filler: String,
     filler_said: bool,
 }
 
-impl EventSink for VoiceSink {
-    fn send(&mut self, event: &AgentEvent) {
+impl Speaker {
+    /// Ends what is held back as a word and appends `words` after a space.
+    fn say_apart(&mut self, words: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.speech.push(" ").as_bytes());
+        if out.last().is_some_and(|b| *b != b' ') {
+            out.push(b' ');
+        }
+        out.extend_from_slice(words.as_bytes());
+    }
+}
+
+impl Encode for Speaker {
+    fn encode(&mut self, event: &AgentEvent, out: &mut Vec<u8>) {
         match event {
             AgentEvent::TextDelta { delta, .. } => {
-                let spoken = self.speech.push(delta);
-                self.buffer.push_str(&spoken);
+                out.extend_from_slice(self.speech.push(delta).as_bytes());
             }
             AgentEvent::ToolInputAvailable { name, .. }
                 if !self.filler_said
@@ -679,45 +689,46 @@ impl EventSink for VoiceSink {
                     && name != call::TAKE_MESSAGE =>
             {
                 self.filler_said = true;
-                let held = self.speech.push(" ");
-                self.buffer.push_str(&held);
-                if !self.buffer.is_empty() && !self.buffer.ends_with(' ') {
-                    self.buffer.push(' ');
-                }
-                self.buffer.push_str(&self.filler);
-                self.buffer.push(' ');
+                let filler = std::mem::take(&mut self.filler);
+                self.say_apart(&filler, out);
+                out.push(b' ');
+                self.filler = filler;
             }
-            AgentEvent::Error { .. } => {
-                let held = self.speech.push(" ");
-                self.buffer.push_str(&held);
-                if !self.buffer.is_empty() && !self.buffer.ends_with(' ') {
-                    self.buffer.push(' ');
-                }
-                self.buffer.push_str(APOLOGY);
-            }
+            AgentEvent::Error { .. } => self.say_apart(APOLOGY, out),
             _ => {}
         }
     }
 
-    /// The rest of the answer, ending it with `last: true` (unless the caller cut in).
-    fn finish(&mut self) {
-        if self.live.stopped.get() {
-            return;
-        }
-        let mut tail = std::mem::take(&mut self.buffer);
-        tail.push_str(&self.speech.finish());
-        let _ = self.ws.send_with_str(relay::text(&tail, true));
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.speech.finish().as_bytes());
     }
+}
 
-    fn flush(&mut self) -> bool {
+/// The call's socket as a sink's transport: one `text` frame per flush, the last one with
+/// `last: true` (unless the caller cut in, which stops every frame).
+struct Socket {
+    ws: WebSocket,
+    live: Rc<Live>,
+}
+
+impl Transport for Socket {
+    fn write(&self, bytes: &[u8]) -> bool {
         if self.live.stopped.get() {
             return false;
         }
-        if self.buffer.is_empty() {
-            return true;
-        }
-        let frame = relay::text(&self.buffer, false);
-        self.buffer.clear();
+        let frame = relay::text(&String::from_utf8_lossy(bytes), false);
         self.ws.send_with_str(frame).is_ok()
+    }
+
+    fn end(&self, tail: &[u8]) {
+        if !self.live.stopped.get() {
+            let _ = self
+                .ws
+                .send_with_str(relay::text(&String::from_utf8_lossy(tail), true));
+        }
+    }
+
+    fn gone(&self) -> bool {
+        self.live.stopped.get()
     }
 }
