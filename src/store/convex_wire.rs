@@ -210,7 +210,7 @@ pub fn agent_update(a: &Agent) -> Value {
 pub fn tenant(t: &Tenant, with_created: bool) -> Value {
     let mut value = json!({
         "id": t.id, "name": t.name, "status": t.status.as_str(),
-        "monthlySpendCap": t.monthly_spend_cap,
+        "monthlySpendCap": t.monthly_spend_cap, "retentionDays": t.retention_days,
     });
     if with_created {
         value["createdAt"] = json!(t.created_at);
@@ -265,6 +265,39 @@ pub enum DeleteStep {
     More,
     /// It deleted the rest.
     Done,
+}
+
+/// What one call of `conversations:removeSome` did.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+pub struct RemovedSome {
+    /// Conversations deleted.
+    pub conversations: f64,
+    /// Messages deleted.
+    pub messages: f64,
+    /// Rated messages among them.
+    pub feedback: f64,
+    /// Whether none of the selected conversations are left.
+    pub done: bool,
+}
+
+/// The arguments of `conversations:removeSome` for a selection.
+pub fn selection(tenant_id: &str, which: &super::Selection<'_>) -> Value {
+    match which {
+        super::Selection::InactiveBefore(before) => {
+            json!({ "tenantId": tenant_id, "inactiveBefore": before, "visitorId": null })
+        }
+        super::Selection::Visitor(visitor) => {
+            json!({ "tenantId": tenant_id, "inactiveBefore": null, "visitorId": visitor })
+        }
+    }
+}
+
+/// A conversations page cursor as `conversations:ofVisitor` takes it: `{updatedAt, id}` or null.
+pub fn conversation_cursor(before: Option<&(i64, String)>) -> Value {
+    before.map_or(
+        Value::Null,
+        |(time, id)| json!({ "updatedAt": time, "id": id }),
+    )
 }
 
 /// The `which` argument of `tenants:setSecret`.
