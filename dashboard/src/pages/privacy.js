@@ -14,7 +14,7 @@ export async function showPrivacy(_, view) {
 }
 
 function retentionCard(tenant) {
-  const card = h("section.card#privacy-retention", { "aria-labelledby": "retention-title" });
+  const card = h("section#privacy-retention.card", { "aria-labelledby": "retention-title" });
   const days = field("Delete conversations after (days)", h("input", { name: "retentionDays", type: "number", min: "1", max: String(MAX_DAYS), step: "1", value: tenant.retentionDays ?? "" }),
     `1 to ${MAX_DAYS} days without activity. Conversations are deleted with their messages, ratings, timing and call records.`);
   const forever = checkbox("Keep conversations forever", tenant.retentionDays == null);
@@ -51,7 +51,7 @@ function describe(days) {
 }
 
 function endUserCard() {
-  const card = h("section.card#privacy-end-user", { "aria-labelledby": "end-user-title" });
+  const card = h("section#privacy-end-user.card", { "aria-labelledby": "end-user-title" });
   const kind = select("kind", "userId", [["userId", "Verified user id"], ["visitorId", "Visitor id"]]);
   const kindField = field("Identify the end user by", kind);
   const id = field("Id", h("input", { name: "endUserId", autocomplete: "off", spellcheck: "false", required: true }),
@@ -109,7 +109,7 @@ function confirmErase(who, result) {
     eraseAll(who, result).catch((e) => { yes.disabled = false; fail(e); });
   } });
   const no = h("button.secondary", { type: "button", text: "Cancel", onclick: () => result.replaceChildren() });
-  result.replaceChildren(h("div.confirm#erase-confirm", { role: "alertdialog", "aria-label": "Confirm erase" },
+  result.replaceChildren(h("div#erase-confirm.confirm", { role: "alertdialog", "aria-label": "Confirm erase" },
     h("p", { text: `Delete every conversation of ${name}, with its messages, ratings, timing and call records? This cannot be undone.` }),
     h("div.actions", null, yes, no)));
   no.focus();
