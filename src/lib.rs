@@ -75,12 +75,9 @@ async fn retention_sweep(env: &worker::Env) {
     };
     match app::privacy::sweep(&store, platform::now_ms()).await {
         Ok(r) => worker::console_log!(
-            "{}",
-            serde_json::json!({
-                "event": "retention_sweep", "tenants": r.tenants, "unfinished": r.unfinished,
-                "failed": r.failed, "calls": r.calls, "conversations": r.deleted.conversations,
-                "messages": r.deleted.messages, "feedback": r.deleted.feedback,
-            })
+            "{{\"event\":\"retention_sweep\",\"tenants\":{},\"unfinished\":{},\"failed\":{},\"calls\":{},\"conversations\":{},\"messages\":{},\"feedback\":{}}}",
+            r.tenants, r.unfinished, r.failed, r.calls, r.deleted.conversations,
+            r.deleted.messages, r.deleted.feedback
         ),
         Err(e) => worker::console_error!("retention: {e}"),
     }

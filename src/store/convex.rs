@@ -541,18 +541,14 @@ impl Store for ConvexStore {
         tenant_id: &str,
         which: &Selection<'_>,
     ) -> Result<(Deleted, bool), StoreError> {
-        let step: wire::RemovedSome = self
-            .mutation(
+        let step = self
+            .call(
+                Kind::Mutation,
                 "conversations:removeSome",
                 wire::selection(tenant_id, which),
             )
             .await?;
-        let deleted = Deleted {
-            conversations: step.conversations as u64,
-            messages: step.messages as u64,
-            feedback: step.feedback as u64,
-        };
-        Ok((deleted, step.done))
+        Ok(wire::removed_some(&step))
     }
 
     async fn retention_due(&self, now: i64, limit: u32) -> Result<Vec<Tenant>, StoreError> {

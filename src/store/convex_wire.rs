@@ -267,29 +267,25 @@ pub enum DeleteStep {
     Done,
 }
 
-/// What one call of `conversations:removeSome` did.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
-pub struct RemovedSome {
-    /// Conversations deleted.
-    pub conversations: f64,
-    /// Messages deleted.
-    pub messages: f64,
-    /// Rated messages among them.
-    pub feedback: f64,
-    /// Whether none of the selected conversations are left.
-    pub done: bool,
+/// What one call of `conversations:removeSome` did (`{conversations, messages, feedback,
+/// done}`), read by hand: a derived deserializer would add more to the wasm than this.
+pub fn removed_some(value: &Value) -> (super::Deleted, bool) {
+    let count = |name: &str| value[name].as_f64().unwrap_or(0.0) as u64;
+    let deleted = super::Deleted {
+        conversations: count("conversations"),
+        messages: count("messages"),
+        feedback: count("feedback"),
+    };
+    (deleted, value["done"].as_bool().unwrap_or(false))
 }
 
 /// The arguments of `conversations:removeSome` for a selection.
 pub fn selection(tenant_id: &str, which: &super::Selection<'_>) -> Value {
-    match which {
-        super::Selection::InactiveBefore(before) => {
-            json!({ "tenantId": tenant_id, "inactiveBefore": before, "visitorId": null })
-        }
-        super::Selection::Visitor(visitor) => {
-            json!({ "tenantId": tenant_id, "inactiveBefore": null, "visitorId": visitor })
-        }
-    }
+    let (before, visitor) = match which {
+        super::Selection::InactiveBefore(before) => (json!(before), Value::Null),
+        super::Selection::Visitor(visitor) => (Value::Null, json!(visitor)),
+    };
+    json!({ "tenantId": tenant_id, "inactiveBefore": before, "visitorId": visitor })
 }
 
 /// A conversations page cursor as `conversations:ofVisitor` takes it: `{updatedAt, id}` or null.

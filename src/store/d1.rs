@@ -8,8 +8,8 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use super::rows::{
-    self, AgentRow, ConversationListRow, ConversationRow, DeletedMessageRow, FeedbackRow, KeyRow,
-    MessageRow, Param, ResentRow, SpendRow, TenantRow, UsageRow,
+    self, AgentRow, ConversationListRow, ConversationRow, FeedbackRow, KeyRow, MessageRow, Param,
+    ResentRow, SpendRow, TenantRow, UsageRow,
 };
 use super::{
     in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
@@ -739,12 +739,16 @@ impl Store for D1Store {
                 self.statement(&conversations_sql, &params)?,
             ])
             .await?;
-        let messages: Vec<DeletedMessageRow> = results.rows(0)?;
+        // Read as plain values: one more row type would add its deserializer to the wasm.
+        let messages: Vec<serde_json::Value> = results.rows(0)?;
         let conversations: Vec<serde_json::Value> = results.rows(1)?;
         let deleted = Deleted {
             conversations: conversations.len() as u64,
             messages: messages.len() as u64,
-            feedback: messages.iter().filter(|m| m.feedback.is_some()).count() as u64,
+            feedback: messages
+                .iter()
+                .filter(|m| m["feedback"].is_string())
+                .count() as u64,
         };
         let full = u64::from(BULK_DELETE_BATCH);
         Ok((

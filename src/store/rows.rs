@@ -626,13 +626,6 @@ pub struct TenantRow {
     created_at: f64,
 }
 
-/// A row a batched delete returns for each message it deleted: its rating.
-#[derive(Debug, Deserialize)]
-pub struct DeletedMessageRow {
-    /// `up`, `down` or NULL.
-    pub feedback: Option<String>,
-}
-
 impl TenantRow {
     /// Converts to a record.
     pub fn into_tenant(self) -> Result<Tenant, StoreError> {

@@ -279,11 +279,6 @@ fn every_selected_column_is_read_by_its_row_type() {
             rows::select_visitor_messages(),
             fields_of::<MessageRow>(),
         ),
-        (
-            "delete_inactive_messages",
-            rows::delete_inactive_messages(),
-            fields_of::<DeletedMessageRow>(),
-        ),
     ];
     for (name, sql, fields) in checks {
         assert!(!fields.is_empty(), "{name}: its row type names no fields");

@@ -341,7 +341,7 @@ fn a_tenant_sets_and_clears_its_retention() {
     tenant(&store, "t1", 0, None);
     let body = |v: Value| v.as_object().cloned().expect("object");
     let (saved, _) =
-        block_on(ops.set_retention("t1", body(json!({"retentionDays": 90})))).expect("saved");
+        block_on(ops.set_retention("t1", &body(json!({"retentionDays": 90})))).expect("saved");
     assert_eq!(saved.retention_days, Some(90));
     assert_eq!(
         block_on(store.tenant("t1"))
@@ -355,17 +355,17 @@ fn a_tenant_sets_and_clears_its_retention() {
         (json!({"retentionDays": 30, "name": "x"}), "name"),
         (json!({"status": "active"}), "status"),
     ] {
-        let e = block_on(ops.set_retention("t1", body(bad.clone()))).expect_err("refused");
+        let e = block_on(ops.set_retention("t1", &body(bad.clone()))).expect_err("refused");
         assert!(
             matches!(&e, ApiError::Invalid { field: f, .. } if f == field),
             "{bad}: {e:?}"
         );
     }
     let (cleared, _) =
-        block_on(ops.set_retention("t1", body(json!({"retentionDays": null})))).expect("saved");
+        block_on(ops.set_retention("t1", &body(json!({"retentionDays": null})))).expect("saved");
     assert_eq!(cleared.retention_days, None);
     assert!(matches!(
-        block_on(ops.set_retention("nobody", body(json!({"retentionDays": 5})))),
+        block_on(ops.set_retention("nobody", &body(json!({"retentionDays": 5})))),
         Err(ApiError::NotFound(_))
     ));
 }

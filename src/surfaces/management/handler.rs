@@ -118,13 +118,17 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
         }
         TenantRoute::UpdateMe => {
-            let body: Map<String, Value> = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            // As a Value (a type the other handlers read too): bodies are always objects.
+            let body: Value = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let empty = Map::new();
+            let body = body.as_object().unwrap_or(&empty);
             let (tenant, spend) = ops.set_retention(tenant, body).await?;
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
         }
         TenantRoute::EraseEndUser => {
-            let body: Map<String, Value> = read_json(&mut req, MAX_BODY_BYTES, false).await?;
-            let visitor = privacy::end_user_of_body(&body)?;
+            let body: Value = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let empty = Map::new();
+            let visitor = privacy::end_user_of_body(body.as_object().unwrap_or(&empty))?;
             let erased = ops.erase_end_user(tenant, &visitor).await?;
             let d = erased.deleted;
             json_response(&json!({
