@@ -7,6 +7,7 @@ import type { DatabaseReader } from "./_generated/server";
 import {
   appendMessage,
   assertCount,
+  BULK_DELETE_BATCH,
   assertMonth,
   conversationById,
   conversationCursor,
@@ -417,5 +418,110 @@ export const remove = internalMutation({
     if (conversation === null || conversation.tenantId !== tenantId) return "missing";
     const { done } = await deleteConversationSome(ctx.db, conversation, DELETE_BATCH);
     return done ? "done" : "more";
+  },
+});
+
+/**
+ * One batch of a bulk delete of a tenant's conversations: those inactive since before
+ * `inactiveBefore` (the retention sweep) or those of one visitor (an end user's erase; a
+ * verified user's conversations have visitorId `u:<userId>`). Deletes at most
+ * `BULK_DELETE_BATCH` documents (messages first, each conversation's own row last, with its call
+ * record), so one mutation stays far inside Convex's limits; `done` is false while selected
+ * conversations are left, and the caller calls again.
+ */
+export const removeSome = internalMutation({
+  args: {
+    tenantId: v.string(),
+    inactiveBefore: nullable(v.number()),
+    visitorId: nullable(v.string()),
+  },
+  returns: v.object({
+    conversations: v.number(),
+    messages: v.number(),
+    feedback: v.number(),
+    done: v.boolean(),
+  }),
+  handler: async (ctx, { tenantId, inactiveBefore, visitorId }) => {
+    if ((inactiveBefore === null) === (visitorId === null)) {
+      fail("Invalid", "Give exactly one of inactiveBefore and visitorId");
+    }
+    const next = () =>
+      visitorId !== null
+        ? ctx.db
+            .query("conversations")
+            .withIndex("by_visitor", (q) => q.eq("tenantId", tenantId).eq("visitorId", visitorId))
+            .first()
+        : ctx.db
+            .query("conversations")
+            .withIndex("by_tenant", (q) => q.eq("tenantId", tenantId).lt("updatedAt", inactiveBefore!))
+            .first();
+    let budget = BULK_DELETE_BATCH;
+    const removed = { conversations: 0, messages: 0, feedback: 0 };
+    while (budget > 0) {
+      const conversation = await next();
+      if (conversation === null) return { ...removed, done: true };
+      const step = await deleteConversationSome(ctx.db, conversation, budget);
+      budget -= step.deleted;
+      removed.messages += step.messages;
+      removed.feedback += step.feedback;
+      if (!step.done) break;
+      removed.conversations += 1;
+    }
+    return { ...removed, done: (await next()) === null };
+  },
+});
+
+/**
+ * Up to `limit` of one visitor's conversations of a tenant, each with its messages (by `seq`),
+ * most recently active first, then by id descending; `before` is the last row of the previous
+ * page (an end user's export).
+ */
+export const ofVisitor = internalQuery({
+  args: {
+    tenantId: v.string(),
+    visitorId: v.string(),
+    before: nullable(conversationCursor),
+    limit: v.number(),
+  },
+  returns: v.array(conversationWithMessages),
+  handler: async (ctx, { tenantId, visitorId, before, limit }) => {
+    assertCount(limit, "limit", 0);
+    const ranges =
+      before === null
+        ? [
+            ctx.db
+              .query("conversations")
+              .withIndex("by_visitor", (q) => q.eq("tenantId", tenantId).eq("visitorId", visitorId))
+              .order("desc"),
+          ]
+        : [
+            ctx.db
+              .query("conversations")
+              .withIndex("by_visitor", (q) =>
+                q
+                  .eq("tenantId", tenantId)
+                  .eq("visitorId", visitorId)
+                  .eq("updatedAt", before.updatedAt)
+                  .lt("id", before.id),
+              )
+              .order("desc"),
+            ctx.db
+              .query("conversations")
+              .withIndex("by_visitor", (q) =>
+                q.eq("tenantId", tenantId).eq("visitorId", visitorId).lt("updatedAt", before.updatedAt),
+              )
+              .order("desc"),
+          ];
+    const page: Doc<"conversations">[] = [];
+    for (const range of ranges) {
+      if (page.length >= limit) break;
+      page.push(...(await range.take(limit - page.length)));
+    }
+    const out: Infer<typeof conversationWithMessages>[] = [];
+    for (const conversation of page) {
+      const loaded = await loadConversation(ctx.db, tenantId, conversation.id);
+      if (loaded !== null) out.push(loaded);
+    }
+    return out;
   },
 });

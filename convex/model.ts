@@ -53,6 +53,11 @@ export const tenantDoc = v.object({
   identitySecret: nullable(v.string()),
   signingSecret: nullable(v.string()),
   createdAt: v.number(),
+  /**
+   * Conversations inactive (by `updatedAt`) for longer than this many days are deleted by the
+   * scheduled sweep; null keeps them. Optional: tenants stored before the setting have none.
+   */
+  retentionDays: v.optional(nullable(v.number())),
 });
 
 export const agentDoc = v.object({
@@ -454,6 +459,7 @@ export function tenantRowOf(t: Doc<"tenants">): TenantRow {
     status: t.status,
     monthlySpendCap: t.monthlySpendCap,
     createdAt: t.createdAt,
+    retentionDays: t.retentionDays ?? null,
   };
 }
 
@@ -671,13 +677,15 @@ export async function insertKey(db: DatabaseWriter, key: KeyRow) {
   await db.insert("apiKeys", key);
 }
 
-/** Deletes a conversation and its messages. */
 /**
  * Most documents one call of a batched delete (`agents:remove`, `conversations:remove`)
  * deletes: far inside Convex's per-transaction limits (16,000 writes, 8 MiB), whatever the size
  * of the messages.
  */
 export const DELETE_BATCH = 1000;
+
+/** Most documents one call of a bulk delete (`conversations:removeSome`) deletes. */
+export const BULK_DELETE_BATCH = 1000;
 
 /** What one call of a batched delete did: nothing to delete, a batch with more left, the rest. */
 export const deleteStep = v.union(v.literal("missing"), v.literal("more"), v.literal("done"));
@@ -692,13 +700,19 @@ export async function deleteConversationSome(
   db: DatabaseWriter,
   conversation: Doc<"conversations">,
   budget: number,
-): Promise<{ deleted: number; done: boolean }> {
+): Promise<{ deleted: number; done: boolean; messages: number; feedback: number }> {
   const messages = await db
     .query("messages")
     .withIndex("by_conversation", (q) => q.eq("conversationId", conversation.id))
     .take(budget);
-  for (const message of messages) await db.delete("messages", message._id);
-  if (messages.length >= budget) return { deleted: messages.length, done: false };
+  let feedback = 0;
+  for (const message of messages) {
+    if (message.feedback !== null) feedback += 1;
+    await db.delete("messages", message._id);
+  }
+  if (messages.length >= budget) {
+    return { deleted: messages.length, done: false, messages: messages.length, feedback };
+  }
   // A phone conversation's call record goes with it.
   const call = await db
     .query("calls")
@@ -706,7 +720,20 @@ export async function deleteConversationSome(
     .unique();
   if (call !== null) await db.delete("calls", call._id);
   await db.delete("conversations", conversation._id);
-  return { deleted: messages.length + 1, done: true };
+  return { deleted: messages.length + 1, done: true, messages: messages.length, feedback };
+}
+
+/** The most days a tenant's retention setting may name (ten years); the least is 1. */
+export const MAX_RETENTION_DAYS = 3650;
+
+/** A day in ms: a retention of N days deletes conversations inactive since before now - N days. */
+export const DAY_MS = 86_400_000;
+
+/** Fails unless `days` is null or a whole number of days from 1 to `MAX_RETENTION_DAYS`. */
+export function assertRetentionDays(days: number | null) {
+  if (days !== null && (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS)) {
+    fail("Invalid", `retentionDays must be a whole number from 1 to ${MAX_RETENTION_DAYS}, or null`);
+  }
 }
 
 /**

@@ -41,7 +41,9 @@ export default defineSchema({
     .index("by_conversation_id", ["id"])
     // `id` last: the index order is the list order (updatedAt, then id), so cursors are ranges.
     .index("by_tenant", ["tenantId", "updatedAt", "id"])
-    .index("by_agent", ["tenantId", "agentId", "updatedAt", "id"]),
+    .index("by_agent", ["tenantId", "agentId", "updatedAt", "id"])
+    // One end user's conversations (erase and export), in list order.
+    .index("by_visitor", ["tenantId", "visitorId", "updatedAt", "id"]),
 
   // `searchGrams` is derived from `parts` (model.ts searchGramsOf) and never leaves the store;
   // messages stored before it existed get it from messages:indexForSearch.

@@ -11,6 +11,7 @@ test("create stores the tenant, its secrets and its first key; get and list read
     status: "active",
     monthlySpendCap: 25,
     createdAt: T0,
+    retentionDays: null,
   });
   const stored = await t.run((ctx) => ctx.db.query("tenants").collect());
   expect(stored).toMatchObject([{ identitySecret: "idsec-t1", signingSecret: "whsec-t1" }]);
@@ -43,7 +44,7 @@ test("list returns every tenant oldest first, rows without Convex fields", async
   const list = await t.query(internal.tenants.list, { limit: 100 });
   expect(list.map((x) => x.id)).toEqual(["c", "a", "b"]);
   for (const row of list) {
-    expect(Object.keys(row).sort()).toEqual(["createdAt", "id", "monthlySpendCap", "name", "status"]);
+    expect(Object.keys(row).sort()).toEqual(["createdAt", "id", "monthlySpendCap", "name", "retentionDays", "status"]);
   }
 });
 

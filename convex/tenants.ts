@@ -3,6 +3,8 @@ import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import {
   assertCount,
+  assertRetentionDays,
+  DAY_MS,
   fail,
   insertKey,
   keyRow,
@@ -14,6 +16,7 @@ import {
   tenantRow,
   tenantRowOf,
   tenantUpdate,
+  type TenantRow,
 } from "./model";
 
 /** Creates a tenant with its secrets and its first key, in one transaction. */
@@ -32,6 +35,7 @@ export const create = internalMutation({
     if (key.tenantId !== tenant.id) {
       fail("Mismatch", `The key belongs to tenant ${key.tenantId}, not ${tenant.id}`);
     }
+    assertRetentionDays(tenant.retentionDays ?? null);
     await ctx.db.insert("tenants", { ...tenant, identitySecret, signingSecret });
     await insertKey(ctx.db, key);
     return null;
@@ -76,19 +80,53 @@ export const get = internalQuery({
   },
 });
 
-/** Saves a tenant's name, status and monthly spend cap. */
+/**
+ * Saves a tenant's name, status, monthly spend cap and, when given, its retention setting
+ * (absent: unchanged; null: keep conversations forever).
+ */
 export const update = internalMutation({
   args: { tenant: tenantUpdate },
   returns: v.null(),
   handler: async (ctx, { tenant }) => {
     const stored = await tenantById(ctx.db, tenant.id);
     if (stored === null) fail("NotFound", `Tenant ${tenant.id} does not exist`);
+    if (tenant.retentionDays !== undefined) assertRetentionDays(tenant.retentionDays);
     await ctx.db.patch("tenants", stored._id, {
       name: tenant.name,
       status: tenant.status,
       monthlySpendCap: tenant.monthlySpendCap,
+      ...(tenant.retentionDays !== undefined ? { retentionDays: tenant.retentionDays } : {}),
     });
     return null;
+  },
+});
+
+/**
+ * Up to `limit` tenants with a retention setting that hold a conversation inactive for longer
+ * than it at `now` (its `updatedAt` before `now - retentionDays` days), oldest tenant first:
+ * the scheduled sweep's work list. Reads each tenant once and, for those with a setting, one
+ * document of their oldest conversations (`by_tenant` starts at the oldest `updatedAt`).
+ */
+export const retentionDue = internalQuery({
+  args: { now: v.number(), limit: v.number() },
+  returns: v.array(tenantRow),
+  handler: async (ctx, { now, limit }) => {
+    assertCount(limit, "limit", 0);
+    const due: TenantRow[] = [];
+    if (limit === 0) return due;
+    for await (const tenant of ctx.db.query("tenants").withIndex("by_created")) {
+      const days = tenant.retentionDays ?? null;
+      if (days === null) continue;
+      const before = now - days * DAY_MS;
+      const oldest = await ctx.db
+        .query("conversations")
+        .withIndex("by_tenant", (q) => q.eq("tenantId", tenant.id).lt("updatedAt", before))
+        .first();
+      if (oldest === null) continue;
+      due.push(tenantRowOf(tenant));
+      if (due.length === limit) break;
+    }
+    return due;
   },
 });
 

@@ -18,7 +18,7 @@ export function setup() {
 export const T0 = 1_760_000_000_000;
 
 export function tenantRow(id: string, over: Partial<TenantRow> = {}): TenantRow {
-  return { id, name: `Tenant ${id}`, status: "active", monthlySpendCap: null, createdAt: T0, ...over };
+  return { id, name: `Tenant ${id}`, status: "active", monthlySpendCap: null, createdAt: T0, retentionDays: null, ...over };
 }
 
 /** A stand-in SHA-256 hex digest (64 lowercase hex digits) that differs per `seed`. */

@@ -74,6 +74,7 @@ test("exportTable pages through every row in the stored shape", async () => {
     identitySecret: "idsec-t1",
     signingSecret: "whsec-t1",
     createdAt: T0,
+    retentionDays: null,
   });
   expect(all.messages.find((m) => m.id === "r1")).toMatchObject({ feedback: "down", feedbackAt: T0 + 9, seq: 2 });
   expect(all.usageDaily[0]).toEqual({

@@ -47,6 +47,7 @@ export const exportTable = internalQuery({
  * (derived from `parts`, rebuilt on import).
  */
 function exported(table: TableName, row: Record<string, unknown>): Row {
+  if (table === "tenants") return { retentionDays: null, ...row } as Row;
   if (table === "agents") return { ...row, version: (row as { version?: number }).version ?? 1 } as Row;
   if (table === "apiKeys") return { scopeAgents: null, browser: false, perMinute: null, ...row } as Row;
   if (table === "messages") {

@@ -47,7 +47,7 @@ async function main() {
   step("Fuzzing the API against its OpenAPI document (schemathesis)");
   await run(process.execPath, ["tests/fuzz/run.mjs"], { cwd: root });
   step("The store conformance suites again, on Convex (the local Convex stand-in)");
-  await run(process.execPath, ["--test", "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs", "tests/e2e/management.test.mjs", "tests/e2e/mcp-client.test.mjs", "tests/e2e/mcp-server.test.mjs", "tests/e2e/knowledge.test.mjs", "tests/e2e/voice.test.mjs", "tests/e2e/openai.test.mjs", "tests/e2e/observe.test.mjs"], {
+  await run(process.execPath, ["--test", "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs", "tests/e2e/management.test.mjs", "tests/e2e/mcp-client.test.mjs", "tests/e2e/mcp-server.test.mjs", "tests/e2e/knowledge.test.mjs", "tests/e2e/voice.test.mjs", "tests/e2e/openai.test.mjs", "tests/e2e/observe.test.mjs", "tests/e2e/privacy.test.mjs"], {
     cwd: root,
     env: { ...process.env, TEST_STORE: "convex" },
   });

@@ -16,7 +16,7 @@ import { npmBin, root } from "./lib.mjs";
 
 /** Tables in dependency order, each with its D1 columns and the matching JSON field names. */
 export const TABLES = [
-  ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at"]],
+  ["tenants", "tenants", ["id", "name", "status", "monthly_spend_cap", "identity_secret", "signing_secret", "created_at", "retention_days"]],
   ["agents", "agents", ["id", "tenant_id", "config", "enabled", "created_at", "updated_at", "version"]],
   ["apiKeys", "api_keys", ["id", "tenant_id", "agent_id", "kind", "name", "lookup", "hash", "masked", "created_at", "revoked_at", "scope_agents", "browser", "per_minute"]],
   ["conversations", "conversations", ["id", "tenant_id", "agent_id", "visitor_id", "created_at", "updated_at", "page_url", "channel", "preview"]],
@@ -61,6 +61,7 @@ export async function exportD1(db) {
 /** Rows of `table` from a file, with fields older exports lack filled in as the stores default them. */
 function rowsOf(data, table) {
   const rows = data.tables[table] ?? [];
+  if (table === "tenants") return rows.map((row) => ({ retentionDays: null, ...row }));
   if (table === "agents") return rows.map((row) => ({ version: 1, ...row }));
   if (table === "apiKeys") return rows.map((row) => ({ scopeAgents: null, browser: false, perMinute: null, ...row }));
   return rows;

@@ -52,7 +52,8 @@ async fn queue(
     surfaces::knowledge::ingest::consume(batch, env).await
 }
 
-/// The scheduled re-sync of web knowledge sources.
+/// The scheduled jobs: the re-sync of web knowledge sources, then the retention sweep (tenants'
+/// conversations past their `retentionDays`, a bounded amount of work per run).
 #[cfg(target_arch = "wasm32")]
 #[worker::event(scheduled)]
 async fn scheduled(
@@ -62,4 +63,22 @@ async fn scheduled(
 ) {
     console_error_panic_hook::set_once();
     surfaces::knowledge::ingest::resync(&env).await;
+    retention_sweep(&env).await;
+}
+
+/// Runs one retention sweep and logs what it did as one JSON line.
+#[cfg(target_arch = "wasm32")]
+async fn retention_sweep(env: &worker::Env) {
+    let store = match store::any::AnyStore::from_env(env) {
+        Ok(store) => store,
+        Err(e) => return worker::console_error!("retention: no store: {e}"),
+    };
+    match app::privacy::sweep(&store, platform::now_ms()).await {
+        Ok(r) => worker::console_log!(
+            "{{\"event\":\"retention_sweep\",\"tenants\":{},\"unfinished\":{},\"failed\":{},\"calls\":{},\"conversations\":{},\"messages\":{},\"feedback\":{}}}",
+            r.tenants, r.unfinished, r.failed, r.calls, r.deleted.conversations,
+            r.deleted.messages, r.deleted.feedback
+        ),
+        Err(e) => worker::console_error!("retention: {e}"),
+    }
 }

@@ -9,6 +9,7 @@ import { showIntegrations } from "./pages/integrations.js";
 import { showKeys } from "./pages/keys.js";
 import { showBase, showKnowledge } from "./pages/knowledge.js";
 import { unmountPreview } from "./pages/preview.js";
+import { showPrivacy } from "./pages/privacy.js";
 import { showTracing } from "./pages/tracing.js";
 import { showUsage } from "./pages/usage.js";
 
@@ -19,7 +20,7 @@ const routes = {
   agents: showAgents, agent: showAgent, "new-agent": showNewAgent,
   conversations: showConversations, conversation: showConversation, feedback: showFeedback,
   usage: showUsage, keys: showKeys, knowledge: showKnowledge, "knowledge-base": showBase, integrations: showIntegrations,
-  tracing: showTracing,
+  tracing: showTracing, privacy: showPrivacy,
 };
 const SECTION = { agent: "agents", "new-agent": "agents", conversation: "conversations", feedback: "conversations", "knowledge-base": "knowledge" };
 

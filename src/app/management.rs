@@ -718,6 +718,7 @@ impl NewTenant {
             name: check_name(&self.name)?,
             status: TenantStatus::Active,
             monthly_spend_cap: check_cap(self.monthly_spend_cap)?,
+            retention_days: None,
             created_at: now,
         })
     }

@@ -8,5 +8,6 @@ pub mod integrations;
 pub mod knowledge;
 pub mod management;
 pub mod observe;
+pub mod privacy;
 pub mod turn;
 pub mod views;

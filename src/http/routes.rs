@@ -157,6 +157,12 @@ pub enum OperatorRoute {
 pub enum TenantRoute {
     /// `GET /api/admin/tenant`
     Me,
+    /// `PATCH /api/admin/tenant`: the tenant's own settings (`retentionDays`).
+    UpdateMe,
+    /// `POST /api/admin/end-users/erase`: delete one end user's conversations.
+    EraseEndUser,
+    /// `GET /api/admin/end-users/export`: one end user's conversations, a page at a time.
+    ExportEndUser,
     /// `GET /api/admin/agents`
     ListAgents,
     /// `POST /api/admin/agents`
@@ -217,6 +223,9 @@ enum Kind {
     GetTenant,
     UpdateTenant,
     Me,
+    UpdateMe,
+    EraseEndUser,
+    ExportEndUser,
     ListAgents,
     CreateAgent,
     GetAgent,
@@ -305,6 +314,9 @@ const TABLE: &[(&str, &str, Kind)] = &[
     ("GET", "/api/admin/tenants/{tenantId}", Kind::GetTenant),
     ("PATCH", "/api/admin/tenants/{tenantId}", Kind::UpdateTenant),
     ("GET", "/api/admin/tenant", Kind::Me),
+    ("PATCH", "/api/admin/tenant", Kind::UpdateMe),
+    ("POST", "/api/admin/end-users/erase", Kind::EraseEndUser),
+    ("GET", "/api/admin/end-users/export", Kind::ExportEndUser),
     ("GET", "/api/admin/agents", Kind::ListAgents),
     ("POST", "/api/admin/agents", Kind::CreateAgent),
     ("GET", "/api/admin/agents/{agentId}", Kind::GetAgent),
@@ -521,6 +533,9 @@ fn route(kind: Kind, params: Vec<String>) -> Route {
         Kind::GetTenant => Route::Operator(O::GetTenant(next())),
         Kind::UpdateTenant => Route::Operator(O::UpdateTenant(next())),
         Kind::Me => Route::Tenant(T::Me),
+        Kind::UpdateMe => Route::Tenant(T::UpdateMe),
+        Kind::EraseEndUser => Route::Tenant(T::EraseEndUser),
+        Kind::ExportEndUser => Route::Tenant(T::ExportEndUser),
         Kind::ListAgents => Route::Tenant(T::ListAgents),
         Kind::CreateAgent => Route::Tenant(T::CreateAgent),
         Kind::GetAgent => Route::Tenant(T::GetAgent(next())),
@@ -656,6 +671,22 @@ mod tests {
             Err(NoMatch::WrongMethod)
         );
         assert_eq!(resolve("GET", "/api/admin/nothing"), Err(NoMatch::NotFound));
+        assert_eq!(
+            resolve("PATCH", "/api/admin/tenant"),
+            Ok(Route::Tenant(TenantRoute::UpdateMe))
+        );
+        assert_eq!(
+            resolve("POST", "/api/admin/end-users/erase"),
+            Ok(Route::Tenant(TenantRoute::EraseEndUser))
+        );
+        assert_eq!(
+            resolve("GET", "/api/admin/end-users/export"),
+            Ok(Route::Tenant(TenantRoute::ExportEndUser))
+        );
+        assert_eq!(
+            resolve("GET", "/api/admin/end-users/erase"),
+            Err(NoMatch::WrongMethod)
+        );
         assert_eq!(
             resolve("POST", "/api/admin/knowledge-bases/kb_1/sources/src_2/sync"),
             Ok(Route::Knowledge(KnowledgeRoute::SyncSource(

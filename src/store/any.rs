@@ -20,8 +20,8 @@ use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,
-    TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
+    Deleted, FeedbackItem, FeedbackQuery, Rating, Selection, Spend, Store, StoreError,
+    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::llm::Usage;
 use crate::platform;
@@ -318,5 +318,25 @@ impl Store for AnyStore {
     }
     async fn save_call(&self, call: &Call) -> Result<(), StoreError> {
         each!(self, s => s.save_call(call).await)
+    }
+
+    async fn delete_conversations(
+        &self,
+        tenant_id: &str,
+        which: &Selection<'_>,
+    ) -> Result<(Deleted, bool), StoreError> {
+        each!(self, s => s.delete_conversations(tenant_id, which).await)
+    }
+    async fn retention_due(&self, now: i64, limit: u32) -> Result<Vec<Tenant>, StoreError> {
+        each!(self, s => s.retention_due(now, limit).await)
+    }
+    async fn visitor_conversations(
+        &self,
+        tenant_id: &str,
+        visitor_id: &str,
+        before: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        each!(self, s => s.visitor_conversations(tenant_id, visitor_id, before, limit).await)
     }
 }

@@ -14,8 +14,9 @@ use super::rows::{
 };
 use super::{
     in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
-    DailyUsage, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError,
-    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
+    DailyUsage, Deleted, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Selection, Spend,
+    Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery,
+    TurnStart,
 };
 use crate::http::fetch::Deadline;
 use crate::llm::Usage;
@@ -533,5 +534,47 @@ impl Store for ConvexStore {
         } else {
             Err(StoreError::Rejected("no such conversation".into()))
         }
+    }
+
+    async fn delete_conversations(
+        &self,
+        tenant_id: &str,
+        which: &Selection<'_>,
+    ) -> Result<(Deleted, bool), StoreError> {
+        let step = self
+            .call(
+                Kind::Mutation,
+                "conversations:removeSome",
+                wire::selection(tenant_id, which),
+            )
+            .await?;
+        Ok(wire::removed_some(&step))
+    }
+
+    async fn retention_due(&self, now: i64, limit: u32) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> = self
+            .query(
+                "tenants:retentionDue",
+                json!({ "now": now, "limit": limit }),
+            )
+            .await?;
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn visitor_conversations(
+        &self,
+        tenant_id: &str,
+        visitor_id: &str,
+        before: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        let rows: Vec<ConversationWithMessages> = self
+            .query(
+                "conversations:ofVisitor",
+                json!({ "tenantId": tenant_id, "visitorId": visitor_id,
+                        "before": wire::conversation_cursor(before), "limit": limit }),
+            )
+            .await?;
+        rows.into_iter().map(into_pair).collect()
     }
 }

@@ -210,7 +210,7 @@ pub fn agent_update(a: &Agent) -> Value {
 pub fn tenant(t: &Tenant, with_created: bool) -> Value {
     let mut value = json!({
         "id": t.id, "name": t.name, "status": t.status.as_str(),
-        "monthlySpendCap": t.monthly_spend_cap,
+        "monthlySpendCap": t.monthly_spend_cap, "retentionDays": t.retention_days,
     });
     if with_created {
         value["createdAt"] = json!(t.created_at);
@@ -265,6 +265,35 @@ pub enum DeleteStep {
     More,
     /// It deleted the rest.
     Done,
+}
+
+/// What one call of `conversations:removeSome` did (`{conversations, messages, feedback,
+/// done}`), read by hand: a derived deserializer would add more to the wasm than this.
+pub fn removed_some(value: &Value) -> (super::Deleted, bool) {
+    let count = |name: &str| value[name].as_f64().unwrap_or(0.0) as u64;
+    let deleted = super::Deleted {
+        conversations: count("conversations"),
+        messages: count("messages"),
+        feedback: count("feedback"),
+    };
+    (deleted, value["done"].as_bool().unwrap_or(false))
+}
+
+/// The arguments of `conversations:removeSome` for a selection.
+pub fn selection(tenant_id: &str, which: &super::Selection<'_>) -> Value {
+    let (before, visitor) = match which {
+        super::Selection::InactiveBefore(before) => (json!(before), Value::Null),
+        super::Selection::Visitor(visitor) => (Value::Null, json!(visitor)),
+    };
+    json!({ "tenantId": tenant_id, "inactiveBefore": before, "visitorId": visitor })
+}
+
+/// A conversations page cursor as `conversations:ofVisitor` takes it: `{updatedAt, id}` or null.
+pub fn conversation_cursor(before: Option<&(i64, String)>) -> Value {
+    before.map_or(
+        Value::Null,
+        |(time, id)| json!({ "updatedAt": time, "id": id }),
+    )
 }
 
 /// The `which` argument of `tenants:setSecret`.

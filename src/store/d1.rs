@@ -13,8 +13,9 @@ use super::rows::{
 };
 use super::{
     in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
-    DailyUsage, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Spend, Store, StoreError,
-    StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
+    DailyUsage, Deleted, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Selection, Spend,
+    Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery,
+    TurnStart, BULK_DELETE_BATCH,
 };
 use crate::llm::Usage;
 
@@ -419,6 +420,9 @@ impl Store for D1Store {
                 tenant.name.as_str().into(),
                 tenant.status.as_str().into(),
                 opt(tenant.monthly_spend_cap),
+                tenant
+                    .retention_days
+                    .map_or(Param::Null, |d| Param::Int(i64::from(d))),
             ],
         )
         .await?;
@@ -707,6 +711,101 @@ impl Store for D1Store {
             0 => Err(StoreError::Rejected("no such conversation".into())),
             _ => Ok(()),
         }
+    }
+
+    async fn delete_conversations(
+        &self,
+        tenant_id: &str,
+        which: &Selection<'_>,
+    ) -> Result<(Deleted, bool), StoreError> {
+        let (messages_sql, conversations_sql, selected) = match which {
+            Selection::InactiveBefore(before) => (
+                rows::delete_inactive_messages(),
+                rows::delete_inactive_conversations(),
+                Param::Int(*before),
+            ),
+            Selection::Visitor(visitor) => (
+                rows::delete_visitor_messages(),
+                rows::delete_visitor_conversations(),
+                Param::Text((*visitor).to_owned()),
+            ),
+        };
+        let batch = Param::Int(i64::from(BULK_DELETE_BATCH));
+        let params = [tenant_id.into(), selected, batch];
+        // One transaction: the messages of a batch, then the conversations it emptied.
+        let results = self
+            .run(vec![
+                self.statement(&messages_sql, &params)?,
+                self.statement(&conversations_sql, &params)?,
+            ])
+            .await?;
+        // Read as plain values: one more row type would add its deserializer to the wasm.
+        let messages: Vec<serde_json::Value> = results.rows(0)?;
+        let conversations: Vec<serde_json::Value> = results.rows(1)?;
+        let deleted = Deleted {
+            conversations: conversations.len() as u64,
+            messages: messages.len() as u64,
+            feedback: messages
+                .iter()
+                .filter(|m| m["feedback"].is_string())
+                .count() as u64,
+        };
+        let full = u64::from(BULK_DELETE_BATCH);
+        Ok((
+            deleted,
+            deleted.messages < full && deleted.conversations < full,
+        ))
+    }
+
+    async fn retention_due(&self, now: i64, limit: u32) -> Result<Vec<Tenant>, StoreError> {
+        let (time, id) = page_params(None, rows::FIRST_PAGE_BEFORE);
+        let rows: Vec<TenantRow> = self
+            .all(
+                &rows::select_retention_due(),
+                &[Param::Int(now), time, id, Param::Int(i64::from(limit))],
+            )
+            .await?;
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn visitor_conversations(
+        &self,
+        tenant_id: &str,
+        visitor_id: &str,
+        before: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        let (time, id) = cursor_params(before);
+        let params = [
+            tenant_id.into(),
+            visitor_id.into(),
+            time,
+            id,
+            Param::Int(i64::from(limit)),
+        ];
+        let results = self
+            .run(vec![
+                self.statement(&rows::select_visitor_conversations(), &params)?,
+                self.statement(&rows::select_visitor_messages(), &params)?,
+            ])
+            .await?;
+        let conversations: Vec<ConversationRow> = results.rows(0)?;
+        let mut messages: Vec<StoredMessage> = results
+            .rows::<MessageRow>(1)?
+            .into_iter()
+            .map(MessageRow::into_message)
+            .collect::<Result<_, _>>()?;
+        Ok(conversations
+            .into_iter()
+            .map(|row| {
+                let conversation: Conversation = row.into();
+                let (own, rest) = messages
+                    .drain(..)
+                    .partition(|m| m.conversation_id == conversation.id);
+                messages = rest;
+                (conversation, own)
+            })
+            .collect())
     }
 }
 

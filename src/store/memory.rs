@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use super::{
     excerpt, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationState,
-    ConversationSummary, ConversationWindow, DailyUsage, FeedbackItem, FeedbackQuery, Rating,
-    Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext,
-    TurnQuery, TurnStart,
+    ConversationSummary, ConversationWindow, DailyUsage, Deleted, FeedbackItem, FeedbackQuery,
+    Rating, Selection, Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus,
+    TurnContext, TurnQuery, TurnStart, BULK_DELETE_BATCH,
 };
 use super::{Call, Integration};
 use crate::agent::context::Role;
@@ -42,12 +42,25 @@ struct State {
 pub struct MemoryStore {
     state: RefCell<State>,
     knowledge: RefCell<knowledge::KnowledgeState>,
+    /// Rows one bulk delete call removes at most; `None`: `BULK_DELETE_BATCH`.
+    delete_batch: Option<u32>,
+    /// Bulk delete calls so far (tests check how work was split).
+    pub bulk_delete_calls: std::cell::Cell<u32>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose bulk deletes remove at most `batch` rows a call, so tests see
+    /// batching with a handful of rows.
+    pub fn with_delete_batch(batch: u32) -> Self {
+        Self {
+            delete_batch: Some(batch),
+            ..Self::default()
+        }
     }
 }
 
@@ -330,6 +343,7 @@ impl Store for MemoryStore {
             row.tenant.name = tenant.name.clone();
             row.tenant.status = tenant.status;
             row.tenant.monthly_spend_cap = tenant.monthly_spend_cap;
+            row.tenant.retention_days = tenant.retention_days;
         }
         Ok(())
     }
@@ -706,6 +720,115 @@ impl Store for MemoryStore {
             .calls
             .insert(call.conversation_id.clone(), call.clone());
         Ok(())
+    }
+
+    async fn delete_conversations(
+        &self,
+        tenant_id: &str,
+        which: &Selection<'_>,
+    ) -> Result<(Deleted, bool), StoreError> {
+        self.delete_conversations_impl(tenant_id, which).await
+    }
+
+    async fn retention_due(&self, now: i64, limit: u32) -> Result<Vec<Tenant>, StoreError> {
+        let state = self.state.borrow();
+        let mut due: Vec<Tenant> = state
+            .tenants
+            .values()
+            .map(|row| row.tenant.clone())
+            .filter(|t| {
+                t.retention_days.is_some_and(|days| {
+                    let before = now - i64::from(days) * 86_400_000;
+                    state
+                        .conversations
+                        .values()
+                        .any(|c| c.tenant_id == t.id && c.updated_at < before)
+                })
+            })
+            .collect();
+        due.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+
+    async fn visitor_conversations(
+        &self,
+        tenant_id: &str,
+        visitor_id: &str,
+        before: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Conversation, Vec<StoredMessage>)>, StoreError> {
+        let state = self.state.borrow();
+        let mut list: Vec<&Conversation> = state
+            .conversations
+            .values()
+            .filter(|c| c.tenant_id == tenant_id && c.visitor_id.as_deref() == Some(visitor_id))
+            .filter(|c| {
+                before.is_none_or(|(time, id)| {
+                    c.updated_at < *time || (c.updated_at == *time && &c.id < id)
+                })
+            })
+            .collect();
+        list.sort_by(|a, b| (b.updated_at, &b.id).cmp(&(a.updated_at, &a.id)));
+        Ok(list
+            .into_iter()
+            .take(limit as usize)
+            .map(|c| {
+                let messages = state.messages.get(&c.id).cloned().unwrap_or_default();
+                (c.clone(), messages)
+            })
+            .collect())
+    }
+}
+
+impl MemoryStore {
+    async fn delete_conversations_impl(
+        &self,
+        tenant_id: &str,
+        which: &Selection<'_>,
+    ) -> Result<(Deleted, bool), StoreError> {
+        self.bulk_delete_calls.set(self.bulk_delete_calls.get() + 1);
+        let budget = u64::from(self.delete_batch.unwrap_or(BULK_DELETE_BATCH));
+        let mut state = self.state.borrow_mut();
+        let mut selected: Vec<(i64, String)> = state
+            .conversations
+            .values()
+            .filter(|c| c.tenant_id == tenant_id)
+            .filter(|c| match which {
+                Selection::InactiveBefore(before) => c.updated_at < *before,
+                Selection::Visitor(visitor) => c.visitor_id.as_deref() == Some(*visitor),
+            })
+            .map(|c| (c.updated_at, c.id.clone()))
+            .collect();
+        selected.sort();
+        let mut deleted = Deleted::default();
+        // As D1's batch: up to a batch of messages, then up to a batch of emptied conversations.
+        for (_, id) in &selected {
+            let Some(messages) = state.messages.get_mut(id) else {
+                continue;
+            };
+            while deleted.messages < budget {
+                let Some(message) = messages.pop() else { break };
+                deleted.messages += 1;
+                deleted.feedback += u64::from(message.feedback.is_some());
+            }
+        }
+        for (_, id) in &selected {
+            if deleted.conversations >= budget {
+                break;
+            }
+            if state.messages.get(id).is_some_and(|m| !m.is_empty()) {
+                continue;
+            }
+            state.messages.remove(id);
+            state.conversations.remove(id);
+            state.calls.remove(id);
+            deleted.conversations += 1;
+        }
+        Ok((
+            deleted,
+            deleted.messages < budget && deleted.conversations < budget,
+        ))
     }
 }
 

@@ -111,9 +111,44 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// Spend allowed per calendar month across all agents.
     pub monthly_spend_cap: Option<f64>,
+    /// Conversations inactive for longer than this many days are deleted; `None`: kept.
+    pub retention_days: Option<u32>,
     /// Creation time, ms since the epoch.
     pub created_at: i64,
 }
+
+/// Which of a tenant's conversations a bulk delete removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection<'a> {
+    /// Those whose last activity (`updated_at`) is before this time, ms since the epoch.
+    InactiveBefore(i64),
+    /// Those of one visitor (`v_…`, or `u:<userId>` for a verified end user).
+    Visitor(&'a str),
+}
+
+/// What a bulk delete removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// Conversations (with their call records).
+    pub conversations: u64,
+    /// Messages, both roles (with their timing summaries).
+    pub messages: u64,
+    /// Of those messages, the rated ones.
+    pub feedback: u64,
+}
+
+impl Deleted {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: Deleted) {
+        self.conversations += other.conversations;
+        self.messages += other.messages;
+        self.feedback += other.feedback;
+    }
+}
+
+/// Most documents (messages and conversations) one call of a bulk delete removes: one D1 batch
+/// or one Convex mutation, far inside their per-statement and per-transaction limits.
+pub const BULK_DELETE_BATCH: u32 = 1000;
 
 /// Which tenant secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -710,6 +745,28 @@ pub trait Store {
     ) -> Result<Option<Call>, StoreError>;
     /// Creates or replaces the record of a call (its conversation must exist).
     async fn save_call(&self, call: &Call) -> Result<(), StoreError>;
+
+    /// Deletes up to `BULK_DELETE_BATCH` rows of the tenant's conversations `which` selects:
+    /// their messages first, then the conversations emptied (a conversation's row goes last,
+    /// so a later call finds what one left). Answers what it deleted and whether none are left.
+    async fn delete_conversations(
+        &self,
+        tenant_id: &str,
+        which: &Selection<'_>,
+    ) -> Result<(Deleted, bool), StoreError>;
+    /// Up to `limit` tenants with a retention setting that hold a conversation inactive for
+    /// longer than it at `now`, oldest tenant first (the scheduled sweep's work list; not
+    /// tenant-scoped: the sweep runs for the platform).
+    async fn retention_due(&self, now: i64, limit: u32) -> Result<Vec<Tenant>, StoreError>;
+    /// Up to `limit` of one visitor's conversations of the tenant, with their messages, most
+    /// recently active first (then by id, descending), after the cursor `before`.
+    async fn visitor_conversations(
+        &self,
+        tenant_id: &str,
+        visitor_id: &str,
+        before: Option<&(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Conversation, Vec<StoredMessage>)>, StoreError>;
 }
 
 #[cfg(test)]

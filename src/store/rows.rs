@@ -101,7 +101,8 @@ pub const INSERT_TENANT: &str =
     "INSERT INTO tenants (id, name, status, monthly_spend_cap, identity_secret, signing_secret, created_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-const TENANT_COLUMNS: &str = "SELECT id, name, status, monthly_spend_cap, created_at FROM tenants";
+const TENANT_COLUMNS: &str =
+    "SELECT id, name, status, monthly_spend_cap, retention_days, created_at FROM tenants";
 
 /// A page of the tenants, oldest first. `?1`/`?2` cursor (`created_at`, id;
 /// `FIRST_PAGE_BEFORE` for the first page), `?3` limit; a seek into `tenants_by_created`, as in
@@ -118,9 +119,91 @@ pub fn select_tenant() -> String {
     format!("{TENANT_COLUMNS} WHERE id = ?1")
 }
 
-/// Saves a tenant. `?1` id, `?2` name, `?3` status, `?4` cap.
+/// Saves a tenant. `?1` id, `?2` name, `?3` status, `?4` cap, `?5` retention days or NULL.
 pub const UPDATE_TENANT: &str =
-    "UPDATE tenants SET name = ?2, status = ?3, monthly_spend_cap = ?4 WHERE id = ?1";
+    "UPDATE tenants SET name = ?2, status = ?3, monthly_spend_cap = ?4, \
+     retention_days = ?5 WHERE id = ?1";
+
+/// Up to `?4` tenants with a retention setting that hold a conversation whose last activity is
+/// older than it (`?1` now, ms), oldest tenant first after the cursor `?2`/`?3` (`created_at`,
+/// id; `FIRST_PAGE_BEFORE` for the first page). The check is one seek per tenant into
+/// `conversations_by_tenant_updated`; the cutoff is `app::privacy::cutoff`'s.
+pub fn select_retention_due() -> String {
+    format!(
+        "{TENANT_COLUMNS} t WHERE retention_days IS NOT NULL AND created_at >= ?2 \
+         AND (created_at > ?2 OR id > ?3) AND EXISTS (SELECT 1 FROM conversations c \
+         WHERE c.tenant_id = t.id AND c.updated_at < ?1 - t.retention_days * 86400000) \
+         ORDER BY created_at, id LIMIT ?4"
+    )
+}
+
+/// A tenant's conversations whose last activity is before `?2` (the retention sweep).
+const INACTIVE: &str = "conversations c INDEXED BY conversations_by_tenant_updated \
+     WHERE c.tenant_id = ?1 AND c.updated_at < ?2";
+/// A tenant's conversations of one visitor `?2` (an end user's erase). The index is named:
+/// without statistics SQLite may prefer the tenant's whole range.
+const OF_VISITOR: &str = "conversations c INDEXED BY conversations_by_visitor \
+     WHERE c.tenant_id = ?1 AND c.visitor_id = ?2";
+
+/// Deletes up to `?3` messages of the conversations `selected` picks, returning each one's
+/// rating (so the caller counts messages and feedback without another read).
+fn delete_selected_messages(selected: &str) -> String {
+    format!(
+        "DELETE FROM messages WHERE rowid IN (SELECT m.rowid FROM messages m \
+         JOIN {selected} AND m.conversation_id = c.id LIMIT ?3) RETURNING feedback"
+    )
+}
+
+/// Deletes up to `?3` of the conversations `selected` picks that have no messages left (the
+/// statement before deletes their messages in a batch; a call record follows by trigger).
+fn delete_selected_conversations(selected: &str) -> String {
+    format!(
+        "DELETE FROM conversations WHERE rowid IN (SELECT c.rowid FROM {selected} \
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id) \
+         LIMIT ?3) RETURNING id"
+    )
+}
+
+/// Up to `?3` messages of a tenant's (`?1`) conversations inactive since before `?2`.
+pub fn delete_inactive_messages() -> String {
+    delete_selected_messages(INACTIVE)
+}
+
+/// Up to `?3` emptied conversations of a tenant (`?1`) inactive since before `?2`.
+pub fn delete_inactive_conversations() -> String {
+    delete_selected_conversations(INACTIVE)
+}
+
+/// Up to `?3` messages of a tenant's (`?1`) conversations with visitor `?2`.
+pub fn delete_visitor_messages() -> String {
+    delete_selected_messages(OF_VISITOR)
+}
+
+/// Up to `?3` emptied conversations of a tenant (`?1`) with visitor `?2`.
+pub fn delete_visitor_conversations() -> String {
+    delete_selected_conversations(OF_VISITOR)
+}
+
+/// A page of one visitor's conversations of a tenant, newest activity first. `?1` tenant, `?2`
+/// visitor, `?3`/`?4` cursor (`updated_at`, id) or NULL, `?5` limit; a range of
+/// `conversations_by_visitor`.
+pub fn select_visitor_conversations() -> String {
+    format!(
+        "{CONVERSATION_COLUMNS} INDEXED BY conversations_by_visitor WHERE tenant_id = ?1 AND visitor_id = ?2 \
+         AND (?3 IS NULL OR updated_at < ?3 OR (updated_at = ?3 AND id < ?4)) \
+         ORDER BY updated_at DESC, id DESC LIMIT ?5"
+    )
+}
+
+/// The messages of the page `select_visitor_conversations` reads (same parameters), by
+/// conversation and `seq`.
+pub fn select_visitor_messages() -> String {
+    format!(
+        "{MESSAGE_COLUMNS} WHERE tenant_id = ?1 AND conversation_id IN (SELECT id FROM ({})) \
+         ORDER BY conversation_id, seq",
+        select_visitor_conversations()
+    )
+}
 
 /// Replaces the identity secret. `?1` tenant, `?2` secret.
 pub const SET_IDENTITY_SECRET: &str = "UPDATE tenants SET identity_secret = ?2 WHERE id = ?1";
@@ -318,6 +401,10 @@ pub const INSERT_CONVERSATION: &str =
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \
      input_tokens, output_tokens, cost, error, feedback, created_at, timing FROM messages WHERE conversation_id = ?1 \
      AND tenant_id = ?2 ORDER BY seq";
+
+/// The columns of a message row (`SELECT_MESSAGES`'s), for the other message reads.
+const MESSAGE_COLUMNS: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, \
+     finish_reason, input_tokens, output_tokens, cost, error, feedback, created_at, timing FROM messages";
 
 /// Rates an answer of a tenant's agent's conversation. `?1` conversation, `?2` message,
 /// `?3` rating or NULL, `?4` time, `?5` tenant, `?6` agent.
@@ -640,6 +727,8 @@ pub struct TenantRow {
     name: String,
     status: String,
     monthly_spend_cap: Option<f64>,
+    // Absent in Convex documents from before the setting.
+    retention_days: Option<f64>,
     created_at: f64,
 }
 
@@ -650,6 +739,7 @@ impl FromRow for TenantRow {
             name: row.text(&["name"])?,
             status: row.text(&["status"])?,
             monthly_spend_cap: row.opt_number(&["monthly_spend_cap", "monthlySpendCap"])?,
+            retention_days: row.opt_number(&["retention_days", "retentionDays"])?,
             created_at: row.number(&["created_at", "createdAt"])?,
         })
     }
@@ -665,6 +755,7 @@ impl TenantRow {
             name: self.name,
             status,
             monthly_spend_cap: self.monthly_spend_cap,
+            retention_days: self.retention_days.map(|d| d as u32),
             created_at: self.created_at as i64,
         })
     }

@@ -94,6 +94,22 @@ fn statements() -> Vec<(&'static str, String)> {
         ("DELETE_INTEGRATION", s(DELETE_INTEGRATION)),
         ("SELECT_CALL", s(SELECT_CALL)),
         ("SAVE_CALL", s(SAVE_CALL)),
+        ("select_retention_due", rows::select_retention_due()),
+        ("delete_inactive_messages", rows::delete_inactive_messages()),
+        (
+            "delete_inactive_conversations",
+            rows::delete_inactive_conversations(),
+        ),
+        ("delete_visitor_messages", rows::delete_visitor_messages()),
+        (
+            "delete_visitor_conversations",
+            rows::delete_visitor_conversations(),
+        ),
+        (
+            "select_visitor_conversations",
+            rows::select_visitor_conversations(),
+        ),
+        ("select_visitor_messages", rows::select_visitor_messages()),
     ]
 }
 
@@ -252,6 +268,21 @@ fn every_selected_column_is_read_by_its_row_type() {
             SELECT_CALL.to_owned(),
             fields_of::<CallRow>(),
         ),
+        (
+            "select_retention_due",
+            rows::select_retention_due(),
+            fields_of::<TenantRow>(),
+        ),
+        (
+            "select_visitor_conversations",
+            rows::select_visitor_conversations(),
+            fields_of::<ConversationRow>(),
+        ),
+        (
+            "select_visitor_messages",
+            rows::select_visitor_messages(),
+            fields_of::<MessageRow>(),
+        ),
     ];
     for (name, sql, fields) in checks {
         assert!(!fields.is_empty(), "{name}: its row type names no fields");
@@ -312,5 +343,139 @@ fn conversation_search_is_answered_from_the_index() {
     assert!(
         !plan.contains("SCAN m\n") && !plan.ends_with("SCAN m"),
         "{plan}"
+    );
+}
+
+/// The query plan of `sql` with `params`, one line per step.
+fn plan_of(db: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> String {
+    db.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("compiles")
+        .query_map(params, |row| row.get::<_, String>(3))
+        .expect("plans")
+        .filter_map(Result::ok)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn retention_and_erase_read_through_indexes() {
+    let db = migrated();
+    // The sweep's work list: one seek per tenant into its oldest conversations.
+    let due = plan_of(
+        &db,
+        &rows::select_retention_due(),
+        rusqlite::params![0, 0, "", 10],
+    );
+    assert!(
+        due.contains("conversations_by_tenant_updated"),
+        "the due check does not use the index:\n{due}"
+    );
+    for (name, sql) in [
+        ("inactive messages", rows::delete_inactive_messages()),
+        (
+            "inactive conversations",
+            rows::delete_inactive_conversations(),
+        ),
+    ] {
+        let plan = plan_of(&db, &sql, rusqlite::params!["t1", 5, 1000]);
+        assert!(
+            plan.contains("conversations_by_tenant_updated") && !plan.contains("SCAN c"),
+            "{name}:\n{plan}"
+        );
+    }
+    for (name, sql) in [
+        ("visitor messages", rows::delete_visitor_messages()),
+        (
+            "visitor conversations",
+            rows::delete_visitor_conversations(),
+        ),
+        ("visitor page", rows::select_visitor_conversations()),
+    ] {
+        let plan = if name == "visitor page" {
+            plan_of(
+                &db,
+                &sql,
+                rusqlite::params!["t1", "v1", None::<i64>, None::<String>, 10],
+            )
+        } else {
+            plan_of(&db, &sql, rusqlite::params!["t1", "v1", 1000])
+        };
+        assert!(
+            plan.contains("conversations_by_visitor") && !plan.contains("SCAN c"),
+            "{name}:\n{plan}"
+        );
+    }
+}
+
+#[test]
+fn bulk_deletes_remove_a_batch_of_messages_then_the_emptied_conversations() {
+    let db = migrated();
+    db.execute_batch(
+        "INSERT INTO tenants (id, name, created_at, retention_days) VALUES ('t1', 't1', 0, 30), ('t2', 't2', 0, NULL);
+         INSERT INTO agents (id, tenant_id, config, created_at, updated_at) VALUES ('a1', 't1', '{}', 0, 0), ('b1', 't2', '{}', 0, 0);
+         INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at) VALUES
+           ('old', 't1', 'a1', 'v1', 0, 10), ('new', 't1', 'a1', 'u:ann', 0, 100), ('other', 't2', 'b1', 'v1', 0, 10);
+         INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, created_at, feedback) VALUES
+           ('m1', 'old', 't1', 1, 'user', '[]', 0, NULL), ('m2', 'old', 't1', 2, 'assistant', '[]', 0, 'up'),
+           ('m3', 'old', 't1', 3, 'user', '[]', 0, NULL), ('n1', 'new', 't1', 1, 'user', '[]', 0, NULL),
+           ('o1', 'other', 't2', 1, 'user', '[]', 0, NULL);
+         INSERT INTO calls (conversation_id, tenant_id, agent_id, call_sid, caller, callee, started_at) VALUES
+           ('old', 't1', 'a1', 'CA1', '+1', '+2', 0);",
+    )
+    .expect("seeded");
+    let run = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Vec<Option<String>> {
+        let mut statement = db.prepare(sql).expect("compiles");
+        let rows: Vec<Option<String>> = statement
+            .query_map(params, |row| row.get::<_, Option<String>>(0))
+            .expect("runs")
+            .filter_map(Result::ok)
+            .collect();
+        rows
+    };
+    // Due: t1 holds a conversation last active at 10, before 40 days - 30 days.
+    let day = 86_400_000_i64;
+    let due = run(&rows::select_retention_due(), &[&(40 * day), &-1, &"", &10]);
+    assert_eq!(due, vec![Some("t1".to_owned())]);
+    assert!(run(&rows::select_retention_due(), &[&(20 * day), &-1, &"", &10]).is_empty());
+    // A batch of two: two of old's three messages, and no conversation is empty yet.
+    let messages = run(&rows::delete_inactive_messages(), &[&"t1", &50, &2]);
+    assert_eq!(messages.len(), 2);
+    assert!(run(&rows::delete_inactive_conversations(), &[&"t1", &50, &2]).is_empty());
+    let messages = run(&rows::delete_inactive_messages(), &[&"t1", &50, &2]);
+    assert_eq!(messages.len(), 1);
+    let gone = run(&rows::delete_inactive_conversations(), &[&"t1", &50, &2]);
+    assert_eq!(gone, vec![Some("old".to_owned())]);
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).expect("counts") };
+    assert_eq!(
+        count("SELECT count(*) FROM calls"),
+        0,
+        "the call record follows"
+    );
+    assert_eq!(count("SELECT count(*) FROM conversations"), 2);
+    assert_eq!(
+        count("SELECT count(*) FROM message_search"),
+        2,
+        "the search index follows"
+    );
+    // The verified user's conversation, by visitor id; t2's v1 is another tenant's.
+    assert_eq!(
+        run(&rows::delete_visitor_messages(), &[&"t1", &"u:ann", &1000]).len(),
+        1
+    );
+    assert_eq!(
+        run(
+            &rows::delete_visitor_conversations(),
+            &[&"t1", &"u:ann", &1000]
+        ),
+        vec![Some("new".to_owned())]
+    );
+    assert!(run(&rows::delete_visitor_messages(), &[&"t1", &"v1", &1000]).is_empty());
+    assert_eq!(
+        count("SELECT count(*) FROM conversations WHERE tenant_id = 't2'"),
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM messages WHERE tenant_id = 't2'"),
+        1
     );
 }

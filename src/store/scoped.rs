@@ -8,8 +8,8 @@ mod knowledge;
 
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    FeedbackItem, FeedbackQuery, Rating, Spend, Store, StoreError, StoredMessage, Tenant,
-    TenantSecret, TurnContext, TurnQuery,
+    Deleted, FeedbackItem, FeedbackQuery, Rating, Selection, Spend, Store, StoreError,
+    StoredMessage, Tenant, TenantSecret, TurnContext, TurnQuery,
 };
 use super::{Call, Integration};
 use crate::llm::Usage;
@@ -175,6 +175,26 @@ impl<S: Store> Scoped<'_, S> {
             .delete_conversation(self.tenant_id, conversation_id)
     }
 
+    /// Deletes one batch of the tenant's conversations `which` selects; true when none are left.
+    pub fn delete_conversations<'x>(
+        &'x self,
+        which: &'x Selection<'x>,
+    ) -> impl Future<Output = Result<(Deleted, bool), StoreError>> + 'x {
+        self.store.delete_conversations(self.tenant_id, which)
+    }
+
+    /// A page of one visitor's conversations of the tenant, with their messages.
+    pub fn visitor_conversations<'x>(
+        &'x self,
+        visitor_id: &'x str,
+        before: Option<&'x (i64, String)>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(Conversation, Vec<StoredMessage>)>, StoreError>> + 'x
+    {
+        self.store
+            .visitor_conversations(self.tenant_id, visitor_id, before, limit)
+    }
+
     /// Rates an answer of one of the tenant's agents' conversations.
     pub fn set_feedback<'x>(
         &'x self,
@@ -278,6 +298,7 @@ mod tests {
             name: id.into(),
             status: TenantStatus::Active,
             monthly_spend_cap: None,
+            retention_days: None,
             created_at: 0,
         }
     }

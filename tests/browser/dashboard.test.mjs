@@ -504,6 +504,51 @@ describe("tenant dashboard", () => {
     });
   });
 
+  test("privacy: retention saved, one end user exported as JSON and erased only after the confirm step", async () => {
+    await withPage(browser, "dashboard-privacy", async (page, errors) => {
+      const tenant = (await worker.d1.prepare("SELECT id FROM tenants WHERE name = 'Outdoor Co'").first()).id;
+      const at = Date.now();
+      await worker.d1.prepare("INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at) VALUES ('priv-ann', ?1, 'shop', 'u:ann', ?2, ?2)").bind(tenant, at).run();
+      await worker.d1.prepare("INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, created_at) VALUES ('priv-q', 'priv-ann', ?1, 1, 'user', '[{\"type\":\"text\",\"text\":\"my address\"}]', ?2)").bind(tenant, at).run();
+      await worker.d1.prepare("INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, created_at, feedback, feedback_at) VALUES ('priv-a', 'priv-ann', ?1, 2, 'assistant', '[{\"type\":\"text\",\"text\":\"noted\"}]', ?2, 'up', ?2)").bind(tenant, at).run();
+
+      await signIn(page, "#privacy");
+      await page.getByText("Conversations are kept until you delete them.").waitFor();
+      await page.getByLabel("Keep conversations forever").uncheck();
+      await page.getByLabel("Delete conversations after (days)").fill("45");
+      await page.getByRole("button", { name: "Save retention" }).click();
+      await page.locator("#retention-state", { hasText: "more than 45 days" }).waitFor();
+      assert.equal((await worker.d1.prepare("SELECT retention_days AS d FROM tenants WHERE id = ?1").bind(tenant).first()).d, 45);
+
+      await page.getByLabel("Identify the end user by").selectOption("userId");
+      await page.getByLabel("Id", { exact: true }).fill("ann");
+      await page.getByRole("button", { name: "Export as JSON" }).click();
+      await page.locator("#export-summary", { hasText: "1 conversation, 2 messages of u:ann" }).waitFor();
+      const href = await page.getByRole("link", { name: /Download end-user-u_ann\.json/ }).getAttribute("href");
+      const exported = JSON.parse(await page.evaluate(async (url) => (await fetch(url)).text(), href));
+      assert.equal(exported.visitorId, "u:ann");
+      assert.deepEqual(exported.conversations.map((c) => c.id), ["priv-ann"]);
+      assert.equal(exported.conversations[0].messages[1].metadata.feedback, "up");
+
+      await page.getByRole("button", { name: "Erase…" }).click();
+      await page.locator("#erase-confirm").waitFor();
+      const count = async () => (await worker.d1.prepare("SELECT count(*) AS n FROM conversations WHERE visitor_id = 'u:ann'").first()).n;
+      assert.equal(await count(), 1, "nothing is deleted before the confirm");
+      assert.deepEqual(await axeViolations(page), []);
+      await page.getByRole("button", { name: "Cancel" }).click();
+      assert.equal(await page.locator("#erase-confirm").count(), 0);
+      await page.getByRole("button", { name: "Erase…" }).click();
+      await page.getByRole("button", { name: "Erase for good" }).click();
+      await page.locator("#erase-summary", { hasText: "Erased 1 conversation, 2 messages and 1 rating." }).waitFor();
+      assert.equal(await count(), 0);
+      // Back to keeping everything, for the tests after this one.
+      await page.getByLabel("Keep conversations forever").check();
+      await page.getByRole("button", { name: "Save retention" }).click();
+      await page.locator("#retention-state", { hasText: "kept until you delete them" }).waitFor();
+      assert.deepEqual(errors, []);
+    });
+  });
+
   test("tracing: Langfuse and OTLP settings (secrets masked), Send test trace, and each answer's timeline in the transcript", async () => {
     const { startOtlpReceiver, spansOf } = await import("../support/otlp-receiver.mjs");
     const receiver = await startOtlpReceiver();

@@ -74,7 +74,7 @@ describe("admin calls with the deploy key", () => {
     const read = await call("query", "tenants:get", { tenantId: "t1" });
     assert.deepEqual(read.json, {
       status: "success",
-      value: { id: "t1", name: "Tenant t1", status: "active", monthlySpendCap: 12.5, createdAt: T0 },
+      value: { id: "t1", name: "Tenant t1", status: "active", monthlySpendCap: 12.5, createdAt: T0, retentionDays: null },
     });
     // Convex writes every number as a float64: whole numbers carry `.0`.
     assert.match(read.text, /"createdAt":1760000000000\.0\b/);

@@ -191,6 +191,9 @@ describe("operator endpoints", () => {
 describe("tenant management endpoints", () => {
   const routes = () => [
     ["GET", "/api/admin/tenant"],
+    ["PATCH", "/api/admin/tenant", { retentionDays: 1 }],
+    ["POST", "/api/admin/end-users/erase", { visitorId: "v_x" }],
+    ["GET", "/api/admin/end-users/export?visitorId=v_x"],
     ["GET", "/api/admin/agents"],
     ["POST", "/api/admin/agents", { config: { name: "Sneaky" } }],
     ["GET", "/api/admin/agents/a-main"],
@@ -256,6 +259,37 @@ describe("tenant management endpoints", () => {
     assert.equal(stillThere.json.agent.config.systemPrompt, "Secret instructions of a-main.");
     const keysAfter = await call("/api/admin/keys", { headers: bearer(tenants.a.key) });
     assert.equal(keysAfter.json.keys.find((k) => k.id === aKeyId).revokedAt, null);
+  });
+
+  test("another tenant can neither export nor erase an end user's data, nor change the retention", async () => {
+    const conversation = await chat(worker.url, "a-plain", { chatId: `erase_${randomUUID()}`, text: "my private data", headers: widget(tenants.a.agents["a-plain"]) });
+    const chatId = conversation.headers.get("x-conversation-id");
+    const shown = await call(`/api/admin/conversations/${chatId}`, { headers: bearer(tenants.a.key) });
+    const visitorId = shown.json.conversation.visitorId;
+    assert.match(visitorId, /^v_/);
+    const b = bearer(tenants.b.key);
+    // B names A's visitor: B's own (empty) data answers, never A's.
+    attempts.made += 2;
+    const exported = await call(`/api/admin/end-users/export?visitorId=${encodeURIComponent(visitorId)}`, { headers: b });
+    assert.equal(exported.status, 200);
+    assert.deepEqual(exported.json.conversations, []);
+    assert.ok(!exported.text.includes("my private data"));
+    const erased = await call("/api/admin/end-users/erase", { method: "POST", headers: b, body: { visitorId } });
+    assert.deepEqual(erased.json.deleted, { conversations: 0, messages: 0, feedback: 0 });
+    attempts.refused += 2;
+    const before = (await call("/api/admin/tenant", { headers: bearer(tenants.a.key) })).json.tenant.retentionDays;
+    assert.equal((await call("/api/admin/tenant", { method: "PATCH", headers: b, body: { retentionDays: 1 } })).status, 200);
+    assert.equal((await call("/api/admin/tenant", { headers: bearer(tenants.a.key) })).json.tenant.retentionDays, before, "B set its own");
+    assert.equal((await call("/api/admin/tenant", { method: "PATCH", headers: b, body: { retentionDays: null } })).status, 200);
+    // A's conversation is whole, and A's own export holds it.
+    const still = await call(`/api/admin/conversations/${chatId}`, { headers: bearer(tenants.a.key) });
+    assert.equal(still.status, 200);
+    assert.equal(still.json.conversation.messages.length, shown.json.conversation.messages.length);
+    const own = await call(`/api/admin/end-users/export?visitorId=${encodeURIComponent(visitorId)}`, { headers: bearer(tenants.a.key) });
+    assert.ok(own.json.conversations.some((c) => c.id === chatId));
+    // Only visitorId or userId: no wildcard, no field that widens the erase.
+    await attempt("erase everyone", "/api/admin/end-users/erase", { method: "POST", headers: bearer(tenants.a.key), body: { visitorId: "*", tenantId: tenants.b.id } }, 400, "invalid");
+    await attempt("erase without a user", "/api/admin/end-users/erase", { method: "POST", headers: bearer(tenants.a.key), body: {} }, 400, "invalid");
   });
 
   test("configs that break the rules are refused, naming the field", async () => {

@@ -47,7 +47,8 @@ export { convexClient };
 
 /**
  * Starts the worker with `bindings` as vars; returns its URL, a store handle for `putAgent`
- * (`db`: the D1 database, or `{convex}` for the Convex stand-in), and `stop`.
+ * (`db`: the D1 database, or `{convex}` for the Convex stand-in), `scheduled` (runs the
+ * scheduled event once) and `stop`.
  * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them); `store`
  * ("d1" or "convex", default TEST_STORE) picks the store the worker uses. `onLog` receives
  * each line the worker writes to its console (and then it is not printed).
@@ -99,7 +100,9 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     await mf.dispose();
     await convex?.standin.close();
   };
-  return { url, db: convex ? { convex: convex.client } : db, d1: db, store, stop };
+  // Runs the worker's scheduled event (the cron trigger's jobs) once and waits for it to end.
+  const scheduled = async (cron = "17 */6 * * *") => (await mf.getWorker()).scheduled({ cron, scheduledTime: new Date() });
+  return { url, db: convex ? { convex: convex.client } : db, d1: db, store, stop, scheduled };
 }
 
 /**

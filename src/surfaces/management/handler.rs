@@ -2,7 +2,7 @@
 //! secret key, which scopes every read and write to that tenant: other tenants' ids answer 404).
 //! Each route reads its input, runs one `app::management` operation and shows the result.
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use worker::{Env, Request, Response};
 
 use super::views::{
@@ -12,7 +12,7 @@ use super::views::{
 use crate::app::access::{bearer_token, check_operator, tenant_key_lookup, tenant_of_key};
 use crate::app::management::{Entropy, Management};
 use crate::app::views::tenant_conversation_json;
-use crate::app::{calls, integrations};
+use crate::app::{calls, integrations, privacy};
 use crate::error::ApiError;
 use crate::http::request::read_json;
 use crate::http::response::{json_response, json_status};
@@ -116,6 +116,49 @@ pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<R
         TenantRoute::Me => {
             let (tenant, spend) = ops.tenant(tenant).await?;
             json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
+        }
+        TenantRoute::UpdateMe => {
+            // As a Value (a type the other handlers read too): bodies are always objects.
+            let body: Value = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let empty = Map::new();
+            let body = body.as_object().unwrap_or(&empty);
+            let (tenant, spend) = ops.set_retention(tenant, body).await?;
+            json_response(&json!({ "tenant": tenant_view(&tenant, Some(spend)) }))
+        }
+        TenantRoute::EraseEndUser => {
+            let body: Value = read_json(&mut req, MAX_BODY_BYTES, false).await?;
+            let empty = Map::new();
+            let visitor = privacy::end_user_of_body(body.as_object().unwrap_or(&empty))?;
+            let erased = ops.erase_end_user(tenant, &visitor).await?;
+            let d = erased.deleted;
+            json_response(&json!({
+                "visitorId": visitor,
+                "deleted": { "conversations": d.conversations, "messages": d.messages, "feedback": d.feedback },
+                "complete": erased.complete,
+            }))
+        }
+        TenantRoute::ExportEndUser => {
+            let visitor =
+                privacy::end_user(query("visitorId").as_deref(), query("userId").as_deref())?;
+            let mut page_of = super::views::paging(None, query("cursor").as_deref())?;
+            page_of.limit = privacy::export_limit(query("limit").as_deref())?;
+            let page = ops.export_end_user(tenant, &visitor, &page_of).await?;
+            let mut items = Vec::with_capacity(page.items.len());
+            for (conversation, messages) in &page.items {
+                let mut view = tenant_conversation_json(conversation, messages);
+                view["visitorId"] = json!(conversation.visitor_id);
+                view["channel"] = json!(conversation.channel);
+                view["pageUrl"] = json!(conversation.page_url);
+                // A call record holds the caller's (masked) number: part of what is theirs.
+                if let Some(call) = ops.call_of(tenant, conversation).await? {
+                    view["call"] = calls::call_view(&call);
+                }
+                items.push(view);
+            }
+            let mut view = page_view("conversations", items, page.next.as_ref());
+            view["visitorId"] = json!(visitor);
+            view["exportedAt"] = json!(ops.now);
+            json_response(&view)
         }
         TenantRoute::ListAgents => {
             let page = ops.list_agents(tenant, &paging()?).await?;

@@ -72,6 +72,7 @@ pub fn tenant_view(tenant: &Tenant, spend: Option<Spend>) -> Value {
         "name": tenant.name,
         "status": tenant.status.as_str(),
         "monthlySpendCap": tenant.monthly_spend_cap,
+        "retentionDays": tenant.retention_days,
         "createdAt": tenant.created_at,
     });
     if let Some(spend) = spend {
