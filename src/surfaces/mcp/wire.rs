@@ -184,161 +184,63 @@ pub enum Scope {
     },
 }
 
+/// The tools' definitions (schemas, annotations) as JSON text: parsed when a client lists
+/// them, which costs the wasm a fraction of building each schema in code.
+const TOOL_DEFINITIONS: &str = include_str!("tools.json");
+
 /// The tools of `tools/list` for a scope.
 pub fn tools(scope: &Scope) -> Value {
-    let conversation_id = json!({
-        "type": "string",
-        "description": "The conversationId of an earlier answer, to continue that conversation.",
-    });
-    let answer_schema = json!({
-        "type": "object",
-        "properties": {
-            "answer": { "type": "string" },
-            "conversationId": { "type": "string" },
-            "sources": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": { "title": { "type": "string" }, "url": { "type": "string" } },
-                },
-            },
-        },
-        "required": ["answer", "conversationId", "sources"],
-    });
-    let read_only = json!({ "readOnlyHint": true, "openWorldHint": false });
+    let mut all: Value = serde_json::from_str(TOOL_DEFINITIONS).unwrap_or_default();
+    let mut take = |name: &str| all.get_mut(name).map(Value::take).unwrap_or_default();
     let mut list = Vec::new();
-    match scope {
-        Scope::Agent { name, .. } => list.push(json!({
-            "name": "ask",
-            "title": format!("Ask {name}"),
-            "description": format!("Sends a message to the agent {name} and returns its answer with the sources it cited. Pass the conversationId of an answer to continue that conversation."),
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "message": { "type": "string", "description": "What to ask." },
-                    "conversationId": conversation_id,
-                },
-                "required": ["message"],
-            },
-            "outputSchema": answer_schema,
-            "annotations": { "readOnlyHint": false, "openWorldHint": true },
-        })),
-        Scope::Tenant { agents, .. } => {
-            let ids: Vec<&str> = agents.iter().map(|(id, _)| id.as_str()).collect();
+    let has_knowledge = match scope {
+        Scope::Agent {
+            name,
+            has_knowledge,
+            ..
+        } => {
+            let mut ask = take("askAgent");
+            ask["title"] = json!(format!("Ask {name}"));
+            ask["description"] = json!(format!("Sends a message to the agent {name} and returns its answer with the sources it cited. Pass the conversationId of an answer to continue that conversation."));
+            list.push(ask);
+            *has_knowledge
+        }
+        Scope::Tenant {
+            agents,
+            has_knowledge,
+        } => {
             let names: Vec<String> = agents
                 .iter()
                 .map(|(id, name)| format!("{id} ({name})"))
                 .collect();
-            list.push(json!({
-                "name": "ask",
-                "title": "Ask an agent",
-                "description": format!("Sends a message to one of the tenant's agents and returns its answer with the sources it cited. Agents: {}.", names.join(", ")),
-                "inputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "agent": { "type": "string", "enum": ids, "description": "The agent's id." },
-                        "message": { "type": "string", "description": "What to ask." },
-                        "conversationId": conversation_id,
-                    },
-                    "required": ["agent", "message"],
-                },
-                "outputSchema": answer_schema,
-                "annotations": { "readOnlyHint": false, "openWorldHint": true },
-            }));
-            list.push(json!({
-                "name": "list_agents",
-                "title": "List agents",
-                "description": "The agents this key may ask: id, name and whether each is enabled.",
-                "inputSchema": { "type": "object", "properties": {} },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": { "agents": { "type": "array", "items": { "type": "object" } } },
-                    "required": ["agents"],
-                },
-                "annotations": read_only,
-            }));
-            list.push(json!({
-                "name": "list_conversations",
-                "title": "List conversations",
-                "description": "The tenant's most recent conversations, optionally one agent's or those containing some text.",
-                "inputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "agent": { "type": "string", "description": "Only this agent's." },
-                        "query": { "type": "string", "description": "Only conversations with a message containing this text." },
-                        "limit": { "type": "integer", "minimum": 1, "maximum": 50, "default": 20 },
-                    },
-                },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": { "conversations": { "type": "array", "items": { "type": "object" } } },
-                    "required": ["conversations"],
-                },
-                "annotations": read_only,
-            }));
-            list.push(json!({
-                "name": "get_conversation",
-                "title": "Read a conversation",
-                "description": "One conversation's messages, oldest first.",
-                "inputSchema": {
-                    "type": "object",
-                    "properties": { "conversationId": { "type": "string" } },
-                    "required": ["conversationId"],
-                },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "id": { "type": "string" },
-                        "agentId": { "type": "string" },
-                        "messages": { "type": "array", "items": { "type": "object" } },
-                    },
-                    "required": ["id", "messages"],
-                },
-                "annotations": read_only,
-            }));
+            let mut ask = take("askTenant");
+            ask["description"] = json!(format!("Sends a message to one of the tenant's agents and returns its answer with the sources it cited. Agents: {}.", names.join(", ")));
+            ask["inputSchema"]["properties"]["agent"]["enum"] = agent_ids(agents);
+            list.push(ask);
+            for name in ["list_agents", "list_conversations", "get_conversation"] {
+                list.push(take(name));
+            }
+            *has_knowledge
         }
-    }
-    let has_knowledge = match scope {
-        Scope::Agent { has_knowledge, .. } | Scope::Tenant { has_knowledge, .. } => *has_knowledge,
     };
     if has_knowledge {
-        let mut properties = json!({
-            "query": { "type": "string", "description": "What to look for." },
-            "limit": { "type": "integer", "minimum": 1, "maximum": 20, "default": 5 },
-        });
-        let mut required = vec!["query"];
+        let mut search = take("search_knowledge");
         if let Scope::Tenant { agents, .. } = scope {
-            let ids: Vec<&str> = agents.iter().map(|(id, _)| id.as_str()).collect();
-            properties["agent"] = json!({ "type": "string", "enum": ids, "description": "Whose knowledge to search." });
-            required.push("agent");
+            let schema = &mut search["inputSchema"];
+            schema["properties"]["agent"] = json!({
+                "type": "string", "enum": agent_ids(agents), "description": "Whose knowledge to search.",
+            });
+            if let Some(required) = schema["required"].as_array_mut() {
+                required.push(json!("agent"));
+            }
         }
-        list.push(json!({
-            "name": "search_knowledge",
-            "title": "Search the agent's knowledge",
-            "description": "Ranked passages from the documents the agent answers from, with their source and score.",
-            "inputSchema": { "type": "object", "properties": properties, "required": required },
-            "outputSchema": {
-                "type": "object",
-                "properties": {
-                    "results": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "text": { "type": "string" },
-                                "title": { "type": "string" },
-                                "url": { "type": ["string", "null"] },
-                                "score": { "type": "number" },
-                            },
-                        },
-                    },
-                },
-                "required": ["results"],
-            },
-            "annotations": read_only,
-        }));
+        list.push(search);
     }
     json!({ "tools": list })
+}
+
+fn agent_ids(agents: &[(String, String)]) -> Value {
+    Value::Array(agents.iter().map(|(id, _)| json!(id)).collect())
 }
 
 /// A `tools/call`: the tool's name and its arguments (an object).
@@ -408,3 +310,54 @@ pub fn www_authenticate(metadata_url: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod definition_tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_definition_parses_with_its_schemas_and_annotations() {
+        let all: Value = serde_json::from_str(TOOL_DEFINITIONS).expect("tools.json is JSON");
+        let names = [
+            "askAgent",
+            "askTenant",
+            "list_agents",
+            "list_conversations",
+            "get_conversation",
+            "search_knowledge",
+        ];
+        for name in names {
+            let tool = &all[name];
+            for part in ["inputSchema", "outputSchema", "annotations"] {
+                assert!(tool[part].is_object(), "{name} has no {part}");
+            }
+        }
+        let tenant = tools(&Scope::Tenant {
+            agents: vec![("a1".into(), "One".into())],
+            has_knowledge: true,
+        });
+        let listed: Vec<&str> = tenant["tools"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "ask",
+                "list_agents",
+                "list_conversations",
+                "get_conversation",
+                "search_knowledge"
+            ]
+        );
+        let search = &tenant["tools"][4]["inputSchema"];
+        assert_eq!(search["required"], json!(["query", "agent"]));
+        assert_eq!(search["properties"]["agent"]["enum"], json!(["a1"]));
+        assert_eq!(
+            tenant["tools"][0]["inputSchema"]["properties"]["agent"]["enum"],
+            json!(["a1"])
+        );
+    }
+}
