@@ -1,6 +1,7 @@
 // An MCP server for tests, built with the official SDK's server side (`McpServer` + the
 // Streamable HTTP transport) on a free loopback port: the tools `lookup`, `slow`, `crash` (drops
-// every connection mid-call), `fails` (an `isError` result) and `hidden`. Each request is logged
+// every connection mid-call), `fails` (an `isError` result), `huge` (a 10 MB
+// answer) and `hidden`. Each request is logged
 // with its headers, body and how long the server took to answer it (`ms`).
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -33,6 +34,9 @@ function toolsServer(log) {
   server.registerTool("fails", { description: "Reports a failure", inputSchema: {} }, async () => ({
     content: [{ type: "text", text: "the docs index is rebuilding" }],
     isError: true,
+  }));
+  server.registerTool("huge", { description: "Answers ten megabytes", inputSchema: {} }, async () => ({
+    content: [{ type: "text", text: "y".repeat(10 * 1024 * 1024) }],
   }));
   server.registerTool("hidden", { description: "Not for this agent", inputSchema: {} }, async () => ({
     content: [{ type: "text", text: "hidden" }],

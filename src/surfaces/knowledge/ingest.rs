@@ -93,17 +93,20 @@ pub async fn run(env: &Env, retry: Option<&worker::Queue>, job: Job) {
 }
 
 /// The queue consumer: one source per message, each acknowledged once handled (a retry is a
-/// new message, so the attempt count is ours to keep).
+/// new message, so the attempt count is ours to keep). The batch's sources run side by side, so
+/// a page that hangs until its timeout does not hold up the others.
 pub async fn consume(batch: MessageBatch<wasm_bindgen::JsValue>, env: Env) -> worker::Result<()> {
     let queue = env.queue(QUEUE_BINDING).ok();
-    for message in batch.raw_iter() {
+    let (env, queue) = (&env, queue.as_ref());
+    let jobs = batch.raw_iter().map(|message| async move {
         let body = message.body().as_string().unwrap_or_default();
         match Job::parse(&body) {
-            Some(job) => run(&env, queue.as_ref(), job).await,
+            Some(job) => run(env, queue, job).await,
             None => console_error!("ingestion: unreadable message: {body}"),
         }
         message.ack();
-    }
+    });
+    futures::future::join_all(jobs).await;
     Ok(())
 }
 

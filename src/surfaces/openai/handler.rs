@@ -353,6 +353,7 @@ impl Call {
             client_tools,
             tool_choice: self.tool_choice.clone(),
             sampling: self.sampling.clone(),
+            subrequest_budget: settings.subrequest_budget,
         };
         let model = HttpModel::new(settings, Some(visitor));
         let (outcome, sink) = run_turn(&model, &tools, turn, sink).await;

@@ -595,7 +595,7 @@ async fn answer(
         .with_remote_tools(&agent.id)
         .await;
     let system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
-    let turn = turn::stored_turn(
+    let mut turn = turn::stored_turn(
         agent,
         message_id.clone(),
         plan.models,
@@ -603,6 +603,7 @@ async fn answer(
         &plan.history,
         tools.specs(),
     );
+    turn.subrequest_budget = context.settings.subrequest_budget;
     let signal = live
         .controller
         .borrow()
