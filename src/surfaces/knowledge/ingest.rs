@@ -8,7 +8,7 @@ use worker::{console_error, console_log, Env, MessageBatch, MessageExt};
 use super::handler::QUEUE_BINDING;
 use super::wire::Job;
 use crate::app::knowledge::{ingest, record_failure, IngestError};
-use crate::knowledge::client::{embedding_settings, HttpEmbedder, WebFetcher};
+use crate::knowledge::client::{embedding_settings, HttpEmbedder, WebFetcher, PAGE_TIMEOUT_MS};
 use crate::knowledge::SourceStatus;
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
@@ -36,7 +36,11 @@ pub async fn run(env: &Env, retry: Option<&worker::Queue>, job: Job) {
         Err(e) => return console_error!("ingestion of {}: {e}", job.source_id),
     };
     let settings = platform::settings(env);
-    let fetcher = WebFetcher(&settings.outbound);
+    let page_timeout = setting(env, "KNOWLEDGE_PAGE_TIMEOUT_MS")
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(PAGE_TIMEOUT_MS);
+    let fetcher = WebFetcher(&settings.outbound, page_timeout);
     let embedder = HttpEmbedder(embedding_settings(env));
     let mut ids = || random_id("chk");
     let now = now_ms();
