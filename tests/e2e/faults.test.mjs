@@ -85,7 +85,7 @@ before(async () => {
   });
   await new Promise((r) => site.listen(0, "127.0.0.1", r));
   siteUrl = `http://127.0.0.1:${site.address().port}`;
-  [standin, mcp] = await Promise.all([startStandIn(), startMcp({ stateful: false })]);
+  [standin, mcp] = await Promise.all([startStandIn(), startMcp({ stateful: false, huge: true })]);
   worker = await startWorker({
     OPENROUTER_BASE_URL: `${standin.url}/v1`,
     OPENROUTER_API_KEY: "k",
