@@ -265,18 +265,6 @@ async function completions(body, signal) {
   return { status: res.status, headers: res.headers, text, json: !body.stream && text ? JSON.parse(text) : null, events };
 }
 
-/** The newest api conversation whose first message is `question`. */
-async function apiConversation(question, count) {
-  return eventually(async () => {
-    const list = await api("GET", "/api/admin/conversations?channel=api&agentId=faulty");
-    for (const row of list.json.conversations ?? []) {
-      const c = (await api("GET", `/api/admin/conversations/${row.id}`)).json?.conversation;
-      if (c && textOfStored(c.messages[0]) === question && c.messages.length === count) return c;
-    }
-    return null;
-  }, { timeoutMs: 5000, intervalMs: 100 });
-}
-
 describe("/v1/chat/completions", () => {
   for (const [fault, message] of [["429", /busy right now/], ["503", /temporarily unavailable/], ["midstream", /stopped answering/], ["reset", /temporarily unavailable|cut off|stopped/], ["stall", /took too long/], ["garbage", /stopped answering|cut off/]]) {
     test(`streamed, model fault ${fault}: an OpenAI error event and no [DONE]; the question stored as 'error'`, async () => {
@@ -302,7 +290,7 @@ describe("/v1/chat/completions", () => {
       assert.equal(res.status, 502, res.text);
       assert.match(res.json.error.message, message);
       assert.equal(res.json.error.code, "model_error");
-      const stored = await apiConversation(question, 2);
+      const stored = await transcript(res.headers.get("x-conversation-id"), (c) => c.messages.length === 2);
       assert.deepEqual(roles(stored), [["user", question], ["assistant", "error"]]);
       const next = await inTime(GUARD_MS, (signal) => completions({ messages: [{ role: "user", content: question }, { role: "user", content: "again" }] }, signal));
       assert.equal(next.status, 200);

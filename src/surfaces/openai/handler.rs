@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::http::output::{BodySink, Output};
 use crate::http::rate;
 use crate::http::request::read_body;
-use crate::http::response::json_response;
+use crate::http::response::{json_response, openai_error_response};
 use crate::http::routes::OpenAiRoute;
 use crate::llm::client::HttpModel;
 use crate::llm::{Sampling, ToolChoice, ToolSpec, Usage};
@@ -160,7 +160,12 @@ async fn completions(
         let (encoder, usage) = call.execute(&store, settings, visitor, None).await?;
         let encoder = encoder.borrow();
         if let Some(failure) = encoder.failure() {
-            return Err(ApiError::ModelFailed(failure.to_owned()));
+            // The question (and the failed answer) may be stored: say where, as on success.
+            let error = ApiError::ModelFailed(failure.to_owned());
+            let mut response =
+                openai_error_response(&error).map_err(|e| ApiError::Internal(e.to_string()))?;
+            call.conversation_header(response.headers_mut())?;
+            return Ok(response);
         }
         let mut response = json_response(&encoder.completion(&usage))?;
         call.conversation_header(response.headers_mut())?;
