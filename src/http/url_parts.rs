@@ -79,6 +79,15 @@ mod tests {
         );
         assert_eq!(form_pairs(""), vec![]);
         assert_eq!(form_pairs("a=%FF"), vec![]);
+        // A sign is not a hex digit: `%+1` stays as written (with `+` a space), as the URL
+        // standard reads it.
+        assert_eq!(
+            form_pairs("a=%+1&b=%-f"),
+            vec![
+                ("a".to_owned(), "% 1".to_owned()),
+                ("b".to_owned(), "%-f".to_owned())
+            ]
+        );
     }
 
     #[test]
