@@ -396,10 +396,13 @@ describe("voice relay (ConversationRelay)", () => {
       frames.push(JSON.parse(String(data)));
       for (const w of [...waiters]) w();
     });
-    await new Promise((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", reject);
-    });
+    await inTime(GUARD_MS, (signal) =>
+      new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+        signal.addEventListener("abort", () => reject(new Error("the relay handshake hung")));
+      }),
+    );
     const send = (frame) => ws.send(JSON.stringify(frame));
     send({ type: "setup", sessionId: `VX${randomBytes(16).toString("hex")}`, accountSid: ACCOUNT_SID, callSid, from: params.From, to: params.To, direction: "inbound", customParameters: { token } });
     /** Says `text`; resolves with the answer's text, once a `last: true` frame ends it, or rejects at the guard. */
@@ -420,7 +423,15 @@ describe("voice relay (ConversationRelay)", () => {
           check();
         });
       });
-    const hangUp = () => new Promise((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : (ws.once("close", resolve), ws.close(1000))));
+    const hangUp = () =>
+      inTime(GUARD_MS, (signal) =>
+        new Promise((resolve, reject) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
+          ws.once("close", resolve);
+          signal.addEventListener("abort", () => reject(new Error("the relay did not close")));
+          ws.close(1000);
+        }),
+      );
     return { say, send, hangUp, frames, conversationId: `call_${callSid}` };
   }
 
