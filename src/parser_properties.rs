@@ -5,12 +5,15 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
+use crate::app::knowledge::{check_file_name, file_text};
 use crate::auth::origin::{is_allowed, validate_rule};
+use crate::http::url_parts::form_pairs;
 use crate::llm::openai::ChunkDecoder;
 use crate::llm::sse::{SseEvent, SseParser};
 use crate::llm::tool_calls::ToolCallAccumulator;
 use crate::llm::ToolCallFragment;
 use crate::surfaces::mcp::wire::{self, Incoming};
+use crate::surfaces::voice::{relay, signature};
 use crate::surfaces::widget::body;
 use crate::tools::mcp;
 
@@ -186,5 +189,252 @@ proptest! {
             let _ = mcp::tool_output(&result);
             let _ = mcp::read_tools(&result);
         }
+    }
+}
+
+/// Form text: pairs of names and values with the characters forms escape, `%` escapes (good,
+/// short and with signs, `%+1` is not an escape) and stray separators.
+fn form_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[a-zA-Z0-9_]{0,6}",
+        Just("+".to_owned()),
+        Just("%2B".to_owned()),
+        Just("%e2%82%ac".to_owned()),
+        Just("%+1".to_owned()),
+        Just("%-1".to_owned()),
+        Just("%4".to_owned()),
+        Just("%zz".to_owned()),
+        Just("%ff".to_owned()),
+        Just("=".to_owned()),
+        Just("&".to_owned()),
+        "[ -~é]{0,3}",
+    ];
+    proptest::collection::vec(piece, 0..10).prop_map(|p| p.concat())
+}
+
+/// Whether the URL standard's reading of form `body` decodes to valid UTF-8 everywhere (it
+/// replaces bad bytes with U+FFFD; `form_pairs` leaves such pairs out instead).
+fn form_is_utf8(body: &str) -> bool {
+    body.split('&').all(|pair| {
+        let bytes: Vec<u8> = url::form_urlencoded::parse(pair.as_bytes())
+            .flat_map(|(k, v)| [k, v])
+            .flat_map(|s| s.into_owned().into_bytes())
+            .collect();
+        !String::from_utf8_lossy(&bytes).contains('\u{FFFD}')
+    }) && !body.contains('\u{FFFD}')
+}
+
+/// A URL Twilio might sign: scheme, host, maybe a port, a path and a query.
+fn twilio_url() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![
+            Just("https://"),
+            Just("http://"),
+            Just("wss://"),
+            Just("ws://")
+        ],
+        prop_oneof![
+            "[a-z]{1,8}\\.example",
+            Just("[::1]".to_owned()),
+            Just("127.0.0.1".to_owned())
+        ],
+        prop_oneof![
+            Just(String::new()),
+            Just(":443".to_owned()),
+            Just(":80".to_owned()),
+            "(:[1-9][0-9]{1,4})"
+        ],
+        "(/[a-z0-9]{0,6}){0,3}",
+        prop_oneof![Just(String::new()), "\\?[a-z]=[a-z0-9:%]{0,6}"],
+    )
+        .prop_map(|(scheme, host, port, path, query)| format!("{scheme}{host}{port}{path}{query}"))
+}
+
+fn form_params() -> impl Strategy<Value = Vec<(String, String)>> {
+    proptest::collection::vec(("[A-Za-z]{1,8}", "[ -~é]{0,10}"), 0..6)
+}
+
+/// The port of an absolute URL as written (`None` without one).
+fn written_port(url: &str) -> Option<String> {
+    let after = &url[url.find("://")? + 3..];
+    let authority = &after[..after.find(['/', '?', '#']).unwrap_or(after.len())];
+    let colon = authority
+        .rfind(':')
+        .filter(|&i| !authority[i..].contains(']'))?;
+    Some(authority[colon + 1..].to_owned())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn twilio_form_bodies_read_as_the_url_standard_reads_them(body in prop_oneof![form_text(), "[ -~]{0,30}"]) {
+        let ours = form_pairs(&body);
+        if form_is_utf8(&body) {
+            let standard: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            prop_assert_eq!(ours, standard, "body {:?}", body);
+        }
+    }
+
+    #[test]
+    fn twilio_form_bodies_round_trip_through_a_form_writer(pairs in proptest::collection::vec(("[ -~é€]{0,8}", "[ -~é€\n]{0,12}"), 0..6)) {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+        prop_assert_eq!(form_pairs(&body), pairs);
+    }
+
+}
+
+proptest! {
+    // Each case checks a dozen HMACs over every URL form: fewer cases keep it under a second.
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn twilio_signatures_round_trip_and_bind_the_url_and_every_parameter(
+        token in "[a-f0-9]{32}",
+        url in twilio_url(),
+        params in form_params(),
+        header in "[ -~]{0,40}",
+        extra in "[a-z]{1,6}",
+    ) {
+        let signature = signature::expected(&token, &url, &params);
+        prop_assert!(signature::is_valid(&token, &signature, &url, &params), "own signature refused for {}", url);
+        prop_assert!(!signature::is_valid("", &signature, &url, &params));
+        prop_assert!(!signature::is_valid(&token, "", &url, &params));
+        // Another path, another parameter or another port is another request.
+        let longer = format!("{url}{extra}");
+        prop_assert!(!signature::is_valid(&token, &signature, &longer, &params));
+        let mut more = params.clone();
+        more.push(("Injected".into(), extra.clone()));
+        prop_assert!(!signature::is_valid(&token, &signature, &url, &more));
+        if let Some(port) = written_port(&url).filter(|p| p != "443" && p != "80") {
+            let moved = url.replacen(&format!(":{port}"), ":1", 1);
+            prop_assert!(!signature::is_valid(&token, &signature, &moved, &params), "{} signed, {} accepted", url, moved);
+            let dropped = url.replacen(&format!(":{port}"), "", 1);
+            prop_assert!(!signature::is_valid(&token, &signature::expected(&token, &dropped, &params), &url, &params), "a signature without port {} accepted", port);
+        }
+        // Arbitrary headers and URLs never panic.
+        let _ = signature::is_valid(&token, &header, &header, &params);
+    }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn relay_frames_never_panic_and_only_objects_with_a_known_type_count(frame in prop_oneof![
+        json_value().prop_map(|v| v.to_string()),
+        "[ -~é]{0,40}",
+        json_value().prop_map(|v| serde_json::json!({"type": "prompt", "voicePrompt": v, "last": v}).to_string()),
+        json_value().prop_map(|v| serde_json::json!({"type": "setup", "customParameters": v, "callSid": v}).to_string()),
+    ]) {
+        let parsed = relay::parse(&frame);
+        let value: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
+        let kind = value.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("setup" | "prompt" | "interrupt" | "dtmf" | "error")) {
+            prop_assert_eq!(parsed, relay::Inbound::Ignored);
+        }
+    }
+
+    #[test]
+    fn relay_frames_round_trip(
+        text in "[ -~é€😀\"\\\\\n]{0,20}",
+        last in any::<bool>(),
+        digit in "[0-9*#]",
+        ms in any::<u64>(),
+        params in proptest::collection::btree_map("[a-zA-Z]{1,6}", "[ -~é]{0,8}", 0..4),
+    ) {
+        let prompt = serde_json::json!({"type": "prompt", "voicePrompt": text, "lang": "en-US", "last": last}).to_string();
+        prop_assert_eq!(relay::parse(&prompt), relay::Inbound::Prompt { text: text.clone(), last });
+        let interrupt = serde_json::json!({"type": "interrupt", "utteranceUntilInterrupt": text, "durationUntilInterruptMs": ms}).to_string();
+        prop_assert_eq!(relay::parse(&interrupt), relay::Inbound::Interrupt { heard: text.clone(), duration_ms: Some(ms) });
+        let dtmf = serde_json::json!({"type": "dtmf", "digit": digit}).to_string();
+        prop_assert_eq!(relay::parse(&dtmf), relay::Inbound::Dtmf { digit: digit.clone() });
+        let setup = serde_json::json!({"type": "setup", "callSid": "CA1", "customParameters": params}).to_string();
+        match relay::parse(&setup) {
+            relay::Inbound::Setup(s) => {
+                prop_assert_eq!(s.call_sid, "CA1");
+                prop_assert_eq!(s.parameters, params.into_iter().collect::<Vec<_>>());
+            }
+            other => prop_assert!(false, "setup read as {:?}", other),
+        }
+        // What the agent writes is one JSON object with exactly what was given.
+        let frame: Value = serde_json::from_str(&relay::text(&text, last)).unwrap_or(Value::Null);
+        prop_assert_eq!(frame, serde_json::json!({"type": "text", "token": text, "last": last}));
+        let data = serde_json::json!({"reason": text});
+        let end: Value = serde_json::from_str(&relay::end(&data)).unwrap_or(Value::Null);
+        prop_assert_eq!(end["type"].as_str(), Some("end"));
+        let handoff: Value = serde_json::from_str(end["handoffData"].as_str().unwrap_or("")).unwrap_or(Value::Null);
+        prop_assert_eq!(handoff, data);
+    }
+
+    #[test]
+    fn mcp_client_requests_are_what_the_mcp_server_reads(
+        name in "[a-zA-Z0-9_\\-]{1,12}",
+        arguments in json_value(),
+        cursor in proptest::option::of("[ -~]{0,10}"),
+    ) {
+        let arguments = if arguments.is_object() { arguments } else { serde_json::json!({"value": arguments}) };
+        for (body, method) in [
+            (mcp::call_tool(&name, &arguments), "tools/call"),
+            (mcp::list_tools(cursor.as_deref()), "tools/list"),
+            (mcp::initialize(), "initialize"),
+        ] {
+            match wire::read(body.as_bytes()) {
+                Ok(Incoming::Request { method: read, params, .. }) => {
+                    prop_assert_eq!(read, method);
+                    if method == "tools/call" {
+                        let (called, args) = wire::tool_call(&params).map_err(|e| TestCaseError::fail(e.message))?;
+                        prop_assert_eq!(called, name.as_str());
+                        prop_assert_eq!(&Value::Object(args.clone()), &arguments);
+                    }
+                }
+                other => prop_assert!(false, "{} read as {:?}", body, other),
+            }
+        }
+        prop_assert_eq!(wire::read(mcp::initialized().as_bytes()).ok(), Some(Incoming::Accepted));
+    }
+
+    #[test]
+    fn mcp_server_answers_are_what_the_mcp_client_reads(
+        id in 0u64..1000,
+        result in json_value(),
+        sse in any::<bool>(),
+        message in "[ -~]{0,20}",
+    ) {
+        let id_value = Value::from(id);
+        let answer = wire::result(&id_value, result.clone());
+        let (content_type, body) = if sse {
+            ("text/event-stream", format!("event: message\ndata: {answer}\n\n"))
+        } else {
+            ("application/json", answer.clone())
+        };
+        prop_assert_eq!(mcp::read_answer(200, Some(content_type), &body, id, false).ok(), Some(result.clone()));
+        // The answer to another request, or one that is not JSON-RPC 2.0, is not this answer.
+        prop_assert!(mcp::read_answer(200, Some(content_type), &body, id + 1, false).is_err());
+        let unversioned = answer.replacen("\"jsonrpc\":\"2.0\"", "\"jsonrpc\":\"1.0\"", 1);
+        prop_assert!(mcp::read_answer(200, Some("application/json"), &unversioned, id, false).is_err(), "{}", unversioned);
+        let error = wire::error(Some(&id_value), &wire::RpcError::new(-32602, message.clone()));
+        match mcp::read_answer(200, Some("application/json"), &error, id, false) {
+            Err(mcp::McpError::Protocol { code, message: read }) => {
+                prop_assert_eq!(code, -32602);
+                prop_assert_eq!(read, message);
+            }
+            other => prop_assert!(false, "error read as {:?}", other),
+        }
+    }
+
+    #[test]
+    fn uploaded_file_names_and_texts_never_panic_and_only_text_kinds_pass(
+        name in prop_oneof!["[ -~é]{0,12}", "[a-z]{0,6}\\.(txt|md|markdown|html|htm|csv|pdf|docx|TXT|Html|exe|)"],
+        text in prop_oneof!["[ -~é\n,\"]{0,60}", Just("a,b\n\"1,2\",3\n\"unclosed,4\n".to_owned()), Just("<html><p>x</p>".to_owned())],
+    ) {
+        if check_file_name(&name).is_ok() {
+            let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+            prop_assert!(["txt", "md", "markdown", "html", "htm", "csv"].contains(&ext.as_str()), "{} accepted", name);
+        }
+        let _ = file_text(&name, &text);
     }
 }

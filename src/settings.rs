@@ -7,6 +7,11 @@ pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
 /// How long the model may stay silent (no headers, no bytes) before the call fails.
 pub const DEFAULT_MODEL_IDLE_TIMEOUT_MS: u32 = 60_000;
 
+/// Outbound calls one turn's agent loop may make (model attempts and tool calls): the free
+/// plan allows 50 subrequests per request, and the rest are kept for the store, MCP handshakes
+/// and the trace export.
+pub const DEFAULT_SUBREQUEST_BUDGET: u32 = 40;
+
 /// How much of a fast stream (in ms at its current rate) one read may gather.
 pub const DEFAULT_STREAM_BATCH_MS: u32 = 40;
 
@@ -25,6 +30,8 @@ pub struct Settings {
     pub model_idle_timeout_ms: u32,
     /// Stream gathered per read once tokens flow, in ms (0: every chunk as it comes).
     pub stream_batch_ms: u32,
+    /// Outbound calls a turn's agent loop may make (`SUBREQUEST_BUDGET`; 0: no limit).
+    pub subrequest_budget: u32,
     /// The outbound policy, with the hosts (and ports) that `WEBHOOK_ALLOW_HOSTS` opens to
     /// plain http and private addresses for development.
     pub outbound: Policy,
@@ -75,6 +82,9 @@ impl Settings {
                 .and_then(|v| v.parse().ok())
                 .filter(|ms| *ms <= 1_000)
                 .unwrap_or(DEFAULT_STREAM_BATCH_MS),
+            subrequest_budget: get("SUBREQUEST_BUDGET")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_SUBREQUEST_BUDGET),
             outbound: Policy::from_allowlist(&get("WEBHOOK_ALLOW_HOSTS").unwrap_or_default()),
             admin_api_key: get("ADMIN_API_KEY"),
             visitor_token_secret: get("VISITOR_TOKEN_SECRET"),
@@ -150,5 +160,7 @@ mod tests {
             settings(&[("MODEL_IDLE_TIMEOUT_MS", "x")]).model_idle_timeout_ms,
             DEFAULT_MODEL_IDLE_TIMEOUT_MS
         );
+        assert_eq!(s.subrequest_budget, DEFAULT_SUBREQUEST_BUDGET);
+        assert_eq!(settings(&[("SUBREQUEST_BUDGET", "0")]).subrequest_budget, 0);
     }
 }

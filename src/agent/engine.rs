@@ -21,6 +21,14 @@ use crate::tools::{cap_output, ToolRunner, MAX_TOOL_OUTPUT_BYTES};
 /// Text given to the model and visitor when the model calls tools after its last allowed step.
 pub const STEP_LIMIT_REACHED: &str = "Tool step limit reached; the tool was not run.";
 
+/// Tool result when the turn's budget of outbound calls would not leave room for the answer.
+pub const BUDGET_SPENT_TOOL: &str =
+    "This answer has used up its outside calls; the tool was not run.";
+
+/// The visitor's error when not even the answering model call fits the budget.
+pub const BUDGET_SPENT: &str =
+    "This answer needed more outside calls than one request may make. Please ask a narrower question.";
+
 /// Where a turn's events go: queued by `send`, delivered by `flush`.
 pub trait EventSink {
     /// Queues one event.
@@ -57,6 +65,9 @@ pub struct Turn {
     pub tool_choice: Option<ToolChoice>,
     /// Other sampling settings the caller passed through.
     pub sampling: Sampling,
+    /// Outbound calls (model attempts and tool calls) the loop may make, so a tool loop ends
+    /// with an answer before the platform's per-request subrequest limit fails it; 0: no limit.
+    pub subrequest_budget: u32,
 }
 
 /// The tool choice of step `step` (from 0): text only in the last allowed step and whenever the
@@ -152,8 +163,10 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
         );
     }
     let mut model_index = 0;
+    let mut budget = Budget::new(turn.subrequest_budget);
+    let mut forced_last = false;
     for step in 0..=turn.max_steps {
-        let last_step = step == turn.max_steps;
+        let last_step = step == turn.max_steps || forced_last;
         let mut request = ModelRequest {
             model: String::new(),
             messages: std::mem::take(&mut turn.messages),
@@ -164,6 +177,9 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
             sampling: turn.sampling.clone(),
         };
         loop {
+            if !budget.take(1) {
+                return (run, TurnEnd::Failed(BUDGET_SPENT.into()));
+            }
             request.model = turn.models[model_index].clone();
             run.begin_step();
             run.sink.observe(Observation::ModelCall {
@@ -188,7 +204,9 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
             return (run, TurnEnd::Finished(reason));
         }
         let for_client = |call: &PendingCall| turn.client_tools.contains(&call.name);
-        let results = run.run_tools(tools, &calls, last_step, &for_client).await;
+        let (results, refused) = run
+            .run_tools(tools, &calls, last_step, &for_client, &mut budget)
+            .await;
         if run.gone {
             return (run, TurnEnd::Aborted);
         }
@@ -200,6 +218,8 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
         if last_step {
             return (run, TurnEnd::Finished(FinishReason::ToolCalls));
         }
+        // Calls refused for the budget: the next step is the model's last, in text.
+        forced_last = refused;
         turn.messages.push(ChatMessage::Assistant {
             content: (!text.is_empty()).then_some(text),
             tool_calls: calls
@@ -216,6 +236,41 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
         }
     }
     (run, TurnEnd::Finished(FinishReason::ToolCalls))
+}
+
+/// What is left of a turn's outbound calls.
+struct Budget {
+    /// `None`: no limit.
+    left: Option<u32>,
+}
+
+impl Budget {
+    fn new(limit: u32) -> Self {
+        Self {
+            left: (limit > 0).then_some(limit),
+        }
+    }
+
+    /// Spends `n` calls if they are left.
+    fn take(&mut self, n: u32) -> bool {
+        match &mut self.left {
+            None => true,
+            Some(left) if *left >= n => {
+                *left -= n;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Spends one call for a tool, keeping one back for the model's answer after it.
+    fn take_for_tool(&mut self) -> bool {
+        match self.left {
+            None => true,
+            Some(left) if left >= 2 => self.take(1),
+            Some(_) => false,
+        }
+    }
 }
 
 /// What one model step ended with.
@@ -432,15 +487,18 @@ impl<S: EventSink> Run<S> {
         StepEnd::Answered
     }
 
-    /// Runs the step's tool calls in parallel, except those `for_client` (the caller runs them);
-    /// returns (arguments sent back, result text) per call.
+    /// Runs the step's tool calls in parallel, except those `for_client` (the caller runs them)
+    /// and those `budget` has no room for; returns (arguments sent back, result text) per call,
+    /// and whether any call was refused for the budget.
     async fn run_tools<T: ToolRunner>(
         &mut self,
         tools: &T,
         calls: &[PendingCall],
         limit_reached: bool,
         for_client: &dyn Fn(&PendingCall) -> bool,
-    ) -> Vec<(String, String)> {
+        budget: &mut Budget,
+    ) -> (Vec<(String, String)>, bool) {
+        let mut refused = false;
         let mut results: Vec<(String, String)> = Vec::with_capacity(calls.len());
         let mut pending = FuturesUnordered::new();
         for (slot, call) in calls.iter().enumerate() {
@@ -467,11 +525,19 @@ impl<S: EventSink> Run<S> {
                         name: call.name.clone(),
                         input: input.clone(),
                     });
-                    if limit_reached {
-                        results[slot].1 = json!({ "error": STEP_LIMIT_REACHED }).to_string();
+                    let not_run = if limit_reached {
+                        Some(STEP_LIMIT_REACHED)
+                    } else if !budget.take_for_tool() {
+                        refused = true;
+                        Some(BUDGET_SPENT_TOOL)
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = not_run {
+                        results[slot].1 = json!({ "error": reason }).to_string();
                         self.emit(AgentEvent::ToolOutputError {
                             call_id: call.id.clone(),
-                            error: STEP_LIMIT_REACHED.into(),
+                            error: reason.into(),
                         });
                     } else {
                         pending.push(async move { (slot, tools.call(&call.name, &input).await) });
@@ -511,7 +577,7 @@ impl<S: EventSink> Run<S> {
                 break;
             }
         }
-        results
+        (results, refused)
     }
 
     /// The id of the open block of `kind`, opening one (with its start event) if needed.

@@ -40,7 +40,12 @@ fn decode(text: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
+            // Only two hex digits make an escape: `from_str_radix` alone would also take a
+            // sign (`%+1`), which the URL standard leaves as written.
+            b'%' if i + 2 < bytes.len()
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit() =>
+            {
                 let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
@@ -74,6 +79,15 @@ mod tests {
         );
         assert_eq!(form_pairs(""), vec![]);
         assert_eq!(form_pairs("a=%FF"), vec![]);
+        // A sign is not a hex digit: `%+1` stays as written (with `+` a space), as the URL
+        // standard reads it.
+        assert_eq!(
+            form_pairs("a=%+1&b=%-f"),
+            vec![
+                ("a".to_owned(), "% 1".to_owned()),
+                ("b".to_owned(), "%-f".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::outbound::Policy;
 
 /// How long one embeddings call may take.
 const EMBED_TIMEOUT_MS: u32 = 30_000;
-/// How long one page (redirects included) may take.
-const PAGE_TIMEOUT_MS: u32 = 20_000;
+/// How long one page (redirects included) may take, unless `KNOWLEDGE_PAGE_TIMEOUT_MS` says.
+pub const PAGE_TIMEOUT_MS: u32 = 20_000;
 
 /// The embeddings settings of this deployment.
 pub fn embedding_settings(env: &worker::Env) -> EmbeddingSettings {
@@ -78,8 +78,9 @@ impl Embedder for HttpEmbedder {
     }
 }
 
-/// Web pages under the outbound policy (https public hosts; the development allowlist aside).
-pub struct WebFetcher<'a>(pub &'a Policy);
+/// Web pages under the outbound policy (https public hosts; the development allowlist aside),
+/// each given the time limit (ms) the second field holds.
+pub struct WebFetcher<'a>(pub &'a Policy, pub u32);
 
 impl Fetcher for WebFetcher<'_> {
     async fn get(&self, url: &str) -> Fetched {
@@ -98,7 +99,7 @@ impl Fetcher for WebFetcher<'_> {
             ],
             credentials: Vec::new(),
             body: None,
-            timeout_ms: PAGE_TIMEOUT_MS,
+            timeout_ms: self.1,
         };
         send(self.0, request).await.map_err(|e| match e {
             OutboundError::Refused(reason) => FetchError::Refused(reason),

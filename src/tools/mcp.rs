@@ -167,7 +167,11 @@ pub fn read_answer(
     };
     let answer = messages
         .into_iter()
-        .find(|m| m.get("id").and_then(Value::as_u64) == Some(id) && m.get("method").is_none())
+        .find(|m| {
+            m.get("jsonrpc").and_then(Value::as_str) == Some("2.0")
+                && m.get("id").and_then(Value::as_u64) == Some(id)
+                && m.get("method").is_none()
+        })
         .ok_or_else(|| McpError::Malformed(format!("no answer to request {id}")))?;
     if let Some(error) = answer.get("error") {
         return Err(McpError::Protocol {

@@ -1,6 +1,7 @@
 // An MCP server for tests, built with the official SDK's server side (`McpServer` + the
 // Streamable HTTP transport) on a free loopback port: the tools `lookup`, `slow`, `crash` (drops
-// every connection mid-call), `fails` (an `isError` result) and `hidden`. Each request is logged
+// every connection mid-call), `fails` (an `isError` result) and `hidden`, and
+// with `huge: true` also `huge` (a 10 MB answer). Each request is logged
 // with its headers, body and how long the server took to answer it (`ms`).
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -11,7 +12,7 @@ import { z } from "zod";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The tools every test server offers. */
-function toolsServer(log) {
+function toolsServer(log, { huge = false } = {}) {
   const server = new McpServer({ name: "test-docs", version: "1.0.0" });
   server.registerTool(
     "lookup",
@@ -34,6 +35,11 @@ function toolsServer(log) {
     content: [{ type: "text", text: "the docs index is rebuilding" }],
     isError: true,
   }));
+  if (huge) {
+    server.registerTool("huge", { description: "Answers ten megabytes", inputSchema: {} }, async () => ({
+      content: [{ type: "text", text: "y".repeat(10 * 1024 * 1024) }],
+    }));
+  }
   server.registerTool("hidden", { description: "Not for this agent", inputSchema: {} }, async () => ({
     content: [{ type: "text", text: "hidden" }],
   }));
@@ -43,9 +49,9 @@ function toolsServer(log) {
 /**
  * An MCP server on a free loopback port. `stateful`: sessions (a transport per session, SSE
  * answers), else a stateless server answering JSON. `forget()` drops every session, as a server
- * restart would, so the next request carrying one gets 404.
+ * restart would, so the next request carrying one gets 404. `huge`: offer the `huge` tool too.
  */
-export async function startMcp({ stateful }) {
+export async function startMcp({ stateful, huge = false }) {
   const log = { requests: [], calls: [] };
   const sessions = new Map();
   const http = createServer(async (req, res) => {
@@ -61,7 +67,7 @@ export async function startMcp({ stateful }) {
       if (!stateful) {
         const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
         res.on("close", () => transport.close());
-        await toolsServer(log).connect(transport);
+        await toolsServer(log, { huge }).connect(transport);
         await transport.handleRequest(req, res, body);
         return;
       }
@@ -80,7 +86,7 @@ export async function startMcp({ stateful }) {
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (sid) => sessions.set(sid, transport),
       });
-      await toolsServer(log).connect(transport);
+      await toolsServer(log, { huge }).connect(transport);
       await transport.handleRequest(req, res, body);
     } catch (error) {
       if (!res.headersSent) res.writeHead(500);

@@ -1,6 +1,8 @@
 // A local stand-in for OpenRouter (any OpenAI-compatible chat completions server) and for a
 // tenant's webhook endpoints. It speaks the streaming wire format of protocols.md §2 and picks a
 // scenario from the requested model name: `scenario/<name>`; unknown models get `plain`.
+// `scenario/faulty` answers plainly unless a fault was queued with `fault(kind)` (see
+// `faultyAnswer`): the next request then fails that way, so the turn after works again.
 import { createServer } from "node:http";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +60,8 @@ export async function startStandIn() {
   const gates = new Map();
   const streams = [];
   const sockets = new Set();
+  /** Faults queued for `scenario/faulty`: each `{ kind, left }` serves `left` requests. */
+  const faults = [];
 
   function gate(name) {
     if (!gates.has(name)) {
@@ -128,6 +132,8 @@ export async function startStandIn() {
       res.write(finish(model, "stop") + usage(model, 10, chunks, 0) + DONE);
       return end();
     }
+
+    if (scenario === "faulty") return faultyAnswer(req, res, body, model, record, { sse, end, fail, toolTurn });
 
     switch (scenario) {
       case "cited":
@@ -304,6 +310,77 @@ export async function startStandIn() {
     }
   }
 
+  /**
+   * `scenario/faulty`: the queued fault, else a plain answer (or, after a tool call, the tool's
+   * result, cut to 300 characters). Faults: `429`, `500`, `503` (before any token), `midstream`
+   * (an error chunk after some text), `reset` (the connection dropped mid-stream), `stall`
+   * (silence after some text), `stall-first` (silence before any token), `garbage` (chunks that
+   * are not JSON), `html` (a 200 with a web page instead of a stream), `pace` (ten paced
+   * tokens), `call:<tool>` (calls the tool), `loop:<tool>:<n>` (calls the tool n times in
+   * parallel in every step, until the request says `tool_choice: "none"`).
+   */
+  async function faultyAnswer(req, res, body, model, record, { sse, end, fail, toolTurn }) {
+    const queued = faults[0];
+    if (queued && --queued.left <= 0) faults.shift();
+    const kind = queued?.kind ?? "";
+    const stall = () => {
+      const g = gate("stall");
+      g.waiting = true;
+      res.on("close", () => (g.waiting = false));
+    };
+    if (kind === "429") return fail(429, "Rate limit exceeded: free-models-per-min", { "retry-after": "1" });
+    if (kind === "500") return fail(500, "Internal Server Error");
+    if (kind === "503") return fail(503, "No instances available", { "retry-after": "1" });
+    if (kind === "html") {
+      res.writeHead(200, { "content-type": "text/html" });
+      record.finished = true;
+      return res.end("<html><body><h1>502 Bad Gateway</h1></body></html>");
+    }
+    sse();
+    switch (kind) {
+      case "midstream":
+        res.write(text(model, "Partial answer"));
+        await sleep(10);
+        res.write(event({ ...chunkOf(model, { delta: { content: "" }, finish_reason: "error" }), error: { code: "server_error", message: "Provider disconnected unexpectedly" } }));
+        return end();
+      case "reset":
+        res.write(text(model, "Partial answer"));
+        await sleep(30);
+        record.finished = true;
+        return res.socket.destroy();
+      case "stall":
+        res.write(text(model, "Partial answer"));
+        return stall();
+      case "stall-first":
+        res.write(": OPENROUTER PROCESSING\n\n");
+        return stall();
+      case "garbage":
+        res.write("data: {\"choices\": [{\"delta\": {\"content\": \"Hel\n\n");
+        res.write("data: \u0000\u0001 not json at all\n\n");
+        return end();
+      case "pace":
+        for (let i = 0; i < 10; i++) {
+          res.write(text(model, `p${i} `));
+          await sleep(40);
+        }
+        res.write(finish(model, "stop") + DONE);
+        return end();
+    }
+    if (kind.startsWith("loop:") && body.tool_choice !== "none") {
+      const [, tool, n] = kind.split(":");
+      const calls = Array.from({ length: Number(n) }, (_, i) => ({ index: i, id: `call_loop_${i}`, type: "function", function: { name: tool, arguments: "{}" } }));
+      res.write(toolDelta(model, calls) + finish(model, "tool_calls") + DONE);
+      return end();
+    }
+    if (kind.startsWith("call:")) {
+      res.write(toolDelta(model, [{ index: 0, id: "call_fault", type: "function", function: { name: kind.slice(5), arguments: "{}" } }]) + finish(model, "tool_calls") + DONE);
+      return end();
+    }
+    if (toolTurn) res.write(text(model, `Tool result: ${String(lastMessage(body).content).slice(0, 300)}`) + finish(model, "stop") + DONE);
+    else res.write(text(model, "Hello from the stand-in.") + finish(model, "stop") + usage(model, 12, 5, 0.00042) + DONE);
+    return end();
+  }
+
   async function hook(req, res, path, body) {
     hooks.push({ path, method: req.method, url: req.url, headers: req.headers, body });
     const json = (status, value) => {
@@ -315,6 +392,9 @@ export async function startStandIn() {
       return json(200, { orderId: input.orderId, status: "shipped", authorized: req.headers["x-api-key"] === "hook-secret" });
     }
     if (path === "/hooks/slow") return; // hangs until the worker gives up
+    if (path === "/hooks/reset") return req.socket.destroy(); // drops the connection unanswered
+    // Ten megabytes of JSON, more than any tool result may be.
+    if (path === "/hooks/huge") return json(200, { data: "x".repeat(10 * 1024 * 1024) });
     // `/hooks/redirect?to=URL&status=302`: a redirect anywhere, as a hostile endpoint would.
     if (path === "/hooks/redirect") {
       const query = new URL(req.url, "http://x").searchParams;
@@ -353,6 +433,14 @@ export async function startStandIn() {
     requests,
     hooks,
     streams,
+    /** Queues a fault for the next `count` requests to `scenario/faulty` (see `faultyAnswer`). */
+    fault(kind, count = 1) {
+      faults.push({ kind, left: count });
+    },
+    /** Forgets queued faults (a `loop` fault lasts until cleared or used up). */
+    clearFaults() {
+      faults.length = 0;
+    },
     /** Whether a `hold` stream is waiting for `release`. */
     holding: (name = "hold") => gates.get(name)?.waiting === true,
     release(name = "hold") {

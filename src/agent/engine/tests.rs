@@ -623,3 +623,55 @@ fn the_callers_tool_choice_binds_the_first_step_only() {
         [Some(ToolChoice::None), Some(ToolChoice::None)]
     );
 }
+
+#[test]
+fn a_tool_loop_stops_at_the_call_budget_and_the_model_answers_in_text() {
+    // Budget 7: model (1), three tools (4), model (5), one tool (6); the second of that round
+    // is refused (one call is kept back for the answer), so the third step is text only.
+    let model = ScriptedModel::new(vec![
+        Ok(vec![
+            call(0, "a", "one", "{}"),
+            call(1, "b", "one", "{}"),
+            call(2, "c", "one", "{}"),
+            done(),
+        ]),
+        Ok(vec![
+            call(0, "d", "one", "{}"),
+            call(1, "e", "one", "{}"),
+            done(),
+        ]),
+        Ok(vec![text("out of calls"), done()]),
+    ]);
+    let tools = Tools::default();
+    let mut t = turn(&["m"], &["one"], 10);
+    t.subrequest_budget = 7;
+    let (outcome, events) = run(&model, &tools, t);
+    assert_eq!(tools.calls.borrow().len(), 4, "three, then one of two");
+    let requests = model.requests.borrow();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].tool_choice, Some(ToolChoice::None));
+    assert!(events.contains(&AgentEvent::ToolOutputError {
+        call_id: "e".into(),
+        error: BUDGET_SPENT_TOOL.into()
+    }));
+    assert_eq!(outcome.end, TurnEnd::Finished(FinishReason::Stop));
+}
+
+#[test]
+fn fallbacks_that_spend_the_budget_end_the_turn_with_a_readable_error() {
+    let failing = || {
+        Err(ModelError::Http {
+            status: 503,
+            message: "down".into(),
+        })
+    };
+    let model = ScriptedModel::new(vec![failing(), failing(), failing()]);
+    let mut t = turn(&["a", "b", "c"], &[], 5);
+    t.subrequest_budget = 2;
+    let (outcome, events) = run(&model, &Tools::default(), t);
+    assert_eq!(model.requests.borrow().len(), 2);
+    assert_eq!(outcome.end, TurnEnd::Failed(BUDGET_SPENT.into()));
+    assert!(events.contains(&AgentEvent::Error {
+        message: BUDGET_SPENT.into()
+    }));
+}

@@ -8,7 +8,7 @@ use worker::{console_error, console_log, Env, MessageBatch, MessageExt};
 use super::handler::QUEUE_BINDING;
 use super::wire::Job;
 use crate::app::knowledge::{ingest, record_failure, IngestError};
-use crate::knowledge::client::{embedding_settings, HttpEmbedder, WebFetcher};
+use crate::knowledge::client::{embedding_settings, HttpEmbedder, WebFetcher, PAGE_TIMEOUT_MS};
 use crate::knowledge::SourceStatus;
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
@@ -36,7 +36,11 @@ pub async fn run(env: &Env, retry: Option<&worker::Queue>, job: Job) {
         Err(e) => return console_error!("ingestion of {}: {e}", job.source_id),
     };
     let settings = platform::settings(env);
-    let fetcher = WebFetcher(&settings.outbound);
+    let page_timeout = setting(env, "KNOWLEDGE_PAGE_TIMEOUT_MS")
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(PAGE_TIMEOUT_MS);
+    let fetcher = WebFetcher(&settings.outbound, page_timeout);
     let embedder = HttpEmbedder(embedding_settings(env));
     let mut ids = || random_id("chk");
     let now = now_ms();
@@ -93,17 +97,20 @@ pub async fn run(env: &Env, retry: Option<&worker::Queue>, job: Job) {
 }
 
 /// The queue consumer: one source per message, each acknowledged once handled (a retry is a
-/// new message, so the attempt count is ours to keep).
+/// new message, so the attempt count is ours to keep). The batch's sources run side by side, so
+/// a page that hangs until its timeout does not hold up the others.
 pub async fn consume(batch: MessageBatch<wasm_bindgen::JsValue>, env: Env) -> worker::Result<()> {
     let queue = env.queue(QUEUE_BINDING).ok();
-    for message in batch.raw_iter() {
+    let (env, queue) = (&env, queue.as_ref());
+    let jobs = batch.raw_iter().map(|message| async move {
         let body = message.body().as_string().unwrap_or_default();
         match Job::parse(&body) {
-            Some(job) => run(&env, queue.as_ref(), job).await,
+            Some(job) => run(env, queue, job).await,
             None => console_error!("ingestion: unreadable message: {body}"),
         }
         message.ack();
-    }
+    });
+    futures::future::join_all(jobs).await;
     Ok(())
 }
 

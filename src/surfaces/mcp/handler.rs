@@ -538,7 +538,7 @@ impl Server {
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
-        let turn = turn::stored_turn(
+        let mut turn = turn::stored_turn(
             &agent,
             message_id.clone(),
             models,
@@ -546,6 +546,7 @@ impl Server {
             &history,
             tools.specs(),
         );
+        turn.subrequest_budget = settings.subrequest_budget;
         let model = HttpModel::new(settings, out.visitor.take());
         let sink = out
             .sink
@@ -795,11 +796,12 @@ fn text_of(message: &StoredMessage) -> String {
 /// The `ask` result of a finished turn: its text and cited sources, or a failure.
 fn reply_of(answer: &StoredMessage, conversation_id: &str) -> Value {
     if answer.status == MessageStatus::Error {
-        return wire::tool_failure(
+        return wire::answer_failure(
             answer
                 .error
                 .as_deref()
                 .unwrap_or("The agent could not answer."),
+            conversation_id,
         );
     }
     let sources: Vec<Value> = answer

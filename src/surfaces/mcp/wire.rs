@@ -35,7 +35,8 @@ pub struct RpcError {
 }
 
 impl RpcError {
-    fn new(code: i64, message: impl Into<String>) -> Self {
+    /// An error with `code` and `message`.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -285,6 +286,16 @@ pub fn tool_result(text: &str, structured: Value) -> Value {
         "content": [{ "type": "text", "text": text }],
         "structuredContent": structured,
         "isError": false,
+    })
+}
+
+/// An `ask` whose answer failed: the error to read (`isError`), and the conversation the
+/// question was stored in, so the caller can ask again in it.
+pub fn answer_failure(message: &str, conversation_id: &str) -> Value {
+    json!({
+        "content": [{ "type": "text", "text": message }],
+        "structuredContent": { "answer": "", "conversationId": conversation_id, "sources": [] },
+        "isError": true,
     })
 }
 

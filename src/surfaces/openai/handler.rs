@@ -28,7 +28,7 @@ use crate::error::ApiError;
 use crate::http::output::{BodySink, Output};
 use crate::http::rate;
 use crate::http::request::read_body;
-use crate::http::response::json_response;
+use crate::http::response::{json_response, openai_error_response};
 use crate::http::routes::OpenAiRoute;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::knowledge::embed::EmbeddingSettings;
@@ -172,7 +172,12 @@ async fn completions(
         let (encoder, usage) = call.execute(&store, runtime, traces, None).await?;
         let encoder = encoder.borrow();
         if let Some(failure) = encoder.failure() {
-            return Err(ApiError::ModelFailed(failure.to_owned()));
+            // The question (and the failed answer) may be stored: say where, as on success.
+            let error = ApiError::ModelFailed(failure.to_owned());
+            let mut response =
+                openai_error_response(&error).map_err(|e| ApiError::Internal(e.to_string()))?;
+            call.conversation_header(response.headers_mut())?;
+            return Ok(response);
         }
         let mut response = json_response(&encoder.completion(&usage))?;
         call.conversation_header(response.headers_mut())?;
@@ -393,6 +398,7 @@ impl Call {
             client_tools,
             tool_choice: self.tool_choice.clone(),
             sampling: self.sampling.clone(),
+            subrequest_budget: settings.subrequest_budget,
         };
         let model = HttpModel::new(settings, Some(visitor));
         sink.flush();

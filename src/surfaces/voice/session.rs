@@ -607,7 +607,7 @@ async fn answer(
             cited = citations;
         }
     }
-    let turn = turn::stored_turn(
+    let mut turn = turn::stored_turn(
         agent,
         message_id.clone(),
         plan.models,
@@ -615,6 +615,7 @@ async fn answer(
         &plan.history,
         tools.specs(),
     );
+    turn.subrequest_budget = context.settings.subrequest_budget;
     let signal = live
         .controller
         .borrow()

@@ -101,10 +101,15 @@ fn with_port(url: &str) -> String {
     }
 }
 
+/// `url` without its port when that is the scheme's default: a signature over the URL
+/// without a port never vouches for a request to another port.
 fn without_port(url: &str) -> String {
     match split(url) {
-        Some((scheme, host, _, rest)) => format!("{scheme}{host}{rest}"),
-        None => url.to_owned(),
+        Some((scheme @ ("https://" | "wss://"), host, ":443", rest))
+        | Some((scheme @ ("http://" | "ws://"), host, ":80", rest)) => {
+            format!("{scheme}{host}{rest}")
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -224,10 +229,16 @@ mod tests {
     #[test]
     fn ports_are_split_after_ipv6_literals() {
         assert_eq!(with_port("http://[::1]/x"), "http://[::1]:80/x");
-        assert_eq!(without_port("http://[::1]:8787/x"), "http://[::1]/x");
+        assert_eq!(without_port("http://[::1]:80/x"), "http://[::1]/x");
         assert_eq!(
-            without_port("http://127.0.0.1:8787/x?a=b"),
-            "http://127.0.0.1/x?a=b"
+            without_port("https://127.0.0.1:443/x?a=b"),
+            "https://127.0.0.1/x?a=b"
+        );
+        // Only a default port is dropped: another port is another URL.
+        assert_eq!(without_port("http://[::1]:8787/x"), "http://[::1]:8787/x");
+        assert_eq!(
+            without_port("https://h.example:80/x"),
+            "https://h.example:80/x"
         );
     }
 }

@@ -177,7 +177,7 @@ pub async fn handle(
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
-        let turn = turn::stored_turn(
+        let mut turn = turn::stored_turn(
             &agent,
             message_id.clone(),
             models,
@@ -185,6 +185,7 @@ pub async fn handle(
             &history,
             tools.specs(),
         );
+        turn.subrequest_budget = settings.subrequest_budget;
         let model = HttpModel::new(settings, Some(visitor));
         let (mut outcome, mut sink, recorder) =
             tracing::run(&model, &tools, turn, sink, recorder).await;

@@ -181,6 +181,11 @@ fn results_and_auth_metadata() {
     assert_eq!(done["isError"], false);
     assert_eq!(done["structuredContent"]["answer"], "hi");
     assert_eq!(tool_failure("no")["isError"], true);
+    // A failed answer still names its conversation, so the caller can ask again in it.
+    let failed = answer_failure("The AI service is busy.", "chat_1");
+    assert_eq!(failed["isError"], true);
+    assert_eq!(failed["content"][0]["text"], "The AI service is busy.");
+    assert_eq!(failed["structuredContent"]["conversationId"], "chat_1");
     let metadata = resource_metadata("https://chat.example/mcp");
     assert_eq!(metadata["resource"], "https://chat.example/mcp");
     assert_eq!(
