@@ -3,7 +3,7 @@
 //! Before answering, the handler validates the body and loads the agent (usually from the
 //! isolate cache), so bad requests and unknown agents get a JSON error with the right status. It
 //! then returns the stream at once, with no store round trip in front of the first byte; the
-//! turn runs under `ctx.wait_until`: it reads the conversation, stores the user message (before
+//! turn runs under `ctx.wait_until`: it reads the conversation, stores the user message (while
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
@@ -165,63 +165,73 @@ pub async fn handle(
         };
         // Once the answer is stored, a late retry of this start must not change anything.
         start.answer_id = Some(message_id.clone());
-        // When the store cannot take the user message now, the visitor still gets the answer and
+        // The user message is written while the model is called, not before: one store round
+        // trip less in front of the first token. Both finish before the answer is stored. When
+        // the store cannot take the user message now, the visitor still gets the answer and
         // the writes are retried after it (bounded), rather than failing the turn.
-        let unsaved_start = match store.start_turn(&start).await {
-            Ok(()) => None,
-            Err(e) => {
-                console_error!("storing the user message failed, answering anyway: {e}");
-                Some(start.clone())
-            }
-        };
-        let outbound = settings.outbound.clone();
-        // Knowledge: the passages go into the system prompt, the citations to the visitor
-        // before the answer, and into the stored message.
-        let mut system_prompt = system_prompt;
-        let mut cited = Vec::new();
-        let config = &agent.config.knowledge;
-        if config.enabled() {
-            let query = app_knowledge::query_of_history(&history);
-            let embedder = HttpEmbedder(embeddings);
-            let retrieval_started_ms = now_ms();
-            if let Some(found) =
-                app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query).await
-            {
-                let hits: Vec<RetrievalHit> = found
-                    .hits
-                    .iter()
-                    .map(|h| RetrievalHit {
-                        source: h.chunk_id.clone(),
-                        score: h.score,
-                        text: Some(h.text.clone()),
-                    })
-                    .collect();
-                recorder.retrieval(&query, &hits, retrieval_started_ms);
-                system_prompt.push_str(&prompt_block(
-                    &found.hits,
-                    config.strict,
-                    config.fallback.as_deref(),
-                ));
-                cited = app_knowledge::citations(&found.hits);
-                for event in &cited {
-                    sink.send(event);
+        let write_start = async {
+            match store.start_turn(&start).await {
+                Ok(()) => None,
+                Err(e) => {
+                    console_error!("storing the user message failed, answering anyway: {e}");
+                    Some(start.clone())
                 }
             }
-        }
-        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
-            .with_remote_tools(&agent.id)
-            .await;
-        let turn = turn::stored_turn(
-            &agent,
-            message_id.clone(),
-            models,
-            &system_prompt,
-            &history,
-            tools.specs(),
-        );
-        let model = HttpModel::new(settings, Some(visitor));
-        let (mut outcome, mut sink, recorder) =
-            tracing::run(&model, &tools, turn, sink, recorder).await;
+        };
+        let answer = async {
+            let outbound = settings.outbound.clone();
+            // Knowledge: the passages go into the system prompt, the citations to the visitor
+            // before the answer, and into the stored message.
+            let mut system_prompt = system_prompt;
+            let mut cited = Vec::new();
+            let config = &agent.config.knowledge;
+            if config.enabled() {
+                let query = app_knowledge::query_of_history(&history);
+                let embedder = HttpEmbedder(embeddings);
+                let retrieval_started_ms = now_ms();
+                if let Some(found) =
+                    app_knowledge::for_turn(&store, &embedder, &agent.tenant_id, config, &query)
+                        .await
+                {
+                    let hits: Vec<RetrievalHit> = found
+                        .hits
+                        .iter()
+                        .map(|h| RetrievalHit {
+                            source: h.chunk_id.clone(),
+                            score: h.score,
+                            text: Some(h.text.clone()),
+                        })
+                        .collect();
+                    recorder.retrieval(&query, &hits, retrieval_started_ms);
+                    system_prompt.push_str(&prompt_block(
+                        &found.hits,
+                        config.strict,
+                        config.fallback.as_deref(),
+                    ));
+                    cited = app_knowledge::citations(&found.hits);
+                    for event in &cited {
+                        sink.send(event);
+                    }
+                }
+            }
+            let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+                .with_remote_tools(&agent.id)
+                .await;
+            let turn = turn::stored_turn(
+                &agent,
+                message_id.clone(),
+                models,
+                &system_prompt,
+                &history,
+                tools.specs(),
+            );
+            let model = HttpModel::new(settings, Some(visitor));
+            let (outcome, sink, recorder) =
+                tracing::run(&model, &tools, turn, sink, recorder).await;
+            (outcome, sink, recorder, cited)
+        };
+        let (unsaved_start, (mut outcome, mut sink, recorder, cited)) =
+            futures::join!(write_start, answer);
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         app_knowledge::cite(&mut outcome, &cited);
         let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
