@@ -10,11 +10,13 @@
 //
 // Options: --minutes N (default 1; fractions allowed), --concurrency C (default 12 clients),
 // --store d1|convex (default TEST_STORE or d1), --write (put the figures into bench/RESULTS.md),
-// --no-build (use build/ as it is).
+// --no-build (use build/ as it is), --floor (then the same clients and time against the
+// JavaScript pass-through worker, for its memory slope), --only kind,kind (just those requests).
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
+import { Miniflare } from "miniflare";
 import OpenAI from "openai";
 import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
@@ -29,6 +31,7 @@ const MINUTES = Number(arg("minutes", "1"));
 const CONCURRENCY = Math.round(Number(arg("concurrency", "12")));
 const STORE = arg("store", TEST_STORE);
 const WRITE = process.argv.includes("--write");
+const FLOOR = process.argv.includes("--floor");
 // Bounds: a soak is a few minutes on one machine, not a load test left running.
 if (!(MINUTES > 0 && MINUTES <= 120) || !(CONCURRENCY >= 1 && CONCURRENCY <= 200)) {
   console.error("usage: npm run soak -- [--minutes N (0 < N <= 120)] [--concurrency C (1-200)] [--store d1|convex] [--write]");
@@ -43,6 +46,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const TURNS_PER_CONVERSATION = 6;
 /** Memory samples before this share of the run are warm-up (the isolate, the JIT, D1 pages). */
 const WARMUP_SHARE = 0.25;
+/** How long memory is watched without traffic after the run. */
+const IDLE_MS = 15_000;
 /** Memory counts as flat when the fitted line grows less than this over the measured window. */
 const FLAT_GROWTH_SHARE = 0.05;
 
@@ -118,6 +123,80 @@ function leastSquares(points) {
   const varX = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
   const slope = varX > 0 ? cov / varX : NaN;
   return { slope, intercept: my - slope * mx };
+}
+
+/** The memory figures of a run: `samples` are [minutes since start, MB]; `at` request times. */
+function memoryFigures(samples, startAt, requestTimes) {
+  const measured = samples.filter(([m]) => m >= MINUTES * WARMUP_SHARE);
+  const { slope } = leastSquares(measured);
+  const window = measured.length ? measured[measured.length - 1][0] - measured[0][0] : 0;
+  const meanRss = measured.reduce((s, [, mb]) => s + mb, 0) / Math.max(measured.length, 1);
+  const growth = slope * window;
+  const from = startAt + (measured[0]?.[0] ?? 0) * 60_000;
+  const inWindow = requestTimes.filter((t) => t >= from && t <= from + window * 60_000).length;
+  return {
+    start: samples[0][1],
+    peak: Math.max(...samples.map(([, mb]) => mb)),
+    end: samples[samples.length - 1][1],
+    slope,
+    window,
+    meanRss,
+    growth,
+    perRequestKb: inWindow ? (growth * 1024) / inWindow : NaN,
+    flat: Number.isFinite(slope) && growth < FLAT_GROWTH_SHARE * meanRss,
+  };
+}
+
+/** RSS of `pid` after `ms` without traffic (the isolate's idle garbage collection may run). */
+async function idleRss(pid, ms) {
+  await sleep(ms);
+  return rssMb(pid);
+}
+
+/**
+ * The same clients and duration against the JavaScript pass-through worker (bench/workers),
+ * in its own workerd: how much workerd's RSS grows per streamed request with no Rust, no store.
+ */
+async function floorRun(standin) {
+  const before = workerdPids();
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: join(root, "bench/workers/passthrough.mjs"),
+    compatibilityDate: "2026-04-20",
+    bindings: { UPSTREAM: `${standin.url}/v1` },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const pid = [...workerdPids()].find((p) => !before.has(p));
+  try {
+    const startAt = Date.now();
+    const endAt = startAt + DURATION_MS;
+    const samples = [[0, rssMb(pid)]];
+    const sampler = setInterval(() => samples.push([(Date.now() - startAt) / 60_000, rssMb(pid)]), 1000);
+    const times = [];
+    let errors = 0;
+    const body = JSON.stringify({ id: "x", messages: [{ id: "u", role: "user", parts: [{ type: "text", text: "hi" }] }] });
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (Date.now() < endAt) {
+          times.push(Date.now());
+          try {
+            const res = await fetch(`${url}/${encodeURIComponent(AGENTS["soak-text"].model)}`, { method: "POST", body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+            if (!(await res.text()).includes("[DONE]")) errors++;
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    clearInterval(sampler);
+    const mem = memoryFigures(samples, startAt, times);
+    mem.idle = await idleRss(pid, IDLE_MS);
+    return { requests: times.length, errors, mem };
+  } finally {
+    await mf.dispose();
+  }
 }
 
 /** Reads a UI message stream (SSE) to its end or until `stopAfter` ms past the first token. */
@@ -448,27 +527,13 @@ async function main() {
     console.log(`mix: ${Object.entries(byKind).map(([k, v]) => `${k} ${v}`).join(", ")}`);
     for (const e of errors.slice(0, 10)) console.log(`  error (${e.kind} ${e.agent}): ${e.error}`);
 
-    const measured = memory.filter(([m]) => m >= (MINUTES * WARMUP_SHARE));
-    const { slope, intercept } = leastSquares(measured);
-    const window = measured.length ? measured[measured.length - 1][0] - measured[0][0] : 0;
-    const meanRss = measured.reduce((s, [, mb]) => s + mb, 0) / Math.max(measured.length, 1);
-    const growth = slope * window;
-    const flat = Number.isFinite(slope) && growth < FLAT_GROWTH_SHARE * meanRss;
-    const mem = {
-      start: memory[0][1],
-      peak: Math.max(...memory.map(([, mb]) => mb)),
-      end: memory[memory.length - 1][1],
-      slope,
-      intercept,
-      window,
-      meanRss,
-      growth,
-      flat,
-      samples: memory.length,
-    };
+    const mem = memoryFigures(memory, startAt, all.map((r) => r.at));
+    const flat = mem.flat;
     console.log(
-      `workerd RSS: start ${f(mem.start)} MB, peak ${f(mem.peak)} MB, end ${f(mem.end)} MB; slope after the first ${WARMUP_SHARE * 100}% of the run ${f(slope, 2)} MB/min (fitted growth ${f(growth)} MB over ${f(window * 60, 0)} s, mean ${f(meanRss)} MB): ${flat ? "flat" : "GROWING"} (limit: growth under ${FLAT_GROWTH_SHARE * 100}% of the mean)`,
+      `workerd RSS: start ${f(mem.start)} MB, peak ${f(mem.peak)} MB, end ${f(mem.end)} MB; slope after the first ${WARMUP_SHARE * 100}% of the run ${f(mem.slope, 2)} MB/min (fitted growth ${f(mem.growth)} MB over ${f(mem.window * 60, 0)} s, ${f(mem.perRequestKb)} KB per request, mean ${f(mem.meanRss)} MB): ${flat ? "flat" : "GROWING"} (limit: growth under ${FLAT_GROWTH_SHARE * 100}% of the mean)`,
     );
+    mem.idle = await idleRss(pid, IDLE_MS);
+    console.log(`workerd RSS after ${IDLE_MS / 1000} s without traffic: ${f(mem.idle)} MB`);
 
     if (logged.kept.length) console.log(`worker log (${logged.errors} error lines):\n  ${logged.kept.join("\n  ")}`);
     const check = await settle(ctx);
@@ -478,7 +543,14 @@ async function main() {
     for (const p of check.problems.slice(0, 20)) console.log(`  ${p}`);
     failed = check.problems.length > 0 || totals.errors > 0 || !flat;
     console.log(failed ? "soak: FAILED" : "soak: passed");
-    if (WRITE) writeResults({ rows, totals, mem, check, load, store: STORE });
+    let floor = null;
+    if (FLOOR) {
+      floor = await floorRun(standin);
+      console.log(
+        `floor (bench/workers/passthrough.mjs, same clients and time, paced text only): ${floor.requests} requests, ${floor.errors} errors; workerd RSS start ${f(floor.mem.start)} MB, end ${f(floor.mem.end)} MB, slope ${f(floor.mem.slope, 2)} MB/min (${f(floor.mem.perRequestKb)} KB per request), after ${IDLE_MS / 1000} s idle ${f(floor.mem.idle)} MB`,
+      );
+    }
+    if (WRITE) writeResults({ rows, totals, mem, check, load, store: STORE, floor });
   } finally {
     await worker.stop();
     await standin.close();
@@ -487,7 +559,7 @@ async function main() {
 }
 
 /** Puts the run's figures into bench/RESULTS.md as its "## Soak" section (replacing an older one). */
-function writeResults({ rows, totals, mem, check, load, store }) {
+function writeResults({ rows, totals, mem, check, load, store, floor }) {
   const lines = [];
   const out = (s = "") => lines.push(s);
   out("## Soak");
@@ -507,8 +579,14 @@ function writeResults({ rows, totals, mem, check, load, store }) {
   out(`Mix: ${Object.entries(totals.byKind).map(([k, v]) => `${k} ${v}`).join(", ")}.`);
   out();
   out(
-    `Memory: workerd RSS sampled every second; start ${f(mem.start)} MB, end ${f(mem.end)} MB. Least-squares slope after the first ${WARMUP_SHARE * 100}% of the run: ${f(mem.slope, 2)} MB/min (fitted growth ${f(mem.growth)} MB over ${f(mem.window * 60, 0)} s against a mean of ${f(mem.meanRss)} MB): **${mem.flat ? "flat" : "growing"}**.`,
+    `Memory: workerd RSS sampled every second; start ${f(mem.start)} MB, end ${f(mem.end)} MB, ${f(mem.idle)} MB after ${IDLE_MS / 1000} s without traffic. Least-squares slope after the first ${WARMUP_SHARE * 100}% of the run: ${f(mem.slope, 2)} MB/min (fitted growth ${f(mem.growth)} MB over ${f(mem.window * 60, 0)} s, ${f(mem.perRequestKb)} KB per request, against a mean of ${f(mem.meanRss)} MB): **${mem.flat ? "flat" : "growing"}** (flat: fitted growth under ${FLAT_GROWTH_SHARE * 100}% of the mean).`,
   );
+  if (floor) {
+    out();
+    out(
+      `The floor in the same run (\`--floor\`: the JavaScript pass-through worker in its own workerd, the same ${CONCURRENCY} clients for the same time, paced text only): ${floor.requests} requests, ${floor.errors} errors; RSS start ${f(floor.mem.start)} MB, end ${f(floor.mem.end)} MB, ${f(floor.mem.idle)} MB after ${IDLE_MS / 1000} s idle; slope ${f(floor.mem.slope, 2)} MB/min, ${f(floor.mem.perRequestKb)} KB per request.`,
+    );
+  }
   out();
   out(
     `Stored afterwards (management API): ${check.conversations} conversations, ${check.userMessages} user messages, ${check.answers} answers (${check.aborted} aborted); ${check.problems.length ? `${check.problems.length} problems` : "every accepted user message stored exactly once, every completed answer stored once as complete"}.`,
