@@ -401,14 +401,16 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   for (const t of tracing) {
     out(`| ${t.chunks} | ${t.pace ? "5 ms" : "bursty"} | ${t.turns} | ${f(t.plain)} ms | ${f(t.traced)} ms | +${f(t.traced - t.plain)} ms | ${f(t.bytesPerTurn, 0)} | ${f(t.protobufPerTurn, 0)} | ${t.exports} | ${t.errors + t.decodeErrors} |`);
   }
-  // The soak's section (`npm run soak -- --write`) comes from another run: keep it.
+  // Sections measured by other runs (`npm run soak -- --write`, a `--first-token` comparison
+  // written up by hand) are kept.
   let soak = "";
   try {
     const previous = readFileSync(join(root, "bench/RESULTS.md"), "utf8");
-    const at = previous.indexOf("\n## Soak\n");
-    if (at >= 0) {
+    for (const title of ["## First token before and after", "## Soak"]) {
+      const at = previous.indexOf(`\n${title}`);
+      if (at < 0) continue;
       const next = previous.indexOf("\n## ", at + 1);
-      soak = `\n${previous.slice(at + 1, next >= 0 ? next : undefined).trimEnd()}\n`;
+      soak += `\n${previous.slice(at + 1, next >= 0 ? next : undefined).trimEnd()}\n`;
     }
   } catch {
     // No earlier results.

@@ -101,9 +101,14 @@ const workerdPids = () =>
       }),
   );
 
+/** Resident memory of `pid` in MB; NaN once the process is gone (then the run fails). */
 const rssMb = (pid) => {
-  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-  return match ? Number(match[1]) / 1024 : NaN;
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+    return match ? Number(match[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 };
 
 const percentile = (values, p) => {
@@ -143,6 +148,8 @@ function memoryFigures(samples, startAt, requestTimes) {
     meanRss,
     growth,
     perRequestKb: inWindow ? (growth * 1024) / inWindow : NaN,
+    // A sample of NaN: the workerd process went away during the run.
+    gone: samples.some(([, mb]) => !Number.isFinite(mb)),
     flat: Number.isFinite(slope) && growth < FLAT_GROWTH_SHARE * meanRss,
   };
 }
@@ -528,7 +535,8 @@ async function main() {
     for (const e of errors.slice(0, 10)) console.log(`  error (${e.kind} ${e.agent}): ${e.error}`);
 
     const mem = memoryFigures(memory, startAt, all.map((r) => r.at));
-    const flat = mem.flat;
+    if (mem.gone) console.log("the workerd process went away during the run");
+    const flat = mem.flat && !mem.gone;
     console.log(
       `workerd RSS: start ${f(mem.start)} MB, peak ${f(mem.peak)} MB, end ${f(mem.end)} MB; slope after the first ${WARMUP_SHARE * 100}% of the run ${f(mem.slope, 2)} MB/min (fitted growth ${f(mem.growth)} MB over ${f(mem.window * 60, 0)} s, ${f(mem.perRequestKb)} KB per request, mean ${f(mem.meanRss)} MB): ${flat ? "flat" : "GROWING"} (limit: growth under ${FLAT_GROWTH_SHARE * 100}% of the mean)`,
     );
