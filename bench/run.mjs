@@ -401,7 +401,21 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   for (const t of tracing) {
     out(`| ${t.chunks} | ${t.pace ? "5 ms" : "bursty"} | ${t.turns} | ${f(t.plain)} ms | ${f(t.traced)} ms | +${f(t.traced - t.plain)} ms | ${f(t.bytesPerTurn, 0)} | ${f(t.protobufPerTurn, 0)} | ${t.exports} | ${t.errors + t.decodeErrors} |`);
   }
-  const text = lines.join("\n") + "\n";
+  // Sections measured by other runs (`npm run soak -- --write`, a `--first-token` comparison
+  // written up by hand) are kept.
+  let soak = "";
+  try {
+    const previous = readFileSync(join(root, "bench/RESULTS.md"), "utf8");
+    for (const title of ["## First token before and after", "## Soak"]) {
+      const at = previous.indexOf(`\n${title}`);
+      if (at < 0) continue;
+      const next = previous.indexOf("\n## ", at + 1);
+      soak += `\n${previous.slice(at + 1, next >= 0 ? next : undefined).trimEnd()}\n`;
+    }
+  } catch {
+    // No earlier results.
+  }
+  const text = lines.join("\n") + "\n" + soak;
   writeFileSync(join(root, "bench/RESULTS.md"), text);
   console.log(`\n${text}`);
 }
@@ -417,7 +431,66 @@ async function tracingOnly() {
   }
 }
 
-(process.argv.includes("--tracing") ? tracingOnly() : main()).catch((error) => {
+/**
+ * `npm run bench -- --first-token [--baseline DIR] [--prelude-only] [--quick]`: only time to first token, the
+ * Rust worker (as built) against the JavaScript pass-through floor, and against another build
+ * of the worker (`--baseline`, a copy of an earlier `build/`) when given. The targets take
+ * turns batch by batch, so all of them see the same machine. Besides the bench's points it has
+ * answers that begin as OpenRouter's do (a keep-alive comment and a role chunk first).
+ */
+async function firstTokenOnly() {
+  const at = process.argv.indexOf("--baseline");
+  const baseline = at >= 0 ? process.argv[at + 1] : null;
+  const points = [
+    { chunks: 1, pace: 0, requests: scale(200), concurrency: 1 },
+    { chunks: 50, pace: 0, requests: scale(100), concurrency: 1 },
+    { chunks: 1, pace: 5, requests: scale(200), concurrency: 10 },
+    { chunks: 50, pace: 5, requests: scale(100), concurrency: 10 },
+    { chunks: 200, pace: 5, requests: scale(50), concurrency: 10 },
+    { chunks: 1000, pace: 5, requests: scale(20), concurrency: 10 },
+    { chunks: 50, pace: 5, prelude: true, requests: scale(100), concurrency: 10 },
+    { chunks: 20, pace: 20, prelude: true, requests: scale(60), concurrency: 1 },
+    { chunks: 20, pace: 50, prelude: true, requests: scale(40), concurrency: 1 },
+  ].filter((p) => !process.argv.includes("--prelude-only") || p.prelude);
+  const modelOf = (p) => `scenario/bench/${p.chunks}/${p.pace}${p.prelude ? "/prelude" : ""}`;
+  const agentOf = (p) => `bench-${p.chunks}-${p.pace}${p.prelude ? "-prelude" : ""}`;
+  const standin = await startStandIn();
+  const env = { OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench" };
+  const pass = await startJsWorker("passthrough.mjs", `${standin.url}/v1`);
+  const workers = [["rust", await startWorker(env)]];
+  if (baseline) workers.push(["rust-baseline", await startWorker(env, { buildDir: baseline })]);
+  try {
+    for (const [, w] of workers) for (const p of points) await putAgent(w.db, { id: agentOf(p), config: { model: modelOf(p) } });
+    const targets = [
+      { name: "direct", url: () => `${standin.url}/v1/chat/completions`, body: (p) => JSON.stringify({ model: modelOf(p), stream: true, messages: [{ role: "user", content: "hi" }] }) },
+      { name: "js-passthrough", url: (p) => `${pass.url}/${encodeURIComponent(modelOf(p))}`, body: () => chatBody("x") },
+      ...workers.map(([name, w]) => ({ name, url: (p) => `${w.url}/api/agents/${agentOf(p)}/chat`, body: () => chatBody(`b_${randomUUID()}`) })),
+    ];
+    for (const point of points) {
+      const ttft = Object.fromEntries(targets.map((t) => [t.name, []]));
+      let errors = 0;
+      for (const t of targets) await runMany(Math.min(10, point.requests), point.concurrency, () => timed(t.url(point), t.body(point)));
+      for (let done = 0; done < point.requests; done += point.concurrency) {
+        for (const t of targets) {
+          const results = await Promise.all(Array.from({ length: point.concurrency }, () => timed(t.url(point), t.body(point))));
+          for (const r of results) r.ok ? ttft[t.name].push(r.ttft) : errors++;
+        }
+      }
+      const p50 = Object.fromEntries(Object.entries(ttft).map(([k, v]) => [k, percentile(v, 50)]));
+      const over = workers.map(([name]) => `${name} ${f(p50[name])} (+${f(p50[name] - p50["js-passthrough"])} over the floor)`).join("  ");
+      console.log(
+        `${String(point.chunks).padStart(4)} chunks ${point.pace ? `paced ${point.pace} ms` : "bursty"}${point.prelude ? " after a prelude" : ""}, ${point.requests} requests, concurrency ${point.concurrency}: first token p50 direct ${f(p50.direct)}  floor ${f(p50["js-passthrough"])}  ${over}  errors ${errors}`,
+      );
+    }
+  } finally {
+    for (const [, w] of workers) await w.stop();
+    await pass.stop();
+    await standin.close();
+  }
+}
+
+const mode = process.argv.includes("--tracing") ? tracingOnly : process.argv.includes("--first-token") ? firstTokenOnly : main;
+mode().catch((error) => {
   console.error(error);
   process.exit(1);
 });

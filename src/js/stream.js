@@ -35,13 +35,15 @@ const MAX_MIN_BYTES = 2048;
 
 /**
  * Reads `body` to its end, giving each read to `feed` (the engine, in wasm), which returns
- * false to stop. Resolves with how it ended: "eof", "stopped", "timeout" or "error:<message>".
+ * 0 to stop, 1 while no text has reached the visitor, 2 once text flows. Resolves with how it
+ * ended: "eof", "stopped", "timeout" or "error:<message>".
  *
  * Every JavaScript-visible read and write costs tens of microseconds in workerd, and the
- * runtime delivers one HTTP chunk (one model token) per plain read. So after the first read
- * (which takes whatever arrives, keeping time to first token), reads are BYOB
- * `readAtLeast(minBytes)` calls that let the runtime gather a batch of tokens
+ * runtime delivers one HTTP chunk (one model token) per plain read. So once text flows, reads
+ * are BYOB `readAtLeast(minBytes)` calls that let the runtime gather a batch of tokens
  * natively, at the rate measured so far (`batchMs` of it; 0 reads every chunk as it comes).
+ * Until then (comments, the role chunk, the first token itself) every read takes whatever
+ * arrives, so the first text token is never held back by a batch.
  * Silence longer than `idleMs` cancels the read.
  */
 export async function pump(body, feed, idleMs, batchMs) {
@@ -82,7 +84,7 @@ export async function pump(body, feed, idleMs, batchMs) {
   // slowed). So a sudden slowdown holds back at most a couple of reads' worth of tokens.
   const nextMinBytes = (bytes, now, elapsed) => {
     if (flowingSince === 0) {
-      // The first read's wait is the model's time to first token, not its pace.
+      // The wait for the first text is the model's time to first token, not its pace.
       flowingSince = now;
       measuredAt = now;
       return 1;
@@ -111,13 +113,15 @@ export async function pump(body, feed, idleMs, batchMs) {
       const now = Date.now();
       const elapsed = Math.max(now - last, 1);
       last = now;
-      if (!feed(value)) {
+      const next = feed(value);
+      if (!next) {
         reader.cancel("stopped").catch(() => {});
         return "stopped";
       }
       if (byob) {
         buffer = value.buffer;
-        minBytes = nextMinBytes(value.byteLength, now, elapsed);
+        // The rate is measured from the first read with text in it.
+        minBytes = next === 2 ? nextMinBytes(value.byteLength, now, elapsed) : 1;
       }
     }
   } catch (error) {

@@ -52,7 +52,13 @@ pub fn decode_entities(text: &str) -> String {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // A reference is short: look for its `;` in the next few characters (not bytes, so a
+        // multi-byte letter there cannot split).
+        let end = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| *c == ';')
+            .map(|(i, _)| i);
         let decoded = end.and_then(|end| {
             let name = &rest[1..end];
             let ch = match name {
@@ -262,6 +268,16 @@ fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ampersand_before_accented_letters_is_text_not_a_crash() {
+        assert_eq!(decode_entities("&%\n'XVéé.éG.gR=x"), "&%\n'XVéé.éG.gR=x");
+        assert_eq!(
+            decode_entities("café &amp; thé&eacute;"),
+            "café & thé&eacute;"
+        );
+        assert_eq!(decode_entities("&#233;t&#xE9;"), "été");
+    }
 
     #[test]
     fn keeps_headings_lists_and_tables_and_drops_scripts() {

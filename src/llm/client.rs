@@ -10,8 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit, ResponseBody};
 
-use super::openai::{error_body_message, request_body, ChunkDecoder};
-use super::sse::{SseEvent, SseParser};
+use super::feed::Feeder;
+use super::openai::{error_body_message, request_body};
 use super::{Model, ModelError, ModelEventHandler, ModelRequest};
 use crate::http::fetch::Deadline;
 use crate::settings::Settings;
@@ -128,8 +128,10 @@ impl Model for HttpModel {
         };
         let feeder = Rc::new(RefCell::new(Feeder::new(handler)));
         let feed_state = Rc::clone(&feeder);
-        let feed = Closure::<dyn FnMut(js_sys::Uint8Array) -> bool>::new(
-            move |chunk: js_sys::Uint8Array| feed_state.borrow_mut().feed(&chunk.to_vec()),
+        // The pump reads one chunk at a time until the first text token has been handed on
+        // (`feed::Next`), so that token never waits for a batch.
+        let feed = Closure::<dyn FnMut(js_sys::Uint8Array) -> u8>::new(
+            move |chunk: js_sys::Uint8Array| feed_state.borrow_mut().feed(&chunk.to_vec()) as u8,
         );
         let ended = worker::wasm_bindgen_futures::JsFuture::from(pump(
             &body,
@@ -168,64 +170,5 @@ impl Model for HttpModel {
             deadline.abort();
         }
         (feeder.handler, result)
-    }
-}
-
-/// Turns network reads into model events for the handler, synchronously.
-struct Feeder<H> {
-    handler: H,
-    parser: SseParser,
-    decoder: ChunkDecoder,
-    sse: Vec<SseEvent>,
-    events: Vec<super::ModelEvent>,
-    error: Option<String>,
-}
-
-impl<H: ModelEventHandler> Feeder<H> {
-    fn new(handler: H) -> Self {
-        Self {
-            handler,
-            parser: SseParser::new(),
-            decoder: ChunkDecoder::default(),
-            sse: Vec::new(),
-            events: Vec::new(),
-            error: None,
-        }
-    }
-
-    /// One network read; `false` stops the pump.
-    fn feed(&mut self, bytes: &[u8]) -> bool {
-        let mut sse = std::mem::take(&mut self.sse);
-        self.parser.feed(bytes, &mut sse);
-        let keep = self.deliver(&mut sse);
-        self.sse = sse;
-        self.handler.end_batch() && keep
-    }
-
-    /// The body ended: flush a final event that had no blank line after it.
-    fn finish(&mut self) {
-        let mut sse = std::mem::take(&mut self.sse);
-        self.parser.finish(&mut sse);
-        self.deliver(&mut sse);
-        self.handler.end_batch();
-    }
-
-    fn deliver(&mut self, sse: &mut Vec<SseEvent>) -> bool {
-        let mut keep = true;
-        for event in sse.drain(..) {
-            if !keep {
-                continue;
-            }
-            if let Err(message) = self.decoder.decode(&event.data, &mut self.events) {
-                self.error = Some(message);
-                keep = false;
-            }
-            for model_event in self.events.drain(..) {
-                if keep && !self.handler.on_event(model_event) {
-                    keep = false;
-                }
-            }
-        }
-        keep
     }
 }

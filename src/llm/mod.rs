@@ -2,6 +2,7 @@
 //!
 //! Everything except `client` is plain Rust over bytes and structs, tested on the host.
 
+pub mod feed;
 pub mod openai;
 pub mod sse;
 pub mod tool_calls;

@@ -122,9 +122,17 @@ export async function startStandIn() {
     }
 
     // `scenario/bench/<chunks>/<pace ms>`: N one-token chunks, back to back or paced.
+    // `…/prelude`: first what OpenRouter sends before the first token (a keep-alive comment,
+    // then a chunk with the role and empty content), each a pace apart.
     if (scenario.startsWith("bench/")) {
       const [, chunks, pace] = scenario.split("/").map(Number);
       sse();
+      if (scenario.endsWith("/prelude")) {
+        res.write(": OPENROUTER PROCESSING\n\n");
+        await sleep(pace);
+        res.write(event(chunkOf(model, { delta: { role: "assistant", content: "" }, finish_reason: null })));
+        await sleep(pace);
+      }
       for (let i = 0; i < chunks && !record.closedEarly; i++) {
         res.write(text(model, "tok "));
         if (pace > 0) await sleep(pace);

@@ -51,9 +51,10 @@ export { convexClient };
  * scheduled event once) and `stop`.
  * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them); `store`
  * ("d1" or "convex", default TEST_STORE) picks the store the worker uses. `onLog` receives
- * each line the worker writes to its console (and then it is not printed).
+ * each line the worker writes to its console (and then it is not printed). `buildDir` runs
+ * another build of the worker (benchmarks compare one against the current `build/`).
  */
-export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build") } = {}) {
   let convex = null;
   if (store === "convex") {
     const { startConvexStandIn } = await import("./convex-standin.mjs");
@@ -66,7 +67,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     host: "127.0.0.1",
     port: 0,
     modules: true,
-    scriptPath: join(root, "build/index.js"),
+    scriptPath: join(buildDir, "index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["enable_request_signal"],

@@ -3,7 +3,7 @@
 //! Before answering, the handler validates the body and loads the agent (usually from the
 //! isolate cache), so bad requests and unknown agents get a JSON error with the right status. It
 //! then returns the stream at once, with no store round trip in front of the first byte; the
-//! turn runs under `ctx.wait_until`: it reads the conversation, stores the user message (before
+//! turn runs under `ctx.wait_until`: it reads the conversation, stores the user message (while
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
@@ -146,49 +146,65 @@ pub async fn handle(
         };
         // Once the answer is stored, a late retry of this start must not change anything.
         start.answer_id = Some(message_id.clone());
-        // When the store cannot take the user message now, the visitor still gets the answer and
+        // The user message is written while the model is called, not before: one store round
+        // trip less in front of the first token. Both finish before the answer is stored. When
+        // the store cannot take the user message now, the visitor still gets the answer and
         // the writes are retried after it (bounded), rather than failing the turn.
-        let unsaved_start = match store.start_turn(&start).await {
-            Ok(()) => None,
-            Err(e) => {
-                console_error!("storing the user message failed, answering anyway: {e}");
-                Some(start.clone())
+        let write_start = async {
+            match store.start_turn(&start).await {
+                Ok(()) => None,
+                Err(e) => {
+                    console_error!("storing the user message failed, answering anyway: {e}");
+                    Some(start.clone())
+                }
             }
         };
-        let outbound = settings.outbound.clone();
-        // Knowledge: the passages go into the system prompt, the citations to the visitor
-        // before the answer, and into the stored message.
-        let mut system_prompt = system_prompt;
-        let mut cited = Vec::new();
-        if agent.config.knowledge.enabled() {
-            let query = app_knowledge::query_of_history(&history);
-            let embedder = HttpEmbedder(embeddings);
-            if let Some((block, citations)) =
-                app_knowledge::grounding(&store, &embedder, &agent, &query, &mut recorder, now_ms())
-                    .await
-            {
-                system_prompt.push_str(&block);
-                for event in &citations {
-                    sink.send(event);
+        let answer = async {
+            let outbound = settings.outbound.clone();
+            // Knowledge: the passages go into the system prompt, the citations to the visitor
+            // before the answer, and into the stored message.
+            let mut system_prompt = system_prompt;
+            let mut cited = Vec::new();
+            if agent.config.knowledge.enabled() {
+                let query = app_knowledge::query_of_history(&history);
+                let embedder = HttpEmbedder(embeddings);
+                let started_ms = now_ms();
+                if let Some((block, citations)) = app_knowledge::grounding(
+                    &store,
+                    &embedder,
+                    &agent,
+                    &query,
+                    &mut recorder,
+                    started_ms,
+                )
+                .await
+                {
+                    system_prompt.push_str(&block);
+                    for event in &citations {
+                        sink.send(event);
+                    }
+                    cited = citations;
                 }
-                cited = citations;
             }
-        }
-        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
-            .with_remote_tools(&agent.id)
-            .await;
-        let mut turn = turn::stored_turn(
-            &agent,
-            message_id.clone(),
-            models,
-            &system_prompt,
-            &history,
-            tools.specs(),
-        );
-        turn.subrequest_budget = settings.subrequest_budget;
-        let model = HttpModel::new(settings, Some(visitor));
-        let (mut outcome, mut sink, recorder) =
-            tracing::run(&model, &tools, turn, sink, recorder).await;
+            let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+                .with_remote_tools(&agent.id)
+                .await;
+            let mut turn = turn::stored_turn(
+                &agent,
+                message_id.clone(),
+                models,
+                &system_prompt,
+                &history,
+                tools.specs(),
+            );
+            turn.subrequest_budget = settings.subrequest_budget;
+            let model = HttpModel::new(settings, Some(visitor));
+            let (outcome, sink, recorder) =
+                tracing::run(&model, &tools, turn, sink, recorder).await;
+            (outcome, sink, recorder, cited)
+        };
+        let (unsaved_start, (mut outcome, mut sink, recorder, cited)) =
+            futures::join!(write_start, answer);
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         app_knowledge::cite(&mut outcome, &cited);
         let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
