@@ -436,6 +436,8 @@ describe("the 2.x client (@modelcontextprotocol/client) on revision 2026-07-28",
         assert.match(client.getInstructions(), /Support/);
         const { tools } = await client.listTools();
         assert.deepEqual(tools.map((t) => t.name), ["ask"]);
+        // The list's ttlMs lets the client answer the second listing from its cache.
+        assert.deepEqual((await client.listTools()).tools, tools);
         assert.deepEqual(sent.map((s) => s.method), ["server/discover", "tools/list"]);
         for (const { method, headers } of sent) {
           assert.equal(headers["mcp-protocol-version"], "2026-07-28");
