@@ -1,11 +1,13 @@
 // Every agent as an MCP server: the built worker in workerd, driven by the official MCP SDK
 // client (`Client` + `StreamableHTTPClientTransport`, the key in `requestInit.headers`), with
-// the model stand-in behind it. D1 by default, Convex with TEST_STORE=convex.
+// the model stand-in behind it; the 2.x client (`@modelcontextprotocol/client`) drives the
+// 2026-07-28 path. D1 by default, Convex with TEST_STORE=convex.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Client as Client2, StreamableHTTPClientTransport as Transport2 } from "@modelcontextprotocol/client";
 import { startStandIn } from "../support/standin.mjs";
 import { startWorker } from "../support/worker.mjs";
 
@@ -398,5 +400,133 @@ describe("refusals", () => {
     const notification = await mcpPost(`/mcp/${support}`, { jsonrpc: "2.0", method: "notifications/initialized" });
     assert.equal(notification.status, 202);
     assert.equal((await fetch(`${worker.url}/mcp/${support}`, { headers: { authorization: `Bearer ${supportKey}` } })).status, 405);
+  });
+});
+
+describe("the 2.x client (@modelcontextprotocol/client) on revision 2026-07-28", () => {
+  /**
+   * Connects the 2.x client; `mode` is its `versionNegotiation.mode` (it initializes with
+   * 2025-11-25 unless asked to negotiate). `sent` collects each POST's method and headers.
+   */
+  const connect2 = async (path, key, { mode = "auto", sent = [] } = {}) => {
+    const client = new Client2({ name: "mcp-server-test-2", version: "2.0.0" }, { versionNegotiation: { mode } });
+    const transport = new Transport2(new URL(`${worker.url}${path}`), {
+      requestInit: { headers: { authorization: `Bearer ${key}` } },
+      fetch: (url, init) => {
+        if (init.method === "POST") sent.push({ method: JSON.parse(init.body).method, headers: Object.fromEntries(new Headers(init.headers)) });
+        return fetch(url, init);
+      },
+    });
+    await client.connect(transport);
+    return client;
+  };
+
+  test("by default it initializes with 2025-11-25; negotiating, it discovers 2026-07-28 and never initializes", async () => {
+    const legacy = await connect2(`/mcp/${support}`, supportKey, { mode: "legacy" });
+    assert.equal(legacy.getNegotiatedProtocolVersion(), "2025-11-25");
+    await legacy.close();
+    for (const mode of ["auto", { pin: "2026-07-28" }]) {
+      const sent = [];
+      const client = await connect2(`/mcp/${support}`, supportKey, { mode, sent });
+      try {
+        assert.equal(client.getNegotiatedProtocolVersion(), "2026-07-28");
+        assert.equal(client.getProtocolEra(), "modern");
+        assert.equal(client.getServerVersion().name, "edge-agent-chat");
+        assert.ok(client.getServerCapabilities().tools);
+        assert.match(client.getInstructions(), /Support/);
+        const { tools } = await client.listTools();
+        assert.deepEqual(tools.map((t) => t.name), ["ask"]);
+        // The list's ttlMs lets the client answer the second listing from its cache.
+        assert.deepEqual((await client.listTools()).tools, tools);
+        assert.deepEqual(sent.map((s) => s.method), ["server/discover", "tools/list"]);
+        for (const { method, headers } of sent) {
+          assert.equal(headers["mcp-protocol-version"], "2026-07-28");
+          assert.equal(headers["mcp-method"], method);
+        }
+      } finally {
+        await client.close();
+      }
+    }
+  });
+
+  test("ask twice in one conversation, with progress, through the 2.x client", async () => {
+    const sent = [];
+    const client = await connect2(`/mcp/${support}`, supportKey, { sent });
+    try {
+      const notes = [];
+      const first = await client.callTool({ name: "ask", arguments: { message: "Where is my order, 2026?" } }, { onprogress: (n) => notes.push(n) });
+      assert.equal(first.isError, false);
+      assert.equal(first.structuredContent.answer, "Hello from the stand-in.");
+      assert.ok(notes.length >= 2, `${notes.length} notifications`);
+      assert.equal(notes.map((n) => n.message).join(""), first.structuredContent.answer);
+      assert.equal(notes.at(-1).progress, first.structuredContent.answer.length);
+      const { conversationId } = first.structuredContent;
+      const second = await client.callTool({ name: "ask", arguments: { message: "And when?", conversationId } });
+      assert.equal(second.structuredContent.conversationId, conversationId);
+      assert.deepEqual(standin.requests.at(-1).body.messages.map((m) => m.role), ["system", "user", "assistant", "user"]);
+      const calls = sent.filter((s) => s.method === "tools/call");
+      assert.equal(calls.length, 2);
+      assert.ok(calls.every((c) => c.headers["mcp-name"] === "ask" && c.headers["mcp-protocol-version"] === "2026-07-28"));
+      const listed = await api("GET", "/api/admin/conversations?channel=mcp");
+      assert.equal(listed.json.conversations.find((c) => c.id === conversationId)?.messageCount, 4);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("tenant-wide: the tools, a failed answer as isError, bad arguments and unknown tools as errors", async () => {
+    const client = await connect2("/mcp", tenantWideKey);
+    try {
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ["ask", "list_agents", "list_conversations", "get_conversation"]);
+      const failed = await client.callTool({ name: "ask", arguments: { agent: sales, message: "Hi" } });
+      assert.equal(failed.isError, true);
+      await assert.rejects(client.callTool({ name: "ask", arguments: { agent: sales } }), /message/);
+      await assert.rejects(client.callTool({ name: "no_such_tool", arguments: {} }), /no tool named/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("aborting a call closes its stream, which cancels the turn: the answer is stored as aborted", async () => {
+    const before = new Set((await api("GET", `/api/admin/conversations?agentId=${holder}`)).json.conversations.map((c) => c.id));
+    const client = await connect2("/mcp", tenantWideKey);
+    const stop = new AbortController();
+    const notes = [];
+    const pending = client
+      .callTool({ name: "ask", arguments: { agent: holder, message: "Tell me a long story" } }, {
+        signal: stop.signal,
+        onprogress: (note) => notes.push(note) === 3 && stop.abort("enough"),
+      })
+      .catch((error) => error);
+    assert.ok((await pending) instanceof Error, "the call ends with its stream");
+    await client.close();
+    const answer = await eventually(async () => {
+      const listed = await api("GET", `/api/admin/conversations?agentId=${holder}`);
+      const row = listed.json.conversations.find((c) => !before.has(c.id));
+      if (!row) return false;
+      const { json } = await api("GET", `/api/admin/conversations/${row.id}`);
+      return json.conversation.messages.length === 2 && json.conversation.messages[1];
+    });
+    assert.equal(answer.metadata.status, "aborted");
+    assert.ok(!answer.parts.map((p) => p.text ?? "").join("").includes("w59"), "cut short");
+    await eventually(() => standin.streams.filter((s) => s.scenario === "slow-stream").at(-1)?.closedEarly);
+  });
+
+  test("a revoked or publishable key is refused with 401; an agent outside the key is not found", async () => {
+    const created = await api("POST", "/api/admin/keys", { kind: "mcp", agentId: support });
+    assert.equal((await api("DELETE", `/api/admin/keys/${created.json.key.id}`)).status, 204);
+    for (const mode of ["auto", { pin: "2026-07-28" }]) {
+      for (const key of [created.json.value, `pk_live_${"x".repeat(20)}`]) {
+        await assert.rejects(connect2(`/mcp/${support}`, key, { mode }), (error) => {
+          assert.equal(error.data?.status, 401, String(error));
+          assert.match(error.data.text, /invalid_key/);
+          return true;
+        });
+      }
+    }
+    // server/discover's error is no 2026-07-28 evidence to the client: it falls back to
+    // initialize, which reports the same error.
+    await assert.rejects(connect2(`/mcp/${sales}`, supportKey), /no agent/);
   });
 });
