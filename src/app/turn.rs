@@ -220,6 +220,7 @@ pub fn stored_turn(
     system: &str,
     history: &[StoredMessage],
     tools: Vec<crate::llm::ToolSpec>,
+    subrequest_budget: u32,
 ) -> crate::agent::Turn {
     crate::agent::Turn {
         message_id,
@@ -232,6 +233,7 @@ pub fn stored_turn(
         temperature: agent.config.temperature,
         max_tokens: agent.config.max_tokens,
         max_steps: agent.config.step_limit(),
+        subrequest_budget,
         ..crate::agent::Turn::default()
     }
 }

@@ -538,15 +538,15 @@ impl Server {
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_remote_tools(&agent.id)
             .await;
-        let mut turn = turn::stored_turn(
+        let turn = turn::stored_turn(
             &agent,
             message_id.clone(),
             models,
             &system_prompt,
             &history,
             tools.specs(),
+            settings.subrequest_budget,
         );
-        turn.subrequest_budget = settings.subrequest_budget;
         let model = HttpModel::new(settings, out.visitor.take());
         let sink = out
             .sink

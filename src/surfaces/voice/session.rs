@@ -607,15 +607,15 @@ async fn answer(
             cited = citations;
         }
     }
-    let mut turn = turn::stored_turn(
+    let turn = turn::stored_turn(
         agent,
         message_id.clone(),
         plan.models,
         &system_prompt,
         &plan.history,
         tools.specs(),
+        context.settings.subrequest_budget,
     );
-    turn.subrequest_budget = context.settings.subrequest_budget;
     let signal = live
         .controller
         .borrow()

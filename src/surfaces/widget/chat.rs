@@ -189,15 +189,15 @@ pub async fn handle(
             let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
                 .with_remote_tools(&agent.id)
                 .await;
-            let mut turn = turn::stored_turn(
+            let turn = turn::stored_turn(
                 &agent,
                 message_id.clone(),
                 models,
                 &system_prompt,
                 &history,
                 tools.specs(),
+                settings.subrequest_budget,
             );
-            turn.subrequest_budget = settings.subrequest_budget;
             let model = HttpModel::new(settings, Some(visitor));
             let (outcome, sink, recorder) =
                 tracing::run(&model, &tools, turn, sink, recorder).await;
