@@ -447,6 +447,16 @@ impl<S: Store> Management<'_, S> {
         if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
             return Err(ApiError::invalid("q", "Search for at most 200 characters."));
         }
+        // No message holds them, and a NUL would reach the full-text index's query parser.
+        if search
+            .as_ref()
+            .is_some_and(|q| q.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid(
+                "q",
+                "The search text must not contain control characters.",
+            ));
+        }
         let filter = ConversationQuery {
             search,
             before: paging.after.clone(),

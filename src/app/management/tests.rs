@@ -398,6 +398,13 @@ fn secrets_rotate_and_lists_check_their_filters() {
     };
     let search = block_on(ops.list_conversations(&tenant, &first_page(), filter));
     assert!(matches!(search, Err(ApiError::Invalid { field, .. }) if field == "q"));
+    // A NUL in a search (found by schemathesis) is a bad request, not a store failure.
+    let filter = ConversationQuery {
+        search: Some("ra\u{0}x".into()),
+        ..ConversationQuery::default()
+    };
+    let search = block_on(ops.list_conversations(&tenant, &first_page(), filter));
+    assert!(matches!(search, Err(ApiError::Invalid { field, .. }) if field == "q"));
     let rating = block_on(ops.list_feedback(&tenant, &first_page(), None, Some("meh")));
     assert!(matches!(rating, Err(ApiError::Invalid { field, .. }) if field == "rating"));
     let usage = block_on(ops.usage(&tenant, Some("2026-13".into())));
