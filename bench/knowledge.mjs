@@ -10,7 +10,7 @@
 // 3. Ingestion throughput (chunks per second, text and pages) and peak memory.
 // Writes bench/KNOWLEDGE_RESULTS.md. `--quick`: fewer repetitions, 1k and 10k only.
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { root } from "../scripts/lib.mjs";
 import { build } from "../scripts/build.mjs";
@@ -19,31 +19,14 @@ import { startStandIn } from "../tests/support/standin.mjs";
 import { chat } from "../tests/support/chat.mjs";
 import { putAgent, startWorker } from "../tests/support/worker.mjs";
 import { DOCUMENTS, QUERIES } from "./knowledge-eval.mjs";
+import { cpuMs, peakMemoryMb, percentile as pct, workerdPids } from "./workerd.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const SIZES = QUICK ? [1_000, 10_000] : [1_000, 10_000, 50_000];
 const SEARCHES = QUICK ? 20 : 60;
-const CLK_TCK = 100;
 const ADMIN = `adm_${randomUUID()}`;
 
-const workerdPids = () =>
-  new Set(readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
-    } catch {
-      return false;
-    }
-  }));
-const cpuMs = (pid) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-};
-const peakMb = (pid) => Math.round(Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/)[1]) / 1024);
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
+const peakMb = (pid) => Math.round(peakMemoryMb(pid));
 const ms = (x) => `${x.toFixed(1)} ms`;
 
 async function main() {

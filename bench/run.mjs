@@ -1,19 +1,18 @@
 // `npm run bench`: streaming cost of the Rust worker next to two JavaScript baselines, each in
 // its own workerd process (started through Miniflare's API: no wrangler dev proxy in the path),
 // against the local OpenAI-compatible stand-in. Prints the figures and writes bench/RESULTS.md.
-import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Miniflare } from "miniflare";
 import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 import { startOtlpReceiver } from "../tests/support/otlp-receiver.mjs";
 import { voiceFigures, voiceMarkdown } from "./voice.mjs";
+import { cpuMs, peakMemoryMb, percentile, startJsWorker, withPid } from "./workerd.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const scale = (n) => (QUICK ? Math.max(3, Math.ceil(n / 10)) : n);
@@ -29,59 +28,6 @@ const POINTS = [
   { chunks: 1000, pace: 5, requests: scale(30), concurrency: 10 },
 ];
 const LOADS = [100, 500];
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
-
-const workerdPids = () =>
-  new Set(
-    readdirSync("/proc")
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
-        } catch {
-          return false;
-        }
-      }),
-  );
-
-/** Starts something that spawns one workerd; returns it with that process id. */
-async function withPid(start) {
-  const before = workerdPids();
-  const started = await start();
-  const pid = [...workerdPids()].find((p) => !before.has(p));
-  if (!pid) throw new Error("could not find the workerd process");
-  return { ...started, pid };
-}
-
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-function peakMemoryMb(pid) {
-  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
-  return match ? Number(match[1]) / 1024 : NaN;
-}
-
-async function startJsWorker(file, upstream) {
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    modules: true,
-    scriptPath: join(root, "bench/workers", file),
-    compatibilityDate: "2026-04-20",
-    bindings: { UPSTREAM: upstream },
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, stop: () => mf.dispose() };
-}
-
-const percentile = (values, p) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-
 /** One streamed request: time to first byte, to first token, total, and whether it completed. */
 async function timed(url, body, extraHeaders = {}) {
   const started = performance.now();

@@ -13,12 +13,12 @@
 // --no-build (use build/ as it is), --floor (then the same clients and time against the
 // JavaScript pass-through worker, for its memory slope), --only kind,kind (just those requests).
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
 import OpenAI from "openai";
 import { build } from "../scripts/build.mjs";
+import { percentile, rssMb, startJsWorker, withPid, workerdPids } from "./workerd.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, TEST_STORE, testKey } from "../tests/support/worker.mjs";
@@ -88,34 +88,6 @@ const pick = () => {
   return MIX[0];
 };
 
-const workerdPids = () =>
-  new Set(
-    readdirSync("/proc")
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
-        } catch {
-          return false;
-        }
-      }),
-  );
-
-/** Resident memory of `pid` in MB; NaN once the process is gone (then the run fails). */
-const rssMb = (pid) => {
-  try {
-    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-    return match ? Number(match[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-};
-
-const percentile = (values, p) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
 const f = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
 
 /** Least-squares slope and intercept of `points` ([x, y] pairs). */
@@ -165,17 +137,7 @@ async function idleRss(pid, ms) {
  * in its own workerd: how much workerd's RSS grows per streamed request with no Rust, no store.
  */
 async function floorRun(standin) {
-  const before = workerdPids();
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    modules: true,
-    scriptPath: join(root, "bench/workers/passthrough.mjs"),
-    compatibilityDate: "2026-04-20",
-    bindings: { UPSTREAM: `${standin.url}/v1` },
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  const pid = [...workerdPids()].find((p) => !before.has(p));
+  const { url, pid, stop } = await withPid(() => startJsWorker("passthrough.mjs", `${standin.url}/v1`));
   try {
     const startAt = Date.now();
     const endAt = startAt + DURATION_MS;
@@ -202,7 +164,7 @@ async function floorRun(standin) {
     mem.idle = await idleRss(pid, IDLE_MS);
     return { requests: times.length, errors, mem };
   } finally {
-    await mf.dispose();
+    await stop();
   }
 }
 

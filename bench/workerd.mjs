@@ -1,0 +1,76 @@
+// What the benchmarks read about the workerd processes they start: which process a start
+// spawned, its CPU time and memory from /proc, and the JavaScript workers they compare against.
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { root } from "../scripts/lib.mjs";
+
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+
+/** The ids of the running workerd processes. */
+export const workerdPids = () =>
+  new Set(
+    readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
+        } catch {
+          return false;
+        }
+      }),
+  );
+
+/** Starts something that spawns one workerd; returns it with that process id. */
+export async function withPid(start) {
+  const before = workerdPids();
+  const started = await start();
+  const pid = [...workerdPids()].find((p) => !before.has(p));
+  if (!pid) throw new Error("could not find the workerd process");
+  return { ...started, pid };
+}
+
+/** CPU time (user + system) of `pid` so far, in ms. */
+export function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** Peak resident memory of `pid` in MB. */
+export function peakMemoryMb(pid) {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+/** Resident memory of `pid` in MB; NaN once the process is gone. */
+export const rssMb = (pid) => {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+    return match ? Number(match[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+};
+
+/** One of bench/workers/ in its own workerd, forwarding to `upstream`. */
+export async function startJsWorker(file, upstream) {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    scriptPath: join(root, "bench/workers", file),
+    compatibilityDate: "2026-04-20",
+    bindings: { UPSTREAM: upstream },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, stop: () => mf.dispose() };
+}
+
+/** The `p`th percentile of `values` (NaN for none). */
+export const percentile = (values, p) => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
