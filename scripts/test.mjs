@@ -27,6 +27,8 @@ async function ensureChromium() {
 
 /** How many test files run at once (`TEST_CONCURRENCY` overrides). */
 const CONCURRENCY = `--test-concurrency=${process.env.TEST_CONCURRENCY || 2}`;
+/** The spec reporter repeats every failing test at the end, so the tail of a CI log names it. */
+const REPORTER = ["--test-reporter=spec", "--test-reporter-destination=stdout"];
 
 async function main() {
   const started = Date.now();
@@ -48,11 +50,11 @@ async function main() {
   step("End-to-end and browser tests (store: D1)");
   // Two files at a time: most of a suite's time is spent waiting on workerd, the stand-ins and
   // timers, so a 2-core machine finishes sooner without the suites' time margins getting tight.
-  await run(process.execPath, ["--test", CONCURRENCY, "tests/e2e/", "tests/browser/"], { cwd: root });
+  await run(process.execPath, ["--test", CONCURRENCY, ...REPORTER, "tests/e2e/", "tests/browser/"], { cwd: root });
   step("Fuzzing the API against its OpenAPI document (schemathesis)");
   await run(process.execPath, ["tests/fuzz/run.mjs"], { cwd: root });
   step("The store conformance suites again, on Convex (the local Convex stand-in)");
-  await run(process.execPath, ["--test", CONCURRENCY, "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs", "tests/e2e/management.test.mjs", "tests/e2e/mcp-client.test.mjs", "tests/e2e/mcp-server.test.mjs", "tests/e2e/knowledge.test.mjs", "tests/e2e/voice.test.mjs", "tests/e2e/openai.test.mjs", "tests/e2e/observe.test.mjs", "tests/e2e/privacy.test.mjs"], {
+  await run(process.execPath, ["--test", CONCURRENCY, ...REPORTER, "tests/e2e/chat.test.mjs", "tests/e2e/security.test.mjs", "tests/e2e/management.test.mjs", "tests/e2e/mcp-client.test.mjs", "tests/e2e/mcp-server.test.mjs", "tests/e2e/knowledge.test.mjs", "tests/e2e/voice.test.mjs", "tests/e2e/openai.test.mjs", "tests/e2e/observe.test.mjs", "tests/e2e/privacy.test.mjs"], {
     cwd: root,
     env: { ...process.env, TEST_STORE: "convex" },
   });
