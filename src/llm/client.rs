@@ -3,9 +3,7 @@
 //! The body is read by a small JavaScript pump (`src/js/stream.js`) that hands each network
 //! read to the engine in one synchronous call; see docs/development.md, "Streaming and CPU".
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
+use wasm_bindgen::closure::ScopedClosure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit, ResponseBody};
@@ -126,16 +124,16 @@ impl Model for HttpModel {
                 return (handler, Err(error));
             }
         };
-        let feeder = Rc::new(RefCell::new(Feeder::new(handler)));
-        let feed_state = Rc::clone(&feeder);
+        let mut feeder = Feeder::new(handler);
+        // The closure borrows the feeder for the pump's lifetime only (a scoped closure), so
+        // the handler comes back by value with no shared ownership to unwind.
+        let mut on_chunk = |chunk: js_sys::Uint8Array| feeder.feed(&chunk.to_vec()) as u8;
+        let feed = ScopedClosure::<dyn FnMut(js_sys::Uint8Array) -> u8>::borrow_mut(&mut on_chunk);
         // The pump reads one chunk at a time until the first text token has been handed on
         // (`feed::Next`), so that token never waits for a batch.
-        let feed = Closure::<dyn FnMut(js_sys::Uint8Array) -> u8>::new(
-            move |chunk: js_sys::Uint8Array| feed_state.borrow_mut().feed(&chunk.to_vec()) as u8,
-        );
         let ended = worker::wasm_bindgen_futures::JsFuture::from(pump(
             &body,
-            feed.as_ref().unchecked_ref(),
+            feed.as_js_value().unchecked_ref(),
             self.settings.model_idle_timeout_ms,
             self.settings.stream_batch_ms,
         ))
@@ -144,9 +142,6 @@ impl Model for HttpModel {
         .and_then(|v| v.as_string())
         .unwrap_or_else(|| "error:pump failed".into());
         drop(feed);
-        let mut feeder = Rc::into_inner(feeder)
-            .expect("the feed closure is dropped")
-            .into_inner();
         let result = match ended.as_str() {
             "eof" => {
                 feeder.finish();
