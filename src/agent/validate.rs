@@ -39,13 +39,6 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
     if let Some((field, message)) = config.knowledge.problem() {
         return Err(invalid(field, message));
     }
-    if config.knowledge.enabled() && config.knowledge.mode == crate::knowledge::KnowledgeMode::Tool
-    {
-        return Err(invalid(
-            "knowledge.mode",
-            "Only auto is available for now: the agent searches its knowledge for every message.",
-        ));
-    }
     if config.model_chain().is_empty() {
         return Err(invalid(
             "model",
@@ -121,6 +114,15 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
             return Err(invalid(
                 field("name"),
                 format!("Two tools are named {}.", tool.name),
+            ));
+        }
+        if tool.name == crate::app::knowledge::tool::NAME
+            && config.knowledge.enabled()
+            && config.knowledge.mode == crate::knowledge::KnowledgeMode::Tool
+        {
+            return Err(invalid(
+                field("name"),
+                "search_knowledge is the agent's knowledge search: choose another name.",
             ));
         }
         outbound
