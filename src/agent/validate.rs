@@ -400,6 +400,21 @@ mod tests {
         );
     }
 
+    #[test]
+    fn tool_mode_is_accepted_and_keeps_the_search_tools_name_to_itself() {
+        let mut config = with_hook("https://crm.example/x", "s");
+        config.knowledge.bases = vec!["kb_help".into()];
+        config.knowledge.mode = crate::knowledge::KnowledgeMode::Tool;
+        assert_eq!(validate(&config, &Policy::default()), Ok(()));
+        config.tools.webhooks[0].name = "search_knowledge".into();
+        assert_eq!(
+            validate(&config, &Policy::default()).map_err(|e| e.field),
+            Err("tools.webhooks[0].name".into())
+        );
+        config.knowledge.mode = crate::knowledge::KnowledgeMode::Auto;
+        assert_eq!(validate(&config, &Policy::default()), Ok(()));
+    }
+
     fn with_server(url: &str, secret: &str) -> AgentConfig {
         let mut config = AgentConfig::default();
         config.mcp_servers.push(crate::agent::config::McpServer {
