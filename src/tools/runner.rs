@@ -9,16 +9,16 @@ use super::builtin::{
 };
 use super::webhook::{build_request, read_response};
 use super::{mcp, mcp_client, LocalTools, Registry, Tool, ToolNotes, ToolRunner};
-use crate::app::knowledge::tool::{self as knowledge_tool, KnowledgeTool};
-use crate::knowledge::client::HttpEmbedder;
-use crate::store::any::AnyStore;
-use crate::store::Agent;
 use crate::agent::{AgentConfig, McpServer, WebhookTool};
+use crate::app::knowledge::tool::{self as knowledge_tool, KnowledgeTool};
 use crate::auth::signature;
+use crate::knowledge::client::HttpEmbedder;
 use crate::llm::ToolSpec;
 use crate::outbound::fetch::{send, Outbound, OutboundError};
 use crate::outbound::{check_header, Policy};
 use crate::platform::now_ms;
+use crate::store::any::AnyStore;
+use crate::store::Agent;
 
 #[wasm_bindgen]
 extern "C" {
@@ -156,7 +156,11 @@ impl ToolRunner for WorkerTools<'_> {
         if let Some(answer) = self.local.and_then(|local| local.call(name, input)) {
             return answer;
         }
-        if let Some(knowledge) = self.knowledge.as_ref().filter(|_| name == knowledge_tool::NAME) {
+        if let Some(knowledge) = self
+            .knowledge
+            .as_ref()
+            .filter(|_| name == knowledge_tool::NAME)
+        {
             return knowledge.call(input).await;
         }
         match self.registry.get(name) {

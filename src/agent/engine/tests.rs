@@ -736,7 +736,11 @@ fn what_a_tool_call_leaves_is_streamed_stored_and_observed_after_its_result() {
             finish(FinishReason::ToolCalls),
             done(),
         ]),
-        Ok(vec![text("30 days [1]."), finish(FinishReason::Stop), done()]),
+        Ok(vec![
+            text("30 days [1]."),
+            finish(FinishReason::Stop),
+            done(),
+        ]),
     ]);
     let tools = Noting::default();
     let (outcome, sink) = block_on(run_turn(

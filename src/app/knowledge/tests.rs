@@ -629,19 +629,37 @@ fn the_search_tool_returns_ranked_numbered_hits_and_cites_each_chunk_once() {
     }
     let agent = tool_agent(KnowledgeMode::Tool, true);
     let search = tool::KnowledgeTool::for_agent(&store, &Off, &agent, || 42).expect("tool mode");
-    let found = block_on(search.call(&json!({ "query": "items returned delivery" }))).expect("found");
+    let found =
+        block_on(search.call(&json!({ "query": "items returned delivery" }))).expect("found");
     let results = found["results"].as_array().expect("results");
-    assert_eq!(results.len(), 1, "only the agent's own tenant and bases: {found}");
+    assert_eq!(
+        results.len(),
+        1,
+        "only the agent's own tenant and bases: {found}"
+    );
     assert_eq!(results[0]["number"], 1);
     assert_eq!(results[0]["sourceId"], "s1");
     assert_eq!(results[0]["title"], "Returns");
-    assert!(results[0]["text"].as_str().is_some_and(|t| t.contains("30 days")));
+    assert!(results[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("30 days")));
     assert!(results[0]["score"].as_f64().is_some_and(|s| s > 0.0));
-    let again = block_on(search.call(&json!({ "query": "returned within 30 days" }))).expect("again");
-    assert_eq!(again["results"][0]["number"], 1, "the same chunk keeps its number");
+    let again =
+        block_on(search.call(&json!({ "query": "returned within 30 days" }))).expect("again");
+    assert_eq!(
+        again["results"][0]["number"], 1,
+        "the same chunk keeps its number"
+    );
     let notes = search.take_notes();
-    assert_eq!(notes.citations.len(), 1, "cited once: {:?}", notes.citations);
-    assert!(matches!(&notes.citations[0], AgentEvent::Citation { source_id, .. } if source_id == "kb1"));
+    assert_eq!(
+        notes.citations.len(),
+        1,
+        "cited once: {:?}",
+        notes.citations
+    );
+    assert!(
+        matches!(&notes.citations[0], AgentEvent::Citation { source_id, .. } if source_id == "kb1")
+    );
     assert_eq!(notes.retrievals.len(), 2);
     assert_eq!(notes.retrievals[0].query, "items returned delivery");
     assert_eq!(notes.retrievals[0].started_ms, 42);
@@ -649,16 +667,26 @@ fn the_search_tool_returns_ranked_numbered_hits_and_cites_each_chunk_once() {
     assert!(search.take_notes().citations.is_empty(), "taken once");
     let nothing = block_on(search.call(&json!({ "query": "zebra xylophone" }))).expect("empty");
     assert_eq!(nothing["results"], json!([]));
-    assert!(nothing["note"].as_str().is_some_and(|n| n.contains("Ask our team.")));
+    assert!(nothing["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("Ask our team.")));
     assert!(block_on(search.call(&json!({ "query": "  " }))).is_err());
     assert!(block_on(search.call(&json!({}))).is_err());
 }
 
 /// The id of the one chunk of tenant t1.
 fn results_chunk(store: &MemoryStore) -> String {
-    block_on(retrieve(store, &Off, "t1", &["kb_1".into()], "returned delivery", 1, 0.0))
-        .expect("search")
-        .hits[0]
+    block_on(retrieve(
+        store,
+        &Off,
+        "t1",
+        &["kb_1".into()],
+        "returned delivery",
+        1,
+        0.0,
+    ))
+    .expect("search")
+    .hits[0]
         .chunk_id
         .clone()
 }

@@ -120,8 +120,7 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
         )
         .await
         .map_err(|_| {
-            "The knowledge search is unavailable right now; say so rather than guessing."
-                .to_owned()
+            "The knowledge search is unavailable right now; say so rather than guessing.".to_owned()
         })?;
         let mut state = self.found.borrow_mut();
         state.notes.retrievals.push(Retrieved {
