@@ -690,3 +690,31 @@ fn results_chunk(store: &MemoryStore) -> String {
         .chunk_id
         .clone()
 }
+
+#[test]
+fn twenty_long_hits_still_fit_the_tool_result_cap_as_whole_json() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let sections: String = (0..20)
+        .map(|i| format!("# Lamp {i}\n{}\n\n", "The lamp glows warmly é. ".repeat(70)))
+        .collect();
+    let s = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Lamps".into(),
+            text: sections,
+        },
+    );
+    block_on(ingest(&store, &s, &web(&[]), &Off, &mut ids(), 20)).expect("ingest");
+    let mut agent = tool_agent(KnowledgeMode::Tool, false);
+    agent.config.knowledge.top_k = 20;
+    let search = tool::KnowledgeTool::for_agent(&store, &Off, &agent, || 0).expect("tool mode");
+    let found = block_on(search.call(&json!({ "query": "lamp glows warmly" }))).expect("found");
+    assert_eq!(found["results"].as_array().map(Vec::len), Some(20));
+    let (shown, _) = crate::tools::cap_output(found, crate::tools::MAX_TOOL_OUTPUT_BYTES);
+    assert!(shown.is_object(), "not cut into a string");
+}

@@ -21,6 +21,10 @@ pub const NAME: &str = "search_knowledge";
 /// Longest query the model may search with, in characters.
 pub const MAX_QUERY_CHARS: usize = 2_000;
 
+/// Bytes of passage text one result carries at most, shared by its hits, so that even `topK` 20
+/// stays a whole JSON answer under the loop's cap on tool results (`MAX_TOOL_OUTPUT_BYTES`).
+const TEXT_BUDGET: usize = crate::tools::MAX_TOOL_OUTPUT_BYTES * 3 / 4;
+
 /// What the model is offered.
 pub fn spec() -> ToolSpec {
     ToolSpec::function(
@@ -136,6 +140,7 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
                 .collect(),
             started_ms,
         });
+        let share = TEXT_BUDGET / found.hits.len().max(1);
         let results: Vec<Value> = found
             .hits
             .iter()
@@ -149,7 +154,7 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
                         number
                     }
                 };
-                result_view(number, hit)
+                result_view(number, hit, share)
             })
             .collect();
         let mut answer = json!({ "query": query, "results": results });
@@ -172,11 +177,11 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
 }
 
 /// One hit as the model reads it.
-fn result_view(number: usize, hit: &Hit) -> Value {
+fn result_view(number: usize, hit: &Hit, max_text_bytes: usize) -> Value {
     let mut view = json!({
         "number": number,
         "title": hit.title,
-        "text": hit.text,
+        "text": clip(&hit.text, max_text_bytes),
         "score": (hit.score * 1000.0).round() / 1000.0,
         "sourceId": hit.source_id,
     });
@@ -190,4 +195,16 @@ fn result_view(number: usize, hit: &Hit) -> Value {
         view["curated"] = json!(true);
     }
     view
+}
+
+/// `text` cut to at most `max_bytes` (at a character boundary), marked when cut.
+fn clip(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut end = max_bytes.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
