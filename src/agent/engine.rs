@@ -572,6 +572,17 @@ impl<S: EventSink> Run<S> {
                     self.emit(AgentEvent::ToolOutputError { call_id, error });
                 }
             }
+            let notes = tools.take_notes();
+            for retrieval in &notes.retrievals {
+                self.sink.observe(Observation::Retrieval {
+                    query: &retrieval.query,
+                    hits: &retrieval.hits,
+                    started_ms: retrieval.started_ms,
+                });
+            }
+            for citation in notes.citations {
+                self.emit(citation);
+            }
             self.flush();
             if self.gone {
                 break;

@@ -130,9 +130,29 @@ pub enum AgentEvent {
     },
 }
 
+/// One knowledge hit of a retrieval, as a trace shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievalHit {
+    /// Where it came from (document or chunk id).
+    pub source: String,
+    /// Similarity score.
+    pub score: f64,
+    /// The text, exported only when content is captured.
+    pub text: Option<String>,
+}
+
 /// What the loop notes beside the events the visitor sees, for traces and per-turn timings.
 #[derive(Debug, Clone, Copy)]
 pub enum Observation<'a> {
+    /// A tool searched the agent's knowledge (`search_knowledge` in tool mode).
+    Retrieval {
+        /// What it searched for.
+        query: &'a str,
+        /// What it found, best first.
+        hits: &'a [RetrievalHit],
+        /// When the search began, ms since the epoch.
+        started_ms: i64,
+    },
     /// A model call begins (`attempt` counts every call of the turn, fallbacks included).
     ModelCall {
         /// What is sent; `request.model` is the model asked for.

@@ -39,13 +39,6 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
     if let Some((field, message)) = config.knowledge.problem() {
         return Err(invalid(field, message));
     }
-    if config.knowledge.enabled() && config.knowledge.mode == crate::knowledge::KnowledgeMode::Tool
-    {
-        return Err(invalid(
-            "knowledge.mode",
-            "Only auto is available for now: the agent searches its knowledge for every message.",
-        ));
-    }
     if config.model_chain().is_empty() {
         return Err(invalid(
             "model",
@@ -121,6 +114,15 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
             return Err(invalid(
                 field("name"),
                 format!("Two tools are named {}.", tool.name),
+            ));
+        }
+        if tool.name == crate::app::knowledge::tool::NAME
+            && config.knowledge.enabled()
+            && config.knowledge.mode == crate::knowledge::KnowledgeMode::Tool
+        {
+            return Err(invalid(
+                field("name"),
+                "search_knowledge is the agent's knowledge search: choose another name.",
             ));
         }
         outbound
@@ -396,6 +398,21 @@ mod tests {
             validate(&config, &Policy::default()).map_err(|e| e.field),
             Err("tools.webhooks[0].url".into())
         );
+    }
+
+    #[test]
+    fn tool_mode_is_accepted_and_keeps_the_search_tools_name_to_itself() {
+        let mut config = with_hook("https://crm.example/x", "s");
+        config.knowledge.bases = vec!["kb_help".into()];
+        config.knowledge.mode = crate::knowledge::KnowledgeMode::Tool;
+        assert_eq!(validate(&config, &Policy::default()), Ok(()));
+        config.tools.webhooks[0].name = "search_knowledge".into();
+        assert_eq!(
+            validate(&config, &Policy::default()).map_err(|e| e.field),
+            Err("tools.webhooks[0].name".into())
+        );
+        config.knowledge.mode = crate::knowledge::KnowledgeMode::Auto;
+        assert_eq!(validate(&config, &Policy::default()), Ok(()));
     }
 
     fn with_server(url: &str, secret: &str) -> AgentConfig {

@@ -922,7 +922,9 @@ pub async fn for_turn<S: Store + KnowledgeStore, E: Embedder>(
 
 /// What knowledge adds to an agent's turn: the passages for the system prompt and the citation
 /// events, retrieved for `query` and recorded as the turn's retrieval span (from `started_ms`);
-/// `None` when the agent uses no knowledge. Every surface grounds its turns this way.
+/// `None` when the agent uses no knowledge. In tool mode only the instructions for
+/// `search_knowledge`, which the surface offers through its tools. Every surface grounds its
+/// turns this way.
 pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     store: &S,
     embedder: &E,
@@ -932,6 +934,11 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     started_ms: i64,
 ) -> Option<(String, Vec<AgentEvent>)> {
     let config = &agent.config.knowledge;
+    if config.enabled() && config.mode == crate::knowledge::KnowledgeMode::Tool {
+        // The model searches when it needs to (`tool::KnowledgeTool`), so nothing is retrieved
+        // up front.
+        return Some((tool::prompt_block(config), Vec::new()));
+    }
     let found = for_turn(store, embedder, &agent.tenant_id, config, query).await?;
     let hits: Vec<RetrievalHit> = found
         .hits
@@ -974,23 +981,26 @@ pub fn cite(outcome: &mut crate::agent::TurnOutcome, cited: &[AgentEvent]) {
 pub fn citations(hits: &[Hit]) -> Vec<AgentEvent> {
     hits.iter()
         .enumerate()
-        .map(|(i, hit)| {
-            let metadata = json!({ "knowledge": {
-                "chunkId": hit.chunk_id,
-                "sourceId": hit.source_id,
-                "baseId": hit.base_id,
-                "heading": hit.heading,
-                "text": hit.text.chars().take(1_200).collect::<String>(),
-                "score": (hit.score * 1000.0).round() / 1000.0,
-            }});
-            AgentEvent::Citation {
-                source_id: format!("kb{}", i + 1),
-                url: hit.url.clone(),
-                title: hit.title.clone(),
-                metadata,
-            }
-        })
+        .map(|(i, hit)| citation(i + 1, hit))
         .collect()
+}
+
+/// The citation event of a hit numbered `number` in its answer (`kb{number}`).
+pub fn citation(number: usize, hit: &Hit) -> AgentEvent {
+    let metadata = json!({ "knowledge": {
+        "chunkId": hit.chunk_id,
+        "sourceId": hit.source_id,
+        "baseId": hit.base_id,
+        "heading": hit.heading,
+        "text": hit.text.chars().take(1_200).collect::<String>(),
+        "score": (hit.score * 1000.0).round() / 1000.0,
+    }});
+    AgentEvent::Citation {
+        source_id: format!("kb{number}"),
+        url: hit.url.clone(),
+        title: hit.title.clone(),
+        metadata,
+    }
 }
 
 /// A hit as the search API shows it.
@@ -1044,6 +1054,8 @@ pub fn source_view(source: &Source) -> Value {
     }
     view
 }
+
+pub mod tool;
 
 #[cfg(test)]
 mod tests;

@@ -280,7 +280,7 @@ pub fn content_hash(text: &str) -> String {
 pub struct KnowledgeConfig {
     /// The bases it answers from (none: knowledge is off).
     pub bases: Vec<String>,
-    /// `auto`: retrieve for every user turn. (`tool`: let the model call `search_knowledge`.)
+    /// `auto`: retrieve for every user turn; `tool`: let the model call `search_knowledge`.
     pub mode: KnowledgeMode,
     /// Chunks put in front of the model.
     pub top_k: u32,
@@ -379,12 +379,15 @@ pub fn is_base_id(id: &str) -> bool {
     })
 }
 
+/// What a strict agent says when nothing relevant is found and its `fallback` is not set.
+pub const DEFAULT_FALLBACK: &str = "I don't know that; please contact us.";
+
 /// The knowledge block appended to the system prompt: the passages, numbered like the citations.
 pub fn prompt_block(hits: &[Hit], strict: bool, fallback: Option<&str>) -> String {
     let mut out = String::from("\n\n## Knowledge\n");
     if hits.is_empty() {
         if strict {
-            let fallback = fallback.unwrap_or("I don't know that; please contact us.");
+            let fallback = fallback.unwrap_or(DEFAULT_FALLBACK);
             out.push_str(&format!(
                 "Nothing in the knowledge base matches this question. Answer only with: \"{fallback}\""
             ));
@@ -398,7 +401,7 @@ pub fn prompt_block(hits: &[Hit], strict: bool, fallback: Option<&str>) -> Strin
          Cite the numbers you use. A passage marked \"curated answer\" is the business's own answer: prefer it.\n",
     );
     if strict {
-        let fallback = fallback.unwrap_or("I don't know that; please contact us.");
+        let fallback = fallback.unwrap_or(DEFAULT_FALLBACK);
         out.push_str(&format!(
             "Answer only from these passages. If they do not answer the question, say exactly: \"{fallback}\"\n"
         ));

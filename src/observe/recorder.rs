@@ -43,16 +43,7 @@ pub struct TraceMeta {
     pub environment: Option<String>,
 }
 
-/// One knowledge hit of a retrieval.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetrievalHit {
-    /// Where it came from (document or chunk id).
-    pub source: String,
-    /// Similarity score.
-    pub score: f64,
-    /// The text, exported only when content is captured.
-    pub text: Option<String>,
-}
+pub use crate::agent::events::RetrievalHit;
 
 struct OpenGeneration {
     span: Span,
@@ -295,6 +286,11 @@ impl TurnRecorder {
     /// Notes what the engine observed beside the events.
     pub fn observe(&mut self, observation: Observation<'_>) {
         match observation {
+            Observation::Retrieval {
+                query,
+                hits,
+                started_ms,
+            } => self.retrieval(query, hits, started_ms),
             Observation::ModelCall { request, .. } => {
                 let now = self.now();
                 let start = *self.step_start_ms.get_or_insert(now);

@@ -11,7 +11,8 @@ pub mod runner;
 
 use serde_json::Value;
 
-use crate::agent::{AgentConfig, WebhookTool};
+use crate::agent::events::RetrievalHit;
+use crate::agent::{AgentConfig, AgentEvent, WebhookTool};
 use crate::llm::ToolSpec;
 use builtin::Builtin;
 
@@ -23,6 +24,32 @@ pub const MAX_TOOL_OUTPUT_BYTES: usize = 16 * 1024;
 pub trait ToolRunner {
     /// Calls the tool; an error is a sentence the model (and visitor) can read.
     async fn call(&self, name: &str, input: &Value) -> Result<Value, String>;
+
+    /// What the calls so far left for the answer besides their results, taken once: the
+    /// loop streams and stores the citations and traces the retrievals.
+    fn take_notes(&self) -> ToolNotes {
+        ToolNotes::default()
+    }
+}
+
+/// What tool calls add to an answer besides their results (a knowledge search's hits).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolNotes {
+    /// Citation events, for the stream and the stored answer.
+    pub citations: Vec<AgentEvent>,
+    /// Searches to record as retrieval spans.
+    pub retrievals: Vec<Retrieved>,
+}
+
+/// One search a tool ran, for the turn's trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieved {
+    /// What it searched for.
+    pub query: String,
+    /// What it found.
+    pub hits: Vec<RetrievalHit>,
+    /// When it began, ms since the epoch.
+    pub started_ms: i64,
 }
 
 /// Tools a surface adds for one turn that answer at once, without I/O (the phone's

@@ -8,13 +8,17 @@ use super::builtin::{
     current_time_result, timezone_argument, unknown_timezone, Builtin, LocalTime,
 };
 use super::webhook::{build_request, read_response};
-use super::{mcp, mcp_client, LocalTools, Registry, Tool, ToolRunner};
+use super::{mcp, mcp_client, LocalTools, Registry, Tool, ToolNotes, ToolRunner};
 use crate::agent::{AgentConfig, McpServer, WebhookTool};
+use crate::app::knowledge::tool::{self as knowledge_tool, KnowledgeTool};
 use crate::auth::signature;
+use crate::knowledge::client::HttpEmbedder;
 use crate::llm::ToolSpec;
 use crate::outbound::fetch::{send, Outbound, OutboundError};
 use crate::outbound::{check_header, Policy};
 use crate::platform::now_ms;
+use crate::store::any::AnyStore;
+use crate::store::Agent;
 
 #[wasm_bindgen]
 extern "C" {
@@ -34,6 +38,7 @@ pub struct WorkerTools<'a> {
     outbound: &'a Policy,
     signing_secret: Option<&'a str>,
     local: Option<&'a dyn LocalTools>,
+    knowledge: Option<KnowledgeTool<'a, AnyStore, HttpEmbedder>>,
     servers: &'a [McpServer],
     remote: Vec<RemoteEntry>,
     /// The agent whose servers these are (the key of the per-isolate session cache).
@@ -67,7 +72,20 @@ impl<'a> WorkerTools<'a> {
             remote: Vec::new(),
             agent_id: String::new(),
             local: None,
+            knowledge: None,
         }
+    }
+
+    /// Adds `search_knowledge` when the agent's knowledge is in tool mode (in auto mode the
+    /// surface grounds the turn before it instead): every surface's one way to offer it.
+    pub fn with_knowledge(
+        mut self,
+        store: &'a AnyStore,
+        embedder: &'a HttpEmbedder,
+        agent: &'a Agent,
+    ) -> Self {
+        self.knowledge = KnowledgeTool::for_agent(store, embedder, agent, now_ms);
+        self
     }
 
     /// Adds a surface's own tools (asked first).
@@ -122,6 +140,9 @@ impl<'a> WorkerTools<'a> {
     /// What the model is offered.
     pub fn specs(&self) -> Vec<ToolSpec> {
         let mut specs = self.registry.specs();
+        if self.knowledge.is_some() {
+            specs.push(knowledge_tool::spec());
+        }
         specs.extend(self.remote.iter().map(|r| r.spec.clone()));
         if let Some(local) = self.local {
             specs.extend(local.specs());
@@ -134,6 +155,13 @@ impl ToolRunner for WorkerTools<'_> {
     async fn call(&self, name: &str, input: &Value) -> Result<Value, String> {
         if let Some(answer) = self.local.and_then(|local| local.call(name, input)) {
             return answer;
+        }
+        if let Some(knowledge) = self
+            .knowledge
+            .as_ref()
+            .filter(|_| name == knowledge_tool::NAME)
+        {
+            return knowledge.call(input).await;
         }
         match self.registry.get(name) {
             None => match self.remote.iter().find(|r| r.exposed == name) {
@@ -149,6 +177,13 @@ impl ToolRunner for WorkerTools<'_> {
                 call_webhook(tool, input, self.outbound, self.signing_secret).await
             }
         }
+    }
+
+    fn take_notes(&self) -> ToolNotes {
+        self.knowledge
+            .as_ref()
+            .map(KnowledgeTool::take_notes)
+            .unwrap_or_default()
     }
 }
 

@@ -433,6 +433,7 @@ describe("tenant dashboard", () => {
       assert.doesNotMatch(await status(page).textContent(), /Saved/);
 
       await page.getByLabel("Primary colour").fill("#fde047");
+      await page.getByLabel("How the agent uses its knowledge").selectOption("tool");
       await page.waitForTimeout(1100); // "Last saved" shows seconds: let the clock move on
       await page.getByRole("button", { name: "Save changes" }).click();
       await page.locator("#status.ok").waitFor();
@@ -444,6 +445,7 @@ describe("tenant dashboard", () => {
       assert.equal(config.locale, "fr");
       assert.equal(config.branding.avatarUrl, "https://cdn.example/bot.png");
       assert.equal(config.branding.launcherIconUrl, "https://cdn.example/chat.svg");
+      assert.equal(config.knowledge.mode, "tool", "the knowledge mode select is saved");
       const after = await page.locator("#last-saved").textContent();
       assert.notEqual(after, before, "Last saved shows the new save");
       assert.equal(after, `Last saved ${await page.evaluate((ms) => new Date(ms).toLocaleString(), stored.updated_at)}`);
@@ -451,6 +453,8 @@ describe("tenant dashboard", () => {
       // Put the shop agent back the way the other tests use it.
       await page.getByLabel("Only verified users may chat (requireVerifiedUser)").uncheck();
       await page.getByLabel("Language of the widget").selectOption("");
+      assert.equal(await page.getByLabel("How the agent uses its knowledge").inputValue(), "tool", "the saved mode is shown again");
+      await page.getByLabel("How the agent uses its knowledge").selectOption("auto");
       await page.getByRole("button", { name: "Save changes" }).click();
       await page.locator("#status.ok").waitFor();
       assert.deepEqual(errors, []);

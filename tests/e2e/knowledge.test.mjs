@@ -349,6 +349,87 @@ describe("knowledge", () => {
     }
   });
 
+  test("in tool mode the model searches with search_knowledge: the result has the passage, the answer cites it, nothing is retrieved up front", async () => {
+    const question = "How long do I have to return an item?";
+    await putAgent(worker.db, { id: "kb-tool", tenant: tenantA.id, config: { model: "scenario/search", knowledge: { bases: [baseId], mode: "tool", topK: 3 } } });
+    const before = standin.requests.length;
+    const chatId = `c_${randomUUID()}`;
+    const { message, errors } = await chat(worker.url, "kb-tool", { chatId, text: question });
+    assert.deepEqual(errors, []);
+    const [first, second] = standin.requests.slice(before).map((r) => r.body);
+    assert.ok(first.tools.some((t) => t.function.name === "search_knowledge" && t.function.parameters.required.includes("query")), JSON.stringify(first.tools));
+    const prompt = JSON.stringify(first.messages[0]);
+    assert.match(prompt, /search_knowledge/, "the prompt says how to search");
+    assert.doesNotMatch(prompt, /30 days/, "no passages are retrieved before the model asks");
+    // The tool result the model reads holds the right chunk, ranked and with its source.
+    const toolMessage = second.messages.find((m) => m.role === "tool");
+    const result = JSON.parse(toolMessage.content);
+    assert.equal(result.query, question);
+    const returns = result.results.find((r) => r.url === `${siteUrl}/help/returns`);
+    // The page is a source of its own and a page of the sitemap: either may rank first.
+    assert.ok(returns && /30 days/.test(returns.text) && [sources.page.id, sources.map.id].includes(returns.sourceId) && returns.score > 0, JSON.stringify(result));
+    assert.ok(result.results.length <= 3, "the agent's topK");
+    // The visitor's stream (through the `ai` client) carries the call, its output and the source.
+    const call = message.parts.find((p) => p.type === "tool-search_knowledge");
+    assert.equal(call?.state, "output-available", JSON.stringify(message.parts));
+    assert.ok(call.output.results.some((r) => /30 days/.test(r.text)));
+    // The citation's number is the one the model read.
+    const cited = message.parts.find((p) => p.type === "source-url" && p.sourceId === `kb${returns.number}`);
+    assert.ok(cited && cited.url === `${siteUrl}/help/returns` && cited.providerMetadata.knowledge.sourceId === returns.sourceId, JSON.stringify(message.parts));
+    assert.match(message.parts.filter((p) => p.type === "text").map((p) => p.text).join(""), /30 days/);
+    // The stored answer keeps the citations, and the search is traced as a retrieval.
+    const stored = await eventually(async () => {
+      const got = await storedConversation(worker.url, "kb-tool", chatId);
+      return got.body.messages?.length === 2 ? got.body : null;
+    });
+    assert.ok(stored.messages[1].parts.some((p) => p.type === "source-url" && p.url === `${siteUrl}/help/returns`), JSON.stringify(stored.messages[1].parts));
+    const trace = await eventually(() => {
+      for (const entry of receiver.exports) {
+        const spans = entry.request ? spansOf(entry.request) : [];
+        const root = spans.find((s) => !s.parentSpanId && s.attributes["session.id"] === chatId);
+        if (root) return spans;
+      }
+      return null;
+    }, { timeoutMs: 8000 });
+    const retrieval = trace.find((s) => s.attributes["langfuse.observation.type"] === "retriever");
+    assert.ok(retrieval && retrieval.attributes["retrieval.hits"] > 0, `a retrieval span: ${trace.map((s) => s.name)}`);
+    assert.match(retrieval.attributes["langfuse.observation.input"], /return an item/);
+
+    // Over /v1 and MCP ask the same agent searches the same way.
+    const key = await api("POST", "/api/admin/keys", { token: tenantA.key, body: { kind: "api" } });
+    const openai = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: key.json.value, maxRetries: 0 });
+    const completion = await openai.chat.completions.create({ model: "kb-tool", messages: [{ role: "user", content: question }] });
+    assert.match(completion.choices[0].message.content, /30 days/, "the /v1 answer is made from the search");
+    const mcpKey = await api("POST", "/api/admin/keys", { token: tenantA.key, body: { kind: "mcp", agentId: "kb-tool" } });
+    const client = new Client({ name: "tool-mode-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp/kb-tool`), {
+      requestInit: { headers: { authorization: `Bearer ${mcpKey.json.value}` } },
+    }));
+    try {
+      const asked = await client.callTool({ name: "ask", arguments: { message: question } });
+      assert.ok(asked.structuredContent.sources.some((s) => s.url === `${siteUrl}/help/returns`), JSON.stringify(asked.structuredContent));
+    } finally {
+      await client.close();
+    }
+
+    // Strict in tool mode: the prompt keeps the model to the search's results and the fallback.
+    await putAgent(worker.db, { id: "kb-tool-strict", tenant: tenantA.id, config: { model: "scenario/search", knowledge: { bases: [baseId], mode: "tool", strict: true, minScore: 0.99, fallback: "Please ask our team." } } });
+    const strictFrom = standin.requests.length;
+    await chat(worker.url, "kb-tool-strict", { chatId: `c_${randomUUID()}`, text: "zebra quantum xylophone" });
+    const [strictFirst, strictSecond] = standin.requests.slice(strictFrom).map((r) => r.body);
+    assert.match(JSON.stringify(strictFirst.messages[0]), /Answer only from search_knowledge results.*Please ask our team/);
+    const empty = JSON.parse(strictSecond.messages.find((m) => m.role === "tool").content);
+    assert.deepEqual(empty.results, []);
+    assert.match(empty.note, /Please ask our team/);
+
+    // An auto-mode agent is unchanged: no tool, the passages in the prompt.
+    const autoFrom = standin.requests.length;
+    await chat(worker.url, "kb-agent", { chatId: `c_${randomUUID()}`, text: question });
+    const auto = standin.requests.slice(autoFrom).at(-1).body;
+    assert.ok(!(auto.tools ?? []).some((t) => t.function.name === "search_knowledge"));
+    assert.match(JSON.stringify(auto.messages[0]), /30 days/);
+  });
+
   test("the stored answer keeps its citations; deleting a source removes it from search", async () => {
     const chatId = `c_${randomUUID()}`;
     await chat(worker.url, "kb-agent", { chatId, text: "What is the warranty on a lamp?" });

@@ -367,6 +367,34 @@ describe("a call on the relay", () => {
     await c.hangUp();
   });
 
+  test("a phone agent in knowledge tool mode searches with search_knowledge; the stored call keeps the source", async () => {
+    const base = await api("POST", "/api/admin/knowledge-bases", { body: { name: "Phone help" } });
+    assert.equal(base.status, 201, base.text);
+    const baseId = base.json.knowledgeBase.id;
+    const added = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, {
+      body: { type: "text", title: "Warranty", text: "Every Acme lamp has a warranty of two years." },
+    });
+    assert.equal(added.status, 202, added.text);
+    await eventually(async () => {
+      const got = await api("GET", `/api/admin/knowledge-bases/${baseId}/sources/${added.json.source.id}`);
+      return got.json.source.status === "ready";
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    // Saved through the management API: tool mode is accepted.
+    await phoneAgent("kb-phone", "scenario/search", {}, { knowledge: { bases: [baseId], mode: "tool" } });
+    const c = await call("kb-phone");
+    const before = standin.requests.length;
+    const frames = await c.say("What warranty does an Acme lamp have?");
+    assert.match(spoken(frames), /two years/, "the answer is made from the search's result");
+    const [first] = standin.requests.slice(before).map((r) => r.body);
+    assert.ok(first.tools.some((t) => t.function.name === "search_knowledge"), JSON.stringify(first.tools));
+    assert.doesNotMatch(first.messages[0].content, /two years/, "nothing retrieved before the model asks");
+    await c.hangUp();
+    const stored = await storedCall(c.conversationId, (conv) => conv.messages.length === 2);
+    const source = stored.messages[1].parts.find((p) => p.type === "source-document");
+    assert.equal(source?.title, "Warranty", JSON.stringify(stored.messages[1].parts));
+    assert.equal(source.providerMetadata.knowledge.sourceId, added.json.source.id);
+  });
+
   test("an interrupt cancels the model request at once and stores what the caller heard", async () => {
     const c = await call("hold");
     const start = c.since();

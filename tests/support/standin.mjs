@@ -107,6 +107,19 @@ export async function startStandIn() {
       return end();
     }
 
+    // `scenario/search`: calls `search_knowledge` with the user's last message as the query,
+    // then answers with what the search returned.
+    if (scenario === "search") {
+      sse();
+      if (toolTurn) res.write(text(model, `Found: ${String(lastMessage(body).content).slice(0, 2000)}`) + finish(model, "stop") + DONE);
+      else {
+        const question = [...(body.messages ?? [])].reverse().find((m) => m.role === "user")?.content;
+        const call = { name: "search_knowledge", arguments: JSON.stringify({ query: String(question ?? "") }) };
+        res.write(toolDelta(model, [{ index: 0, id: "call_search", type: "function", function: call }]) + finish(model, "tool_calls") + DONE);
+      }
+      return end();
+    }
+
     // `scenario/mixed/<server tool>/<client tool>`: calls the server's tool, then (seeing its
     // result) the client's, then answers with the client's result. The step is read from the
     // tool the last assistant message called, as a stateless API client sends it back.

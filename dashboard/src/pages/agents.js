@@ -261,6 +261,8 @@ function agentForm(agent, creating) {
   };
   const k = c.knowledge || {};
   const kf = {
+    mode: field("How the agent uses its knowledge", select("knowledgeMode", k.mode || "auto", [["auto", "Search every message"], ["tool", "Let the agent search when it needs to"]]),
+      "Every message: passages go to the model with each question. When it needs to: the model calls search_knowledge itself (fewer searches, an extra model step when it does)."),
     topK: field("Passages per answer (topK)", input("topK", k.topK, { type: "number", min: "1", max: "20" }), "1-20. Empty: the default (5)."),
     minScore: field("Score floor (minScore)", input("minScore", k.minScore, { type: "number", min: "0", max: "1", step: "0.05" }), "0-1; passages scoring less are not used. Empty: 0."),
     strict: checkbox("Answer only from knowledge (strict)", k.strict, "When nothing relevant is found, the agent says the fallback below."),
@@ -308,7 +310,7 @@ function agentForm(agent, creating) {
     h("fieldset", null, h("legend", { text: "Agent" }), f.name.row, f.systemPrompt.row, f.model.row, f.models.row, f.temperature.row,
       h("div.check", null, enabled, h("label", { for: enabled.id, text: "Enabled (widgets can chat)" }))),
     h("fieldset.where", null, h("legend", { text: "Where will this chat run?" }), noOrigins, f.allowedOrigins.row, addHere, f.requireVerifiedUser.row),
-    h("fieldset.knowledge", null, h("legend", { text: "Knowledge" }), baseBoxes, kf.topK.row, kf.minScore.row, kf.strict.row, kf.fallback.row),
+    h("fieldset.knowledge", null, h("legend", { text: "Knowledge" }), baseBoxes, kf.mode.row, kf.topK.row, kf.minScore.row, kf.strict.row, kf.fallback.row),
     h("fieldset", null, h("legend", { text: "Built-in tools" }), builtins.map((t) => t.box.row), f.maxSteps.row),
     h("fieldset", null, h("legend", { text: "OpenAI-compatible API" }), f.storeApiConversations.row),
     h("fieldset.grid2", null, h("legend", { text: "Limits" }), f.visitorPerMinute.row, f.ipPerMinute.row, f.maxMessageChars.row, f.monthlySpendCap.row),
@@ -374,7 +376,7 @@ function agentForm(agent, creating) {
     const known = new Set(baseChecks.map((x) => x.id));
     const kept = ((base.knowledge && base.knowledge.bases) || []).filter((id) => !known.has(id));
     out.knowledge = { ...base.knowledge, bases: kept.concat(baseChecks.filter((x) => x.box.input.checked).map((x) => x.id)),
-      topK: num(kf.topK.input) ?? undefined, minScore: num(kf.minScore.input) ?? undefined,
+      mode: kf.mode.input.value, topK: num(kf.topK.input) ?? undefined, minScore: num(kf.minScore.input) ?? undefined,
       strict: kf.strict.input.checked, fallback: str(kf.fallback.input) };
     const tz = str(f.hoursTimezone.input);
     out.phone = { ...(base.phone || {}),

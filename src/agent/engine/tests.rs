@@ -675,3 +675,99 @@ fn fallbacks_that_spend_the_budget_end_the_turn_with_a_readable_error() {
         message: BUDGET_SPENT.into()
     }));
 }
+
+/// Tools whose calls leave a citation and a retrieval behind, as `search_knowledge` does.
+#[derive(Default)]
+struct Noting {
+    notes: RefCell<crate::tools::ToolNotes>,
+}
+
+impl ToolRunner for Noting {
+    async fn call(&self, _: &str, input: &Value) -> Result<Value, String> {
+        let mut notes = self.notes.borrow_mut();
+        notes.citations.push(AgentEvent::Citation {
+            source_id: "kb1".into(),
+            url: Some("https://shop.example/returns".into()),
+            title: "Returns".into(),
+            metadata: json!({}),
+        });
+        notes.retrievals.push(crate::tools::Retrieved {
+            query: input["query"].as_str().unwrap_or_default().to_owned(),
+            hits: Vec::new(),
+            started_ms: 7,
+        });
+        Ok(json!({ "results": [] }))
+    }
+
+    fn take_notes(&self) -> crate::tools::ToolNotes {
+        std::mem::take(&mut self.notes.borrow_mut())
+    }
+}
+
+/// Records what the loop observes besides its events.
+#[derive(Default)]
+struct Observing {
+    events: Vec<AgentEvent>,
+    retrievals: Vec<(String, i64)>,
+}
+
+impl EventSink for Observing {
+    fn send(&mut self, event: &AgentEvent) {
+        self.events.push(event.clone());
+    }
+    fn flush(&mut self) -> bool {
+        true
+    }
+    fn observe(&mut self, observation: Observation<'_>) {
+        if let Observation::Retrieval {
+            query, started_ms, ..
+        } = observation
+        {
+            self.retrievals.push((query.to_owned(), started_ms));
+        }
+    }
+}
+
+#[test]
+fn what_a_tool_call_leaves_is_streamed_stored_and_observed_after_its_result() {
+    let model = ScriptedModel::new(vec![
+        Ok(vec![
+            call(0, "c1", "search_knowledge", r#"{"query":"returns"}"#),
+            finish(FinishReason::ToolCalls),
+            done(),
+        ]),
+        Ok(vec![
+            text("30 days [1]."),
+            finish(FinishReason::Stop),
+            done(),
+        ]),
+    ]);
+    let tools = Noting::default();
+    let (outcome, sink) = block_on(run_turn(
+        &model,
+        &tools,
+        turn(&["m"], &["search_knowledge"], 5),
+        Observing::default(),
+    ));
+    let output = sink
+        .events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::ToolOutputAvailable { .. }))
+        .expect("the tool's result");
+    let cited = sink
+        .events
+        .iter()
+        .position(|e| matches!(e, AgentEvent::Citation { .. }))
+        .expect("the citation is streamed");
+    assert!(cited > output, "cited once the result is in");
+    assert_eq!(sink.retrievals, vec![("returns".to_owned(), 7)]);
+    assert!(
+        outcome
+            .parts
+            .iter()
+            .any(|p| p["type"] == "source-url" && p["url"] == "https://shop.example/returns"),
+        "the stored answer keeps it: {:?}",
+        outcome.parts
+    );
+    assert!(tools.take_notes().citations.is_empty(), "taken once");
+}

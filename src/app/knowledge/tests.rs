@@ -518,3 +518,203 @@ fn a_stateless_turn_searches_with_its_newest_user_message_and_the_one_before_a_s
     assert_eq!(query_of_messages(&messages[..2]), "shipping to France");
     assert_eq!(query_of_messages(&[]), "");
 }
+
+fn tool_agent(mode: crate::knowledge::KnowledgeMode, strict: bool) -> crate::store::Agent {
+    let mut agent = crate::store::Agent {
+        id: "a1".into(),
+        tenant_id: "t1".into(),
+        ..crate::store::Agent::default()
+    };
+    agent.config.knowledge = KnowledgeConfig {
+        bases: vec!["kb_1".into()],
+        mode,
+        top_k: 3,
+        strict,
+        fallback: Some("Ask our team.".into()),
+        ..KnowledgeConfig::default()
+    };
+    agent
+}
+
+#[test]
+fn the_search_tool_is_offered_only_in_tool_mode_and_its_prompt_keeps_a_strict_agent_to_it() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    let spec = serde_json::to_value(tool::spec()).expect("spec");
+    assert_eq!(spec["function"]["name"], "search_knowledge");
+    assert_eq!(spec["function"]["parameters"]["required"], json!(["query"]));
+    let auto = tool_agent(KnowledgeMode::Auto, false);
+    assert!(tool::KnowledgeTool::for_agent(&store, &Off, &auto, || 0).is_none());
+    let mut none = tool_agent(KnowledgeMode::Tool, false);
+    none.config.knowledge.bases.clear();
+    assert!(tool::KnowledgeTool::for_agent(&store, &Off, &none, || 0).is_none());
+    let strict = tool_agent(KnowledgeMode::Tool, true);
+    let block = tool::prompt_block(&strict.config.knowledge);
+    assert!(block.contains("search_knowledge"));
+    assert!(block.contains("Answer only from search_knowledge results"));
+    assert!(block.contains("say exactly: \"Ask our team.\""));
+    let loose = tool::prompt_block(&tool_agent(KnowledgeMode::Tool, false).config.knowledge);
+    assert!(loose.contains("search_knowledge") && !loose.contains("Answer only"));
+}
+
+#[test]
+fn a_tool_mode_turn_retrieves_nothing_up_front() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let s = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Returns".into(),
+            text: "Items can be returned within 30 days.".into(),
+        },
+    );
+    block_on(ingest(&store, &s, &web(&[]), &Off, &mut ids(), 20)).expect("ingest");
+    let agent = tool_agent(KnowledgeMode::Tool, true);
+    let mut recorder = crate::observe::TurnRecorder::new(
+        crate::observe::TraceMeta::default(),
+        crate::observe::Capture {
+            spans: true,
+            content: true,
+        },
+        crate::observe::Redactor::new(Vec::<String>::new()),
+        [1; 32],
+        Box::new(|| 5),
+    );
+    let (block, cited) = block_on(grounding(
+        &store,
+        &Off,
+        &agent,
+        "returned within 30 days",
+        &mut recorder,
+        0,
+    ))
+    .expect("knowledge");
+    assert!(cited.is_empty());
+    assert!(!block.contains("30 days"), "{block}");
+    assert!(block.contains("Answer only from search_knowledge results"));
+}
+
+#[test]
+fn the_search_tool_returns_ranked_numbered_hits_and_cites_each_chunk_once() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    setup(&store, "t2", "kb_2");
+    let mine = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Returns".into(),
+            text: "Items can be returned within 30 days of delivery.".into(),
+        },
+    );
+    let theirs = add(
+        &store,
+        "t2",
+        "kb_2",
+        "s2",
+        NewSource::Text {
+            title: "Other".into(),
+            text: "Items can be returned by fax only.".into(),
+        },
+    );
+    for s in [&mine, &theirs] {
+        block_on(ingest(&store, s, &web(&[]), &Off, &mut ids(), 20)).expect("ingest");
+    }
+    let agent = tool_agent(KnowledgeMode::Tool, true);
+    let search = tool::KnowledgeTool::for_agent(&store, &Off, &agent, || 42).expect("tool mode");
+    let found =
+        block_on(search.call(&json!({ "query": "items returned delivery" }))).expect("found");
+    let results = found["results"].as_array().expect("results");
+    assert_eq!(
+        results.len(),
+        1,
+        "only the agent's own tenant and bases: {found}"
+    );
+    assert_eq!(results[0]["number"], 1);
+    assert_eq!(results[0]["sourceId"], "s1");
+    assert_eq!(results[0]["title"], "Returns");
+    assert!(results[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("30 days")));
+    assert!(results[0]["score"].as_f64().is_some_and(|s| s > 0.0));
+    let again =
+        block_on(search.call(&json!({ "query": "returned within 30 days" }))).expect("again");
+    assert_eq!(
+        again["results"][0]["number"], 1,
+        "the same chunk keeps its number"
+    );
+    let notes = search.take_notes();
+    assert_eq!(
+        notes.citations.len(),
+        1,
+        "cited once: {:?}",
+        notes.citations
+    );
+    assert!(
+        matches!(&notes.citations[0], AgentEvent::Citation { source_id, .. } if source_id == "kb1")
+    );
+    assert_eq!(notes.retrievals.len(), 2);
+    assert_eq!(notes.retrievals[0].query, "items returned delivery");
+    assert_eq!(notes.retrievals[0].started_ms, 42);
+    assert_eq!(notes.retrievals[0].hits[0].source, results_chunk(&store));
+    assert!(search.take_notes().citations.is_empty(), "taken once");
+    let nothing = block_on(search.call(&json!({ "query": "zebra xylophone" }))).expect("empty");
+    assert_eq!(nothing["results"], json!([]));
+    assert!(nothing["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("Ask our team.")));
+    assert!(block_on(search.call(&json!({ "query": "  " }))).is_err());
+    assert!(block_on(search.call(&json!({}))).is_err());
+}
+
+/// The id of the one chunk of tenant t1.
+fn results_chunk(store: &MemoryStore) -> String {
+    block_on(retrieve(
+        store,
+        &Off,
+        "t1",
+        &["kb_1".into()],
+        "returned delivery",
+        1,
+        0.0,
+    ))
+    .expect("search")
+    .hits[0]
+        .chunk_id
+        .clone()
+}
+
+#[test]
+fn twenty_long_hits_still_fit_the_tool_result_cap_as_whole_json() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let sections: String = (0..20)
+        .map(|i| format!("# Lamp {i}\n{}\n\n", "The lamp glows warmly é. ".repeat(70)))
+        .collect();
+    let s = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Lamps".into(),
+            text: sections,
+        },
+    );
+    block_on(ingest(&store, &s, &web(&[]), &Off, &mut ids(), 20)).expect("ingest");
+    let mut agent = tool_agent(KnowledgeMode::Tool, false);
+    agent.config.knowledge.top_k = 20;
+    let search = tool::KnowledgeTool::for_agent(&store, &Off, &agent, || 0).expect("tool mode");
+    let found = block_on(search.call(&json!({ "query": "lamp glows warmly" }))).expect("found");
+    assert_eq!(found["results"].as_array().map(Vec::len), Some(20));
+    let (shown, _) = crate::tools::cap_output(found, crate::tools::MAX_TOOL_OUTPUT_BYTES);
+    assert!(shown.is_object(), "not cut into a string");
+}

@@ -518,7 +518,9 @@ impl Server {
         let mut system_prompt = turn::system_prompt(&agent, None);
         let mut cited = Vec::new();
         let embedder = HttpEmbedder(embedding_settings(&self.env));
-        if agent.config.knowledge.enabled() {
+        if agent.config.knowledge.enabled()
+            && agent.config.knowledge.mode == crate::knowledge::KnowledgeMode::Auto
+        {
             out.status("Searching knowledge");
         }
         let query = app_knowledge::query_of_history(&history);
@@ -536,6 +538,7 @@ impl Server {
             cited = citations;
         }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+            .with_knowledge(&self.store, &embedder, &agent)
             .with_remote_tools(&agent.id)
             .await;
         let turn = turn::stored_turn(

@@ -362,9 +362,9 @@ impl Call {
         } = runtime;
         let outbound = settings.outbound.clone();
         let agent = &self.agent;
+        let embedder = HttpEmbedder(embeddings);
         if agent.config.knowledge.enabled() {
             let query = app_knowledge::query_of_messages(&plan.messages);
-            let embedder = HttpEmbedder(embeddings);
             if let Some((block, _)) =
                 app_knowledge::grounding(store, &embedder, agent, &query, &mut recorder, now_ms())
                     .await
@@ -373,6 +373,7 @@ impl Call {
             }
         }
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+            .with_knowledge(store, &embedder, agent)
             .with_remote_tools(&agent.id)
             .await;
         let mut specs = tools.specs();

@@ -583,8 +583,10 @@ async fn answer(
     }
     let outbound = context.settings.outbound.clone();
     let call_tools = CallTools::new(can_hand_off);
+    let embedder = HttpEmbedder(context.embeddings.clone());
     let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
         .with_local(&call_tools)
+        .with_knowledge(&context.store, &embedder, agent)
         .with_remote_tools(&agent.id)
         .await;
     let mut system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
@@ -592,7 +594,6 @@ async fn answer(
     let mut cited = Vec::new();
     if agent.config.knowledge.enabled() {
         let query = app_knowledge::query_of_history(&plan.history);
-        let embedder = HttpEmbedder(context.embeddings.clone());
         if let Some((block, citations)) = app_knowledge::grounding(
             &context.store,
             &embedder,

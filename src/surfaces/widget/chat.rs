@@ -165,9 +165,9 @@ pub async fn handle(
             // before the answer, and into the stored message.
             let mut system_prompt = system_prompt;
             let mut cited = Vec::new();
+            let embedder = HttpEmbedder(embeddings);
             if agent.config.knowledge.enabled() {
                 let query = app_knowledge::query_of_history(&history);
-                let embedder = HttpEmbedder(embeddings);
                 let started_ms = now_ms();
                 if let Some((block, citations)) = app_knowledge::grounding(
                     &store,
@@ -187,6 +187,7 @@ pub async fn handle(
                 }
             }
             let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+                .with_knowledge(&store, &embedder, &agent)
                 .with_remote_tools(&agent.id)
                 .await;
             let turn = turn::stored_turn(
