@@ -940,19 +940,21 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
         return Some((tool::prompt_block(config), Vec::new()));
     }
     let found = for_turn(store, embedder, &agent.tenant_id, config, query).await?;
-    let hits: Vec<RetrievalHit> = found
-        .hits
-        .iter()
+    recorder.retrieval(query, &retrieval_hits(&found.hits), started_ms);
+    let block =
+        crate::knowledge::prompt_block(&found.hits, config.strict, config.fallback.as_deref());
+    Some((block, citations(&found.hits)))
+}
+
+/// What a retrieval span records of the hits.
+pub fn retrieval_hits(hits: &[Hit]) -> Vec<RetrievalHit> {
+    hits.iter()
         .map(|h| RetrievalHit {
             source: h.chunk_id.clone(),
             score: h.score,
             text: Some(h.text.clone()),
         })
-        .collect();
-    recorder.retrieval(query, &hits, started_ms);
-    let block =
-        crate::knowledge::prompt_block(&found.hits, config.strict, config.fallback.as_deref());
-    Some((block, citations(&found.hits)))
+        .collect()
 }
 
 /// The query of a stateless turn (the caller sent the conversation): its newest user message,

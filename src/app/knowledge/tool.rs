@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use serde_json::{json, Value};
 
 use super::{citation, retrieve, Embedder};
-use crate::agent::events::RetrievalHit;
 use crate::knowledge::{Hit, KnowledgeConfig, KnowledgeMode, DEFAULT_FALLBACK};
 use crate::llm::ToolSpec;
 use crate::store::knowledge::KnowledgeStore;
@@ -129,15 +128,7 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
         let mut state = self.found.borrow_mut();
         state.notes.retrievals.push(Retrieved {
             query: query.clone(),
-            hits: found
-                .hits
-                .iter()
-                .map(|h| RetrievalHit {
-                    source: h.chunk_id.clone(),
-                    score: h.score,
-                    text: Some(h.text.clone()),
-                })
-                .collect(),
+            hits: super::retrieval_hits(&found.hits),
             started_ms,
         });
         let share = TEXT_BUDGET / found.hits.len().max(1);
