@@ -406,7 +406,7 @@ describe("tenant dashboard", () => {
       assert.match(await refused.textContent(), new RegExp(`${worker.url.replace(/[.]/g, "\\.")} is not in the agent’s allowed origins`));
       await refused.getByRole("button", { name: "Allow this origin" }).click();
       await assertEventually(async () => JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'onboard'").first()).config).allowedOrigins.includes(worker.url));
-      // The store has the origin before the page has re-rendered: wait for the notice to go.
+      // The notice goes and stays gone, even when a refusal from before the click arrives late.
       await refused.waitFor({ state: "hidden", timeout: 10_000 });
       assert.deepEqual(await axeViolations(page), [], "agent editor with preview");
       await page.goto(`${worker.url}/admin/#new-agent`);

@@ -66,7 +66,9 @@ export function preview(agent, editor) {
         base: origin, key, mode: "inline", config: Promise.resolve(editor.publicConfig()),
         previewKey: state.key, storagePrefix: "edgechat:preview:",
         emit: (name, detail) => {
-          if (name === "error" && detail.code === "origin_not_allowed") refused.hidden = false;
+          // A refusal can arrive after "Allow this origin" (from a request made before it): the
+          // notice follows the origins as they are now, not the late answer.
+          if (name === "error" && detail.code === "origin_not_allowed") check();
         },
       });
     }, fail);
