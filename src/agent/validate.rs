@@ -116,10 +116,7 @@ pub fn validate(config: &AgentConfig, outbound: &Policy) -> Result<(), Invalid> 
                 format!("Two tools are named {}.", tool.name),
             ));
         }
-        if tool.name == crate::app::knowledge::tool::NAME
-            && config.knowledge.enabled()
-            && config.knowledge.mode == crate::knowledge::KnowledgeMode::Tool
-        {
+        if tool.name == crate::app::knowledge::tool::NAME && config.knowledge.searched_by_tool() {
             return Err(invalid(
                 field("name"),
                 "search_knowledge is the agent's knowledge search: choose another name.",

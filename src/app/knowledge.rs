@@ -934,7 +934,7 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     started_ms: i64,
 ) -> Option<(String, Vec<AgentEvent>)> {
     let config = &agent.config.knowledge;
-    if config.enabled() && config.mode == crate::knowledge::KnowledgeMode::Tool {
+    if config.searched_by_tool() {
         // The model searches when it needs to (`tool::KnowledgeTool`), so nothing is retrieved
         // up front.
         return Some((tool::prompt_block(config), Vec::new()));

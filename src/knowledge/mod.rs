@@ -320,6 +320,16 @@ impl KnowledgeConfig {
         !self.bases.is_empty()
     }
 
+    /// Whether the model searches by calling `search_knowledge` (tool mode, with bases).
+    pub fn searched_by_tool(&self) -> bool {
+        self.enabled() && self.mode == KnowledgeMode::Tool
+    }
+
+    /// Whether every user turn is grounded before the model call (auto mode, with bases).
+    pub fn searched_every_turn(&self) -> bool {
+        self.enabled() && self.mode == KnowledgeMode::Auto
+    }
+
     /// The problem with the settings, as `(field, message)`.
     pub fn problem(&self) -> Option<(String, String)> {
         if self.bases.len() > MAX_AGENT_BASES {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use serde_json::{json, Value};
 
 use super::{citation, retrieve, Embedder};
-use crate::knowledge::{Hit, KnowledgeConfig, KnowledgeMode, DEFAULT_FALLBACK};
+use crate::knowledge::{Hit, KnowledgeConfig, DEFAULT_FALLBACK};
 use crate::llm::ToolSpec;
 use crate::store::knowledge::KnowledgeStore;
 use crate::store::{Agent, Store};
@@ -91,7 +91,7 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
         clock: fn() -> i64,
     ) -> Option<Self> {
         let config = &agent.config.knowledge;
-        (config.enabled() && config.mode == KnowledgeMode::Tool).then(|| Self {
+        config.searched_by_tool().then(|| Self {
             store,
             embedder,
             tenant_id: &agent.tenant_id,

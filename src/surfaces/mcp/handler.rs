@@ -518,9 +518,7 @@ impl Server {
         let mut system_prompt = turn::system_prompt(&agent, None);
         let mut cited = Vec::new();
         let embedder = HttpEmbedder(embedding_settings(&self.env));
-        if agent.config.knowledge.enabled()
-            && agent.config.knowledge.mode == crate::knowledge::KnowledgeMode::Auto
-        {
+        if agent.config.knowledge.searched_every_turn() {
             out.status("Searching knowledge");
         }
         let query = app_knowledge::query_of_history(&history);
