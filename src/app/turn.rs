@@ -370,6 +370,28 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_still_being_stored_joins_the_window_once_within_the_limit() {
+        let held = vec![
+            message("u1", 1, Role::User),
+            message("a1", 2, Role::Assistant),
+        ];
+        let ConversationState::Found(window) = stored(held, "a1", "v1", None).conversation else {
+            panic!("found");
+        };
+        let answer = message("a2", 0, Role::Assistant);
+        let joined = window.clone().with_answer(&answer, 2);
+        let ids: Vec<&str> = joined.messages.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["a1", "a2"],
+            "the newest two, the unstored answer last"
+        );
+        assert_eq!(joined.message_count, 3);
+        let again = joined.clone().with_answer(&answer, 2);
+        assert_eq!(again, joined, "a read that already holds it is left alone");
+    }
+
+    #[test]
     fn a_first_message_creates_the_conversation() {
         let plan = plan(&agent(), empty(), request(None)).expect("plans");
         assert!(plan.start.create);

@@ -295,6 +295,19 @@ impl ConversationWindow {
             resent,
         }
     }
+
+    /// The window as it is once `answer` is stored too: a caller's answer is written while
+    /// the next turn's window is read, so the read may not hold it yet.
+    pub fn with_answer(mut self, answer: &StoredMessage, limit: usize) -> Self {
+        if self.messages.iter().any(|m| m.id == answer.id) {
+            return self;
+        }
+        self.message_count += 1;
+        self.messages.push(answer.clone());
+        let skip = self.messages.len().saturating_sub(limit);
+        self.messages.drain(..skip);
+        self
+    }
 }
 
 /// Which of a tenant's conversations to list (most recently active first).

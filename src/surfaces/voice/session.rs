@@ -110,7 +110,7 @@ type Running = (Pin<Box<dyn Future<Output = Done>>>, Rc<Live>);
 /// How a turn ended, for the loop.
 enum Done {
     /// The agent answered (fully, partly, or with an error).
-    Answered(Pending, Requests),
+    Answered(Option<Pending>, Requests),
     /// The turn was refused (spend cap, message limit); the text was spoken, the call ends.
     Refused,
 }
@@ -201,7 +201,7 @@ pub async fn run(ws: WebSocket, context: CallContext) {
                         break Ending::Refused;
                     }
                     Done::Answered(answer, asked) => {
-                        store_pending(&context, pending.replace(answer)).await;
+                        store_pending(&context, std::mem::replace(&mut pending, answer)).await;
                         if asked.message.is_some() {
                             requests.message = asked.message;
                         }
@@ -218,7 +218,7 @@ pub async fn run(ws: WebSocket, context: CallContext) {
                 if let Some((turn, live)) = running.take() {
                     live.stop(None);
                     if let Done::Answered(answer, _) = turn.await {
-                        store_pending(&context, pending.replace(answer)).await;
+                        store_pending(&context, std::mem::replace(&mut pending, answer)).await;
                     }
                 }
                 let _ = ws.send_with_str(relay::text(GOODBYE, true));
@@ -246,7 +246,11 @@ pub async fn run(ws: WebSocket, context: CallContext) {
                             if let Some((turn, live)) = running.take() {
                                 live.stop(None);
                                 if let Done::Answered(answer, _) = turn.await {
-                                    store_pending(&context, pending.replace(answer)).await;
+                                    store_pending(
+                                        &context,
+                                        std::mem::replace(&mut pending, answer),
+                                    )
+                                    .await;
                                 }
                             }
                             let handoff = call::handoff_data(
@@ -280,7 +284,7 @@ pub async fn run(ws: WebSocket, context: CallContext) {
                     live.stop(None);
                     ending = Ending::HungUp;
                     if let Done::Answered(answer, asked) = turn.await {
-                        store_pending(&context, pending.replace(answer)).await;
+                        store_pending(&context, std::mem::replace(&mut pending, answer)).await;
                         if asked.message.is_some() {
                             requests.message = asked.message;
                         }
@@ -503,13 +507,32 @@ async fn answer(
     previous: Option<Pending>,
     can_hand_off: bool,
 ) -> Done {
-    store_pending(&context, previous).await;
     let agent = &context.agent;
     let phone = &agent.config.phone;
     let message_id = random_id("msg");
     let settings = &context.settings;
+    let now = now_ms();
+    let month = utc_month(now);
+    let query = TurnQuery {
+        tenant_id: &agent.tenant_id,
+        agent_id: &agent.id,
+        conversation_id: Some(&caller.conversation_id),
+        resent_message_id: None,
+        month: &month,
+        history_limit: context::MAX_HISTORY_MESSAGES as u32,
+    };
+    // The previous answer is written while this turn's window is read (one round trip instead
+    // of two before the first word); the window gets it from here if the read was first. Its
+    // cost may miss this month's spend read by one answer, as with concurrent widget turns.
+    let previous_answer = previous.as_ref().map(|p| p.message.clone());
+    let scope = context.store.tenant_scope(&agent.tenant_id);
+    let ((), tenant_targets, read) = futures::join!(
+        store_pending(&context, previous),
+        tenant_targets(&context.store, &agent.tenant_id),
+        scope.turn_context(&query)
+    );
     let mut targets = context.traces.0.clone();
-    targets.extend(tenant_targets(&context.store, &agent.tenant_id).await);
+    targets.extend(tenant_targets);
     let (tracing, mut recorder) = begin_turn(
         &targets,
         agent,
@@ -527,40 +550,39 @@ async fn answer(
         settings,
         &[context.token_secret.as_str()],
     );
-    let now = now_ms();
-    let month = utc_month(now);
-    let query = TurnQuery {
-        tenant_id: &agent.tenant_id,
-        agent_id: &agent.id,
-        conversation_id: Some(&caller.conversation_id),
-        resent_message_id: None,
-        month: &month,
-        history_limit: context::MAX_HISTORY_MESSAGES as u32,
-    };
-    let planned = match context
-        .store
-        .tenant_scope(&agent.tenant_id)
-        .turn_context(&query)
-        .await
-    {
-        Ok(read) => turn::plan(
-            agent,
-            read,
-            TurnRequest {
-                conversation_id: caller.conversation_id.clone(),
-                message_id: None,
-                fresh_message_id: random_id("msg"),
-                text,
-                visitor_id: caller.visitor_id.clone(),
-                now,
-                page_url: None,
-                channel: Some("phone".into()),
-                preview: false,
-            },
-        ),
+    let planned = match read {
+        Ok(mut read) => {
+            if let Some(answer) = previous_answer.as_ref() {
+                read.conversation = match read.conversation {
+                    ConversationState::Found(window) => ConversationState::Found(
+                        window.with_answer(answer, context::MAX_HISTORY_MESSAGES),
+                    ),
+                    other => other,
+                };
+            }
+            turn::plan(
+                agent,
+                read,
+                TurnRequest {
+                    conversation_id: caller.conversation_id.clone(),
+                    message_id: None,
+                    fresh_message_id: random_id("msg"),
+                    text,
+                    visitor_id: caller.visitor_id.clone(),
+                    now,
+                    page_url: None,
+                    channel: Some("phone".into()),
+                    preview: false,
+                },
+            )
+        }
         Err(e) => Err(e.into()),
     };
-    let mut plan = match planned {
+    let turn::TurnPlan {
+        mut start,
+        history,
+        models,
+    } = match planned {
         Ok(plan) => plan,
         Err(error) => {
             if let Some(detail) = error.log_detail() {
@@ -570,93 +592,100 @@ async fn answer(
             return Done::Refused;
         }
     };
-    plan.start.answer_id = Some(message_id.clone());
-    let started = turn::persist(
-        || context.store.start_turn(&plan.start),
+    start.answer_id = Some(message_id.clone());
+    // The caller's words are stored while the model is called, as on the widget; both are
+    // done before the answer is handed back to be stored.
+    let write_start = turn::persist(
+        || context.store.start_turn(&start),
         pause,
         |attempt, e| console_error!("storing the caller's words failed (attempt {attempt}): {e}"),
-    )
-    .await;
-    if !started {
-        let _ = ws.send_with_str(relay::text(APOLOGY, true));
-        return Done::Refused;
-    }
-    let outbound = context.settings.outbound.clone();
-    let call_tools = CallTools::new(can_hand_off);
-    let embedder = HttpEmbedder(context.embeddings.clone());
-    let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
-        .with_local(&call_tools)
-        .with_knowledge(&context.store, &embedder, agent)
-        .with_remote_tools(&agent.id)
-        .await;
-    let mut system_prompt = call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
-    // Knowledge, as on every surface; the citations are kept with the transcript, not spoken.
-    let mut cited = Vec::new();
-    if agent.config.knowledge.enabled() {
-        let query = app_knowledge::query_of_history(&plan.history);
-        if let Some((block, citations)) = app_knowledge::grounding(
-            &context.store,
-            &embedder,
-            agent,
-            &query,
-            &mut recorder,
-            now_ms(),
-        )
-        .await
-        {
-            system_prompt.push_str(&block);
-            cited = citations;
-        }
-    }
-    let turn = turn::stored_turn(
-        agent,
-        message_id.clone(),
-        plan.models,
-        &system_prompt,
-        &plan.history,
-        tools.specs(),
-        context.settings.subrequest_budget,
     );
-    let signal = live
-        .controller
-        .borrow()
-        .as_ref()
-        .map(AbortController::signal);
-    let model = HttpModel::new(context.settings.clone(), signal);
-    let speaker = Rc::new(RefCell::new(Speaker {
-        speech: Speech::new(),
-        filler: phone.filler.trim().to_owned(),
-        filler_said: false,
-    }));
-    let socket = Socket {
-        ws: ws.clone(),
-        live: live.clone(),
+    let speak = async {
+        let outbound = context.settings.outbound.clone();
+        let call_tools = CallTools::new(can_hand_off);
+        let embedder = HttpEmbedder(context.embeddings.clone());
+        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+            .with_local(&call_tools)
+            .with_knowledge(&context.store, &embedder, agent)
+            .with_remote_tools(&agent.id)
+            .await;
+        let mut system_prompt =
+            call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
+        // Knowledge, as on every surface; the citations are kept with the transcript, not spoken.
+        let mut cited = Vec::new();
+        if agent.config.knowledge.enabled() {
+            let query = app_knowledge::query_of_history(&history);
+            if let Some((block, citations)) = app_knowledge::grounding(
+                &context.store,
+                &embedder,
+                agent,
+                &query,
+                &mut recorder,
+                now_ms(),
+            )
+            .await
+            {
+                system_prompt.push_str(&block);
+                cited = citations;
+            }
+        }
+        let turn = turn::stored_turn(
+            agent,
+            message_id.clone(),
+            models,
+            &system_prompt,
+            &history,
+            tools.specs(),
+            context.settings.subrequest_budget,
+        );
+        let signal = live
+            .controller
+            .borrow()
+            .as_ref()
+            .map(AbortController::signal);
+        let model = HttpModel::new(context.settings.clone(), signal);
+        let speaker = Rc::new(RefCell::new(Speaker {
+            speech: Speech::new(),
+            filler: phone.filler.trim().to_owned(),
+            filler_said: false,
+        }));
+        let socket = Socket {
+            ws: ws.clone(),
+            live: live.clone(),
+        };
+        let sink = BodySink::over(speaker, Box::new(socket));
+        let (mut outcome, mut sink, recorder) =
+            tracing::run(&model, &tools, turn, sink, recorder).await;
+        sink.close();
+        let failed = matches!(outcome.end, TurnEnd::Failed(_));
+        let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
+        app_knowledge::cite(&mut outcome, &cited);
+        let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
+        message.timing = serde_json::to_string(&finished.summary).ok();
+        if let Some(export) = finished.export {
+            // The call goes on while the trace is sent: the next turn never waits for it.
+            let (policy, timeout_ms) = (context.settings.outbound.clone(), context.traces.1);
+            worker::wasm_bindgen_futures::spawn_local(async move {
+                deliver(&policy, &export, timeout_ms).await;
+            });
+        }
+        let mut pending = Pending { message };
+        if let Some(heard) = live.heard.borrow_mut().take() {
+            cut_to_heard(&mut pending, &heard);
+        }
+        if failed {
+            console_error!("the model failed during a call; the caller heard an apology");
+        }
+        let requests = call_tools.requests.borrow().clone();
+        (pending, requests)
     };
-    let sink = BodySink::over(speaker, Box::new(socket));
-    let (mut outcome, mut sink, recorder) =
-        tracing::run(&model, &tools, turn, sink, recorder).await;
-    sink.close();
-    let failed = matches!(outcome.end, TurnEnd::Failed(_));
-    let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
-    app_knowledge::cite(&mut outcome, &cited);
-    let mut message = turn::answer_message(message_id, &plan.start.conversation, outcome, now_ms());
-    message.timing = serde_json::to_string(&finished.summary).ok();
-    if let Some(export) = finished.export {
-        // The call goes on while the trace is sent: the next turn never waits for it.
-        let (policy, timeout_ms) = (context.settings.outbound.clone(), context.traces.1);
-        worker::wasm_bindgen_futures::spawn_local(async move {
-            deliver(&policy, &export, timeout_ms).await;
-        });
+    let (started, (pending, requests)) = futures::join!(write_start, speak);
+    if !started {
+        // The caller heard the answer, but their words are not stored: keeping the answer
+        // alone would make a transcript that answers nothing.
+        console_error!("the caller's words could not be stored; their answer is left out");
     }
-    let mut pending = Pending { message };
-    if let Some(heard) = live.heard.borrow_mut().take() {
-        cut_to_heard(&mut pending, &heard);
-    }
-    if failed {
-        console_error!("the model failed during a call; the caller heard an apology");
-    }
-    let requests = call_tools.requests.borrow().clone();
-    Done::Answered(pending, requests)
+    Done::Answered(started.then_some(pending), requests)
 }
 
 /// Speaks a turn's events: text through the speech filter, a filler while a tool runs, an
