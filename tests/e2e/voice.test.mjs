@@ -327,6 +327,11 @@ describe("a call on the relay", () => {
     const request = standin.requests.at(-1).body;
     assert.match(request.messages[0].content, /phone call/);
     assert.deepEqual(request.messages.filter((m) => m.role === "user").map((m) => m.content), ["What are your opening hours?", "Thanks"]);
+    // The first answer is in the second turn's history, though it is stored while that turn reads.
+    assert.deepEqual(
+      request.messages.slice(-3).map((m) => [m.role, m.content]),
+      [["user", "What are your opening hours?"], ["assistant", "Hello from the stand-in."], ["user", "Thanks"]],
+    );
     assert.ok(request.tools.some((t) => t.function.name === "transfer_to_human"), "handoff offered with a number");
     await c.hangUp();
     const stored = await storedCall(c.conversationId, (conv) => conv.call?.endedAt && conv.messages.length === 4);
