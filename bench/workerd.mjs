@@ -8,14 +8,34 @@ import { root } from "../scripts/lib.mjs";
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
-/** The ids of the running workerd processes. */
+/** The parent of process `pid`, or null once it is gone. */
+const parentOf = (pid) => {
+  try {
+    // The command name is in parentheses and may hold spaces; the parent follows the state.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+  } catch {
+    return null;
+  }
+};
+
+/** Whether `pid` was started by this process (at any depth): other benchmarks and test runs on
+ * the same machine start workerd processes too, and must not be measured in their place. */
+const isOurs = (pid) => {
+  for (let p = pid, depth = 0; p && p !== "0" && depth < 16; p = parentOf(p), depth++) {
+    if (p === String(process.pid)) return true;
+  }
+  return false;
+};
+
+/** The ids of the running workerd processes this process started. */
 export const workerdPids = () =>
   new Set(
     readdirSync("/proc")
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
         try {
-          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd";
+          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd" && isOurs(p);
         } catch {
           return false;
         }

@@ -3,6 +3,7 @@
 //! chunks, record its status), and retrieval, the one search every surface calls (the widget's
 //! turn, the playground, and later MCP's `search_knowledge`, voice and `/v1`).
 
+use futures::FutureExt;
 use serde_json::{json, Value};
 
 use crate::agent::AgentEvent;
@@ -829,28 +830,36 @@ pub async fn retrieve_with<S: Store + KnowledgeStore, E: Embedder>(
     } else {
         fts_query(query)
     };
-    let mut vector = None;
-    let mut tokens = 0;
-    if embedder.enabled() && rankings != Rankings::Lexical && !query.trim().is_empty() {
-        if let Ok((mut vectors, used)) = embedder.embed(&[query.to_owned()], InputKind::Query).await
-        {
-            vector = vectors.pop();
-            tokens = used;
-        }
-    }
-    if fts.is_empty() && vector.is_none() {
+    let embeds = embedder.enabled() && rankings != Rankings::Lexical && !query.trim().is_empty();
+    if fts.is_empty() && !embeds {
         return Ok(Retrieval::default());
     }
+    // The query is embedded while the store does what needs no vector (D1 reads its keyword
+    // ranking meanwhile): the embedding round trip is most of what retrieval adds to a turn.
+    let tokens = std::cell::Cell::new(0);
+    let embedding = async {
+        if !embeds {
+            return None;
+        }
+        let (mut vectors, used) = embedder
+            .embed(&[query.to_owned()], InputKind::Query)
+            .await
+            .ok()?;
+        tokens.set(used);
+        vectors.pop()
+    };
     let top_k = top_k.clamp(1, MAX_SEARCH_TOP_K) as usize;
-    let semantic = vector.is_some();
     let search = SearchQuery {
         base_ids: bases,
         fts,
-        vector,
+        vector: embedding.boxed_local().shared(),
         candidates: candidates_for(top_k),
         top_k: top_k * 2,
     };
     let hits = store.tenant_scope(tenant_id).search(&search).await?;
+    // A store with nothing to search never asked for the vector; it is not fetched after.
+    let semantic = search.vector.peek().is_some_and(Option::is_some);
+    let tokens = tokens.get();
     Ok(Retrieval {
         hits: finish_hits(hits, min_score, top_k),
         embedding_tokens: tokens,

@@ -11,6 +11,7 @@ pub mod html;
 pub mod rank;
 pub mod web;
 
+use futures::future::{LocalBoxFuture, Shared};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -192,15 +193,19 @@ pub struct Hit {
     pub best_rank: usize,
 }
 
+/// The query's embedding as it arrives (`None` without one): a store awaits it only where it
+/// needs it, so what does not (D1's keyword ranking) runs while the query is being embedded.
+pub type QueryVector<'a> = Shared<LocalBoxFuture<'a, Option<Vec<f32>>>>;
+
 /// What a search asks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct SearchQuery<'a> {
     /// The bases to search (all the tenant's, already checked).
     pub base_ids: &'a [String],
     /// The FTS5 query for the lexical half (`fts_query` of the visitor's words).
     pub fts: String,
     /// The query's embedding, when embeddings are configured.
-    pub vector: Option<Vec<f32>>,
+    pub vector: QueryVector<'a>,
     /// How many candidates each half contributes.
     pub candidates: usize,
     /// How many hits to return.

@@ -217,11 +217,13 @@ impl KnowledgeStore for ConvexStore {
         tenant_id: &str,
         query: &SearchQuery<'_>,
     ) -> Result<Vec<Hit>, StoreError> {
+        // One action fuses both rankings, so it waits for the vector.
+        let vector = query.vector.clone().await;
         let args = json!({
             "tenantId": tenant_id,
             "baseIds": query.base_ids,
             "words": words_of(&query.fts),
-            "vector": query.vector,
+            "vector": vector,
             "candidates": query.candidates,
             "topK": query.top_k,
         });

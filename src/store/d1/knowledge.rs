@@ -16,7 +16,7 @@ use super::super::knowledge::{
 use super::super::rows::{Param, FIRST_PAGE_BEFORE};
 use super::super::{in_batches, StoreError};
 use super::{page_params, D1Store};
-use crate::knowledge::rank::{best_score, cosine, decode_vector, fuse, top_k};
+use crate::knowledge::rank::{best_score, decode_vector, dot, fuse, top_k, unit};
 use crate::knowledge::{Hit, KnowledgeBase, NewChunk, SearchQuery, Source};
 
 /// Bases whose vectors an isolate keeps (the least recently loaded goes first).
@@ -88,7 +88,8 @@ impl D1Store {
             all.extend(
                 pairs(&rows, ("id", "id"), ("vector", "vector"))
                     .into_iter()
-                    .filter_map(|(id, v)| decode_vector(v.as_str()?).map(|v| (id, v))),
+                    // Kept as unit vectors: each search's cosine is then a dot product.
+                    .filter_map(|(id, v)| decode_vector(v.as_str()?).map(|v| (id, unit(v)))),
             );
             if !full {
                 break;
@@ -290,7 +291,9 @@ impl KnowledgeStore for D1Store {
                 &[Param::Text(matcher), tenant_id.into(), limit],
             )?);
         }
-        let results = self.run(statements).await?;
+        // The keyword ranking is read while the query is still being embedded.
+        let (results, vector) = futures::join!(self.run(statements), query.vector.clone());
+        let results = results?;
         // Only the tenant's own bases come back here, so only those are searched below.
         let versions = pairs(
             &results.rows::<Value>(0)?,
@@ -303,7 +306,7 @@ impl KnowledgeStore for D1Store {
             results.rows(1)?
         };
         let mut vector_ids: Vec<String> = Vec::new();
-        if let Some(vector) = &query.vector {
+        if let Some(vector) = vector.clone().map(unit) {
             let mut scored: Vec<(String, f32)> = Vec::new();
             for (base_id, version) in &versions {
                 let version = version.as_f64().unwrap_or(0.0) as i64;
@@ -313,7 +316,7 @@ impl KnowledgeStore for D1Store {
                     vectors
                         .iter()
                         .enumerate()
-                        .map(|(i, (_, v))| (i, cosine(vector, v))),
+                        .map(|(i, (_, v))| (i, dot(&vector, v))),
                     query.candidates,
                 );
                 scored.extend(best.into_iter().map(|(i, s)| (vectors[i].0.clone(), s)));
@@ -331,7 +334,7 @@ impl KnowledgeStore for D1Store {
         };
         let lexical_ids: Vec<String> = lexical.iter().map(id_of).collect();
         let fused = fuse(&lexical_ids, &vector_ids, query.top_k);
-        let best = best_score(!query.fts.is_empty(), query.vector.is_some());
+        let best = best_score(!query.fts.is_empty(), vector.is_some());
         let mut rows: HashMap<String, Value> =
             lexical.into_iter().map(|c| (id_of(&c), c)).collect();
         let missing: Vec<String> = fused

@@ -196,6 +196,7 @@ impl KnowledgeStore for MemoryStore {
         tenant_id: &str,
         query: &SearchQuery<'_>,
     ) -> Result<Vec<Hit>, StoreError> {
+        let query_vector = query.vector.clone().await;
         let k = self.knowledge.borrow();
         let words: Vec<String> = query
             .fts
@@ -223,7 +224,7 @@ impl KnowledgeStore for MemoryStore {
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-        let vector: Vec<String> = match &query.vector {
+        let vector: Vec<String> = match &query_vector {
             None => Vec::new(),
             Some(q) => top_k(
                 mine.iter()
@@ -234,7 +235,7 @@ impl KnowledgeStore for MemoryStore {
             .map(|(id, _)| id)
             .collect(),
         };
-        let best = best_score(!query.fts.is_empty(), query.vector.is_some());
+        let best = best_score(!query.fts.is_empty(), query_vector.is_some());
         let by_id: HashMap<&str, &(Source, NewChunk)> =
             mine.iter().map(|e| (e.1.id.as_str(), *e)).collect();
         Ok(fuse(&lexical, &vector, query.top_k)
