@@ -41,6 +41,9 @@ pub enum SourceKind {
     Url,
     /// The pages a sitemap lists (same host, at most `max_pages`).
     Sitemap,
+    /// The pages reached by links from a start page (same host, at most `max_pages`, at most
+    /// `max_depth` links away).
+    Crawl,
     /// An uploaded file (txt, md, html, csv).
     File,
 }
@@ -53,6 +56,7 @@ impl SourceKind {
             SourceKind::Qa => "qa",
             SourceKind::Url => "url",
             SourceKind::Sitemap => "sitemap",
+            SourceKind::Crawl => "crawl",
             SourceKind::File => "file",
         }
     }
@@ -64,6 +68,7 @@ impl SourceKind {
             "qa" => SourceKind::Qa,
             "url" => SourceKind::Url,
             "sitemap" => SourceKind::Sitemap,
+            "crawl" => SourceKind::Crawl,
             "file" => SourceKind::File,
             _ => return None,
         })
@@ -71,7 +76,10 @@ impl SourceKind {
 
     /// Whether ingestion fetches it from the web (and a schedule re-syncs it).
     pub fn is_web(self) -> bool {
-        matches!(self, SourceKind::Url | SourceKind::Sitemap)
+        matches!(
+            self,
+            SourceKind::Url | SourceKind::Sitemap | SourceKind::Crawl
+        )
     }
 }
 
@@ -129,8 +137,10 @@ pub struct Source {
     pub url: Option<String>,
     /// What was pasted or uploaded (text and Q&A: the text; Q&A as `question\n\nanswer`).
     pub content: Option<String>,
-    /// Most pages a sitemap source takes.
+    /// Most pages a sitemap or crawl source takes.
     pub max_pages: Option<u32>,
+    /// How many links away from its start page a crawl goes.
+    pub max_depth: Option<u32>,
     /// Where ingestion is.
     pub status: SourceStatus,
     /// Progress while processing, 0–100.
