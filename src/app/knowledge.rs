@@ -923,8 +923,7 @@ pub async fn ingest<S: Store + KnowledgeStore, F: Fetcher, E: Embedder>(
     if tokens > 0 {
         let usage = crate::llm::Usage {
             input_tokens: tokens,
-            output_tokens: 0,
-            cost: 0.0,
+            ..Default::default()
         };
         // The chunks are in: a usage write that fails is not worth embedding everything again.
         let _ = scoped
@@ -938,9 +937,25 @@ pub async fn ingest<S: Store + KnowledgeStore, F: Fetcher, E: Embedder>(
     })
 }
 
-/// The usage line ingestion's embeddings are counted under, beside the agents' (no agent id
-/// can contain `:`), so they count towards the tenant's spend and show in its usage.
-pub const EMBEDDING_USAGE: &str = "knowledge:embeddings";
+/// The usage line ingestion's and searches' embeddings are counted under.
+pub use crate::knowledge::EMBEDDING_USAGE;
+
+/// Counts the query embedding of a search outside a chat turn (the playground's, MCP's
+/// `search_knowledge`) under `EMBEDDING_USAGE`, one search as one message. A failed write does
+/// not fail the search it belongs to.
+pub async fn record_search_usage<S: Store>(store: &S, tenant_id: &str, tokens: u64, now: i64) {
+    if tokens == 0 {
+        return;
+    }
+    let usage = crate::llm::Usage {
+        input_tokens: tokens,
+        ..Default::default()
+    };
+    let _ = store
+        .tenant_scope(tenant_id)
+        .record_usage(EMBEDDING_USAGE, &crate::dates::utc_day(now), &usage)
+        .await;
+}
 
 /// Records that a source's ingestion failed (its previous chunks, if any, stay searchable).
 pub async fn record_failure<S: Store + KnowledgeStore>(
@@ -1117,6 +1132,7 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     }
     let found = for_turn(store, embedder, &agent.tenant_id, config, query).await?;
     recorder.retrieval(query, &retrieval_hits(&found.hits), started_ms);
+    recorder.embedded(found.embedding_tokens);
     let block =
         crate::knowledge::prompt_block(&found.hits, config.strict, config.fallback.as_deref());
     Some((block, citations(&found.hits)))

@@ -29,6 +29,11 @@ pub struct KnowledgeBase {
     pub updated_at: i64,
 }
 
+/// The usage line knowledge's embeddings (ingestion's and searches') are counted under,
+/// beside the agents' (no agent id can contain `:`), so they count towards the tenant's spend
+/// and show in its usage.
+pub const EMBEDDING_USAGE: &str = "knowledge:embeddings";
+
 /// What a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -62,6 +62,11 @@ fn statements() -> Vec<(&'static str, String)> {
         ("SET_SIGNING_SECRET", s(SET_SIGNING_SECRET)),
         ("ADD_USAGE", s(ADD_USAGE)),
         ("ADD_MONTHLY_USAGE", s(ADD_MONTHLY_USAGE)),
+        ("ADD_EMBEDDING_USAGE", s(ADD_EMBEDDING_USAGE)),
+        (
+            "ADD_MONTHLY_EMBEDDING_USAGE",
+            s(ADD_MONTHLY_EMBEDDING_USAGE),
+        ),
         ("TURN_SPEND", s(TURN_SPEND)),
         ("TURN_CONVERSATION", s(TURN_CONVERSATION)),
         ("TURN_RESENT", s(TURN_RESENT)),

@@ -900,3 +900,84 @@ fn crawl_bodies_take_pages_and_depth_within_their_caps() {
     assert_eq!((view["type"].clone(), view["maxPages"].clone(), view["maxDepth"].clone()), (json!("crawl"), json!(9), json!(3)));
     assert!(SourceKind::Crawl.is_web());
 }
+
+#[test]
+fn a_turns_query_embeddings_are_its_usage_and_the_answers_write_counts_them() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let letters = Letters {
+        calls: RefCell::new(0),
+        fail: false,
+    };
+    let s = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Returns".into(),
+            text: "Items can be returned within 30 days.".into(),
+        },
+    );
+    block_on(ingest(&store, &s, &web(&[]), &letters, &mut ids(), 20)).expect("ingest");
+    let mut recorder = crate::observe::TurnRecorder::new(
+        crate::observe::TraceMeta::default(),
+        crate::observe::Capture {
+            spans: false,
+            content: false,
+        },
+        crate::observe::Redactor::new(Vec::<String>::new()),
+        [1; 32],
+        Box::new(|| 5),
+    );
+    // Auto mode: the grounding's query embedding (3 tokens from `Letters`) is counted even
+    // when the trace keeps no spans.
+    let auto = tool_agent(KnowledgeMode::Auto, false);
+    block_on(grounding(&store, &letters, &auto, "returned", &mut recorder, 0)).expect("grounded");
+    assert_eq!(recorder.embedding_tokens(), 3);
+    // Tool mode: each search's tokens go with its notes to the engine.
+    let agent = tool_agent(KnowledgeMode::Tool, false);
+    let tool = tool::KnowledgeTool::for_agent(&store, &letters, &agent, || 0).expect("tool");
+    block_on(tool.call(&json!({"query": "returns"}))).expect("first");
+    block_on(tool.call(&json!({"query": "refund"}))).expect("second");
+    assert_eq!(tool.take_notes().embedding_tokens, 6);
+
+    // The answer's one write adds the tokens to the knowledge line, not to the agent's.
+    let before = block_on(store.usage("t1", "1970-01-01")).expect("usage");
+    let ingested: u64 = before.iter().map(|u| u.input_tokens).sum();
+    let answer = crate::store::StoredMessage {
+        id: "m1".into(),
+        conversation_id: "c1".into(),
+        tenant_id: "t1".into(),
+        seq: 0,
+        role: crate::agent::context::Role::Assistant,
+        parts: vec![],
+        status: crate::store::MessageStatus::Complete,
+        model: Some("m".into()),
+        finish_reason: None,
+        usage: crate::llm::Usage {
+            input_tokens: 100,
+            output_tokens: 10,
+            cost: 0.0,
+            embedding_tokens: 9,
+        },
+        error: None,
+        feedback: None,
+        created_at: 1,
+        timing: None,
+    };
+    block_on(store.append_answer(&answer, "a1", "2026-02-01")).expect("answer");
+    let usage = block_on(store.usage("t1", "2026-02-01")).expect("usage");
+    let line = |id: &str| usage.iter().find(|u| u.agent_id == id).cloned().expect(id);
+    assert_eq!((line("a1").messages, line("a1").input_tokens), (1, 100));
+    let knowledge = line(EMBEDDING_USAGE);
+    assert_eq!((knowledge.messages, knowledge.input_tokens), (0, 9));
+    assert!(ingested > 0, "ingestion's own tokens are counted apart, at ingestion");
+
+    // A search outside a turn counts as one on the knowledge line.
+    block_on(record_search_usage(&store, "t1", 4, 1_767_225_600_000 + 86_400_000 * 31));
+    let usage = block_on(store.usage("t1", "2026-02-01")).expect("usage");
+    let knowledge = usage.iter().find(|u| u.agent_id == EMBEDDING_USAGE).expect("line");
+    assert_eq!((knowledge.messages, knowledge.input_tokens), (1, 13));
+}
