@@ -197,8 +197,20 @@ pub fn parse_source(body: &Value, policy: &Policy) -> Result<NewSource, ApiError
         },
         _ => NewSource::Crawl {
             url: checked_url("url")?,
-            max_pages: bounded(body, "maxPages", 1, web::MAX_CRAWL_PAGES, DEFAULT_CRAWL_PAGES)?,
-            max_depth: bounded(body, "maxDepth", 0, web::MAX_CRAWL_DEPTH, DEFAULT_CRAWL_DEPTH)?,
+            max_pages: bounded(
+                body,
+                "maxPages",
+                1,
+                web::MAX_CRAWL_PAGES,
+                DEFAULT_CRAWL_PAGES,
+            )?,
+            max_depth: bounded(
+                body,
+                "maxDepth",
+                0,
+                web::MAX_CRAWL_DEPTH,
+                DEFAULT_CRAWL_DEPTH,
+            )?,
         },
     })
 }
@@ -690,10 +702,13 @@ async fn crawl<F: Fetcher, P: Progress>(
             && page.body.len() <= MAX_PAGE_BYTES
             && web::origin_of(&landed).as_deref() == Some(origin.as_str())
             && robots.allows(&web::path_of(&landed));
-        let kind = page
-            .content_type
-            .as_deref()
-            .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        let kind = page.content_type.as_deref().map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
         let html = kind.as_deref().is_none_or(|t| t == "text/html");
         let text = html || kind.as_deref().is_some_and(|t| t == "text/plain");
         if url == start && !(readable && text) {
@@ -742,7 +757,10 @@ async fn crawl<F: Fetcher, P: Progress>(
 /// Why a page's answer is not one ingestion reads (its status or its size).
 fn fetch_page_reason(url: &str, status: u16, len: usize) -> String {
     if (200..300).contains(&status) && len > MAX_PAGE_BYTES {
-        format!("{url} is larger than {} MB.", MAX_PAGE_BYTES / (1024 * 1024))
+        format!(
+            "{url} is larger than {} MB.",
+            MAX_PAGE_BYTES / (1024 * 1024)
+        )
     } else if (200..300).contains(&status) {
         format!("{url} is not an HTML or text page.")
     } else {

@@ -295,7 +295,10 @@ mod tests {
             page.text,
             "# Returns\n\nSend it back within 30 days.\n\n- Unused\n- With receipt\n\n| Plan | Price |\n| Pro | $9 |\n\n## Contact\n\nMail us."
         );
-        assert_eq!(page.links, vec!["/menu".to_owned(), "mailto:x@y.z".to_owned()]);
+        assert_eq!(
+            page.links,
+            vec!["/menu".to_owned(), "mailto:x@y.z".to_owned()]
+        );
     }
 
     #[test]

@@ -197,7 +197,10 @@ const BINARY_EXTENSIONS: &[&str] = &[
 /// the default port dropped, `.` and `..` segments resolved, an empty path as `/`, spaces
 /// escaped, the fragment gone. `None` for anything else (other schemes, user info, no host).
 pub fn normalize_url(url: &str) -> Option<String> {
-    let url = url.trim().replace(['\t', '\n', '\r'], "").replace(' ', "%20");
+    let url = url
+        .trim()
+        .replace(['\t', '\n', '\r'], "")
+        .replace(' ', "%20");
     let (scheme, rest) = url.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
@@ -297,9 +300,8 @@ pub fn is_binary_link(url: &str) -> bool {
     let path = path_of(url);
     let path = path.split('?').next().unwrap_or("");
     let last = path.rsplit('/').next().unwrap_or("");
-    last.rsplit_once('.').is_some_and(|(_, ext)| {
-        BINARY_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
-    })
+    last.rsplit_once('.')
+        .is_some_and(|(_, ext)| BINARY_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
 /// The links of the page at `page_url` a crawl of `origin` may follow, in page order and each
@@ -423,7 +425,10 @@ mod tests {
         );
         assert_eq!(normalize_url("ftp://example.com/x"), None);
         assert_eq!(normalize_url("https://user@example.com/x"), None);
-        assert_eq!(resolve_link("https://h.example/a/", ".."), Some("https://h.example/".into()));
+        assert_eq!(
+            resolve_link("https://h.example/a/", ".."),
+            Some("https://h.example/".into())
+        );
         assert_eq!(
             resolve_link("http://127.0.0.1:8080/a/b", "c/d"),
             Some("http://127.0.0.1:8080/a/c/d".into())
@@ -439,11 +444,25 @@ mod tests {
         // the page the runtime would fetch.
         let base = "https://docs.example/guide/intro/page?q=1";
         for href in [
-            "a", "./a", "../a", "../../../../a", "/a/./b/../c", "?z=2", "a?b=c", "//docs.example/x",
-            "https://docs.example/a/../b", "a/", "..", ".", "/", "x/y/../../z",
+            "a",
+            "./a",
+            "../a",
+            "../../../../a",
+            "/a/./b/../c",
+            "?z=2",
+            "a?b=c",
+            "//docs.example/x",
+            "https://docs.example/a/../b",
+            "a/",
+            "..",
+            ".",
+            "/",
+            "x/y/../../z",
         ] {
             let ours = resolve_link(base, href).expect(href);
-            let theirs = url::Url::parse(base).and_then(|b| b.join(href)).expect(href);
+            let theirs = url::Url::parse(base)
+                .and_then(|b| b.join(href))
+                .expect(href);
             let mut theirs = theirs.to_string();
             if let Some(i) = theirs.find('#') {
                 theirs.truncate(i);

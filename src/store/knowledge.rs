@@ -145,7 +145,8 @@ pub const DELETE_BASE_SOURCES: &str =
 pub const DELETE_BASE: &str = "DELETE FROM knowledge_bases WHERE id = ?1 AND tenant_id = ?2";
 
 /// Columns of a source.
-const SOURCE_COLUMNS: &str = "SELECT id, tenant_id, base_id, kind, title, url, content, max_pages, \
+const SOURCE_COLUMNS: &str =
+    "SELECT id, tenant_id, base_id, kind, title, url, content, max_pages, \
      status, progress, chunk_count, error, content_hash, created_at, updated_at, max_depth \
      FROM knowledge_sources";
 

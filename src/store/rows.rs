@@ -227,8 +227,7 @@ pub const ADD_MONTHLY_USAGE: &str = include_str!("sql/add_monthly_usage.sql");
 pub const ADD_EMBEDDING_USAGE: &str = include_str!("sql/add_daily_embedding_usage.sql");
 
 /// `ADD_MONTHLY_USAGE` for the same tokens (the line's month and the tenant's total).
-pub const ADD_MONTHLY_EMBEDDING_USAGE: &str =
-    include_str!("sql/add_monthly_embedding_usage.sql");
+pub const ADD_MONTHLY_EMBEDDING_USAGE: &str = include_str!("sql/add_monthly_embedding_usage.sql");
 
 /// Parameters of `ADD_EMBEDDING_USAGE` and `ADD_MONTHLY_EMBEDDING_USAGE`: `usage`'s embedding
 /// tokens under `knowledge::EMBEDDING_USAGE`.
@@ -242,7 +241,13 @@ pub fn embedding_usage_params(
         input_tokens: usage.embedding_tokens,
         ..Usage::default()
     };
-    usage_params(tenant_id, crate::knowledge::EMBEDDING_USAGE, day, &tokens, answer)
+    usage_params(
+        tenant_id,
+        crate::knowledge::EMBEDDING_USAGE,
+        day,
+        &tokens,
+        answer,
+    )
 }
 
 /// Parameters of `ADD_USAGE` and `ADD_MONTHLY_USAGE`; `answer` is the (conversation, message)
