@@ -670,7 +670,7 @@ async fn crawl<F: Fetcher, P: Progress>(
     }
     // Links waiting beyond what can still be fetched are not worth keeping.
     let most_known = max_pages * 4;
-    let mut known = vec![start.clone()];
+    let mut known = std::collections::HashSet::from([start.clone()]);
     let mut queue = std::collections::VecDeque::from([(start.clone(), 0u32)]);
     let mut docs = Vec::new();
     let mut fetched = 0;
@@ -729,19 +729,25 @@ async fn crawl<F: Fetcher, P: Progress>(
             left_out += 1;
             continue;
         }
-        if !known.contains(&landed) {
-            known.push(landed.clone());
-        }
-        if html && depth < max_depth {
+        known.insert(landed.clone());
+        if !html {
+            docs.push(page_document(&landed, &page.body));
+        } else {
+            // One parse gives both the text and the links.
             let parsed = html::to_text(&page.body);
-            for link in web::crawl_links(&landed, &parsed.links, &origin) {
-                if known.len() < most_known && !known.contains(&link) {
-                    known.push(link.clone());
-                    queue.push_back((link, depth + 1));
+            if depth < max_depth {
+                for link in web::crawl_links(&landed, &parsed.links, &origin) {
+                    if known.len() < most_known && known.insert(link.clone()) {
+                        queue.push_back((link, depth + 1));
+                    }
                 }
             }
+            docs.push(Document {
+                title: parsed.title.unwrap_or_else(|| landed.clone()),
+                url: Some(landed),
+                text: parsed.text,
+            });
         }
-        docs.push(page_document(&landed, &page.body));
         if fetched % 5 == 0 {
             progress.report((fetched * 80 / max_pages) as u32).await;
         }

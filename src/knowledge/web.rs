@@ -307,19 +307,13 @@ pub fn is_binary_link(url: &str) -> bool {
 /// The links of the page at `page_url` a crawl of `origin` may follow, in page order and each
 /// once: resolved, normalised, on that same origin (scheme, host and port), not binary files.
 pub fn crawl_links(page_url: &str, hrefs: &[String], origin: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for href in hrefs {
-        let Some(link) = resolve_link(page_url, href) else {
-            continue;
-        };
-        if origin_of(&link).as_deref() == Some(origin)
-            && !is_binary_link(&link)
-            && !out.contains(&link)
-        {
-            out.push(link);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::new();
+    hrefs
+        .iter()
+        .filter_map(|href| resolve_link(page_url, href))
+        .filter(|link| origin_of(link).as_deref() == Some(origin) && !is_binary_link(link))
+        .filter(|link| seen.insert(link.clone()))
+        .collect()
 }
 
 #[cfg(test)]
