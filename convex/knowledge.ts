@@ -299,7 +299,7 @@ export const webSourcesDue = internalQuery({
   handler: async (ctx, { before, limit }) => {
     assertCount(limit, "limit", 0);
     const out: { tenantId: string; id: string }[] = [];
-    for (const kind of ["url", "sitemap"] as const) {
+    for (const kind of ["url", "sitemap", "crawl"] as const) {
       const due = await ctx.db
         .query("knowledgeSources")
         .withIndex("by_kind", (q) => q.eq("kind", kind).lt("updatedAt", before))

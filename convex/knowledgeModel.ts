@@ -14,6 +14,7 @@ export const sourceKind = v.union(
   v.literal("qa"),
   v.literal("url"),
   v.literal("sitemap"),
+  v.literal("crawl"),
   v.literal("file"),
 );
 export const sourceStatus = v.union(
@@ -42,6 +43,8 @@ export const knowledgeSource = {
   url: nullable(v.string()),
   content: nullable(v.string()),
   maxPages: nullable(v.number()),
+  /** Crawl sources only; absent on sources stored before crawls existed. */
+  maxDepth: v.optional(nullable(v.number())),
   status: sourceStatus,
   progress: v.number(),
   chunkCount: v.number(),

@@ -84,6 +84,21 @@ test("appendAnswer is safe to retry (no second message, usage counted once) and 
   expect(await usage(t)).toMatchObject([{ messages: 1, cost: 0.5 }]);
 });
 
+test("appendAnswer counts a turn's query embedding tokens on the knowledge line, once, without a message", async () => {
+  const t = setup();
+  await world(t);
+  const args = { message: answerInput("r1", "c1", "t1", { inputTokens: 5 }), agentId: "a1", day: "2026-03-01", embeddingTokens: 8 };
+  await t.mutation(internal.messages.appendAnswer, args);
+  await t.mutation(internal.messages.appendAnswer, args);
+  const rows = await usage(t);
+  expect(rows.find((r) => r.agentId === "a1")).toMatchObject({ messages: 1, inputTokens: 5 });
+  expect(rows.find((r) => r.agentId === "knowledge:embeddings")).toMatchObject({ messages: 0, inputTokens: 8, cost: 0 });
+  const total = await t.run((ctx) =>
+    ctx.db.query("usageMonthly").collect().then((all) => all.find((r) => r.agentId === "" && r.tenantId === "t1")),
+  );
+  expect(total).toMatchObject({ messages: 1, inputTokens: 13 });
+});
+
 test("setFeedback rates assistant messages only, and can clear a rating", async () => {
   const t = setup();
   await world(t);

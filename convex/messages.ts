@@ -6,6 +6,7 @@ import { internal } from "./_generated/api";
 import { internalMutation, internalQuery } from "./_generated/server";
 import type { DatabaseReader } from "./_generated/server";
 import {
+  addEmbeddingTokens,
   addUsage,
   appendMessage,
   assertCount,
@@ -34,9 +35,9 @@ import {
  * never counted twice.
  */
 export const appendAnswer = internalMutation({
-  args: { message: newMessage, agentId: v.string(), day: v.string() },
+  args: { message: newMessage, agentId: v.string(), day: v.string(), embeddingTokens: v.optional(v.number()) },
   returns: v.null(),
-  handler: async (ctx, { message, agentId, day }) => {
+  handler: async (ctx, { message, agentId, day, embeddingTokens }) => {
     assertDay(day, "day");
     if (message.role !== "assistant") fail("Invalid", "An answer must have role assistant");
     const conversation = await conversationById(ctx.db, message.conversationId);
@@ -51,6 +52,7 @@ export const appendAnswer = internalMutation({
       await ctx.db.patch("conversations", conversation._id, { updatedAt: message.createdAt });
     }
     await addUsage(ctx.db, message.tenantId, agentId, day, message);
+    await addEmbeddingTokens(ctx.db, message.tenantId, day, embeddingTokens);
     return null;
   },
 });

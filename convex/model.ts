@@ -766,25 +766,26 @@ export async function appendMessage(db: DatabaseWriter, message: NewMessage): Pr
 
 type Usage = Infer<typeof usageAmount>;
 
-/** Adds one answered turn's usage to a row, creating it when missing. */
+/** Adds one answered turn's usage (`messages` of them) to a row, creating it when missing. */
 async function addTo<T extends "usageDaily" | "usageMonthly">(
   db: DatabaseWriter,
   table: T,
   existing: Doc<T> | null,
   fresh: Omit<Doc<T>, "_id" | "_creationTime" | "messages" | "inputTokens" | "outputTokens" | "cost">,
   usage: Usage,
+  messages: number,
 ) {
   if (existing === null) {
     await db.insert(table, {
       ...fresh,
-      messages: 1,
+      messages,
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       cost: usage.cost,
     } as never);
   } else {
     await db.patch(table, existing._id, {
-      messages: existing.messages + 1,
+      messages: existing.messages + messages,
       inputTokens: existing.inputTokens + usage.inputTokens,
       outputTokens: existing.outputTokens + usage.outputTokens,
       cost: existing.cost + usage.cost,
@@ -802,6 +803,7 @@ export async function addUsage(
   agentId: string,
   day: string,
   usage: Usage,
+  messages = 1,
 ) {
   assertDay(day, "day");
   if (agentId === TENANT_TOTAL) fail("Invalid", "agentId must not be empty");
@@ -810,10 +812,23 @@ export async function addUsage(
     .query("usageDaily")
     .withIndex("by_key", (q) => q.eq("tenantId", tenantId).eq("agentId", agentId).eq("day", day))
     .unique();
-  await addTo(db, "usageDaily", daily, { tenantId, agentId, day }, usage);
+  await addTo(db, "usageDaily", daily, { tenantId, agentId, day }, usage, messages);
   for (const who of [agentId, TENANT_TOTAL]) {
     const monthly = await monthlyRow(db, tenantId, who, month);
-    await addTo(db, "usageMonthly", monthly, { tenantId, agentId: who, month }, usage);
+    await addTo(db, "usageMonthly", monthly, { tenantId, agentId: who, month }, usage, messages);
   }
+}
+
+/** The usage line of knowledge's embeddings (the worker's `knowledge::EMBEDDING_USAGE`). */
+export const EMBEDDING_USAGE = "knowledge:embeddings";
+
+/**
+ * Adds the tokens a turn's knowledge searches spent embedding their queries to the
+ * `knowledge:embeddings` line, in the caller's transaction: tokens only (the answer is one
+ * message, on its agent's line).
+ */
+export async function addEmbeddingTokens(db: DatabaseWriter, tenantId: string, day: string, tokens: number | undefined) {
+  if (!tokens) return;
+  await addUsage(db, tenantId, EMBEDDING_USAGE, day, { inputTokens: tokens, outputTokens: 0, cost: 0 }, 0);
 }
 

@@ -2,6 +2,7 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import {
+  addEmbeddingTokens,
   addUsage,
   assertDay,
   assertMonth,
@@ -25,13 +26,20 @@ import {
  * Not deduplicated: call it once per turn.
  */
 export const record = internalMutation({
-  args: { tenantId: v.string(), agentId: v.string(), day: v.string(), usage: usageAmount },
+  args: {
+    tenantId: v.string(),
+    agentId: v.string(),
+    day: v.string(),
+    usage: usageAmount,
+    embeddingTokens: v.optional(v.number()),
+  },
   returns: v.null(),
-  handler: async (ctx, { tenantId, agentId, day, usage }) => {
+  handler: async (ctx, { tenantId, agentId, day, usage, embeddingTokens }) => {
     if ((await tenantById(ctx.db, tenantId)) === null) {
       fail("NotFound", `Tenant ${tenantId} does not exist`);
     }
     await addUsage(ctx.db, tenantId, agentId, day, usage);
+    await addEmbeddingTokens(ctx.db, tenantId, day, embeddingTokens);
     return null;
   },
 });

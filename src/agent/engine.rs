@@ -573,6 +573,7 @@ impl<S: EventSink> Run<S> {
                 }
             }
             let notes = tools.take_notes();
+            self.usage.embedding_tokens += notes.embedding_tokens;
             for retrieval in &notes.retrievals {
                 self.sink.observe(Observation::Retrieval {
                     query: &retrieval.query,

@@ -115,6 +115,15 @@ pub enum NewSource {
         /// Most pages to take.
         max_pages: u32,
     },
+    /// `{type: "crawl", url, maxPages, maxDepth}`.
+    Crawl {
+        /// The start page.
+        url: String,
+        /// Most pages to fetch.
+        max_pages: u32,
+        /// Most links away from the start page.
+        max_depth: u32,
+    },
     /// A file upload (txt, md, html, csv), its text already read.
     File {
         /// File name.
@@ -152,9 +161,10 @@ pub fn parse_source(body: &Value, policy: &Policy) -> Result<NewSource, ApiError
         "qa" => &["type", "question", "answer"],
         "url" => &["type", "url"],
         "sitemap" => &["type", "url", "maxPages"],
+        "crawl" => &["type", "url", "maxPages", "maxDepth"],
         _ => return Err(ApiError::invalid(
             "type",
-            "type must be text, qa, url or sitemap (files are uploaded as multipart/form-data).",
+            "type must be text, qa, url, sitemap or crawl (files are uploaded as multipart/form-data).",
         )),
     };
     if let Some(extra) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -182,25 +192,45 @@ pub fn parse_source(body: &Value, policy: &Policy) -> Result<NewSource, ApiError
         "url" => NewSource::Url {
             url: checked_url("url")?,
         },
-        _ => {
-            let max_pages = match object.get("maxPages") {
-                None | Some(Value::Null) => 50,
-                Some(v) => v
-                    .as_u64()
-                    .filter(|n| (1..=u64::from(web::MAX_SITEMAP_PAGES)).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "maxPages",
-                            format!("maxPages must be 1 to {}.", web::MAX_SITEMAP_PAGES),
-                        )
-                    })? as u32,
-            };
-            NewSource::Sitemap {
-                url: checked_url("url")?,
-                max_pages,
-            }
-        }
+        "sitemap" => NewSource::Sitemap {
+            url: checked_url("url")?,
+            max_pages: bounded(body, "maxPages", 1, web::MAX_SITEMAP_PAGES, 50)?,
+        },
+        _ => NewSource::Crawl {
+            url: checked_url("url")?,
+            max_pages: bounded(
+                body,
+                "maxPages",
+                1,
+                web::MAX_CRAWL_PAGES,
+                DEFAULT_CRAWL_PAGES,
+            )?,
+            max_depth: bounded(
+                body,
+                "maxDepth",
+                0,
+                web::MAX_CRAWL_DEPTH,
+                DEFAULT_CRAWL_DEPTH,
+            )?,
+        },
     })
+}
+
+/// Pages a crawl fetches when `maxPages` is not given.
+pub const DEFAULT_CRAWL_PAGES: u32 = 50;
+/// How deep a crawl goes when `maxDepth` is not given.
+pub const DEFAULT_CRAWL_DEPTH: u32 = 2;
+
+/// An optional whole-number field from `min` to `max` (`default` when absent or null).
+fn bounded(body: &Value, field: &str, min: u32, max: u32, default: u32) -> Result<u32, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (u64::from(min)..=u64::from(max)).contains(n))
+            .map(|n| n as u32)
+            .ok_or_else(|| ApiError::invalid(field, format!("{field} must be {min} to {max}."))),
+    }
 }
 
 /// The name of an uploaded file, checked: a txt, md, markdown, html, htm or csv file.
@@ -277,6 +307,7 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// A source row for a new source, queued.
 pub fn new_source(tenant_id: &str, base_id: &str, id: String, body: NewSource, now: i64) -> Source {
+    let mut max_depth = None;
     let (kind, title, url, content, max_pages) = match body {
         NewSource::Text { title, text } => (SourceKind::Text, title, None, Some(text), None),
         NewSource::Qa { question, answer } => (SourceKind::Qa, question, None, Some(answer), None),
@@ -288,6 +319,15 @@ pub fn new_source(tenant_id: &str, base_id: &str, id: String, body: NewSource, n
             None,
             Some(max_pages),
         ),
+        NewSource::Crawl {
+            url,
+            max_pages,
+            max_depth: depth,
+        } => {
+            max_depth = Some(depth);
+            let title = url.clone();
+            (SourceKind::Crawl, title, Some(url), None, Some(max_pages))
+        }
         NewSource::File { name, text } => {
             (SourceKind::File, name.clone(), Some(name), Some(text), None)
         }
@@ -301,6 +341,7 @@ pub fn new_source(tenant_id: &str, base_id: &str, id: String, body: NewSource, n
         url,
         content,
         max_pages,
+        max_depth,
         status: SourceStatus::Queued,
         progress: 0,
         chunk_count: 0,
@@ -380,11 +421,36 @@ pub enum FetchError {
 /// What a web source's page read gave.
 pub type Fetched = Result<(u16, String), FetchError>;
 
+/// A page as a crawl reads it: where it ended up and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// HTTP status of the final answer.
+    pub status: u16,
+    /// The body.
+    pub body: String,
+    /// Its `content-type`, when it said.
+    pub content_type: Option<String>,
+    /// The address of the final answer, after redirects.
+    pub url: String,
+}
+
 /// What ingestion needs from the network: a GET under the outbound policy.
 #[allow(async_fn_in_trait)]
 pub trait Fetcher {
     /// Status and body of `url`, or why there is none.
     async fn get(&self, url: &str) -> Fetched;
+
+    /// `get`, with the final address and content type (a crawl follows only HTML, and only
+    /// while redirects stay on its host). Without them: `url` itself, type unknown.
+    async fn page(&self, url: &str) -> Result<Page, FetchError> {
+        let (status, body) = self.get(url).await?;
+        Ok(Page {
+            status,
+            body,
+            content_type: None,
+            url: url.to_owned(),
+        })
+    }
 }
 
 /// Whether an embedding is for a query or a passage (e5-style models embed them differently).
@@ -572,6 +638,140 @@ pub async fn documents<F: Fetcher, P: Progress>(
             }
             Ok(docs)
         }
+        SourceKind::Crawl => crawl(source, fetcher, progress).await,
+    }
+}
+
+/// A crawl: breadth first from the start page, following `<a href>`s on the same origin
+/// (`web::crawl_links`) up to `max_depth` links away, each page once, obeying robots.txt, at
+/// most `max_pages` fetched. Only HTML pages are followed; a page that fails, that robots.txt
+/// forbids or that redirects off the origin is left out. The start page failing fails the
+/// source, as a `url` source would.
+async fn crawl<F: Fetcher, P: Progress>(
+    source: &Source,
+    fetcher: &F,
+    progress: &P,
+) -> Result<Vec<Document>, IngestError> {
+    let raw = source.url.clone().unwrap_or_default();
+    let start = web::normalize_url(&raw).unwrap_or_else(|| raw.clone());
+    let origin = web::origin_of(&start).unwrap_or_default();
+    let max_pages = source
+        .max_pages
+        .unwrap_or(DEFAULT_CRAWL_PAGES)
+        .clamp(1, web::MAX_CRAWL_PAGES) as usize;
+    let max_depth = source
+        .max_depth
+        .unwrap_or(DEFAULT_CRAWL_DEPTH)
+        .min(web::MAX_CRAWL_DEPTH);
+    let robots = robots_of(fetcher, &start).await;
+    if !robots.allows(&web::path_of(&start)) {
+        return Err(IngestError::Permanent(format!(
+            "robots.txt of {origin} does not allow fetching {start}."
+        )));
+    }
+    // Links waiting beyond what can still be fetched are not worth keeping.
+    let most_known = max_pages * 4;
+    let mut known = std::collections::HashSet::from([start.clone()]);
+    let mut queue = std::collections::VecDeque::from([(start.clone(), 0u32)]);
+    let mut docs = Vec::new();
+    let mut fetched = 0;
+    let mut left_out = 0;
+    while let Some((url, depth)) = queue.pop_front() {
+        if fetched >= max_pages {
+            break;
+        }
+        if !robots.allows(&web::path_of(&url)) {
+            left_out += 1;
+            continue;
+        }
+        fetched += 1;
+        let page = match fetcher.page(&url).await {
+            Ok(page) => page,
+            Err(e) if url == start => {
+                return Err(match e {
+                    FetchError::Refused(r) => IngestError::Permanent(format!("{url}: {r}")),
+                    FetchError::Failed(r) => IngestError::Transient(format!("{url}: {r}")),
+                })
+            }
+            Err(_) => {
+                left_out += 1;
+                continue;
+            }
+        };
+        let landed = web::normalize_url(&page.url).unwrap_or_else(|| page.url.clone());
+        let readable = (200..300).contains(&page.status)
+            && page.body.len() <= MAX_PAGE_BYTES
+            && web::origin_of(&landed).as_deref() == Some(origin.as_str())
+            && robots.allows(&web::path_of(&landed));
+        let kind = page.content_type.as_deref().map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        let html = kind.as_deref().is_none_or(|t| t == "text/html");
+        let text = html || kind.as_deref().is_some_and(|t| t == "text/plain");
+        if url == start && !(readable && text) {
+            // The start page is the crawl: say why it could not be read.
+            let reason = if web::origin_of(&landed).as_deref() != Some(origin.as_str()) {
+                format!("{start} redirects to another host ({landed}).")
+            } else {
+                fetch_page_reason(&url, page.status, page.body.len())
+            };
+            return Err(if page.status >= 500 || page.status == 429 {
+                IngestError::Transient(reason)
+            } else {
+                IngestError::Permanent(reason)
+            });
+        }
+        // A redirect to a page already known is that page, read (or to be read) once.
+        if !(readable && text) || (landed != url && known.contains(&landed)) {
+            left_out += 1;
+            continue;
+        }
+        known.insert(landed.clone());
+        if !html {
+            docs.push(page_document(&landed, &page.body));
+        } else {
+            // One parse gives both the text and the links.
+            let parsed = html::to_text(&page.body);
+            if depth < max_depth {
+                for link in web::crawl_links(&landed, &parsed.links, &origin) {
+                    if known.len() < most_known && known.insert(link.clone()) {
+                        queue.push_back((link, depth + 1));
+                    }
+                }
+            }
+            docs.push(Document {
+                title: parsed.title.unwrap_or_else(|| landed.clone()),
+                url: Some(landed),
+                text: parsed.text,
+            });
+        }
+        if fetched % 5 == 0 {
+            progress.report((fetched * 80 / max_pages) as u32).await;
+        }
+    }
+    if docs.is_empty() {
+        return Err(IngestError::Transient(format!(
+            "None of the pages of {start} could be read ({left_out} left out)."
+        )));
+    }
+    Ok(docs)
+}
+
+/// Why a page's answer is not one ingestion reads (its status or its size).
+fn fetch_page_reason(url: &str, status: u16, len: usize) -> String {
+    if (200..300).contains(&status) && len > MAX_PAGE_BYTES {
+        format!(
+            "{url} is larger than {} MB.",
+            MAX_PAGE_BYTES / (1024 * 1024)
+        )
+    } else if (200..300).contains(&status) {
+        format!("{url} is not an HTML or text page.")
+    } else {
+        format!("{url} answered HTTP {status}.")
     }
 }
 
@@ -748,8 +948,7 @@ pub async fn ingest<S: Store + KnowledgeStore, F: Fetcher, E: Embedder>(
     if tokens > 0 {
         let usage = crate::llm::Usage {
             input_tokens: tokens,
-            output_tokens: 0,
-            cost: 0.0,
+            ..Default::default()
         };
         // The chunks are in: a usage write that fails is not worth embedding everything again.
         let _ = scoped
@@ -763,9 +962,25 @@ pub async fn ingest<S: Store + KnowledgeStore, F: Fetcher, E: Embedder>(
     })
 }
 
-/// The usage line ingestion's embeddings are counted under, beside the agents' (no agent id
-/// can contain `:`), so they count towards the tenant's spend and show in its usage.
-pub const EMBEDDING_USAGE: &str = "knowledge:embeddings";
+/// The usage line ingestion's and searches' embeddings are counted under.
+pub use crate::knowledge::EMBEDDING_USAGE;
+
+/// Counts the query embedding of a search outside a chat turn (the playground's, MCP's
+/// `search_knowledge`) under `EMBEDDING_USAGE`, one search as one message. A failed write does
+/// not fail the search it belongs to.
+pub async fn record_search_usage<S: Store>(store: &S, tenant_id: &str, tokens: u64, now: i64) {
+    if tokens == 0 {
+        return;
+    }
+    let usage = crate::llm::Usage {
+        input_tokens: tokens,
+        ..Default::default()
+    };
+    let _ = store
+        .tenant_scope(tenant_id)
+        .record_usage(EMBEDDING_USAGE, &crate::dates::utc_day(now), &usage)
+        .await;
+}
 
 /// Records that a source's ingestion failed (its previous chunks, if any, stay searchable).
 pub async fn record_failure<S: Store + KnowledgeStore>(
@@ -950,6 +1165,7 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     }
     let found = for_turn(store, embedder, &agent.tenant_id, config, query).await?;
     recorder.retrieval(query, &retrieval_hits(&found.hits), started_ms);
+    recorder.embedded(found.embedding_tokens);
     let block =
         crate::knowledge::prompt_block(&found.hits, config.strict, config.fallback.as_deref());
     Some((block, citations(&found.hits)))
@@ -1058,6 +1274,9 @@ pub fn source_view(source: &Source) -> Value {
     }
     if let Some(max) = source.max_pages {
         view["maxPages"] = json!(max);
+    }
+    if let Some(depth) = source.max_depth {
+        view["maxDepth"] = json!(depth);
     }
     if source.kind == SourceKind::Qa {
         view["question"] = json!(source.title);

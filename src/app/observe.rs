@@ -109,8 +109,10 @@ pub async fn run<M: Model, T: ToolRunner, S: EventSink + 'static>(
     sink: S,
     recorder: TurnRecorder,
 ) -> (TurnOutcome, S, TurnRecorder) {
-    let (outcome, traced) = run_turn(model, tools, turn, TracedSink::new(sink, recorder)).await;
+    let (mut outcome, traced) = run_turn(model, tools, turn, TracedSink::new(sink, recorder)).await;
     let (sink, recorder) = traced.into_parts();
+    // The grounding's query embedding is the turn's too, stored with the answer's usage.
+    outcome.usage.embedding_tokens += recorder.embedding_tokens();
     (outcome, sink, recorder)
 }
 

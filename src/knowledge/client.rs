@@ -6,9 +6,9 @@ use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 use super::embed::{parse_answer, EmbeddingSettings};
 use super::web::USER_AGENT;
-use crate::app::knowledge::{Embedder, FetchError, Fetched, Fetcher, InputKind};
+use crate::app::knowledge::{Embedder, FetchError, Fetched, Fetcher, InputKind, Page};
 use crate::http::fetch::Deadline;
-use crate::outbound::fetch::{send, Outbound, OutboundError};
+use crate::outbound::fetch::{exchange, Outbound, OutboundError};
 use crate::outbound::Policy;
 
 /// How long one embeddings call may take.
@@ -82,9 +82,9 @@ impl Embedder for HttpEmbedder {
 /// each given the time limit (ms) the second field holds.
 pub struct WebFetcher<'a>(pub &'a Policy, pub u32);
 
-impl Fetcher for WebFetcher<'_> {
-    async fn get(&self, url: &str) -> Fetched {
-        let request = Outbound {
+impl WebFetcher<'_> {
+    fn request<'u>(&self, url: &'u str) -> Outbound<'u> {
+        Outbound {
             method: "GET",
             url,
             headers: vec![
@@ -100,10 +100,34 @@ impl Fetcher for WebFetcher<'_> {
             credentials: Vec::new(),
             body: None,
             timeout_ms: self.1,
-        };
-        send(self.0, request).await.map_err(|e| match e {
-            OutboundError::Refused(reason) => FetchError::Refused(reason),
-            other => FetchError::Failed(other.to_string()),
+        }
+    }
+}
+
+fn fetch_error(e: OutboundError) -> FetchError {
+    match e {
+        OutboundError::Refused(reason) => FetchError::Refused(reason),
+        other => FetchError::Failed(other.to_string()),
+    }
+}
+
+impl Fetcher for WebFetcher<'_> {
+    async fn get(&self, url: &str) -> Fetched {
+        let answer = exchange(self.0, self.request(url), &[])
+            .await
+            .map_err(fetch_error)?;
+        Ok((answer.status, answer.text))
+    }
+
+    async fn page(&self, url: &str) -> Result<Page, FetchError> {
+        let mut answer = exchange(self.0, self.request(url), &["content-type"])
+            .await
+            .map_err(fetch_error)?;
+        Ok(Page {
+            status: answer.status,
+            content_type: answer.headers.pop().flatten(),
+            body: answer.text,
+            url: answer.url,
         })
     }
 }

@@ -177,15 +177,16 @@ pub fn to_text(html: &str) -> Page {
             }
             continue;
         }
+        // A crawl follows menus and footers too, though their text is not indexed.
+        if name == "a" && !closing && skip_depth.iter().all(|n| n == "nav" || n == "footer") {
+            if let Some(href) = attribute(inside, "href") {
+                page.links.push(href);
+            }
+        }
         if !skip_depth.is_empty() {
             continue;
         }
         match name.as_str() {
-            "a" if !closing => {
-                if let Some(href) = attribute(inside, "href") {
-                    page.links.push(href);
-                }
-            }
             "br" => out.push('\n'),
             "li" if !closing => out.push_str("\n- "),
             "tr" => {
@@ -294,7 +295,10 @@ mod tests {
             page.text,
             "# Returns\n\nSend it back within 30 days.\n\n- Unused\n- With receipt\n\n| Plan | Price |\n| Pro | $9 |\n\n## Contact\n\nMail us."
         );
-        assert_eq!(page.links, vec!["mailto:x@y.z".to_owned()]);
+        assert_eq!(
+            page.links,
+            vec!["/menu".to_owned(), "mailto:x@y.z".to_owned()]
+        );
     }
 
     #[test]

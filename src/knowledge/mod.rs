@@ -30,6 +30,11 @@ pub struct KnowledgeBase {
     pub updated_at: i64,
 }
 
+/// The usage line knowledge's embeddings (ingestion's and searches') are counted under,
+/// beside the agents' (no agent id can contain `:`), so they count towards the tenant's spend
+/// and show in its usage.
+pub const EMBEDDING_USAGE: &str = "knowledge:embeddings";
+
 /// What a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +47,9 @@ pub enum SourceKind {
     Url,
     /// The pages a sitemap lists (same host, at most `max_pages`).
     Sitemap,
+    /// The pages reached by links from a start page (same host, at most `max_pages`, at most
+    /// `max_depth` links away).
+    Crawl,
     /// An uploaded file (txt, md, html, csv).
     File,
 }
@@ -54,6 +62,7 @@ impl SourceKind {
             SourceKind::Qa => "qa",
             SourceKind::Url => "url",
             SourceKind::Sitemap => "sitemap",
+            SourceKind::Crawl => "crawl",
             SourceKind::File => "file",
         }
     }
@@ -65,6 +74,7 @@ impl SourceKind {
             "qa" => SourceKind::Qa,
             "url" => SourceKind::Url,
             "sitemap" => SourceKind::Sitemap,
+            "crawl" => SourceKind::Crawl,
             "file" => SourceKind::File,
             _ => return None,
         })
@@ -72,7 +82,10 @@ impl SourceKind {
 
     /// Whether ingestion fetches it from the web (and a schedule re-syncs it).
     pub fn is_web(self) -> bool {
-        matches!(self, SourceKind::Url | SourceKind::Sitemap)
+        matches!(
+            self,
+            SourceKind::Url | SourceKind::Sitemap | SourceKind::Crawl
+        )
     }
 }
 
@@ -130,8 +143,10 @@ pub struct Source {
     pub url: Option<String>,
     /// What was pasted or uploaded (text and Q&A: the text; Q&A as `question\n\nanswer`).
     pub content: Option<String>,
-    /// Most pages a sitemap source takes.
+    /// Most pages a sitemap or crawl source takes.
     pub max_pages: Option<u32>,
+    /// How many links away from its start page a crawl goes.
+    pub max_depth: Option<u32>,
     /// Where ingestion is.
     pub status: SourceStatus,
     /// Progress while processing, 0–100.

@@ -69,6 +69,10 @@ pub struct Usage {
     /// Cost in the provider's currency (USD for OpenRouter); 0 when not reported.
     #[serde(default)]
     pub cost: f64,
+    /// Tokens the turn's knowledge searches spent embedding their queries: not the model's,
+    /// so the store counts them under `knowledge:embeddings`, in the same write as the rest.
+    #[serde(skip)]
+    pub embedding_tokens: u64,
 }
 
 impl Usage {
@@ -77,6 +81,7 @@ impl Usage {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.cost += other.cost;
+        self.embedding_tokens += other.embedding_tokens;
     }
 }
 

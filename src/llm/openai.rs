@@ -355,6 +355,7 @@ pub fn parse_chunk(data: &str, out: &mut Vec<ModelEvent>) -> Result<(), String> 
             input_tokens: usage.prompt_tokens,
             output_tokens: usage.completion_tokens,
             cost: usage.cost.unwrap_or(0.0),
+            embedding_tokens: 0,
         }));
     }
     Ok(())
@@ -489,7 +490,8 @@ mod tests {
             vec![ModelEvent::Usage(Usage {
                 input_tokens: 10,
                 output_tokens: 4,
-                cost: 0.00014
+                cost: 0.00014,
+                embedding_tokens: 0,
             })]
         );
     }
@@ -507,7 +509,8 @@ mod tests {
                 ModelEvent::Usage(Usage {
                     input_tokens: 1,
                     output_tokens: 2,
-                    cost: 0.0
+                    cost: 0.0,
+                    embedding_tokens: 0,
                 }),
             ]
         );

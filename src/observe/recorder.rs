@@ -77,6 +77,8 @@ pub struct TurnRecorder {
     first_token_ms: Option<i64>,
     output: String,
     error: Option<String>,
+    /// Tokens retrievals before the engine ran spent embedding their queries.
+    embedding_tokens: u64,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -133,6 +135,7 @@ impl TurnRecorder {
             first_token_ms: None,
             output: String::new(),
             error: None,
+            embedding_tokens: 0,
         };
         recorder.root_id = recorder.span_id();
         recorder
@@ -281,6 +284,17 @@ impl TurnRecorder {
         if self.capture.spans {
             self.spans.push(span);
         }
+    }
+
+    /// Counts the tokens a retrieval before the engine ran (auto mode's) spent embedding its
+    /// query; `app::observe::run` adds them to the turn's usage.
+    pub fn embedded(&mut self, tokens: u64) {
+        self.embedding_tokens += tokens;
+    }
+
+    /// The tokens `embedded` counted.
+    pub fn embedding_tokens(&self) -> u64 {
+        self.embedding_tokens
     }
 
     /// Notes what the engine observed beside the events.

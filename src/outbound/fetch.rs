@@ -111,6 +111,8 @@ pub struct Answer {
     pub text: String,
     /// The values of the response headers the caller asked for, in the order it named them.
     pub headers: Vec<Option<String>>,
+    /// The address that gave it (the last hop of the redirects).
+    pub url: String,
 }
 
 /// Sends `request`, following at most `MAX_REDIRECTS` checked redirects; the status and text
@@ -172,6 +174,7 @@ pub async fn exchange(
                     status,
                     text,
                     headers,
+                    url: href,
                 });
             };
             let (next, next_href) = admit(policy, &location, Some(&href))?;

@@ -212,7 +212,8 @@ impl Store for ConvexStore {
         self.call(
             Kind::Mutation,
             "messages:appendAnswer",
-            json!({ "message": wire::message(message), "agentId": agent_id, "day": day }),
+            json!({ "message": wire::message(message), "agentId": agent_id, "day": day,
+                    "embeddingTokens": message.usage.embedding_tokens }),
         )
         .await
         .map(|_| ())

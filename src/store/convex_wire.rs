@@ -194,6 +194,7 @@ pub fn record_usage(
     json!({
         "tenantId": tenant_id, "agentId": agent_id, "day": day,
         "usage": { "inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens, "cost": usage.cost },
+        "embeddingTokens": usage.embedding_tokens,
     })
 }
 

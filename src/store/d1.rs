@@ -141,6 +141,12 @@ impl D1Store {
         let params = rows::usage_params(tenant_id, agent_id, day, usage, answer);
         out.push(self.statement(rows::ADD_USAGE, &params)?);
         out.push(self.statement(rows::ADD_MONTHLY_USAGE, &params)?);
+        if usage.embedding_tokens > 0 {
+            // In the same batch: a turn with knowledge makes no extra round trip for it.
+            let params = rows::embedding_usage_params(tenant_id, day, usage, answer);
+            out.push(self.statement(rows::ADD_EMBEDDING_USAGE, &params)?);
+            out.push(self.statement(rows::ADD_MONTHLY_EMBEDDING_USAGE, &params)?);
+        }
         Ok(())
     }
 

@@ -145,8 +145,10 @@ pub const DELETE_BASE_SOURCES: &str =
 pub const DELETE_BASE: &str = "DELETE FROM knowledge_bases WHERE id = ?1 AND tenant_id = ?2";
 
 /// Columns of a source.
-const SOURCE_COLUMNS: &str = "SELECT id, tenant_id, base_id, kind, title, url, content, max_pages, \
-     status, progress, chunk_count, error, content_hash, created_at, updated_at FROM knowledge_sources";
+const SOURCE_COLUMNS: &str =
+    "SELECT id, tenant_id, base_id, kind, title, url, content, max_pages, \
+     status, progress, chunk_count, error, content_hash, created_at, updated_at, max_depth \
+     FROM knowledge_sources";
 
 /// A tenant's source. `?1` id, `?2` tenant.
 pub fn select_source() -> String {
@@ -162,11 +164,12 @@ pub fn select_sources() -> String {
     )
 }
 
-/// Creates a source. `?1` id … `?15` updated_at, in `SOURCE_COLUMNS` order.
+/// Creates a source. `?1` id … `?16` max_depth, in `SOURCE_COLUMNS` order.
 pub const INSERT_SOURCE: &str =
     "INSERT INTO knowledge_sources (id, tenant_id, base_id, kind, title, \
      url, content, max_pages, status, progress, chunk_count, error, content_hash, created_at, \
-     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+     updated_at, max_depth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+     ?15, ?16)";
 
 /// Records a tenant's source's state. `?1` id, `?2` tenant, `?3` status, `?4` progress, `?5`
 /// chunk count or NULL, `?6` error, `?7` hash or NULL, `?8` title or NULL, `?9` time.
@@ -222,7 +225,7 @@ pub const CHUNKS_BY_ID: &str = "SELECT id, source_id, base_id, kind, title, url,
 
 /// Web sources not synced since `?1`, oldest first, at most `?2`.
 pub const WEB_SOURCES_DUE: &str = "SELECT tenant_id, id FROM knowledge_sources \
-     WHERE kind IN ('url', 'sitemap') AND updated_at < ?1 AND status IN ('ready', 'failed') \
+     WHERE kind IN ('url', 'sitemap', 'crawl') AND updated_at < ?1 AND status IN ('ready', 'failed') \
      ORDER BY updated_at LIMIT ?2";
 
 /// The MATCH expression of a lexical search: the query's words, in the given bases only.
@@ -278,6 +281,8 @@ pub fn source_params(s: &Source) -> Vec<Param> {
         s.content_hash.as_deref().into(),
         Param::Int(s.created_at),
         Param::Int(s.updated_at),
+        s.max_depth
+            .map_or(Param::Null, |m| Param::Int(i64::from(m))),
     ]
 }
 
@@ -347,6 +352,9 @@ pub fn source_from(row: &Value) -> Result<Source, StoreError> {
         url: text(row, "url", "url"),
         content: text(row, "content", "content"),
         max_pages: field(row, "max_pages", "maxPages")
+            .as_f64()
+            .map(|m| m as u32),
+        max_depth: field(row, "max_depth", "maxDepth")
             .as_f64()
             .map(|m| m as u32),
         status,
@@ -483,6 +491,7 @@ mod tests {
             url: None,
             content: None,
             max_pages: None,
+            max_depth: None,
             status: SourceStatus::Ready,
             progress: 100,
             chunk_count: 0,

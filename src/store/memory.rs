@@ -130,6 +130,20 @@ impl State {
         row.input_tokens += usage.input_tokens;
         row.output_tokens += usage.output_tokens;
         row.cost += usage.cost;
+        if usage.embedding_tokens > 0 {
+            // Tokens only: the answer is one message, on its agent's line.
+            let line = crate::knowledge::EMBEDDING_USAGE;
+            let key = (tenant_id.to_owned(), line.to_owned(), day.to_owned());
+            let row = self.usage.entry(key).or_insert_with(|| DailyUsage {
+                agent_id: line.to_owned(),
+                day: day.to_owned(),
+                messages: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                cost: 0.0,
+            });
+            row.input_tokens += usage.embedding_tokens;
+        }
     }
 
     fn conversation(&self, id: &str) -> Option<(Conversation, Vec<StoredMessage>)> {

@@ -221,6 +221,35 @@ pub const ADD_USAGE: &str = include_str!("sql/add_daily_usage.sql");
 /// is the day's first seven characters.
 pub const ADD_MONTHLY_USAGE: &str = include_str!("sql/add_monthly_usage.sql");
 
+/// `ADD_USAGE` for the tokens a turn's knowledge searches spent embedding their queries,
+/// added to the `knowledge:embeddings` line in the answer's own batch: tokens only, the
+/// answer is counted once, on its agent's line. Same parameters (the tokens as input).
+pub const ADD_EMBEDDING_USAGE: &str = include_str!("sql/add_daily_embedding_usage.sql");
+
+/// `ADD_MONTHLY_USAGE` for the same tokens (the line's month and the tenant's total).
+pub const ADD_MONTHLY_EMBEDDING_USAGE: &str = include_str!("sql/add_monthly_embedding_usage.sql");
+
+/// Parameters of `ADD_EMBEDDING_USAGE` and `ADD_MONTHLY_EMBEDDING_USAGE`: `usage`'s embedding
+/// tokens under `knowledge::EMBEDDING_USAGE`.
+pub fn embedding_usage_params(
+    tenant_id: &str,
+    day: &str,
+    usage: &Usage,
+    answer: Option<(&str, &str)>,
+) -> Vec<Param> {
+    let tokens = Usage {
+        input_tokens: usage.embedding_tokens,
+        ..Usage::default()
+    };
+    usage_params(
+        tenant_id,
+        crate::knowledge::EMBEDDING_USAGE,
+        day,
+        &tokens,
+        answer,
+    )
+}
+
 /// Parameters of `ADD_USAGE` and `ADD_MONTHLY_USAGE`; `answer` is the (conversation, message)
 /// id of the stored answer the usage belongs to.
 pub fn usage_params(
@@ -1183,6 +1212,7 @@ impl MessageRow {
                 input_tokens: self.input_tokens as u64,
                 output_tokens: self.output_tokens as u64,
                 cost: self.cost,
+                embedding_tokens: 0,
             },
             error: self.error,
             feedback: self.feedback.as_deref().and_then(Rating::parse),
@@ -1482,7 +1512,12 @@ mod tests {
             usage_params("t", "a", "d", &Usage::default(), None)[6],
             Param::Null
         );
-        for sql in [ADD_USAGE, ADD_MONTHLY_USAGE] {
+        for sql in [
+            ADD_USAGE,
+            ADD_MONTHLY_USAGE,
+            ADD_EMBEDDING_USAGE,
+            ADD_MONTHLY_EMBEDDING_USAGE,
+        ] {
             assert_eq!(highest(sql), 8);
         }
     }

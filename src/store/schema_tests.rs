@@ -62,6 +62,11 @@ fn statements() -> Vec<(&'static str, String)> {
         ("SET_SIGNING_SECRET", s(SET_SIGNING_SECRET)),
         ("ADD_USAGE", s(ADD_USAGE)),
         ("ADD_MONTHLY_USAGE", s(ADD_MONTHLY_USAGE)),
+        ("ADD_EMBEDDING_USAGE", s(ADD_EMBEDDING_USAGE)),
+        (
+            "ADD_MONTHLY_EMBEDDING_USAGE",
+            s(ADD_MONTHLY_EMBEDDING_USAGE),
+        ),
         ("TURN_SPEND", s(TURN_SPEND)),
         ("TURN_CONVERSATION", s(TURN_CONVERSATION)),
         ("TURN_RESENT", s(TURN_RESENT)),
@@ -477,5 +482,61 @@ fn bulk_deletes_remove_a_batch_of_messages_then_the_emptied_conversations() {
     assert_eq!(
         count("SELECT count(*) FROM messages WHERE tenant_id = 't2'"),
         1
+    );
+}
+
+#[test]
+fn a_turns_embedding_tokens_go_to_the_knowledge_line_without_counting_a_message() {
+    let db = migrated();
+    let usage = crate::llm::Usage {
+        input_tokens: 50,
+        output_tokens: 5,
+        cost: 0.0,
+        embedding_tokens: 7,
+    };
+    let bind = |params: Vec<Param>| -> Vec<rusqlite::types::Value> {
+        params
+            .into_iter()
+            .map(|p| match p {
+                Param::Null => rusqlite::types::Value::Null,
+                Param::Text(t) => rusqlite::types::Value::Text(t),
+                Param::Int(i) => rusqlite::types::Value::Integer(i),
+                Param::Real(r) => rusqlite::types::Value::Real(r),
+            })
+            .collect()
+    };
+    for _ in 0..2 {
+        let turn = bind(usage_params("t1", "a1", "2026-03-01", &usage, None));
+        let tokens = bind(embedding_usage_params("t1", "2026-03-01", &usage, None));
+        for (sql, params) in [
+            (ADD_USAGE, &turn),
+            (ADD_MONTHLY_USAGE, &turn),
+            (ADD_EMBEDDING_USAGE, &tokens),
+            (ADD_MONTHLY_EMBEDDING_USAGE, &tokens),
+        ] {
+            db.execute(sql, rusqlite::params_from_iter(params.iter()))
+                .expect("usage");
+        }
+    }
+    let line = |sql: &str| -> (i64, i64) {
+        db.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect(sql)
+    };
+    assert_eq!(
+        line("SELECT messages, input_tokens FROM usage_daily WHERE agent_id = 'a1'"),
+        (2, 100)
+    );
+    assert_eq!(
+        line("SELECT messages, input_tokens FROM usage_daily WHERE agent_id = 'knowledge:embeddings'"),
+        (0, 14)
+    );
+    assert_eq!(
+        line("SELECT messages, input_tokens FROM usage_monthly WHERE agent_id = 'knowledge:embeddings'"),
+        (0, 14)
+    );
+    assert_eq!(
+        line("SELECT messages, input_tokens FROM usage_monthly WHERE agent_id = ''"),
+        (2, 114),
+        "the tenant's total has both, and each turn once"
     );
 }

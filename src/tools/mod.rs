@@ -39,6 +39,8 @@ pub struct ToolNotes {
     pub citations: Vec<AgentEvent>,
     /// Searches to record as retrieval spans.
     pub retrievals: Vec<Retrieved>,
+    /// Tokens the searches spent embedding their queries (the turn's usage).
+    pub embedding_tokens: u64,
 }
 
 /// One search a tool ran, for the turn's trace.

@@ -709,6 +709,37 @@ describe("tenant dashboard", () => {
     }
   });
 
+  test("knowledge: a crawl source is added with its most pages and depth, and crawls the host's linked pages", async () => {
+    pages["/guide/"] = `<html><head><title>Guide</title></head><body><nav><a href="setup">Setup</a> <a href="https://elsewhere.example/">Out</a></nav><h1>Guide</h1><p>Trailhead maps for every season.</p></body></html>`;
+    pages["/guide/setup"] = `<html><head><title>Setup</title></head><body><nav><a href="setup/advanced">More</a></nav><h1>Setup</h1><p>Pitch the tent before dusk.</p></body></html>`;
+    pages["/guide/setup/advanced"] = `<html><head><title>Advanced</title></head><body><h1>Advanced</h1><p>Two links away from the guide.</p></body></html>`;
+    await withPage(browser, "dashboard-knowledge-crawl", async (page) => {
+      await signIn(page, "#knowledge");
+      await page.getByLabel("Name").fill("Trail guide");
+      await page.getByRole("button", { name: "Create" }).click();
+      await page.getByRole("heading", { name: "Trail guide" }).waitFor();
+      const form = page.locator("form", { has: page.getByRole("heading", { name: "Add a source" }) });
+      await form.getByLabel("Type").selectOption("crawl");
+      assert.ok(await form.getByLabel("Most links deep").isVisible(), "a crawl asks how deep");
+      assert.equal(await form.getByLabel("Most links deep").inputValue(), "2", "the default depth");
+      await form.getByLabel("URL").fill(`${host.origin}/guide/`);
+      await form.getByLabel("Most pages").fill("10");
+      await form.getByLabel("Most links deep").fill("1");
+      await form.getByRole("button", { name: "Add source" }).click();
+      const row = page.locator("#sources tbody tr").first();
+      await assertEventually(async () => (await row.getAttribute("data-status")) === "ready", 20_000);
+      assert.equal(await row.locator("td").nth(1).textContent(), "crawl");
+      assert.equal(await row.locator("td").nth(3).textContent(), "2", "the start page and its one same-host link: depth 1");
+      await form.getByLabel("Type").selectOption("sitemap");
+      assert.ok(!(await form.getByLabel("Most links deep").isVisible()), "a sitemap has no depth");
+      assert.deepEqual(await axeViolations(page), [], "knowledge base");
+    });
+    const bases = await (await fetch(`${worker.url}/api/admin/knowledge-bases`, { headers: { authorization: `Bearer ${secretKey}` } })).json();
+    const base = bases.knowledgeBases.find((b) => b.name === "Trail guide");
+    const sources = await (await fetch(`${worker.url}/api/admin/knowledge-bases/${base.id}/sources`, { headers: { authorization: `Bearer ${secretKey}` } })).json();
+    assert.deepEqual(sources.sources.map((s) => [s.type, s.maxPages, s.maxDepth, s.url]), [["crawl", 10, 1, `${host.origin}/guide/`]]);
+  });
+
   test("signed out, the dashboard shows only the sign-in form, and axe is happy with it", async () => {
     await withPage(browser, "dashboard-signin-axe", async (page) => {
       await page.goto(`${worker.url}/admin/`);

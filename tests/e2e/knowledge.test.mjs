@@ -41,12 +41,33 @@ const PAGES = {
     "<html><head><title>Shipping</title></head><body><h1>Delivery</h1><p>Parcels leave our warehouse every weekday and arrive in two to four days.</p></body></html>",
   ],
   "/private/secret": ["text/html", "<html><body><p>Internal discount codes: never index this.</p></body></html>"],
+  // A site to crawl: pages three links deep, with links to another host, to a robots-disallowed
+  // path, to a page that redirects to a forbidden host, to one whose connection drops, and to
+  // files that are not pages.
+  "/crawl/": ["text/html", () => crawlPage("Harbour guide", "ferries leave the Kestrel pier every hour", [
+    "one", "two#timetable", "https://elsewhere.example/page", "http://127.0.0.1:9/closed", "/private/secret",
+    "/redirect-forbidden", "/crawl/hangup", "/crawl/map.pdf", "/crawl/data", "mailto:port@example.com", "/crawl/one",
+  ])],
+  "/crawl/one": ["text/html; charset=utf-8", () => crawlPage("Lighthouse", "the Kestrel lighthouse opens at dawn", ["one/deeper", "/crawl/"])],
+  "/crawl/two": ["text/html", () => crawlPage("Ferries", "Kestrel ferries carry bicycles for free", [])],
+  "/crawl/one/deeper": ["text/html", () => crawlPage("Tide tables", "Kestrel tides peak twice a day", ["deeper/deepest"])],
+  "/crawl/one/deeper/deepest": ["text/html", () => crawlPage("Too deep", "Kestrel reef is three links away", [])],
+  "/crawl/data": ["application/json", '{"note": "Kestrel json is not a page"}'],
   "/sitemap.xml": [
     "application/xml",
     () => `<?xml version="1.0"?><urlset><url><loc>${siteUrl}/help/returns</loc></url><url><loc>${siteUrl}/help/shipping</loc></url>
       <url><loc>${siteUrl}/private/secret</loc></url><url><loc>https://elsewhere.example/page</loc></url></urlset>`,
   ],
 };
+
+/** A crawlable page: its title, a sentence, and links (as written in its `<nav>`). */
+function crawlPage(title, sentence, links) {
+  const anchors = links.map((href) => `<a href="${href}">${href}</a>`).join(" ");
+  return `<!doctype html><html><head><title>${title}</title></head><body><nav>${anchors}</nav><h1>${title}</h1><p>In the harbour, ${sentence}.</p></body></html>`;
+}
+
+/** Paths the local site was asked for, in order. */
+const siteRequests = [];
 
 async function api(method, path, { token, body, form } = {}) {
   const headers = { authorization: `Bearer ${token}` };
@@ -82,6 +103,14 @@ async function settled(token, baseId, sourceId) {
   );
 }
 
+/** The tenant's `knowledge:embeddings` usage this month: its tokens and its count. */
+async function embeddingUsage(token) {
+  const res = await api("GET", "/api/admin/usage", { token });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  const lines = res.json.usage.filter((u) => u.agentId === "knowledge:embeddings");
+  return { inputTokens: lines.reduce((n, u) => n + u.inputTokens, 0), messages: lines.reduce((n, u) => n + u.messages, 0) };
+}
+
 async function search(token, baseId, query, topK = 5) {
   const res = await api("POST", `/api/admin/knowledge-bases/${baseId}/search`, { token, body: { query, topK } });
   assert.equal(res.status, 200, JSON.stringify(res.json));
@@ -91,6 +120,11 @@ async function search(token, baseId, query, topK = 5) {
 before(async () => {
   site = createServer((req, res) => {
     const path = req.url.split("?")[0];
+    siteRequests.push(path);
+    if (path === "/crawl/hangup") {
+      req.socket.destroy();
+      return;
+    }
     if (path === "/redirect-forbidden") {
       res.writeHead(302, { location: "http://10.0.0.1/admin" }).end();
       return;
@@ -168,6 +202,60 @@ describe("knowledge", () => {
     const usage = await api("GET", "/api/admin/usage", { token: tenantA.key });
     const embedded = usage.json.usage.filter((u) => u.agentId === "knowledge:embeddings");
     assert.ok(embedded.reduce((n, u) => n + u.inputTokens, 0) > 0, JSON.stringify(usage.json));
+  });
+
+  test("a crawl follows same-host links breadth first within maxDepth and maxPages, obeying robots.txt", async () => {
+    const made = await api("POST", "/api/admin/knowledge-bases", { token: tenantA.key, body: { name: "Harbour" } });
+    const harbour = made.json.knowledgeBase.id;
+    const from = siteRequests.length;
+    const crawl = await ingested(tenantA.key, harbour, { type: "crawl", url: `${siteUrl}/crawl/`, maxPages: 20, maxDepth: 2 });
+    assert.equal(crawl.status, "ready", crawl.error);
+    assert.equal(crawl.type, "crawl");
+    assert.equal(crawl.maxDepth, 2);
+    assert.equal(crawl.maxPages, 20);
+    const asked = siteRequests.slice(from);
+    for (const never of ["/private/secret", "/crawl/one/deeper/deepest", "/crawl/map.pdf"]) {
+      assert.ok(!asked.includes(never), `${never} was fetched: ${asked}`);
+    }
+    assert.ok(asked.includes("/crawl/hangup") && asked.includes("/redirect-forbidden"), asked.join(" "));
+    const pages = asked.filter((p) => p.startsWith("/crawl/"));
+    assert.equal(new Set(pages).size, pages.length, `each page once: ${pages}`);
+    /** The pages of `source` that search finds, by path. */
+    const indexed = async (sourceId) => {
+      const found = await search(tenantA.key, harbour, "Kestrel harbour", 50);
+      return [...new Set(found.hits.filter((h) => h.sourceId === sourceId).map((h) => h.url.slice(siteUrl.length)))].sort();
+    };
+    assert.deepEqual(await indexed(crawl.id), ["/crawl/", "/crawl/one", "/crawl/one/deeper", "/crawl/two"], "three links deep is beyond maxDepth 2");
+    assert.equal(crawl.chunkCount, 4);
+    const found = await search(tenantA.key, harbour, "When does the lighthouse open?");
+    assert.equal(found.hits[0].url, `${siteUrl}/crawl/one`, JSON.stringify(found.hits));
+
+    const few = await ingested(tenantA.key, harbour, { type: "crawl", url: `${siteUrl}/crawl/`, maxPages: 2 });
+    assert.equal(few.status, "ready", few.error);
+    assert.equal(few.maxDepth, 2, "the default depth");
+    assert.deepEqual(await indexed(few.id), ["/crawl/", "/crawl/one"], "maxPages: the start page and its first link");
+    const shallow = await ingested(tenantA.key, harbour, { type: "crawl", url: `${siteUrl}/crawl/one`, maxDepth: 0 });
+    assert.deepEqual(await indexed(shallow.id), ["/crawl/one"], "maxDepth 0: the start page alone");
+
+    // Re-sync of an unchanged site keeps its chunks (content hash).
+    const sync = await api("POST", `/api/admin/knowledge-bases/${harbour}/sources/${crawl.id}/sync`, { token: tenantA.key });
+    assert.equal(sync.status, 202);
+    const again = await settled(tenantA.key, harbour, crawl.id);
+    assert.equal(again.status, "ready");
+    assert.equal(again.chunkCount, 4);
+
+    const refused = await ingested(tenantA.key, harbour, { type: "crawl", url: `${siteUrl}/redirect-forbidden` });
+    assert.equal(refused.status, "failed");
+    assert.match(refused.error, /10\.0\.0\.1|private|allowed|refused/i, refused.error);
+    const barred = await ingested(tenantA.key, harbour, { type: "crawl", url: `${siteUrl}/private/secret` });
+    assert.equal(barred.status, "failed");
+    assert.match(barred.error, /robots\.txt/);
+    const deep = await api("POST", `/api/admin/knowledge-bases/${harbour}/sources`, { token: tenantA.key, body: { type: "crawl", url: `${siteUrl}/crawl/`, maxDepth: 6 } });
+    assert.equal(deep.status, 400);
+    assert.equal(deep.json.error.field, "maxDepth");
+    const inner = await api("POST", `/api/admin/knowledge-bases/${harbour}/sources`, { token: tenantA.key, body: { type: "crawl", url: "http://10.1.2.3/" } });
+    assert.equal(inner.json.error.field, "url");
+    assert.equal((await api("DELETE", `/api/admin/knowledge-bases/${harbour}`, { token: tenantA.key })).status, 204);
   });
 
   test("hybrid search finds paraphrases, product codes and other languages, with scores and sources", async () => {
@@ -252,8 +340,15 @@ describe("knowledge", () => {
   test("an agent with knowledge answers with the passages and its sources as source-url / source-document parts", async () => {
     await putAgent(worker.db, { id: "kb-agent", tenant: tenantA.id, config: { model: "scenario/plain", knowledge: { bases: [baseId], topK: 3 } } });
     const before = standin.requests.length;
+    const embeddedBefore = await embeddingUsage(tenantA.key);
     const { message, errors } = await chat(worker.url, "kb-agent", { chatId: `c_${randomUUID()}`, text: "How long do I have to return an item?" });
     assert.deepEqual(errors, []);
+    // The query's embedding is the tenant's usage, stored with the answer.
+    const embeddedAfter = await eventually(async () => {
+      const now = await embeddingUsage(tenantA.key);
+      return now.inputTokens > embeddedBefore.inputTokens ? now : null;
+    });
+    assert.equal(embeddedAfter.messages, embeddedBefore.messages, "tokens only: the answer counts on its agent's line");
     const urls = message.parts.filter((p) => p.type === "source-url");
     const docs = message.parts.filter((p) => p.type === "source-document");
     assert.ok(urls.some((p) => p.url === `${siteUrl}/help/returns` && p.title === "Returns policy"), JSON.stringify(message.parts));
@@ -328,8 +423,10 @@ describe("knowledge", () => {
     const openai = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: key.json.value, maxRetries: 0 });
     const user = `u_${randomUUID()}`;
     const before = standin.requests.length;
+    const embeddedBefore = await embeddingUsage(tenantA.key);
     const completion = await openai.chat.completions.create({ model: "kb-agent", user, messages: [{ role: "user", content: question }] });
     assert.ok(completion.choices[0].message.content.length > 0);
+    await eventually(async () => ((await embeddingUsage(tenantA.key)).inputTokens > embeddedBefore.inputTokens ? true : null));
     assert.match(JSON.stringify(standin.requests.slice(before).at(-1).body.messages[0]), /30 days/, "the passages reach the model over /v1");
     const overApi = await traced("api turn", (root) => root.attributes["user.id"] === user);
     assertRetrieval(overApi);

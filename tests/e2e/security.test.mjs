@@ -803,12 +803,18 @@ describe("knowledge", () => {
     for (const url of [`http://127.0.0.1:${trap.port}/`, "http://169.254.169.254/latest/meta-data/", "https://10.0.0.1/", "http://localhost/", "file:///etc/passwd", "https://[::1]/"]) {
       await attempt(`url source ${url}`, path, { method: "POST", headers: a, body: { type: "url", url } }, 400, "invalid");
       await attempt(`sitemap source ${url}`, path, { method: "POST", headers: a, body: { type: "sitemap", url } }, 400, "invalid");
+      await attempt(`crawl source ${url}`, path, { method: "POST", headers: a, body: { type: "crawl", url } }, 400, "invalid");
     }
     const redirect = await call(path, { method: "POST", headers: a, body: { type: "url", url: `${standin.url}/hooks/redirect?to=${encodeURIComponent(`http://127.0.0.1:${trap.port}/x`)}` } });
     assert.equal(redirect.status, 202);
     const failed = await settled(tenants.a, base, redirect.json.source.id);
     assert.equal(failed.status, "failed");
     assert.equal(failed.chunkCount, 0);
+    const crawl = await call(path, { method: "POST", headers: a, body: { type: "crawl", url: redirect.json.source.url } });
+    assert.equal(crawl.status, 202);
+    const crawled = await settled(tenants.a, base, crawl.json.source.id);
+    assert.equal(crawled.status, "failed", "a crawl whose start page redirects to a private host");
+    assert.equal(crawled.chunkCount, 0);
     assert.equal(trap.connections, 0, "no knowledge fetch reached the trap");
   });
 });

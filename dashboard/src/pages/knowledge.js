@@ -81,20 +81,21 @@ export async function showBase(id, view) {
 
   // Adding a source: one form whose fields follow the chosen type.
   const type = field("Type", h("select", { name: "type" },
-    [["text", "Text"], ["qa", "Question and answer"], ["url", "Web page"], ["sitemap", "Sitemap (several pages)"], ["file", "File (txt, md, html, csv)"]].map(([v, t]) => h("option", { value: v, text: t }))));
+    [["text", "Text"], ["qa", "Question and answer"], ["url", "Web page"], ["sitemap", "Sitemap (several pages)"], ["crawl", "Crawl a site (follow links)"], ["file", "File (txt, md, html, csv)"]].map(([v, t]) => h("option", { value: v, text: t }))));
   const title = field("Title", h("input", { name: "title", autocomplete: "off", maxlength: "200" }));
   const text = field("Text", h("textarea", { name: "text", rows: "6" }), "Markdown headings (#, ##) are kept as structure.");
   const question = field("Question", h("input", { name: "question", autocomplete: "off" }));
   const answer = field("Answer", h("textarea", { name: "answer", rows: "3" }), "A curated answer: it wins over other passages when the question matches.");
   const url = field("URL", h("input", { name: "url", type: "url", placeholder: "https://docs.example.com/returns" }), "https on a public host; robots.txt is obeyed.");
-  const maxPages = field("Most pages", h("input", { name: "maxPages", type: "number", min: "1", max: "500", value: "50" }), "Pages on the sitemap's own host only.");
+  const maxPages = field("Most pages", h("input", { name: "maxPages", type: "number", min: "1", max: "500", value: "50" }), "Pages on the same host only.");
+  const maxDepth = field("Most links deep", h("input", { name: "maxDepth", type: "number", min: "0", max: "5", value: "2" }), "0: the start page alone; 1: it and the pages it links to; and so on.");
   const file = field("File", h("input", { name: "file", type: "file", accept: ".txt,.md,.markdown,.html,.htm,.csv" }), "At most 10 MiB.");
-  const rows = { text: [title, text], qa: [question, answer], url: [url], sitemap: [url, maxPages], file: [file] };
+  const rows = { text: [title, text], qa: [question, answer], url: [url], sitemap: [url, maxPages], crawl: [url, maxPages, maxDepth], file: [file] };
   const sync = () => {
-    for (const f of [title, text, question, answer, url, maxPages, file]) f.row.hidden = !rows[type.input.value].includes(f);
+    for (const f of [title, text, question, answer, url, maxPages, maxDepth, file]) f.row.hidden = !rows[type.input.value].includes(f);
   };
   type.input.addEventListener("change", sync);
-  const addForm = h("form.card", null, h("h2", { text: "Add a source" }), type.row, title.row, text.row, question.row, answer.row, url.row, maxPages.row, file.row,
+  const addForm = h("form.card", null, h("h2", { text: "Add a source" }), type.row, title.row, text.row, question.row, answer.row, url.row, maxPages.row, maxDepth.row, file.row,
     h("div.actions", null, h("button", { type: "submit", text: "Add source" })));
   sync();
   addForm.addEventListener("submit", (e) => {
@@ -105,6 +106,12 @@ export async function showBase(id, view) {
       qa: () => ({ type: "qa", question: question.input.value.trim(), answer: answer.input.value }),
       url: () => ({ type: "url", url: url.input.value.trim() }),
       sitemap: () => ({ type: "sitemap", url: url.input.value.trim(), maxPages: Number(maxPages.input.value) || undefined }),
+      crawl: () => ({
+        type: "crawl",
+        url: url.input.value.trim(),
+        maxPages: Number(maxPages.input.value) || undefined,
+        maxDepth: maxDepth.input.value === "" ? undefined : Number(maxDepth.input.value),
+      }),
       file: () => null,
     };
     const chosen = kind === "file" ? file.input.files[0] : null;

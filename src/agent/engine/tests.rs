@@ -141,6 +141,7 @@ fn usage(input: u64, output: u64, cost: f64) -> Result<ModelEvent, ModelError> {
         input_tokens: input,
         output_tokens: output,
         cost,
+        embedding_tokens: 0,
     }))
 }
 
@@ -205,7 +206,8 @@ fn plain_text_turn_streams_in_protocol_order() {
         Usage {
             input_tokens: 10,
             output_tokens: 2,
-            cost: 0.001
+            cost: 0.001,
+            embedding_tokens: 0,
         }
     );
     assert_eq!(
@@ -696,6 +698,7 @@ impl ToolRunner for Noting {
             hits: Vec::new(),
             started_ms: 7,
         });
+        notes.embedding_tokens += 11;
         Ok(json!({ "results": [] }))
     }
 
@@ -770,4 +773,8 @@ fn what_a_tool_call_leaves_is_streamed_stored_and_observed_after_its_result() {
         outcome.parts
     );
     assert!(tools.take_notes().citations.is_empty(), "taken once");
+    assert_eq!(
+        outcome.usage.embedding_tokens, 11,
+        "the search's query embedding is the turn's usage"
+    );
 }

@@ -718,3 +718,422 @@ fn twenty_long_hits_still_fit_the_tool_result_cap_as_whole_json() {
     let (shown, _) = crate::tools::cap_output(found, crate::tools::MAX_TOOL_OUTPUT_BYTES);
     assert!(shown.is_object(), "not cut into a string");
 }
+
+/// A site for crawls: pages with their content type, redirects (to where they land, or
+/// refused like a forbidden host), and a log of what was fetched.
+struct Site {
+    pages: HashMap<String, (u16, &'static str, String)>,
+    redirects: HashMap<String, Option<String>>,
+    fetched: RefCell<Vec<String>>,
+}
+
+impl Site {
+    fn new(pages: &[(&str, &'static str, &str)], redirects: &[(&str, Option<&str>)]) -> Self {
+        Site {
+            pages: pages
+                .iter()
+                .map(|(u, t, b)| (u.to_string(), (200, *t, b.to_string())))
+                .collect(),
+            redirects: redirects
+                .iter()
+                .map(|(from, to)| (from.to_string(), to.map(str::to_owned)))
+                .collect(),
+            fetched: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Fetcher for Site {
+    async fn get(&self, url: &str) -> Fetched {
+        self.page(url).await.map(|p| (p.status, p.body))
+    }
+
+    async fn page(&self, url: &str) -> Result<Page, FetchError> {
+        self.fetched.borrow_mut().push(url.to_owned());
+        let landed = match self.redirects.get(url) {
+            Some(None) => return Err(FetchError::Refused("a private address".into())),
+            Some(Some(to)) => to.clone(),
+            None => url.to_owned(),
+        };
+        match self.pages.get(&landed) {
+            Some((status, kind, body)) => Ok(Page {
+                status: *status,
+                body: body.clone(),
+                content_type: Some(kind.to_string()),
+                url: landed,
+            }),
+            None if landed.ends_with("/robots.txt") => Ok(Page {
+                status: 404,
+                body: String::new(),
+                content_type: None,
+                url: landed,
+            }),
+            None => Err(FetchError::Failed("connection refused".into())),
+        }
+    }
+}
+
+fn linked(title: &str, links: &[&str]) -> String {
+    let anchors: String = links
+        .iter()
+        .map(|l| format!("<a href=\"{l}\">{l}</a> "))
+        .collect();
+    format!("<html><title>{title}</title><body><nav>{anchors}</nav><h1>{title}</h1><p>Lampwick {title}.</p></body></html>")
+}
+
+#[test]
+fn a_crawl_follows_same_host_html_links_breadth_first_within_depth_and_pages() {
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let home = linked(
+        "Home",
+        &[
+            "/a",
+            "b#part",
+            "https://other.example/x",
+            "/private/p",
+            "/moved",
+            "/forbidden",
+            "/down",
+            "/file.pdf",
+            "/data",
+            "mailto:x@y.z",
+            "/a",
+        ],
+    );
+    let a = linked("Alpha", &["/a/deep", "/"]);
+    let deep = linked("Deep", &["/a/deeper"]);
+    let site = Site::new(
+        &[
+            (
+                "https://docs.example/robots.txt",
+                "text/plain",
+                "User-agent: *\nDisallow: /private\n",
+            ),
+            ("https://docs.example/", "text/html; charset=utf-8", &home),
+            ("https://docs.example/a", "text/html", &a),
+            ("https://docs.example/b", "text/html", &linked("Beta", &[])),
+            ("https://docs.example/a/deep", "text/html", &deep),
+            (
+                "https://docs.example/a/deeper",
+                "text/html",
+                &linked("Deeper", &[]),
+            ),
+            (
+                "https://docs.example/private/p",
+                "text/html",
+                &linked("Secret", &[]),
+            ),
+            (
+                "https://docs.example/data",
+                "application/json",
+                "{\"k\": \"json body\"}",
+            ),
+            (
+                "https://other.example/landing",
+                "text/html",
+                &linked("Elsewhere", &[]),
+            ),
+        ],
+        &[
+            (
+                "https://docs.example/moved",
+                Some("https://other.example/landing"),
+            ),
+            ("https://docs.example/forbidden", None),
+        ],
+    );
+    let crawl = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Crawl {
+            url: "https://Docs.example".into(),
+            max_pages: 50,
+            max_depth: 2,
+        },
+    );
+    let done = block_on(ingest(&store, &crawl, &site, &Off, &mut ids(), 20)).expect("crawl");
+    let titles = |store: &MemoryStore| -> Vec<String> {
+        let hits = block_on(retrieve(
+            store,
+            &Off,
+            "t1",
+            &["kb_1".into()],
+            "lampwick",
+            20,
+            0.0,
+        ))
+        .expect("search")
+        .hits;
+        let mut t: Vec<String> = hits.into_iter().map(|h| h.title).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(
+        titles(&store),
+        ["Alpha", "Beta", "Deep", "Home"],
+        "depth 2: /a/deeper is 3 links away"
+    );
+    assert_eq!(done.chunks, 4);
+    let fetched = site.fetched.borrow().clone();
+    for never in [
+        "https://docs.example/private/p",
+        "https://other.example/x",
+        "https://docs.example/file.pdf",
+        "https://docs.example/a/deeper",
+    ] {
+        assert!(
+            !fetched.iter().any(|f| f == never),
+            "{never} fetched: {fetched:?}"
+        );
+    }
+    let mut unique = fetched.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), fetched.len(), "each page once: {fetched:?}");
+    assert_eq!(
+        fetched[1], "https://docs.example/",
+        "the start page first (after robots.txt)"
+    );
+
+    // maxPages counts fetches; maxDepth 0 is the start page alone.
+    let site_fetches = |max_pages, max_depth| {
+        let s = Site::new(
+            &[
+                ("https://docs.example/", "text/html", &home),
+                ("https://docs.example/a", "text/html", &a),
+                ("https://docs.example/b", "text/html", &linked("Beta", &[])),
+            ],
+            &[],
+        );
+        let source = add(
+            &store,
+            "t1",
+            "kb_1",
+            "s2",
+            NewSource::Crawl {
+                url: "https://docs.example/".into(),
+                max_pages,
+                max_depth,
+            },
+        );
+        let done = block_on(ingest(&store, &source, &s, &Off, &mut ids(), 30)).expect("crawl");
+        let pages = s
+            .fetched
+            .borrow()
+            .iter()
+            .filter(|f| !f.ends_with("robots.txt"))
+            .count();
+        (done.chunks, pages)
+    };
+    assert_eq!(site_fetches(2, 5), (2, 2));
+    assert_eq!(site_fetches(50, 0), (1, 1));
+
+    // A start page that cannot be read fails the source with the reason.
+    let gone = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s3",
+        NewSource::Crawl {
+            url: "https://docs.example/moved".into(),
+            max_pages: 5,
+            max_depth: 1,
+        },
+    );
+    let err = block_on(ingest(&store, &gone, &site, &Off, &mut ids(), 40)).expect_err("foreign");
+    assert!(
+        matches!(&err, IngestError::Permanent(r) if r.contains("another host")),
+        "{err:?}"
+    );
+    let refused = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s4",
+        NewSource::Crawl {
+            url: "https://docs.example/forbidden".into(),
+            max_pages: 5,
+            max_depth: 1,
+        },
+    );
+    let err = block_on(ingest(&store, &refused, &site, &Off, &mut ids(), 40)).expect_err("refused");
+    assert!(matches!(err, IngestError::Permanent(_)), "{err:?}");
+
+    // Re-sync of an unchanged site: nothing is embedded or written again.
+    let again = block_on(store.tenant_scope("t1").source("s1"))
+        .expect("read")
+        .expect("row");
+    let done = block_on(ingest(&store, &again, &site, &Off, &mut ids(), 50)).expect("again");
+    assert!(done.unchanged);
+}
+
+#[test]
+fn crawl_bodies_take_pages_and_depth_within_their_caps() {
+    let p = policy();
+    assert_eq!(
+        parse_source(
+            &json!({"type": "crawl", "url": "https://docs.example/"}),
+            &p
+        ),
+        Ok(NewSource::Crawl {
+            url: "https://docs.example/".into(),
+            max_pages: DEFAULT_CRAWL_PAGES,
+            max_depth: DEFAULT_CRAWL_DEPTH,
+        })
+    );
+    assert_eq!(
+        parse_source(
+            &json!({"type": "crawl", "url": "https://docs.example/", "maxPages": 500, "maxDepth": 0}),
+            &p
+        ),
+        Ok(NewSource::Crawl {
+            url: "https://docs.example/".into(),
+            max_pages: 500,
+            max_depth: 0
+        })
+    );
+    let field = |body: serde_json::Value| match parse_source(&body, &p) {
+        Err(ApiError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        field(json!({"type": "crawl", "url": "https://docs.example/", "maxDepth": 6})),
+        "maxDepth"
+    );
+    assert_eq!(
+        field(json!({"type": "crawl", "url": "https://docs.example/", "maxPages": 501})),
+        "maxPages"
+    );
+    assert_eq!(
+        field(json!({"type": "crawl", "url": "http://10.0.0.1/"})),
+        "url"
+    );
+    assert_eq!(
+        field(json!({"type": "crawl", "url": "https://docs.example/", "depth": 1})),
+        "depth"
+    );
+    let source = new_source(
+        "t1",
+        "kb_1",
+        "s1".into(),
+        NewSource::Crawl {
+            url: "https://docs.example/".into(),
+            max_pages: 9,
+            max_depth: 3,
+        },
+        1,
+    );
+    let view = source_view(&source);
+    assert_eq!(
+        (
+            view["type"].clone(),
+            view["maxPages"].clone(),
+            view["maxDepth"].clone()
+        ),
+        (json!("crawl"), json!(9), json!(3))
+    );
+    assert!(SourceKind::Crawl.is_web());
+}
+
+#[test]
+fn a_turns_query_embeddings_are_its_usage_and_the_answers_write_counts_them() {
+    use crate::knowledge::KnowledgeMode;
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let letters = Letters {
+        calls: RefCell::new(0),
+        fail: false,
+    };
+    let s = add(
+        &store,
+        "t1",
+        "kb_1",
+        "s1",
+        NewSource::Text {
+            title: "Returns".into(),
+            text: "Items can be returned within 30 days.".into(),
+        },
+    );
+    block_on(ingest(&store, &s, &web(&[]), &letters, &mut ids(), 20)).expect("ingest");
+    let mut recorder = crate::observe::TurnRecorder::new(
+        crate::observe::TraceMeta::default(),
+        crate::observe::Capture {
+            spans: false,
+            content: false,
+        },
+        crate::observe::Redactor::new(Vec::<String>::new()),
+        [1; 32],
+        Box::new(|| 5),
+    );
+    // Auto mode: the grounding's query embedding (3 tokens from `Letters`) is counted even
+    // when the trace keeps no spans.
+    let auto = tool_agent(KnowledgeMode::Auto, false);
+    block_on(grounding(
+        &store,
+        &letters,
+        &auto,
+        "returned",
+        &mut recorder,
+        0,
+    ))
+    .expect("grounded");
+    assert_eq!(recorder.embedding_tokens(), 3);
+    // Tool mode: each search's tokens go with its notes to the engine.
+    let agent = tool_agent(KnowledgeMode::Tool, false);
+    let tool = tool::KnowledgeTool::for_agent(&store, &letters, &agent, || 0).expect("tool");
+    block_on(tool.call(&json!({"query": "returns"}))).expect("first");
+    block_on(tool.call(&json!({"query": "refund"}))).expect("second");
+    assert_eq!(tool.take_notes().embedding_tokens, 6);
+
+    // The answer's one write adds the tokens to the knowledge line, not to the agent's.
+    let before = block_on(store.tenant_scope("t1").usage("1970-01-01")).expect("usage");
+    let ingested: u64 = before.iter().map(|u| u.input_tokens).sum();
+    let answer = crate::store::StoredMessage {
+        id: "m1".into(),
+        conversation_id: "c1".into(),
+        tenant_id: "t1".into(),
+        seq: 0,
+        role: crate::agent::context::Role::Assistant,
+        parts: vec![],
+        status: crate::store::MessageStatus::Complete,
+        model: Some("m".into()),
+        finish_reason: None,
+        usage: crate::llm::Usage {
+            input_tokens: 100,
+            output_tokens: 10,
+            cost: 0.0,
+            embedding_tokens: 9,
+        },
+        error: None,
+        feedback: None,
+        created_at: 1,
+        timing: None,
+    };
+    block_on(store.append_answer(&answer, "a1", "2026-02-01")).expect("answer");
+    let usage = block_on(store.tenant_scope("t1").usage("2026-02-01")).expect("usage");
+    let line = |id: &str| usage.iter().find(|u| u.agent_id == id).cloned().expect(id);
+    assert_eq!((line("a1").messages, line("a1").input_tokens), (1, 100));
+    let knowledge = line(EMBEDDING_USAGE);
+    assert_eq!((knowledge.messages, knowledge.input_tokens), (0, 9));
+    assert!(
+        ingested > 0,
+        "ingestion's own tokens are counted apart, at ingestion"
+    );
+
+    // A search outside a turn counts as one on the knowledge line.
+    block_on(record_search_usage(
+        &store,
+        "t1",
+        4,
+        1_767_225_600_000 + 86_400_000 * 31,
+    ));
+    let usage = block_on(store.tenant_scope("t1").usage("2026-02-01")).expect("usage");
+    let knowledge = usage
+        .iter()
+        .find(|u| u.agent_id == EMBEDDING_USAGE)
+        .expect("line");
+    assert_eq!((knowledge.messages, knowledge.input_tokens), (1, 13));
+}

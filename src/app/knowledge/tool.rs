@@ -126,6 +126,7 @@ impl<'a, S: Store + KnowledgeStore, E: Embedder> KnowledgeTool<'a, S, E> {
             "The knowledge search is unavailable right now; say so rather than guessing.".to_owned()
         })?;
         let mut state = self.found.borrow_mut();
+        state.notes.embedding_tokens += found.embedding_tokens;
         state.notes.retrievals.push(Retrieved {
             query: query.clone(),
             hits: super::retrieval_hits(&found.hits),

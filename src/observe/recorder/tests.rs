@@ -72,6 +72,7 @@ fn done(reason: FinishReason) -> Vec<ModelEvent> {
             input_tokens: 10,
             output_tokens: 5,
             cost: 0.001,
+            embedding_tokens: 0,
         }),
         ModelEvent::Finish(reason),
         ModelEvent::Done,

@@ -37,6 +37,7 @@ fn source_json(s: &Source) -> Value {
         "url": s.url,
         "content": s.content,
         "maxPages": s.max_pages,
+        "maxDepth": s.max_depth,
         "status": s.status.as_str(),
         "progress": s.progress,
         "chunkCount": s.chunk_count,

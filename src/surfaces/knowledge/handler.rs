@@ -174,6 +174,7 @@ pub async fn handle(
             let bases = [base_id];
             let what = (tenant, &bases[..], text.as_str(), top_k, 0.0);
             let found = kn::retrieve_with(&store, &embedder, what, rankings).await?;
+            kn::record_search_usage(&store, tenant, found.embedding_tokens, now).await;
             let mode = match (rankings, found.semantic) {
                 (kn::Rankings::Vector, _) => "vector",
                 (kn::Rankings::Hybrid, true) => "hybrid",

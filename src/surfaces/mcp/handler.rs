@@ -669,6 +669,13 @@ impl Server {
         )
         .await
         .map_err(internal)?;
+        app_knowledge::record_search_usage(
+            &self.store,
+            &agent.tenant_id,
+            found.embedding_tokens,
+            now_ms(),
+        )
+        .await;
         let results: Vec<Value> = found
             .hits
             .iter()

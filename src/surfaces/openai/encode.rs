@@ -386,6 +386,7 @@ mod tests {
             input_tokens: 12,
             output_tokens: 5,
             cost: 0.00042,
+            embedding_tokens: 0,
         }
     }
 
