@@ -370,25 +370,29 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_still_being_stored_joins_the_window_once_within_the_limit() {
+    fn a_message_joins_the_context_once_within_the_limit_with_its_cost() {
         let held = vec![
             message("u1", 1, Role::User),
             message("a1", 2, Role::Assistant),
         ];
-        let ConversationState::Found(window) = stored(held, "a1", "v1", None).conversation else {
+        let context = stored(held, "a1", "v1", None);
+        let mut answer = message("a2", 0, Role::Assistant);
+        answer.usage.cost = 0.25;
+        let joined = context.with_message(&answer, 2);
+        let ConversationState::Found(window) = &joined.conversation else {
             panic!("found");
         };
-        let answer = message("a2", 0, Role::Assistant);
-        let joined = window.clone().with_answer(&answer, 2);
-        let ids: Vec<&str> = joined.messages.iter().map(|m| m.id.as_str()).collect();
+        let ids: Vec<&str> = window.messages.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["a1", "a2"], "the newest two, the new answer last");
+        assert_eq!(window.message_count, 3);
+        assert_eq!((joined.spend.tenant, joined.spend.agent), (0.25, 0.25));
+        let again = joined.clone().with_message(&answer, 2);
+        assert_eq!(again, joined, "a message it already holds changes nothing");
         assert_eq!(
-            ids,
-            ["a1", "a2"],
-            "the newest two, the unstored answer last"
+            empty().with_message(&answer, 2),
+            empty(),
+            "no conversation, nothing to join"
         );
-        assert_eq!(joined.message_count, 3);
-        let again = joined.clone().with_answer(&answer, 2);
-        assert_eq!(again, joined, "a read that already holds it is left alone");
     }
 
     #[test]

@@ -241,6 +241,21 @@ pub struct TurnContext {
     pub spend: Spend,
 }
 
+impl TurnContext {
+    /// The context as it is once `message` is stored: in the window, and its cost spent.
+    pub fn with_message(mut self, message: &StoredMessage, limit: usize) -> Self {
+        if let ConversationState::Found(window) = self.conversation {
+            let known = window.messages.iter().any(|m| m.id == message.id);
+            if !known {
+                self.spend.tenant += message.usage.cost;
+                self.spend.agent += message.usage.cost;
+            }
+            self.conversation = ConversationState::Found(window.with_message(message, limit));
+        }
+        self
+    }
+}
+
 /// What the store knows of the conversation a turn names.
 #[derive(Debug, Clone, PartialEq)]
 // One value per turn, moved once: boxing the window would only add an allocation.
@@ -296,14 +311,14 @@ impl ConversationWindow {
         }
     }
 
-    /// The window as it is once `answer` is stored too: a caller's answer is written while
-    /// the next turn's window is read, so the read may not hold it yet.
-    pub fn with_answer(mut self, answer: &StoredMessage, limit: usize) -> Self {
-        if self.messages.iter().any(|m| m.id == answer.id) {
+    /// The window as it is once `message` is stored too (at most `limit` messages): what a
+    /// phone call keeps of its own conversation, so that its turns plan without a read.
+    pub fn with_message(mut self, message: &StoredMessage, limit: usize) -> Self {
+        if self.messages.iter().any(|m| m.id == message.id) {
             return self;
         }
         self.message_count += 1;
-        self.messages.push(answer.clone());
+        self.messages.push(message.clone());
         let skip = self.messages.len().saturating_sub(limit);
         self.messages.drain(..skip);
         self

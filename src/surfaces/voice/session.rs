@@ -39,8 +39,8 @@ use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
 use crate::store::{
-    Agent, Call, Conversation, ConversationState, MessageStatus, Store, StoreError, StoredMessage,
-    TurnQuery, TurnStart,
+    Agent, Call, Conversation, ConversationState, ConversationWindow, MessageStatus, Store,
+    StoreError, StoredMessage, TurnContext, TurnQuery, TurnStart,
 };
 use crate::tools::runner::{local_weekday_and_time, WorkerTools};
 
@@ -152,13 +152,14 @@ pub async fn run(ws: WebSocket, context: CallContext) {
         }
     };
     let context = Rc::new(context);
-    let Some(mut call) = start_call(&context, &setup).await else {
+    let Some((mut call, known)) = start_call(&context, &setup).await else {
         let _ = ws.close(Some(1008), Some("This call is not allowed."));
         return;
     };
     let caller = Caller {
         conversation_id: call.conversation_id.clone(),
         visitor_id: call::mask_number(&setup.from),
+        known: Rc::new(RefCell::new(known)),
     };
     let can_hand_off = can_hand_off(&context.agent);
     let phone = &context.agent.config.phone;
@@ -282,8 +283,15 @@ pub async fn run(ws: WebSocket, context: CallContext) {
                 let mut ending = Ending::Completed;
                 if let Some((turn, live)) = running.take() {
                     live.stop(None);
-                    ending = Ending::HungUp;
                     if let Done::Answered(answer, asked) = turn.await {
+                        // A turn may still be storing what was said after its answer was
+                        // spoken in full: only an answer cut short is a hang-up mid-answer.
+                        if answer
+                            .as_ref()
+                            .is_none_or(|p| p.message.status != MessageStatus::Complete)
+                        {
+                            ending = Ending::HungUp;
+                        }
                         store_pending(&context, std::mem::replace(&mut pending, answer)).await;
                         if asked.message.is_some() {
                             requests.message = asked.message;
@@ -339,8 +347,9 @@ fn can_hand_off(agent: &Agent) -> bool {
     }
 }
 
-/// Checks the call token and opens the call's conversation and record; `None` refuses it.
-async fn start_call(context: &CallContext, setup: &Setup) -> Option<Call> {
+/// Checks the call token and opens the call's conversation and record, with what its turns
+/// plan from (the conversation's window and the month's spend); `None` refuses it.
+async fn start_call(context: &CallContext, setup: &Setup) -> Option<(Call, TurnContext)> {
     let agent = &context.agent;
     let token = setup.parameter("token").unwrap_or_default();
     let Some(claims) = CallToken::verify(token, &context.token_secret, now_ms() / 1000) else {
@@ -364,10 +373,15 @@ async fn start_call(context: &CallContext, setup: &Setup) -> Option<Call> {
         conversation_id: Some(&conversation_id),
         resent_message_id: None,
         month: &month,
-        history_limit: 1,
+        history_limit: context::MAX_HISTORY_MESSAGES as u32,
     };
-    let state = scope.turn_context(&query).await.ok()?.conversation;
-    match state {
+    // The tenant's trace targets are read now too, so the first turn finds them cached.
+    let (read, _) = futures::join!(
+        scope.turn_context(&query),
+        tenant_targets(&context.store, &agent.tenant_id)
+    );
+    let mut known = read.ok()?;
+    match &known.conversation {
         ConversationState::Foreign => return None,
         ConversationState::Found(_) => {}
         ConversationState::Missing => {
@@ -392,6 +406,12 @@ async fn start_call(context: &CallContext, setup: &Setup) -> Option<Call> {
                 console_error!("opening the call's conversation failed: {e}");
                 return None;
             }
+            known.conversation = ConversationState::Found(ConversationWindow {
+                conversation: start.conversation,
+                messages: Vec::new(),
+                message_count: 0,
+                resent: None,
+            });
         }
     }
     let record = Call {
@@ -409,7 +429,7 @@ async fn start_call(context: &CallContext, setup: &Setup) -> Option<Call> {
     if let Err(e) = scope.save_call(&record).await {
         console_error!("recording the call failed: {e}");
     }
-    Some(record)
+    Some((record, known))
 }
 
 /// Saves how the call ended, merged with what the `<Connect action>` callback may have saved.
@@ -494,6 +514,9 @@ fn cut_to_heard(pending: &mut Pending, heard: &str) {
 struct Caller {
     conversation_id: String,
     visitor_id: String,
+    /// The call's conversation as its turns left it: only this call writes to it, so each
+    /// turn plans from here instead of reading the store before the model is called.
+    known: Rc<RefCell<TurnContext>>,
 }
 
 /// One turn: store the previous answer, plan, store the question, run the engine into the
@@ -512,27 +535,15 @@ async fn answer(
     let message_id = random_id("msg");
     let settings = &context.settings;
     let now = now_ms();
-    let month = utc_month(now);
-    let query = TurnQuery {
-        tenant_id: &agent.tenant_id,
-        agent_id: &agent.id,
-        conversation_id: Some(&caller.conversation_id),
-        resent_message_id: None,
-        month: &month,
-        history_limit: context::MAX_HISTORY_MESSAGES as u32,
-    };
-    // The previous answer is written while this turn's window is read (one round trip instead
-    // of two before the first word); the window gets it from here if the read was first. Its
-    // cost may miss this month's spend read by one answer, as with concurrent widget turns.
-    let previous_answer = previous.as_ref().map(|p| p.message.clone());
-    let scope = context.store.tenant_scope(&agent.tenant_id);
-    let ((), tenant_targets, read) = futures::join!(
-        store_pending(&context, previous),
-        tenant_targets(&context.store, &agent.tenant_id),
-        scope.turn_context(&query)
-    );
+    // The turn plans from the call's own view of its conversation, with the previous answer
+    // in it: no store round trip before the model is called.
+    let mut read = caller.known.borrow().clone();
+    if let Some(previous) = &previous {
+        read = read.with_message(&previous.message, context::MAX_HISTORY_MESSAGES);
+    }
     let mut targets = context.traces.0.clone();
-    targets.extend(tenant_targets);
+    // Cached since the call started (`start_call` read them).
+    targets.extend(tenant_targets(&context.store, &agent.tenant_id).await);
     let (tracing, mut recorder) = begin_turn(
         &targets,
         agent,
@@ -550,34 +561,22 @@ async fn answer(
         settings,
         &[context.token_secret.as_str()],
     );
-    let planned = match read {
-        Ok(mut read) => {
-            if let Some(answer) = previous_answer.as_ref() {
-                read.conversation = match read.conversation {
-                    ConversationState::Found(window) => ConversationState::Found(
-                        window.with_answer(answer, context::MAX_HISTORY_MESSAGES),
-                    ),
-                    other => other,
-                };
-            }
-            turn::plan(
-                agent,
-                read,
-                TurnRequest {
-                    conversation_id: caller.conversation_id.clone(),
-                    message_id: None,
-                    fresh_message_id: random_id("msg"),
-                    text,
-                    visitor_id: caller.visitor_id.clone(),
-                    now,
-                    page_url: None,
-                    channel: Some("phone".into()),
-                    preview: false,
-                },
-            )
-        }
-        Err(e) => Err(e.into()),
-    };
+    let before = read.clone();
+    let planned = turn::plan(
+        agent,
+        read,
+        TurnRequest {
+            conversation_id: caller.conversation_id.clone(),
+            message_id: None,
+            fresh_message_id: random_id("msg"),
+            text,
+            visitor_id: caller.visitor_id.clone(),
+            now,
+            page_url: None,
+            channel: Some("phone".into()),
+            preview: false,
+        },
+    );
     let turn::TurnPlan {
         mut start,
         history,
@@ -593,13 +592,20 @@ async fn answer(
         }
     };
     start.answer_id = Some(message_id.clone());
-    // The caller's words are stored while the model is called, as on the widget; both are
-    // done before the answer is handed back to be stored.
-    let write_start = turn::persist(
-        || context.store.start_turn(&start),
-        pause,
-        |attempt, e| console_error!("storing the caller's words failed (attempt {attempt}): {e}"),
-    );
+    // The previous answer and then the caller's words are stored while the model is called
+    // (in that order, so the transcript keeps it); both are done before this answer is handed
+    // back to be stored.
+    let write_start = async {
+        store_pending(&context, previous).await;
+        turn::persist(
+            || context.store.start_turn(&start),
+            pause,
+            |attempt, e| {
+                console_error!("storing the caller's words failed (attempt {attempt}): {e}")
+            },
+        )
+        .await
+    };
     let speak = async {
         let outbound = context.settings.outbound.clone();
         let call_tools = CallTools::new(can_hand_off);
@@ -680,6 +686,11 @@ async fn answer(
         (pending, requests)
     };
     let (started, (pending, requests)) = futures::join!(write_start, speak);
+    let mut known = before;
+    if let Some(question) = start.user_message.as_ref().filter(|_| started) {
+        known = known.with_message(question, context::MAX_HISTORY_MESSAGES);
+    }
+    *caller.known.borrow_mut() = known;
     if !started {
         // The caller heard the answer, but their words are not stored: keeping the answer
         // alone would make a transcript that answers nothing.
