@@ -7,7 +7,10 @@ pub mod chunk;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
 pub mod embed;
+pub mod docx;
 pub mod html;
+pub mod inflate;
+pub mod pdf;
 pub mod rank;
 pub mod web;
 
