@@ -314,7 +314,12 @@ fn document_text(xml: &str, styles: &[(String, usize)]) -> String {
                 "w:tab" if opening && !in_tab_stops => paragraph.text.push('\t'),
                 "w:br" | "w:cr" if opening => paragraph.text.push('\n'),
                 "w:noBreakHyphen" if opening => paragraph.text.push('-'),
-                "w:tbl" if opening && !tag.empty => rows.push(Vec::new()),
+                "w:tbl" if opening && !tag.empty => {
+                    if rows.is_empty() && !out.is_empty() {
+                        out.push('\n');
+                    }
+                    rows.push(Vec::new());
+                }
                 "w:tbl" if tag.closing => {
                     rows.pop();
                     if rows.is_empty() {
@@ -436,7 +441,7 @@ fn tidy(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use futures::executor::block_on;
 
     use super::*;
@@ -499,6 +504,11 @@ mod tests {
 <w:tr><w:tc><w:p><w:r><w:t>Pro</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>$9</w:t></w:r><w:r><w:tab/><w:t>a month</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
 <w:p><w:r><w:delText>old words</w:delText></w:r><w:r><w:t>Line one</w:t><w:br/><w:t>line two</w:t></w:r></w:p>
 </w:body></w:document>"#;
+
+    /// A sample document (deflated or stored).
+    pub fn sample(deflate: bool) -> Vec<u8> {
+        zip(&[("word/styles.xml", STYLES), ("word/document.xml", BODY)], deflate)
+    }
 
     const STYLES: &str = r#"<w:styles><w:style w:type="paragraph" w:styleId="berschrift1"><w:name w:val="heading 1"/></w:style></w:styles>"#;
 

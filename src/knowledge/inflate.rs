@@ -31,8 +31,8 @@ mod native {
 
     #[wasm_bindgen(module = "/src/js/inflate.js")]
     extern "C" {
-        #[wasm_bindgen(catch)]
-        async fn inflate(view: &[u8], format: &str, max_bytes: f64) -> Result<JsValue, JsValue>;
+        /// Resolves to the inflated `Uint8Array` (see `src/js/inflate.js`).
+        fn inflate(view: &[u8], format: &str, max_bytes: f64) -> js_sys::Promise;
     }
 
     /// The runtime's `DecompressionStream`.
@@ -49,7 +49,8 @@ mod native {
                 Wrapping::Raw => "deflate-raw",
                 Wrapping::Zlib => "deflate",
             };
-            match inflate(data, format, max as f64).await {
+            let pending = inflate(data, format, max as f64);
+            match worker::wasm_bindgen_futures::JsFuture::from(pending).await {
                 Ok(bytes) => Ok(js_sys::Uint8Array::new(&bytes).to_vec()),
                 Err(e) => Err(js_sys::Error::from(e)
                     .message()
