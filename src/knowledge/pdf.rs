@@ -345,6 +345,22 @@ struct Stored {
     data: Option<std::ops::Range<usize>>,
 }
 
+/// `items` sorted by key, the first of equal keys kept. Every sort here is this one `u64`
+/// sort: each instance of std's sorts costs kilobytes of wasm.
+fn sorted_first<T>(items: Vec<(u32, T)>) -> Vec<(u32, T)> {
+    let mut keys: Vec<u64> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| u64::from(*k) << 32 | i as u64)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup_by_key(|k| *k >> 32);
+    let mut slots: Vec<Option<(u32, T)>> = items.into_iter().map(Some).collect();
+    keys.iter()
+        .filter_map(|k| slots.get_mut((k & 0xFFFF_FFFF) as usize)?.take())
+        .collect()
+}
+
 /// The objects of a PDF, found by scanning.
 struct Document<'a> {
     bytes: &'a [u8],
@@ -460,8 +476,7 @@ impl<'a> Document<'a> {
 
     /// Sorts the objects by number, keeping the first of equals (callers put the winner first).
     fn sort(&mut self) {
-        self.objects.sort_by_key(|(n, _)| *n);
-        self.objects.dedup_by_key(|(n, _)| *n);
+        self.objects = sorted_first(std::mem::take(&mut self.objects));
     }
 
     fn object(&self, num: u32) -> Option<&Stored> {
@@ -846,9 +861,15 @@ fn parse_cmap(data: &[u8]) -> (Vec<(u32, String)>, Vec<usize>) {
             _ => operands.clear(),
         }
     }
-    map.sort_by_key(|(c, _)| *c);
-    map.dedup_by_key(|(c, _)| *c);
-    lengths.sort_unstable();
+    let map = sorted_first(map);
+    // At most four lengths: shortest first.
+    for i in 1..lengths.len() {
+        let mut j = i;
+        while j > 0 && lengths[j - 1] > lengths[j] {
+            lengths.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     if lengths.is_empty() {
         lengths.push(2);
     }
@@ -1137,8 +1158,11 @@ fn render(pages: &[Vec<Line>]) -> String {
         .filter(|l| is_heading(l))
         .map(|l| (l.size * 2.0).round() as i64)
         .collect();
-    heading_sizes.sort_unstable_by(|a, b| b.cmp(a));
-    heading_sizes.dedup();
+    // Largest first, through the one `u64` sort (see `sorted_first`).
+    let mut keys: Vec<u64> = heading_sizes.iter().map(|s| u64::MAX - *s as u64).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    heading_sizes = keys.iter().map(|k| (u64::MAX - k) as i64).collect();
     let mut out = String::new();
     for page in pages {
         for (i, line) in page.iter().enumerate() {

@@ -325,8 +325,10 @@ describe("knowledge", () => {
     const blank = await PDFDocument.create();
     blank.addPage();
     failures.push([await blank.save(), "scan.pdf", /no text that can be extracted/]);
+    const failedIds = [];
     for (const [bytes, name, reason] of failures) {
       const failed = await upload(bytes, name);
+      failedIds.push(failed.id);
       assert.equal(failed.status, "failed", name);
       assert.match(failed.error, reason, `${name}: ${failed.error}`);
       assert.equal(failed.chunkCount, 0);
@@ -335,8 +337,12 @@ describe("knowledge", () => {
     assert.equal(resync.status, 202);
     assert.equal(resync.json.source.status, "failed", "nothing to re-read: it keeps its reason");
     assert.match(resync.json.source.error, /damaged/i);
-    const none = await search(tenantA.key, manuals, "Zanzibarcode", 20);
-    assert.deepEqual(none.hits, [], "nothing of the failed files is searchable");
+    const words = await api("POST", `/api/admin/knowledge-bases/${manuals}/search`, { token: tenantA.key, body: { query: "Zanzibarcode", topK: 20, mode: "lexical" } });
+    assert.deepEqual(words.json.hits, [], "nothing of the failed files is searchable");
+    const any = await search(tenantA.key, manuals, "Zanzibarcode plain words broken", 20);
+    assert.ok(any.hits.every((h) => [guide.id, install.id, large.id].includes(h.sourceId)), JSON.stringify(any.hits));
+    const listed = await api("GET", `/api/admin/knowledge-bases/${manuals}/sources`, { token: tenantA.key });
+    assert.ok(failedIds.every((id) => listed.json.sources.find((s) => s.id === id)?.status === "failed"));
   });
 
   test("no query ever returns another tenant's chunks", async () => {

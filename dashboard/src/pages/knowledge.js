@@ -81,14 +81,14 @@ export async function showBase(id, view) {
 
   // Adding a source: one form whose fields follow the chosen type.
   const type = field("Type", h("select", { name: "type" },
-    [["text", "Text"], ["qa", "Question and answer"], ["url", "Web page"], ["sitemap", "Sitemap (several pages)"], ["file", "File (txt, md, html, csv)"]].map(([v, t]) => h("option", { value: v, text: t }))));
+    [["text", "Text"], ["qa", "Question and answer"], ["url", "Web page"], ["sitemap", "Sitemap (several pages)"], ["file", "File (txt, md, html, csv, pdf, docx)"]].map(([v, t]) => h("option", { value: v, text: t }))));
   const title = field("Title", h("input", { name: "title", autocomplete: "off", maxlength: "200" }));
   const text = field("Text", h("textarea", { name: "text", rows: "6" }), "Markdown headings (#, ##) are kept as structure.");
   const question = field("Question", h("input", { name: "question", autocomplete: "off" }));
   const answer = field("Answer", h("textarea", { name: "answer", rows: "3" }), "A curated answer: it wins over other passages when the question matches.");
   const url = field("URL", h("input", { name: "url", type: "url", placeholder: "https://docs.example.com/returns" }), "https on a public host; robots.txt is obeyed.");
   const maxPages = field("Most pages", h("input", { name: "maxPages", type: "number", min: "1", max: "500", value: "50" }), "Pages on the sitemap's own host only.");
-  const file = field("File", h("input", { name: "file", type: "file", accept: ".txt,.md,.markdown,.html,.htm,.csv" }), "At most 10 MiB.");
+  const file = field("File", h("input", { name: "file", type: "file", accept: ".txt,.md,.markdown,.html,.htm,.csv,.pdf,.docx" }), "At most 10 MiB. PDF and DOCX keep their headings, lists and tables; scanned PDFs (images only) have no text to read.");
   const rows = { text: [title, text], qa: [question, answer], url: [url], sitemap: [url, maxPages], file: [file] };
   const sync = () => {
     for (const f of [title, text, question, answer, url, maxPages, file]) f.row.hidden = !rows[type.input.value].includes(f);
