@@ -295,7 +295,16 @@ pub fn new_source(tenant_id: &str, base_id: &str, id: String, body: NewSource, n
             (SourceKind::File, name.clone(), Some(name), Some(text), None)
         }
         NewSource::Unreadable { name, reason } => {
-            let mut source = new_source(tenant_id, base_id, id, NewSource::File { name, text: String::new() }, now);
+            let mut source = new_source(
+                tenant_id,
+                base_id,
+                id,
+                NewSource::File {
+                    name,
+                    text: String::new(),
+                },
+                now,
+            );
             source.content = None;
             source.status = SourceStatus::Failed;
             source.error = Some(reason.chars().take(500).collect());
@@ -522,11 +531,11 @@ pub async fn documents<F: Fetcher, P: Progress>(
 ) -> Result<Vec<Document>, IngestError> {
     match source.kind {
         // An upload whose text could not be extracted has none to re-read.
-        SourceKind::File if source.content.is_none() => Err(IngestError::Permanent(
-            source.error.clone().unwrap_or_else(|| {
-                "The file's text could not be read: upload it again.".into()
-            }),
-        )),
+        SourceKind::File if source.content.is_none() => {
+            Err(IngestError::Permanent(source.error.clone().unwrap_or_else(
+                || "The file's text could not be read: upload it again.".into(),
+            )))
+        }
         SourceKind::Text | SourceKind::File => Ok(vec![Document {
             title: source.title.clone(),
             url: None,

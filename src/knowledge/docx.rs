@@ -71,13 +71,25 @@ fn entries(zip: &[u8]) -> Result<Vec<Entry>, String> {
 }
 
 /// The bytes of one entry, inflated.
-async fn entry_bytes<I: Inflate>(zip: &[u8], entry: &Entry, inflater: &I) -> Result<Vec<u8>, String> {
-    let damaged = || format!("The DOCX document is damaged ({} cannot be read).", entry.name);
+async fn entry_bytes<I: Inflate>(
+    zip: &[u8],
+    entry: &Entry,
+    inflater: &I,
+) -> Result<Vec<u8>, String> {
+    let damaged = || {
+        format!(
+            "The DOCX document is damaged ({} cannot be read).",
+            entry.name
+        )
+    };
     if entry.compressed == 0xFFFF_FFFF || entry.size == 0xFFFF_FFFF {
         return Err("The DOCX document uses ZIP64, which is not supported.".into());
     }
     let local = entry.local_offset;
-    if !zip.get(local..).is_some_and(|r| r.starts_with(b"PK\x03\x04")) {
+    if !zip
+        .get(local..)
+        .is_some_and(|r| r.starts_with(b"PK\x03\x04"))
+    {
         return Err(damaged());
     }
     let name_len = u16_at(zip, local + 26).ok_or_else(damaged)? as usize;
@@ -102,9 +114,8 @@ async fn entry_bytes<I: Inflate>(zip: &[u8], entry: &Entry, inflater: &I) -> Res
 pub async fn extract<I: Inflate>(bytes: &[u8], inflater: &I) -> Result<String, String> {
     let list = entries(bytes)?;
     let find = |name: &str| list.iter().find(|e| e.name == name);
-    let document = find("word/document.xml").ok_or(
-        "The file is not a Word document (it has no word/document.xml).",
-    )?;
+    let document = find("word/document.xml")
+        .ok_or("The file is not a Word document (it has no word/document.xml).")?;
     let xml = entry_bytes(bytes, document, inflater).await?;
     let styles = match find("word/styles.xml") {
         // Style names are a refinement: a document without readable styles still has text.
@@ -507,7 +518,10 @@ pub(crate) mod tests {
 
     /// A sample document (deflated or stored).
     pub fn sample(deflate: bool) -> Vec<u8> {
-        zip(&[("word/styles.xml", STYLES), ("word/document.xml", BODY)], deflate)
+        zip(
+            &[("word/styles.xml", STYLES), ("word/document.xml", BODY)],
+            deflate,
+        )
     }
 
     const STYLES: &str = r#"<w:styles><w:style w:type="paragraph" w:styleId="berschrift1"><w:name w:val="heading 1"/></w:style></w:styles>"#;
@@ -525,8 +539,12 @@ pub(crate) mod tests {
                 "# Lamp manual\n\n# Setup\n\nPlug the lamp in & press the switch.\n\n- Unused\n  - With receipt\n\n## Prices\n\n| Plan | Price |\n| Pro | $9 a month |\n\nLine one\nline two"
             );
             let chunks = crate::knowledge::chunk::chunk(&text);
-            assert!(chunks.iter().any(|c| c.heading == "Setup" && c.text.contains("- Unused")));
-            assert!(chunks.iter().any(|c| c.heading == "Setup > Prices" && c.text.contains("| Pro | $9 a month |")));
+            assert!(chunks
+                .iter()
+                .any(|c| c.heading == "Setup" && c.text.contains("- Unused")));
+            assert!(chunks
+                .iter()
+                .any(|c| c.heading == "Setup > Prices" && c.text.contains("| Pro | $9 a month |")));
         }
     }
 
@@ -551,7 +569,12 @@ pub(crate) mod tests {
 
     #[test]
     fn broken_xml_still_yields_text() {
-        for xml in ["<w:p><w:r><w:t>open", "</w:tr></w:tbl><w:t>x</w:t></w:p>", "<w:tbl><w:tr><w:tc><w:p><w:t>a", "<<<>>>&amp;"] {
+        for xml in [
+            "<w:p><w:r><w:t>open",
+            "</w:tr></w:tbl><w:t>x</w:t></w:p>",
+            "<w:tbl><w:tr><w:tc><w:p><w:t>a",
+            "<<<>>>&amp;",
+        ] {
             let _ = document_text(xml, &[]);
         }
     }

@@ -70,14 +70,24 @@ pub struct TestInflate;
 
 #[cfg(test)]
 impl Inflate for TestInflate {
-    async fn inflate(&self, data: &[u8], wrapping: Wrapping, max: usize) -> Result<Vec<u8>, String> {
+    async fn inflate(
+        &self,
+        data: &[u8],
+        wrapping: Wrapping,
+        max: usize,
+    ) -> Result<Vec<u8>, String> {
         let out = match wrapping {
             Wrapping::Raw => miniz_oxide::inflate::decompress_to_vec_with_limit(data, max),
             Wrapping::Zlib => miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, max),
         };
         match out {
             Ok(bytes) => Ok(bytes),
-            Err(e) if !e.output.is_empty() && e.status != miniz_oxide::inflate::TINFLStatus::HasMoreOutput => Ok(e.output),
+            Err(e)
+                if !e.output.is_empty()
+                    && e.status != miniz_oxide::inflate::TINFLStatus::HasMoreOutput =>
+            {
+                Ok(e.output)
+            }
             Err(e) => Err(format!("the data does not inflate ({:?})", e.status)),
         }
     }

@@ -81,7 +81,11 @@ impl<'a> Lexer<'a> {
             if is_white(c) {
                 self.i += 1;
             } else if c == b'%' {
-                while self.b.get(self.i).is_some_and(|c| *c != b'\n' && *c != b'\r') {
+                while self
+                    .b
+                    .get(self.i)
+                    .is_some_and(|c| *c != b'\n' && *c != b'\r')
+                {
                     self.i += 1;
                 }
             } else {
@@ -242,7 +246,11 @@ impl<'a> Lexer<'a> {
                 Some(Obj::Str(self.hex()))
             }
             b'>' => {
-                self.i += if self.b.get(self.i + 1) == Some(&b'>') { 2 } else { 1 };
+                self.i += if self.b.get(self.i + 1) == Some(&b'>') {
+                    2
+                } else {
+                    1
+                };
                 Some(Obj::Op(">>".into()))
             }
             b'[' => {
@@ -547,15 +555,21 @@ impl<'a> Document<'a> {
             .collect();
         let mut found = Vec::new();
         for num in streams {
-            let Some(stored) = self.object(num) else { continue };
+            let Some(stored) = self.object(num) else {
+                continue;
+            };
             let count = self.get(&stored.value, "N").num().unwrap_or(0.0) as usize;
             let first = self.get(&stored.value, "First").num().unwrap_or(0.0) as usize;
-            let Some(data) = self.stream(num, inflater).await else { continue };
+            let Some(data) = self.stream(num, inflater).await else {
+                continue;
+            };
             let mut header = Lexer::new(&data, 0);
             let mut pairs = Vec::new();
             for _ in 0..count.min(100_000) {
                 match (header.value(0), header.value(0)) {
-                    (Some(Obj::Num(n)), Some(Obj::Num(off))) => pairs.push((n as u32, off as usize)),
+                    (Some(Obj::Num(n)), Some(Obj::Num(off))) => {
+                        pairs.push((n as u32, off as usize))
+                    }
                     _ => break,
                 }
             }
@@ -628,7 +642,9 @@ impl<'a> Document<'a> {
         if depth > 64 || *visits > 200_000 {
             return;
         }
-        let Some(stored) = self.object(num) else { return };
+        let Some(stored) = self.object(num) else {
+            return;
+        };
         let node = &stored.value;
         let resources = match self.get(node, "Resources") {
             Obj::Null => inherited.clone(),
@@ -647,10 +663,13 @@ impl<'a> Document<'a> {
     }
 }
 
+/// A ToUnicode map: code → text (sorted by code), and the code lengths in bytes.
+type CMap = (Vec<(u32, String)>, Vec<usize>);
+
 /// How a font's string bytes become text.
 struct Font {
     /// ToUnicode: code → text, and the code lengths in bytes it uses.
-    cmap: Option<(Vec<(u32, String)>, Vec<usize>)>,
+    cmap: Option<CMap>,
     /// Two-byte codes (a Type0 font).
     wide: bool,
     /// A simple font's byte → character.
@@ -692,7 +711,11 @@ impl Font {
                         i += len;
                     }
                     None => {
-                        let len = if self.wide { 2 } else { *lengths.first().unwrap_or(&1) };
+                        let len = if self.wide {
+                            2
+                        } else {
+                            *lengths.first().unwrap_or(&1)
+                        };
                         let code = bytes[i..(i + len).min(bytes.len())]
                             .iter()
                             .fold(0u32, |a, b| a << 8 | u32::from(*b));
@@ -759,25 +782,71 @@ fn glyph(name: &str) -> Option<char> {
         }
     }
     const NAMES: &[(&str, char)] = &[
-        ("space", ' '), ("exclam", '!'), ("quotedbl", '"'), ("numbersign", '#'), ("dollar", '$'),
-        ("percent", '%'), ("ampersand", '&'), ("quotesingle", '\''), ("quoteright", '’'),
-        ("quoteleft", '‘'), ("parenleft", '('), ("parenright", ')'), ("asterisk", '*'),
-        ("plus", '+'), ("comma", ','), ("hyphen", '-'), ("minus", '-'), ("period", '.'),
-        ("slash", '/'), ("zero", '0'), ("one", '1'), ("two", '2'), ("three", '3'),
-        ("four", '4'), ("five", '5'), ("six", '6'), ("seven", '7'), ("eight", '8'),
-        ("nine", '9'), ("colon", ':'), ("semicolon", ';'), ("less", '<'), ("equal", '='),
-        ("greater", '>'), ("question", '?'), ("at", '@'), ("bracketleft", '['),
-        ("backslash", '\\'), ("bracketright", ']'), ("underscore", '_'), ("braceleft", '{'),
-        ("bar", '|'), ("braceright", '}'), ("endash", '–'), ("emdash", '—'), ("bullet", '•'),
-        ("quotedblleft", '“'), ("quotedblright", '”'), ("ellipsis", '…'), ("Euro", '€'),
-        ("eacute", 'é'), ("egrave", 'è'), ("agrave", 'à'), ("ccedilla", 'ç'), ("udieresis", 'ü'),
-        ("odieresis", 'ö'), ("adieresis", 'ä'), ("germandbls", 'ß'), ("nbspace", ' '),
+        ("space", ' '),
+        ("exclam", '!'),
+        ("quotedbl", '"'),
+        ("numbersign", '#'),
+        ("dollar", '$'),
+        ("percent", '%'),
+        ("ampersand", '&'),
+        ("quotesingle", '\''),
+        ("quoteright", '’'),
+        ("quoteleft", '‘'),
+        ("parenleft", '('),
+        ("parenright", ')'),
+        ("asterisk", '*'),
+        ("plus", '+'),
+        ("comma", ','),
+        ("hyphen", '-'),
+        ("minus", '-'),
+        ("period", '.'),
+        ("slash", '/'),
+        ("zero", '0'),
+        ("one", '1'),
+        ("two", '2'),
+        ("three", '3'),
+        ("four", '4'),
+        ("five", '5'),
+        ("six", '6'),
+        ("seven", '7'),
+        ("eight", '8'),
+        ("nine", '9'),
+        ("colon", ':'),
+        ("semicolon", ';'),
+        ("less", '<'),
+        ("equal", '='),
+        ("greater", '>'),
+        ("question", '?'),
+        ("at", '@'),
+        ("bracketleft", '['),
+        ("backslash", '\\'),
+        ("bracketright", ']'),
+        ("underscore", '_'),
+        ("braceleft", '{'),
+        ("bar", '|'),
+        ("braceright", '}'),
+        ("endash", '–'),
+        ("emdash", '—'),
+        ("bullet", '•'),
+        ("quotedblleft", '“'),
+        ("quotedblright", '”'),
+        ("ellipsis", '…'),
+        ("Euro", '€'),
+        ("eacute", 'é'),
+        ("egrave", 'è'),
+        ("agrave", 'à'),
+        ("ccedilla", 'ç'),
+        ("udieresis", 'ü'),
+        ("odieresis", 'ö'),
+        ("adieresis", 'ä'),
+        ("germandbls", 'ß'),
+        ("nbspace", ' '),
     ];
     NAMES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
 }
 
 /// A ToUnicode CMap: code → text and the code lengths (shortest first).
-fn parse_cmap(data: &[u8]) -> (Vec<(u32, String)>, Vec<usize>) {
+fn parse_cmap(data: &[u8]) -> CMap {
     let mut map = Vec::new();
     let mut lengths = Vec::new();
     let mut lex = Lexer::new(data, 0);
@@ -825,7 +894,9 @@ fn parse_cmap(data: &[u8]) -> (Vec<(u32, String)>, Vec<usize>) {
                     }
                     "endbfrange" => {
                         for triple in operands.chunks(3) {
-                            let [Obj::Str(lo), Obj::Str(hi), dst] = triple else { continue };
+                            let [Obj::Str(lo), Obj::Str(hi), dst] = triple else {
+                                continue;
+                            };
                             let (lo, hi) = (code(lo), code(hi));
                             if hi < lo || hi - lo > 65_535 || map.len() > 200_000 {
                                 continue;
@@ -838,7 +909,8 @@ fn parse_cmap(data: &[u8]) -> (Vec<(u32, String)>, Vec<usize>) {
                                         let bumped = u32::from(d[last]) + k as u32;
                                         d[last] = bumped as u8;
                                         if bumped > 0xFF && last > 0 {
-                                            d[last - 1] = d[last - 1].wrapping_add((bumped >> 8) as u8);
+                                            d[last - 1] =
+                                                d[last - 1].wrapping_add((bumped >> 8) as u8);
                                         }
                                         utf16(&d)
                                     }
@@ -961,7 +1033,12 @@ fn runs_of(content: &[u8], fonts: &[(String, &Font)], out: &mut Vec<Run>) {
             }
             continue;
         };
-        let show = |text: &[u8], tm: &mut Matrix, out: &mut Vec<Run>, new_line: &mut bool, pending_space: bool, f: &Font| {
+        let show = |text: &[u8],
+                    tm: &mut Matrix,
+                    out: &mut Vec<Run>,
+                    new_line: &mut bool,
+                    pending_space: bool,
+                    f: &Font| {
             let (decoded, width) = f.decode(text);
             let m = tm.then(ctm);
             let glyph = (m.0[2] * m.0[2] + m.0[3] * m.0[3]).sqrt() * size;
@@ -976,7 +1053,11 @@ fn runs_of(content: &[u8], fonts: &[(String, &Font)], out: &mut Vec<Run>) {
                 x,
                 y,
                 end_x: end.0[4],
-                size: if glyph > 0.0 && glyph.is_finite() { glyph } else { size.abs() },
+                size: if glyph > 0.0 && glyph.is_finite() {
+                    glyph
+                } else {
+                    size.abs()
+                },
                 text: decoded,
                 new_line: std::mem::take(new_line),
             });
@@ -1095,9 +1176,8 @@ fn lines_of(runs: &[Run], out: &mut Vec<Line>) {
                 let cell = line.cells.last_mut();
                 match cell {
                     Some(cell) if gap <= 1.5 * size => {
-                        let wants_space = gap > 0.15 * size
-                            && !cell.ends_with(' ')
-                            && !run.text.starts_with(' ');
+                        let wants_space =
+                            gap > 0.15 * size && !cell.ends_with(' ') && !run.text.starts_with(' ');
                         if wants_space {
                             cell.push(' ');
                         }
@@ -1169,7 +1249,12 @@ fn render(pages: &[Vec<Line>]) -> String {
             if out.chars().count() > MAX_TEXT_CHARS {
                 return out;
             }
-            let cells: Vec<String> = line.cells.iter().map(|c| clean(c)).filter(|c| !c.is_empty()).collect();
+            let cells: Vec<String> = line
+                .cells
+                .iter()
+                .map(|c| clean(c))
+                .filter(|c| !c.is_empty())
+                .collect();
             if cells.is_empty() {
                 continue;
             }
@@ -1295,7 +1380,10 @@ pub async fn extract<I: Inflate>(bytes: &[u8], inflater: &I) -> Result<String, S
         if let Obj::Dict(entries) = doc.get(&resources, "Font").clone() {
             for (name, value) in entries {
                 let known = match value {
-                    Obj::Ref(n) => fonts_by_object.iter().find(|(k, _)| *k == n).map(|(_, i)| *i),
+                    Obj::Ref(n) => fonts_by_object
+                        .iter()
+                        .find(|(k, _)| *k == n)
+                        .map(|(_, i)| *i),
                     _ => None,
                 };
                 let index = match known {
@@ -1315,10 +1403,13 @@ pub async fn extract<I: Inflate>(bytes: &[u8], inflater: &I) -> Result<String, S
         }
         let contents: Vec<u32> = match doc.object(page).and_then(|p| p.value.get("Contents")) {
             Some(Obj::Ref(n)) => match doc.resolve(&Obj::Ref(*n)) {
-                Obj::Array(items) => items.iter().filter_map(|i| match i {
-                    Obj::Ref(r) => Some(*r),
-                    _ => None,
-                }).collect(),
+                Obj::Array(items) => items
+                    .iter()
+                    .filter_map(|i| match i {
+                        Obj::Ref(r) => Some(*r),
+                        _ => None,
+                    })
+                    .collect(),
                 _ => vec![*n],
             },
             Some(Obj::Array(items)) => items
@@ -1372,7 +1463,7 @@ pub(crate) mod tests {
         for (num, dict, data) in objects {
             out.extend_from_slice(format!("{num} 0 obj\n{dict}\n").as_bytes());
             if let Some(data) = data {
-                out.extend_from_slice(format!("stream\n").as_bytes());
+                out.extend_from_slice(b"stream\n");
                 out.extend_from_slice(data);
                 out.extend_from_slice(b"\nendstream\n");
             }
@@ -1422,11 +1513,13 @@ q 1 0 0 1 0 -100 cm BT /F1 11 Tf 72 600 Td (Shifted by the matrix.) Tj ET Q";
         // Page 2's object comes first in the file: the page tree decides the order.
         let page_one = zlib(b"BT /F1 12 Tf 72 700 Td <00010002> Tj <0003> Tj ET");
         let page_two = b"BT /F2 12 Tf 72 700 Td (Second page) Tj ET".to_vec();
-        let cmap = zlib(b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+        let cmap = zlib(
+            b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
 1 begincodespacerange <0000> <FFFF> endcodespacerange
 2 beginbfchar <0001> <0048> <0003> <00200021> endbfchar
 1 beginbfrange <0002> <0002> <0069> endbfrange
-endcmap CMapName currentdict /CMap defineresource pop end end");
+endcmap CMapName currentdict /CMap defineresource pop end end",
+        );
         let inner = "<< /Type /Catalog /Pages 2 0 R >> << /Type /Pages /Kids [4 0 R 3 0 R] /Count 2 >> << /Type /Page /Parent 2 0 R /Contents 7 0 R /Resources << /Font << /F2 9 0 R >> >> >>";
         let offsets = {
             let first = inner.find("<< /Type /Pages").unwrap();
@@ -1434,7 +1527,11 @@ endcmap CMapName currentdict /CMap defineresource pop end end");
             format!("1 0 2 {first} 3 {third} ")
         };
         let objstm = zlib(format!("{offsets}{inner}").as_bytes());
-        let objstm_dict = format!("<< /Type /ObjStm /N 3 /First {} /Filter /FlateDecode /Length {} >>", offsets.len(), objstm.len());
+        let objstm_dict = format!(
+            "<< /Type /ObjStm /N 3 /First {} /Filter /FlateDecode /Length {} >>",
+            offsets.len(),
+            objstm.len()
+        );
         let file = pdf(
             &[
                 (7, &format!("<< /Length {} >>", page_two.len()), Some(&page_two)),
@@ -1443,7 +1540,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end");
                 (6, &format!("<< /Filter /FlateDecode /Length {} >>", page_one.len()), Some(&page_one)),
                 (8, "<< /Type /Font /Subtype /Type0 /BaseFont /Custom /Encoding /Identity-H /ToUnicode 10 0 R >>", None),
                 (9, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", None),
-                (10, &format!("<< /Filter [/FlateDecode] /Length 999999 >>"), Some(&cmap)),
+                (10, "<< /Filter [/FlateDecode] /Length 999999 >>", Some(&cmap)),
             ],
             "<< /Root 1 0 R >>",
         );
@@ -1469,7 +1566,10 @@ endcmap CMapName currentdict /CMap defineresource pop end end");
 
     #[test]
     fn encrypted_scanned_damaged_and_foreign_files_are_reasons() {
-        let encrypted = pdf(&[(1, "<< /Type /Catalog >>", None)], "<< /Root 1 0 R /Encrypt 9 0 R >>");
+        let encrypted = pdf(
+            &[(1, "<< /Type /Catalog >>", None)],
+            "<< /Root 1 0 R /Encrypt 9 0 R >>",
+        );
         assert!(text_of(&encrypted).unwrap_err().contains("encrypted"));
         let image = b"q 100 0 0 100 0 0 cm /Im1 Do Q";
         let scan = pdf(
@@ -1481,10 +1581,14 @@ endcmap CMapName currentdict /CMap defineresource pop end end");
             ],
             "<< /Root 1 0 R >>",
         );
-        assert!(text_of(&scan).unwrap_err().contains("no text that can be extracted"));
+        assert!(text_of(&scan)
+            .unwrap_err()
+            .contains("no text that can be extracted"));
         assert!(text_of(b"%PDF-1.4 broken").unwrap_err().contains("damaged"));
         assert!(text_of(b"hello").unwrap_err().contains("not a PDF"));
-        assert!(text_of(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj").unwrap_err().contains("no pages"));
+        assert!(text_of(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj")
+            .unwrap_err()
+            .contains("no pages"));
     }
 
     #[test]
@@ -1492,10 +1596,22 @@ endcmap CMapName currentdict /CMap defineresource pop end end");
         let file = pdf(
             &[
                 (1, "<< /Type /Catalog /Pages 2 0 R >>", None),
-                (2, "<< /Type /Pages /Kids [3 0 R 2 0 R] /Resources << /Font << /F1 5 0 R >> >> >>", None),
+                (
+                    2,
+                    "<< /Type /Pages /Kids [3 0 R 2 0 R] /Resources << /Font << /F1 5 0 R >> >> >>",
+                    None,
+                ),
                 (3, "<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>", None),
-                (4, "<< /Filter /FlateDecode /Length 7 >>", Some(&zlib(CONTENT))),
-                (5, "<< /Subtype /Type0 /ToUnicode 4 0 R /Widths 5 0 R /FirstChar -4 >>", None),
+                (
+                    4,
+                    "<< /Filter /FlateDecode /Length 7 >>",
+                    Some(&zlib(CONTENT)),
+                ),
+                (
+                    5,
+                    "<< /Subtype /Type0 /ToUnicode 4 0 R /Widths 5 0 R /FirstChar -4 >>",
+                    None,
+                ),
             ],
             "<< /Root 1 0 R >>",
         );
@@ -1511,7 +1627,8 @@ endcmap CMapName currentdict /CMap defineresource pop end end");
         }
         let nested = format!("%PDF-1.7\n1 0 obj {} endobj", "[<<".repeat(5_000));
         let _ = text_of(nested.as_bytes());
-        let strings = b"%PDF-1.7\n1 0 obj (unclosed \\\\\\(( <abc endobj 2 0 obj /#4 [ 3 0 obj stream\n";
+        let strings =
+            b"%PDF-1.7\n1 0 obj (unclosed \\\\\\(( <abc endobj 2 0 obj /#4 [ 3 0 obj stream\n";
         let _ = text_of(strings);
         let huge_range = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj 2 0 obj << /Type /Page /Contents 3 0 R /Resources << /Font << /F 4 0 R >> >> >> endobj 3 0 obj << /Length 14 >> stream\n/F 9 Tf (a) Tj\nendstream endobj 4 0 obj << /ToUnicode 5 0 R >> endobj 5 0 obj << >> stream\nbeginbfrange <00000000> <FFFFFFFF> <0041> endbfrange\nendstream endobj";
         let _ = text_of(huge_range);

@@ -194,7 +194,10 @@ fn uploads_are_read_by_content_and_unreadable_ones_become_failed_sources_that_st
     assert!(unreadable(read("a.pdf", b"plain words")).contains("not a PDF"));
     assert!(unreadable(read("a.docx", &pdf)).contains("not a DOCX"));
     assert!(unreadable(read("a.pdf", b"%PDF-1.7 cut")).contains("damaged"));
-    assert!(read("a.txt", &[0xFF, 0xFE]).is_err(), "text files stay UTF-8");
+    assert!(
+        read("a.txt", &[0xFF, 0xFE]).is_err(),
+        "text files stay UTF-8"
+    );
     assert!(read("a.exe", b"MZ").is_err());
 
     let store = MemoryStore::new();
@@ -202,7 +205,10 @@ fn uploads_are_read_by_content_and_unreadable_ones_become_failed_sources_that_st
     let body = read("scan.pdf", b"%PDF-1.7 cut").expect("a failed source");
     let failed = add(&store, "t1", "kb_1", "src_f", body);
     assert_eq!(failed.status, SourceStatus::Failed);
-    assert!(failed.error.as_deref().is_some_and(|e| e.contains("damaged")));
+    assert!(failed
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("damaged")));
     let again = block_on(ingest(&store, &failed, &web(&[]), &Off, &mut ids(), 20));
     assert!(matches!(again, Err(IngestError::Permanent(r)) if r.contains("damaged")));
 }
