@@ -14,8 +14,8 @@ use super::inflate::{Inflate, Wrapping, MAX_INFLATED_BYTES};
 const INFLATE_BUDGET: usize = 256 * 1024 * 1024;
 /// Deepest nesting of arrays and dictionaries read.
 const MAX_DEPTH: usize = 32;
-/// Most text characters extracted (more than any upload may keep).
-const MAX_TEXT_CHARS: usize = 2_000_000;
+/// Most bytes of text extracted (more than any upload may keep: 1.5 million characters).
+const MAX_TEXT_BYTES: usize = 8_000_000;
 
 /// A PDF value.
 #[derive(Debug, Clone, PartialEq)]
@@ -1246,7 +1246,8 @@ fn render(pages: &[Vec<Line>]) -> String {
     let mut out = String::new();
     for page in pages {
         for (i, line) in page.iter().enumerate() {
-            if out.chars().count() > MAX_TEXT_CHARS {
+            // Bytes, not characters: counting characters every line would be quadratic.
+            if out.len() > MAX_TEXT_BYTES {
                 return out;
             }
             let cells: Vec<String> = line
