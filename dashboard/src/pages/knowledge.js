@@ -109,8 +109,11 @@ export async function showBase(id, view) {
     };
     const chosen = kind === "file" ? file.input.files[0] : null;
     if (kind === "file" && !chosen) return say("Choose a file first.", "error");
-    addSource(id, bodies[kind](), chosen).then(() => {
-      say("Source added: it is being ingested.", "ok");
+    addSource(id, bodies[kind](), chosen).then((added) => {
+      const source = added.body.source;
+      // A PDF or DOCX whose text cannot be read is added as failed, with the reason.
+      if (source.status === "failed") say(`${source.title} could not be read: ${source.error}`, "error");
+      else say("Source added: it is being ingested.", "ok");
       addForm.reset();
       sync();
       return load();
