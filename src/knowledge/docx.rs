@@ -346,14 +346,15 @@ fn document_text(xml: &str, styles: &[(String, usize)]) -> String {
                     let Some(cells) = rows.last_mut().map(std::mem::take) else {
                         return;
                     };
-                    let cells: Vec<String> = cells
-                        .iter()
-                        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
-                        .collect();
-                    if cells.iter().all(String::is_empty) {
+                    if cells.iter().all(|c| c.trim().is_empty()) {
                         return;
                     }
-                    let line = format!("| {} |", cells.join(" | "));
+                    let mut line = String::from("|");
+                    for cell in &cells {
+                        line.push(' ');
+                        line.push_str(&squash(cell));
+                        line.push_str(" |");
+                    }
                     match rows.len() {
                         // A table inside a cell: its rows join that cell's text.
                         n if n > 1 => push_cell_text(&mut rows[n - 2], &line),
@@ -402,7 +403,7 @@ fn finish_paragraph(p: Paragraph, rows: &mut [Vec<String>], out: &mut String) {
     if text.is_empty() {
         return;
     }
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line = squash(text);
     match (p.heading, p.list_level) {
         (Some(level), _) => {
             out.push('\n');
@@ -422,7 +423,7 @@ fn finish_paragraph(p: Paragraph, rows: &mut [Vec<String>], out: &mut String) {
                 out.push('\n');
             }
             for line in text.lines() {
-                let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+                let line = squash(line);
                 if !line.is_empty() {
                     out.push_str(&line);
                     out.push('\n');
@@ -431,6 +432,18 @@ fn finish_paragraph(p: Paragraph, rows: &mut [Vec<String>], out: &mut String) {
             out.push('\n');
         }
     }
+}
+
+/// The words of `text` joined by single spaces.
+pub(crate) fn squash(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Collapses runs of blank lines and trims the ends.

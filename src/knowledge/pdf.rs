@@ -353,20 +353,61 @@ struct Stored {
     data: Option<std::ops::Range<usize>>,
 }
 
-/// `items` sorted by key, the first of equal keys kept. Every sort here is this one `u64`
-/// sort: each instance of std's sorts costs kilobytes of wasm.
+/// Sorts `v` ascending: a heapsort of a few hundred bytes, because std's sorts cost kilobytes
+/// of wasm for each type they are used with. Every sort here goes through this one.
+fn sort_u64(v: &mut [u64]) {
+    fn sift(v: &mut [u64], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && v[child] < v[child + 1] {
+                child += 1;
+            }
+            if v[root] >= v[child] {
+                return;
+            }
+            v.swap(root, child);
+            root = child;
+        }
+    }
+    for i in (0..v.len() / 2).rev() {
+        sift(v, i, v.len());
+    }
+    for end in (1..v.len()).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
+}
+
+/// `items` sorted by key, the first of equal keys kept.
 fn sorted_first<T>(items: Vec<(u32, T)>) -> Vec<(u32, T)> {
-    let mut keys: Vec<u64> = items
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| u64::from(*k) << 32 | i as u64)
-        .collect();
-    keys.sort_unstable();
-    keys.dedup_by_key(|k| *k >> 32);
-    let mut slots: Vec<Option<(u32, T)>> = items.into_iter().map(Some).collect();
-    keys.iter()
-        .filter_map(|k| slots.get_mut((k & 0xFFFF_FFFF) as usize)?.take())
-        .collect()
+    let mut keys = Vec::with_capacity(items.len());
+    for (i, (k, _)) in items.iter().enumerate() {
+        keys.push(u64::from(*k) << 32 | i as u64);
+    }
+    sort_u64(&mut keys);
+    let mut slots: Vec<Option<(u32, T)>> = Vec::with_capacity(items.len());
+    for item in items {
+        slots.push(Some(item));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    let mut last = None;
+    for k in keys {
+        let key = k >> 32;
+        if last == Some(key) {
+            continue;
+        }
+        last = Some(key);
+        if let Some(item) = slots
+            .get_mut((k & 0xFFFF_FFFF) as usize)
+            .and_then(Option::take)
+        {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// The objects of a PDF, found by scanning.
@@ -517,14 +558,18 @@ impl<'a> Document<'a> {
         let stored = self.object(num)?;
         let range = stored.data.clone()?;
         let mut data = self.bytes.get(range)?.to_vec();
-        let filters = match self.get(&stored.value, "Filter") {
-            Obj::Name(n) => vec![n.clone()],
-            Obj::Array(items) => items
-                .iter()
-                .filter_map(|f| self.resolve(f).name().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let mut filters = Vec::new();
+        match self.get(&stored.value, "Filter") {
+            Obj::Name(n) => filters.push(n.clone()),
+            Obj::Array(items) => {
+                for f in items {
+                    if let Some(name) = self.resolve(f).name() {
+                        filters.push(name.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
         for filter in filters {
             data = match filter.as_str() {
                 "FlateDecode" | "Fl" => {
@@ -547,12 +592,12 @@ impl<'a> Document<'a> {
 
     /// Adds the objects of every object stream (those not defined in the file itself).
     async fn read_object_streams<I: Inflate>(&mut self, inflater: &I) {
-        let streams: Vec<u32> = self
-            .objects
-            .iter()
-            .filter(|(_, s)| s.value.get("Type").and_then(Obj::name) == Some("ObjStm"))
-            .map(|(n, _)| *n)
-            .collect();
+        let mut streams = Vec::new();
+        for (n, s) in &self.objects {
+            if s.value.get("Type").and_then(Obj::name) == Some("ObjStm") {
+                streams.push(*n);
+            }
+        }
         let mut found = Vec::new();
         for num in streams {
             let Some(stored) = self.object(num) else {
@@ -852,10 +897,10 @@ fn parse_cmap(data: &[u8]) -> CMap {
     let mut lex = Lexer::new(data, 0);
     let mut operands: Vec<Obj> = Vec::new();
     let utf16 = |b: &[u8]| {
-        let units: Vec<u16> = b
-            .chunks(2)
-            .map(|p| u16::from(p[0]) << 8 | u16::from(*p.get(1).unwrap_or(&0)))
-            .collect();
+        let mut units = Vec::with_capacity(b.len() / 2 + 1);
+        for p in b.chunks(2) {
+            units.push(u16::from(p[0]) << 8 | u16::from(*p.get(1).unwrap_or(&0)));
+        }
         String::from_utf16_lossy(&units)
     };
     let code = |b: &[u8]| b.iter().take(4).fold(0u32, |a, c| a << 8 | u32::from(*c));
@@ -974,9 +1019,12 @@ impl Matrix {
     }
 
     fn from(operands: &[Obj]) -> Option<Matrix> {
-        let n: Vec<f64> = operands.iter().filter_map(Obj::num).collect();
-        let m: [f64; 6] = n.get(n.len().checked_sub(6)?..)?.try_into().ok()?;
-        m.iter().all(|v| v.is_finite()).then_some(Matrix(m))
+        let last = operands.get(operands.len().checked_sub(6)?..)?;
+        let mut m = [0.0; 6];
+        for (slot, o) in m.iter_mut().zip(last) {
+            *slot = o.num().filter(|v| v.is_finite())?;
+        }
+        Some(Matrix(m))
     }
 }
 
@@ -1212,7 +1260,7 @@ fn lines_of(runs: &[Run], out: &mut Vec<Line>) {
 /// Writes the pages' lines as structured text: headings for lines set larger than the body,
 /// blank lines at paragraph gaps and between pages, rows of cells as `| a | b |`.
 fn render(pages: &[Vec<Line>]) -> String {
-    let clean = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let clean = super::docx::squash;
     // The body size is the one most characters are set in.
     let mut by_size: Vec<(i64, usize)> = Vec::new();
     for line in pages.iter().flatten() {
@@ -1232,17 +1280,15 @@ fn render(pages: &[Vec<Line>]) -> String {
             && l.cells.len() == 1
             && (1..=150).contains(&clean(&l.cells[0]).chars().count())
     };
-    let mut heading_sizes: Vec<i64> = pages
-        .iter()
-        .flatten()
-        .filter(|l| is_heading(l))
-        .map(|l| (l.size * 2.0).round() as i64)
-        .collect();
-    // Largest first, through the one `u64` sort (see `sorted_first`).
-    let mut keys: Vec<u64> = heading_sizes.iter().map(|s| u64::MAX - *s as u64).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    heading_sizes = keys.iter().map(|k| (u64::MAX - k) as i64).collect();
+    // The heading sizes, largest first.
+    let mut heading_sizes: Vec<u64> = Vec::new();
+    for line in pages.iter().flatten() {
+        let size = (line.size * 2.0).round().max(0.0) as u64;
+        if is_heading(line) && !heading_sizes.contains(&(u64::MAX - size)) {
+            heading_sizes.push(u64::MAX - size);
+        }
+    }
+    sort_u64(&mut heading_sizes);
     let mut out = String::new();
     for page in pages {
         for (i, line) in page.iter().enumerate() {
@@ -1250,17 +1296,18 @@ fn render(pages: &[Vec<Line>]) -> String {
             if out.len() > MAX_TEXT_BYTES {
                 return out;
             }
-            let cells: Vec<String> = line
-                .cells
-                .iter()
-                .map(|c| clean(c))
-                .filter(|c| !c.is_empty())
-                .collect();
+            let mut cells = Vec::new();
+            for cell in &line.cells {
+                let cell = clean(cell);
+                if !cell.is_empty() {
+                    cells.push(cell);
+                }
+            }
             if cells.is_empty() {
                 continue;
             }
             if is_heading(line) {
-                let size = (line.size * 2.0).round() as i64;
+                let size = u64::MAX - (line.size * 2.0).round().max(0.0) as u64;
                 let level = heading_sizes.iter().position(|s| *s == size).unwrap_or(0) + 1;
                 out.push_str("\n\n");
                 out.push_str(&"#".repeat(level.min(3)));
@@ -1273,9 +1320,13 @@ fn render(pages: &[Vec<Line>]) -> String {
                 out.push('\n');
             }
             if cells.len() > 1 {
-                out.push_str("| ");
-                out.push_str(&cells.join(" | "));
-                out.push_str(" |\n");
+                out.push('|');
+                for cell in &cells {
+                    out.push(' ');
+                    out.push_str(cell);
+                    out.push_str(" |");
+                }
+                out.push('\n');
             } else {
                 out.push_str(&cells[0]);
                 out.push('\n');
@@ -1328,12 +1379,13 @@ impl Document<'_> {
             }
         }
         let widths = match (self.get(&dict, "FirstChar"), self.get(&dict, "Widths")) {
-            (Obj::Num(first), Obj::Array(w)) => Some((
-                first.max(0.0) as u32,
-                w.iter()
-                    .map(|v| self.resolve(v).num().unwrap_or(0.0))
-                    .collect(),
-            )),
+            (Obj::Num(first), Obj::Array(w)) => {
+                let mut list = Vec::with_capacity(w.len());
+                for v in w {
+                    list.push(self.resolve(v).num().unwrap_or(0.0));
+                }
+                Some((first.max(0.0) as u32, list))
+            }
             _ => None,
         };
         let cmap = match dict.get("ToUnicode") {
@@ -1402,26 +1454,19 @@ pub async fn extract<I: Inflate>(bytes: &[u8], inflater: &I) -> Result<String, S
                 names.push((name, index));
             }
         }
-        let contents: Vec<u32> = match doc.object(page).and_then(|p| p.value.get("Contents")) {
-            Some(Obj::Ref(n)) => match doc.resolve(&Obj::Ref(*n)) {
-                Obj::Array(items) => items
-                    .iter()
-                    .filter_map(|i| match i {
-                        Obj::Ref(r) => Some(*r),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => vec![*n],
-            },
-            Some(Obj::Array(items)) => items
-                .iter()
-                .filter_map(|i| match i {
-                    Obj::Ref(r) => Some(*r),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let mut contents = Vec::new();
+        let listed = doc.object(page).and_then(|p| p.value.get("Contents"));
+        match listed.map(|c| (c, doc.resolve(c))) {
+            Some((_, Obj::Array(items))) => {
+                for item in items {
+                    if let Obj::Ref(r) = item {
+                        contents.push(*r);
+                    }
+                }
+            }
+            Some((Obj::Ref(n), _)) => contents.push(*n),
+            _ => {}
+        }
         // A page's content may be split over streams anywhere, even inside an operator.
         let mut content = Vec::new();
         for c in contents {
@@ -1590,6 +1635,35 @@ endcmap CMapName currentdict /CMap defineresource pop end end",
         assert!(text_of(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj")
             .unwrap_err()
             .contains("no pages"));
+    }
+
+    #[test]
+    fn the_heapsort_sorts_and_the_first_of_equal_keys_wins() {
+        let mut seed = 7u64;
+        for len in [0, 1, 2, 3, 10, 257] {
+            let mut v: Vec<u64> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    seed >> 50
+                })
+                .collect();
+            let mut expected = v.clone();
+            expected.sort_unstable();
+            sort_u64(&mut v);
+            assert_eq!(v, expected);
+        }
+        let items = vec![
+            (5, "late five"),
+            (1, "one"),
+            (5, "early five"),
+            (3, "three"),
+        ];
+        assert_eq!(
+            sorted_first(items),
+            vec![(1, "one"), (3, "three"), (5, "late five")]
+        );
     }
 
     #[test]
