@@ -433,8 +433,45 @@ proptest! {
     ) {
         if check_file_name(&name).is_ok() {
             let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-            prop_assert!(["txt", "md", "markdown", "html", "htm", "csv"].contains(&ext.as_str()), "{} accepted", name);
+            prop_assert!(["txt", "md", "markdown", "html", "htm", "csv", "pdf", "docx"].contains(&ext.as_str()), "{} accepted", name);
         }
         let _ = file_text(&name, &text);
+    }
+
+    #[test]
+    fn pdf_and_docx_extraction_never_panics_on_any_bytes_or_damaged_files(
+        junk in proptest::collection::vec(any::<u8>(), 0..400),
+        tokens in proptest::collection::vec(prop_oneof![
+            Just("1 0 obj".to_owned()), Just("endobj".to_owned()), Just("stream\n".to_owned()),
+            Just("endstream".to_owned()), Just("<<".to_owned()), Just(">>".to_owned()),
+            Just("[".to_owned()), Just("]".to_owned()), Just("/Type /Page".to_owned()),
+            Just("/Contents 2 0 R".to_owned()), Just("/Kids [1 0 R]".to_owned()), Just("trailer".to_owned()),
+            Just("(a\\(b".to_owned()), Just("<4142".to_owned()), Just("BT".to_owned()), Just("Tj".to_owned()),
+            Just("TJ".to_owned()), Just("/Filter /FlateDecode".to_owned()), Just("/Type /ObjStm /N 3 /First 2".to_owned()),
+            Just("beginbfrange".to_owned()), "[ -~]{0,6}".prop_map(|s| s),
+        ], 0..40),
+        cut in 0usize..2_000,
+        flip in 0usize..2_000,
+    ) {
+        use crate::knowledge::inflate::TestInflate;
+        use futures::executor::block_on;
+        let _ = block_on(crate::knowledge::pdf::extract(&junk, &TestInflate));
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        pdf.extend(tokens.join(" ").into_bytes());
+        let _ = block_on(crate::knowledge::pdf::extract(&pdf, &TestInflate));
+        let _ = block_on(crate::knowledge::docx::extract(&junk, &TestInflate));
+        let mut zip = b"PK\x03\x04".to_vec();
+        zip.extend_from_slice(&junk);
+        zip.extend_from_slice(b"PK\x05\x06");
+        zip.extend_from_slice(&junk[..junk.len().min(18)]);
+        let _ = block_on(crate::knowledge::docx::extract(&zip, &TestInflate));
+        let doc = crate::knowledge::docx::tests::sample(true);
+        let mut damaged = doc[..cut.min(doc.len())].to_vec();
+        damaged.extend_from_slice(&doc[cut.min(doc.len())..]);
+        if let Some(b) = damaged.get_mut(flip) {
+            *b ^= 0xA5;
+        }
+        let _ = block_on(crate::knowledge::docx::extract(&damaged, &TestInflate));
+        let _ = block_on(crate::knowledge::docx::extract(&doc[..cut.min(doc.len())], &TestInflate));
     }
 }

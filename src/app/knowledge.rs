@@ -124,12 +124,19 @@ pub enum NewSource {
         /// Most links away from the start page.
         max_depth: u32,
     },
-    /// A file upload (txt, md, html, csv), its text already read.
+    /// A file upload (txt, md, html, csv, pdf, docx), its text already read.
     File {
         /// File name.
         name: String,
         /// Its text.
         text: String,
+    },
+    /// An uploaded PDF or DOCX whose text could not be read: a failed source.
+    Unreadable {
+        /// File name.
+        name: String,
+        /// Why, as the source shows it.
+        reason: String,
     },
 }
 
@@ -233,19 +240,16 @@ fn bounded(body: &Value, field: &str, min: u32, max: u32, default: u32) -> Resul
     }
 }
 
-/// The name of an uploaded file, checked: a txt, md, markdown, html, htm or csv file.
+/// The name of an uploaded file, checked: a txt, md, markdown, html, htm, csv, pdf or docx
+/// file.
 pub fn check_file_name(name: &str) -> Result<SourceKind, ApiError> {
     let lower = name.to_ascii_lowercase();
     let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
     match ext {
-        "txt" | "md" | "markdown" | "html" | "htm" | "csv" => Ok(SourceKind::File),
-        "pdf" | "docx" => Err(ApiError::invalid(
-            "file",
-            "PDF and DOCX files are not supported yet: upload the text (txt, md, html or csv).",
-        )),
+        "txt" | "md" | "markdown" | "html" | "htm" | "csv" | "pdf" | "docx" => Ok(SourceKind::File),
         _ => Err(ApiError::invalid(
             "file",
-            "Upload a txt, md, html or csv file.",
+            "Upload a txt, md, html, csv, pdf or docx file.",
         )),
     }
 }
@@ -330,6 +334,22 @@ pub fn new_source(tenant_id: &str, base_id: &str, id: String, body: NewSource, n
         }
         NewSource::File { name, text } => {
             (SourceKind::File, name.clone(), Some(name), Some(text), None)
+        }
+        NewSource::Unreadable { name, reason } => {
+            let mut source = new_source(
+                tenant_id,
+                base_id,
+                id,
+                NewSource::File {
+                    name,
+                    text: String::new(),
+                },
+                now,
+            );
+            source.content = None;
+            source.status = SourceStatus::Failed;
+            source.error = Some(reason.chars().take(500).collect());
+            return source;
         }
     };
     Source {
@@ -577,6 +597,12 @@ pub async fn documents<F: Fetcher, P: Progress>(
     progress: &P,
 ) -> Result<Vec<Document>, IngestError> {
     match source.kind {
+        // An upload whose text could not be extracted has none to re-read.
+        SourceKind::File if source.content.is_none() => {
+            Err(IngestError::Permanent(source.error.clone().unwrap_or_else(
+                || "The file's text could not be read: upload it again.".into(),
+            )))
+        }
         SourceKind::Text | SourceKind::File => Ok(vec![Document {
             title: source.title.clone(),
             url: None,
@@ -1286,6 +1312,7 @@ pub fn source_view(source: &Source) -> Value {
 }
 
 pub mod tool;
+pub mod upload;
 
 #[cfg(test)]
 mod tests;

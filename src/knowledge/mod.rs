@@ -6,8 +6,11 @@
 pub mod chunk;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
+pub mod docx;
 pub mod embed;
 pub mod html;
+pub mod inflate;
+pub mod pdf;
 pub mod rank;
 pub mod web;
 

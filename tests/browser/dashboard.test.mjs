@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { Document, HeadingLevel, Packer, Paragraph } from "docx";
+import { PDFDocument, StandardFonts } from "pdf-lib";
 import { startMcp } from "../support/mcp-server.mjs";
 import { startStandIn } from "../support/standin.mjs";
 import { startWorker } from "../support/worker.mjs";
@@ -738,6 +740,56 @@ describe("tenant dashboard", () => {
     const base = bases.knowledgeBases.find((b) => b.name === "Trail guide");
     const sources = await (await fetch(`${worker.url}/api/admin/knowledge-bases/${base.id}/sources`, { headers: { authorization: `Bearer ${secretKey}` } })).json();
     assert.deepEqual(sources.sources.map((s) => [s.type, s.maxPages, s.maxDepth, s.url]), [["crawl", 10, 1, `${host.origin}/guide/`]]);
+  });
+
+  test("the Knowledge page uploads PDF and DOCX files: each shows ready with its chunks, an unreadable one its reason", async () => {
+    const pdf = await PDFDocument.create();
+    const font = await pdf.embedFont(StandardFonts.Helvetica);
+    const page1 = pdf.addPage();
+    page1.drawText("Tent care", { x: 50, y: 780, size: 22, font });
+    page1.drawText("Dry the Alpine tent before you pack it away.", { x: 50, y: 740, size: 11, font });
+    const docx = await Packer.toBuffer(new Document({ sections: [{ children: [
+      new Paragraph({ text: "Warranty", heading: HeadingLevel.HEADING_1 }),
+      new Paragraph({ text: "Seams are covered for five years.", bullet: { level: 0 } }),
+    ] }] }));
+    await withPage(browser, "knowledge-files", async (page) => {
+      await signIn(page, "#knowledge");
+      await page.getByLabel("Name").fill("Manuals");
+      await page.getByRole("button", { name: "Create" }).click();
+      await page.getByRole("heading", { name: "Manuals" }).waitFor();
+      await page.getByLabel("Type").selectOption("file");
+      const input = page.getByLabel("File", { exact: true });
+      const accept = await input.getAttribute("accept");
+      for (const ext of [".pdf", ".docx", ".txt", ".csv"]) assert.ok(accept.split(",").includes(ext), accept);
+      const files = [
+        { name: "tent-care.pdf", mimeType: "application/pdf", buffer: Buffer.from(await pdf.save()) },
+        { name: "warranty.docx", mimeType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", buffer: docx },
+      ];
+      for (const file of files) {
+        // Adding a source resets the form to its first type.
+        await page.getByLabel("Type").selectOption("file");
+        await input.setInputFiles(file);
+        await page.getByRole("button", { name: "Add source" }).click();
+        await page.locator("#sources tr", { hasText: file.name }).waitFor();
+      }
+      for (const file of files) {
+        const row = page.locator("#sources tr", { hasText: file.name });
+        await assertEventually(async () => (await row.getAttribute("data-status")) === "ready", 20_000);
+        assert.equal(await row.locator("td").nth(3).textContent(), "1", `${file.name}: one chunk`);
+      }
+      await page.getByLabel("Type").selectOption("file");
+      await input.setInputFiles({ name: "broken.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.7 nothing here") });
+      await page.getByRole("button", { name: "Add source" }).click();
+      await assertEventually(async () => /broken\.pdf could not be read: The PDF is damaged/.test(await status(page).textContent()));
+      const broken = page.locator("#sources tr", { hasText: "broken.pdf" });
+      await broken.waitFor();
+      assert.equal(await broken.getAttribute("data-status"), "failed");
+      assert.match(await broken.textContent(), /The PDF is damaged/);
+      await page.getByLabel("Query").fill("Alpine tent");
+      await page.getByRole("button", { name: "Search" }).click();
+      await assertEventually(async () => /Dry the Alpine tent/.test(await page.locator("#playground-results").textContent()));
+      assert.match(await page.locator("#playground-results").textContent(), /tent-care\.pdf — Tent care/);
+    });
   });
 
   test("signed out, the dashboard shows only the sign-in form, and axe is happy with it", async () => {

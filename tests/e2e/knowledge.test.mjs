@@ -5,13 +5,15 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
 import { startEmbeddings } from "../support/embeddings.mjs";
 import { startOtlpReceiver, spansOf } from "../support/otlp-receiver.mjs";
 import OpenAI from "openai";
+import { PDFDocument, StandardFonts } from "pdf-lib";
+import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow } from "docx";
 import { putAgent, startWorker } from "../support/worker.mjs";
 import { chat, eventually, storedConversation } from "../support/chat.mjs";
 
@@ -305,11 +307,12 @@ describe("knowledge", () => {
     assert.equal(file.type, "file");
     const found = await search(tenantA.key, baseId, "Nimbus lamp colour");
     assert.match(found.hits[0].text, /colour: teal/);
-    const pdf = new FormData();
-    pdf.append("file", new Blob(["%PDF-1.4 broken"]), "manual.pdf");
-    const refused = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, form: pdf });
+    const exe = new FormData();
+    exe.append("file", new Blob(["MZ"]), "setup.exe");
+    const refused = await api("POST", `/api/admin/knowledge-bases/${baseId}/sources`, { token: tenantA.key, form: exe });
     assert.equal(refused.status, 400);
     assert.equal(refused.json.error.field, "file");
+    assert.match(refused.json.error.message, /pdf or docx/);
 
     const huge = new FormData();
     huge.append("file", new Blob([Buffer.alloc(30 * 1024 * 1024, "a")], { type: "text/plain" }), "huge.txt");
@@ -324,6 +327,110 @@ describe("knowledge", () => {
     const after = await settled(tenantA.key, baseId, sources.page.id);
     assert.equal(after.status, "ready");
     assert.equal(after.chunkCount, sources.page.chunkCount);
+  });
+
+  test("PDF and DOCX uploads keep their headings, lists and tables; damaged, mislabelled and image-only files fail with a reason and leave nothing searchable", async () => {
+    const made = await api("POST", "/api/admin/knowledge-bases", { token: tenantA.key, body: { name: "Manuals" } });
+    const manuals = made.json.knowledgeBase.id;
+    const upload = async (bytes, name) => {
+      const form = new FormData();
+      form.append("file", new Blob([bytes]), name);
+      const res = await api("POST", `/api/admin/knowledge-bases/${manuals}/sources`, { token: tenantA.key, form });
+      assert.equal(res.status, 202, JSON.stringify(res.json));
+      return settled(tenantA.key, manuals, res.json.source.id);
+    };
+
+    // Two pages from pdf-lib with its defaults (object streams, deflated content, WinAnsi
+    // standard fonts): a large title, prose, a smaller heading over a table laid out in columns.
+    const pdf = await PDFDocument.create();
+    const font = await pdf.embedFont(StandardFonts.Helvetica);
+    const bold = await pdf.embedFont(StandardFonts.HelveticaBold);
+    let page = pdf.addPage([595, 842]);
+    page.drawText("Lamp care guide", { x: 50, y: 780, size: 24, font: bold });
+    page.drawText("Clean the Aurora lamp with a dry cloth once a month.", { x: 50, y: 740, size: 12, font });
+    page.drawText("Never pour water on the dimmer: it voids the warranty.", { x: 50, y: 724, size: 12, font });
+    page = pdf.addPage([595, 842]);
+    page.drawText("Spare parts", { x: 50, y: 780, size: 18, font: bold });
+    const rows = [["Part", "Code", "Price"], ["Bulb", "BLB-220", "4 EUR"], ["Shade", "SHD-310", "19 EUR"]];
+    rows.forEach((row, i) => row.forEach((cell, j) => page.drawText(cell, { x: 50 + j * 150, y: 740 - i * 18, size: 12, font })));
+    const pdfBytes = await pdf.save();
+    const guide = await upload(pdfBytes, "care-guide.pdf");
+    assert.equal(guide.status, "ready", guide.error);
+    assert.equal(guide.chunkCount, 2, "one chunk per heading");
+    const prose = await search(tenantA.key, manuals, "how do I clean the lamp");
+    assert.equal(prose.hits[0].sourceId, guide.id);
+    assert.match(prose.hits[0].text, /dry cloth once a month/);
+    assert.equal(prose.hits[0].heading, "Lamp care guide");
+    const part = await search(tenantA.key, manuals, "BLB-220");
+    assert.equal(part.hits[0].heading, "Lamp care guide > Spare parts", JSON.stringify(part.hits));
+    assert.match(part.hits[0].text, /\| Part \| Code \| Price \|\n\| Bulb \| BLB-220 \| 4 EUR \|/, "the columns stay a table row");
+
+    // A DOCX from the docx library: headings, a bulleted list, a table.
+    const doc = new Document({
+      sections: [{
+        children: [
+          new Paragraph({ text: "Installation", heading: HeadingLevel.HEADING_1 }),
+          new Paragraph({ text: "Mount the bracket before you wire the lamp." }),
+          new Paragraph({ text: "Wall mount", heading: HeadingLevel.HEADING_2 }),
+          new Paragraph({ text: "Drill two holes for the M6 screws", bullet: { level: 0 } }),
+          new Paragraph({ text: "Tighten the Zephyr bracket by hand", bullet: { level: 0 } }),
+          new Table({
+            rows: [
+              new TableRow({ children: [new TableCell({ children: [new Paragraph("Screw")] }), new TableCell({ children: [new Paragraph("Torque")] })] }),
+              new TableRow({ children: [new TableCell({ children: [new Paragraph("M6")] }), new TableCell({ children: [new Paragraph("4 Nm")] })] }),
+            ],
+          }),
+        ],
+      }],
+    });
+    const install = await upload(await Packer.toBuffer(doc), "install.docx");
+    assert.equal(install.status, "ready", install.error);
+    assert.equal(install.chunkCount, 2);
+    const bracket = await search(tenantA.key, manuals, "Zephyr bracket");
+    assert.equal(bracket.hits[0].sourceId, install.id);
+    assert.equal(bracket.hits[0].heading, "Installation > Wall mount");
+    assert.match(bracket.hits[0].text, /- Drill two holes for the M6 screws\n- Tighten the Zephyr bracket by hand/);
+    assert.match(bracket.hits[0].text, /\| Screw \| Torque \|\n\| M6 \| 4 Nm \|/);
+    const mount = await search(tenantA.key, manuals, "wire the lamp after mounting");
+    assert.ok(mount.hits.some((h) => h.heading === "Installation" && /Mount the bracket/.test(h.text)), JSON.stringify(mount.hits));
+
+    // Nearly 10 MB: a page of text and a 9 MB attachment the extractor skips past.
+    const big = await PDFDocument.create();
+    big.addPage().drawText("Quartz dimmer reset: hold the button for ten seconds.", { x: 50, y: 700, size: 12, font: await big.embedFont(StandardFonts.Helvetica) });
+    await big.attach(randomBytes(9 * 1024 * 1024), "firmware.bin", { mimeType: "application/octet-stream" });
+    const bigBytes = await big.save();
+    assert.ok(bigBytes.length > 9 * 1024 * 1024);
+    const large = await upload(bigBytes, "firmware-notes.pdf");
+    assert.equal(large.status, "ready", large.error);
+    assert.match((await search(tenantA.key, manuals, "Quartz dimmer reset")).hits[0].text, /hold the button for ten seconds/);
+
+    const failures = [
+      [new TextEncoder().encode("%PDF-1.4 broken Zanzibarcode"), "manual.pdf", /damaged/i],
+      [pdfBytes.slice(0, 40), "cut.pdf", /damaged|no text/i],
+      [new TextEncoder().encode("Zanzibarcode plain words"), "notes.pdf", /not a PDF/],
+      [new TextEncoder().encode("Zanzibarcode plain words"), "notes.docx", /not a DOCX/],
+    ];
+    const blank = await PDFDocument.create();
+    blank.addPage();
+    failures.push([await blank.save(), "scan.pdf", /no text that can be extracted/]);
+    const failedIds = [];
+    for (const [bytes, name, reason] of failures) {
+      const failed = await upload(bytes, name);
+      failedIds.push(failed.id);
+      assert.equal(failed.status, "failed", name);
+      assert.match(failed.error, reason, `${name}: ${failed.error}`);
+      assert.equal(failed.chunkCount, 0);
+    }
+    const resync = await api("POST", `/api/admin/knowledge-bases/${manuals}/sources/${(await upload(failures[0][0], "again.pdf")).id}/sync`, { token: tenantA.key });
+    assert.equal(resync.status, 202);
+    assert.equal(resync.json.source.status, "failed", "nothing to re-read: it keeps its reason");
+    assert.match(resync.json.source.error, /damaged/i);
+    const words = await api("POST", `/api/admin/knowledge-bases/${manuals}/search`, { token: tenantA.key, body: { query: "Zanzibarcode", topK: 20, mode: "lexical" } });
+    assert.deepEqual(words.json.hits, [], "nothing of the failed files is searchable");
+    const any = await search(tenantA.key, manuals, "Zanzibarcode plain words broken", 20);
+    assert.ok(any.hits.every((h) => [guide.id, install.id, large.id].includes(h.sourceId)), JSON.stringify(any.hits));
+    const listed = await api("GET", `/api/admin/knowledge-bases/${manuals}/sources`, { token: tenantA.key });
+    assert.ok(failedIds.every((id) => listed.json.sources.find((s) => s.id === id)?.status === "failed"));
   });
 
   test("no query ever returns another tenant's chunks", async () => {

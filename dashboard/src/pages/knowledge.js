@@ -81,7 +81,7 @@ export async function showBase(id, view) {
 
   // Adding a source: one form whose fields follow the chosen type.
   const type = field("Type", h("select", { name: "type" },
-    [["text", "Text"], ["qa", "Question and answer"], ["url", "Web page"], ["sitemap", "Sitemap (several pages)"], ["crawl", "Crawl a site (follow links)"], ["file", "File (txt, md, html, csv)"]].map(([v, t]) => h("option", { value: v, text: t }))));
+    [["text", "Text"], ["qa", "Question and answer"], ["url", "Web page"], ["sitemap", "Sitemap (several pages)"], ["crawl", "Crawl a site (follow links)"], ["file", "File (txt, md, html, csv, pdf, docx)"]].map(([v, t]) => h("option", { value: v, text: t }))));
   const title = field("Title", h("input", { name: "title", autocomplete: "off", maxlength: "200" }));
   const text = field("Text", h("textarea", { name: "text", rows: "6" }), "Markdown headings (#, ##) are kept as structure.");
   const question = field("Question", h("input", { name: "question", autocomplete: "off" }));
@@ -89,7 +89,7 @@ export async function showBase(id, view) {
   const url = field("URL", h("input", { name: "url", type: "url", placeholder: "https://docs.example.com/returns" }), "https on a public host; robots.txt is obeyed.");
   const maxPages = field("Most pages", h("input", { name: "maxPages", type: "number", min: "1", max: "500", value: "50" }), "Pages on the same host only.");
   const maxDepth = field("Most links deep", h("input", { name: "maxDepth", type: "number", min: "0", max: "5", value: "2" }), "0: the start page alone; 1: it and the pages it links to; and so on.");
-  const file = field("File", h("input", { name: "file", type: "file", accept: ".txt,.md,.markdown,.html,.htm,.csv" }), "At most 10 MiB.");
+  const file = field("File", h("input", { name: "file", type: "file", accept: ".txt,.md,.markdown,.html,.htm,.csv,.pdf,.docx" }), "At most 10 MiB. PDF and DOCX keep their headings, lists and tables; scanned PDFs (images only) have no text to read.");
   const rows = { text: [title, text], qa: [question, answer], url: [url], sitemap: [url, maxPages], crawl: [url, maxPages, maxDepth], file: [file] };
   const sync = () => {
     for (const f of [title, text, question, answer, url, maxPages, maxDepth, file]) f.row.hidden = !rows[type.input.value].includes(f);
@@ -116,8 +116,11 @@ export async function showBase(id, view) {
     };
     const chosen = kind === "file" ? file.input.files[0] : null;
     if (kind === "file" && !chosen) return say("Choose a file first.", "error");
-    addSource(id, bodies[kind](), chosen).then(() => {
-      say("Source added: it is being ingested.", "ok");
+    addSource(id, bodies[kind](), chosen).then((added) => {
+      const source = added.body.source;
+      // A PDF or DOCX whose text cannot be read is added as failed, with the reason.
+      if (source.status === "failed") say(`${source.title} could not be read: ${source.error}`, "error");
+      else say("Source added: it is being ingested.", "ok");
       addForm.reset();
       sync();
       return load();

@@ -148,7 +148,9 @@ fn source_bodies_are_checked_by_type() {
 #[test]
 fn files_are_read_by_their_kind() {
     assert!(check_file_name("guide.MD").is_ok());
-    assert!(check_file_name("x.pdf").is_err());
+    assert!(check_file_name("x.PDF").is_ok());
+    assert!(check_file_name("x.docx").is_ok());
+    assert!(check_file_name("x.doc").is_err());
     assert!(check_file_name("noext").is_err());
     assert_eq!(
         file_text(
@@ -161,6 +163,54 @@ fn files_are_read_by_their_kind() {
         file_text("p.html", "<h1>Hi</h1><p>there</p>"),
         "# Hi\n\nthere"
     );
+}
+
+#[test]
+fn uploads_are_read_by_content_and_unreadable_ones_become_failed_sources_that_stay_failed() {
+    use crate::knowledge::inflate::TestInflate;
+    use upload::file_source;
+    let read = |name: &str, bytes: &[u8]| block_on(file_source(name, bytes.to_vec(), &TestInflate));
+    let page = b"BT /F1 18 Tf 72 700 Td (Returns) Tj /F1 10 Tf 72 650 Td (Within 30 days.) Tj ET";
+    let pdf = crate::knowledge::pdf::tests::pdf(
+        &[
+            (1, "<< /Type /Catalog /Pages 2 0 R >>", None),
+            (2, "<< /Type /Pages /Kids [3 0 R] >>", None),
+            (3, "<< /Type /Page /Contents 4 0 R >>", None),
+            (4, "<< >>", Some(&page[..])),
+        ],
+        "<< /Root 1 0 R >>",
+    );
+    assert_eq!(
+        read("Guide.PDF", &pdf),
+        Ok(NewSource::File {
+            name: "Guide.PDF".into(),
+            text: "# Returns\n\nWithin 30 days.".into()
+        })
+    );
+    let unreadable = |r: Result<NewSource, ApiError>| match r {
+        Ok(NewSource::Unreadable { reason, .. }) => reason,
+        other => panic!("{other:?}"),
+    };
+    assert!(unreadable(read("a.pdf", b"plain words")).contains("not a PDF"));
+    assert!(unreadable(read("a.docx", &pdf)).contains("not a DOCX"));
+    assert!(unreadable(read("a.pdf", b"%PDF-1.7 cut")).contains("damaged"));
+    assert!(
+        read("a.txt", &[0xFF, 0xFE]).is_err(),
+        "text files stay UTF-8"
+    );
+    assert!(read("a.exe", b"MZ").is_err());
+
+    let store = MemoryStore::new();
+    setup(&store, "t1", "kb_1");
+    let body = read("scan.pdf", b"%PDF-1.7 cut").expect("a failed source");
+    let failed = add(&store, "t1", "kb_1", "src_f", body);
+    assert_eq!(failed.status, SourceStatus::Failed);
+    assert!(failed
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("damaged")));
+    let again = block_on(ingest(&store, &failed, &web(&[]), &Off, &mut ids(), 20));
+    assert!(matches!(again, Err(IngestError::Permanent(r)) if r.contains("damaged")));
 }
 
 #[test]

@@ -8,8 +8,8 @@ use worker::{console_error, Context, Env, FormEntry, Request, Response};
 use super::wire::{page_view, paging, Job};
 use crate::app::access::{bearer_token, tenant_key_lookup, tenant_of_key};
 use crate::app::knowledge::{
-    self as kn, base_name, base_of, base_view, check_file_name, file_text, hit_view, parse_source,
-    source_of, source_view, NewSource,
+    self as kn, base_name, base_of, base_view, check_file_name, hit_view, parse_source, source_of,
+    source_view, NewSource,
 };
 use crate::error::ApiError;
 use crate::http::request::{read_body, read_json};
@@ -17,7 +17,8 @@ use crate::http::response::{json_response, json_status};
 use crate::http::routes::KnowledgeRoute;
 use crate::http::url_parts;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
-use crate::knowledge::{KnowledgeBase, Source, SourceStatus};
+use crate::knowledge::inflate::NativeInflate;
+use crate::knowledge::{KnowledgeBase, Source, SourceKind, SourceStatus};
 use crate::platform::{self, now_ms, random_id};
 use crate::store::any::AnyStore;
 use crate::store::knowledge::SourceUpdate;
@@ -146,7 +147,10 @@ pub async fn handle(
             let body = read_source(&mut req, &settings.outbound).await?;
             let source = kn::new_source(tenant, &base_id, random_id("src"), body, now);
             scoped.create_source(&source).await?;
-            enqueue(env, ctx, &Job::new(tenant, &source.id), 0).await?;
+            // An upload whose text could not be extracted is failed already.
+            if source.status == SourceStatus::Queued {
+                enqueue(env, ctx, &Job::new(tenant, &source.id), 0).await?;
+            }
             json_status(&json!({ "source": source_view(&source) }), 202)
         }
         KnowledgeRoute::GetSource(base_id, source_id) => {
@@ -160,6 +164,11 @@ pub async fn handle(
         }
         KnowledgeRoute::SyncSource(base_id, source_id) => {
             let source = source_of(&store, tenant, &base_id, &source_id).await?;
+            if source.kind == SourceKind::File && source.content.is_none() {
+                // An upload whose text could not be extracted has nothing to re-read: it
+                // keeps its reason.
+                return json_status(&json!({ "source": source_view(&source) }), 202);
+            }
             let queued = queued(&source, now);
             scoped.update_source(&source.id, &queued).await?;
             enqueue(env, ctx, &Job::new(tenant, &source.id), 0).await?;
@@ -272,19 +281,7 @@ async fn read_source(
         .bytes()
         .await
         .map_err(|e| ApiError::BadRequest(format!("The upload could not be read: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ApiError::invalid("file", "The file is not UTF-8 text."))?;
-    let text = file_text(&name, &text);
-    if text.trim().is_empty() {
-        return Err(ApiError::invalid("file", "The file has no text."));
-    }
-    if text.chars().count() > kn::MAX_TEXT_CHARS * 3 {
-        return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES));
-    }
-    Ok(NewSource::File {
-        name: name.chars().take(kn::MAX_NAME_CHARS).collect(),
-        text,
-    })
+    kn::upload::file_source(&name, bytes, &NativeInflate).await
 }
 
 fn no_content() -> Result<Response, ApiError> {
