@@ -200,10 +200,15 @@ pub const CHUNKS_PER_INSERT: usize = 100;
 
 /// The lexical ranking: the best chunks of a tenant by BM25 (title and heading weigh double),
 /// inside the bases the MATCH names. `?1` the MATCH (`lexical_match`), `?2` tenant, `?3` limit.
+/// The full-text index ranks first and only its best rows are joined to their chunks: a common
+/// word matches most chunks, and reading each matching chunk's row (text and vector) before
+/// sorting was most of a search's time. The tenant check after the cut still keeps every
+/// other tenant's row out; a base id of another tenant in an agent's config (a random id it
+/// cannot know) could only crowd the cut, never leak.
 pub const LEXICAL_SEARCH: &str = "SELECT c.id, c.source_id, c.base_id, c.kind, c.title, c.url, \
-     c.heading, c.text FROM knowledge_fts f JOIN knowledge_chunks c ON c.rowid = f.rowid \
-     WHERE knowledge_fts MATCH ?1 AND c.tenant_id = ?2 \
-     ORDER BY bm25(knowledge_fts, 0.0, 2.0, 2.0, 1.0) LIMIT ?3";
+     c.heading, c.text FROM (SELECT rowid, bm25(knowledge_fts, 0.0, 2.0, 2.0, 1.0) AS score \
+     FROM knowledge_fts WHERE knowledge_fts MATCH ?1 ORDER BY score LIMIT ?3) f \
+     JOIN knowledge_chunks c ON c.rowid = f.rowid WHERE c.tenant_id = ?2 ORDER BY f.score";
 
 /// The bases' change times, for the vector cache. `?1` tenant, `?2` JSON array of base ids.
 pub const BASE_VERSIONS: &str = "SELECT id, updated_at FROM knowledge_bases \
