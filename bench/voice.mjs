@@ -4,7 +4,7 @@
 // - prompt → first `text` frame, minus the stand-in's own time to its first token (measured
 //   directly against the stand-in with the same request shape): what the worker adds before
 //   the caller hears anything. The first prompt of a call, and a follow-up prompt (which also
-//   stores the previous answer, alongside the read).
+//   stores the previous answer, while the model runs).
 // - interrupt → the upstream model request cancelled (the stand-in sees its socket close).
 //
 //   node bench/voice.mjs [--quick]       (also part of `npm run bench`)
@@ -170,12 +170,12 @@ export function voiceMarkdown(v) {
     "",
     `Prompt frame to the first \`text\` frame, minus the stand-in's own first-token time (${f(v.directP50)} ms p50 direct), over ${v.samples} calls on D1; and interrupt to the upstream model request being cancelled (the stand-in sees its connection close), over ${v.cancel.n} calls.`,
     "",
-    "Phone and widget turns read the conversation's window and the month's spend before the model is called (one D1 round trip); the caller's words are stored while the model is called, and on a follow-up the previous answer is stored while the window is read.",
+    "A phone turn plans from the call's own view of its conversation (read once when the call starts), so nothing is read before the model is called; the previous answer and the caller's words are stored while the model runs. The widget turn reads the conversation's window and the month's spend first (one D1 round trip).",
     "",
     "| measure | p50 (ms) | p99 (ms) |",
     "|---|---|---|",
     `| first prompt of a call → first text frame (target ≤ 5 ms p50) | ${f(v.first.p50)} | ${f(v.first.p99)} |`,
-    `| follow-up prompt → first text frame (stores the previous answer alongside the read) | ${f(v.followUp.p50)} | ${f(v.followUp.p99)} |`,
+    `| follow-up prompt → first text frame (the previous answer stored meanwhile) | ${f(v.followUp.p50)} | ${f(v.followUp.p99)} |`,
     `| reference: the same agent's widget chat turn, request → first text delta | ${f(v.widget.p50)} | ${f(v.widget.p99)} |`,
     `| interrupt → upstream request cancelled | ${f(v.cancel.p50)} | ${f(v.cancel.p99)} |`,
     "",
