@@ -82,3 +82,33 @@ test("vectors of an unsupported size are refused; bases page and delete in batch
   expect(await t.query(internal.knowledge.getBase, { tenantId: "t1", baseId: "kb_a" })).toBeNull();
   expect(await t.run((ctx) => ctx.db.query("knowledgeChunks").collect())).toEqual([]);
 });
+
+test("an export carries a source's live chunks only, and an import makes them searchable again", async () => {
+  const t = setup();
+  await seed(t);
+  await t.mutation(internal.knowledge.putChunks, { tenantId: "t1", sourceId: "s1", generation: T0 + 1, chunks: [chunk("c1", "refunds take five days", 1)] });
+  await t.mutation(internal.knowledge.commitChunks, { tenantId: "t1", sourceId: "s1", generation: T0 + 1, update: update(T0 + 1, 1) });
+  // A re-ingestion still being written is not what searches see, so it is not exported.
+  await t.mutation(internal.knowledge.putChunks, { tenantId: "t1", sourceId: "s1", generation: T0 + 2, chunks: [chunk("c2", "refunds take ten days", 2)] });
+  const exported = async (target: T, table: "knowledgeBases" | "knowledgeSources" | "knowledgeChunks") =>
+    (await target.query(internal.transfer.exportTable, { table, cursor: null, limit: 100 })).rows as Record<string, unknown>[];
+  const chunks = await exported(t, "knowledgeChunks");
+  expect(chunks.map((c) => c.id)).toEqual(["c1"]);
+  expect(chunks[0]).toEqual({ id: "c1", tenantId: "t1", baseId: "kb_a", sourceId: "s1", kind: "text", title: "Doc", url: null, heading: "", text: "refunds take five days", vector: axis(1) });
+  const sources = await exported(t, "knowledgeSources");
+  expect(sources.find((s) => s.id === "s1")).toMatchObject({ status: "ready", maxDepth: null });
+  expect(sources.every((s) => !("generation" in s))).toBe(true);
+
+  const moved = setup();
+  for (const table of ["knowledgeBases", "knowledgeSources", "knowledgeChunks"] as const) {
+    await moved.mutation(internal.transfer.importRows, { table, rows: (await exported(t, table)) as never });
+  }
+  const hits = await search(moved, "t1", ["kb_a"], "refunds", 1);
+  expect(hits.map((h) => h.id)).toEqual(["c1"]);
+  expect(hits[0].bestRank).toBe(1);
+  expect(await moved.mutation(internal.transfer.importRows, { table: "knowledgeChunks", rows: chunks as never })).toBe(0);
+  // A chunk must name a source of its own tenant.
+  await expect(
+    moved.mutation(internal.transfer.importRows, { table: "knowledgeChunks", rows: [{ ...chunks[0], id: "c9", tenantId: "t2" }] as never }),
+  ).rejects.toThrow(/names no source of its tenant/);
+});

@@ -79,6 +79,8 @@ export default defineSchema({
   knowledgeChunks: defineTable(knowledgeChunkDoc)
     .index("by_source", ["sourceId", "generation"])
     .index("by_base", ["baseId"])
+    // For store:import, which skips chunks it already holds.
+    .index("by_chunk_id", ["id"])
     .searchIndex("search_text", { searchField: "body", filterFields: ["tenantId"] })
     .vectorIndex("by_vector_384", { vectorField: "vector384", dimensions: VECTOR_DIMENSIONS[0], filterFields: ["baseId"] })
     .vectorIndex("by_vector_768", { vectorField: "vector768", dimensions: VECTOR_DIMENSIONS[1], filterFields: ["baseId"] })

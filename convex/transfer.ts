@@ -7,6 +7,7 @@ import { v } from "convex/values";
 import type { Infer } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import type { DatabaseWriter } from "./_generated/server";
+import type { Doc } from "./_generated/dataModel";
 import {
   agentById,
   anyDoc,
@@ -24,15 +25,68 @@ import {
   tenantById,
 } from "./model";
 import type { TableName } from "./model";
+import { VECTOR_DIMENSIONS, knowledgeBaseDoc, knowledgeSourceRow, sourceKind } from "./knowledgeModel";
 
-type Row = Infer<typeof anyDoc>;
+/**
+ * A chunk as an export holds it: its live text and its embedding as plain numbers (`vector`,
+ * whatever its size), without what the store derives (the text index's `body`, the vector
+ * field per size, the ingestion generation).
+ */
+const chunkRow = v.object({
+  id: v.string(),
+  tenantId: v.string(),
+  baseId: v.string(),
+  sourceId: v.string(),
+  kind: sourceKind,
+  title: v.string(),
+  url: nullable(v.string()),
+  heading: v.string(),
+  text: v.string(),
+  vector: nullable(v.array(v.float64())),
+});
+
+/** The knowledge tables' rows as exports hold them (sources without their generation). */
+const knowledgeRows = {
+  knowledgeBases: knowledgeBaseDoc,
+  knowledgeSources: knowledgeSourceRow,
+  knowledgeChunks: chunkRow,
+} as const;
+
+/** Every table an export carries. */
+const transferTable = v.union(
+  tableName,
+  v.literal("knowledgeBases"),
+  v.literal("knowledgeSources"),
+  v.literal("knowledgeChunks"),
+);
+type TransferTable = Infer<typeof transferTable>;
+const transferRow = v.union(anyDoc, knowledgeBaseDoc, knowledgeSourceRow, chunkRow);
+type Row = Infer<typeof transferRow>;
+type ChunkRow = Infer<typeof chunkRow>;
 
 /** One page of a table, in insertion order; `cursor` is null after the last page. */
 export const exportTable = internalQuery({
-  args: { table: tableName, cursor: nullable(v.string()), limit: v.number() },
-  returns: v.object({ rows: v.array(anyDoc), cursor: nullable(v.string()) }),
+  args: { table: transferTable, cursor: nullable(v.string()), limit: v.number() },
+  returns: v.object({ rows: v.array(transferRow), cursor: nullable(v.string()) }),
   handler: async (ctx, { table, cursor, limit }) => {
     assertCount(limit, "limit", 1);
+    if (table === "knowledgeChunks") {
+      const page = await ctx.db.query("knowledgeChunks").paginate({ cursor, numItems: limit });
+      // Only the chunks searches see: those of their source's live generation.
+      const live = new Map<string, number | null>();
+      const rows: Row[] = [];
+      for (const chunk of page.page) {
+        if (!live.has(chunk.sourceId)) {
+          const source = await ctx.db
+            .query("knowledgeSources")
+            .withIndex("by_source_id", (q) => q.eq("id", chunk.sourceId))
+            .unique();
+          live.set(chunk.sourceId, source?.generation ?? null);
+        }
+        if (live.get(chunk.sourceId) === chunk.generation) rows.push(exportedChunk(chunk));
+      }
+      return { rows, cursor: page.isDone ? null : page.continueCursor };
+    }
     const page = await ctx.db.query(table).paginate({ cursor, numItems: limit });
     return {
       rows: page.page.map(({ _id, _creationTime, ...row }) => exported(table, row)),
@@ -41,12 +95,23 @@ export const exportTable = internalQuery({
   },
 });
 
+/** A stored chunk as an export holds it. */
+function exportedChunk(chunk: Doc<"knowledgeChunks">): ChunkRow {
+  const vector = VECTOR_DIMENSIONS.map((n) => chunk[`vector${n}`]).find((x) => x !== undefined) ?? null;
+  const { id, tenantId, baseId, sourceId, kind, title, url, heading, text } = chunk;
+  return { id, tenantId, baseId, sourceId, kind, title, url, heading, text, vector };
+}
+
 /**
  * A document as D1 holds it: agents stored before versions were counted at version 1, keys
  * stored before key scopes with the scope D1 gives them, messages without `searchGrams`
  * (derived from `parts`, rebuilt on import).
  */
-function exported(table: TableName, row: Record<string, unknown>): Row {
+function exported(table: TransferTable, row: Record<string, unknown>): Row {
+  if (table === "knowledgeSources") {
+    const { generation: _live, ...source } = row;
+    return { maxDepth: null, ...source } as Row;
+  }
   if (table === "tenants") return { retentionDays: null, ...row } as Row;
   if (table === "agents") return { ...row, version: (row as { version?: number }).version ?? 1 } as Row;
   if (table === "apiKeys") return { scopeAgents: null, browser: false, perMinute: null, ...row } as Row;
@@ -63,10 +128,11 @@ function exported(table: TableName, row: Record<string, unknown>): Row {
  * rerun. Returns how many rows it inserted.
  */
 export const importRows = internalMutation({
-  args: { table: tableName, rows: v.array(anyDoc) },
+  args: { table: transferTable, rows: v.array(transferRow) },
   returns: v.number(),
   handler: async (ctx, { table, rows }) => {
-    const known = documents[table].fields as Record<string, { isOptional: string }>;
+    const shape = table in knowledgeRows ? knowledgeRows[table as keyof typeof knowledgeRows] : documents[table as TableName];
+    const known = shape.fields as Record<string, { isOptional: string }>;
     const fields = Object.keys(known).sort().join(",");
     // Optional fields (a message's `timing`) may be left out; nothing else may.
     const required = Object.keys(known).filter((k) => known[k].isOptional !== "optional");
@@ -82,8 +148,44 @@ export const importRows = internalMutation({
   },
 });
 
-async function insertIfMissing(db: DatabaseWriter, table: TableName, row: Row): Promise<boolean> {
+async function insertIfMissing(db: DatabaseWriter, table: TransferTable, row: Row): Promise<boolean> {
   switch (table) {
+    case "knowledgeBases": {
+      const base = row as Infer<typeof knowledgeBaseDoc>;
+      const existing = await db.query("knowledgeBases").withIndex("by_base_id", (q) => q.eq("id", base.id)).unique();
+      if (existing !== null) return false;
+      await db.insert("knowledgeBases", base);
+      return true;
+    }
+    case "knowledgeSources": {
+      const source = row as Infer<typeof knowledgeSourceRow>;
+      const existing = await db.query("knowledgeSources").withIndex("by_source_id", (q) => q.eq("id", source.id)).unique();
+      if (existing !== null) return false;
+      // Imported chunks are the live generation 0; the next sync writes generation 1.
+      await db.insert("knowledgeSources", { ...source, generation: 0 });
+      return true;
+    }
+    case "knowledgeChunks": {
+      const chunk = row as ChunkRow;
+      const existing = await db.query("knowledgeChunks").withIndex("by_chunk_id", (q) => q.eq("id", chunk.id)).first();
+      if (existing !== null) return false;
+      const source = await db.query("knowledgeSources").withIndex("by_source_id", (q) => q.eq("id", chunk.sourceId)).unique();
+      if (source === null || source.tenantId !== chunk.tenantId) fail("NotFound", `Chunk ${chunk.id} names no source of its tenant`);
+      const { vector, ...rest } = chunk;
+      const doc: Record<string, unknown> = {
+        ...rest,
+        generation: source.generation,
+        body: [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n"),
+      };
+      if (vector !== null) {
+        if (!VECTOR_DIMENSIONS.includes(vector.length as (typeof VECTOR_DIMENSIONS)[number])) {
+          fail("Invalid", `Chunk ${chunk.id}: embeddings of ${vector.length} dimensions are not supported`);
+        }
+        doc[`vector${vector.length}`] = vector;
+      }
+      await db.insert("knowledgeChunks", doc as Omit<Doc<"knowledgeChunks">, "_id" | "_creationTime">);
+      return true;
+    }
     case "tenants": {
       const tenant = row as Infer<typeof documents.tenants>;
       if ((await tenantById(db, tenant.id)) !== null) return false;

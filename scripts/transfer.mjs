@@ -28,11 +28,25 @@ export const TABLES = [
   // Integrations carry the tenants' secrets (a Twilio Auth Token) like the tenants' rows do.
   ["integrations", "integrations", ["tenant_id", "name", "settings", "secrets", "updated_at"]],
   ["calls", "calls", ["conversation_id", "tenant_id", "agent_id", "call_sid", "caller", "callee", "started_at", "ended_at", "outcome", "details"]],
+  // Knowledge: the bases, their sources and the chunks searches see, each chunk's embedding as
+  // plain numbers (D1 keeps little-endian f32 as base64, Convex an array per vector size). The
+  // indexes (D1's FTS5 table, Convex's text and vector indexes) are rebuilt by the target, so
+  // an export works where `wrangler d1 export` refuses a database with FTS5 tables.
+  ["knowledgeBases", "knowledge_bases", ["id", "tenant_id", "name", "created_at", "updated_at"]],
+  ["knowledgeSources", "knowledge_sources", ["id", "tenant_id", "base_id", "kind", "title", "url", "content", "max_pages", "status", "progress", "chunk_count", "error", "content_hash", "created_at", "updated_at", "max_depth"]],
+  ["knowledgeChunks", "knowledge_chunks", ["id", "tenant_id", "base_id", "source_id", "kind", "title", "url", "heading", "text", "vector"]],
 ];
 const ORDER_BY = {
   messages: "conversation_id, seq", usage_daily: "tenant_id, agent_id, day", usage_monthly: "tenant_id, month, agent_id",
-  integrations: "tenant_id, name", calls: "started_at, conversation_id",
+  integrations: "tenant_id, name", calls: "started_at, conversation_id", knowledge_chunks: "rowid",
 };
+
+/** D1's text form of an embedding (base64 of little-endian f32) as numbers, and back. */
+const vectorOf = (text) => {
+  const bytes = Buffer.from(text, "base64");
+  return Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+};
+const vectorText = (numbers) => Buffer.from(new Float32Array(numbers).buffer).toString("base64");
 const camel = (column) => column.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
 /** D1 row → JSON row. */
@@ -43,6 +57,7 @@ function fromD1(table, row) {
     if (column === "enabled" || column === "preview" || column === "browser") value = value === true || value === 1;
     // D1 keeps a key's agent list as JSON text; Convex as an array.
     if (column === "scope_agents" && typeof value === "string") value = JSON.parse(value);
+    if (table === "knowledgeChunks" && column === "vector" && typeof value === "string") value = vectorOf(value);
     out[camel(column)] = value;
   }
   return out;
@@ -64,6 +79,7 @@ function rowsOf(data, table) {
   if (table === "tenants") return rows.map((row) => ({ retentionDays: null, ...row }));
   if (table === "agents") return rows.map((row) => ({ version: 1, ...row }));
   if (table === "apiKeys") return rows.map((row) => ({ scopeAgents: null, browser: false, perMinute: null, ...row }));
+  if (table === "knowledgeSources") return rows.map((row) => ({ maxDepth: null, ...row }));
   return rows;
 }
 
@@ -73,7 +89,7 @@ export function insertStatements(data) {
   const statements = [];
   for (const [name, sqlName, columns] of TABLES) {
     for (const row of rowsOf(data, name)) {
-      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(c === "preview" ? row.preview === true : c === "scope_agents" && Array.isArray(row.scopeAgents) ? JSON.stringify(row.scopeAgents) : row[camel(c)])).join(", ")});`);
+      statements.push(`INSERT INTO ${sqlName} (${columns.join(", ")}) VALUES (${columns.map((c) => literal(c === "preview" ? row.preview === true : c === "scope_agents" && Array.isArray(row.scopeAgents) ? JSON.stringify(row.scopeAgents) : c === "vector" && Array.isArray(row.vector) ? vectorText(row.vector) : row[camel(c)])).join(", ")});`);
     }
   }
   return statements;

@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { exportConvex, exportD1, importConvex, importD1 } from "../../scripts/transfer.mjs";
 import { startStandIn } from "../support/standin.mjs";
 import { startConvexStandIn } from "../support/convex-standin.mjs";
+import { startEmbeddings } from "../support/embeddings.mjs";
 import { TEST_ORIGIN, convexClient, startWorker } from "../support/worker.mjs";
 import { chat, eventually } from "../support/chat.mjs";
 
@@ -17,12 +18,15 @@ let source;
 let convex;
 let copy;
 let fresh;
+let embeddings;
 
 before(async () => {
-  standin = await startStandIn();
-  source = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", ADMIN_API_KEY: ADMIN }, { store: "d1" });
+  [standin, embeddings] = await Promise.all([startStandIn(), startEmbeddings()]);
+  // Real embeddings, so knowledge chunks carry vectors across the move.
+  const embedding = { EMBEDDINGS_BASE_URL: embeddings.url, EMBEDDINGS_MODEL: "multilingual-e5-small", EMBEDDINGS_INPUT_TYPE: "true" };
+  source = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", ADMIN_API_KEY: ADMIN, ...embedding }, { store: "d1" });
   convex = await startConvexStandIn({ deployKey: DEPLOY_KEY });
-  copy = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", CONVEX_URL: convex.url, CONVEX_DEPLOY_KEY: DEPLOY_KEY }, { store: "d1" });
+  copy = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", CONVEX_URL: convex.url, CONVEX_DEPLOY_KEY: DEPLOY_KEY, ...embedding }, { store: "d1" });
   fresh = await startWorker({}, { store: "d1" });
 });
 
@@ -30,6 +34,7 @@ after(async () => {
   for (const server of [source, copy, fresh]) await server?.stop();
   await convex?.close();
   await standin?.close();
+  await embeddings?.close();
 });
 
 const sortRows = (data) =>
@@ -59,9 +64,24 @@ test("D1 → JSON → Convex → JSON → D1 keeps every row, and the Convex cop
   const answerId = history.messages[1].id;
   await fetch(`${source.url}/api/agents/mover/conversations/chat_move/messages/${answerId}/feedback`, { method: "POST", headers: { ...mine, "content-type": "application/json" }, body: JSON.stringify({ rating: "up" }) });
 
+  // A knowledge base with one ingested source: its chunk, text index and vector move too.
+  const kb = await post("/api/admin/knowledge-bases", created.secretKey, { name: "Help" });
+  const baseId = kb.knowledgeBase.id;
+  const added = await post(`/api/admin/knowledge-bases/${baseId}/sources`, created.secretKey, { type: "text", title: "Returns", text: "Lamps can be returned within 30 days of delivery." });
+  await eventually(async () => {
+    const got = await (await fetch(`${source.url}/api/admin/knowledge-bases/${baseId}/sources/${added.source.id}`, { headers: { authorization: `Bearer ${created.secretKey}` } })).json();
+    return got.source?.status === "ready";
+  });
+  const search = async (worker, query) =>
+    (await fetch(`${worker.url}/api/admin/knowledge-bases/${baseId}/search`, { method: "POST", headers: { authorization: `Bearer ${created.secretKey}`, "content-type": "application/json" }, body: JSON.stringify({ query, topK: 3 }) }).then((r) => r.json())).hits ?? [];
+
   const fromD1 = await exportD1(source.d1);
+  assert.equal(fromD1.tables.knowledgeBases.length, 1);
+  assert.equal(fromD1.tables.knowledgeSources[0].status, "ready");
+  assert.equal(fromD1.tables.knowledgeChunks.length, 1);
+  assert.equal(fromD1.tables.knowledgeChunks[0].vector.length, 384, "the chunk's embedding, as numbers");
   assert.equal(fromD1.tables.messages.length, 4);
-  assert.equal(fromD1.tables.usageDaily.length, 1);
+  assert.deepEqual(fromD1.tables.usageDaily.map((u) => u.agentId).sort(), ["knowledge:embeddings", "mover"], "the agent's usage and the ingestion's embeddings");
   assert.equal(fromD1.tables.apiKeys.length, 2, "the first secret key and the agent's publishable key");
   assert.equal(fromD1.tables.integrations.length, 1, "the tenant's Twilio credentials move too");
 
@@ -80,4 +100,8 @@ test("D1 → JSON → Convex → JSON → D1 keeps every row, and the Convex cop
   assert.deepEqual(served.messages.map((m) => [m.id, m.role, m.metadata.feedback ?? null]), history.messages.map((m, i) => [m.id, m.role, i === 1 ? "up" : null]));
   const health = await (await fetch(`${copy.url}/api/health`)).json();
   assert.equal(health.store, "convex");
+  // Knowledge is searchable where it arrived: on Convex by meaning (its vector index), and on
+  // the fresh D1 by its words (the FTS5 index rebuilt as the chunk was inserted).
+  assert.match((await search(copy, "How long do I have to send a lamp back?"))[0]?.text ?? "", /30 days/);
+  assert.match((await search(fresh, "lamps returned"))[0]?.text ?? "", /30 days/);
 });
