@@ -4,7 +4,9 @@
 use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
-use super::embed::{parse_answer, EmbeddingSettings};
+use std::cell::RefCell;
+
+use super::embed::{parse_answer, EmbeddingSettings, QueryMemo};
 use super::web::USER_AGENT;
 use crate::app::knowledge::{Embedder, FetchError, Fetched, Fetcher, InputKind, Page};
 use crate::http::fetch::Deadline;
@@ -31,7 +33,13 @@ pub fn embedding_settings(env: &worker::Env) -> EmbeddingSettings {
     )
 }
 
-/// An OpenAI-compatible `/embeddings` endpoint over `fetch`.
+thread_local! {
+    /// This isolate's query embeddings (`QueryMemo`).
+    static QUERIES: RefCell<QueryMemo> = RefCell::new(QueryMemo::default());
+}
+
+/// An OpenAI-compatible `/embeddings` endpoint over `fetch`; a search query asked before in
+/// this isolate is answered from memory (no request, no tokens).
 pub struct HttpEmbedder(pub EmbeddingSettings);
 
 impl Embedder for HttpEmbedder {
@@ -40,6 +48,30 @@ impl Embedder for HttpEmbedder {
     }
 
     async fn embed(
+        &self,
+        texts: &[String],
+        kind: InputKind,
+    ) -> Result<(Vec<Vec<f32>>, u64), String> {
+        let query = match texts {
+            [one] if kind == InputKind::Query => Some(one.as_str()),
+            _ => None,
+        };
+        if let Some(query) = query {
+            if let Some(vector) = QUERIES.with(|memo| memo.borrow_mut().get(&self.0, query)) {
+                return Ok((vec![vector], 0));
+            }
+        }
+        let (vectors, tokens) = self.fetch(texts, kind).await?;
+        if let (Some(query), [vector]) = (query, vectors.as_slice()) {
+            QUERIES.with(|memo| memo.borrow_mut().put(&self.0, query, vector.clone()));
+        }
+        Ok((vectors, tokens))
+    }
+}
+
+impl HttpEmbedder {
+    /// One request to the endpoint.
+    async fn fetch(
         &self,
         texts: &[String],
         kind: InputKind,

@@ -113,9 +113,105 @@ pub fn parse_answer(
     Ok((items.into_iter().map(|(_, v)| v).collect(), tokens))
 }
 
+/// How many query embeddings an isolate remembers (at 1,536 dimensions, about 1.5 MB).
+pub const QUERY_MEMO_ENTRIES: usize = 256;
+
+/// The query embeddings an isolate has fetched, newest last: visitors ask the same questions,
+/// and a question embedded once needs no second round trip to the endpoint (the largest part
+/// of what retrieval adds to a turn) and costs no second time.
+#[derive(Debug, Default)]
+pub struct QueryMemo {
+    /// Which endpoint and model the vectors are of; other settings start afresh.
+    of: String,
+    entries: Vec<(String, Vec<f32>)>,
+}
+
+impl QueryMemo {
+    /// The vector remembered for `query` under `settings`, now the most recently used.
+    pub fn get(&mut self, settings: &EmbeddingSettings, query: &str) -> Option<Vec<f32>> {
+        if self.of != Self::key(settings) {
+            return None;
+        }
+        let at = self.entries.iter().position(|(q, _)| q == query)?;
+        let entry = self.entries.remove(at);
+        let vector = entry.1.clone();
+        self.entries.push(entry);
+        Some(vector)
+    }
+
+    /// Remembers `vector` for `query`, forgetting the least recently used beyond the limit.
+    pub fn put(&mut self, settings: &EmbeddingSettings, query: &str, vector: Vec<f32>) {
+        let key = Self::key(settings);
+        if self.of != key {
+            self.of = key;
+            self.entries.clear();
+        }
+        self.entries.retain(|(q, _)| q != query);
+        if self.entries.len() >= QUERY_MEMO_ENTRIES {
+            self.entries.remove(0);
+        }
+        self.entries.push((query.to_owned(), vector));
+    }
+
+    fn key(settings: &EmbeddingSettings) -> String {
+        format!(
+            "{} {} {:?} {}",
+            settings.base_url,
+            settings.model.as_deref().unwrap_or_default(),
+            settings.dimensions,
+            settings.input_types
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_memo_keeps_the_most_recent_questions_of_one_model() {
+        let settings = EmbeddingSettings {
+            base_url: "https://emb.example/v1".into(),
+            api_key: None,
+            model: Some("e5".into()),
+            dimensions: None,
+            input_types: true,
+        };
+        let mut memo = QueryMemo::default();
+        assert_eq!(memo.get(&settings, "hours?"), None);
+        memo.put(&settings, "hours?", vec![1.0]);
+        assert_eq!(memo.get(&settings, "hours?"), Some(vec![1.0]));
+        for i in 0..QUERY_MEMO_ENTRIES {
+            memo.put(&settings, &format!("q{i}"), vec![i as f32]);
+            if i == 0 {
+                // Asked again, so q0 is now the least recently used.
+                assert!(memo.get(&settings, "hours?").is_some());
+            }
+        }
+        assert_eq!(
+            memo.get(&settings, "q0"),
+            None,
+            "the least recently used went first"
+        );
+        memo.put(&settings, "one more", vec![0.5]);
+        assert_eq!(
+            memo.get(&settings, "hours?"),
+            None,
+            "then the next least recent"
+        );
+        assert_eq!(memo.get(&settings, "q1"), Some(vec![1.0]));
+        let other = EmbeddingSettings {
+            model: Some("another".into()),
+            ..settings
+        };
+        assert_eq!(
+            memo.get(&other, "q1"),
+            None,
+            "another model's vectors are not these"
+        );
+        memo.put(&other, "q1", vec![9.0]);
+        assert_eq!(memo.get(&other, "q1"), Some(vec![9.0]));
+    }
 
     #[test]
     fn settings_default_to_the_model_endpoint_and_are_off_without_a_model() {

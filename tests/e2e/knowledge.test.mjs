@@ -531,7 +531,8 @@ describe("knowledge", () => {
     const user = `u_${randomUUID()}`;
     const before = standin.requests.length;
     const embeddedBefore = await embeddingUsage(tenantA.key);
-    const completion = await openai.chat.completions.create({ model: "kb-agent", user, messages: [{ role: "user", content: question }] });
+    // Asked in other words than the widget's question: the same words are embedded from memory.
+    const completion = await openai.chat.completions.create({ model: "kb-agent", user, messages: [{ role: "user", content: "How many days do I get to send an item back?" }] });
     assert.ok(completion.choices[0].message.content.length > 0);
     await eventually(async () => ((await embeddingUsage(tenantA.key)).inputTokens > embeddedBefore.inputTokens ? true : null));
     assert.match(JSON.stringify(standin.requests.slice(before).at(-1).body.messages[0]), /30 days/, "the passages reach the model over /v1");
@@ -545,9 +546,14 @@ describe("knowledge", () => {
       requestInit: { headers: { authorization: `Bearer ${mcpKey.json.value}` } },
     }));
     try {
+      const embeddedBeforeAsk = await embeddingUsage(tenantA.key);
       const asked = await client.callTool({ name: "ask", arguments: { message: question } });
       const conversationId = asked.structuredContent.conversationId;
       assertRetrieval(await traced("mcp turn", (root) => root.attributes["session.id"] === conversationId));
+      // The widget's question again: its embedding comes from this isolate's memory, no tokens
+      // (the answer, stored with its usage in one write, is there first).
+      await eventually(async () => (await api("GET", `/api/admin/conversations/${conversationId}`, { token: tenantA.key })).json?.conversation?.messages?.length === 2 || null);
+      assert.deepEqual(await embeddingUsage(tenantA.key), embeddedBeforeAsk, "a repeated question costs no embedding tokens");
     } finally {
       await client.close();
     }
