@@ -1197,6 +1197,28 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     Some((block, citations(&found.hits)))
 }
 
+/// Grounds a stored turn (widget, MCP `ask`, phone) in knowledge: the question of `history`
+/// searched, the passages (or tool mode's instructions) appended to `system_prompt`, and the
+/// citation events returned for the surface to send and store.
+pub async fn ground_stored_turn<S: Store + KnowledgeStore, E: Embedder>(
+    store: &S,
+    embedder: &E,
+    agent: &crate::store::Agent,
+    history: &[crate::store::StoredMessage],
+    recorder: &mut TurnRecorder,
+    started_ms: i64,
+    system_prompt: &mut String,
+) -> Vec<AgentEvent> {
+    let query = query_of_history(history);
+    match grounding(store, embedder, agent, &query, recorder, started_ms).await {
+        Some((block, citations)) => {
+            system_prompt.push_str(&block);
+            citations
+        }
+        None => Vec::new(),
+    }
+}
+
 /// What a retrieval span records of the hits.
 pub fn retrieval_hits(hits: &[Hit]) -> Vec<RetrievalHit> {
     hits.iter()

@@ -516,25 +516,20 @@ impl Server {
         let outbound = settings.outbound.clone();
         // Knowledge, as on the widget: passages into the prompt, citations into the answer.
         let mut system_prompt = turn::system_prompt(&agent, None);
-        let mut cited = Vec::new();
         let embedder = HttpEmbedder(embedding_settings(&self.env));
         if agent.config.knowledge.searched_every_turn() {
             out.status("Searching knowledge");
         }
-        let query = app_knowledge::query_of_history(&history);
-        if let Some((block, citations)) = app_knowledge::grounding(
+        let cited = app_knowledge::ground_stored_turn(
             &self.store,
             &embedder,
             &agent,
-            &query,
+            &history,
             &mut recorder,
             now_ms(),
+            &mut system_prompt,
         )
-        .await
-        {
-            system_prompt.push_str(&block);
-            cited = citations;
-        }
+        .await;
         let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
             .with_knowledge(&self.store, &embedder, &agent)
             .with_remote_tools(&agent.id)

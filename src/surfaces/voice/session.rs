@@ -618,23 +618,16 @@ async fn answer(
         let mut system_prompt =
             call::system_prompt(&agent.config.system_prompt, phone, can_hand_off);
         // Knowledge, as on every surface; the citations are kept with the transcript, not spoken.
-        let mut cited = Vec::new();
-        if agent.config.knowledge.enabled() {
-            let query = app_knowledge::query_of_history(&history);
-            if let Some((block, citations)) = app_knowledge::grounding(
-                &context.store,
-                &embedder,
-                agent,
-                &query,
-                &mut recorder,
-                now_ms(),
-            )
-            .await
-            {
-                system_prompt.push_str(&block);
-                cited = citations;
-            }
-        }
+        let cited = app_knowledge::ground_stored_turn(
+            &context.store,
+            &embedder,
+            agent,
+            &history,
+            &mut recorder,
+            now_ms(),
+            &mut system_prompt,
+        )
+        .await;
         let turn = turn::stored_turn(
             agent,
             message_id.clone(),

@@ -164,27 +164,19 @@ pub async fn handle(
             // Knowledge: the passages go into the system prompt, the citations to the visitor
             // before the answer, and into the stored message.
             let mut system_prompt = system_prompt;
-            let mut cited = Vec::new();
             let embedder = HttpEmbedder(embeddings);
-            if agent.config.knowledge.enabled() {
-                let query = app_knowledge::query_of_history(&history);
-                let started_ms = now_ms();
-                if let Some((block, citations)) = app_knowledge::grounding(
-                    &store,
-                    &embedder,
-                    &agent,
-                    &query,
-                    &mut recorder,
-                    started_ms,
-                )
-                .await
-                {
-                    system_prompt.push_str(&block);
-                    for event in &citations {
-                        sink.send(event);
-                    }
-                    cited = citations;
-                }
+            let cited = app_knowledge::ground_stored_turn(
+                &store,
+                &embedder,
+                &agent,
+                &history,
+                &mut recorder,
+                now_ms(),
+                &mut system_prompt,
+            )
+            .await;
+            for event in &cited {
+                sink.send(event);
             }
             let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
                 .with_knowledge(&store, &embedder, &agent)
