@@ -401,13 +401,25 @@ describe("tenant dashboard", () => {
       // Without the dashboard's origin the preview names it and offers to allow it.
       await origins.fill("https://www.example.com");
       await origins.dispatchEvent("input");
+      // The save is held on its way, and "Allow this origin" is clicked meanwhile: its save runs
+      // after this one instead of being lost on the disabled button.
+      const slowSave = async (route) => {
+        if (route.request().method() === "PATCH") await new Promise((r) => setTimeout(r, 600));
+        // The page may have moved on meanwhile; then there is nothing left to continue.
+        await route.continue().catch(() => {});
+      };
+      await page.route("**/api/admin/agents/onboard", slowSave);
       await page.getByRole("button", { name: "Save changes" }).click();
-      await page.locator("#status.ok").waitFor();
       const refused = page.locator("#preview-refused");
       assert.equal(await refused.isVisible(), true);
       assert.match(await refused.textContent(), new RegExp(`${worker.url.replace(/[.]/g, "\\.")} is not in the agent’s allowed origins`));
       await refused.getByRole("button", { name: "Allow this origin" }).click();
-      await assertEventually(async () => JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'onboard'").first()).config).allowedOrigins.includes(worker.url));
+      // Both saves landed: the edited origin and the dashboard's own, in that order.
+      await assertEventually(async () => {
+        const saved = JSON.parse((await worker.d1.prepare("SELECT config FROM agents WHERE id = 'onboard'").first()).config).allowedOrigins;
+        return saved.includes("https://www.example.com") && saved.includes(worker.url);
+      });
+      await page.unroute("**/api/admin/agents/onboard", slowSave);
       // The notice goes and stays gone, even when a refusal from before the click arrives late.
       await refused.waitFor({ state: "hidden", timeout: 10_000 });
       assert.deepEqual(await axeViolations(page), [], "agent editor with preview");

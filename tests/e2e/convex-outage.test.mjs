@@ -86,11 +86,13 @@ test("a cached agent keeps answering while Convex is down, and its messages are 
   assert.equal((await cold.json()).error.code, "store_unavailable");
 
   setTimeout(() => (down = false), 300);
-  const stored = await eventually(async () => {
+  // The question and then the answer are written once Convex is back: wait for both.
+  const latest = await eventually(async () => {
     const list = await c.query("conversations:listForTenant", { tenantId: "t_test", agentId: "steady", limit: 50 });
-    return list.length === before + 1 && list;
+    if (list.length !== before + 1) return null;
+    const conversation = await c.query("conversations:get", { tenantId: "t_test", conversationId: list[0].id });
+    return conversation?.messages?.length === 2 && conversation;
   }, { timeoutMs: 15_000, intervalMs: 200 });
-  const latest = await c.query("conversations:get", { tenantId: "t_test", conversationId: stored[0].id });
   assert.deepEqual(latest.messages.map((m) => [m.role, JSON.parse(m.parts).find((p) => p.type === "text")?.text]), [
     ["user", "are you there?"],
     ["assistant", "Hello from the stand-in."],

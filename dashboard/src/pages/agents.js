@@ -110,6 +110,13 @@ export async function showAgent(id, view) {
   editor.save.after(reload);
   const saved = h("p#last-saved.meta", { text: `Last saved ${date(agent.updatedAt)}` });
   editor.form.append(saved);
+  // A save asked for while one is on its way (the preview's "Allow this origin" right after
+  // "Save changes") runs when that one is done, instead of being lost on a disabled button.
+  let saveAgain = false;
+  editor.requestSave = () => {
+    if (editor.save.disabled) saveAgain = true;
+    else editor.save.click();
+  };
   editor.form.addEventListener("submit", (e) => {
     e.preventDefault();
     let config;
@@ -135,7 +142,13 @@ export async function showAgent(id, view) {
           reload.hidden = false;
         } else fail(err);
       })
-      .finally(() => { editor.save.disabled = false; });
+      .finally(() => {
+        editor.save.disabled = false;
+        if (saveAgain) {
+          saveAgain = false;
+          editor.save.click();
+        }
+      });
   });
   view.append(h("div.editor", null, editor.root, preview(agent, editor)));
 }

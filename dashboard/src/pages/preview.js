@@ -45,8 +45,9 @@ export function preview(agent, editor) {
     h("p", null, "This dashboard’s origin ", h("code", { text: origin }), " is not in the agent’s allowed origins, so the preview cannot chat."),
     h("button", { type: "button", text: "Allow this origin", onclick: () => {
       editor.addOrigin(origin);
-      // Saved at once: the preview chats through the worker, which reads the saved agent.
-      editor.save.click();
+      // Saved at once (after a save already on its way): the preview chats through the
+      // worker, which reads the saved agent.
+      editor.requestSave();
     } }));
   const section = h("section.card.preview", { "aria-labelledby": "preview-title" },
     h("h2#preview-title", { text: "Preview" }),
