@@ -15,6 +15,7 @@ import type { Doc } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { assertCount, DELETE_BATCH, deleteStep, fail, listCursor, nullable } from "./model";
 import {
+  chunkDocument,
   chunkHit,
   knowledgeBaseRow,
   knowledgeSourceRow,
@@ -218,23 +219,7 @@ export const putChunks = internalMutation({
     if (source === null) fail("NotFound", "source not found");
     if (generation <= source.generation) fail("Invalid", "generation must be newer than the live one");
     for (const chunk of chunks) {
-      const { vector, ...rest } = chunk;
-      const doc: Doc<"knowledgeChunks"> extends infer D ? Omit<D, "_id" | "_creationTime"> : never = {
-        ...rest,
-        tenantId,
-        baseId: source.baseId,
-        sourceId,
-        generation,
-        kind: source.kind,
-        body: [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n"),
-      };
-      if (vector !== null) {
-        const field = `vector${vector.length}`;
-        if (!VECTOR_DIMENSIONS.includes(vector.length as (typeof VECTOR_DIMENSIONS)[number])) {
-          fail("Invalid", `embeddings of ${vector.length} dimensions are not supported (${VECTOR_DIMENSIONS.join(", ")})`);
-        }
-        (doc as Record<string, unknown>)[field] = vector;
-      }
+      const doc = chunkDocument(chunk, { tenantId, baseId: source.baseId, sourceId, generation, kind: source.kind });
       await ctx.db.insert("knowledgeChunks", doc);
     }
     return null;

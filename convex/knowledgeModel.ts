@@ -4,7 +4,8 @@
  */
 import { v } from "convex/values";
 import type { Infer } from "convex/values";
-import { nullable } from "./model";
+import type { Doc } from "./_generated/dataModel";
+import { fail, nullable } from "./model";
 
 /** The embedding sizes chunks can be stored with (one vector index each). */
 export const VECTOR_DIMENSIONS = [384, 768, 1024, 1536] as const;
@@ -85,6 +86,24 @@ export const newChunk = v.object({
   text: v.string(),
   vector: nullable(v.array(v.float64())),
 });
+
+/**
+ * A chunk (as the worker writes it) stored as a `knowledgeChunks` document at `place`: the text
+ * index's `body` derived, the embedding in the vector field of its size (other sizes refused).
+ * Ingestion and `store:import` both store chunks this way.
+ */
+export function chunkDocument(
+  chunk: Infer<typeof newChunk>,
+  place: Pick<Doc<"knowledgeChunks">, "tenantId" | "baseId" | "sourceId" | "generation" | "kind">,
+): Omit<Doc<"knowledgeChunks">, "_id" | "_creationTime"> {
+  const { vector, ...rest } = chunk;
+  const doc = { ...rest, ...place, body: [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n") };
+  if (vector === null) return doc;
+  if (!VECTOR_DIMENSIONS.includes(vector.length as (typeof VECTOR_DIMENSIONS)[number])) {
+    fail("Invalid", `Chunk ${chunk.id}: embeddings of ${vector.length} dimensions are not supported (${VECTOR_DIMENSIONS.join(", ")})`);
+  }
+  return { ...doc, [`vector${vector.length}`]: vector };
+}
 
 /** A search hit as the worker reads it. */
 export const chunkHit = v.object({

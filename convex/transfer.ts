@@ -25,7 +25,7 @@ import {
   tenantById,
 } from "./model";
 import type { TableName } from "./model";
-import { VECTOR_DIMENSIONS, knowledgeBaseDoc, knowledgeSourceRow, sourceKind } from "./knowledgeModel";
+import { VECTOR_DIMENSIONS, chunkDocument, knowledgeBaseDoc, knowledgeSourceRow, sourceKind } from "./knowledgeModel";
 
 /**
  * A chunk as an export holds it: its live text and its embedding as plain numbers (`vector`,
@@ -171,19 +171,9 @@ async function insertIfMissing(db: DatabaseWriter, table: TransferTable, row: Ro
       if (existing !== null) return false;
       const source = await db.query("knowledgeSources").withIndex("by_source_id", (q) => q.eq("id", chunk.sourceId)).unique();
       if (source === null || source.tenantId !== chunk.tenantId) fail("NotFound", `Chunk ${chunk.id} names no source of its tenant`);
-      const { vector, ...rest } = chunk;
-      const doc: Record<string, unknown> = {
-        ...rest,
-        generation: source.generation,
-        body: [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n"),
-      };
-      if (vector !== null) {
-        if (!VECTOR_DIMENSIONS.includes(vector.length as (typeof VECTOR_DIMENSIONS)[number])) {
-          fail("Invalid", `Chunk ${chunk.id}: embeddings of ${vector.length} dimensions are not supported`);
-        }
-        doc[`vector${vector.length}`] = vector;
-      }
-      await db.insert("knowledgeChunks", doc as Omit<Doc<"knowledgeChunks">, "_id" | "_creationTime">);
+      const { tenantId, baseId, sourceId, kind, ...written } = chunk;
+      const doc = chunkDocument(written, { tenantId, baseId, sourceId, kind, generation: source.generation });
+      await db.insert("knowledgeChunks", doc);
       return true;
     }
     case "tenants": {
