@@ -524,23 +524,42 @@ async fn fetch_page<F: Fetcher>(fetcher: &F, url: &str) -> Result<String, Ingest
     match fetcher.get(url).await {
         Err(FetchError::Refused(reason)) => Err(IngestError::Permanent(format!("{url}: {reason}"))),
         Err(FetchError::Failed(reason)) => Err(IngestError::Transient(format!("{url}: {reason}"))),
-        Ok((status, body)) if (200..300).contains(&status) => {
-            if body.len() > MAX_PAGE_BYTES {
-                Err(IngestError::Permanent(format!(
-                    "{url} is larger than {} MB.",
-                    MAX_PAGE_BYTES / (1024 * 1024)
-                )))
-            } else {
-                Ok(body)
-            }
-        }
-        Ok((status, _)) if status >= 500 || status == 429 => Err(IngestError::Transient(format!(
-            "{url} answered HTTP {status}."
-        ))),
-        Ok((status, _)) => Err(IngestError::Permanent(format!(
-            "{url} answered HTTP {status}."
-        ))),
+        Ok((status, body)) => match unreadable(url, status, body.len()) {
+            Some(error) => Err(error),
+            None => Ok(body),
+        },
     }
+}
+
+/// Why a page's answer (its status and size) is not one ingestion reads, as the error it is:
+/// a server error or 429 may pass, anything else will not; `None` when it can be read.
+fn unreadable(url: &str, status: u16, len: usize) -> Option<IngestError> {
+    if (200..300).contains(&status) {
+        return (len > MAX_PAGE_BYTES).then(|| {
+            IngestError::Permanent(format!(
+                "{url} is larger than {} MB.",
+                MAX_PAGE_BYTES / (1024 * 1024)
+            ))
+        });
+    }
+    let reason = format!("{url} answered HTTP {status}.");
+    Some(if status >= 500 || status == 429 {
+        IngestError::Transient(reason)
+    } else {
+        IngestError::Permanent(reason)
+    })
+}
+
+/// The robots.txt rules of `url`'s origin, refusing the source when they forbid `url` itself.
+async fn robots_allowing<F: Fetcher>(fetcher: &F, url: &str) -> Result<Robots, IngestError> {
+    let robots = robots_of(fetcher, url).await;
+    if robots.allows(&web::path_of(url)) {
+        return Ok(robots);
+    }
+    Err(IngestError::Permanent(format!(
+        "robots.txt of {} does not allow fetching {url}.",
+        web::origin_of(url).unwrap_or_default()
+    )))
 }
 
 /// The robots.txt rules of a URL's origin (none when it has no robots.txt).
@@ -619,13 +638,7 @@ pub async fn documents<F: Fetcher, P: Progress>(
         }]),
         SourceKind::Url => {
             let url = source.url.clone().unwrap_or_default();
-            let robots = robots_of(fetcher, &url).await;
-            if !robots.allows(&web::path_of(&url)) {
-                return Err(IngestError::Permanent(format!(
-                    "robots.txt of {} does not allow fetching {url}.",
-                    web::origin_of(&url).unwrap_or_default()
-                )));
-            }
+            robots_allowing(fetcher, &url).await?;
             let body = fetch_page(fetcher, &url).await?;
             Ok(vec![page_document(&url, &body)])
         }
@@ -689,12 +702,7 @@ async fn crawl<F: Fetcher, P: Progress>(
         .max_depth
         .unwrap_or(DEFAULT_CRAWL_DEPTH)
         .min(web::MAX_CRAWL_DEPTH);
-    let robots = robots_of(fetcher, &start).await;
-    if !robots.allows(&web::path_of(&start)) {
-        return Err(IngestError::Permanent(format!(
-            "robots.txt of {origin} does not allow fetching {start}."
-        )));
-    }
+    let robots = robots_allowing(fetcher, &start).await?;
     // Links waiting beyond what can still be fetched are not worth keeping.
     let most_known = max_pages * 4;
     let mut known = std::collections::HashSet::from([start.clone()]);
@@ -740,16 +748,21 @@ async fn crawl<F: Fetcher, P: Progress>(
         let text = html || kind.as_deref().is_some_and(|t| t == "text/plain");
         if url == start && !(readable && text) {
             // The start page is the crawl: say why it could not be read.
-            let reason = if web::origin_of(&landed).as_deref() != Some(origin.as_str()) {
-                format!("{start} redirects to another host ({landed}).")
-            } else {
-                fetch_page_reason(&url, page.status, page.body.len())
-            };
-            return Err(if page.status >= 500 || page.status == 429 {
-                IngestError::Transient(reason)
-            } else {
-                IngestError::Permanent(reason)
-            });
+            let transient = page.status >= 500 || page.status == 429;
+            return Err(
+                if web::origin_of(&landed).as_deref() != Some(origin.as_str()) {
+                    let reason = format!("{start} redirects to another host ({landed}).");
+                    if transient {
+                        IngestError::Transient(reason)
+                    } else {
+                        IngestError::Permanent(reason)
+                    }
+                } else {
+                    unreadable(&url, page.status, page.body.len()).unwrap_or_else(|| {
+                        IngestError::Permanent(format!("{url} is not an HTML or text page."))
+                    })
+                },
+            );
         }
         // A redirect to a page already known is that page, read (or to be read) once.
         if !(readable && text) || (landed != url && known.contains(&landed)) {
@@ -785,20 +798,6 @@ async fn crawl<F: Fetcher, P: Progress>(
         )));
     }
     Ok(docs)
-}
-
-/// Why a page's answer is not one ingestion reads (its status or its size).
-fn fetch_page_reason(url: &str, status: u16, len: usize) -> String {
-    if (200..300).contains(&status) && len > MAX_PAGE_BYTES {
-        format!(
-            "{url} is larger than {} MB.",
-            MAX_PAGE_BYTES / (1024 * 1024)
-        )
-    } else if (200..300).contains(&status) {
-        format!("{url} is not an HTML or text page.")
-    } else {
-        format!("{url} answered HTTP {status}.")
-    }
 }
 
 /// The chunks of a source's documents (a Q&A pair is one chunk), ids from `id`.
