@@ -114,8 +114,9 @@ async function main() {
       scores[mode] = { recall: avg(per.all), mrr: mrr / QUERIES.length };
       line(`| ${mode} | ${avg(per.all).toFixed(3)} | ${(mrr / QUERIES.length).toFixed(3)} | ${avg(per.paraphrase).toFixed(2)} | ${avg(per.code).toFixed(2)} | ${avg(per.name).toFixed(2)} | ${avg(per.multilingual).toFixed(2)} |`);
     }
-    // How the keyword weight of the fusion (src/knowledge/rank.rs LEXICAL_WEIGHT) moves the
-    // result, fused here from the two single rankings above exactly as the stores fuse them.
+    // How RRF's k and the keyword weight of the fusion (src/knowledge/rank.rs RRF_K and
+    // LEXICAL_WEIGHT) move the result, fused here from the two single rankings above exactly as
+    // the stores fuse them.
     line();
     line("RRF's damping constant k and the keyword weight (vectors weigh 1), fused here from the two single rankings above (their top 10) as the stores fuse them; the stores use k = 5, weight 0.5 (src/knowledge/rank.rs):");
     line();

@@ -25,6 +25,7 @@ import {
 } from "./knowledgeModel";
 import type { ChunkHit } from "./knowledgeModel";
 
+/** RRF's damping constant (src/knowledge/rank.rs RRF_K: why 5, not the usual 60). */
 const RRF_K = 5;
 /** The keyword ranking's weight in the fusion (src/knowledge/rank.rs LEXICAL_WEIGHT). */
 const LEXICAL_WEIGHT = 0.5;
