@@ -5,7 +5,6 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
 import { build } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
@@ -13,6 +12,7 @@ import { putAgent, putApiKey, startWorker, TEST_ORIGIN, testKey } from "../tests
 import { startOtlpReceiver } from "../tests/support/otlp-receiver.mjs";
 import { voiceFigures, voiceMarkdown } from "./voice.mjs";
 import { cpuMs, peakMemoryMb, percentile, startJsWorker, withPid } from "./workerd.mjs";
+import { sizeLines, workerSizes } from "./size.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const scale = (n) => (QUICK ? Math.max(3, Math.ceil(n / 10)) : n);
@@ -110,14 +110,12 @@ async function measurePoint(target, point) {
 }
 
 /**
- * Sizes of the built worker, and its startup cost: workerd compiles and instantiates the wasm
+ * The built worker's startup cost: workerd compiles and instantiates the wasm
  * module while loading the script, so the time from spawning workerd to serving, minus the
  * same for the one-file JavaScript worker, approximates compile + instantiate + glue. (Node 20
  * cannot load the module itself: it lacks the wasm exception-handling opcodes worker-build emits.)
  */
 async function startupFigures(upstream) {
-  const wasm = readFileSync(join(root, "build/index_bg.wasm"));
-  const js = readFileSync(join(root, "build/index.js"));
   const time = async (start) => {
     const samples = [];
     for (let i = 0; i < (QUICK ? 3 : 7); i++) {
@@ -131,10 +129,6 @@ async function startupFigures(upstream) {
   const rustMs = await time(() => startWorker({ OPENROUTER_BASE_URL: upstream }, { migrate: false }));
   const jsMs = await time(() => startJsWorker("passthrough.mjs", upstream));
   return {
-    wasmRaw: wasm.length,
-    wasmGzip: gzipSync(wasm, { level: 9 }).length,
-    jsRaw: js.length,
-    jsGzip: gzipSync(js, { level: 9 }).length,
     rustStartMs: rustMs,
     jsStartMs: jsMs,
   };
@@ -331,9 +325,12 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   out();
   out(`Peak resident memory of each workerd process over the whole run: js-passthrough ${f(memory.pass, 1)} MB, js-parse ${f(memory.parse, 1)} MB, rust ${f(memory.rust, 1)} MB.`);
   out();
-  out(`Built worker: \`index_bg.wasm\` ${wasm.wasmRaw} bytes (${wasm.wasmGzip} gzip -9), \`index.js\` ${wasm.jsRaw} bytes (${wasm.jsGzip} gzip -9); total ${f((wasm.wasmGzip + wasm.jsGzip) / 1024, 1)} KiB gzip.`);
+  out("Built workers (`npm run bench:size`; `-- --modules` breaks the chat worker down by crate and module):");
+  out();
+  for (const line of sizeLines(workerSizes())) out(line);
+  out();
   out(
-    `Startup (spawn workerd to ready, median): rust ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
+    `Startup (spawn workerd to ready, median): rust (the chat and admin workers in one workerd) ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
   );
   out();
   out(voiceMarkdown(voice));

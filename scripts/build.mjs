@@ -1,22 +1,33 @@
-// Builds the worker (build/index.js + build/index_bg.wasm) with registry-sourced tools only.
+// Builds the two workers with registry-sourced tools only: the chat worker (build/index.js +
+// build/index_bg.wasm: widget, /v1, MCP, voice) and the admin worker (build-admin/: management
+// API, knowledge ingestion, scheduled jobs), one crate with two feature sets.
 import { pathToFileURL } from "node:url";
 import { npmBin, run, step, which } from "./lib.mjs";
 import { setup } from "./setup.mjs";
 import { buildWidget } from "./build-widget.mjs";
 
-/** Compiles the Rust worker to wasm, bundles its JavaScript glue, and builds public/. */
+/** The two workers: output directory (relative to the root) and the crate features it is built with. */
+export const WORKERS = [
+  { name: "chat", outDir: "build", features: "chat" },
+  { name: "admin", outDir: "build-admin", features: "admin" },
+];
+
+/** The environment worker-build needs to find its tools without downloading them. */
+export function workerBuildEnv() {
+  return { ...process.env, WASM_BINDGEN_BIN: which("wasm-bindgen"), WASM_OPT_BIN: npmBin("wasm-opt"), ESBUILD_BIN: npmBin("esbuild") };
+}
+
+/** The worker-build arguments of one worker. */
+export const workerBuildArgs = ({ outDir, features }) => ["--release", "--out-dir", outDir, "--no-default-features", "--features", features];
+
+/** Compiles both workers to wasm, bundles their JavaScript glue, and builds public/. */
 export async function build() {
   await setup();
   await buildWidget();
-  step("Building the worker (worker-build --release)");
-  await run("worker-build", ["--release"], {
-    env: {
-      ...process.env,
-      WASM_BINDGEN_BIN: which("wasm-bindgen"),
-      WASM_OPT_BIN: npmBin("wasm-opt"),
-      ESBUILD_BIN: npmBin("esbuild"),
-    },
-  });
+  for (const worker of WORKERS) {
+    step(`Building the ${worker.name} worker (worker-build --release --features ${worker.features})`);
+    await run("worker-build", workerBuildArgs(worker), { env: workerBuildEnv() });
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -34,8 +34,8 @@ export function run(cmd, args, options = {}) {
 }
 
 /** Runs a command and returns its trimmed stdout, or null when it is missing or fails. */
-export function capture(cmd, args) {
-  const result = spawnSync(cmd, args, { cwd: root, encoding: "utf8" });
+export function capture(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { cwd: root, encoding: "utf8", ...options });
   return result.status === 0 ? result.stdout.trim() : null;
 }
 

@@ -2,7 +2,7 @@
 // end-to-end suites (workerd via Miniflare and wrangler dev) against local stand-ins.
 import { existsSync } from "node:fs";
 import { capture, npmBin, root, run, step } from "./lib.mjs";
-import { build } from "./build.mjs";
+import { build, WORKERS } from "./build.mjs";
 import { setup } from "./setup.mjs";
 
 async function ensureComponent(component, probe) {
@@ -40,6 +40,10 @@ async function main() {
   step("cargo clippy (host and wasm32)");
   await run("cargo", ["clippy", "--all-targets", "--", "-D", "warnings"]);
   await run("cargo", ["clippy", "--lib", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]);
+  // Each worker's own feature set (scripts/build.mjs), so neither half leaves code unused.
+  for (const { features } of WORKERS) {
+    await run("cargo", ["clippy", "--lib", "--target", "wasm32-unknown-unknown", "--no-default-features", "--features", features, "--", "-D", "warnings"]);
+  }
   step("Rust unit tests");
   await run("cargo", ["test"]);
   await build();

@@ -40,8 +40,8 @@ async fn fetch(
     http::handle(req, env, ctx).await
 }
 
-/// The knowledge ingestion queue's consumer.
-#[cfg(target_arch = "wasm32")]
+/// The knowledge ingestion queue's consumer (the admin worker's).
+#[cfg(all(target_arch = "wasm32", feature = "admin"))]
 #[worker::event(queue)]
 async fn queue(
     batch: worker::MessageBatch<wasm_bindgen::JsValue>,
@@ -53,8 +53,9 @@ async fn queue(
 }
 
 /// The scheduled jobs: the re-sync of web knowledge sources, then the retention sweep (tenants'
-/// conversations past their `retentionDays`, a bounded amount of work per run).
-#[cfg(target_arch = "wasm32")]
+/// conversations past their `retentionDays`, a bounded amount of work per run); the admin
+/// worker's.
+#[cfg(all(target_arch = "wasm32", feature = "admin"))]
 #[worker::event(scheduled)]
 async fn scheduled(
     _event: worker::ScheduledEvent,
@@ -67,7 +68,7 @@ async fn scheduled(
 }
 
 /// Runs one retention sweep and logs what it did as one JSON line.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "admin"))]
 async fn retention_sweep(env: &worker::Env) {
     let store = match store::any::AnyStore::from_env(env) {
         Ok(store) => store,

@@ -4,16 +4,21 @@
 use serde_json::json;
 use worker::{console_log, Context, Env, Request, Response};
 
+#[cfg(not(feature = "admin"))]
+use super::admin;
 use super::log;
 use super::rate;
-use super::response::{error_response, json_response, openai_error_response};
+use super::response::{error_response, json_response};
 use super::routes::{resolve, template, NoMatch, Route};
 use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
 use crate::observe::log::RequestLog;
 use crate::platform;
 use crate::store::any::AnyStore;
-use crate::surfaces::{knowledge, management, mcp, openai, voice, widget};
+#[cfg(feature = "admin")]
+use crate::surfaces::{knowledge, management};
+#[cfg(feature = "chat")]
+use crate::surfaces::{mcp, openai, voice, widget};
 
 /// Handles one request.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -25,6 +30,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
     let route = resolve(&method, &path);
     let cross_origin = matches!(route, Ok(Route::Widget(_) | Route::Preflight));
     // The OpenAI-compatible surface answers in OpenAI's shape, errors too.
+    #[cfg(feature = "chat")]
     if path == "/v1" || path.starts_with("/v1/") {
         let response =
             openai_api(req, &env, &ctx, route, origin, path.clone(), method.clone()).await?;
@@ -36,16 +42,33 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Resp
         Ok(Route::OpenApi) => open_api(&env).await,
         Ok(Route::Preflight) => preflight(),
         // Boxed: each surface stays its own state machine instead of one giant inlined future.
+        #[cfg(feature = "chat")]
         Ok(Route::Widget(route)) => Box::pin(widget::handle(req, &env, &ctx, route)).await,
+        #[cfg(feature = "admin")]
         Ok(Route::Operator(route)) => Box::pin(management::operator(req, &env, route)).await,
+        #[cfg(feature = "admin")]
         Ok(Route::Tenant(route)) => Box::pin(management::tenant(req, &env, route)).await,
+        #[cfg(feature = "admin")]
         Ok(Route::Knowledge(route)) => {
             Box::pin(knowledge::handler::handle(req, &env, &ctx, route)).await
         }
+        // The chat worker hands the management API to the admin worker, whose answer (logged
+        // there) goes back as it is.
+        #[cfg(not(feature = "admin"))]
+        Ok(Route::Operator(_) | Route::Tenant(_) | Route::Knowledge(_)) => {
+            return admin::forward(req, &env).await;
+        }
+        #[cfg(feature = "chat")]
         Ok(Route::Mcp(route)) => Box::pin(mcp::handle(req, &env, &ctx, route)).await,
+        #[cfg(feature = "chat")]
+        Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
+        // The admin worker alone is reached through the chat worker, which answers these.
+        #[cfg(not(feature = "chat"))]
+        Ok(Route::Widget(_) | Route::Mcp(_) | Route::Voice(_)) => {
+            Err(ApiError::NoRoute(path.clone()))
+        }
         // Only reached outside /v1, which the branch above answers.
         Ok(Route::OpenAi(_) | Route::OpenAiPreflight) => Err(ApiError::NoRoute(path.clone())),
-        Ok(Route::Voice(route)) => Box::pin(voice::handle(req, &env, &ctx, route)).await,
         Err(NoMatch::NotFound) => Err(ApiError::NoRoute(path.clone())),
         Err(NoMatch::WrongMethod) => Err(ApiError::MethodNotAllowed(method.clone())),
     };
@@ -89,6 +112,7 @@ fn log_request(method: &str, path: &str, response: &Response, started: i64) {
 /// An OpenAI-compatible request: errors in OpenAI's shape, and CORS only for a key its tenant
 /// marked for browser use (a preflight carries no key, so it is answered for any origin: the
 /// browser still withholds the answer itself unless the key allows it).
+#[cfg(feature = "chat")]
 async fn openai_api(
     req: Request,
     env: &Env,
@@ -116,7 +140,7 @@ async fn openai_api(
     };
     let response = match result {
         Ok(response) => response,
-        Err(error) => openai_error_response(&error)?,
+        Err(error) => super::response::openai_error_response(&error)?,
     };
     if let (true, Some(origin)) = (cors, origin) {
         let headers = response.headers();
@@ -132,6 +156,7 @@ async fn openai_api(
 
 /// The answer to a CORS preflight on an OpenAI-compatible endpoint: the headers the official
 /// SDKs send (`authorization`, `x-stainless-*`, …) as the browser lists them.
+#[cfg(feature = "chat")]
 fn openai_preflight(requested: Option<&str>) -> Result<Response, ApiError> {
     let response = Response::empty()
         .map_err(|e| ApiError::Internal(e.to_string()))?

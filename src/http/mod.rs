@@ -4,6 +4,8 @@
 pub mod routes;
 pub mod url_parts;
 
+#[cfg(all(target_arch = "wasm32", not(feature = "admin")))]
+mod admin;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]

@@ -12,13 +12,14 @@ const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Reads a body of at most `max` bytes, without holding more than that in memory.
 pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiError> {
+    let drain_limit = DRAIN_LIMIT.max(max);
     let declared = req
         .headers()
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > DRAIN_LIMIT) {
+    if declared.is_some_and(|len| len > drain_limit) {
         return Err(ApiError::PayloadTooLarge(max));
     }
     let unreadable =
@@ -33,7 +34,7 @@ pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiErro
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(unreadable)?;
         total += chunk.len();
-        if total > DRAIN_LIMIT {
+        if total > drain_limit {
             break;
         }
         if total <= max {

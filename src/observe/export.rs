@@ -66,6 +66,11 @@ pub fn forget_tenant_targets(tenant_id: &str) {
     TENANT_TARGETS.with(|cache| cache.borrow_mut().retain(|(t, _, _)| t != tenant_id));
 }
 
+/// Forgets every tenant's trace integrations this isolate knows (after a change made elsewhere).
+pub fn forget_all_tenant_targets() {
+    TENANT_TARGETS.with(|cache| cache.borrow_mut().clear());
+}
+
 /// The tenant's own `langfuse` and `otlp` targets: read once per 30 s per isolate, so a turn
 /// seldom pays a store round trip for them; none when the store cannot say.
 pub async fn tenant_targets(store: &AnyStore, tenant_id: &str) -> Vec<ExportTarget> {

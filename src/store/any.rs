@@ -52,6 +52,13 @@ fn forget(agent_id: Option<&str>) {
     });
 }
 
+/// Drops every agent and key lookup this isolate cached: the chat worker calls it after the
+/// admin worker made a change, which it can only see as a successful write it handed on.
+pub fn forget_everything() {
+    forget(None);
+    forget_keys();
+}
+
 /// D1 or Convex.
 pub enum AnyStore {
     /// The D1 binding `DB`.

@@ -362,7 +362,7 @@ function coverage(doc, seen) {
 }
 
 async function main() {
-  for (const path of ["build/index.js", "build/index_bg.wasm", "public"]) {
+  for (const path of ["build/index.js", "build/index_bg.wasm", "build-admin/index.js", "build-admin/index_bg.wasm", "public"]) {
     if (!existsSync(join(root, path))) throw new Error(`${path} is missing: build first (node scripts/build.mjs)`);
   }
   ensureSchemathesis();

@@ -1,6 +1,6 @@
-// Runs the built worker in workerd through Miniflare, with a real (in-memory) D1 database
+// Runs the built workers (chat and admin) in workerd through Miniflare, with a real (in-memory) D1 database
 // migrated from migrations/, on a free loopback port.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
@@ -63,20 +63,39 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     convex = { standin, client: convexClient(standin.url, deployKey) };
     bindings = { ...bindings, CONVEX_URL: standin.url, CONVEX_DEPLOY_KEY: deployKey };
   }
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
+  // Two workers as deployed (wrangler.toml, wrangler.admin.toml): the chat worker answers on the
+  // port and hands the management API to the admin worker through its ADMIN service binding; the
+  // admin worker consumes the ingestion queue and runs the scheduled jobs. A build without an
+  // admin half (an older single-worker build a benchmark compares against) runs alone.
+  const adminDir = `${buildDir}-admin`;
+  const split = existsSync(join(adminDir, "index.js"));
+  const common = {
     modules: true,
-    scriptPath: join(buildDir, "index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["enable_request_signal"],
     d1Databases: { DB: "00000000-0000-4000-8000-000000000000" },
-    // The knowledge ingestion queue, consumed by the worker itself (as wrangler.toml declares).
+    bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
+  };
+  // The knowledge ingestion queue, consumed by the worker that produces it (as wrangler.admin.toml declares).
+  const ingestion = {
     queueProducers: { KNOWLEDGE_QUEUE: { queueName: "knowledge-ingest" } },
     queueConsumers: { "knowledge-ingest": { maxBatchSize: 5, maxBatchTimeout: 0.05, maxRetries: 0 } },
-    bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
+  };
+  const chat = {
+    ...common,
+    name: "chat",
+    scriptPath: join(buildDir, "index.js"),
+    ...(split ? { serviceBindings: { ADMIN: "admin" } } : ingestion),
     ...(ratelimits ? { ratelimits } : {}),
+    // The built static assets (widget, demo site), served before the worker as in production.
+    ...(assets ? { assets: { directory: join(root, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
+  };
+  const admin = { ...common, ...ingestion, name: "admin", scriptPath: join(adminDir, "index.js") };
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    workers: split ? [chat, admin] : [chat],
     ...(onLog
       ? {
           handleRuntimeStdio(stdout, stderr) {
@@ -91,8 +110,6 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
           },
         }
       : {}),
-    // The built static assets (widget, demo site), served before the worker as in production.
-    ...(assets ? { assets: { directory: join(root, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
@@ -102,7 +119,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     await convex?.standin.close();
   };
   // Runs the worker's scheduled event (the cron trigger's jobs) once and waits for it to end.
-  const scheduled = async (cron = "17 */6 * * *") => (await mf.getWorker()).scheduled({ cron, scheduledTime: new Date() });
+  const scheduled = async (cron = "17 */6 * * *") => (await mf.getWorker(split ? "admin" : "chat")).scheduled({ cron, scheduledTime: new Date() });
   return { url, db: convex ? { convex: convex.client } : db, d1: db, store, stop, scheduled };
 }
 
