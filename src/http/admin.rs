@@ -3,7 +3,9 @@
 
 use worker::{Env, Method, Request, RequestInit, Response};
 
-use super::request::read_body;
+use super::request::{
+    declared_length, drain, read_body, DRAIN_UPLOAD_BYTES, MAX_FILE_BYTES, MAX_UPLOAD_BODY_BYTES,
+};
 use super::response::error_response;
 use crate::error::ApiError;
 use crate::observe::export::forget_all_tenant_targets;
@@ -11,10 +13,6 @@ use crate::store::any::forget_everything;
 
 /// The service binding to the admin worker (`wrangler.toml`'s `[[services]]`).
 pub const ADMIN_BINDING: &str = "ADMIN";
-
-/// The largest body handed on: the admin worker's largest, a file upload (10 MiB) with its
-/// form's other fields.
-const MOST_HANDED_ON: usize = 10 * 1024 * 1024 + 64 * 1024;
 
 /// Hands `req` to the admin worker and answers with what it answered. After a write it took,
 /// this isolate forgets what it cached of agents, keys and integrations, so the change shows on
@@ -30,10 +28,15 @@ pub async fn forward(mut req: Request, env: &Env) -> worker::Result<Response> {
             )))
         }
     };
-    // The body is read here in full: the admin worker may answer before reading it (a refused
-    // key, a body over its limit), and a body left half-read breaks the caller's connection.
+    // The body is read here in full (one over the admin worker's largest is drained and
+    // refused): the admin worker may answer before reading it (a refused key, a body over its
+    // limit), and a body left half-read breaks the caller's connection.
+    if declared_length(&req).is_some_and(|len| len > MAX_UPLOAD_BODY_BYTES) {
+        drain(&mut req, DRAIN_UPLOAD_BYTES).await;
+        return error_response(&ApiError::PayloadTooLarge(MAX_FILE_BYTES));
+    }
     let body = if writes {
-        match read_body(&mut req, MOST_HANDED_ON).await {
+        match read_body(&mut req, MAX_UPLOAD_BODY_BYTES).await {
             Ok(body) => body,
             Err(e) => return error_response(&e),
         }

@@ -10,16 +10,41 @@ use crate::error::ApiError;
 /// sending when the answer comes gets a connection reset instead of the clear error.
 const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
-/// Reads a body of at most `max` bytes, without holding more than that in memory.
-pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiError> {
-    let drain_limit = DRAIN_LIMIT.max(max);
-    let declared = req
-        .headers()
+/// Largest uploaded file (a knowledge source).
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// The largest upload request: the file and the form's other fields; also the largest body the
+/// chat worker hands on to the admin worker.
+pub const MAX_UPLOAD_BODY_BYTES: usize = MAX_FILE_BYTES + 64 * 1024;
+/// How much of a too-large upload is read and dropped before the 413.
+pub const DRAIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads and drops up to `limit` bytes of a body about to be refused, so a client still sending
+/// gets the answer rather than a connection reset.
+pub async fn drain(req: &mut Request, limit: usize) {
+    if let Ok(mut stream) = req.stream() {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > limit {
+                break;
+            }
+        }
+    }
+}
+
+/// The declared `content-length`, if any.
+pub fn declared_length(req: &Request) -> Option<usize> {
+    req.headers()
         .get("content-length")
         .ok()
         .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > drain_limit) {
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads a body of at most `max` bytes, without holding more than that in memory.
+pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiError> {
+    let drain_limit = DRAIN_LIMIT.max(max);
+    if declared_length(req).is_some_and(|len| len > drain_limit) {
         return Err(ApiError::PayloadTooLarge(max));
     }
     let unreadable =

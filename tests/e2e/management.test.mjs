@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
-import { TEST_ORIGIN, startWorker } from "../support/worker.mjs";
-import { chat, eventually } from "../support/chat.mjs";
+import { TEST_ORIGIN, putAgent, startWorker } from "../support/worker.mjs";
+import { chat, eventually, textOf } from "../support/chat.mjs";
 
 const ADMIN = `adm_${randomUUID()}`;
 const HOOK_SECRET = `hook-${randomUUID()}`;
@@ -251,5 +251,35 @@ describe("management API", () => {
       assert.equal(res.status, 400);
       assert.equal(res.json.error.field, name);
     }
+  });
+});
+
+describe("the chat and admin workers", () => {
+  test("the chat worker alone says the admin worker is missing, and still chats", async () => {
+    const alone = await startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "k", ADMIN_API_KEY: ADMIN }, { admin: false });
+    try {
+      for (const [method, path] of [["GET", "/api/admin/tenant"], ["POST", "/api/admin/tenants"], ["GET", "/api/admin/knowledge-bases"]]) {
+        const res = await fetch(`${alone.url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}` }, body: method === "POST" ? "{}" : undefined });
+        assert.equal(res.status, 503, path);
+        const { error } = await res.json();
+        assert.equal(error.code, "not_configured");
+        assert.match(error.message, /admin worker.*`ADMIN` service binding/);
+      }
+      assert.equal((await fetch(`${alone.url}/api/health`)).status, 200);
+      await putAgent(alone.db, { id: "alone", config: { model: "scenario/plain" } });
+      const turn = await chat(alone.url, "alone", { text: "Hello" });
+      assert.deepEqual(turn.errors, []);
+      assert.ok(textOf(turn.message).length > 0, "the chat path needs no admin worker");
+    } finally {
+      await alone.stop();
+    }
+  });
+
+  test("a body over the admin worker's largest is refused by the chat worker with 413, and the connection stays usable", async () => {
+    const big = "x".repeat(10 * 1024 * 1024 + 100 * 1024);
+    const res = await api("POST", "/api/admin/knowledge-bases", { body: { name: big } });
+    assert.equal(res.status, 413);
+    assert.equal(res.json.error.code, "payload_too_large");
+    assert.equal((await api("GET", "/api/admin/tenant")).status, 200);
   });
 });

@@ -52,9 +52,10 @@ export { convexClient };
  * `ratelimits` declares Workers Rate Limiting bindings (Miniflare simulates them); `store`
  * ("d1" or "convex", default TEST_STORE) picks the store the worker uses. `onLog` receives
  * each line the worker writes to its console (and then it is not printed). `buildDir` runs
- * another build of the worker (benchmarks compare one against the current `build/`).
+ * another build of the worker (benchmarks compare one against the current `build/`); `admin:
+ * false` starts the chat worker alone.
  */
-export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build") } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build"), admin: withAdmin = true } = {}) {
   let convex = null;
   if (store === "convex") {
     const { startConvexStandIn } = await import("./convex-standin.mjs");
@@ -69,6 +70,8 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
   // admin half (an older single-worker build a benchmark compares against) runs alone.
   const adminDir = `${buildDir}-admin`;
   const split = existsSync(join(adminDir, "index.js"));
+  // `admin: false` runs the chat worker without its admin worker (and so without the binding).
+  const pair = split && withAdmin;
   const common = {
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
@@ -86,7 +89,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     ...common,
     name: "chat",
     scriptPath: join(buildDir, "index.js"),
-    ...(split ? { serviceBindings: { ADMIN: "admin" } } : ingestion),
+    ...(pair ? { serviceBindings: { ADMIN: "admin" } } : split ? {} : ingestion),
     ...(ratelimits ? { ratelimits } : {}),
     // The built static assets (widget, demo site), served before the worker as in production.
     ...(assets ? { assets: { directory: join(root, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
@@ -95,7 +98,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
-    workers: split ? [chat, admin] : [chat],
+    workers: pair ? [chat, admin] : [chat],
     ...(onLog
       ? {
           handleRuntimeStdio(stdout, stderr) {
@@ -119,7 +122,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     await convex?.standin.close();
   };
   // Runs the worker's scheduled event (the cron trigger's jobs) once and waits for it to end.
-  const scheduled = async (cron = "17 */6 * * *") => (await mf.getWorker(split ? "admin" : "chat")).scheduled({ cron, scheduledTime: new Date() });
+  const scheduled = async (cron = "17 */6 * * *") => (await mf.getWorker(pair ? "admin" : "chat")).scheduled({ cron, scheduledTime: new Date() });
   return { url, db: convex ? { convex: convex.client } : db, d1: db, store, stop, scheduled };
 }
 

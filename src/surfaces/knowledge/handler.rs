@@ -12,7 +12,10 @@ use crate::app::knowledge::{
     source_view, NewSource,
 };
 use crate::error::ApiError;
-use crate::http::request::{read_body, read_json};
+use crate::http::request::{
+    declared_length, drain, read_body, read_json, DRAIN_UPLOAD_BYTES, MAX_FILE_BYTES,
+    MAX_UPLOAD_BODY_BYTES,
+};
 use crate::http::response::{json_response, json_status};
 use crate::http::routes::KnowledgeRoute;
 use crate::http::url_parts;
@@ -27,10 +30,6 @@ use crate::store::Store;
 
 /// Largest JSON body (a pasted text source).
 const MAX_JSON_BYTES: usize = 2 * 1024 * 1024;
-/// Largest uploaded file.
-pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-/// How much of a too-large upload is read and dropped before the 413.
-const DRAIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// The queue binding ingestion jobs go to.
 pub const QUEUE_BINDING: &str = "KNOWLEDGE_QUEUE";
 
@@ -242,24 +241,8 @@ async fn read_source(
             .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}")))?;
         return parse_source(&body, policy);
     }
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_FILE_BYTES + 64 * 1024) {
-        // Read and drop the upload (up to DRAIN_UPLOAD_BYTES) so the client, still sending,
-        // gets the 413 rather than a connection reset.
-        if let Ok(mut stream) = req.stream() {
-            let mut seen = 0usize;
-            while let Some(Ok(chunk)) = futures::StreamExt::next(&mut stream).await {
-                seen += chunk.len();
-                if seen > DRAIN_UPLOAD_BYTES {
-                    break;
-                }
-            }
-        }
+    if declared_length(req).is_some_and(|len| len > MAX_UPLOAD_BODY_BYTES) {
+        drain(req, DRAIN_UPLOAD_BYTES).await;
         return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES));
     }
     let form = req
