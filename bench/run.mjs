@@ -126,7 +126,8 @@ async function startupFigures(upstream) {
     }
     return percentile(samples, 50);
   };
-  const rustMs = await time(() => startWorker({ OPENROUTER_BASE_URL: upstream }, { migrate: false }));
+  // The chat worker alone, as an isolate on the chat path loads it (the admin worker is another).
+  const rustMs = await time(() => startWorker({ OPENROUTER_BASE_URL: upstream }, { migrate: false, admin: false }));
   const jsMs = await time(() => startJsWorker("passthrough.mjs", upstream));
   return {
     rustStartMs: rustMs,
@@ -142,7 +143,9 @@ async function main() {
   const servers = {};
   servers.pass = await withPid(() => startJsWorker("passthrough.mjs", `${standin.url}/v1`));
   servers.parse = await withPid(() => startJsWorker("parse.mjs", `${standin.url}/v1`));
-  servers.rust = await withPid(() => startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench" }));
+  // The chat worker alone in its workerd: its memory is the chat path's (nothing here calls the
+  // management API).
+  servers.rust = await withPid(() => startWorker({ OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench" }, { admin: false }));
   for (const p of POINTS) {
     await putAgent(servers.rust.db, { id: `bench-${p.chunks}-${p.pace}`, config: { model: `scenario/bench/${p.chunks}/${p.pace}` } });
   }
@@ -330,7 +333,7 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   for (const line of sizeLines(workerSizes())) out(line);
   out();
   out(
-    `Startup (spawn workerd to ready, median): rust (the chat and admin workers in one workerd) ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
+    `Startup (spawn workerd to ready, median): rust (the chat worker) ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
   );
   out();
   out(voiceMarkdown(voice));

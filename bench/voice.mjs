@@ -118,6 +118,8 @@ export async function voiceFigures({ quick = false } = {}) {
     const directP50 = percentile(direct, 50);
     const first = [];
     const followUp = [];
+    const beforeModel = [];
+    const beforeModelFollowUp = [];
     for (let i = 0; i < samples; i++) {
       const c = await call("bench-voice");
       for (const into of [first, followUp]) {
@@ -126,6 +128,9 @@ export async function voiceFigures({ quick = false } = {}) {
         c.ws.send(JSON.stringify({ type: "prompt", voicePrompt: "When are you open?", lang: "en-US", last: true }));
         const frame = await c.until(() => c.frames.slice(start).find((f) => f.frame.type === "text"));
         into.push(frame.at - sent - directP50);
+        // Where the time goes: before the model request reaches the stand-in, and after.
+        const request = standin.streams.find((s) => s.startedAt >= sent);
+        if (request) (into === first ? beforeModel : beforeModelFollowUp).push(request.startedAt - sent);
         await c.until(() => c.frames.slice(start).find((f) => f.frame.type === "text" && f.frame.last));
       }
       c.ws.close();
@@ -153,6 +158,8 @@ export async function voiceFigures({ quick = false } = {}) {
       directP50,
       first: { p50: percentile(first, 50), p99: percentile(first, 99) },
       followUp: { p50: percentile(followUp, 50), p99: percentile(followUp, 99) },
+      beforeModel: { p50: percentile(beforeModel, 50), p99: percentile(beforeModel, 99) },
+      beforeModelFollowUp: { p50: percentile(beforeModelFollowUp, 50), p99: percentile(beforeModelFollowUp, 99) },
       widget: { p50: percentile(widget, 50), p99: percentile(widget, 99) },
       cancel: { p50: percentile(cancel, 50), p99: percentile(cancel, 99), n: cancel.length },
     };
@@ -176,6 +183,8 @@ export function voiceMarkdown(v) {
     "|---|---|---|",
     `| first prompt of a call → first text frame (target ≤ 5 ms p50) | ${f(v.first.p50)} | ${f(v.first.p99)} |`,
     `| follow-up prompt → first text frame (the previous answer stored meanwhile) | ${f(v.followUp.p50)} | ${f(v.followUp.p99)} |`,
+    `| of which: first prompt → the model request reaches the stand-in | ${f(v.beforeModel.p50)} | ${f(v.beforeModel.p99)} |`,
+    `| of which: follow-up prompt → the model request reaches the stand-in | ${f(v.beforeModelFollowUp.p50)} | ${f(v.beforeModelFollowUp.p99)} |`,
     `| reference: the same agent's widget chat turn, request → first text delta | ${f(v.widget.p50)} | ${f(v.widget.p99)} |`,
     `| interrupt → upstream request cancelled | ${f(v.cancel.p50)} | ${f(v.cancel.p99)} |`,
     "",

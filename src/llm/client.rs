@@ -3,10 +3,14 @@
 //! The body is read by a small JavaScript pump (`src/js/stream.js`) that hands each network
 //! read to the engine in one synchronous call; see docs/development.md, "Streaming and CPU".
 
+use std::time::Duration;
 use wasm_bindgen::closure::ScopedClosure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit, ResponseBody};
+
+use worker::{
+    console_error, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, ResponseBody,
+};
 
 use super::feed::Feeder;
 use super::openai::{error_body_message, request_body};
@@ -24,6 +28,9 @@ extern "C" {
         batch_ms: u32,
     ) -> js_sys::Promise;
 }
+
+/// How long a failed connection to the model waits before its one more try.
+const RECONNECT_PAUSE_MS: u64 = 100;
 
 /// Calls `{base_url}/chat/completions` with streaming on.
 pub struct HttpModel {
@@ -78,17 +85,32 @@ impl HttpModel {
             }
             None => deadline.signal(),
         };
-        let upstream = self
-            .request(&request_body(request))
-            .map_err(|e| ModelError::Network(e.to_string()))?;
-        let mut response = match deadline
-            .run(Fetch::Request(upstream).send_with_signal(&signal))
-            .await
-        {
-            None => return Err(ModelError::Timeout),
-            Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
-            Some(Err(e)) => return Err(ModelError::Network(e.to_string())),
-            Some(Ok(response)) => response,
+        let body = request_body(request);
+        let mut reconnected = false;
+        let mut response = loop {
+            let upstream = self
+                .request(&body)
+                .map_err(|e| ModelError::Network(e.to_string()))?;
+            match deadline
+                .run(Fetch::Request(upstream).send_with_signal(&signal))
+                .await
+            {
+                None => return Err(ModelError::Timeout),
+                Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
+                // A connection that failed before any answer (refused or reset: a provider or
+                // a proxy shedding load) is tried once more, after a pause, before the
+                // fallbacks; nothing reached the visitor yet.
+                Some(Err(e)) if !reconnected => {
+                    reconnected = true;
+                    console_error!("the model request failed ({e}); trying once more");
+                    let pause = Delay::from(Duration::from_millis(RECONNECT_PAUSE_MS));
+                    if deadline.run(pause).await.is_none() {
+                        return Err(ModelError::Timeout);
+                    }
+                }
+                Some(Err(e)) => return Err(ModelError::Network(e.to_string())),
+                Some(Ok(response)) => break response,
+            }
         };
         let status = response.status_code();
         if !(200..300).contains(&status) {

@@ -177,6 +177,21 @@ describe("widget stream (AI SDK UI message stream)", () => {
     });
   }
 
+  test("a model connection dropped before any answer is tried once more; dropped twice, an in-band error", async () => {
+    const before = standin.requests.length;
+    standin.fault("refuse");
+    const retried = await inTime(GUARD_MS, (abortSignal) => chat(worker.url, "faulty", { chatId: "chat_refuse_once", text: "hello", abortSignal }));
+    assert.deepEqual(retried.errors, []);
+    assert.equal(textOf(retried.message), "Hello from the stand-in.");
+    assert.equal(standin.requests.length - before, 2, "one more try of the same model");
+    standin.fault("refuse", 2);
+    const failed = await inTime(GUARD_MS, (abortSignal) => chat(worker.url, "faulty", { chatId: "chat_refuse_twice", text: "hello", abortSignal }));
+    assert.equal(failed.errors.length, 1);
+    assert.match(failed.errors[0], /temporarily unavailable/);
+    const stored = await transcript("chat_refuse_twice", (c) => c.messages.length === 2);
+    assert.deepEqual(roles(stored), [["user", "hello"], ["assistant", "error"]]);
+  });
+
   for (const [tool, pattern] of [
     ["hang", /did not answer within 300 ms/],
     ["reset", /.+/],

@@ -336,7 +336,8 @@ export async function startStandIn() {
    * result, cut to 300 characters). Faults: `429`, `500`, `503` (before any token), `midstream`
    * (an error chunk after some text), `reset` (the connection dropped mid-stream), `stall`
    * (silence after some text), `stall-first` (silence before any token), `garbage` (chunks that
-   * are not JSON), `html` (a 200 with a web page instead of a stream), `pace` (ten paced
+   * are not JSON), `html` (a 200 with a web page instead of a stream), `refuse` (the
+   * connection dropped before any answer), `pace` (ten paced
    * tokens), `call:<tool>` (calls the tool), `loop:<tool>:<n>` (calls the tool n times in
    * parallel in every step, until the request says `tool_choice: "none"`).
    */
@@ -352,6 +353,11 @@ export async function startStandIn() {
     if (kind === "429") return fail(429, "Rate limit exceeded: free-models-per-min", { "retry-after": "1" });
     if (kind === "500") return fail(500, "Internal Server Error");
     if (kind === "503") return fail(503, "No instances available", { "retry-after": "1" });
+    // The connection dropped before any answer: a provider or proxy shedding load.
+    if (kind === "refuse") {
+      record.finished = true;
+      return res.socket.destroy();
+    }
     if (kind === "html") {
       res.writeHead(200, { "content-type": "text/html" });
       record.finished = true;
