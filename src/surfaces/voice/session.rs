@@ -678,7 +678,9 @@ async fn answer(
         let requests = call_tools.requests.borrow().clone();
         (pending, requests)
     };
-    let (started, (pending, requests)) = futures::join!(write_start, speak);
+    // Speaking is polled first, so the model request leaves before the writes' own work is
+    // done in front of it.
+    let ((pending, requests), started) = futures::join!(speak, write_start);
     let mut known = before;
     if let Some(question) = start.user_message.as_ref().filter(|_| started) {
         known = known.with_message(question, context::MAX_HISTORY_MESSAGES);

@@ -196,8 +196,10 @@ pub async fn handle(
                 tracing::run(&model, &tools, turn, sink, recorder).await;
             (outcome, sink, recorder, cited)
         };
-        let (unsaved_start, (mut outcome, mut sink, recorder, cited)) =
-            futures::join!(write_start, answer);
+        // The answer is polled first, so the model request leaves before the write's own work
+        // (statements built, bound, handed to the store) is done in front of it.
+        let ((mut outcome, mut sink, recorder, cited), unsaved_start) =
+            futures::join!(answer, write_start);
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         app_knowledge::cite(&mut outcome, &cited);
         let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
