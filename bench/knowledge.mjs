@@ -10,7 +10,7 @@
 // 3. Ingestion throughput (chunks per second, text and pages) and peak memory.
 // Writes bench/KNOWLEDGE_RESULTS.md. `--quick`: fewer repetitions, 1k and 10k only.
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { root } from "../scripts/lib.mjs";
 import { build } from "../scripts/build.mjs";
@@ -29,6 +29,18 @@ const ADMIN = `adm_${randomUUID()}`;
 const peakMb = (pid) => Math.round(peakMemoryMb(pid));
 const ms = (x) => `${x.toFixed(1)} ms`;
 
+
+/** The stores' fusion settings, read from the source they are defined in (so this bench never
+ * states its own copy): `RRF_K` and `LEXICAL_WEIGHT` of src/knowledge/rank.rs. */
+function storeFusion() {
+  const source = readFileSync(new URL("../src/knowledge/rank.rs", import.meta.url), "utf8");
+  const constant = (name) => {
+    const value = Number(source.match(new RegExp(`pub const ${name}: f64 = ([0-9.]+);`))?.[1]);
+    if (!Number.isFinite(value)) throw new Error(`src/knowledge/rank.rs has no ${name}: update bench/knowledge.mjs`);
+    return value;
+  };
+  return { k: constant("RRF_K"), weight: constant("LEXICAL_WEIGHT") };
+}
 async function main() {
   await build();
   const [standin, embeddings] = await Promise.all([startStandIn(), startEmbeddings()]);
@@ -118,12 +130,13 @@ async function main() {
     // LEXICAL_WEIGHT) move the result, fused here from the two single rankings above exactly as
     // the stores fuse them.
     line();
-    line("RRF's damping constant k and the keyword weight (vectors weigh 1), fused here from the two single rankings above (their top 10) as the stores fuse them; the stores use k = 5, weight 0.5 (src/knowledge/rank.rs):");
+    const fusion = storeFusion();
+    line(`RRF's damping constant k and the keyword weight (vectors weigh 1), fused here from the two single rankings above (their top 10) as the stores fuse them; the stores use k = ${fusion.k}, weight ${fusion.weight} (read from src/knowledge/rank.rs; marked ◀):`);
     line();
     line("| k | keyword weight | recall@5 | MRR@10 |");
     line("|---|---|---|---|");
-    for (const k of [5, 20, 60]) {
-      for (const w of [0.3, 0.5, 1.0]) {
+    for (const k of [...new Set([fusion.k, 5, 20, 60])].sort((a, b) => a - b)) {
+      for (const w of [...new Set([fusion.weight, 0.3, 0.5, 1.0])].sort((a, b) => a - b)) {
         let recall = 0;
         let mrr = 0;
         QUERIES.forEach((q, i) => {
@@ -135,7 +148,8 @@ async function main() {
           const first = ranked.findIndex((d) => q.relevant.includes(d));
           mrr += first >= 0 && first < 10 ? 1 / (first + 1) : 0;
         });
-        line(`| ${k} | ${w} | ${(recall / QUERIES.length).toFixed(3)} | ${(mrr / QUERIES.length).toFixed(3)} |`);
+        const used = k === fusion.k && w === fusion.weight ? " ◀" : "";
+        line(`| ${k}${used} | ${w} | ${(recall / QUERIES.length).toFixed(3)} | ${(mrr / QUERIES.length).toFixed(3)} |`);
       }
     }
     const beats = scores.hybrid.recall > Math.max(scores.lexical.recall, scores.vector.recall) && scores.hybrid.mrr > Math.max(scores.lexical.mrr, scores.vector.mrr);
