@@ -13,13 +13,10 @@
 // --no-build (use build/ as it is), --floor (then the same clients and time against the
 // JavaScript pass-through worker, for its memory slope), --only kind,kind (just those requests).
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import OpenAI from "openai";
 import { build } from "../scripts/build.mjs";
-import { percentile, rssMb, startJsWorker, withPid, workerdPids } from "./workerd.mjs";
-import { root } from "../scripts/lib.mjs";
+import { percentile, rssMb, startJsWorker, withPid, workerdPids, writeResultsSection } from "./workerd.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, TEST_STORE, testKey } from "../tests/support/worker.mjs";
 
@@ -561,13 +558,7 @@ function writeResults({ rows, totals, mem, check, load, store, floor }) {
   out(
     `Stored afterwards (management API): ${check.conversations} conversations, ${check.userMessages} user messages, ${check.answers} answers (${check.aborted} aborted); ${check.problems.length ? `${check.problems.length} problems` : "every accepted user message stored exactly once, every completed answer stored once as complete"}.`,
   );
-  const file = join(root, "bench/RESULTS.md");
-  const text = readFileSync(file, "utf8");
-  const section = lines.join("\n") + "\n";
-  const start = text.indexOf("\n## Soak\n");
-  let next = start >= 0 ? text.indexOf("\n## ", start + 1) : -1;
-  const updated = start < 0 ? `${text.trimEnd()}\n\n${section}` : `${text.slice(0, start + 1)}${section}${next >= 0 ? text.slice(next) : ""}`;
-  writeFileSync(file, updated);
+  writeResultsSection("Soak", lines.join("\n"));
   console.log("wrote the Soak section of bench/RESULTS.md");
 }
 

@@ -14,6 +14,7 @@ import twilio from "twilio";
 import WebSocket from "ws";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { startWorker, TEST_ORIGIN } from "../tests/support/worker.mjs";
+import { writeResultsSection } from "./workerd.mjs";
 
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -193,7 +194,15 @@ export function voiceMarkdown(v) {
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   voiceFigures({ quick: process.argv.includes("--quick") })
-    .then((v) => console.log(voiceMarkdown(v)))
+    .then((v) => {
+      const markdown = voiceMarkdown(v);
+      console.log(markdown);
+      // `--write`: this run's figures replace the phone section of bench/RESULTS.md.
+      if (process.argv.includes("--write")) {
+        writeResultsSection("Phone calls (ConversationRelay)", markdown);
+        console.log("wrote the Phone calls section of bench/RESULTS.md");
+      }
+    })
     .catch((error) => {
       console.error(error);
       process.exit(1);

@@ -1,7 +1,7 @@
 // What the benchmarks read about the workerd processes they start: which process a start
 // spawned, its CPU time and memory from /proc, and the JavaScript workers they compare against.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { root } from "../scripts/lib.mjs";
@@ -94,3 +94,18 @@ export const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
+
+/**
+ * Puts `section` (Markdown starting with `## <title>`) into bench/RESULTS.md in place of the
+ * section of that title, or at the end when there is none: for the runs that measure one part
+ * (`npm run soak -- --write`, `node bench/voice.mjs --write`).
+ */
+export function writeResultsSection(title, section) {
+  const file = join(root, "bench/RESULTS.md");
+  const text = readFileSync(file, "utf8");
+  const start = text.indexOf(`\n## ${title}\n`);
+  const next = start >= 0 ? text.indexOf("\n## ", start + 1) : -1;
+  const body = `${section.trimEnd()}\n`;
+  const updated = start < 0 ? `${text.trimEnd()}\n\n${body}` : `${text.slice(0, start + 1)}${body}${next >= 0 ? `\n${text.slice(next + 1)}` : ""}`;
+  writeFileSync(file, updated);
+}
