@@ -174,10 +174,10 @@ async function main() {
       }
     }
     const memory = Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, peakMemoryMb(s.pid)]));
-    const wasm = await startupFigures(`${standin.url}/v1`);
+    const startup = await startupFigures(`${standin.url}/v1`);
     const voice = await voiceFigures({ quick: QUICK });
     const tracing = await tracingFigures(standin);
-    writeResults(rows, loads, memory, wasm, voice, tracing);
+    writeResults(rows, loads, memory, startup, voice, tracing);
   } finally {
     for (const s of Object.values(servers)) await s.stop();
     await standin.close();
@@ -259,7 +259,7 @@ function slope(rows, target, pace) {
   return covariance / variance;
 }
 
-function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
+function writeResults(rows, loads, memory, startup, voice, tracing = []) {
   const cpu = cpus();
   const lines = [];
   const out = (s = "") => lines.push(s);
@@ -333,7 +333,7 @@ function writeResults(rows, loads, memory, wasm, voice, tracing = []) {
   for (const line of sizeLines(workerSizes())) out(line);
   out();
   out(
-    `Startup (spawn workerd to ready, median): rust (the chat worker) ${f(wasm.rustStartMs, 1)} ms, one-file JS worker ${f(wasm.jsStartMs, 1)} ms; the difference, ${f(wasm.rustStartMs - wasm.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
+    `Startup (spawn workerd to ready, median): rust (the chat worker) ${f(startup.rustStartMs, 1)} ms, one-file JS worker ${f(startup.jsStartMs, 1)} ms; the difference, ${f(startup.rustStartMs - startup.jsStartMs, 1)} ms, approximates wasm compile + instantiate + glue (plus the D1 binding's setup).`,
   );
   out();
   out(voiceMarkdown(voice));

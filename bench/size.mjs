@@ -11,11 +11,11 @@ import { WORKERS, workerBuildArgs, workerBuildEnv } from "../scripts/build.mjs";
 /** The chat worker's budget (issue #19): what the chat path ships, wasm and glue, gzip -9. */
 export const CHAT_BUDGET = 256 * 1024;
 
-/** Raw and gzip -9 bytes of each built worker's wasm and glue (`dir` defaults to the build). */
-export function workerSizes(dirOf = (w) => join(root, w.outDir)) {
-  return WORKERS.filter((w) => existsSync(join(dirOf(w), "index_bg.wasm"))).map((w) => {
-    const wasm = readFileSync(join(dirOf(w), "index_bg.wasm"));
-    const js = readFileSync(join(dirOf(w), "index.js"));
+/** Raw and gzip -9 bytes of each built worker's wasm and glue. */
+export function workerSizes() {
+  return WORKERS.filter((w) => existsSync(join(root, w.outDir, "index_bg.wasm"))).map((w) => {
+    const wasm = readFileSync(join(root, w.outDir, "index_bg.wasm"));
+    const js = readFileSync(join(root, w.outDir, "index.js"));
     const wasmGzip = gzipSync(wasm, { level: 9 }).length;
     const jsGzip = gzipSync(js, { level: 9 }).length;
     return { name: w.name, wasmRaw: wasm.length, wasmGzip, jsRaw: js.length, jsGzip, totalGzip: wasmGzip + jsGzip };

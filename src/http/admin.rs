@@ -3,9 +3,7 @@
 
 use worker::{Env, Method, Request, RequestInit, Response};
 
-use super::request::{
-    declared_length, drain, read_body, DRAIN_UPLOAD_BYTES, MAX_FILE_BYTES, MAX_UPLOAD_BODY_BYTES,
-};
+use super::request::{read_body, refuse_oversized_upload, MAX_UPLOAD_BODY_BYTES};
 use super::response::error_response;
 use crate::error::ApiError;
 use crate::observe::export::forget_all_tenant_targets;
@@ -31,9 +29,8 @@ pub async fn forward(mut req: Request, env: &Env) -> worker::Result<Response> {
     // The body is read here in full (one over the admin worker's largest is drained and
     // refused): the admin worker may answer before reading it (a refused key, a body over its
     // limit), and a body left half-read breaks the caller's connection.
-    if declared_length(&req).is_some_and(|len| len > MAX_UPLOAD_BODY_BYTES) {
-        drain(&mut req, DRAIN_UPLOAD_BYTES).await;
-        return error_response(&ApiError::PayloadTooLarge(MAX_FILE_BYTES));
+    if let Err(e) = refuse_oversized_upload(&mut req).await {
+        return error_response(&e);
     }
     let body = if writes {
         match read_body(&mut req, MAX_UPLOAD_BODY_BYTES).await {

@@ -16,11 +16,21 @@ pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 /// chat worker hands on to the admin worker.
 pub const MAX_UPLOAD_BODY_BYTES: usize = MAX_FILE_BYTES + 64 * 1024;
 /// How much of a too-large upload is read and dropped before the 413.
-pub const DRAIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
-/// Reads and drops up to `limit` bytes of a body about to be refused, so a client still sending
-/// gets the answer rather than a connection reset.
-pub async fn drain(req: &mut Request, limit: usize) {
+/// Refuses (413) a request whose declared length is over the largest upload, after reading and
+/// dropping up to `DRAIN_UPLOAD_BYTES` of it, so a client still sending gets the answer rather
+/// than a connection reset.
+pub async fn refuse_oversized_upload(req: &mut Request) -> Result<(), ApiError> {
+    if declared_length(req).is_some_and(|len| len > MAX_UPLOAD_BODY_BYTES) {
+        drain(req, DRAIN_UPLOAD_BYTES).await;
+        return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES));
+    }
+    Ok(())
+}
+
+/// Reads and drops up to `limit` bytes of a body about to be refused.
+async fn drain(req: &mut Request, limit: usize) {
     if let Ok(mut stream) = req.stream() {
         let mut seen = 0usize;
         while let Some(Ok(chunk)) = stream.next().await {
@@ -33,7 +43,7 @@ pub async fn drain(req: &mut Request, limit: usize) {
 }
 
 /// The declared `content-length`, if any.
-pub fn declared_length(req: &Request) -> Option<usize> {
+fn declared_length(req: &Request) -> Option<usize> {
     req.headers()
         .get("content-length")
         .ok()

@@ -12,10 +12,7 @@ use crate::app::knowledge::{
     source_view, NewSource,
 };
 use crate::error::ApiError;
-use crate::http::request::{
-    declared_length, drain, read_body, read_json, DRAIN_UPLOAD_BYTES, MAX_FILE_BYTES,
-    MAX_UPLOAD_BODY_BYTES,
-};
+use crate::http::request::{read_body, read_json, refuse_oversized_upload, MAX_FILE_BYTES};
 use crate::http::response::{json_response, json_status};
 use crate::http::routes::KnowledgeRoute;
 use crate::http::url_parts;
@@ -241,10 +238,7 @@ async fn read_source(
             .map_err(|e| ApiError::BadRequest(format!("The body is not valid JSON: {e}")))?;
         return parse_source(&body, policy);
     }
-    if declared_length(req).is_some_and(|len| len > MAX_UPLOAD_BODY_BYTES) {
-        drain(req, DRAIN_UPLOAD_BYTES).await;
-        return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES));
-    }
+    refuse_oversized_upload(req).await?;
     let form = req
         .form_data()
         .await
