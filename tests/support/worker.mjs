@@ -53,9 +53,10 @@ export { convexClient };
  * ("d1" or "convex", default TEST_STORE) picks the store the worker uses. `onLog` receives
  * each line the worker writes to its console (and then it is not printed). `buildDir` runs
  * another build of the worker (benchmarks compare one against the current `build/`); `admin:
- * false` starts the chat worker alone.
+ * false` starts the chat worker alone; `inspectorPort` opens workerd's DevTools inspector there
+ * (bench/profile.mjs takes CPU profiles through it).
  */
-export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build"), admin: withAdmin = true } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build"), admin: withAdmin = true, inspectorPort } = {}) {
   let convex = null;
   if (store === "convex") {
     const { startConvexStandIn } = await import("./convex-standin.mjs");
@@ -98,6 +99,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
+    ...(inspectorPort ? { inspectorPort } : {}),
     workers: pair ? [chat, admin] : [chat],
     ...(onLog
       ? {
