@@ -59,19 +59,19 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 fn dot_in_lanes(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         for i in 0..8 {
             lanes[i] += x[i] * y[i];
         }
     }
-    lanes.iter().sum::<f32>() + tail
+    lanes.iter().sum::<f32>() + tail_dot(a, b)
+}
+
+/// The products of the elements after the last whole group of eight (both scans' tail).
+fn tail_dot(a: &[f32], b: &[f32]) -> f32 {
+    let whole = a.len() / 8 * 8;
+    let (a, b) = (a.get(whole..).unwrap_or(&[]), b.get(whole..).unwrap_or(&[]));
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The vector scan in wasm's 128-bit SIMD (every current engine, workerd's V8 included, has
@@ -84,15 +84,8 @@ mod simd {
 
     #[target_feature(enable = "simd128")]
     pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-        let tail: f32 = a8
-            .remainder()
-            .iter()
-            .zip(b8.remainder())
-            .map(|(x, y)| x * y)
-            .sum();
         let (mut low, mut high) = (f32x4(0.0, 0.0, 0.0, 0.0), f32x4(0.0, 0.0, 0.0, 0.0));
-        for (x, y) in a8.zip(b8) {
+        for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
             // SAFETY: each chunk holds eight `f32`s, so both unaligned 16-byte loads read
             // inside it.
             let (x0, x1, y0, y1) = unsafe {
@@ -112,7 +105,7 @@ mod simd {
             + f32x4_extract_lane::<1>(sum)
             + f32x4_extract_lane::<2>(sum)
             + f32x4_extract_lane::<3>(sum)
-            + tail
+            + super::tail_dot(a, b)
     }
 }
 
