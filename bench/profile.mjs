@@ -15,7 +15,7 @@ import { setup } from "../scripts/setup.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 import { freePort } from "../tests/support/ports.mjs";
-import { cpuMs, withPid } from "./workerd.mjs";
+import { chatBody, cpuMs, withPid } from "./workerd.mjs";
 
 const option = (name, fallback) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -63,11 +63,10 @@ async function inspect(url) {
 }
 
 async function turn(url, agent) {
-  const body = JSON.stringify({ id: `p_${randomUUID()}`, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
   const res = await fetch(`${url}/api/agents/${agent}/chat`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-publishable-key": testKey(agent), origin: TEST_ORIGIN },
-    body,
+    body: chatBody(`p_${randomUUID()}`),
   });
   const text = await res.text();
   if (!text.includes("[DONE]")) throw new Error(`turn failed: ${res.status} ${text.slice(0, 200)}`);
@@ -84,7 +83,7 @@ async function turns(url, agent, count) {
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
 }
 
-/** Self and inclusive milliseconds per function of a V8 CPU profile. */
+/** Self and inclusive milliseconds per function of a V8 CPU profile, and its time not idle. */
 function summarize(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
@@ -111,7 +110,7 @@ function summarize(profile) {
     }
   });
   const top = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP);
-  return { total, self: top(self), inclusive: top(inclusive) };
+  return { busy: total - (self.get("(idle)") ?? 0), self: top(self), inclusive: top(inclusive) };
 }
 
 async function main() {
@@ -140,10 +139,9 @@ async function main() {
     const cpu = cpuMs(worker.pid) - cpu0;
     session.close();
     if (SAVE) writeFileSync(SAVE, JSON.stringify(profile));
-    const { total, self, inclusive } = summarize(profile);
+    const { busy, self, inclusive } = summarize(profile);
     const f = (x) => x.toFixed(3).padStart(8);
-    const sampled = (ms) => ms - (self.find(([n]) => n.startsWith("(idle)"))?.[1] ?? 0);
-    console.log(`${REQUESTS} turns (${CHUNKS} chunks, pace ${PACE} ms, concurrency ${CONCURRENCY}) in ${wall.toFixed(0)} ms; workerd process CPU ${(cpu / REQUESTS).toFixed(2)} ms/turn (D1 and the runtime included); the chat isolate's profile: ${(sampled(total) / REQUESTS).toFixed(2)} ms/turn outside (idle)`);
+    console.log(`${REQUESTS} turns (${CHUNKS} chunks, pace ${PACE} ms, concurrency ${CONCURRENCY}) in ${wall.toFixed(0)} ms; workerd process CPU ${(cpu / REQUESTS).toFixed(2)} ms/turn (D1 and the runtime included); the chat isolate's profile: ${(busy / REQUESTS).toFixed(2)} ms/turn outside (idle)`);
     console.log(`\nself time, ms per turn (${target.id ?? target.title})`);
     for (const [n, ms] of self) console.log(`${f(ms / REQUESTS)}  ${n}`);
     console.log("\ninclusive time, ms per turn");

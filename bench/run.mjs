@@ -13,7 +13,7 @@ import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 import { startOtlpReceiver } from "../tests/support/otlp-receiver.mjs";
 import { voiceMarkdown } from "./voice.mjs";
-import { cpuMs, peakMemoryMb, percentile, startJsWorker, withPid } from "./workerd.mjs";
+import { chatBody, cpuMs, peakMemoryMb, percentile, startJsWorker, withPid } from "./workerd.mjs";
 import { sizeLines, workerSizes } from "./size.mjs";
 
 const run = promisify(execFile);
@@ -71,9 +71,6 @@ async function runMany(count, concurrency, request) {
   );
   return results;
 }
-
-const chatBody = (chatId) =>
-  JSON.stringify({ id: chatId, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
 
 function targetsFor(standin, servers) {
   const model = (p) => `scenario/bench/${p.chunks}/${p.pace}`;

@@ -1,10 +1,15 @@
 // What the benchmarks read about the workerd processes they start: which process a start
 // spawned, its CPU time and memory from /proc, and the JavaScript workers they compare against.
 import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { root } from "../scripts/lib.mjs";
+
+/** The body of one widget chat turn (`useChat`'s shape: a new "hi" in conversation `chatId`). */
+export const chatBody = (chatId) =>
+  JSON.stringify({ id: chatId, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 
