@@ -6,24 +6,18 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Miniflare } from "miniflare";
-import { migrateD1 } from "../support/worker.mjs";
+import { startD1 } from "../support/worker.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const sql = (name) => readFileSync(join(root, "src/store/sql", `${name}.sql`), "utf8");
 const HISTORY = 60; // agent::context::MAX_HISTORY_MESSAGES, what the worker asks for.
 
-let mf;
+let d1;
 before(async () => {
-  mf = new Miniflare({
-    modules: true,
-    script: "export default { fetch() { return new Response('') } }",
-    compatibilityDate: "2026-04-20",
-    d1Databases: { DB: "00000000-0000-4000-8000-0000000000d1" },
-  });
+  d1 = await startD1("00000000-0000-4000-8000-0000000000d1");
 });
 after(async () => {
-  await mf?.dispose();
+  await d1?.stop();
 });
 
 /** A fresh tenant `tenant` with `agents` agents (usage on `days` days) and a conversation of `messages`. */
@@ -74,8 +68,7 @@ async function turn(db, tenant, { agent = `${tenant}-a0`, resent = null } = {}) 
 }
 
 test("a turn's context reads the same rows for 61 or 500 messages and 2 or 200 agents", async () => {
-  const db = await mf.getD1Database("DB");
-  await migrateD1(db);
+  const { db } = d1;
   await grow(db, "small", { agents: 2, days: 2, messages: 5 });
   await grow(db, "full", { agents: 2, days: 2, messages: HISTORY + 1 });
   await grow(db, "large", { agents: 200, days: 28, messages: 500 });

@@ -6,23 +6,16 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Miniflare } from "miniflare";
-import { migrateD1 } from "../support/worker.mjs";
+import { startD1 } from "../support/worker.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const sql = (name) => readFileSync(join(root, "src/store/sql", `${name}.sql`), "utf8");
 
-let mf;
+let d1;
 let db;
 before(async () => {
-  mf = new Miniflare({
-    modules: true,
-    script: "export default { fetch() { return new Response('') } }",
-    compatibilityDate: "2026-04-20",
-    d1Databases: { DB: "00000000-0000-4000-8000-0000000000d3" },
-  });
-  db = await mf.getD1Database("DB");
-  await migrateD1(db);
+  d1 = await startD1("00000000-0000-4000-8000-0000000000d3");
+  db = d1.db;
   await db.batch([
     db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('t1', 't1', 0)"),
     db.prepare("INSERT INTO agents (id, tenant_id, config, created_at, updated_at) VALUES ('a1', 't1', '{}', 0, 0)"),
@@ -30,7 +23,7 @@ before(async () => {
   ]);
 });
 after(async () => {
-  await mf?.dispose();
+  await d1?.stop();
 });
 
 /** `rows::message_params` order. */

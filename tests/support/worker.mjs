@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { convexClient } from "../../scripts/transfer.mjs";
+import { gateDatabase, gateScheduled, gateWorker } from "./d1-gate.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -19,14 +20,25 @@ function statements(sql) {
     .filter(Boolean);
 }
 
-/** Applies migrations/ in order to a D1 database. */
+/** Applies migrations/ in order to a D1 database (a `gateDatabase`), statement by statement. */
 export async function migrateD1(db) {
-  for (const file of readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
-    for (const sql of statements(readFileSync(join(root, "migrations", file), "utf8"))) {
-      await db.prepare(sql).run();
-    }
-  }
+  const files = readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).sort();
+  await db.each(files.flatMap((file) => statements(readFileSync(join(root, "migrations", file), "utf8"))));
 }
+
+/**
+ * Starts a Miniflare with nothing but D1 database `databaseId` (migrated unless `migrate` is
+ * false), for tests of the worker's SQL on its own; returns `{db, stop}`.
+ */
+export async function startD1(databaseId, { migrate = true } = {}) {
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers: [gateWorker(databaseId)] });
+  const db = gateDatabase((await mf.ready).toString().replace(/\/$/, ""));
+  if (migrate) await migrateD1(db);
+  return { db, stop: () => mf.dispose() };
+}
+
+/** The D1 database every test worker binds as DB. */
+const D1_ID = "00000000-0000-4000-8000-000000000000";
 
 /** Origin the test pages pretend to be served from; test agents allow it. */
 export const TEST_ORIGIN = "http://tests.example";
@@ -80,7 +92,7 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     compatibilityFlags: ["enable_request_signal"],
-    d1Databases: { DB: "00000000-0000-4000-8000-000000000000" },
+    d1Databases: { DB: D1_ID },
     bindings: { VISITOR_TOKEN_SECRET: TEST_TOKEN_SECRET, ...bindings },
   };
   // The knowledge ingestion queue, consumed by the worker that produces it (as wrangler.admin.toml declares).
@@ -103,7 +115,8 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
     port: 0,
     ...(inspectorPort ? { inspectorPort } : {}),
     ...(d1Dir ? { d1Persist: d1Dir } : {}),
-    workers: pair ? [chat, admin] : [chat],
+    // The gate gives tests the same D1 (and the scheduled event) over HTTP (tests/support/d1-gate.mjs).
+    workers: [...(pair ? [chat, admin] : [chat]), gateWorker(D1_ID, { scheduledTarget: pair ? "admin" : "chat" })],
     ...(onLog
       ? {
           handleRuntimeStdio(stdout, stderr) {
@@ -120,14 +133,14 @@ export async function startWorker(bindings, { migrate = true, ratelimits, assets
       : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const db = await mf.getD1Database("DB");
+  const db = gateDatabase(url);
   if (migrate) await migrateD1(db);
   const stop = async () => {
     await mf.dispose();
     await convex?.standin.close();
   };
   // Runs the worker's scheduled event (the cron trigger's jobs) once and waits for it to end.
-  const scheduled = async (cron = "17 */6 * * *") => (await mf.getWorker(pair ? "admin" : "chat")).scheduled({ cron, scheduledTime: new Date() });
+  const scheduled = (cron = "17 */6 * * *") => gateScheduled(url, cron);
   return { url, db: convex ? { convex: convex.client } : db, d1: db, store, stop, scheduled };
 }
 
