@@ -32,12 +32,12 @@ mod platform;
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]
 async fn fetch(
-    req: worker::Request,
+    req: worker::web_sys::Request,
     env: worker::Env,
     ctx: worker::Context,
 ) -> worker::Result<worker::Response> {
     console_error_panic_hook::set_once();
-    http::handle(req, env, ctx).await
+    http::handle(req.into(), env, ctx).await
 }
 
 /// The knowledge ingestion queue's consumer (the admin worker's).

@@ -1,5 +1,7 @@
 //! Small runtime services from the Workers platform: randomness, time, timeouts, settings.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -44,12 +46,30 @@ pub async fn with_timeout<F: Future>(future: F, ms: u32) -> Option<F::Output> {
     }
 }
 
+thread_local! {
+    /// The vars and secrets this isolate has read, by name (`None`: not set).
+    static CONFIG: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+}
+
+/// A var or secret of the deployment (a secret first), read from the runtime once per isolate:
+/// they are fixed for an isolate's life (a new deployment starts new isolates), and each read
+/// is a call into JavaScript, several of them per turn.
+pub fn config_value(env: &worker::Env, name: &str) -> Option<String> {
+    if let Some(known) = CONFIG.with(|config| config.borrow().get(name).cloned()) {
+        return known;
+    }
+    let value = env
+        .secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok();
+    CONFIG.with(|config| {
+        config.borrow_mut().insert(name.to_owned(), value.clone());
+    });
+    value
+}
+
 /// Reads the model settings from vars and secrets.
 pub fn settings(env: &worker::Env) -> Settings {
-    Settings::from_lookup(|name| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()))
-            .ok()
-    })
+    Settings::from_lookup(|name| config_value(env, name))
 }

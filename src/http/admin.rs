@@ -1,6 +1,7 @@
 //! The chat worker's way to the admin worker: the management API's requests go through the
 //! `ADMIN` service binding unchanged, so the chat worker carries none of that code.
 
+use super::Inbound;
 use worker::{Env, Method, Request, RequestInit, Response};
 
 use super::request::{read_body, refuse_oversized_upload, MAX_UPLOAD_BODY_BYTES};
@@ -15,7 +16,7 @@ pub const ADMIN_BINDING: &str = "ADMIN";
 /// Hands `req` to the admin worker and answers with what it answered. After a write it took,
 /// this isolate forgets what it cached of agents, keys and integrations, so the change shows on
 /// its next turn as it did when one worker did both (other isolates: within their caches' 30 s).
-pub async fn forward(mut req: Request, env: &Env) -> worker::Result<Response> {
+pub async fn forward(mut req: Inbound, env: &Env) -> worker::Result<Response> {
     let method = req.inner().method();
     let writes = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
     let admin = match env.service(ADMIN_BINDING) {

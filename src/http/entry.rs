@@ -1,8 +1,9 @@
 //! Entry point of every request: route, run the handler, turn errors into JSON responses, and
 //! add CORS headers to the widget endpoints.
 
+use super::Inbound;
 use serde_json::json;
-use worker::{console_log, Context, Env, Request, Response};
+use worker::{console_log, Context, Env, Response};
 
 #[cfg(not(feature = "admin"))]
 use super::admin;
@@ -21,7 +22,7 @@ use crate::surfaces::{knowledge, management};
 use crate::surfaces::{mcp, openai, voice, widget};
 
 /// Handles one request.
-pub async fn handle(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+pub async fn handle(req: Inbound, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = platform::now_ms();
     let path = req.path();
     // The raw method: the worker crate reads methods it does not know as GET.
@@ -114,7 +115,7 @@ fn log_request(method: &str, path: &str, response: &Response, started: i64) {
 /// browser still withholds the answer itself unless the key allows it).
 #[cfg(feature = "chat")]
 async fn openai_api(
-    req: Request,
+    req: Inbound,
     env: &Env,
     ctx: &Context,
     route: Result<Route, NoMatch>,

@@ -11,6 +11,8 @@ mod entry;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
 #[cfg(target_arch = "wasm32")]
+mod inbound;
+#[cfg(target_arch = "wasm32")]
 pub mod log;
 #[cfg(target_arch = "wasm32")]
 pub mod output;
@@ -23,3 +25,5 @@ pub mod response;
 
 #[cfg(target_arch = "wasm32")]
 pub use entry::handle;
+#[cfg(target_arch = "wasm32")]
+pub use inbound::Inbound;

@@ -1,8 +1,8 @@
 //! Reading request bodies: size caps enforced while reading, JSON objects only.
 
+use super::Inbound;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
-use worker::Request;
 
 use crate::error::ApiError;
 
@@ -21,7 +21,7 @@ const DRAIN_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// Refuses (413) a request whose declared length is over the largest upload, after reading and
 /// dropping up to `DRAIN_UPLOAD_BYTES` of it, so a client still sending gets the answer rather
 /// than a connection reset.
-pub async fn refuse_oversized_upload(req: &mut Request) -> Result<(), ApiError> {
+pub async fn refuse_oversized_upload(req: &mut Inbound) -> Result<(), ApiError> {
     if declared_length(req).is_some_and(|len| len > MAX_UPLOAD_BODY_BYTES) {
         drain(req, DRAIN_UPLOAD_BYTES).await;
         return Err(ApiError::PayloadTooLarge(MAX_FILE_BYTES));
@@ -30,7 +30,7 @@ pub async fn refuse_oversized_upload(req: &mut Request) -> Result<(), ApiError> 
 }
 
 /// Reads and drops up to `limit` bytes of a body about to be refused.
-async fn drain(req: &mut Request, limit: usize) {
+async fn drain(req: &mut Inbound, limit: usize) {
     if let Ok(mut stream) = req.stream() {
         let mut seen = 0usize;
         while let Some(Ok(chunk)) = stream.next().await {
@@ -43,7 +43,7 @@ async fn drain(req: &mut Request, limit: usize) {
 }
 
 /// The declared `content-length`, if any.
-fn declared_length(req: &Request) -> Option<usize> {
+fn declared_length(req: &Inbound) -> Option<usize> {
     req.headers()
         .get("content-length")
         .ok()
@@ -52,7 +52,7 @@ fn declared_length(req: &Request) -> Option<usize> {
 }
 
 /// Reads a body of at most `max` bytes, without holding more than that in memory.
-pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiError> {
+pub async fn read_body(req: &mut Inbound, max: usize) -> Result<Vec<u8>, ApiError> {
     let drain_limit = DRAIN_LIMIT.max(max);
     if declared_length(req).is_some_and(|len| len > drain_limit) {
         return Err(ApiError::PayloadTooLarge(max));
@@ -84,7 +84,7 @@ pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiErro
 
 /// Reads a JSON body of at most `max` bytes; an empty body reads as `{}` when `empty_ok`.
 pub async fn read_json<T: DeserializeOwned>(
-    req: &mut Request,
+    req: &mut Inbound,
     max: usize,
     empty_ok: bool,
 ) -> Result<T, ApiError> {

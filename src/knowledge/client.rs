@@ -22,12 +22,7 @@ pub const PAGE_TIMEOUT_MS: u32 = 20_000;
 pub fn embedding_settings(env: &worker::Env) -> EmbeddingSettings {
     let model = crate::platform::settings(env);
     EmbeddingSettings::from_lookup(
-        |name| {
-            env.secret(name)
-                .map(|s| s.to_string())
-                .or_else(|_| env.var(name).map(|v| v.to_string()))
-                .ok()
-        },
+        |name| crate::platform::config_value(env, name),
         &model.base_url,
         model.api_key.as_deref(),
     )

@@ -22,12 +22,7 @@ use crate::store::Agent;
 
 /// The operator's targets and the export timeout, from vars and secrets.
 pub fn operator_targets(env: &worker::Env) -> (Vec<ExportTarget>, u32) {
-    let get = |name: &str| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()))
-            .ok()
-    };
+    let get = |name: &str| crate::platform::config_value(env, name);
     (config::from_env(get), config::export_timeout_ms(get))
 }
 

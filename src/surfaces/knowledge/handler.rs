@@ -1,9 +1,10 @@
 //! `…/api/admin/knowledge-bases…`: parse → one `app::knowledge` step → view. New and re-synced
 //! sources go to the ingestion queue (`KNOWLEDGE_QUEUE`); the answer does not wait for them.
 
+use crate::http::Inbound;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::{console_error, Context, Env, FormEntry, Request, Response};
+use worker::{console_error, Context, Env, FormEntry, Response};
 
 use super::wire::{page_view, paging, Job};
 use crate::app::access::{bearer_token, tenant_key_lookup, tenant_of_key};
@@ -61,7 +62,7 @@ pub async fn enqueue(
 
 /// Handles a knowledge request.
 pub async fn handle(
-    mut req: Request,
+    mut req: Inbound,
     env: &Env,
     ctx: &Context,
     route: KnowledgeRoute,
@@ -222,7 +223,7 @@ fn more<T>(
 
 /// A source from a JSON body or a `multipart/form-data` upload (field `file`).
 async fn read_source(
-    req: &mut Request,
+    req: &mut Inbound,
     policy: &crate::outbound::Policy,
 ) -> Result<NewSource, ApiError> {
     let content_type = req

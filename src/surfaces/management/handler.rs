@@ -2,8 +2,9 @@
 //! secret key, which scopes every read and write to that tenant: other tenants' ids answer 404).
 //! Each route reads its input, runs one `app::management` operation and shows the result.
 
+use crate::http::Inbound;
 use serde_json::{json, Map, Value};
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 use super::views::{
     agent_view, conversation_filters, conversation_list_item, if_match, key_view, mcp_tool_views,
@@ -42,7 +43,7 @@ impl Entropy for Platform {
 
 /// Handles an operator request.
 pub async fn operator(
-    mut req: Request,
+    mut req: Inbound,
     env: &Env,
     route: OperatorRoute,
 ) -> Result<Response, ApiError> {
@@ -95,7 +96,7 @@ pub async fn operator(
 }
 
 /// Handles a tenant request.
-pub async fn tenant(mut req: Request, env: &Env, route: TenantRoute) -> Result<Response, ApiError> {
+pub async fn tenant(mut req: Inbound, env: &Env, route: TenantRoute) -> Result<Response, ApiError> {
     let settings = platform::settings(env);
     let authorization = req.headers().get("authorization").ok().flatten();
     let presented = bearer_token(authorization.as_deref())?;

@@ -9,10 +9,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::http::Inbound;
 use serde_json::{json, Map, Value};
-use worker::{
-    console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
-};
+use worker::{console_error, AbortSignal, Context, Env, Headers, Response, ResponseBuilder};
 
 use super::modern::{self, Era};
 use super::progress::{self, Progress};
@@ -59,7 +58,7 @@ const MAX_AGENTS: u32 = 100;
 
 /// Handles an MCP request.
 pub async fn handle(
-    mut req: Request,
+    mut req: Inbound,
     env: &Env,
     ctx: &Context,
     route: McpRoute,
@@ -209,7 +208,7 @@ impl Out {
     }
 }
 
-async fn authenticate(req: &Request, store: &AnyStore) -> Result<ApiCaller, ApiError> {
+async fn authenticate(req: &Inbound, store: &AnyStore) -> Result<ApiCaller, ApiError> {
     let authorization = req.headers().get("authorization").ok().flatten();
     let presented = bearer_token(authorization.as_deref())?;
     let lookup = mcp_key_lookup(presented)?;

@@ -10,9 +10,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{
-    console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
-};
+use crate::http::Inbound;
+use worker::{console_error, AbortSignal, Context, Env, Headers, Response, ResponseBuilder};
 
 use super::encode::{self, Encoder, Meta};
 use super::models;
@@ -58,14 +57,14 @@ pub struct Reply {
 }
 
 /// Handles an OpenAI-compatible request.
-pub async fn handle(req: Request, env: &Env, ctx: &Context, route: OpenAiRoute) -> Reply {
+pub async fn handle(req: Inbound, env: &Env, ctx: &Context, route: OpenAiRoute) -> Reply {
     let mut cors = false;
     let result = serve(req, env, ctx, route, &mut cors).await;
     Reply { result, cors }
 }
 
 async fn serve(
-    req: Request,
+    req: Inbound,
     env: &Env,
     ctx: &Context,
     route: OpenAiRoute,
@@ -121,7 +120,7 @@ async fn listed_agents(store: &AnyStore, caller: &ApiCaller) -> Result<Vec<Agent
 
 /// `POST /v1/chat/completions`.
 async fn completions(
-    mut req: Request,
+    mut req: Inbound,
     env: &Env,
     ctx: &Context,
     store: AnyStore,

@@ -4,8 +4,9 @@
 //! (`session.rs`), and the `<Connect action>` callback records how the call ended and dials a
 //! person after a handoff.
 
+use crate::http::Inbound;
 use serde_json::{json, Value};
-use worker::{console_error, Context, Env, Request, Response, WebSocketPair};
+use worker::{console_error, Context, Env, Response, WebSocketPair};
 
 use super::call::{self, after_session, conversation_id, is_call_sid};
 use super::session::{self, CallContext};
@@ -31,7 +32,7 @@ const NOT_TAKING_CALLS: &str =
 
 /// Handles a Twilio request.
 pub async fn handle(
-    mut req: Request,
+    mut req: Inbound,
     env: &Env,
     ctx: &Context,
     route: VoiceRoute,
@@ -113,7 +114,7 @@ pub async fn handle(
 
 /// The URL Twilio requested: the request's own, or under `PUBLIC_URL` when the worker is
 /// reached through a proxy that rewrites the host (a tunnel to `wrangler dev`).
-fn public_url(req: &Request, env: &Env) -> Result<String, ApiError> {
+fn public_url(req: &Inbound, env: &Env) -> Result<String, ApiError> {
     // The raw string: `Request::url()` would parse it with the `url` crate, whose IDNA tables
     // alone are a third of the wasm.
     let url = req.inner().url();

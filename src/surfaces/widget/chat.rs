@@ -7,9 +7,8 @@
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
-use worker::{
-    console_error, AbortSignal, Context, Env, Headers, Request, Response, ResponseBuilder,
-};
+use crate::http::Inbound;
+use worker::{console_error, AbortSignal, Context, Env, Headers, Response, ResponseBuilder};
 
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
 use std::cell::RefCell;
@@ -43,7 +42,7 @@ use crate::tools::runner::WorkerTools;
 
 /// Handles a chat request from `visitor_id`, already authorised and rate-limited.
 pub async fn handle(
-    mut req: Request,
+    mut req: Inbound,
     env: &Env,
     ctx: &Context,
     store: AnyStore,

@@ -2,9 +2,10 @@
 //! an allowed origin; chat and history also need the visitor's token (chat issues one on first
 //! contact). Rate limits are counted here, before any work.
 
+use crate::http::Inbound;
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Context, Env, Request, Response};
+use worker::{Context, Env, Response};
 
 use super::{chat, conversations};
 use crate::app::access::{
@@ -32,7 +33,7 @@ const MAX_VISITOR_BODY: usize = 4 * 1024;
 
 /// Handles a widget request.
 pub async fn handle(
-    req: Request,
+    req: Inbound,
     env: &Env,
     ctx: &Context,
     route: WidgetRoute,
@@ -192,7 +193,7 @@ struct FeedbackBody {
 
 /// The page's origin: the `Origin` header, or this worker's own origin for a same-origin
 /// request (browsers omit `Origin` on same-origin GETs but send `Sec-Fetch-Site`).
-fn effective_origin(req: &Request) -> Option<String> {
+fn effective_origin(req: &Inbound) -> Option<String> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     if let Some(origin) = header("origin") {
         return Some(origin);
