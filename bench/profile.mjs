@@ -8,14 +8,13 @@
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import WebSocket from "ws";
 import { buildNamedChatWorker } from "../scripts/build.mjs";
 import { root } from "../scripts/lib.mjs";
 import { setup } from "../scripts/setup.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, startWorker, TEST_ORIGIN, testKey } from "../tests/support/worker.mjs";
 import { freePort } from "../tests/support/ports.mjs";
-import { chatBody, cpuMs, withPid } from "./workerd.mjs";
+import { chatBody, cpuMs, inspect, withPid } from "./workerd.mjs";
 
 const option = (name, fallback) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -34,32 +33,6 @@ async function namedBuild() {
   const outDir = join(root, ".cache/profile/build");
   await buildNamedChatWorker(outDir);
   return outDir;
-}
-
-/** A DevTools protocol session over the inspector's WebSocket. */
-async function inspect(url) {
-  const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  let next = 0;
-  const waiting = new Map();
-  ws.on("message", (data) => {
-    const message = JSON.parse(data.toString());
-    const pending = waiting.get(message.id);
-    if (!pending) return;
-    waiting.delete(message.id);
-    if (message.error) pending.reject(new Error(`${message.error.message}`));
-    else pending.resolve(message.result);
-  });
-  const send = (method, params = {}) =>
-    new Promise((resolve, reject) => {
-      const id = ++next;
-      waiting.set(id, { resolve, reject });
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { send, close: () => ws.close() };
 }
 
 async function turn(url, agent) {

@@ -12,14 +12,17 @@
 // Options: --minutes N (default 1; fractions allowed), --concurrency C (default 12 clients),
 // --store d1|convex (default TEST_STORE or d1), --write (put the figures into bench/RESULTS.md),
 // --no-build (use build/ as it is), --floor (then the same clients and time against the
-// JavaScript pass-through worker, for its memory slope), --only kind,kind (just those requests).
+// JavaScript pass-through worker, for its memory slope), --only kind,kind (just those requests),
+// --heaps (also read every isolate's V8 heap through workerd's inspector, to split RSS into
+// the isolates' heaps and the rest).
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { build } from "../scripts/build.mjs";
-import { percentile, rssMb, startJsWorker, withPid, workerdPids, writeResultsSection } from "./workerd.mjs";
+import { percentile, rssMb, startJsWorker, watchHeaps, withPid, workerdPids, writeResultsSection } from "./workerd.mjs";
+import { freePort } from "../tests/support/ports.mjs";
 import { startStandIn } from "../tests/support/standin.mjs";
 import { putAgent, putApiKey, startWorker, TEST_ORIGIN, TEST_STORE, testKey } from "../tests/support/worker.mjs";
 
@@ -32,6 +35,7 @@ const CONCURRENCY = Math.round(Number(arg("concurrency", "12")));
 const STORE = arg("store", TEST_STORE);
 const WRITE = process.argv.includes("--write");
 const FLOOR = process.argv.includes("--floor");
+const HEAPS = process.argv.includes("--heaps");
 // Bounds: a soak is a few minutes on one machine, not a load test left running.
 if (!(MINUTES > 0 && MINUTES <= 120) || !(CONCURRENCY >= 1 && CONCURRENCY <= 200)) {
   console.error("usage: npm run soak -- [--minutes N (0 < N <= 120)] [--concurrency C (1-200)] [--store d1|convex] [--write]");
@@ -402,9 +406,13 @@ async function settle(ctx) {
   return check;
 }
 
-/** The worker's own log lines: request lines are dropped, errors counted and a few kept. */
-const logged = { errors: 0, kept: [] };
+/** The worker's own log lines: request lines are dropped (the chat worker's wasm memory kept from them), errors counted and a few kept. */
+const logged = { errors: 0, kept: [], wasm: [] };
 function workerLog(line) {
+  if (line.includes('"event":"request"') && !line.includes("/api/admin/")) {
+    const kb = Number(line.match(/"memoryKb":(\d+)/)?.[1]);
+    if (Number.isFinite(kb) && logged.startAt) logged.wasm.push([(Date.now() - logged.startAt) / 60_000, kb / 1024]);
+  }
   if (line.includes('"event":"request"') && !line.includes('"level":"error"')) return;
   if (/error|panicked/i.test(line)) logged.errors++;
   if (logged.kept.length < 10) logged.kept.push(line.slice(0, 300));
@@ -418,10 +426,12 @@ async function main() {
   // every stored message would count as the worker's memory (in production the database is
   // not in the worker's process at all).
   const d1Dir = mkdtempSync(join(tmpdir(), "soak-d1-"));
+  const inspectorPort = HEAPS ? await freePort() : undefined;
   const worker = await startWorker(
     { OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "soak", ADMIN_API_KEY: ADMIN, WEBHOOK_ALLOW_HOSTS: "127.0.0.1" },
-    { store: STORE, onLog: (line) => workerLog(line), d1Dir },
+    { store: STORE, onLog: (line) => workerLog(line), d1Dir, inspectorPort },
   );
+  const heapWatch = HEAPS ? await watchHeaps(inspectorPort) : null;
   const pid = [...workerdPids()].find((p) => !before.has(p));
   let failed = true;
   try {
@@ -448,10 +458,25 @@ async function main() {
       `soak: ${MINUTES} min, ${CONCURRENCY} clients, store ${STORE}, workerd pid ${pid}, ${cpus().length} cores, load average ${load.map((l) => l.toFixed(2)).join(" ")}`,
     );
     const startAt = Date.now();
+    logged.startAt = startAt;
     const endAt = startAt + DURATION_MS;
     const memory = [];
     const sampler = setInterval(() => memory.push([(Date.now() - startAt) / 60_000, rssMb(pid)]), 1000);
     memory.push([0, rssMb(pid)]);
+    // [minutes, V8 heaps of all isolates (MB), RSS at the same moment (MB)], every 5 s; and every
+    // 30 s what the chat isolate's heap holds after a full collection.
+    const heapSamples = [];
+    const liveSamples = [];
+    let ticks = 0;
+    const heapSampler = heapWatch
+      ? setInterval(async () => {
+          const at = (Date.now() - startAt) / 60_000;
+          const rss = rssMb(pid);
+          const { total } = await heapWatch.heaps().catch(() => ({ total: NaN }));
+          heapSamples.push([at, total, rss]);
+          if (++ticks % 6 === 0) liveSamples.push([at, await heapWatch.liveHeap("user:chat").catch(() => NaN)]);
+        }, 5000)
+      : null;
     let printed = 0;
     const rowOf = (from, to) => {
       const rows = ledger.results.filter((r) => r.at >= from && r.at < to);
@@ -467,11 +492,12 @@ async function main() {
         total50: percentile(ok.map((r) => r.total), 50),
         total99: percentile(ok.map((r) => r.total), 99),
         rss: rss.length ? rss[rss.length - 1] : NaN,
+        heaps: heapSamples.filter(([m]) => m * 60_000 >= from - startAt && m * 60_000 < to - startAt).at(-1)?.[1] ?? NaN,
       };
     };
     const printRow = (row) =>
       console.log(
-        `${f(row.from, 0).padStart(5)}-${f(row.to, 0).padEnd(5)} s  requests ${String(row.requests).padStart(5)}  errors ${row.errors}  hung up ${String(row.hungUp).padStart(3)}  first token p50 ${f(row.firstToken50).padStart(6)} ms  total p50 ${f(row.total50).padStart(6)} p99 ${f(row.total99).padStart(7)} ms  workerd RSS ${f(row.rss)} MB`,
+        `${f(row.from, 0).padStart(5)}-${f(row.to, 0).padEnd(5)} s  requests ${String(row.requests).padStart(5)}  errors ${row.errors}  hung up ${String(row.hungUp).padStart(3)}  first token p50 ${f(row.firstToken50).padStart(6)} ms  total p50 ${f(row.total50).padStart(6)} p99 ${f(row.total99).padStart(7)} ms  workerd RSS ${f(row.rss)} MB${heapWatch ? ` (V8 heaps ${f(row.heaps)})` : ""}`,
       );
     const ticker = setInterval(() => {
       while (startAt + (printed + 1) * INTERVAL_MS <= Math.min(Date.now(), endAt)) {
@@ -482,6 +508,7 @@ async function main() {
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => client(ctx, i, endAt)));
     clearInterval(ticker);
     clearInterval(sampler);
+    clearInterval(heapSampler);
     const rows = [];
     for (let i = 0; startAt + i * INTERVAL_MS < endAt; i++) rows.push(rowOf(startAt + i * INTERVAL_MS, Math.min(endAt, startAt + (i + 1) * INTERVAL_MS)));
     // Requests started before the end but finished after it belong to the last row.
@@ -517,6 +544,29 @@ async function main() {
     console.log(
       `workerd RSS: start ${f(mem.start)} MB, peak ${f(mem.peak)} MB, end ${f(mem.end)} MB; slope after ${JUDGED ? WARMUP_TEXT : "the first half"} ${f(mem.slope, 2)} MB/min (fitted growth ${f(mem.growth)} MB over ${f(mem.window * 60, 0)} s, ${f(mem.perRequestKb)} KB per request, mean ${f(mem.meanRss)} MB): ${verdict} (limit: growth under ${FLAT_GROWTH_SHARE * 100}% of the mean)`,
     );
+    if (heapWatch) {
+      // The same window as the RSS slope: how much of the growth is the isolates' V8 heaps.
+      const from = JUDGED ? WARMUP_MINUTES : MINUTES / 2;
+      const measured = heapSamples.filter(([m, total]) => m >= from && Number.isFinite(total));
+      const heaps = leastSquares(measured.map(([m, total]) => [m, total])).slope;
+      const rest = leastSquares(measured.map(([m, total, rss]) => [m, rss - total])).slope;
+      const last = measured.at(-1);
+      console.log(
+        `V8 heaps of all isolates (inspector): ${f(last?.[1])} MB at the end, slope ${f(heaps, 2)} MB/min; the rest of RSS (workerd's own memory, SQLite, wasm memories): ${f(last ? last[2] - last[1] : NaN)} MB, slope ${f(rest, 2)} MB/min`,
+      );
+      const live = liveSamples.filter(([m, mb]) => m >= from && Number.isFinite(mb));
+      console.log(
+        `the chat isolate's V8 heap after a full collection: ${live.length ? `${f(live[0][1])} MB after the warm-up, ${f(live.at(-1)[1])} MB at the end, slope ${f(leastSquares(live).slope, 2)} MB/min` : "not sampled"}`,
+      );
+      const { byIsolate } = await heapWatch.heaps().catch(() => ({ byIsolate: {} }));
+      const biggest = Object.entries(byIsolate).sort((a, b) => b[1].total - a[1].total).slice(0, 6);
+      console.log(`  by isolate (V8 heap reserved / used, MB): ${biggest.map(([name, h]) => `${name} ${f(h.total)}/${f(h.used)}`).join(", ")}`);
+      heapWatch.close();
+    }
+    const wasm = logged.wasm.filter(([m]) => m >= (JUDGED ? WARMUP_MINUTES : MINUTES / 2));
+    if (wasm.length) {
+      console.log(`the chat isolate's wasm memory (its request log lines): ${f(wasm[0][1])} MB after the warm-up, ${f(wasm.at(-1)[1])} MB at the end, peak ${f(Math.max(...logged.wasm.map(([, mb]) => mb)))} MB`);
+    }
     mem.idle = await idleRss(pid, IDLE_MS);
     console.log(`workerd RSS after ${IDLE_MS / 1000} s without traffic: ${f(mem.idle)} MB`);
 

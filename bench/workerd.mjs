@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import WebSocket from "ws";
 import { root } from "../scripts/lib.mjs";
 
 /** The body of one widget chat turn (`useChat`'s shape: a new "hi" in conversation `chatId`). */
@@ -113,4 +114,62 @@ export function writeResultsSection(title, section) {
   const body = `${section.trimEnd()}\n`;
   const updated = start < 0 ? `${text.trimEnd()}\n\n${body}` : `${text.slice(0, start + 1)}${body}${next >= 0 ? `\n${text.slice(next + 1)}` : ""}`;
   writeFileSync(file, updated);
+}
+
+/** A DevTools protocol session over the inspector's WebSocket. */
+export async function inspect(url) {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let next = 0;
+  const waiting = new Map();
+  ws.on("message", (data) => {
+    const message = JSON.parse(data.toString());
+    const pending = waiting.get(message.id);
+    if (!pending) return;
+    waiting.delete(message.id);
+    if (message.error) pending.reject(new Error(`${message.error.message}`));
+    else pending.resolve(message.result);
+  });
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const id = ++next;
+      waiting.set(id, { resolve, reject });
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+/**
+ * Sessions on every isolate of the workerd whose inspector listens on `port`, and `heaps()`,
+ * which reads each isolate's V8 heap (`Runtime.getHeapUsage`): `{total, used}` in MB summed
+ * over the isolates, and `byIsolate` (name → {total, used}); `liveHeap(name)` collects that
+ * isolate's garbage first.
+ */
+export async function watchHeaps(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const sessions = await Promise.all(targets.map(async (t) => ({ name: t.id.split(":").slice(-2).join(":"), session: await inspect(t.webSocketDebuggerUrl) })));
+  const mb = (bytes) => bytes / 1048576;
+  const heaps = async () => {
+    const byIsolate = {};
+    let total = 0;
+    let used = 0;
+    for (const { name, session } of sessions) {
+      const usage = await session.send("Runtime.getHeapUsage");
+      byIsolate[name] = { total: mb(usage.totalSize), used: mb(usage.usedSize) };
+      total += mb(usage.totalSize);
+      used += mb(usage.usedSize);
+    }
+    return { total, used, byIsolate };
+  };
+  /** The V8 heap `name`'s isolate still uses after a full garbage collection, MB (what it holds on to). */
+  const liveHeap = async (name) => {
+    const found = sessions.find((s) => s.name === name);
+    if (!found) return NaN;
+    await found.session.send("HeapProfiler.collectGarbage");
+    return mb((await found.session.send("Runtime.getHeapUsage")).usedSize);
+  };
+  return { heaps, liveHeap, close: () => sessions.forEach(({ session }) => session.close()) };
 }

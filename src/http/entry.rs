@@ -105,9 +105,15 @@ fn log_request(method: &str, path: &str, response: &Response, started: i64) {
         tenant: tenant.as_deref(),
         agent: agent.as_deref(),
         trace_id: trace.as_deref(),
+        memory_kb: Some(wasm_memory_kb()),
     }
     .line();
     console_log!("{line}");
+}
+
+/// The size of this isolate's wasm memory, KiB (64 KiB pages).
+fn wasm_memory_kb() -> u64 {
+    core::arch::wasm32::memory_size(0) as u64 * 64
 }
 
 /// An OpenAI-compatible request: errors in OpenAI's shape, and CORS only for a key its tenant

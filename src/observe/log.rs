@@ -20,6 +20,9 @@ pub struct RequestLog<'a> {
     pub agent: Option<&'a str>,
     /// The turn's trace id, for a chat request.
     pub trace_id: Option<&'a str>,
+    /// The isolate's wasm memory when the response left, KiB: it only ever grows, so a leak in
+    /// the worker shows here request by request.
+    pub memory_kb: Option<u64>,
 }
 
 impl RequestLog<'_> {
@@ -35,6 +38,7 @@ impl RequestLog<'_> {
             "tenant": self.tenant,
             "agent": self.agent,
             "traceId": self.trace_id,
+            "memoryKb": self.memory_kb,
         })
         .to_string()
     }
@@ -55,6 +59,7 @@ mod tests {
             tenant: Some("t1"),
             agent: Some("a1"),
             trace_id: Some("5b8e"),
+            memory_kb: Some(2112),
         }
         .line();
         assert!(!line.contains('\n'));
@@ -65,14 +70,16 @@ mod tests {
                 v["status"].as_u64(),
                 v["tenant"].as_str(),
                 v["traceId"].as_str(),
-                v["level"].as_str()
+                v["level"].as_str(),
+                v["memoryKb"].as_u64()
             ),
             (
                 Some("/api/agents/{agentId}/chat"),
                 Some(200),
                 Some("t1"),
                 Some("5b8e"),
-                Some("info")
+                Some("info"),
+                Some(2112)
             )
         );
         let failed = RequestLog {

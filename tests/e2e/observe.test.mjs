@@ -459,7 +459,7 @@ describe("the exporter never touches the visitor", () => {
 });
 
 describe("structured logs", () => {
-  test("one JSON line per request with route, tenant, agent, status, duration and the trace id; exports counted", async () => {
+  test("one JSON line per request with route, tenant, agent, status, duration, the trace id and the isolate's memory; exports counted", async () => {
     const chatId = "chat_logged";
     await chat(worker.url, "plain", { chatId, text: "log me" });
     const [entry] = await exportsOf(chatId);
@@ -470,6 +470,8 @@ describe("structured logs", () => {
       ["POST", "/api/agents/{agentId}/chat", 200, "t_test", "plain", "info"],
     );
     assert.ok(Number.isInteger(line.ms) && line.ms >= 0);
+    // The isolate's wasm memory: whole 64 KiB pages, a few MB for this worker.
+    assert.ok(Number.isInteger(line.memoryKb) && line.memoryKb % 64 === 0 && line.memoryKb >= 1024 && line.memoryKb < 128 * 1024, `memoryKb ${line.memoryKb}`);
     const exported = await eventually(() => logs.filter((l) => l.event === "trace.export" && l.traceId === traceId).length === 2 && logs.filter((l) => l.event === "trace.export" && l.traceId === traceId));
     assert.deepEqual(exported.map((l) => [l.target, l.ok, l.attempts]).sort(), [["langfuse", true, 1], ["otlp", true, 1]]);
     // Failed exports are counted too (the failure tests above ran first).
