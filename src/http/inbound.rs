@@ -8,6 +8,8 @@
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, ByteStream, Error, FormData, Headers, Result};
 
+use super::url_parts;
+
 /// One incoming request, with its path read once for routing.
 pub struct Inbound {
     inner: web_sys::Request,
@@ -17,7 +19,7 @@ pub struct Inbound {
 
 impl From<web_sys::Request> for Inbound {
     fn from(inner: web_sys::Request) -> Self {
-        let path = path_of(&inner.url());
+        let path = url_parts::path(&inner.url()).to_owned();
         Self {
             inner,
             path,
@@ -72,25 +74,5 @@ impl Inbound {
         self.inner
             .body()
             .ok_or_else(|| Error::RustError("no body for request".into()))
-    }
-}
-
-/// The path of a URL as the runtime serialises it: after the host, up to `?` or `#` (both are
-/// percent-encoded inside a path, so the first of them ends it).
-fn path_of(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return if url.starts_with('/') {
-            url.to_owned()
-        } else {
-            format!("/{url}")
-        };
-    };
-    let after_host = &url[scheme_end + 3..];
-    match after_host.find('/') {
-        Some(start) => {
-            let path = &after_host[start..];
-            path[..path.find(['?', '#']).unwrap_or(path.len())].to_owned()
-        }
-        None => "/".to_owned(),
     }
 }

@@ -1,6 +1,28 @@
-//! The two things the worker reads from a request URL beyond its path: the origin and query
-//! parameters. Done by hand because the `url` crate (with its IDNA tables) would double the
-//! wasm size for this.
+//! What the worker reads from a request URL: its path, origin and query parameters. Done by
+//! hand because the `url` crate (with its IDNA tables) would double the wasm size for this.
+
+/// The path of a URL as the runtime serialises it: after the host, up to `?` or `#` (both are
+/// percent-encoded inside a path, so the first of them ends it).
+pub fn path(url: &str) -> &str {
+    let Some(scheme_end) = url.find("://") else {
+        let end = url.find(['?', '#']).unwrap_or(url.len());
+        return if url.starts_with('/') {
+            &url[..end]
+        } else {
+            "/"
+        };
+    };
+    let after_scheme = &url[scheme_end + 3..];
+    let rest = &after_scheme[after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len())..];
+    let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}
 
 /// `scheme://host[:port]` of an absolute URL.
 pub fn origin(url: &str) -> Option<&str> {
@@ -65,6 +87,23 @@ fn decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_ends_at_the_query_or_fragment() {
+        for (url, expected) in [
+            (
+                "https://a.example/api/agents/x/chat?k=1",
+                "/api/agents/x/chat",
+            ),
+            ("http://127.0.0.1:8787/v1/models#top", "/v1/models"),
+            ("https://a.example", "/"),
+            ("https://a.example?x=/y", "/"),
+            ("https://a.example/", "/"),
+            ("/relative?q", "/relative"),
+        ] {
+            assert_eq!(path(url), expected, "{url}");
+        }
+    }
 
     #[test]
     fn form_bodies() {
