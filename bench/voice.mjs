@@ -23,6 +23,9 @@ const percentile = (values, p) => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The stand-in's own time from request to its first content chunk. */
+/** How long a call waits after its setup message before the first prompt. */
+const SETUP_PAUSE_MS = 100;
+
 async function directFirstToken(standin, model) {
   const started = performance.now();
   const res = await fetch(`${standin.url}/v1/chat/completions`, {
@@ -109,14 +112,23 @@ export async function voiceFigures({ quick = false } = {}) {
         }
       };
       ws.send(JSON.stringify({ type: "setup", callSid, from: params.From, to: params.To, customParameters: { token } }));
-      await sleep(100); // the worker opens the call's conversation before the first words
+      await sleep(SETUP_PAUSE_MS); // the worker opens the call's conversation before the first words
       return { ws, frames, until };
     };
 
     const samples = quick ? 8 : 60;
+    // The stand-in's own time to its first token, measured as each prompt is sent: back to back
+    // (follow-ups, widget turns), and after the same pause as a call's first prompt, which
+    // finds both processes idle (waking them costs this machine 0.5-1.5 ms for any request).
     const direct = [];
-    for (let i = 0; i < samples; i++) direct.push(await directFirstToken(standin, "scenario/plain"));
+    const directIdle = [];
+    for (let i = 0; i < samples; i++) {
+      direct.push(await directFirstToken(standin, "scenario/plain"));
+      await sleep(SETUP_PAUSE_MS);
+      directIdle.push(await directFirstToken(standin, "scenario/plain"));
+    }
     const directP50 = percentile(direct, 50);
+    const directIdleP50 = percentile(directIdle, 50);
     const first = [];
     const followUp = [];
     const beforeModel = [];
@@ -128,7 +140,7 @@ export async function voiceFigures({ quick = false } = {}) {
         const sent = performance.now();
         c.ws.send(JSON.stringify({ type: "prompt", voicePrompt: "When are you open?", lang: "en-US", last: true }));
         const frame = await c.until(() => c.frames.slice(start).find((f) => f.frame.type === "text"));
-        into.push(frame.at - sent - directP50);
+        into.push(frame.at - sent - (into === first ? directIdleP50 : directP50));
         // Where the time goes: before the model request reaches the stand-in, and after.
         const request = standin.streams.find((s) => s.startedAt >= sent);
         if (request) (into === first ? beforeModel : beforeModelFollowUp).push(request.startedAt - sent);
@@ -157,6 +169,7 @@ export async function voiceFigures({ quick = false } = {}) {
     return {
       samples,
       directP50,
+      directIdleP50,
       first: { p50: percentile(first, 50), p99: percentile(first, 99) },
       followUp: { p50: percentile(followUp, 50), p99: percentile(followUp, 99) },
       beforeModel: { p50: percentile(beforeModel, 50), p99: percentile(beforeModel, 99) },
@@ -176,7 +189,7 @@ export function voiceMarkdown(v) {
   return [
     "## Phone calls (ConversationRelay)",
     "",
-    `Prompt frame to the first \`text\` frame, minus the stand-in's own first-token time (${f(v.directP50)} ms p50 direct), over ${v.samples} calls on D1; and interrupt to the upstream model request being cancelled (the stand-in sees its connection close), over ${v.cancel.n} calls.`,
+    `Prompt frame to the first \`text\` frame, minus the stand-in's own first-token time measured the same way (${f(v.directP50)} ms p50 back to back, for follow-ups and widget turns; ${f(v.directIdleP50)} ms after the ${SETUP_PAUSE_MS} ms pause a call's first prompt comes after, since waking idle processes costs any request on this machine), over ${v.samples} calls on D1; and interrupt to the upstream model request being cancelled (the stand-in sees its connection close), over ${v.cancel.n} calls.`,
     "",
     "A phone turn plans from the call's own view of its conversation (read once when the call starts), so nothing is read before the model is called; the previous answer and the caller's words are stored while the model runs. The widget turn reads the conversation's window and the month's spend first (one D1 round trip).",
     "",
