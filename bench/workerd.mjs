@@ -133,10 +133,20 @@ export async function inspect(url) {
     if (message.error) pending.reject(new Error(`${message.error.message}`));
     else pending.resolve(message.result);
   });
+  // A method the inspector never answers (workerd leaves some unanswered) fails after 30 s
+  // rather than holding the caller forever.
   const send = (method, params = {}) =>
     new Promise((resolve, reject) => {
       const id = ++next;
-      waiting.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`the inspector did not answer ${method}`));
+      }, 30_000);
+      const settle = (f) => (value) => {
+        clearTimeout(timer);
+        f(value);
+      };
+      waiting.set(id, { resolve: settle(resolve), reject: settle(reject) });
       ws.send(JSON.stringify({ id, method, params }));
     });
   return { send, close: () => ws.close() };
