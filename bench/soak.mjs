@@ -58,6 +58,8 @@ const WARMUP_MIN_MINUTES = 4;
 const JUDGED_MIN_MINUTES = 2;
 const WARMUP_MINUTES = Math.max(MINUTES * WARMUP_SHARE, WARMUP_MIN_MINUTES);
 const JUDGED = MINUTES - WARMUP_MINUTES >= JUDGED_MIN_MINUTES;
+/** Where the measured window starts, in minutes: after the warm-up, or a short run's second half. */
+const MEASURED_FROM = JUDGED ? WARMUP_MINUTES : MINUTES / 2;
 const WARMUP_TEXT = `the first ${WARMUP_MINUTES.toFixed(1)} min (a quarter of the run, at least ${WARMUP_MIN_MINUTES})`;
 /** How long memory is watched without traffic after the run. */
 const IDLE_MS = 15_000;
@@ -118,7 +120,7 @@ function leastSquares(points) {
 /** The memory figures of a run: `samples` are [minutes since start, MB]; `at` request times. */
 function memoryFigures(samples, startAt, requestTimes) {
   // A run too short to judge still gets figures: its second half.
-  const measured = samples.filter(([m]) => m >= (JUDGED ? WARMUP_MINUTES : MINUTES / 2));
+  const measured = samples.filter(([m]) => m >= MEASURED_FROM);
   const { slope } = leastSquares(measured);
   const window = measured.length ? measured[measured.length - 1][0] - measured[0][0] : 0;
   const meanRss = measured.reduce((s, [, mb]) => s + mb, 0) / Math.max(measured.length, 1);
@@ -409,11 +411,12 @@ async function settle(ctx) {
 /** The worker's own log lines: request lines are dropped (the chat worker's wasm memory kept from them), errors counted and a few kept. */
 const logged = { errors: 0, kept: [], wasm: [] };
 function workerLog(line) {
-  if (line.includes('"event":"request"') && !line.includes("/api/admin/")) {
+  const request = line.includes('"event":"request"');
+  if (request && !line.includes("/api/admin/")) {
     const kb = Number(line.match(/"memoryKb":(\d+)/)?.[1]);
     if (Number.isFinite(kb) && logged.startAt) logged.wasm.push([(Date.now() - logged.startAt) / 60_000, kb / 1024]);
   }
-  if (line.includes('"event":"request"') && !line.includes('"level":"error"')) return;
+  if (request && !line.includes('"level":"error"')) return;
   if (/error|panicked/i.test(line)) logged.errors++;
   if (logged.kept.length < 10) logged.kept.push(line.slice(0, 300));
 }
@@ -546,15 +549,14 @@ async function main() {
     );
     if (heapWatch) {
       // The same window as the RSS slope: how much of the growth is the isolates' V8 heaps.
-      const from = JUDGED ? WARMUP_MINUTES : MINUTES / 2;
-      const measured = heapSamples.filter(([m, total]) => m >= from && Number.isFinite(total));
+      const measured = heapSamples.filter(([m, total]) => m >= MEASURED_FROM && Number.isFinite(total));
       const heaps = leastSquares(measured.map(([m, total]) => [m, total])).slope;
       const rest = leastSquares(measured.map(([m, total, rss]) => [m, rss - total])).slope;
       const last = measured.at(-1);
       console.log(
         `V8 heaps of all isolates (inspector): ${f(last?.[1])} MB at the end, slope ${f(heaps, 2)} MB/min; the rest of RSS (workerd's own memory, SQLite, wasm memories): ${f(last ? last[2] - last[1] : NaN)} MB, slope ${f(rest, 2)} MB/min`,
       );
-      const live = liveSamples.filter(([m, mb]) => m >= from && Number.isFinite(mb));
+      const live = liveSamples.filter(([m, mb]) => m >= MEASURED_FROM && Number.isFinite(mb));
       console.log(
         `the chat isolate's V8 heap after a full collection: ${live.length ? `${f(live[0][1])} MB after the warm-up, ${f(live.at(-1)[1])} MB at the end, slope ${f(leastSquares(live).slope, 2)} MB/min` : "not sampled"}`,
       );
@@ -563,7 +565,7 @@ async function main() {
       console.log(`  by isolate (V8 heap reserved / used, MB): ${biggest.map(([name, h]) => `${name} ${f(h.total)}/${f(h.used)}`).join(", ")}`);
       heapWatch.close();
     }
-    const wasm = logged.wasm.filter(([m]) => m >= (JUDGED ? WARMUP_MINUTES : MINUTES / 2));
+    const wasm = logged.wasm.filter(([m]) => m >= MEASURED_FROM);
     if (wasm.length) {
       console.log(`the chat isolate's wasm memory (its request log lines): ${f(wasm[0][1])} MB after the warm-up, ${f(wasm.at(-1)[1])} MB at the end, peak ${f(Math.max(...logged.wasm.map(([, mb]) => mb)))} MB`);
     }

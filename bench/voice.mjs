@@ -22,10 +22,10 @@ const percentile = (values, p) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The stand-in's own time from request to its first content chunk. */
 /** How long a call waits after its setup message before the first prompt. */
 const SETUP_PAUSE_MS = 100;
 
+/** The stand-in's own time from request to its first content chunk. */
 async function directFirstToken(standin, model) {
   const started = performance.now();
   const res = await fetch(`${standin.url}/v1/chat/completions`, {

@@ -1,11 +1,11 @@
 //! The chat worker's way to the admin worker: the management API's requests go through the
 //! `ADMIN` service binding unchanged, so the chat worker carries none of that code.
 
-use super::Inbound;
 use worker::{Env, Method, Request, RequestInit, Response};
 
 use super::request::{read_body, refuse_oversized_upload, MAX_UPLOAD_BODY_BYTES};
 use super::response::error_response;
+use super::Inbound;
 use crate::error::ApiError;
 use crate::observe::export::forget_all_tenant_targets;
 use crate::store::any::forget_everything;

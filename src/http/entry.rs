@@ -1,7 +1,6 @@
 //! Entry point of every request: route, run the handler, turn errors into JSON responses, and
 //! add CORS headers to the widget endpoints.
 
-use super::Inbound;
 use serde_json::json;
 use worker::{console_log, Context, Env, Response};
 
@@ -11,6 +10,7 @@ use super::log;
 use super::rate;
 use super::response::{error_response, json_response};
 use super::routes::{resolve, template, NoMatch, Route};
+use super::Inbound;
 use crate::app::access::{KEY_HEADER, TOKEN_HEADER};
 use crate::error::ApiError;
 use crate::observe::log::RequestLog;

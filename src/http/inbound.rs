@@ -52,10 +52,7 @@ impl Inbound {
 
     /// The body read as `multipart/form-data` (or URL-encoded) fields.
     pub async fn form_data(&mut self) -> Result<FormData> {
-        if self.body_used {
-            return Err(Error::BodyUsed);
-        }
-        self.body_used = true;
+        self.claim_body()?;
         let promise = self.inner.form_data().map_err(Error::from)?;
         let form = JsFuture::from(promise).await.map_err(|e| {
             Error::JsError(
@@ -67,12 +64,18 @@ impl Inbound {
     }
 
     fn take_body(&mut self) -> Result<web_sys::ReadableStream> {
+        self.claim_body()?;
+        self.inner
+            .body()
+            .ok_or_else(|| Error::RustError("no body for request".into()))
+    }
+
+    /// Marks the body as read: it can be taken once.
+    fn claim_body(&mut self) -> Result<()> {
         if self.body_used {
             return Err(Error::BodyUsed);
         }
         self.body_used = true;
-        self.inner
-            .body()
-            .ok_or_else(|| Error::RustError("no body for request".into()))
+        Ok(())
     }
 }

@@ -1,9 +1,9 @@
 //! Reading request bodies: size caps enforced while reading, JSON objects only.
 
-use super::Inbound;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::Inbound;
 use crate::error::ApiError;
 
 /// How much of an oversized body is read and dropped before answering 413: a client still

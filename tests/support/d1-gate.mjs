@@ -121,5 +121,5 @@ export function gateDatabase(url) {
   };
 }
 
-/** Runs `target`'s scheduled event (cron `cron`) through the gate; resolves to `{outcome, noRetry}`. */
+/** Runs the scheduled event of the gate's `scheduledTarget` (cron `cron`); resolves to `{outcome, noRetry}`. */
 export const gateScheduled = (url, cron) => call(url, "/scheduled", { cron });

@@ -1,7 +1,6 @@
 //! `…/api/admin/knowledge-bases…`: parse → one `app::knowledge` step → view. New and re-synced
 //! sources go to the ingestion queue (`KNOWLEDGE_QUEUE`); the answer does not wait for them.
 
-use crate::http::Inbound;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::{console_error, Context, Env, FormEntry, Response};
@@ -17,6 +16,7 @@ use crate::http::request::{read_body, read_json, refuse_oversized_upload, MAX_FI
 use crate::http::response::{json_response, json_status};
 use crate::http::routes::KnowledgeRoute;
 use crate::http::url_parts;
+use crate::http::Inbound;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::knowledge::inflate::NativeInflate;
 use crate::knowledge::{KnowledgeBase, Source, SourceKind, SourceStatus};

@@ -2,7 +2,6 @@
 //! secret key, which scopes every read and write to that tenant: other tenants' ids answer 404).
 //! Each route reads its input, runs one `app::management` operation and shows the result.
 
-use crate::http::Inbound;
 use serde_json::{json, Map, Value};
 use worker::{Env, Response};
 
@@ -19,6 +18,7 @@ use crate::http::request::read_json;
 use crate::http::response::{json_response, json_status};
 use crate::http::routes::{OperatorRoute, TenantRoute};
 use crate::http::url_parts;
+use crate::http::Inbound;
 use crate::observe::config::target_from_integration;
 use crate::observe::export::{deliver_one, forget_tenant_targets, operator_targets};
 use crate::observe::{otlp, Redactor};

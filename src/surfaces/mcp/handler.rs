@@ -9,7 +9,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::http::Inbound;
 use serde_json::{json, Map, Value};
 use worker::{console_error, AbortSignal, Context, Env, Headers, Response, ResponseBuilder};
 
@@ -31,6 +30,7 @@ use crate::http::request::read_body;
 use crate::http::response::{error_response, json_response};
 use crate::http::routes::McpRoute;
 use crate::http::url_parts;
+use crate::http::Inbound;
 use crate::ids::is_valid_client_id;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::llm::client::HttpModel;

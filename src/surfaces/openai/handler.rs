@@ -10,7 +10,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::http::Inbound;
 use worker::{console_error, AbortSignal, Context, Env, Headers, Response, ResponseBuilder};
 
 use super::encode::{self, Encoder, Meta};
@@ -29,6 +28,7 @@ use crate::http::rate;
 use crate::http::request::read_body;
 use crate::http::response::{json_response, openai_error_response};
 use crate::http::routes::OpenAiRoute;
+use crate::http::Inbound;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::knowledge::embed::EmbeddingSettings;
 use crate::llm::client::HttpModel;

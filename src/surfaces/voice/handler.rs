@@ -4,7 +4,6 @@
 //! (`session.rs`), and the `<Connect action>` callback records how the call ended and dials a
 //! person after a handoff.
 
-use crate::http::Inbound;
 use serde_json::{json, Value};
 use worker::{console_error, Context, Env, Response, WebSocketPair};
 
@@ -18,6 +17,7 @@ use crate::error::ApiError;
 use crate::http::request::read_body;
 use crate::http::routes::VoiceRoute;
 use crate::http::url_parts::{self, form_pairs};
+use crate::http::Inbound;
 use crate::platform::{self, now_ms};
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;

@@ -7,7 +7,6 @@
 //! the model is called), runs the agent loop, and stores the answer, also when the visitor
 //! disconnects (partial, marked aborted).
 
-use crate::http::Inbound;
 use worker::{console_error, AbortSignal, Context, Env, Headers, Response, ResponseBuilder};
 
 use super::body::{self as chat_body, ChatBody, MAX_BODY_BYTES};
@@ -27,6 +26,7 @@ use crate::error::ApiError;
 use crate::http::log;
 use crate::http::output::{BodySink, Encode, Output};
 use crate::http::request::read_body;
+use crate::http::Inbound;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::llm::client::HttpModel;
 use crate::llm::{FinishReason, Usage};

@@ -2,7 +2,6 @@
 //! an allowed origin; chat and history also need the visitor's token (chat issues one on first
 //! contact). Rate limits are counted here, before any work.
 
-use crate::http::Inbound;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Context, Env, Response};
@@ -20,6 +19,7 @@ use crate::http::request::read_json;
 use crate::http::response::json_response;
 use crate::http::routes::WidgetRoute;
 use crate::http::url_parts;
+use crate::http::Inbound;
 use crate::http::{log, rate};
 use crate::observe::export::{score_feedback, targets_for};
 use crate::observe::TargetKind;
