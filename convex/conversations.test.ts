@@ -258,6 +258,102 @@ test("turnContext: the newest messages up to a resent user message, with the cou
   expect((await window(null, 100)).seqs).toHaveLength(20);
 });
 
+/** beginTurn's arguments for visitor v1's question `id` in conversation `conversationId` of agent a1. */
+function begin(
+  conversationId: string,
+  id: string,
+  {
+    maxMessages = 10,
+    tenantCap = null,
+    agentCap = null,
+    visitorId = "v1",
+    agentId = "a1",
+  }: { maxMessages?: number; tenantCap?: number | null; agentCap?: number | null; visitorId?: string | null; agentId?: string } = {},
+) {
+  return {
+    tenantId: "t1",
+    agentId,
+    conversationId,
+    resentMessageId: id,
+    month: "2026-02",
+    historyLimit: 60,
+    eager: {
+      conversation: { ...conversationRow(conversationId, "t1", agentId, T0 + 50), visitorId },
+      message: messageInput(id, conversationId, "t1", { createdAt: T0 + 50 }),
+      maxMessages,
+      tenantCap,
+      agentCap,
+    },
+  };
+}
+
+test("beginTurn reads the turn and stores a new question in the same transaction", async () => {
+  const t = setup();
+  await world(t);
+  // No conversation yet: it is created with the question, and the context is the one read before.
+  const first = await t.mutation(internal.conversations.beginTurn, begin("c1", "u1"));
+  expect(first).toEqual({ conversation: { state: "missing" }, spend: { tenant: 0, agent: 0 }, stored: true });
+  expect(await seqs(t, "c1")).toEqual([[1, "u1"]]);
+  // The visitor's own conversation: appended at the next seq, updatedAt moved to the question.
+  await t.mutation(internal.messages.appendAnswer, {
+    message: answerInput("a1-1", "c1", "t1", { createdAt: T0 + 60 }),
+    agentId: "a1",
+    day: "2026-02-01",
+  });
+  const next = await t.mutation(internal.conversations.beginTurn, {
+    ...begin("c1", "u2"),
+    eager: { ...begin("c1", "u2").eager, message: messageInput("u2", "c1", "t1", { createdAt: T0 + 70 }) },
+  });
+  expect(next.stored).toBe(true);
+  expect(next.conversation).toMatchObject({ state: "found", messageCount: 2, resent: null });
+  expect(await seqs(t, "c1")).toEqual([[1, "u1"], [2, "a1-1"], [3, "u2"]]);
+  const got = await t.query(internal.conversations.get, { tenantId: "t1", conversationId: "c1" });
+  expect(got?.conversation.updatedAt).toBe(T0 + 70);
+  // A retry after the question was stored reads it as resent and writes nothing more.
+  const again = await t.mutation(internal.conversations.beginTurn, begin("c1", "u2"));
+  expect(again.stored).toBe(false);
+  expect(again.conversation).toMatchObject({ state: "found", messageCount: 3, resent: { seq: 3, role: "user" } });
+  expect(await seqs(t, "c1")).toEqual([[1, "u1"], [2, "a1-1"], [3, "u2"]]);
+});
+
+test("beginTurn stores nothing the turn's rules refuse", async () => {
+  const t = setup();
+  await world(t);
+  await t.mutation(internal.conversations.beginTurn, begin("c1", "u1"));
+  await t.mutation(internal.usage.record, {
+    tenantId: "t1",
+    agentId: "a1",
+    day: "2026-02-03",
+    usage: { inputTokens: 1, outputTokens: 1, cost: 2 },
+  });
+  const refused: [string, ReturnType<typeof begin>][] = [
+    ["another visitor's conversation", begin("c1", "x", { visitorId: "v2" })],
+    ["another agent's conversation", begin("c1", "x", { agentId: "a2" })],
+    ["no room for the question and its answer", begin("c1", "x", { maxMessages: 2 })],
+    ["a new conversation without room for two", begin("c2", "x", { maxMessages: 1 })],
+    ["the agent's cap reached", begin("c1", "x", { agentCap: 2 })],
+    ["the tenant's cap reached", begin("c2", "x", { tenantCap: 1.5 })],
+  ];
+  for (const [why, args] of refused) {
+    const result = await t.mutation(internal.conversations.beginTurn, args);
+    expect(result.stored, why).toBe(false);
+  }
+  expect(await seqs(t, "c1")).toEqual([[1, "u1"]]);
+  expect(await seqs(t, "c2")).toBeUndefined();
+  // Just under both caps, with room for exactly two more: stored.
+  const edge = await t.mutation(
+    internal.conversations.beginTurn,
+    begin("c1", "u2", { maxMessages: 3, agentCap: 2.01, tenantCap: 2.01 }),
+  );
+  expect(edge).toMatchObject({ stored: true, spend: { tenant: 2, agent: 2 } });
+  // The read must name the question as resent, so that a retry is safe.
+  expect(
+    await errorData(
+      t.mutation(internal.conversations.beginTurn, { ...begin("c1", "u3"), resentMessageId: null }),
+    ),
+  ).toMatchObject({ code: "Mismatch" });
+});
+
 test("listForTenant: that tenant's (or agent's) conversations, most recently updated first, limited", async () => {
   const t = setup();
   await world(t);

@@ -1,9 +1,9 @@
 /** Conversations and the start of a chat turn. Internal functions only. */
 import { v } from "convex/values";
-import type { Infer } from "convex/values";
+import type { Infer, ObjectType } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
 import type { Doc } from "./_generated/dataModel";
-import type { DatabaseReader } from "./_generated/server";
+import type { DatabaseReader, DatabaseWriter } from "./_generated/server";
 import {
   appendMessage,
   assertCount,
@@ -43,6 +43,15 @@ export const get = internalQuery({
     loadConversation(ctx.db, tenantId, conversationId),
 });
 
+const turnArgs = {
+  tenantId: v.string(),
+  agentId: v.string(),
+  conversationId: nullable(v.string()),
+  resentMessageId: nullable(v.string()),
+  month: v.string(),
+  historyLimit: v.number(),
+};
+
 /**
  * What a chat turn reads, in one snapshot, with a bounded number of reads whatever the size of
  * the conversation or the tenant:
@@ -57,14 +66,7 @@ export const get = internalQuery({
  * At most 1 + 1 + historyLimit + 1 + 2 documents.
  */
 export const turnContext = internalQuery({
-  args: {
-    tenantId: v.string(),
-    agentId: v.string(),
-    conversationId: nullable(v.string()),
-    resentMessageId: nullable(v.string()),
-    month: v.string(),
-    historyLimit: v.number(),
-  },
+  args: turnArgs,
   returns: v.object({ conversation: turnConversation, spend: spendRow }),
   handler: async (ctx, args) => {
     assertMonth(args.month, "month");
@@ -123,6 +125,14 @@ async function turnWindow(
   };
 }
 
+const startArgs = {
+  conversation: conversationRow,
+  create: v.boolean(),
+  replaceAfter: nullable(v.number()),
+  userMessage: nullable(newMessage),
+  answerId: v.optional(nullable(v.string())),
+};
+
 /**
  * Starts a turn in one transaction: creates the conversation (when `create`), drops its
  * messages after `replaceAfter` (a regenerated answer replaces them), appends the user message
@@ -136,61 +146,118 @@ async function turnWindow(
  * conversation holds is not appended again; and `updatedAt` never moves back.
  */
 export const startTurn = internalMutation({
-  args: {
-    conversation: conversationRow,
-    create: v.boolean(),
-    replaceAfter: nullable(v.number()),
-    userMessage: nullable(newMessage),
-    answerId: v.optional(nullable(v.string())),
-  },
+  args: startArgs,
   returns: v.null(),
-  handler: async (ctx, { conversation, create, replaceAfter, userMessage, answerId = null }) => {
-    let stored = await conversationById(ctx.db, conversation.id);
-    if (stored !== null) {
-      const same =
-        stored.tenantId === conversation.tenantId &&
-        stored.agentId === conversation.agentId &&
-        (!create || stored.visitorId === conversation.visitorId);
-      if (!same) fail("Conflict", `Conversation ${conversation.id} belongs to someone else`);
-    } else if (create) {
-      const id = await ctx.db.insert("conversations", conversation);
-      stored = await ctx.db.get("conversations", id);
-    } else {
-      fail("NotFound", `Conversation ${conversation.id} does not exist`);
-    }
-    if (stored === null) fail("NotFound", `Conversation ${conversation.id} does not exist`);
-    if (answerId !== null && (await messageById(ctx.db, conversation.id, answerId)) !== null) {
-      return null;
-    }
+  handler: (ctx, args) => start(ctx.db, args),
+});
 
-    if (replaceAfter !== null) {
-      const later = await ctx.db
-        .query("messages")
-        .withIndex("by_conversation", (q) =>
-          q.eq("conversationId", conversation.id).gt("seq", replaceAfter),
-        )
-        .collect();
-      for (const message of later) await ctx.db.delete("messages", message._id);
+/**
+ * `turnContext` and, in the same transaction, the turn's new user message (`eager`), stored
+ * only when what was read allows it: spend under the given caps (a cap is null when spend
+ * cannot refuse the turn), and either no conversation by that id (then it is created, when
+ * `maxMessages` leaves room for the question and its answer) or the agent's conversation of the
+ * same visitor, without the message, with room for both. The same rule as the worker's
+ * `EagerStart::allowed`. Returns the context read before the write and whether it wrote.
+ *
+ * Safe to retry: `resentMessageId` is the eager message's id, so a retry that finds it stored
+ * reads it as resent and writes nothing.
+ */
+export const beginTurn = internalMutation({
+  args: {
+    ...turnArgs,
+    eager: v.object({
+      conversation: conversationRow,
+      message: newMessage,
+      maxMessages: v.number(),
+      tenantCap: nullable(v.number()),
+      agentCap: nullable(v.number()),
+    }),
+  },
+  returns: v.object({ conversation: turnConversation, spend: spendRow, stored: v.boolean() }),
+  handler: async (ctx, { eager, ...args }) => {
+    assertMonth(args.month, "month");
+    assertCount(args.historyLimit, "historyLimit", 0);
+    if (args.resentMessageId !== eager.message.id) {
+      fail("Mismatch", "resentMessageId must be the eager message's id");
     }
-
-    if (userMessage !== null) {
-      if (userMessage.role !== "user") fail("Invalid", "The user message must have role user");
-      if (
-        userMessage.conversationId !== conversation.id ||
-        userMessage.tenantId !== stored.tenantId
-      ) {
-        fail("Mismatch", `Message ${userMessage.id} is not of conversation ${conversation.id}`);
-      }
-      if (
-        (await appendMessage(ctx.db, userMessage)) &&
-        userMessage.createdAt > stored.updatedAt
-      ) {
-        await ctx.db.patch("conversations", stored._id, { updatedAt: userMessage.createdAt });
-      }
+    const conversation = await turnWindow(ctx.db, args);
+    const spend = await monthlySpendOf(ctx.db, args.tenantId, args.agentId, args.month);
+    const under = (cap: number | null, spent: number) => cap === null || spent < cap;
+    const ours = eager.conversation;
+    const allowed =
+      under(eager.tenantCap, spend.tenant) &&
+      under(eager.agentCap, spend.agent) &&
+      ours.tenantId === args.tenantId &&
+      ours.agentId === args.agentId &&
+      (conversation.state === "missing"
+        ? 2 <= eager.maxMessages
+        : conversation.state === "found" &&
+          conversation.conversation.id === ours.id &&
+          ours.visitorId !== null &&
+          conversation.conversation.visitorId === ours.visitorId &&
+          conversation.resent === null &&
+          conversation.messageCount + 2 <= eager.maxMessages);
+    if (allowed) {
+      await start(ctx.db, {
+        conversation: ours,
+        create: conversation.state === "missing",
+        replaceAfter: null,
+        userMessage: eager.message,
+      });
     }
-    return null;
+    return { conversation, spend, stored: allowed };
   },
 });
+
+async function start(
+  db: DatabaseWriter,
+  { conversation, create, replaceAfter, userMessage, answerId = null }: ObjectType<typeof startArgs>,
+): Promise<null> {
+  let stored = await conversationById(db, conversation.id);
+  if (stored !== null) {
+    const same =
+      stored.tenantId === conversation.tenantId &&
+      stored.agentId === conversation.agentId &&
+      (!create || stored.visitorId === conversation.visitorId);
+    if (!same) fail("Conflict", `Conversation ${conversation.id} belongs to someone else`);
+  } else if (create) {
+    const id = await db.insert("conversations", conversation);
+    stored = await db.get("conversations", id);
+  } else {
+    fail("NotFound", `Conversation ${conversation.id} does not exist`);
+  }
+  if (stored === null) fail("NotFound", `Conversation ${conversation.id} does not exist`);
+  if (answerId !== null && (await messageById(db, conversation.id, answerId)) !== null) {
+    return null;
+  }
+
+  if (replaceAfter !== null) {
+    const later = await db
+      .query("messages")
+      .withIndex("by_conversation", (q) =>
+        q.eq("conversationId", conversation.id).gt("seq", replaceAfter),
+      )
+      .collect();
+    for (const message of later) await db.delete("messages", message._id);
+  }
+
+  if (userMessage !== null) {
+    if (userMessage.role !== "user") fail("Invalid", "The user message must have role user");
+    if (
+      userMessage.conversationId !== conversation.id ||
+      userMessage.tenantId !== stored.tenantId
+    ) {
+      fail("Mismatch", `Message ${userMessage.id} is not of conversation ${conversation.id}`);
+    }
+    if (
+      (await appendMessage(db, userMessage)) &&
+      userMessage.createdAt > stored.updatedAt
+    ) {
+      await db.patch("conversations", stored._id, { updatedAt: userMessage.createdAt });
+    }
+  }
+  return null;
+}
 
 type ConversationCursor = Infer<typeof conversationCursor>;
 

@@ -11,11 +11,14 @@ use serde_json::json;
 use crate::agent::context::Role;
 use crate::agent::{TurnEnd, TurnOutcome};
 use crate::error::ApiError;
+use crate::store::scoped::Scoped;
 use crate::store::{
-    Agent, Conversation, ConversationState, ConversationWindow, MessageStatus, Spend, StoreError,
-    StoredMessage, TurnContext, TurnStart,
+    Agent, Conversation, ConversationState, ConversationWindow, EagerStart, MessageStatus, Spend,
+    SpendCaps, Store, StoreError, StoredMessage, TurnContext, TurnQuery, TurnStart,
 };
 
+#[cfg(test)]
+pub mod eager_cases;
 mod stateless;
 
 pub use stateless::{check_messages, plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL};
@@ -115,22 +118,8 @@ pub fn plan(
             ))
         }
         None => {
-            let message = StoredMessage {
-                id: request.message_id.unwrap_or(request.fresh_message_id),
-                conversation_id: conversation.id.clone(),
-                tenant_id: conversation.tenant_id.clone(),
-                seq: 0,
-                role: Role::User,
-                parts: vec![json!({ "type": "text", "text": request.text })],
-                status: MessageStatus::Complete,
-                model: None,
-                finish_reason: None,
-                usage: Default::default(),
-                error: None,
-                feedback: None,
-                created_at: request.now,
-                timing: None,
-            };
+            let id = request.message_id.unwrap_or(request.fresh_message_id);
+            let message = new_user_message(&conversation, id, &request.text, request.now);
             history.push(message.clone());
             user_message = Some(message);
             count + 1
@@ -154,6 +143,125 @@ pub fn plan(
         history,
         models,
     })
+}
+
+/// A new user message of `conversation`.
+fn new_user_message(
+    conversation: &Conversation,
+    id: String,
+    text: &str,
+    now: i64,
+) -> StoredMessage {
+    StoredMessage {
+        id,
+        conversation_id: conversation.id.clone(),
+        tenant_id: conversation.tenant_id.clone(),
+        seq: 0,
+        role: Role::User,
+        parts: vec![json!({ "type": "text", "text": text })],
+        status: MessageStatus::Complete,
+        model: None,
+        finish_reason: None,
+        usage: Default::default(),
+        error: None,
+        feedback: None,
+        created_at: now,
+        timing: None,
+    }
+}
+
+/// The start `plan` makes when `request` asks a new question, for the store to write with its
+/// read (`Store::begin_turn`); the read must name the message as resent
+/// (`TurnQuery::resent_message_id`), so a retried read that finds it stored answers it once.
+/// The store writes it only when `EagerStart::allowed`, which `plan` always accepts with this
+/// same start (`eager_start_matches`).
+pub fn eager_start(agent: &Agent, request: &TurnRequest) -> EagerStart {
+    let conversation = Conversation {
+        id: request.conversation_id.clone(),
+        tenant_id: agent.tenant_id.clone(),
+        agent_id: agent.id.clone(),
+        visitor_id: Some(request.visitor_id.clone()),
+        created_at: request.now,
+        updated_at: request.now,
+        page_url: request.page_url.clone(),
+        channel: request.channel.clone(),
+        preview: request.preview,
+    };
+    let id = request
+        .message_id
+        .clone()
+        .unwrap_or_else(|| request.fresh_message_id.clone());
+    let message = new_user_message(&conversation, id, &request.text, request.now);
+    let limits = &agent.config.limits;
+    // With a cheaper model to fall back on, spend never refuses the turn.
+    let fallback = limits
+        .spend_cap_model
+        .as_deref()
+        .is_some_and(|m| !m.trim().is_empty());
+    let caps = if fallback {
+        SpendCaps::default()
+    } else {
+        SpendCaps {
+            tenant: agent.tenant_spend_cap,
+            agent: limits.monthly_spend_cap,
+        }
+    };
+    EagerStart {
+        conversation,
+        message,
+        max_messages: i64::from(limits.max_messages_per_conversation),
+        caps,
+    }
+}
+
+/// How the store answered a turn's read (`read`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnRead {
+    /// What it holds; no conversation when it could not be reached.
+    pub context: TurnContext,
+    /// Whether it stored the eager start with the read.
+    pub stored: bool,
+    /// Why it could not be reached: then the turn is answered without history, in a
+    /// conversation of its own (ownership cannot be checked).
+    pub unreachable: Option<String>,
+}
+
+/// Reads a turn's context through the tenant's handle, storing `eager` with it when the read
+/// allows (`Store::begin_turn`). An unreachable store is not an error: the turn goes on without
+/// history (`TurnRead::unreachable`).
+pub async fn read<S: Store>(
+    scope: &Scoped<'_, S>,
+    query: &TurnQuery<'_>,
+    eager: Option<&EagerStart>,
+) -> Result<TurnRead, StoreError> {
+    let answered = match eager {
+        Some(eager) => scope.begin_turn(query, eager).await,
+        None => scope.turn_context(query).await.map(|c| (c, false)),
+    };
+    match answered {
+        Ok((context, stored)) => Ok(TurnRead {
+            context,
+            stored,
+            unreachable: None,
+        }),
+        Err(StoreError::Unavailable(detail)) => Ok(TurnRead {
+            context: TurnContext {
+                conversation: ConversationState::Missing,
+                spend: Spend::default(),
+            },
+            stored: false,
+            unreachable: Some(detail),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `plan` is the turn `eager` started: then a store that wrote `eager` has written
+/// everything the plan's start would.
+pub fn eager_start_matches(plan: &TurnPlan, eager: &EagerStart) -> bool {
+    plan.start.replace_after.is_none()
+        && plan.start.conversation.id == eager.conversation.id
+        && plan.start.user_message.as_ref() == Some(&eager.message)
 }
 
 /// The model chain to use given this month's spend: the agent's own while under both caps,
@@ -666,6 +774,79 @@ mod tests {
             (left.status, left.finish_reason),
             (MessageStatus::Aborted, None)
         );
+    }
+
+    #[test]
+    fn a_question_is_stored_with_the_read_once_and_a_retried_read_answers_it_again() {
+        use crate::store::memory::MemoryStore;
+        use crate::store::scoped::ScopedStore;
+        use futures::executor::block_on;
+
+        let store = MemoryStore::new();
+        let agent = agent();
+        let month = "1970-01";
+        let ask = |request: TurnRequest| {
+            let eager = eager_start(&agent, &request);
+            let query = TurnQuery {
+                tenant_id: "t1",
+                agent_id: "a1",
+                conversation_id: Some("c1"),
+                resent_message_id: Some(&eager.message.id),
+                month,
+                history_limit: 60,
+            };
+            let read =
+                block_on(read(&store.tenant_scope("t1"), &query, Some(&eager))).expect("read");
+            let plan = plan(&agent, read.context.clone(), request).expect("plans");
+            (read, eager_start_matches(&plan, &eager), plan)
+        };
+        let (first, matches, plan) = ask(request(Some("u1")));
+        assert!(first.stored && matches && plan.start.create);
+        let held = block_on(store.tenant_scope("t1").conversation("c1")).expect("read");
+        let ids: Vec<String> = held.expect("created").1.into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["u1"]);
+        // The same request again (a retried read): the question is found, not stored twice.
+        let (again, matches, plan) = ask(request(Some("u1")));
+        assert!(!again.stored && !matches);
+        assert_eq!(plan.start.user_message, None);
+        assert_eq!(plan.history.len(), 1, "answered from the stored question");
+        // Another tenant's handle cannot start a turn of this one.
+        let eager = eager_start(&agent, &request(Some("u2")));
+        let query = TurnQuery {
+            tenant_id: "t1",
+            agent_id: "a1",
+            conversation_id: Some("c1"),
+            resent_message_id: Some("u2"),
+            month,
+            history_limit: 60,
+        };
+        assert!(block_on(read(&store.tenant_scope("t2"), &query, Some(&eager))).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        /// The store writes an eager start only when `allowed`; so `allowed` must never let a
+        /// message in that `plan` would refuse or start differently, and should let in every
+        /// new question `plan` accepts (else that turn pays a second round trip).
+        #[test]
+        fn an_eager_start_is_allowed_exactly_when_the_plan_makes_it(case in eager_cases::case()) {
+            let agent = case.agent();
+            let request = case.request();
+            let eager = eager_start(&agent, &request);
+            let context = case.context();
+            let allowed = eager.allowed(&context);
+            let planned = plan(&agent, context.clone(), request);
+            if allowed {
+                let plan = planned.as_ref().expect("an allowed start plans");
+                proptest::prop_assert!(eager_start_matches(plan, &eager), "{plan:?}");
+                proptest::prop_assert_eq!(plan.start.create, eager.start(&context).create);
+            }
+            let asks_anew = planned
+                .as_ref()
+                .is_ok_and(|plan| plan.start.user_message.is_some());
+            proptest::prop_assert_eq!(allowed, asks_anew, "{:?}", planned);
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::convex::ConvexStore;
 use super::d1::D1Store;
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    Deleted, FeedbackItem, FeedbackQuery, Rating, Selection, Spend, Store, StoreError,
+    Deleted, EagerStart, FeedbackItem, FeedbackQuery, Rating, Selection, Spend, Store, StoreError,
     StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery, TurnStart,
 };
 use crate::llm::Usage;
@@ -145,6 +145,13 @@ impl Store for AnyStore {
     }
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {
         each!(self, s => s.start_turn(start).await)
+    }
+    async fn begin_turn(
+        &self,
+        query: &TurnQuery<'_>,
+        eager: &EagerStart,
+    ) -> Result<(TurnContext, bool), StoreError> {
+        each!(self, s => s.begin_turn(query, eager).await)
     }
     async fn set_feedback(
         &self,

@@ -14,16 +14,16 @@ use super::rows::{
 };
 use super::{
     in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
-    DailyUsage, Deleted, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Selection, Spend,
-    Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery,
-    TurnStart,
+    DailyUsage, Deleted, EagerStart, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Selection,
+    Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext,
+    TurnQuery, TurnStart,
 };
 use crate::http::fetch::Deadline;
 use crate::llm::Usage;
 
 /// How long one call may take.
 const TIMEOUT_MS: u32 = 10_000;
-/// Attempts for reads (writes are never repeated blindly).
+/// Attempts for reads and idempotent writes (other writes are never repeated blindly).
 const READ_ATTEMPTS: u32 = 3;
 
 /// A `Store` backed by a Convex deployment.
@@ -60,15 +60,10 @@ impl ConvexStore {
     }
 
     async fn call(&self, kind: Kind, path: &str, args: Value) -> Result<Value, StoreError> {
-        let attempts = if kind == Kind::Query {
-            READ_ATTEMPTS
-        } else {
-            1
-        };
         let mut attempt = 1;
         loop {
             match self.call_once(kind, path, &args).await {
-                Err(e) if attempt < attempts && wire::retryable(kind, &e) => {
+                Err(e) if attempt < READ_ATTEMPTS && wire::retryable(kind, path, &e) => {
                     let pause = std::time::Duration::from_millis(100 * u64::from(attempt));
                     worker::Delay::from(pause).await;
                     attempt += 1;
@@ -174,6 +169,18 @@ impl Store for ConvexStore {
             .query("conversations:turnContext", wire::turn_query(query))
             .await?;
         row.into_context(query)
+    }
+
+    async fn begin_turn(
+        &self,
+        query: &TurnQuery<'_>,
+        eager: &EagerStart,
+    ) -> Result<(TurnContext, bool), StoreError> {
+        let row: TurnContextRow = self
+            .mutation("conversations:beginTurn", wire::begin_turn(query, eager))
+            .await?;
+        let stored = row.stored;
+        Ok((row.into_context(query)?, stored))
     }
 
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {

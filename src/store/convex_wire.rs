@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use super::rows::{self, ConversationRow, MessageRow, ResentRow, SpendRow};
 use super::{
-    Agent, ApiKey, Conversation, StoreError, StoredMessage, Tenant, TenantSecret, TurnContext,
-    TurnQuery, TurnStart,
+    Agent, ApiKey, Conversation, EagerStart, StoreError, StoredMessage, Tenant, TenantSecret,
+    TurnContext, TurnQuery, TurnStart,
 };
 
 /// Which endpoint runs a function.
@@ -75,10 +75,28 @@ fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Whether a failed call may be retried: reads only, and only for failures on the way there
-/// (not a function that ran and threw).
-pub fn retryable(kind: Kind, error: &StoreError) -> bool {
-    kind == Kind::Query && matches!(error, StoreError::Unavailable(_))
+/// Whether a failed call may be retried: reads (and mutations written to be retried, such as
+/// `conversations:beginTurn`) only, and only for failures on the way there (not a function
+/// that ran and threw).
+pub fn retryable(kind: Kind, path: &str, error: &StoreError) -> bool {
+    (kind == Kind::Query || IDEMPOTENT_MUTATIONS.contains(&path))
+        && matches!(error, StoreError::Unavailable(_))
+}
+
+/// The mutations that change nothing when run again with the same arguments.
+const IDEMPOTENT_MUTATIONS: [&str; 1] = ["conversations:beginTurn"];
+
+/// The arguments of `conversations:beginTurn`.
+pub fn begin_turn(query: &TurnQuery<'_>, eager: &EagerStart) -> Value {
+    let mut args = turn_query(query);
+    args["eager"] = json!({
+        "conversation": conversation(&eager.conversation),
+        "message": message(&eager.message),
+        "maxMessages": eager.max_messages,
+        "tenantCap": eager.caps.tenant,
+        "agentCap": eager.caps.agent,
+    });
+    args
 }
 
 /// A conversation as the functions take it.
@@ -143,6 +161,9 @@ struct TurnConversationRow {
 pub struct TurnContextRow {
     conversation: TurnConversationRow,
     spend: SpendRow,
+    /// Whether `conversations:beginTurn` stored its eager start.
+    #[serde(default)]
+    pub stored: bool,
 }
 
 impl TurnContextRow {
@@ -351,7 +372,7 @@ mod tests {
             matches!(&thrown, StoreError::Rejected(m) if m.contains("boom") && m.starts_with("X "))
         );
         assert!(
-            !retryable(Kind::Query, &thrown),
+            !retryable(Kind::Query, "agents:get", &thrown),
             "a function that threw is not retried"
         );
         let auth = read_response(
@@ -360,10 +381,14 @@ mod tests {
         )
         .expect_err("an error");
         assert!(matches!(&auth, StoreError::Unavailable(m) if m.contains("BadAdminKey")));
-        assert!(retryable(Kind::Query, &auth));
+        assert!(retryable(Kind::Query, "agents:get", &auth));
         assert!(
-            !retryable(Kind::Mutation, &auth),
+            !retryable(Kind::Mutation, "conversations:startTurn", &auth),
             "writes are never retried blindly"
+        );
+        assert!(
+            retryable(Kind::Mutation, "conversations:beginTurn", &auth),
+            "a write made to be retried is"
         );
         assert!(read_response(502, "<html>bad gateway</html>").is_err());
         assert!(read_response(200, "not json").is_err());

@@ -13,9 +13,9 @@ use super::rows::{
 };
 use super::{
     in_batches, Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary,
-    DailyUsage, Deleted, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Selection, Spend,
-    Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext, TurnQuery,
-    TurnStart, BULK_DELETE_BATCH,
+    DailyUsage, Deleted, EagerStart, FeedbackItem, FeedbackQuery, MessageStatus, Rating, Selection,
+    Spend, Store, StoreError, StoredMessage, Tenant, TenantSecret, TenantStatus, TurnContext,
+    TurnQuery, TurnStart, BULK_DELETE_BATCH,
 };
 use crate::llm::Usage;
 
@@ -127,6 +127,34 @@ impl D1Store {
         Ok(i64::try_from(changed).unwrap_or(i64::MAX) < rows::DELETE_BATCH)
     }
 
+    /// A turn's reads: the month's spend, then (when the turn names a conversation) the
+    /// conversation, the resent message and the window.
+    fn turn_reads(&self, query: &TurnQuery<'_>) -> Result<Vec<D1PreparedStatement>, StoreError> {
+        let mut reads = Vec::with_capacity(7);
+        reads.push(self.statement(
+            rows::TURN_SPEND,
+            &[
+                query.tenant_id.into(),
+                query.agent_id.into(),
+                query.month.into(),
+            ],
+        )?);
+        if let Some(id) = query.conversation_id {
+            let scope: [Param; 4] = [
+                id.into(),
+                query.tenant_id.into(),
+                query.agent_id.into(),
+                query.resent_message_id.into(),
+            ];
+            reads.push(self.statement(rows::TURN_CONVERSATION, &scope[..3])?);
+            reads.push(self.statement(rows::TURN_RESENT, &scope)?);
+            let mut window = scope.to_vec();
+            window.push(Param::Int(i64::from(query.history_limit)));
+            reads.push(self.statement(rows::TURN_WINDOW, &window)?);
+        }
+        Ok(reads)
+    }
+
     /// Adds usage to the day and the month; with `answer`, only while that answer is not stored
     /// yet, so these must come before the answer's insert in the batch.
     fn usage_statements(
@@ -165,6 +193,31 @@ impl D1Store {
         )?);
         Ok(())
     }
+}
+
+/// The context in the results of `turn_reads` (the first statements of the batch).
+fn turn_context_of(results: &Results, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
+    let spend = results
+        .rows::<SpendRow>(0)?
+        .into_iter()
+        .next()
+        .map(Spend::from)
+        .unwrap_or_default();
+    let conversation = match query.conversation_id {
+        Some(_) => rows::turn_window(
+            results.rows::<ConversationRow>(1)?.into_iter().next(),
+            query.tenant_id,
+            query.agent_id,
+            results.rows::<ResentRow>(2)?.into_iter().next(),
+            results.rows::<MessageRow>(3)?,
+            None,
+        )?,
+        None => super::ConversationState::Missing,
+    };
+    Ok(TurnContext {
+        conversation,
+        spend,
+    })
 }
 
 fn to_js(param: &Param) -> JsValue {
@@ -233,49 +286,29 @@ impl Store for D1Store {
     }
 
     async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError> {
-        let mut reads = vec![self.statement(
-            rows::TURN_SPEND,
-            &[
-                query.tenant_id.into(),
-                query.agent_id.into(),
-                query.month.into(),
-            ],
-        )?];
-        if let Some(id) = query.conversation_id {
-            let scope: [Param; 4] = [
-                id.into(),
-                query.tenant_id.into(),
-                query.agent_id.into(),
-                query.resent_message_id.into(),
-            ];
-            reads.push(self.statement(rows::TURN_CONVERSATION, &scope[..3])?);
-            reads.push(self.statement(rows::TURN_RESENT, &scope)?);
-            let mut window = scope.to_vec();
-            window.push(Param::Int(i64::from(query.history_limit)));
-            reads.push(self.statement(rows::TURN_WINDOW, &window)?);
-        }
+        let reads = self.turn_reads(query)?;
         let results = self.run(reads).await?;
-        let spend = results
-            .rows::<SpendRow>(0)?
-            .into_iter()
-            .next()
-            .map(Spend::from)
-            .unwrap_or_default();
-        let conversation = match query.conversation_id {
-            Some(_) => rows::turn_window(
-                results.rows::<ConversationRow>(1)?.into_iter().next(),
-                query.tenant_id,
-                query.agent_id,
-                results.rows::<ResentRow>(2)?.into_iter().next(),
-                results.rows::<MessageRow>(3)?,
-                None,
-            )?,
-            None => super::ConversationState::Missing,
-        };
-        Ok(TurnContext {
-            conversation,
-            spend,
-        })
+        turn_context_of(&results, query)
+    }
+
+    async fn begin_turn(
+        &self,
+        query: &TurnQuery<'_>,
+        eager: &EagerStart,
+    ) -> Result<(TurnContext, bool), StoreError> {
+        // One batch, one transaction: the reads see the database before the writes, and each
+        // write checks in SQL what `EagerStart::allowed` checks of the reads.
+        let mut statements = self.turn_reads(query)?;
+        let message_at = statements.len() + 1;
+        let [conversation, message, touch] = rows::eager_params(eager, query.month);
+        statements.push(self.statement(rows::EAGER_CONVERSATION, &conversation)?);
+        statements.push(self.statement(rows::EAGER_MESSAGE, &message)?);
+        statements.push(self.statement(rows::EAGER_TOUCH, &touch)?);
+        let results = self.run(statements).await?;
+        Ok((
+            turn_context_of(&results, query)?,
+            results.changes(message_at) > 0,
+        ))
     }
 
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError> {

@@ -611,6 +611,75 @@ pub struct TurnStart {
     pub answer_id: Option<String>,
 }
 
+/// A new user message a turn may store in the same round trip as its read
+/// (`Store::begin_turn`), so the turn makes one store call less. The store writes it only when
+/// what it reads allows it (`EagerStart::allowed`), a rule no looser than `app::turn::plan`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EagerStart {
+    /// The conversation, created if the read finds none by that id.
+    pub conversation: Conversation,
+    /// The user message.
+    pub message: StoredMessage,
+    /// The agent's limit of messages per conversation (the answer needs room too).
+    pub max_messages: i64,
+    /// This month's spend caps that refuse the turn (`None` when spend cannot refuse it: no
+    /// cap, or a cheaper model to fall back on).
+    pub caps: SpendCaps,
+}
+
+/// Spend caps a turn must be under, `None` where there is none.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpendCaps {
+    /// The tenant's monthly cap.
+    pub tenant: Option<f64>,
+    /// The agent's monthly cap.
+    pub agent: Option<f64>,
+}
+
+impl SpendCaps {
+    /// Whether `spend` is under both caps.
+    pub fn allow(&self, spend: Spend) -> bool {
+        let under = |cap: Option<f64>, spent: f64| cap.is_none_or(|cap| spent < cap);
+        under(self.tenant, spend.tenant) && under(self.agent, spend.agent)
+    }
+}
+
+impl EagerStart {
+    /// Whether the read `context` allows the write: spend under the caps, and either no
+    /// conversation by that id, or this agent's conversation of this visitor that does not
+    /// hold the message yet and has room for it and its answer.
+    pub fn allowed(&self, context: &TurnContext) -> bool {
+        if !self.caps.allow(context.spend) {
+            return false;
+        }
+        match &context.conversation {
+            ConversationState::Missing => 2 <= self.max_messages,
+            ConversationState::Foreign => false,
+            ConversationState::Found(window) => {
+                let c = &window.conversation;
+                c.id == self.conversation.id
+                    && c.tenant_id == self.conversation.tenant_id
+                    && c.agent_id == self.conversation.agent_id
+                    && c.visitor_id.is_some()
+                    && c.visitor_id == self.conversation.visitor_id
+                    && window.resent.is_none()
+                    && window.message_count + 2 <= self.max_messages
+            }
+        }
+    }
+
+    /// The start that stores it: `create` when the read found no conversation.
+    pub fn start(&self, context: &TurnContext) -> TurnStart {
+        TurnStart {
+            conversation: self.conversation.clone(),
+            create: matches!(context.conversation, ConversationState::Missing),
+            replace_after: None,
+            user_message: Some(self.message.clone()),
+            answer_id: None,
+        }
+    }
+}
+
 /// Everything the product needs from a backend (D1 today, Convex next). Every method that takes
 /// a `tenant_id` reads or writes only that tenant's rows.
 #[allow(async_fn_in_trait)]
@@ -629,6 +698,23 @@ pub trait Store {
     async fn turn_context(&self, query: &TurnQuery<'_>) -> Result<TurnContext, StoreError>;
     /// Creates the conversation if new, replaces regenerated messages, stores the user message.
     async fn start_turn(&self, start: &TurnStart) -> Result<(), StoreError>;
+    /// `turn_context`, and in the same round trip (atomically where the backend can) stores
+    /// `eager` when `EagerStart::allowed` by what was read; says whether it stored it. The
+    /// context is the one read before the write.
+    // The default, for a backend without one round trip for both: the read, then the write.
+    #[allow(clippy::disallowed_methods)]
+    async fn begin_turn(
+        &self,
+        query: &TurnQuery<'_>,
+        eager: &EagerStart,
+    ) -> Result<(TurnContext, bool), StoreError> {
+        let context = self.turn_context(query).await?;
+        if !eager.allowed(&context) {
+            return Ok((context, false));
+        }
+        self.start_turn(&eager.start(&context)).await?;
+        Ok((context, true))
+    }
     /// Rates an answer of a tenant's conversation with one agent (`None` clears the rating);
     /// false when that tenant's agent has no such answer.
     async fn set_feedback(

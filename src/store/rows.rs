@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use super::{
     excerpt, Agent, ApiKey, Conversation, ConversationState, ConversationSummary,
-    ConversationWindow, DailyUsage, FeedbackItem, KeyScope, MessageStatus, Rating, Spend,
-    StoreError, StoredMessage, Tenant, TenantStatus,
+    ConversationWindow, DailyUsage, EagerStart, FeedbackItem, KeyScope, MessageStatus, Rating,
+    Spend, StoreError, StoredMessage, Tenant, TenantStatus,
 };
 use super::{Call, Integration};
 use crate::agent::context::Role;
@@ -425,6 +425,50 @@ pub const SELECT_FEEDBACK: &str =
 pub const INSERT_CONVERSATION: &str =
     "INSERT INTO conversations (id, tenant_id, agent_id, visitor_id, created_at, updated_at, \
      page_url, channel, preview) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)";
+
+/// `EagerStart`'s conversation, created only when no conversation has its id and the turn is
+/// allowed (room for two messages, spend under the caps). Parameters in `eager_params` order.
+pub const EAGER_CONVERSATION: &str = include_str!("sql/eager_conversation.sql");
+
+/// `EagerStart`'s message, appended only when `EagerStart::allowed` holds for what the database
+/// holds (the visitor's conversation with the agent, without the message, with room, spend
+/// under the caps). Parameters in `eager_params` order.
+pub const EAGER_MESSAGE: &str = include_str!("sql/eager_message.sql");
+
+/// Marks activity on the conversation once `EAGER_MESSAGE` stored its message. Parameters in
+/// `eager_params` order.
+pub const EAGER_TOUCH: &str = include_str!("sql/eager_touch.sql");
+
+/// Parameters of `EAGER_CONVERSATION`, `EAGER_MESSAGE` and `EAGER_TOUCH`, for this `month`.
+pub fn eager_params(eager: &EagerStart, month: &str) -> [Vec<Param>; 3] {
+    let c = &eager.conversation;
+    let cap = |cap: Option<f64>| cap.map_or(Param::Null, Param::Real);
+    let mut conversation = conversation_params(c);
+    conversation.extend([
+        Param::Int(eager.max_messages),
+        cap(eager.caps.tenant),
+        cap(eager.caps.agent),
+        month.into(),
+    ]);
+    let mut message = message_params(&eager.message);
+    message.extend([
+        c.agent_id.as_str().into(),
+        c.visitor_id.as_deref().into(),
+        Param::Int(eager.max_messages),
+        cap(eager.caps.tenant),
+        cap(eager.caps.agent),
+        month.into(),
+    ]);
+    let touch = vec![
+        c.id.as_str().into(),
+        Param::Int(eager.message.created_at),
+        c.tenant_id.as_str().into(),
+        c.agent_id.as_str().into(),
+        c.visitor_id.as_deref().into(),
+        eager.message.id.as_str().into(),
+    ];
+    [conversation, message, touch]
+}
 
 /// A tenant's conversation's messages in order. `?1` conversation id, `?2` tenant.
 pub const SELECT_MESSAGES: &str = "SELECT id, conversation_id, tenant_id, seq, role, parts, status, model, finish_reason, \

@@ -71,6 +71,9 @@ fn statements() -> Vec<(&'static str, String)> {
         ("TURN_CONVERSATION", s(TURN_CONVERSATION)),
         ("TURN_RESENT", s(TURN_RESENT)),
         ("TURN_WINDOW", s(TURN_WINDOW)),
+        ("EAGER_CONVERSATION", s(EAGER_CONVERSATION)),
+        ("EAGER_MESSAGE", s(EAGER_MESSAGE)),
+        ("EAGER_TOUCH", s(EAGER_TOUCH)),
         ("SELECT_USAGE", s(SELECT_USAGE)),
         ("select_keys_by_lookup", rows::select_keys_by_lookup()),
         ("select_tenant_keys", rows::select_tenant_keys()),
@@ -539,4 +542,123 @@ fn a_turns_embedding_tokens_go_to_the_knowledge_line_without_counting_a_message(
         (2, 114),
         "the tenant's total has both, and each turn once"
     );
+}
+
+/// Binds `rows` parameters as rusqlite values.
+fn bind(params: Vec<Param>) -> Vec<rusqlite::types::Value> {
+    params
+        .into_iter()
+        .map(|p| match p {
+            Param::Null => rusqlite::types::Value::Null,
+            Param::Text(t) => rusqlite::types::Value::Text(t),
+            Param::Int(i) => rusqlite::types::Value::Integer(i),
+            Param::Real(r) => rusqlite::types::Value::Real(r),
+        })
+        .collect()
+}
+
+/// Fills `db` (migrated, with tenants and agents) with what `case` says.
+fn hold(db: &rusqlite::Connection, case: &crate::app::turn::eager_cases::Case) {
+    use crate::app::turn::eager_cases::MONTH;
+    if let Some(c) = case.conversation() {
+        db.execute(
+            INSERT_CONVERSATION,
+            rusqlite::params_from_iter(bind(conversation_params(&c))),
+        )
+        .expect("conversation");
+        for (seq, id, role) in case.messages() {
+            db.execute(
+                "INSERT INTO messages (id, conversation_id, tenant_id, seq, role, parts, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, '[]', 0)",
+                rusqlite::params![id, c.id, c.tenant_id, seq, role.as_str()],
+            )
+            .expect("message");
+        }
+    }
+    for (agent, cost) in [("", case.spend.0), ("a1", case.spend.1)] {
+        // No row and a row of 0 read the same.
+        if cost > 0.0 || agent.is_empty() {
+            db.execute(
+                "INSERT INTO usage_monthly (tenant_id, agent_id, month, messages, cost) \
+                 VALUES ('t1', ?1, ?2, 1, ?3)",
+                rusqlite::params![agent, MONTH, cost],
+            )
+            .expect("usage");
+        }
+    }
+}
+
+/// D1 checks in SQL what `EagerStart::allowed` checks of the reads: the message (and a new
+/// conversation) is written exactly when allowed, and nothing is touched otherwise.
+#[test]
+fn the_eager_statements_write_exactly_what_the_rule_allows() {
+    use crate::app::turn::{eager_cases, eager_start};
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let db = migrated();
+    db.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         INSERT INTO tenants (id, name, created_at) VALUES ('t1', 't1', 0), ('t2', 't2', 0);
+         INSERT INTO agents (id, tenant_id, config, created_at, updated_at)
+           VALUES ('a1', 't1', '{}', 0, 0), ('a2', 't1', '{}', 0, 0), ('a3', 't2', '{}', 0, 0);",
+    )
+    .expect("tenants and agents");
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).expect(sql) };
+    let state = || {
+        (
+            count("SELECT COUNT(*) FROM conversations"),
+            count("SELECT COUNT(*) FROM messages"),
+            count("SELECT COALESCE(SUM(updated_at), 0) FROM conversations"),
+        )
+    };
+    let mut runner = TestRunner::new(Config {
+        cases: 512,
+        ..Config::default()
+    });
+    let check = |case: eager_cases::Case| -> Result<(), TestCaseError> {
+        let eager = eager_start(&case.agent(), &case.request());
+        let allowed = eager.allowed(&case.context());
+        let before = state();
+        let [conversation, message, touch] = eager_params(&eager, eager_cases::MONTH);
+        let mut changed = Vec::new();
+        for (sql, params) in [
+            (EAGER_CONVERSATION, conversation),
+            (EAGER_MESSAGE, message),
+            (EAGER_TOUCH, touch),
+        ] {
+            changed.push(
+                db.execute(sql, rusqlite::params_from_iter(bind(params)))
+                    .expect(sql),
+            );
+        }
+        proptest::prop_assert_eq!(changed[1] == 1, allowed, "changes {:?}", changed);
+        if !allowed {
+            proptest::prop_assert_eq!(before, state(), "a refused start writes nothing");
+            return Ok(());
+        }
+        let (seq, created, updated): (i64, i64, i64) = db
+            .query_row(
+                "SELECT m.seq, m.created_at, c.updated_at FROM messages m \
+                 JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE c.id = ?1 AND m.id = ?2 AND c.tenant_id = 't1' AND c.agent_id = 'a1' \
+                 AND c.visitor_id = 'v1'",
+                rusqlite::params![eager.conversation.id, eager.message.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("the visitor's conversation holds the message");
+        proptest::prop_assert_eq!(seq, case.count + 1);
+        proptest::prop_assert_eq!((created, updated), (1_000, 1_000));
+        proptest::prop_assert_eq!(changed[0] == 1, case.conversation().is_none());
+        Ok(())
+    };
+    // Each case runs in a transaction rolled back after it, on one migrated database.
+    let result = runner.run(&eager_cases::case(), |case| {
+        db.execute_batch("BEGIN").expect("begin");
+        hold(&db, &case);
+        let outcome = check(case);
+        db.execute_batch("ROLLBACK").expect("rollback");
+        outcome
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }

@@ -8,7 +8,7 @@ mod knowledge;
 
 use super::{
     Agent, AgentUpdate, ApiKey, Conversation, ConversationQuery, ConversationSummary, DailyUsage,
-    Deleted, FeedbackItem, FeedbackQuery, Rating, Selection, Spend, Store, StoreError,
+    Deleted, EagerStart, FeedbackItem, FeedbackQuery, Rating, Selection, Spend, Store, StoreError,
     StoredMessage, Tenant, TenantSecret, TurnContext, TurnQuery,
 };
 use super::{Call, Integration};
@@ -145,6 +145,27 @@ impl<S: Store> Scoped<'_, S> {
             return Err(foreign("The turn"));
         }
         self.store.turn_context(query).await
+    }
+
+    /// `turn_context`, storing the tenant's `eager` start in the same round trip when the read
+    /// allows it (`Store::begin_turn`).
+    pub async fn begin_turn(
+        &self,
+        query: &TurnQuery<'_>,
+        eager: &EagerStart,
+    ) -> Result<(TurnContext, bool), StoreError> {
+        if query.tenant_id != self.tenant_id
+            || eager.conversation.tenant_id != self.tenant_id
+            || eager.message.tenant_id != self.tenant_id
+        {
+            return Err(foreign("The turn"));
+        }
+        if query.resent_message_id != Some(eager.message.id.as_str()) {
+            return Err(StoreError::Rejected(
+                "an eager start's read must name its message as resent".into(),
+            ));
+        }
+        self.store.begin_turn(query, eager).await
     }
 
     /// One of the tenant's conversations with its messages.

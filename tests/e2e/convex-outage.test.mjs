@@ -110,7 +110,8 @@ async function storedMessages(chatId, count) {
 
 test("one failed write (the question, or the answer) is retried: the visitor gets the answer and both messages are stored", async () => {
   const headers = { "x-publishable-key": testKey("steady"), origin: TEST_ORIGIN };
-  for (const fn of ["conversations:startTurn", "messages:appendAnswer"]) {
+  // The question goes with the turn's read (beginTurn, retried as a read is); the answer after it.
+  for (const fn of ["conversations:beginTurn", "messages:appendAnswer"]) {
     const chatId = `chat_fail_${fn.replace(/\W/g, "_")}`;
     failOnce.add(fn);
     const result = await chat(worker.url, "steady", { chatId, text: `one write fails: ${fn}`, headers, abortSignal: AbortSignal.timeout(10_000) });

@@ -1,5 +1,5 @@
 // Per-turn reads on D1 stay constant as a conversation and a tenant grow: the statements the
-// worker runs for a turn's context (src/store/sql/turn_*.sql, included by src/store/rows.rs)
+// worker runs for a turn's context and writes (src/store/sql/, included by src/store/rows.rs)
 // run here against a real D1 (Miniflare's, migrated from migrations/), and D1's own
 // `meta.rows_read` is compared for a small and a large conversation and tenant.
 import assert from "node:assert/strict";
@@ -103,4 +103,55 @@ test("a turn's context reads the same rows for 61 or 500 messages and 2 or 200 a
   assert.equal(foreign.conversation.message_count, null);
   assert.equal(foreign.resent, null);
   assert.deepEqual(foreign.window, []);
+});
+
+/** The writes `D1Store::begin_turn` adds to the turn's batch for visitor `v`'s question `id`
+ * (bound in `rows::eager_params` order), with both caps set so the spend checks run. */
+function eagerWrites(db, tenant, id) {
+  const conversation = `${tenant}-c`;
+  const agent = `${tenant}-a0`;
+  const [max, tenantCap, agentCap, month, now] = [10_000, 1e9, 1e9, "2026-02", 1_000];
+  return [
+    db.prepare(sql("eager_conversation")).bind(conversation, tenant, agent, "v", now, null, "widget", 0, max, tenantCap, agentCap, month),
+    db
+      .prepare(sql("eager_message"))
+      .bind(id, conversation, tenant, "user", '[{"type":"text","text":"Hi"}]', "complete", null, null, 0, 0, 0, null, now, null, agent, "v", max, tenantCap, agentCap, month),
+    db.prepare(sql("eager_touch")).bind(conversation, now, tenant, agent, "v", id),
+  ];
+}
+
+test("a turn's question, stored in the same batch as its reads, reads the same rows for 61 or 500 messages", async () => {
+  const { db } = d1;
+  await grow(db, "eager-full", { agents: 2, days: 2, messages: HISTORY + 1 });
+  await grow(db, "eager-large", { agents: 200, days: 28, messages: 500 });
+  const run = async (tenant) => {
+    const results = await db.batch(eagerWrites(db, tenant, "q1"));
+    // D1 counts the search index's rows (written by triggers) in a message's changes.
+    return { reads: results.map((r) => r.meta.rows_read), changes: results.map((r) => Math.sign(r.meta.changes)) };
+  };
+  const full = await run("eager-full");
+  const large = await run("eager-large");
+  // Conversation exists (not created), question appended, conversation touched.
+  assert.deepEqual(full.changes, [0, 1, 1]);
+  assert.deepEqual(large.changes, [0, 1, 1]);
+  assert.deepEqual(large.reads, full.reads, `rows read per statement: ${large.reads} vs ${full.reads}`);
+  const total = large.reads.reduce((a, b) => a + b, 0);
+  assert.ok(total <= 20, `the eager writes read ${total} rows (${large.reads})`);
+  console.log(`# D1 rows_read of the eager writes: ${total} (${large.reads})`);
+  // Run again (a retried batch): the question is already there, nothing changes.
+  assert.deepEqual((await run("eager-large")).changes, [0, 0, 1]);
+  const seqs = await db.prepare("SELECT seq FROM messages WHERE conversation_id = 'eager-large-c' AND id = 'q1'").all();
+  assert.deepEqual(seqs.results, [{ seq: 501 }]);
+
+  // The answer after it (append_message.sql, as D1Store::append_answer binds it) reads as little.
+  const answer = async (tenant) =>
+    (
+      await db
+        .prepare(sql("append_message"))
+        .bind("r1", `${tenant}-c`, tenant, "assistant", "[]", "complete", "m/x", "stop", 1, 1, 0, null, 1_001, null)
+        .run()
+    ).meta.rows_read;
+  const [answerFull, answerLarge] = [await answer("eager-full"), await answer("eager-large")];
+  assert.equal(answerLarge, answerFull, `an answer reads ${answerLarge} rows after 500 messages, ${answerFull} after 61`);
+  assert.ok(answerLarge <= 5, `an answer reads ${answerLarge} rows`);
 });

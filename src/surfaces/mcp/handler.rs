@@ -42,8 +42,7 @@ use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
 use crate::store::{
-    Agent, ConversationQuery, ConversationState, MessageStatus, Spend, Store, StoreError,
-    StoredMessage, TurnContext, TurnQuery,
+    Agent, ConversationQuery, MessageStatus, Store, StoreError, StoredMessage, TurnQuery,
 };
 use crate::tools::runner::WorkerTools;
 
@@ -476,7 +475,10 @@ impl Server {
             channel: Some("mcp".into()),
             tenant_id: agent.tenant_id.clone(),
             agent_id: agent.id.clone(),
-            conversation_id: plan.as_ref().ok().map(|p| p.start.conversation.id.clone()),
+            conversation_id: plan
+                .as_ref()
+                .ok()
+                .map(|(p, _)| p.start.conversation.id.clone()),
             user_id: Some(visitor_id.clone()),
             message_id: message_id.clone(),
             input: Some(message.to_owned()),
@@ -499,17 +501,24 @@ impl Server {
                 return wire::tool_failure(&error.to_string());
             }
         };
-        let turn::TurnPlan {
-            mut start,
-            history,
-            models,
-        } = plan;
+        let (
+            turn::TurnPlan {
+                mut start,
+                history,
+                models,
+            },
+            started,
+        ) = plan;
         start.answer_id = Some(message_id.clone());
-        let unsaved = match self.store.start_turn(&start).await {
-            Ok(()) => None,
-            Err(e) => {
-                console_error!("storing the MCP question failed, answering anyway: {e}");
-                Some(start.clone())
+        let unsaved = if started {
+            None
+        } else {
+            match self.store.start_turn(&start).await {
+                Ok(()) => None,
+                Err(e) => {
+                    console_error!("storing the MCP question failed, answering anyway: {e}");
+                    Some(start.clone())
+                }
             }
         };
         let outbound = settings.outbound.clone();
@@ -565,58 +574,47 @@ impl Server {
         reply_of(&answer, &start.conversation.id)
     }
 
-    /// Reads the conversation and plans the turn (`app::turn::plan`). When the store is
-    /// unreachable the question is answered without history in a conversation of its own.
+    /// Reads the conversation and plans the turn (`app::turn::plan`), storing the question in
+    /// the same round trip when the read allows it (the second value says so). When the store
+    /// is unreachable the question is answered without history in a conversation of its own.
     async fn plan(
         &self,
         agent: &Agent,
         message: &str,
         conversation: Option<&str>,
         visitor_id: &str,
-    ) -> Result<turn::TurnPlan, ApiError> {
+    ) -> Result<(turn::TurnPlan, bool), ApiError> {
         let now = now_ms();
         let month = utc_month(now);
+        let mut request = TurnRequest {
+            conversation_id: conversation.map_or_else(|| random_id("chat"), str::to_owned),
+            fresh_message_id: random_id("msg"),
+            visitor_id: visitor_id.to_owned(),
+            now,
+            page_url: None,
+            channel: Some("mcp".to_owned()),
+            message_id: None,
+            text: message.to_owned(),
+            preview: false,
+        };
+        let eager = turn::eager_start(agent, &request);
         let query = TurnQuery {
             tenant_id: &agent.tenant_id,
             agent_id: &agent.id,
             conversation_id: conversation,
-            resent_message_id: None,
+            resent_message_id: Some(&eager.message.id),
             month: &month,
             history_limit: context::MAX_HISTORY_MESSAGES as u32,
         };
-        let mut conversation_id = conversation.map_or_else(|| random_id("chat"), str::to_owned);
-        let context = match self
-            .store
-            .tenant_scope(&agent.tenant_id)
-            .turn_context(&query)
-            .await
-        {
-            Ok(context) => context,
-            Err(StoreError::Unavailable(detail)) => {
-                console_error!("store unreachable, answering without history: {detail}");
-                conversation_id = random_id("chat");
-                TurnContext {
-                    conversation: ConversationState::Missing,
-                    spend: Spend::default(),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        };
-        turn::plan(
-            agent,
-            context,
-            TurnRequest {
-                conversation_id,
-                fresh_message_id: random_id("msg"),
-                visitor_id: visitor_id.to_owned(),
-                now,
-                page_url: None,
-                channel: Some("mcp".to_owned()),
-                message_id: None,
-                text: message.to_owned(),
-                preview: false,
-            },
-        )
+        let scope = self.store.tenant_scope(&agent.tenant_id);
+        let read = turn::read(&scope, &query, Some(&eager)).await?;
+        if let Some(detail) = read.unreachable {
+            console_error!("store unreachable, answering without history: {detail}");
+            request.conversation_id = random_id("chat");
+        }
+        let plan = turn::plan(agent, read.context, request)?;
+        let stored = read.stored && turn::eager_start_matches(&plan, &eager);
+        Ok((plan, stored))
     }
 
     /// Stores the question (when it could not be stored before) and the answer, retried

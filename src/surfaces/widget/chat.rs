@@ -18,7 +18,7 @@ use crate::agent::{AgentEvent, EventSink, TurnEnd};
 use crate::app::access::tenant_of_key;
 use crate::app::knowledge as app_knowledge;
 use crate::app::observe as tracing;
-use crate::app::turn::{self, TurnPlan, TurnRequest};
+use crate::app::turn::{self, TurnPlan, TurnRead, TurnRequest};
 use crate::auth::crypto::hex;
 use crate::auth::keys;
 use crate::dates::{utc_day, utc_month};
@@ -36,7 +36,7 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
-use crate::store::{Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery};
+use crate::store::{Agent, ConversationState, Store, StoreError, TurnQuery};
 use crate::stream::ui_message::{self, DONE};
 use crate::tools::runner::WorkerTools;
 
@@ -124,11 +124,14 @@ pub async fn handle(
         let extra: Vec<&str> = preview.as_deref().into_iter().collect();
         let (tracing, mut recorder) = begin_turn(&targets, &agent, meta, &settings, &extra);
         recorder.started_at(started_ms);
-        let TurnPlan {
-            mut start,
-            history,
-            models,
-        } = match planned {
+        let (
+            TurnPlan {
+                mut start,
+                history,
+                models,
+            },
+            started,
+        ) = match planned {
             Ok(planned) => planned,
             Err(error) => {
                 if let Some(detail) = error.log_detail() {
@@ -145,11 +148,15 @@ pub async fn handle(
         };
         // Once the answer is stored, a late retry of this start must not change anything.
         start.answer_id = Some(message_id.clone());
-        // The user message is written while the model is called, not before: one store round
-        // trip less in front of the first token. Both finish before the answer is stored. When
-        // the store cannot take the user message now, the visitor still gets the answer and
-        // the writes are retried after it (bounded), rather than failing the turn.
+        // A question the read could not store (a regenerated answer, a preview's first
+        // message, a store that failed) is written while the model is called, not before: no
+        // store round trip more in front of the first token. Both finish before the answer is
+        // stored. When the store cannot take the user message now, the visitor still gets the
+        // answer and the writes are retried after it (bounded), rather than failing the turn.
         let write_start = async {
+            if started {
+                return None;
+            }
             match store.start_turn(&start).await {
                 Ok(()) => None,
                 Err(e) => {
@@ -256,63 +263,65 @@ async fn is_tenant_key(store: &AnyStore, presented: &str, tenant_id: &str) -> bo
     }
 }
 
-/// Reads the store once and plans the turn (`app::turn::plan`). When the store is unreachable
-/// but the agent's config is cached, the turn is answered without history: ownership cannot be
-/// checked, so the exchange goes into a conversation of its own.
+/// Reads the store once and plans the turn (`app::turn::plan`); a new question is stored in
+/// the same round trip when the read allows it (`Store::begin_turn`), and the plan says so
+/// (the second value). When the store is unreachable but the agent's config is cached, the turn
+/// is answered without history: ownership cannot be checked, so the exchange goes into a
+/// conversation of its own.
 async fn plan_turn(
     store: &AnyStore,
     agent: &Agent,
     conversation_id: String,
     visitor_id: &str,
-    body: ChatBody,
+    mut body: ChatBody,
     preview_key: Option<String>,
-) -> Result<TurnPlan, ApiError> {
+) -> Result<(TurnPlan, bool), ApiError> {
     let now = now_ms();
-    let mut conversation_id = conversation_id;
     let month = utc_month(now);
-    let query = TurnQuery {
-        tenant_id: &agent.tenant_id,
-        agent_id: &agent.id,
-        conversation_id: body.chat_id.as_deref(),
-        resent_message_id: body.message_id.as_deref(),
-        month: &month,
-        history_limit: context::MAX_HISTORY_MESSAGES as u32,
-    };
-    let read = store
-        .tenant_scope(&agent.tenant_id)
-        .turn_context(&query)
-        .await;
-    let context = match read {
-        Ok(context) => context,
-        Err(StoreError::Unavailable(detail)) => {
-            console_error!("store unreachable, answering without history: {detail}");
-            conversation_id = random_id("chat");
-            TurnContext {
-                conversation: ConversationState::Missing,
-                spend: Spend::default(),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // A preview mark is checked against the store only when a new conversation asks for one.
-    let preview = match preview_key.as_deref().filter(|_| body.preview) {
-        Some(presented) if matches!(context.conversation, ConversationState::Missing) => {
-            is_tenant_key(store, presented, &agent.tenant_id).await
-        }
-        _ => false,
-    };
-    let request = TurnRequest {
+    let mut request = TurnRequest {
         conversation_id,
         fresh_message_id: random_id("msg"),
         visitor_id: visitor_id.to_owned(),
         now,
         page_url: body.page_url().map(str::to_owned),
         channel: body.channel.clone(),
-        message_id: body.message_id,
-        text: body.text,
-        preview,
+        message_id: body.message_id.take(),
+        text: std::mem::take(&mut body.text),
+        preview: false,
     };
-    turn::plan(agent, context, request)
+    // A preview mark is checked against the store after the read, so such a turn's first
+    // message is stored after it too.
+    let preview_asked = body.preview && preview_key.is_some();
+    let eager = (!preview_asked).then(|| turn::eager_start(agent, &request));
+    let query = TurnQuery {
+        tenant_id: &agent.tenant_id,
+        agent_id: &agent.id,
+        conversation_id: body.chat_id.as_deref(),
+        resent_message_id: match &eager {
+            Some(eager) => Some(eager.message.id.as_str()),
+            None => request.message_id.as_deref(),
+        },
+        month: &month,
+        history_limit: context::MAX_HISTORY_MESSAGES as u32,
+    };
+    let scope = store.tenant_scope(&agent.tenant_id);
+    let TurnRead {
+        context,
+        stored,
+        unreachable,
+    } = turn::read(&scope, &query, eager.as_ref()).await?;
+    if let Some(detail) = unreachable {
+        console_error!("store unreachable, answering without history: {detail}");
+        request.conversation_id = random_id("chat");
+    }
+    if let Some(presented) = preview_key.as_deref().filter(|_| preview_asked) {
+        if matches!(context.conversation, ConversationState::Missing) {
+            request.preview = is_tenant_key(store, presented, &agent.tenant_id).await;
+        }
+    }
+    let plan = turn::plan(agent, context, request)?;
+    let stored = stored && eager.is_some_and(|eager| turn::eager_start_matches(&plan, &eager));
+    Ok((plan, stored))
 }
 
 /// The AI SDK UI message stream encoder.
