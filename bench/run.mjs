@@ -453,7 +453,80 @@ async function firstTokenOnly() {
   }
 }
 
-const mode = process.argv.includes("--tracing") ? tracingOnly : process.argv.includes("--first-token") ? firstTokenOnly : main;
+/**
+ * `npm run bench -- --load [--baseline DIR] [--rounds N]`: only the concurrent streams (50
+ * chunks, 5 ms apart), the widget's chat stream of the Rust worker (as built, and `--baseline`,
+ * a copy of an earlier `build/` inside the project) against the JavaScript pass-through floor.
+ * Each round starts every target in a fresh workerd process and sends it 100 then 500 streams,
+ * the targets in turn, so all of them see the same machine; the figures are the medians over
+ * the rounds of each one's total p99 and its process's peak resident memory.
+ */
+async function loadOnly() {
+  const at = process.argv.indexOf("--baseline");
+  const baseline = at >= 0 ? process.argv[at + 1] : null;
+  const roundsAt = process.argv.indexOf("--rounds");
+  const rounds = roundsAt >= 0 ? Number(process.argv[roundsAt + 1]) : 3;
+  const standin = await startStandIn();
+  const env = { OPENROUTER_BASE_URL: `${standin.url}/v1`, OPENROUTER_API_KEY: "bench" };
+  const point = { chunks: 50, pace: 5 };
+  const model = `scenario/bench/${point.chunks}/${point.pace}`;
+  const agent = `bench-${point.chunks}-${point.pace}`;
+  const starters = [
+    ["js-passthrough", async () => {
+      const s = await withPid(() => startJsWorker("passthrough.mjs", `${standin.url}/v1`));
+      return { ...s, target: `${s.url}/${encodeURIComponent(model)}` };
+    }],
+    ...[["rust", undefined], ...(baseline ? [["rust-baseline", baseline]] : [])].map(([name, buildDir]) => [name, async () => {
+      const s = await withPid(() => startWorker(env, { admin: false, ...(buildDir ? { buildDir } : {}) }));
+      await putAgent(s.db, { id: agent, config: { model } });
+      return { ...s, target: `${s.url}/api/agents/${agent}/chat` };
+    }]),
+  ];
+  const figures = Object.fromEntries(starters.map(([name]) => [name, { p99: { 100: [], 500: [] }, memory: [] }]));
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      // A different first target each round: none always runs on a machine the others warmed.
+      const order = starters.map((_, i) => starters[(i + round) % starters.length]);
+      for (const [name, start] of order) {
+        const server = await start();
+        try {
+          await runMany(10, 10, () => timed(server.target, chatBody(`w_${randomUUID()}`)));
+          for (const streams of LOADS) {
+            const results = await Promise.all(Array.from({ length: streams }, () => timed(server.target, chatBody(`b_${randomUUID()}`))));
+            const ok = results.filter((r) => r.ok);
+            if (ok.length !== streams) throw new Error(`${name}: ${streams - ok.length} of ${streams} streams failed`);
+            figures[name].p99[streams].push(percentile(ok.map((r) => r.total), 99));
+          }
+          figures[name].memory.push(peakMemoryMb(server.pid));
+        } finally {
+          await server.stop();
+        }
+        const last = figures[name];
+        console.log(`round ${round} ${name.padEnd(15)} total p99 100 streams ${f(last.p99[100].at(-1))} ms, 500 streams ${f(last.p99[500].at(-1))} ms, peak memory ${f(last.memory.at(-1), 1)} MB`);
+      }
+    }
+    const median = (values) => percentile(values, 50);
+    const floor = figures["js-passthrough"];
+    console.log(`\nMedians over ${rounds} rounds (each target in a fresh workerd per round):\n`);
+    console.log("| worker | total p99, 100 streams | total p99, 500 streams | ÷ floor at 500 | peak memory | ÷ floor |");
+    console.log("|---|---|---|---|---|---|");
+    for (const [name, fig] of Object.entries(figures)) {
+      const p500 = median(fig.p99[500]);
+      const memory = median(fig.memory);
+      console.log(`| ${name} | ${f(median(fig.p99[100]), 0)} ms | ${f(p500, 0)} ms | ${f(p500 / median(floor.p99[500]))} | ${f(memory, 1)} MB | ${f(memory / median(floor.memory))} |`);
+    }
+  } finally {
+    await standin.close();
+  }
+}
+
+const mode = process.argv.includes("--tracing")
+  ? tracingOnly
+  : process.argv.includes("--first-token")
+    ? firstTokenOnly
+    : process.argv.includes("--load")
+      ? loadOnly
+      : main;
 mode().catch((error) => {
   console.error(error);
   process.exit(1);
