@@ -191,7 +191,7 @@ export function voiceMarkdown(v) {
     "",
     `Prompt frame to the first \`text\` frame, minus the stand-in's own first-token time measured the same way (${f(v.directP50)} ms p50 back to back, for follow-ups and widget turns; ${f(v.directIdleP50)} ms after the ${SETUP_PAUSE_MS} ms pause a call's first prompt comes after, since waking idle processes costs any request on this machine), over ${v.samples} calls on D1; and interrupt to the upstream model request being cancelled (the stand-in sees its connection close), over ${v.cancel.n} calls.`,
     "",
-    "A phone turn plans from the call's own view of its conversation (read once when the call starts), so nothing is read before the model is called; the previous answer and the caller's words are stored while the model runs. The widget turn reads the conversation's window and the month's spend first (one D1 round trip).",
+    "A phone turn plans from the call's own view of its conversation (read once when the call starts), so nothing is read before the model is called; the previous answer and the caller's words are stored while the model runs. The widget turn reads the conversation's window and the month's spend first, and stores the question in the same D1 batch (one round trip).",
     "",
     "| measure | p50 (ms) | p99 (ms) |",
     "|---|---|---|",
