@@ -497,17 +497,6 @@ fn a_turns_embedding_tokens_go_to_the_knowledge_line_without_counting_a_message(
         cost: 0.0,
         embedding_tokens: 7,
     };
-    let bind = |params: Vec<Param>| -> Vec<rusqlite::types::Value> {
-        params
-            .into_iter()
-            .map(|p| match p {
-                Param::Null => rusqlite::types::Value::Null,
-                Param::Text(t) => rusqlite::types::Value::Text(t),
-                Param::Int(i) => rusqlite::types::Value::Integer(i),
-                Param::Real(r) => rusqlite::types::Value::Real(r),
-            })
-            .collect()
-    };
     for _ in 0..2 {
         let turn = bind(usage_params("t1", "a1", "2026-03-01", &usage, None));
         let tokens = bind(embedding_usage_params("t1", "2026-03-01", &usage, None));

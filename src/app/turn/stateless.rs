@@ -2,13 +2,10 @@
 //! the whole conversation with each request, as OpenAI's API works. The agent's prompt, model
 //! chain, spend caps and limits still apply; storing the exchange is optional.
 
-use serde_json::json;
-
-use super::models_within_budget;
-use crate::agent::context::Role;
+use super::{models_within_budget, new_user_message};
 use crate::error::ApiError;
 use crate::llm::ChatMessage;
-use crate::store::{Agent, Conversation, MessageStatus, Spend, StoredMessage, TurnStart};
+use crate::store::{Agent, Conversation, Spend, TurnStart};
 
 /// The channel label of conversations stored from the OpenAI-compatible API.
 pub const API_CHANNEL: &str = "api";
@@ -153,21 +150,13 @@ fn stored_start(agent: &Agent, request: &StatelessRequest) -> TurnStart {
         ChatMessage::User { content } => Some(content.clone()),
         _ => None,
     });
-    let user_message = question.map(|text| StoredMessage {
-        id: request.message_id.clone(),
-        conversation_id: conversation.id.clone(),
-        tenant_id: conversation.tenant_id.clone(),
-        seq: 0,
-        role: Role::User,
-        parts: vec![json!({ "type": "text", "text": text })],
-        status: MessageStatus::Complete,
-        model: None,
-        finish_reason: None,
-        usage: Default::default(),
-        error: None,
-        feedback: None,
-        timing: None,
-        created_at: request.now,
+    let user_message = question.map(|text| {
+        new_user_message(
+            &conversation,
+            request.message_id.clone(),
+            &text,
+            request.now,
+        )
     });
     TurnStart {
         conversation,
@@ -183,6 +172,7 @@ mod tests {
     use super::*;
     use crate::agent::AgentConfig;
     use crate::llm::ToolCall;
+    use serde_json::json;
 
     fn agent() -> Agent {
         let config: AgentConfig = serde_json::from_value(json!({
