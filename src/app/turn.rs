@@ -821,6 +821,13 @@ mod tests {
             history_limit: 60,
         };
         assert!(block_on(read(&store.tenant_scope("t2"), &query, Some(&eager))).is_err());
+        // Nor can a read of one conversation start a question in another.
+        let elsewhere = TurnQuery {
+            conversation_id: Some("c2"),
+            ..query
+        };
+        assert!(block_on(read(&store.tenant_scope("t1"), &elsewhere, Some(&eager))).is_err());
+        assert!(block_on(read(&store.tenant_scope("t1"), &query, Some(&eager))).is_ok());
     }
 
     proptest::proptest! {

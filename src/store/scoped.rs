@@ -160,9 +160,14 @@ impl<S: Store> Scoped<'_, S> {
         {
             return Err(foreign("The turn"));
         }
-        if query.resent_message_id != Some(eager.message.id.as_str()) {
+        if query.resent_message_id != Some(eager.message.id.as_str())
+            || query
+                .conversation_id
+                .is_some_and(|id| id != eager.conversation.id)
+            || eager.message.conversation_id != eager.conversation.id
+        {
             return Err(StoreError::Rejected(
-                "an eager start's read must name its message as resent".into(),
+                "an eager start's read must name its conversation and its message as resent".into(),
             ));
         }
         self.store.begin_turn(query, eager).await
