@@ -21,7 +21,9 @@ use crate::store::{
 pub mod eager_cases;
 mod stateless;
 
-pub use stateless::{check_messages, plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL};
+pub use stateless::{
+    check_messages, eager_stateless, plan_stateless, StatelessPlan, StatelessRequest, API_CHANNEL,
+};
 
 /// Attempts of each write after the answer (the turn has already been streamed).
 pub const PERSIST_ATTEMPTS: u32 = 4;
@@ -192,25 +194,28 @@ pub fn eager_start(agent: &Agent, request: &TurnRequest) -> EagerStart {
         .clone()
         .unwrap_or_else(|| request.fresh_message_id.clone());
     let message = new_user_message(&conversation, id, &request.text, request.now);
+    EagerStart {
+        conversation,
+        message,
+        max_messages: i64::from(agent.config.limits.max_messages_per_conversation),
+        caps: refusing_caps(agent),
+    }
+}
+
+/// The spend caps that refuse the agent's turns (`models_within_budget`): none when it has a
+/// cheaper model to fall back on.
+fn refusing_caps(agent: &Agent) -> SpendCaps {
     let limits = &agent.config.limits;
-    // With a cheaper model to fall back on, spend never refuses the turn.
     let fallback = limits
         .spend_cap_model
         .as_deref()
         .is_some_and(|m| !m.trim().is_empty());
-    let caps = if fallback {
-        SpendCaps::default()
-    } else {
-        SpendCaps {
-            tenant: agent.tenant_spend_cap,
-            agent: limits.monthly_spend_cap,
-        }
-    };
-    EagerStart {
-        conversation,
-        message,
-        max_messages: i64::from(limits.max_messages_per_conversation),
-        caps,
+    if fallback {
+        return SpendCaps::default();
+    }
+    SpendCaps {
+        tenant: agent.tenant_spend_cap,
+        agent: limits.monthly_spend_cap,
     }
 }
 

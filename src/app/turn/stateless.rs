@@ -2,10 +2,10 @@
 //! the whole conversation with each request, as OpenAI's API works. The agent's prompt, model
 //! chain, spend caps and limits still apply; storing the exchange is optional.
 
-use super::{models_within_budget, new_user_message};
+use super::{models_within_budget, new_user_message, refusing_caps};
 use crate::error::ApiError;
 use crate::llm::ChatMessage;
-use crate::store::{Agent, Conversation, Spend, TurnStart};
+use crate::store::{Agent, Conversation, EagerStart, Spend, TurnStart};
 
 /// The channel label of conversations stored from the OpenAI-compatible API.
 pub const API_CHANNEL: &str = "api";
@@ -81,6 +81,23 @@ pub fn plan_stateless(
         models,
         start,
         has_prompt,
+    })
+}
+
+/// The stored start of a stateless turn that asks a question and asks to be stored, for the
+/// store to write with the turn's spend read (`Store::begin_turn`): the same start
+/// `plan_stateless` makes, which it makes whenever the store's rule allows this one (a new
+/// conversation, spend under the caps) and the caller's messages pass `check_messages`.
+pub fn eager_stateless(agent: &Agent, request: &StatelessRequest) -> Option<EagerStart> {
+    if !request.store || check_messages(agent, &request.messages).is_err() {
+        return None;
+    }
+    let start = stored_start(agent, request);
+    Some(EagerStart {
+        conversation: start.conversation,
+        message: start.user_message?,
+        max_messages: i64::from(agent.config.limits.max_messages_per_conversation),
+        caps: refusing_caps(agent),
     })
 }
 
@@ -205,6 +222,60 @@ mod tests {
             message_id: "msg_1".into(),
             now: 5,
         }
+    }
+
+    #[test]
+    fn an_eager_stateless_start_is_allowed_only_where_the_plan_makes_it() {
+        use crate::store::{ConversationState, TurnContext};
+        let spends = [0.0, 1.0, 2.0, 3.0];
+        let caps = [None, Some(2.0)];
+        for (tenant_cap, agent_cap, fallback) in caps
+            .into_iter()
+            .flat_map(|t| caps.into_iter().map(move |a| (t, a)))
+            .flat_map(|(t, a)| [(t, a, false), (t, a, true)])
+        {
+            let mut agent = agent();
+            agent.tenant_spend_cap = tenant_cap;
+            agent.config.limits.monthly_spend_cap = agent_cap;
+            agent.config.limits.spend_cap_model = fallback.then(|| "cheap/model".to_owned());
+            for messages in [
+                vec![user("hi")],
+                vec![user("far too long a question")],
+                vec![],
+            ] {
+                let asked = request(messages, true);
+                let Some(eager) = eager_stateless(&agent, &asked) else {
+                    continue;
+                };
+                for (tenant, spent) in spends.iter().flat_map(|t| spends.map(|a| (*t, a))) {
+                    let context = TurnContext {
+                        conversation: ConversationState::Missing,
+                        spend: Spend {
+                            tenant,
+                            agent: spent,
+                        },
+                    };
+                    if eager.allowed(&context) {
+                        let plan = plan_stateless(&agent, context.spend, asked.clone())
+                            .expect("an allowed start plans");
+                        assert_eq!(plan.start, Some(eager.start(&context)));
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            eager_stateless(&agent(), &request(vec![user("hi")], false)),
+            None
+        );
+        assert_eq!(eager_stateless(&agent(), &request(vec![], true)), None);
+        assert_eq!(
+            eager_stateless(
+                &agent(),
+                &request(vec![user("far too long a question")], true)
+            ),
+            None,
+            "messages the limits refuse are never stored early"
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
-use crate::store::{Agent, Spend, Store, StoreError, TurnStart};
+use crate::store::{
+    Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery, TurnStart,
+};
 use crate::tools::runner::WorkerTools;
 
 /// Requests a minute an API key may make when it sets no limit of its own.
@@ -309,24 +311,50 @@ impl Call {
         Rc::new(RefCell::new(encoder))
     }
 
-    /// Reads this month's spend and plans the turn. An unreachable store does not stop the
-    /// answer (as on the widget surface); its usage is then written when the store is back.
-    async fn plan(&self, store: &AnyStore) -> Result<StatelessPlan, ApiError> {
+    /// Reads this month's spend and plans the turn; a stored exchange's question is stored in
+    /// the same round trip when the read allows it (`Store::begin_turn`; the second value says
+    /// so). An unreachable store does not stop the answer (as on the widget surface); its usage
+    /// is then written when the store is back.
+    async fn plan(&self, store: &AnyStore) -> Result<(StatelessPlan, bool), ApiError> {
         let agent = &self.agent;
         let month = utc_month(self.stateless.now);
-        let spend = match store
-            .tenant_scope(&agent.tenant_id)
-            .spend(Some(&agent.id), &month)
-            .await
-        {
-            Ok(spend) => spend,
-            Err(StoreError::Unavailable(detail)) => {
-                console_error!("store unreachable, answering without the spend check: {detail}");
-                Spend::default()
+        let scope = store.tenant_scope(&agent.tenant_id);
+        let eager = turn::eager_stateless(agent, &self.stateless);
+        let read = match &eager {
+            Some(eager) => {
+                let query = TurnQuery {
+                    tenant_id: &agent.tenant_id,
+                    agent_id: &agent.id,
+                    conversation_id: None,
+                    resent_message_id: Some(&eager.message.id),
+                    month: &month,
+                    history_limit: 0,
+                };
+                turn::read(&scope, &query, Some(eager))
+                    .await
+                    .map(|read| (read.context.spend, read.stored, read.unreachable))
             }
-            Err(e) => return Err(e.into()),
+            None => match scope.spend(Some(&agent.id), &month).await {
+                Ok(spend) => Ok((spend, false, None)),
+                Err(StoreError::Unavailable(detail)) => Ok((Spend::default(), false, Some(detail))),
+                Err(e) => Err(e),
+            },
         };
-        turn::plan_stateless(agent, spend, self.stateless.clone())
+        let (spend, stored, unreachable) = read?;
+        if let Some(detail) = unreachable {
+            console_error!("store unreachable, answering without the spend check: {detail}");
+        }
+        let plan = turn::plan_stateless(agent, spend, self.stateless.clone())?;
+        // The store wrote the eager start only if the plan makes that same start.
+        let started = stored
+            && eager.is_some_and(|eager| {
+                let written = eager.start(&TurnContext {
+                    conversation: ConversationState::Missing,
+                    spend,
+                });
+                plan.start.as_ref() == Some(&written)
+            });
+        Ok((plan, started))
     }
 
     /// Runs the planned turn into `sink` (grounded in the agent's knowledge, recorded for its
@@ -335,16 +363,17 @@ impl Call {
         &self,
         store: &AnyStore,
         runtime: Runtime,
-        plan: StatelessPlan,
+        plan: (StatelessPlan, bool),
         mut sink: BodySink,
         mut recorder: TurnRecorder,
     ) -> (TurnOutcome, BodySink, TurnRecorder, Option<TurnStart>, bool) {
-        let mut plan = plan;
+        let (mut plan, started) = plan;
         let mut start = plan.start.take();
         if let Some(start) = &mut start {
             start.answer_id = Some(self.answer_id.clone());
         }
         let unsaved = match &start {
+            Some(_) if started => false,
             Some(start) => store
                 .start_turn(start)
                 .await
