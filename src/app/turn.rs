@@ -87,18 +87,7 @@ pub fn plan(
             resent,
         }) => (conversation, messages, message_count, resent, false),
         ConversationState::Missing => {
-            let conversation = Conversation {
-                id: request.conversation_id,
-                tenant_id: agent.tenant_id.clone(),
-                agent_id: agent.id.clone(),
-                visitor_id: Some(request.visitor_id),
-                created_at: request.now,
-                updated_at: request.now,
-                page_url: request.page_url,
-                channel: request.channel,
-                preview: request.preview,
-            };
-            (conversation, Vec::new(), 0, None, true)
+            (new_conversation(agent, &request), Vec::new(), 0, None, true)
         }
     };
     let max_messages = i64::from(agent.config.limits.max_messages_per_conversation);
@@ -147,6 +136,21 @@ pub fn plan(
     })
 }
 
+/// The conversation `request` starts when the store has none by its id.
+fn new_conversation(agent: &Agent, request: &TurnRequest) -> Conversation {
+    Conversation {
+        id: request.conversation_id.clone(),
+        tenant_id: agent.tenant_id.clone(),
+        agent_id: agent.id.clone(),
+        visitor_id: Some(request.visitor_id.clone()),
+        created_at: request.now,
+        updated_at: request.now,
+        page_url: request.page_url.clone(),
+        channel: request.channel.clone(),
+        preview: request.preview,
+    }
+}
+
 /// A new user message of `conversation`.
 fn new_user_message(
     conversation: &Conversation,
@@ -178,17 +182,7 @@ fn new_user_message(
 /// The store writes it only when `EagerStart::allowed`, which `plan` always accepts with this
 /// same start (`eager_start_matches`).
 pub fn eager_start(agent: &Agent, request: &TurnRequest) -> EagerStart {
-    let conversation = Conversation {
-        id: request.conversation_id.clone(),
-        tenant_id: agent.tenant_id.clone(),
-        agent_id: agent.id.clone(),
-        visitor_id: Some(request.visitor_id.clone()),
-        created_at: request.now,
-        updated_at: request.now,
-        page_url: request.page_url.clone(),
-        channel: request.channel.clone(),
-        preview: request.preview,
-    };
+    let conversation = new_conversation(agent, request);
     let id = request
         .message_id
         .clone()
