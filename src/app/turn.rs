@@ -196,20 +196,26 @@ pub fn eager_start(agent: &Agent, request: &TurnRequest) -> EagerStart {
     }
 }
 
+/// The agent's monthly spend caps: the tenant's and its own.
+fn spend_caps(agent: &Agent) -> SpendCaps {
+    SpendCaps {
+        tenant: agent.tenant_spend_cap,
+        agent: agent.config.limits.monthly_spend_cap,
+    }
+}
+
+/// The cheaper model the agent falls back on once a spend cap is reached, if any.
+fn spend_cap_model(agent: &Agent) -> Option<&str> {
+    let model = agent.config.limits.spend_cap_model.as_deref()?.trim();
+    (!model.is_empty()).then_some(model)
+}
+
 /// The spend caps that refuse the agent's turns (`models_within_budget`): none when it has a
 /// cheaper model to fall back on.
 fn refusing_caps(agent: &Agent) -> SpendCaps {
-    let limits = &agent.config.limits;
-    let fallback = limits
-        .spend_cap_model
-        .as_deref()
-        .is_some_and(|m| !m.trim().is_empty());
-    if fallback {
-        return SpendCaps::default();
-    }
-    SpendCaps {
-        tenant: agent.tenant_spend_cap,
-        agent: limits.monthly_spend_cap,
+    match spend_cap_model(agent) {
+        Some(_) => SpendCaps::default(),
+        None => spend_caps(agent),
     }
 }
 
@@ -255,25 +261,21 @@ pub async fn read<S: Store>(
     }
 }
 
-/// Whether `plan` is the turn `eager` started: then a store that wrote `eager` has written
-/// everything the plan's start would.
-pub fn eager_start_matches(plan: &TurnPlan, eager: &EagerStart) -> bool {
-    plan.start.replace_after.is_none()
-        && plan.start.conversation.id == eager.conversation.id
-        && plan.start.user_message.as_ref() == Some(&eager.message)
+/// Whether a planned `start` is the one `eager` made: then a store that wrote `eager` has
+/// written everything `start` would.
+pub fn eager_start_matches(start: &TurnStart, eager: &EagerStart) -> bool {
+    start.replace_after.is_none()
+        && start.conversation.id == eager.conversation.id
+        && start.user_message.as_ref() == Some(&eager.message)
 }
 
 /// The model chain to use given this month's spend: the agent's own while under both caps,
 /// the configured cheaper model once a cap is reached, `None` when the turn must not run.
 pub fn models_within_budget(agent: &Agent, spend: Spend) -> Option<Vec<String>> {
-    let over = |cap: Option<f64>, spent: f64| cap.is_some_and(|cap| spent >= cap);
-    if !over(agent.tenant_spend_cap, spend.tenant)
-        && !over(agent.config.limits.monthly_spend_cap, spend.agent)
-    {
+    if spend_caps(agent).allow(spend) {
         return Some(agent.config.model_chain());
     }
-    let fallback = agent.config.limits.spend_cap_model.as_deref()?.trim();
-    (!fallback.is_empty()).then(|| vec![fallback.to_owned()])
+    spend_cap_model(agent).map(|model| vec![model.to_owned()])
 }
 
 /// The system prompt for a turn: the agent's own, then the page's unverified context note
@@ -797,7 +799,7 @@ mod tests {
             let read =
                 block_on(read(&store.tenant_scope("t1"), &query, Some(&eager))).expect("read");
             let plan = plan(&agent, read.context.clone(), request).expect("plans");
-            (read, eager_start_matches(&plan, &eager), plan)
+            (read, eager_start_matches(&plan.start, &eager), plan)
         };
         let (first, matches, plan) = ask(request(Some("u1")));
         assert!(first.stored && matches && plan.start.create);
@@ -845,7 +847,7 @@ mod tests {
             let planned = plan(&agent, context.clone(), request);
             if allowed {
                 let plan = planned.as_ref().expect("an allowed start plans");
-                proptest::prop_assert!(eager_start_matches(plan, &eager), "{plan:?}");
+                proptest::prop_assert!(eager_start_matches(&plan.start, &eager), "{plan:?}");
                 proptest::prop_assert_eq!(plan.start.create, eager.start(&context).create);
             }
             let asks_anew = planned

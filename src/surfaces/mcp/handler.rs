@@ -613,7 +613,7 @@ impl Server {
             request.conversation_id = random_id("chat");
         }
         let plan = turn::plan(agent, read.context, request)?;
-        let stored = read.stored && turn::eager_start_matches(&plan, &eager);
+        let stored = read.stored && turn::eager_start_matches(&plan.start, &eager);
         Ok((plan, stored))
     }
 

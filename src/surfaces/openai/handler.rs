@@ -39,9 +39,7 @@ use crate::platform::{self, now_ms, random_id};
 use crate::settings::Settings;
 use crate::store::any::AnyStore;
 use crate::store::scoped::ScopedStore;
-use crate::store::{
-    Agent, ConversationState, Spend, Store, StoreError, TurnContext, TurnQuery, TurnStart,
-};
+use crate::store::{Agent, Store, StoreError, TurnQuery, TurnStart};
 use crate::tools::runner::WorkerTools;
 
 /// Requests a minute an API key may make when it sets no limit of its own.
@@ -320,39 +318,26 @@ impl Call {
         let month = utc_month(self.stateless.now);
         let scope = store.tenant_scope(&agent.tenant_id);
         let eager = turn::eager_stateless(agent, &self.stateless);
-        let read = match &eager {
-            Some(eager) => {
-                let query = TurnQuery {
-                    tenant_id: &agent.tenant_id,
-                    agent_id: &agent.id,
-                    conversation_id: None,
-                    resent_message_id: Some(&eager.message.id),
-                    month: &month,
-                    history_limit: 0,
-                };
-                turn::read(&scope, &query, Some(eager))
-                    .await
-                    .map(|read| (read.context.spend, read.stored, read.unreachable))
-            }
-            None => match scope.spend(Some(&agent.id), &month).await {
-                Ok(spend) => Ok((spend, false, None)),
-                Err(StoreError::Unavailable(detail)) => Ok((Spend::default(), false, Some(detail))),
-                Err(e) => Err(e),
-            },
+        // No conversation named: the read is this month's spend (and the eager start, if any).
+        let query = TurnQuery {
+            tenant_id: &agent.tenant_id,
+            agent_id: &agent.id,
+            conversation_id: None,
+            resent_message_id: eager.as_ref().map(|e| e.message.id.as_str()),
+            month: &month,
+            history_limit: 0,
         };
-        let (spend, stored, unreachable) = read?;
-        if let Some(detail) = unreachable {
+        let read = turn::read(&scope, &query, eager.as_ref()).await?;
+        if let Some(detail) = read.unreachable {
             console_error!("store unreachable, answering without the spend check: {detail}");
         }
-        let plan = turn::plan_stateless(agent, spend, self.stateless.clone())?;
+        let plan = turn::plan_stateless(agent, read.context.spend, self.stateless.clone())?;
         // The store wrote the eager start only if the plan makes that same start.
-        let started = stored
+        let started = read.stored
             && eager.is_some_and(|eager| {
-                let written = eager.start(&TurnContext {
-                    conversation: ConversationState::Missing,
-                    spend,
-                });
-                plan.start.as_ref() == Some(&written)
+                plan.start
+                    .as_ref()
+                    .is_some_and(|start| turn::eager_start_matches(start, &eager))
             });
         Ok((plan, started))
     }

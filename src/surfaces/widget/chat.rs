@@ -320,7 +320,8 @@ async fn plan_turn(
         }
     }
     let plan = turn::plan(agent, context, request)?;
-    let stored = stored && eager.is_some_and(|eager| turn::eager_start_matches(&plan, &eager));
+    let stored =
+        stored && eager.is_some_and(|eager| turn::eager_start_matches(&plan.start, &eager));
     Ok((plan, stored))
 }
 
