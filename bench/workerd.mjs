@@ -8,9 +8,10 @@ import { Miniflare } from "miniflare";
 import WebSocket from "ws";
 import { root } from "../scripts/lib.mjs";
 
-/** The body of one widget chat turn (`useChat`'s shape: a new "hi" in conversation `chatId`). */
+/** The body of one widget chat turn, as the widget sends a conversation's first message: "hi"
+ * in the new conversation `chatId`. */
 export const chatBody = (chatId) =>
-  JSON.stringify({ id: chatId, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
+  JSON.stringify({ id: chatId, first: true, messages: [{ id: `u_${randomUUID()}`, role: "user", parts: [{ type: "text", text: "hi" }] }] });
 
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
 

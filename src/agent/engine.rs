@@ -81,6 +81,31 @@ fn tool_choice_of(turn: &Turn, step: u32, last_step: bool) -> ToolChoice {
     }
 }
 
+/// The request of step `step` (from 0) with `messages`, to the turn's `model_index`-th model.
+fn step_request(
+    turn: &Turn,
+    step: u32,
+    last_step: bool,
+    messages: Vec<ChatMessage>,
+    model_index: usize,
+) -> ModelRequest {
+    ModelRequest {
+        model: turn.models.get(model_index).cloned().unwrap_or_default(),
+        messages,
+        tools: turn.tools.clone(),
+        tool_choice: Some(tool_choice_of(turn, step, last_step)),
+        temperature: turn.temperature,
+        max_tokens: turn.max_tokens,
+        sampling: turn.sampling.clone(),
+    }
+}
+
+/// The request `run_turn` sends the model first for `turn`, so a surface can send it before
+/// the turn is sure to run (`HttpModel::prefetch`).
+pub fn first_request(turn: &Turn) -> ModelRequest {
+    step_request(turn, 0, turn.max_steps == 0, turn.messages.clone(), 0)
+}
+
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TurnEnd {
@@ -167,15 +192,8 @@ async fn steps<M: Model, T: ToolRunner, S: EventSink + 'static>(
     let mut forced_last = false;
     for step in 0..=turn.max_steps {
         let last_step = step == turn.max_steps || forced_last;
-        let mut request = ModelRequest {
-            model: String::new(),
-            messages: std::mem::take(&mut turn.messages),
-            tools: turn.tools.clone(),
-            tool_choice: Some(tool_choice_of(&turn, step, last_step)),
-            temperature: turn.temperature,
-            max_tokens: turn.max_tokens,
-            sampling: turn.sampling.clone(),
-        };
+        let messages = std::mem::take(&mut turn.messages);
+        let mut request = step_request(&turn, step, last_step, messages, 0);
         loop {
             if !budget.take(1) {
                 return (run, TurnEnd::Failed(BUDGET_SPENT.into()));

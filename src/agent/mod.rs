@@ -12,5 +12,5 @@ pub mod phone;
 pub mod validate;
 
 pub use config::{AgentConfig, Branding, Limits, McpServer, ToolsConfig, WebhookTool};
-pub use engine::{run_turn, EventSink, Turn, TurnEnd, TurnOutcome};
+pub use engine::{first_request, run_turn, EventSink, Turn, TurnEnd, TurnOutcome};
 pub use events::{AgentEvent, Observation};

@@ -1196,6 +1196,17 @@ pub async fn grounding<S: Store + KnowledgeStore, E: Embedder>(
     Some((block, citations(&found.hits)))
 }
 
+/// What `grounding` adds to the system prompt of an agent's turns without searching anything
+/// (no knowledge, or knowledge searched by tool); `None` when a turn's question is searched
+/// first, so its prompt is not known before then.
+pub fn prompt_without_search(agent: &crate::store::Agent) -> Option<String> {
+    let config = &agent.config.knowledge;
+    if config.searched_by_tool() {
+        return Some(tool::prompt_block(config));
+    }
+    (!config.enabled()).then(String::new)
+}
+
 /// Grounds a stored turn (widget, MCP `ask`, phone) in knowledge: the question of `history`
 /// searched, the passages (or tool mode's instructions) appended to `system_prompt`, and the
 /// citation events returned for the surface to send and store.

@@ -19,6 +19,7 @@ use crate::store::{
 
 #[cfg(test)]
 pub mod eager_cases;
+pub mod guess;
 mod stateless;
 
 pub use stateless::{
@@ -244,11 +245,14 @@ pub async fn read<S: Store>(
         None => scope.turn_context(query).await.map(|c| (c, false)),
     };
     match answered {
-        Ok((context, stored)) => Ok(TurnRead {
-            context,
-            stored,
-            unreachable: None,
-        }),
+        Ok((context, stored)) => {
+            guess::remember_spend(query.tenant_id, query.agent_id, context.spend);
+            Ok(TurnRead {
+                context,
+                stored,
+                unreachable: None,
+            })
+        }
         Err(StoreError::Unavailable(detail)) => Ok(TurnRead {
             context: TurnContext {
                 conversation: ConversationState::Missing,

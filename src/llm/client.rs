@@ -3,13 +3,15 @@
 //! The body is read by a small JavaScript pump (`src/js/stream.js`) that hands each network
 //! read to the engine in one synchronous call; see docs/development.md, "Streaming and CPU".
 
+use std::cell::RefCell;
 use std::time::Duration;
 use wasm_bindgen::closure::ScopedClosure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
 
 use worker::{
-    console_error, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit, ResponseBody,
+    console_error, AbortSignal, Delay, Headers, Method, Request, RequestInit, ResponseBody,
 };
 
 use super::feed::Feeder;
@@ -36,12 +38,67 @@ const RECONNECT_PAUSE_MS: u64 = 100;
 pub struct HttpModel {
     settings: Settings,
     visitor: Option<AbortSignal>,
+    prefetched: RefCell<Option<Prefetched>>,
+}
+
+/// A request sent before the turn asked for it (`HttpModel::prefetch`).
+struct Prefetched {
+    /// The exact body sent: the turn's first call uses the response only if it has the same.
+    body: String,
+    deadline: Deadline,
+    response: JsFuture,
 }
 
 impl HttpModel {
     /// A client whose calls are cancelled when `visitor` (the incoming request's signal) aborts.
     pub fn new(settings: Settings, visitor: Option<AbortSignal>) -> Self {
-        Self { settings, visitor }
+        Self {
+            settings,
+            visitor,
+            prefetched: RefCell::new(None),
+        }
+    }
+
+    /// Sends `request` now, before the turn is planned (the store has not answered yet), so the
+    /// model's time to first token overlaps the store's round trip. The next call uses the
+    /// response only when its body is byte for byte the one sent here; any other call, or
+    /// dropping the client, cancels it. Nothing of it reaches anyone otherwise.
+    pub fn prefetch(&self, request: &ModelRequest) {
+        let body = request_body(request);
+        let deadline = Deadline::new(self.settings.model_idle_timeout_ms);
+        let Ok(upstream) = self.request(&body) else {
+            return;
+        };
+        let response = send(&upstream, &self.signal(&deadline));
+        let earlier = self.prefetched.replace(Some(Prefetched {
+            body,
+            deadline,
+            response,
+        }));
+        if let Some(earlier) = earlier {
+            earlier.deadline.abort();
+        }
+    }
+
+    /// The prefetched response if it was sent with `body`; one sent with another is cancelled.
+    fn prefetched_for(&self, body: &str) -> Option<Prefetched> {
+        let prefetched = self.prefetched.take()?;
+        if prefetched.body == body {
+            return Some(prefetched);
+        }
+        prefetched.deadline.abort();
+        None
+    }
+
+    /// The signal a call is made with: the deadline's, and the visitor's when there is one.
+    fn signal(&self, deadline: &Deadline) -> AbortSignal {
+        match &self.visitor {
+            Some(visitor) => {
+                let both = js_sys::Array::of2(visitor, &deadline.signal());
+                AbortSignal::from(worker::web_sys::AbortSignal::any(&both))
+            }
+            None => deadline.signal(),
+        }
     }
 
     fn visitor_gone(&self) -> bool {
@@ -72,29 +129,27 @@ impl HttpModel {
         )
     }
 
-    /// Sends the request and waits for the response head; `Err` carries fallback-relevant detail.
+    /// Sends `body` (or takes the response of its prefetch, `sent`) and waits for the response
+    /// head; `Err` carries fallback-relevant detail.
     async fn open(
         &self,
-        request: &ModelRequest,
+        body: &str,
         deadline: &Deadline,
+        mut sent: Option<JsFuture>,
     ) -> Result<worker::web_sys::ReadableStream, ModelError> {
-        let signal = match &self.visitor {
-            Some(visitor) => {
-                let both = js_sys::Array::of2(visitor, &deadline.signal());
-                AbortSignal::from(worker::web_sys::AbortSignal::any(&both))
-            }
-            None => deadline.signal(),
-        };
-        let body = request_body(request);
+        let signal = self.signal(deadline);
         let mut reconnected = false;
         let mut response = loop {
-            let upstream = self
-                .request(&body)
-                .map_err(|e| ModelError::Network(e.to_string()))?;
-            match deadline
-                .run(Fetch::Request(upstream).send_with_signal(&signal))
-                .await
-            {
+            let response = match sent.take() {
+                Some(response) => response,
+                None => {
+                    let upstream = self
+                        .request(body)
+                        .map_err(|e| ModelError::Network(e.to_string()))?;
+                    send(&upstream, &signal)
+                }
+            };
+            match deadline.run(response).await.map(into_response) {
                 None => return Err(ModelError::Timeout),
                 Some(Err(_)) if self.visitor_gone() => return Err(ModelError::Aborted),
                 // A connection that failed before any answer (refused or reset: a provider or
@@ -131,6 +186,29 @@ impl HttpModel {
     }
 }
 
+impl Drop for HttpModel {
+    fn drop(&mut self) {
+        // A prefetch the turn never asked for (it was refused, or planned otherwise).
+        if let Some(prefetched) = self.prefetched.take() {
+            prefetched.deadline.abort();
+        }
+    }
+}
+
+/// Starts `request` with `signal`: the runtime sends it at once, awaited or not.
+fn send(request: &Request, signal: &AbortSignal) -> JsFuture {
+    let init = worker::web_sys::RequestInit::new();
+    init.set_signal(Some(signal));
+    let global: worker::web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    JsFuture::from(global.fetch_with_request_and_init(request.inner(), &init))
+}
+
+/// The runtime's answer to `send` as a response.
+fn into_response(sent: Result<JsValue, JsValue>) -> worker::Result<worker::Response> {
+    let response: worker::web_sys::Response = sent?.dyn_into()?;
+    Ok(response.into())
+}
+
 impl Model for HttpModel {
     async fn stream<H: ModelEventHandler + 'static>(
         &self,
@@ -138,8 +216,12 @@ impl Model for HttpModel {
         handler: H,
     ) -> (H, Result<(), ModelError>) {
         // The idle limit bounds the wait for the response head; the pump enforces it after.
-        let deadline = Deadline::new(self.settings.model_idle_timeout_ms);
-        let body = match self.open(request, &deadline).await {
+        let body = request_body(request);
+        let (deadline, sent) = match self.prefetched_for(&body) {
+            Some(prefetched) => (prefetched.deadline, Some(prefetched.response)),
+            None => (Deadline::new(self.settings.model_idle_timeout_ms), None),
+        };
+        let body = match self.open(&body, &deadline, sent).await {
             Ok(body) => body,
             Err(error) => {
                 deadline.abort();

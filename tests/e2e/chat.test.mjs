@@ -1,6 +1,7 @@
 // End-to-end: the built worker in workerd (Miniflare) with real D1, a local OpenAI-compatible
 // stand-in, and the official `ai` client parsing every response.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
 import { putAgent, startWorker } from "../support/worker.mjs";
@@ -74,6 +75,71 @@ before(async () => {
 after(async () => {
   await worker?.stop();
   await standin?.close();
+});
+
+/** The model requests whose last message is the user's `text`, with how each stream ended. */
+const modelCallsFor = (text) =>
+  standin.requests
+    .map((r, i) => ({ body: r.body, stream: standin.streams[i] }))
+    .filter((r) => r.body.messages.at(-1)?.content === text);
+
+describe("a conversation's first message goes to the model before the store answers", () => {
+  test("it is sent once, answered and stored", async () => {
+    const chatId = `chat_first_${randomUUID()}`;
+    const text = `first ${randomUUID()}`;
+    const result = await chat(worker.url, "plain", { chatId, text, first: true });
+    assert.equal(textOf(result.message), "Hello from the stand-in.");
+    const calls = modelCallsFor(text);
+    assert.equal(calls.length, 1, "one model call, used by the turn");
+    assert.equal(calls[0].stream.closedEarly, false);
+    const stored = await eventually(async () => {
+      const c = await storedConversation(worker.url, "plain", chatId);
+      return c.body.messages?.length === 2 && c;
+    });
+    assert.equal(textOf(stored.body.messages[0]), text);
+  });
+
+  test("a wrong hint is cancelled: the turn answers from the stored history", async () => {
+    const chatId = `chat_hint_${randomUUID()}`;
+    await chat(worker.url, "paced", { chatId, text: `earlier ${randomUUID()}`, first: true });
+    const text = `again ${randomUUID()}`;
+    // The client says the conversation starts here, but the store holds an exchange already.
+    const result = await chat(worker.url, "paced", { chatId, text, first: true });
+    assert.equal(result.errors.length, 0);
+    const calls = modelCallsFor(text);
+    assert.equal(calls.length, 2, "the guess, then the planned request");
+    assert.equal(calls[0].body.messages.length, 2, "the guess: system prompt and question");
+    assert.equal(calls[1].body.messages.length, 4, "planned: with the earlier exchange");
+    await eventually(() => calls[0].stream.closedEarly);
+    assert.equal(calls[1].stream.closedEarly, false);
+    const stored = await eventually(async () => {
+      const c = await storedConversation(worker.url, "paced", chatId);
+      return c.body.messages?.length === 4 && c;
+    });
+    assert.equal(textOf(stored.body.messages[2]), text);
+  });
+
+  test("a refused turn cancels its guess and nothing of it is stored", async () => {
+    await chat(worker.url, "other", { chatId: "chat_guarded", text: "not yours" });
+    const text = `intrude ${randomUUID()}`;
+    const result = await chat(worker.url, "paced", { chatId: "chat_guarded", text, first: true });
+    assert.deepEqual(result.errors, ["Conversation not found."]);
+    const calls = modelCallsFor(text);
+    assert.equal(calls.length, 1, "the guess, never used");
+    await eventually(() => calls[0].stream.closedEarly);
+    const held = await storedConversation(worker.url, "other", "chat_guarded");
+    assert.equal(held.body.messages.length, 2);
+  });
+
+  test("a message that continues a conversation waits for the store, so it is sent once", async () => {
+    const chatId = `chat_next_${randomUUID()}`;
+    await chat(worker.url, "plain", { chatId, text: `one ${randomUUID()}`, first: true });
+    const text = `two ${randomUUID()}`;
+    await chat(worker.url, "plain", { chatId, text, first: false });
+    const calls = modelCallsFor(text);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].body.messages.length, 4);
+  });
 });
 
 describe("plain text turn", () => {

@@ -9,7 +9,8 @@ import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { startStandIn } from "../support/standin.mjs";
 import { startConvexStandIn } from "../support/convex-standin.mjs";
-import { convexClient, putAgent, startWorker, testKey, TEST_ORIGIN } from "../support/worker.mjs";
+import OpenAI from "openai";
+import { convexClient, putAgent, putApiKey, startWorker, testKey, TEST_ORIGIN } from "../support/worker.mjs";
 import { chat, eventually, textOf } from "../support/chat.mjs";
 
 const DEPLOY_KEY = `outage-test|${randomUUID()}`;
@@ -22,6 +23,9 @@ let down = false;
 const failOnce = new Set();
 /** Delay added to every Convex call, in ms. */
 let slowMs = 0;
+/** Convex functions whose next call is held this long (ms), and when each was let through. */
+const holdOnce = new Map();
+const letThrough = new Map();
 
 /** Forwards to the stand-in, or answers 503 like an unreachable deployment behind a gateway. */
 function startProxy(target) {
@@ -45,6 +49,12 @@ function startProxy(target) {
         return;
       }
       if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
+      if (holdOnce.has(fn)) {
+        const ms = holdOnce.get(fn);
+        holdOnce.delete(fn);
+        await new Promise((r) => setTimeout(r, ms));
+        letThrough.set(fn, performance.now());
+      }
       const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers: { "content-type": req.headers["content-type"] ?? "", authorization: req.headers.authorization ?? "" }, body: Buffer.concat(parts) });
       res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
     });
@@ -141,4 +151,63 @@ test("a slow store slows the turn but nothing is lost, and the next turn works",
   assert.equal(textOf(next.message), "Hello from the stand-in.");
   const stored = await storedMessages(chatId, 4);
   assert.deepEqual(stored.map(([role, , text]) => [role, text]), [["user", "slow store"], ["assistant", "Hello from the stand-in."], ["user", "and again"], ["assistant", "Hello from the stand-in."]]);
+});
+
+test("a conversation's first message reaches the model while Convex still answers the turn's read", async () => {
+  const headers = { "x-publishable-key": testKey("steady"), origin: TEST_ORIGIN };
+  const chatId = `chat_early_${randomUUID()}`;
+  const callOf = (text) => {
+    const index = standin.requests.findIndex((r) => r.body.messages.at(-1)?.content === text);
+    return index < 0 ? null : { body: standin.requests[index].body, stream: standin.streams[index] };
+  };
+  // Warm: the agent's config is cached, as it is for every turn but an isolate's first.
+  const warm = await chat(worker.url, "steady", { text: "warm up", headers });
+  const withToken = { ...headers, "x-visitor-token": warm.headers.get("x-visitor-token") };
+
+  holdOnce.set("conversations:beginTurn", 600);
+  const first = `first ${randomUUID()}`;
+  const answered = await chat(worker.url, "steady", { chatId, text: first, first: true, headers: withToken });
+  assert.equal(textOf(answered.message), "Hello from the stand-in.");
+  const early = callOf(first);
+  assert.ok(early, "the model was asked");
+  assert.ok(
+    early.stream.startedAt < letThrough.get("conversations:beginTurn"),
+    "the model was asked before Convex had the turn's read",
+  );
+
+  // A message that continues the conversation is planned from its history: it waits.
+  holdOnce.set("conversations:beginTurn", 300);
+  const next = `next ${randomUUID()}`;
+  await chat(worker.url, "steady", { chatId, text: next, first: false, headers: withToken });
+  const planned = callOf(next);
+  assert.ok(planned.stream.startedAt > letThrough.get("conversations:beginTurn"));
+  assert.deepEqual(planned.body.messages.map((m) => m.role), ["user", "assistant", "user"], "with the first exchange");
+
+  assert.deepEqual(await storedMessages(chatId, 4), [
+    ["user", "complete", first],
+    ["assistant", "complete", "Hello from the stand-in."],
+    ["user", "complete", next],
+    ["assistant", "complete", "Hello from the stand-in."],
+  ]);
+});
+
+test("/v1: the model is asked while Convex still reads the month's spend, and asked once", async () => {
+  const seed = { convex: convexClient(convex.url, DEPLOY_KEY) };
+  const key = await putApiKey(seed, { agents: ["steady"] });
+  const openai = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: key, maxRetries: 0 });
+  const ask = async (content) => {
+    const stream = await openai.chat.completions.create({ model: "steady", stream: true, messages: [{ role: "user", content }] });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    return text;
+  };
+  await ask("warm up");
+  holdOnce.set("conversations:turnContext", 600);
+  const content = `api ${randomUUID()}`;
+  assert.equal(await ask(content), "Hello from the stand-in.");
+  const calls = standin.requests
+    .map((r, i) => ({ body: r.body, stream: standin.streams[i] }))
+    .filter((r) => r.body.messages.at(-1)?.content === content);
+  assert.equal(calls.length, 1, "the early request is the one answered");
+  assert.ok(calls[0].stream.startedAt < letThrough.get("conversations:turnContext"), "asked before the spend was read");
 });

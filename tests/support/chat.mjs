@@ -21,8 +21,11 @@ export function keepToken(base, agentId, response) {
   if (token) tokens.set(`${base}|${agentId}`, token);
 }
 
-/** Sends one user message; returns the final UIMessage, each chunk with its arrival time, and headers. */
-export async function chat(base, agentId, { chatId, text, messageId = `u_${randomUUID()}`, abortSignal, onChunk, headers } = {}) {
+/**
+ * Sends one user message (`first`: say it starts the conversation, as the widget does); returns
+ * the final UIMessage, each chunk with its arrival time, and headers.
+ */
+export async function chat(base, agentId, { chatId, text, messageId = `u_${randomUUID()}`, abortSignal, onChunk, headers, first } = {}) {
   let response;
   const transport = new DefaultChatTransport({
     api: `${base}/api/agents/${agentId}/chat`,
@@ -39,6 +42,7 @@ export async function chat(base, agentId, { chatId, text, messageId = `u_${rando
     trigger: "submit-message",
     messageId: undefined,
     abortSignal,
+    ...(first === undefined ? {} : { body: { first } }),
   });
   const chunks = [];
   const errors = [];

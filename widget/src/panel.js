@@ -445,13 +445,17 @@ export function mount(root, options) {
     return json;
   }
 
+  // The conversation id minted here that has no message yet: its first message says so.
+  var freshChat = null;
+
+  function newChatId() {
+    freshChat = randomId("chat");
+    store.set(keys.chat, freshChat);
+    return freshChat;
+  }
+
   function chatId() {
-    var id = store.get(keys.chat);
-    if (!id) {
-      id = randomId("chat");
-      store.set(keys.chat, id);
-    }
-    return id;
+    return store.get(keys.chat) || newChatId();
   }
 
   async function loadHistory() {
@@ -496,12 +500,16 @@ export function mount(root, options) {
     var page = config.sendPageContext === false ? null
       : Object.assign({ url: location.href, title: document.title.slice(0, 500) }, context);
     try {
+      // Whether this message starts the conversation: then the server may ask the model
+      // before its store has answered (docs/api-reference.md, `first`).
+      var id = chatId();
+      var first = id === freshChat;
       var res = await fetch(base + "/api/agents/" + encodeURIComponent(config.agentId) + "/chat", {
         method: "POST",
         headers: headers({ "content-type": "application/json" }),
         body: JSON.stringify({
-          id: chatId(),
-          trigger: "submit-message",
+          id: id,
+          first: first,
           messages: [{ id: messageId, role: "user", parts: [{ type: "text", text: text }] }],
           context: page,
           channel: mode === "inline" ? "inline" : "widget",
@@ -510,6 +518,7 @@ export function mount(root, options) {
         signal: controller.signal,
       });
       keepToken(res);
+      if (res.ok && first) freshChat = null;
       if (!res.ok) {
         var error = apiError(res.status, await res.json().catch(function () { return null; }), t("error"));
         error.retryAfter = res.headers.get("retry-after");
@@ -664,7 +673,7 @@ export function mount(root, options) {
     },
     newConversation: function () {
       if (busy) busy.abort();
-      store.set(keys.chat, randomId("chat"));
+      newChatId();
       setStatus("");
       if (config) showWelcome();
       input.focus();
@@ -684,7 +693,7 @@ export function mount(root, options) {
       var res = await call("POST", "/visitor", { userId: String(user.userId), userHash: String(user.userHash || "") });
       store.set(keys.token, res.token);
       // The signed-in user has their own conversations; start with a fresh one.
-      store.set(keys.chat, randomId("chat"));
+      newChatId();
       loadHistory();
     },
   };

@@ -778,3 +778,26 @@ fn what_a_tool_call_leaves_is_streamed_stored_and_observed_after_its_result() {
         "the search's query embedding is the turn's usage"
     );
 }
+
+#[test]
+fn first_request_is_the_request_the_loop_sends_first() {
+    for (max_steps, choice) in [
+        (3, None),
+        (0, None),
+        (2, Some(ToolChoice::Required)),
+        (0, Some(ToolChoice::None)),
+    ] {
+        let mut planned = turn(&["a/primary", "b/fallback"], &["lookup"], max_steps);
+        planned.tool_choice = choice;
+        planned.temperature = Some(0.3);
+        planned.max_tokens = Some(99);
+        let expected = first_request(&planned);
+        let model = ScriptedModel::new(vec![Ok(vec![text("ok")])]);
+        run(&model, &Tools::default(), planned);
+        assert_eq!(
+            model.requests.borrow()[0],
+            expected,
+            "max_steps {max_steps}"
+        );
+    }
+}

@@ -559,6 +559,7 @@ impl Server {
         let (mut outcome, sink, recorder) =
             tracing::run(&model, &tools, turn, sink, recorder).await;
         out.sink = Some(sink);
+        turn::guess::spent(&agent.tenant_id, &agent.id, outcome.usage.cost);
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         app_knowledge::cite(&mut outcome, &cited);
         let mut answer = turn::answer_message(message_id, &start.conversation, outcome, now_ms());

@@ -15,7 +15,7 @@ use worker::{console_error, AbortSignal, Context, Env, Headers, Response, Respon
 use super::encode::{self, Encoder, Meta};
 use super::models;
 use super::request::{self, CompletionRequest, MAX_BODY_BYTES};
-use crate::agent::{EventSink, Turn, TurnEnd, TurnOutcome};
+use crate::agent::{first_request, EventSink, Turn, TurnEnd, TurnOutcome};
 use crate::app::access::{api_caller, api_key_lookup, bearer_token, callable_agent, ApiCaller};
 use crate::app::knowledge as app_knowledge;
 use crate::app::observe as tracing;
@@ -32,7 +32,7 @@ use crate::http::Inbound;
 use crate::knowledge::client::{embedding_settings, HttpEmbedder};
 use crate::knowledge::embed::EmbeddingSettings;
 use crate::llm::client::HttpModel;
-use crate::llm::{Sampling, ToolChoice, ToolSpec, Usage};
+use crate::llm::{ModelRequest, Sampling, ToolChoice, ToolSpec, Usage};
 use crate::observe::export::{begin_turn, deliver, operator_targets, tenant_targets};
 use crate::observe::{ExportTarget, TraceMeta, TurnRecorder};
 use crate::platform::{self, now_ms, random_id};
@@ -347,7 +347,8 @@ impl Call {
     async fn run(
         &self,
         store: &AnyStore,
-        runtime: Runtime,
+        (model, tools, embedder): (&HttpModel, &WorkerTools<'_>, &HttpEmbedder),
+        subrequest_budget: u32,
         plan: (StatelessPlan, bool),
         mut sink: BodySink,
         mut recorder: TurnRecorder,
@@ -368,28 +369,24 @@ impl Call {
                 .is_err(),
             None => false,
         };
-        let Runtime {
-            settings,
-            visitor,
-            embeddings,
-        } = runtime;
-        let outbound = settings.outbound.clone();
         let agent = &self.agent;
-        let embedder = HttpEmbedder(embeddings);
         if agent.config.knowledge.enabled() {
             let query = app_knowledge::query_of_messages(&plan.messages);
             if let Some((block, _)) =
-                app_knowledge::grounding(store, &embedder, agent, &query, &mut recorder, now_ms())
+                app_knowledge::grounding(store, embedder, agent, &query, &mut recorder, now_ms())
                     .await
             {
                 plan.ground(&block);
             }
         }
-        let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
-            .with_knowledge(store, &embedder, agent)
-            .with_remote_tools(&agent.id)
-            .await;
-        let mut specs = tools.specs();
+        let turn = self.turn(plan, tools.specs(), subrequest_budget);
+        sink.flush();
+        let (outcome, sink, recorder) = tracing::run(model, tools, turn, sink, recorder).await;
+        (outcome, sink, recorder, start, unsaved)
+    }
+
+    /// The engine's turn of `plan`, with the agent's tools (`specs`) and the caller's.
+    fn turn(&self, plan: StatelessPlan, mut specs: Vec<ToolSpec>, subrequest_budget: u32) -> Turn {
         // The caller's tool names were checked against the agent's own tools; a remote MCP
         // tool (`server__tool`, known only now) keeps its name, and the caller's of that name
         // is not offered.
@@ -401,23 +398,30 @@ impl Call {
             .collect();
         let client_tools: Vec<String> = client.iter().map(|t| t.name().to_owned()).collect();
         specs.extend(client);
-        let turn = Turn {
+        Turn {
             message_id: self.answer_id.clone(),
             models: plan.models,
             messages: plan.messages,
             tools: specs,
             temperature: self.temperature,
             max_tokens: self.max_tokens,
-            max_steps: agent.config.step_limit(),
+            max_steps: self.agent.config.step_limit(),
             client_tools,
             tool_choice: self.tool_choice.clone(),
             sampling: self.sampling.clone(),
-            subrequest_budget: settings.subrequest_budget,
-        };
-        let model = HttpModel::new(settings, Some(visitor));
-        sink.flush();
-        let (outcome, sink, recorder) = tracing::run(&model, &tools, turn, sink, recorder).await;
-        (outcome, sink, recorder, start, unsaved)
+            subrequest_budget,
+        }
+    }
+
+    /// The model request the turn will most likely send first, planned with the spend this
+    /// isolate last read (`turn::guess`), so it can go out before the store answers; `None`
+    /// when that is unknown under a cap, the plan refuses, or knowledge is searched first.
+    fn guess(&self, specs: Vec<ToolSpec>, subrequest_budget: u32) -> Option<ModelRequest> {
+        let mut plan = turn::guess::stateless(&self.agent, &self.stateless)?;
+        if self.agent.config.knowledge.enabled() {
+            plan.ground(&app_knowledge::prompt_without_search(&self.agent)?);
+        }
+        Some(first_request(&self.turn(plan, specs, subrequest_budget)))
     }
 
     /// What the turn's trace says of it.
@@ -454,23 +458,46 @@ impl Call {
         let mut sink = BodySink::new(encoder.clone(), output);
         encoder.borrow_mut().start(sink.buffer());
         sink.flush();
-        let (plan, tenant_targets) = futures::join!(
+        let Runtime {
+            settings,
+            visitor,
+            embeddings,
+        } = runtime;
+        let model = HttpModel::new(settings.clone(), Some(visitor));
+        let embedder = HttpEmbedder(embeddings);
+        let agent = &self.agent;
+        let budget = settings.subrequest_budget;
+        // The tools need no store; with them the turn's likely first request goes to the model
+        // while the spend is read (`guess`), and is used only if the plan sends the same.
+        let tools = async {
+            let tools = WorkerTools::new(
+                &agent.config,
+                &settings.outbound,
+                agent.signing_secret.as_deref(),
+            )
+            .with_knowledge(store, &embedder, agent)
+            .with_remote_tools(&agent.id)
+            .await;
+            if let Some(guess) = self.guess(tools.specs(), budget) {
+                model.prefetch(&guess);
+            }
+            tools
+        };
+        let (tools, plan, tenant_targets) = futures::join!(
+            tools,
             self.plan(store),
             tenant_targets(store, &self.agent.tenant_id)
         );
         targets.extend(tenant_targets);
-        let (tracing, mut recorder) = begin_turn(
-            &targets,
-            &self.agent,
-            self.trace_meta(),
-            &runtime.settings,
-            &[],
-        );
+        let (tracing, mut recorder) =
+            begin_turn(&targets, &self.agent, self.trace_meta(), &settings, &[]);
         recorder.started_at(started_ms);
-        let policy = runtime.settings.outbound.clone();
+        let policy = settings.outbound.clone();
         let plan = match plan {
             Ok(plan) => plan,
             Err(error) => {
+                // A guess sent to the model is cancelled with the client.
+                drop(model);
                 encoder.borrow_mut().refuse(&error, sink.buffer());
                 sink.close();
                 let end = TurnEnd::Failed(error.to_string());
@@ -480,8 +507,17 @@ impl Call {
                 return Err(error);
             }
         };
-        let (outcome, mut sink, recorder, start, unsaved) =
-            self.run(store, runtime, plan, sink, recorder).await;
+        let (outcome, mut sink, recorder, start, unsaved) = self
+            .run(
+                store,
+                (&model, &tools, &embedder),
+                budget,
+                plan,
+                sink,
+                recorder,
+            )
+            .await;
+        turn::guess::spent(&agent.tenant_id, &agent.id, outcome.usage.cost);
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         let timing = serde_json::to_string(&finished.summary).ok();
         let usage = outcome.usage;

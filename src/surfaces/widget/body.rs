@@ -27,6 +27,10 @@ pub struct ChatBody {
     /// The client asks for the conversation to be marked as a dashboard preview; honoured only
     /// with the tenant's secret key (see `chat.rs`).
     pub preview: bool,
+    /// The client says this message starts the conversation: no `id` (the server names it), or
+    /// `"first": true` (as the widget sends). A hint only: the model may then be asked before
+    /// the store has answered, and the store still decides (see `app::turn::guess`).
+    pub starts_conversation: bool,
 }
 
 /// Most entries of page context.
@@ -118,6 +122,12 @@ pub fn parse(body: &[u8], max_chars: usize) -> Result<ChatBody, ApiError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad("\"preview\" must be true or false.")),
     };
+    let starts_conversation = chat_id.is_none()
+        || match map.get("first") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(first)) => *first,
+            Some(_) => return Err(bad("\"first\" must be true or false.")),
+        };
     Ok(ChatBody {
         chat_id,
         message_id,
@@ -125,6 +135,7 @@ pub fn parse(body: &[u8], max_chars: usize) -> Result<ChatBody, ApiError> {
         context,
         channel,
         preview,
+        starts_conversation,
     })
 }
 
@@ -223,8 +234,34 @@ mod tests {
                 context: Vec::new(),
                 channel: None,
                 preview: false,
+                starts_conversation: false,
             }
         );
+    }
+
+    #[test]
+    fn says_when_the_client_starts_the_conversation() {
+        let one = r#"{"role":"user","parts":[{"type":"text","text":"hi"}]}"#;
+        let starts = |fields: &str, messages: &str| {
+            ok(&format!(r#"{{{fields}"messages":[{messages}]}}"#)).starts_conversation
+        };
+        // No id: the server names a new conversation.
+        assert!(starts("", one));
+        // The widget says so.
+        assert!(starts(r#""id":"c1","first":true,"#, one));
+        assert!(!starts(r#""id":"c1","first":false,"#, one));
+        assert!(!starts(
+            r#""id":"c1","first":false,"trigger":"submit-message","#,
+            one
+        ));
+        // Without the hint, an id may name a conversation with history: clients such as the
+        // AI SDK's transport may send only the newest message.
+        assert!(!starts(r#""id":"c1","#, one));
+        assert!(!starts(r#""id":"c1","trigger":"submit-message","#, one));
+        assert!(matches!(
+            err(&format!(r#"{{"id":"c1","first":"yes","messages":[{one}]}}"#)),
+            ApiError::BadRequest(m) if m.contains("first")
+        ));
     }
 
     #[test]

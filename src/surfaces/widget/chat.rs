@@ -58,7 +58,7 @@ pub async fn handle(
         .flatten()
         .and_then(|h| keys::bearer(&h).map(str::to_owned));
     let bytes = read_body(&mut req, MAX_BODY_BYTES).await?;
-    let body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
+    let mut body = chat_body::parse(&bytes, agent.config.limits.max_message_chars as usize)?;
     let system_prompt = turn::system_prompt(&agent, body.context_note());
     let visitor_id = visitor_id.to_owned();
     let settings = platform::settings(env);
@@ -106,17 +106,51 @@ pub async fn handle(
             message_id: message_id.clone(),
         });
         sink.flush();
+        let model = HttpModel::new(settings.clone(), Some(visitor));
+        let outbound = settings.outbound.clone();
+        let embedder = HttpEmbedder(embeddings);
+        let preview_asked = body.preview && preview_key.is_some();
+        let guessable = body.starts_conversation && !preview_asked;
+        let chat_id = body.chat_id.take();
+        let request = turn_request(conversation_id, &visitor_id, &mut body);
+        // The tools (the MCP servers' listings, usually cached) do not depend on the store, so
+        // they are ready by the time it answers. With them, a question that starts a
+        // conversation is sent to the model at once, as it will most likely be planned
+        // (`turn::guess`): the model's first token then overlaps the store's round trip. The
+        // turn keeps that response only if it plans exactly the same request.
+        let tools = async {
+            let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
+                .with_knowledge(&store, &embedder, &agent)
+                .with_remote_tools(&agent.id)
+                .await;
+            let guess = guessable
+                .then(|| {
+                    turn::guess::first_request_of_new_conversation(
+                        &agent,
+                        &request,
+                        &system_prompt,
+                        &message_id,
+                        tools.specs(),
+                        settings.subrequest_budget,
+                    )
+                })
+                .flatten();
+            if let Some(guess) = guess {
+                model.prefetch(&guess);
+            }
+            tools
+        };
         // The store work happens after the stream has started, so the visitor sees the answer
         // begin at once; its failures (even "not your conversation") arrive in band. The
         // tenant's own trace targets (cached per isolate) are read alongside.
-        let (planned, tenant_targets) = futures::join!(
+        let (tools, planned, tenant_targets) = futures::join!(
+            tools,
             plan_turn(
                 &store,
                 &agent,
-                conversation_id,
-                &visitor_id,
-                body,
-                preview_key
+                request.clone(),
+                chat_id.as_deref(),
+                preview_key.filter(|_| preview_asked)
             ),
             tenant_targets(&store, &agent.tenant_id)
         );
@@ -137,6 +171,8 @@ pub async fn handle(
                 if let Some(detail) = error.log_detail() {
                     console_error!("planning the turn failed: {detail}");
                 }
+                // A guess sent to the model is cancelled with the client.
+                drop(model);
                 fail(&mut sink, &error.to_string());
                 let end = TurnEnd::Failed(error.to_string());
                 let finished = tracing.finish(recorder, &end, &Usage::default());
@@ -166,11 +202,9 @@ pub async fn handle(
             }
         };
         let answer = async {
-            let outbound = settings.outbound.clone();
             // Knowledge: the passages go into the system prompt, the citations to the visitor
             // before the answer, and into the stored message.
             let mut system_prompt = system_prompt;
-            let embedder = HttpEmbedder(embeddings);
             let cited = app_knowledge::ground_stored_turn(
                 &store,
                 &embedder,
@@ -184,10 +218,6 @@ pub async fn handle(
             for event in &cited {
                 sink.send(event);
             }
-            let tools = WorkerTools::new(&agent.config, &outbound, agent.signing_secret.as_deref())
-                .with_knowledge(&store, &embedder, &agent)
-                .with_remote_tools(&agent.id)
-                .await;
             let turn = turn::stored_turn(
                 &agent,
                 message_id.clone(),
@@ -197,7 +227,6 @@ pub async fn handle(
                 tools.specs(),
                 settings.subrequest_budget,
             );
-            let model = HttpModel::new(settings, Some(visitor));
             let (outcome, sink, recorder) =
                 tracing::run(&model, &tools, turn, sink, recorder).await;
             (outcome, sink, recorder, cited)
@@ -206,6 +235,7 @@ pub async fn handle(
         // (statements built, bound, handed to the store) is done in front of it.
         let ((mut outcome, mut sink, recorder, cited), unsaved_start) =
             futures::join!(answer, write_start);
+        turn::guess::spent(&agent.tenant_id, &agent.id, outcome.usage.cost);
         let finished = tracing.finish(recorder, &outcome.end, &outcome.usage);
         app_knowledge::cite(&mut outcome, &cited);
         let mut message = turn::answer_message(message_id, &start.conversation, outcome, now_ms());
@@ -263,40 +293,43 @@ async fn is_tenant_key(store: &AnyStore, presented: &str, tenant_id: &str) -> bo
     }
 }
 
-/// Reads the store once and plans the turn (`app::turn::plan`); a new question is stored in
-/// the same round trip when the read allows it (`Store::begin_turn`), and the plan says so
-/// (the second value). When the store is unreachable but the agent's config is cached, the turn
-/// is answered without history: ownership cannot be checked, so the exchange goes into a
-/// conversation of its own.
-async fn plan_turn(
-    store: &AnyStore,
-    agent: &Agent,
-    conversation_id: String,
-    visitor_id: &str,
-    mut body: ChatBody,
-    preview_key: Option<String>,
-) -> Result<(TurnPlan, bool), ApiError> {
-    let now = now_ms();
-    let month = utc_month(now);
-    let mut request = TurnRequest {
+/// The turn a chat body asks for, with fresh ids for what the client did not name.
+fn turn_request(conversation_id: String, visitor_id: &str, body: &mut ChatBody) -> TurnRequest {
+    TurnRequest {
         conversation_id,
         fresh_message_id: random_id("msg"),
         visitor_id: visitor_id.to_owned(),
-        now,
+        now: now_ms(),
         page_url: body.page_url().map(str::to_owned),
         channel: body.channel.clone(),
         message_id: body.message_id.take(),
         text: std::mem::take(&mut body.text),
         preview: false,
-    };
-    // A preview mark is checked against the store after the read, so such a turn's first
-    // message is stored after it too.
-    let preview_asked = body.preview && preview_key.is_some();
-    let eager = (!preview_asked).then(|| turn::eager_start(agent, &request));
+    }
+}
+
+/// Reads the store once and plans the turn (`app::turn::plan`); a new question is stored in
+/// the same round trip when the read allows it (`Store::begin_turn`), and the plan says so
+/// (the second value). When the store is unreachable but the agent's config is cached, the turn
+/// is answered without history: ownership cannot be checked, so the exchange goes into a
+/// conversation of its own. A preview mark (`preview_key`: the key it was asked with) is
+/// checked against the store after the read, so such a turn's first message is stored after
+/// it too.
+async fn plan_turn(
+    store: &AnyStore,
+    agent: &Agent,
+    mut request: TurnRequest,
+    chat_id: Option<&str>,
+    preview_key: Option<String>,
+) -> Result<(TurnPlan, bool), ApiError> {
+    let month = utc_month(request.now);
+    let eager = preview_key
+        .is_none()
+        .then(|| turn::eager_start(agent, &request));
     let query = TurnQuery {
         tenant_id: &agent.tenant_id,
         agent_id: &agent.id,
-        conversation_id: body.chat_id.as_deref(),
+        conversation_id: chat_id,
         resent_message_id: match &eager {
             Some(eager) => Some(eager.message.id.as_str()),
             None => request.message_id.as_deref(),
@@ -314,7 +347,7 @@ async fn plan_turn(
         console_error!("store unreachable, answering without history: {detail}");
         request.conversation_id = random_id("chat");
     }
-    if let Some(presented) = preview_key.as_deref().filter(|_| preview_asked) {
+    if let Some(presented) = preview_key.as_deref() {
         if matches!(context.conversation, ConversationState::Missing) {
             request.preview = is_tenant_key(store, presented, &agent.tenant_id).await;
         }
